@@ -1,0 +1,64 @@
+/**
+ * Partner endpoints (API Gateway HTTP API):
+ *   POST /partners/{partner}/cohorts        create-or-rename a cohort
+ *   POST /partners/{partner}/cohorts/users  cohort deltas
+ * authenticate (always first: bad keys are a 401 whatever the body) → validate → queue → 201.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { countIdentifiers, validateCohortChangesRequest, validateNameCohortRequest } from '../../lib/contract/partner.js';
+import { enqueueCohortChanges, enqueueCohortName, type CohortQueue } from '../../lib/cohorts/ingest.js';
+import { toRequestId } from '../../lib/cohorts/messages.js';
+import { AuthenticationError, NotFoundError } from '../../lib/errors.js';
+import { httpApi, json, type JsonRequest } from '../../lib/http/api.js';
+import type { Observability } from '../../lib/observability.js';
+import { authenticatePartner } from '../../lib/workspaces/auth.js';
+import type { CredentialStore } from '../../lib/workspaces/types.js';
+
+export const INGEST_ROUTES = ['POST /partners/{partner}/cohorts', 'POST /partners/{partner}/cohorts/users'] as const;
+
+export interface IngestDependencies {
+  credentials: CredentialStore;
+  queue: CohortQueue;
+  observability: Observability;
+  clock?: () => Date;
+}
+
+const field = (body: unknown, name: string): unknown =>
+  typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
+
+export const createIngestHandler = ({ credentials, queue, observability, clock = () => new Date() }: IngestDependencies) =>
+  httpApi(observability, async (request: JsonRequest) => {
+    const partner = request.pathParameters.partner ?? '';
+    const { workspaceId } = await authenticatePartner(credentials, {
+      partner,
+      partnerApiKey: field(request.body, 'partner_api_key'),
+      clientSecret: field(request.body, 'client_secret'),
+    }).catch((error: unknown) => {
+      if (error instanceof AuthenticationError) observability.metrics.addMetric('authFailures', MetricUnit.Count, 1);
+      throw error;
+    });
+    observability.logger.appendKeys({ workspaceId, partner });
+    const acceptance = {
+      workspaceId,
+      partner,
+      stamp: { acceptedAt: clock().toISOString(), requestId: toRequestId(request.requestId) },
+    };
+
+    if (request.routeKey === INGEST_ROUTES[0]) {
+      const cohortName = validateNameCohortRequest(request.body);
+      await enqueueCohortName(cohortName, acceptance, queue);
+      observability.logger.info('cohort name accepted', { cohortId: cohortName.cohort_id });
+    } else if (request.routeKey === INGEST_ROUTES[1]) {
+      const cohortChanges = validateCohortChangesRequest(request.body);
+      const identifiers = countIdentifiers(cohortChanges.cohort_changes);
+      // An empty delta is how partners test credentials: valid keys get their 201, nothing is queued.
+      if (cohortChanges.cohort_changes.length > 0) await enqueueCohortChanges(cohortChanges, acceptance, queue);
+      observability.metrics.addMetric('identifiersAccepted', MetricUnit.Count, identifiers);
+      observability.logger.info('cohort changes accepted', { cohortId: cohortChanges.cohort_id, changes: cohortChanges.cohort_changes.length, identifiers });
+    } else {
+      throw new NotFoundError(`No route ${request.routeKey}`);
+    }
+    observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
+    return json(201, { message: 'success' });
+  });
+

@@ -1,0 +1,60 @@
+/**
+ * Cohort sync (SQS → Lambda): each record is one accepted partner request. Powertools
+ * batch reports failed records (`ReportBatchItemFailures`), so one bad record is
+ * retried, and after maxReceiveCount moved to the DLQ, without holding back the others.
+ */
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { parser } from '@aws-lambda-powertools/batch/parser';
+import type { ParsedRecord } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { SQSEvent, SQSRecord, SQSBatchResponse } from 'aws-lambda';
+import { CohortMessage } from '../../lib/cohorts/messages.js';
+import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
+import type { Observability } from '../../lib/observability.js';
+
+export interface SyncDependencies extends SyncPorts {
+  observability: Observability;
+}
+
+export type SyncHandler = (event: SQSEvent, context: import('aws-lambda').Context) => Promise<SQSBatchResponse>;
+
+const REPORT_METRICS = ['received', 'matched', 'unmatched', 'added', 'removed', 'alreadyInState', 'superseded'] as const;
+
+export const createSyncHandler = ({ observability, ...ports }: SyncDependencies): SyncHandler => {
+  const { logger, metrics, tracer } = observability;
+  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
+
+  const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>): Promise<void> => {
+    const message = record.body;
+    const context = {
+      messageId: record.messageId,
+      receiveCount: record.attributes.ApproximateReceiveCount,
+      workspaceId: message.workspaceId,
+      partner: message.partner,
+      cohortId: message.cohortId,
+      requestId: message.stamp.requestId,
+    };
+    const result = await syncCohortMessage(message, ports);
+    if (result.type === 'cohort.named') {
+      logger.info('cohort named', context);
+      return;
+    }
+    // Metrics once per request: a redelivered request re-applies nothing and is not counted twice.
+    if (result.firstTime) {
+      for (const name of REPORT_METRICS) metrics.addMetric(name, MetricUnit.Count, result.report[name]);
+    }
+    logger.info('cohort changes synced', { ...context, report: result.report, redelivery: !result.firstTime });
+  };
+
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler((event, context) =>
+      processPartialResponse(event, recordHandler, processor, { context }),
+    );
+};

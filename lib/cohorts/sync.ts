@@ -1,0 +1,39 @@
+/**
+ * The sync: one queued request at a time, matched and applied. Everything it writes is
+ * keyed by the request's order stamp, so running it twice (SQS redelivery, a retry after
+ * a crash mid-batch, a DLQ redrive) leaves the same state and the same report.
+ */
+import { changeOrderKey, type CohortMessage, type CohortRef } from './messages.js';
+import { identifiersToLookUp, matchChanges, type UserDirectory } from './matching.js';
+import type { MembershipStore, SyncReport } from '../dynamodb/membership-store.js';
+
+export interface SyncPorts {
+  directory: UserDirectory;
+  memberships: MembershipStore;
+  clock?: () => Date;
+}
+
+export type SyncResult = { type: 'cohort.named' } | { type: 'cohort.changed'; report: SyncReport; firstTime: boolean };
+
+export const syncCohortMessage = async (message: CohortMessage, ports: SyncPorts): Promise<SyncResult> => {
+  const now = (ports.clock ?? (() => new Date()))();
+  const cohort: CohortRef = { workspaceId: message.workspaceId, partner: message.partner, cohortId: message.cohortId };
+  if (message.type === 'cohort.named') {
+    await ports.memberships.nameCohort(cohort, message.name, message.createdAt, changeOrderKey(message.stamp, 0), now);
+    return { type: 'cohort.named' };
+  }
+  const directory = await ports.directory.lookup(message.workspaceId, identifiersToLookUp(message));
+  const matched = matchChanges(message, directory);
+  const applied = await ports.memberships.applyMemberships(cohort, matched.desired, now);
+  const report: SyncReport = {
+    requestId: message.stamp.requestId,
+    acceptedAt: message.stamp.acceptedAt,
+    processedAt: now.toISOString(),
+    received: matched.received,
+    matched: matched.matched,
+    unmatched: matched.unmatched,
+    ...applied,
+  };
+  const { firstTime } = await ports.memberships.recordSyncReport(cohort, report);
+  return { type: 'cohort.changed', report, firstTime };
+};

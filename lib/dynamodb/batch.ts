@@ -1,0 +1,57 @@
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** AWS: BatchGetItem takes at most 100 keys per call. */
+export const BATCH_GET_LIMIT = 100;
+/** AWS: TransactWriteItems takes at most 100 actions per call. */
+export const TRANSACT_WRITE_LIMIT = 100;
+
+export const chunk = <T>(items: readonly T[], size: number): T[][] => {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
+};
+
+/** Full jitter: a random wait up to an exponentially growing cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
+export const backoff = (attempt: number, baseMs = 20, capMs = 2_000): Promise<void> =>
+  sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
+
+const MAX_UNPROCESSED_ROUNDS = 10;
+
+/**
+ * Reads any number of items by key: chunks of 100 in parallel, with `UnprocessedKeys`
+ * (throttling, 16 MB responses) retried with backoff until none are left.
+ */
+export const batchGetAll = async (
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Record<string, unknown>[],
+  options: { consistentRead?: boolean; projection?: string; names?: Record<string, string> } = {},
+): Promise<Record<string, unknown>[]> => {
+  const results = await Promise.all(
+    chunk(keys, BATCH_GET_LIMIT).map(async (batch) => {
+      const items: Record<string, unknown>[] = [];
+      let pending: Record<string, unknown>[] = batch;
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round > 0) await backoff(round);
+        if (round > MAX_UNPROCESSED_ROUNDS) throw new Error(`BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`);
+        const response = await client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: {
+                Keys: pending,
+                ConsistentRead: options.consistentRead,
+                ProjectionExpression: options.projection,
+                ExpressionAttributeNames: options.names,
+              },
+            },
+          }),
+        );
+        items.push(...(response.Responses?.[tableName] ?? []));
+        pending = (response.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }
+      return items;
+    }),
+  );
+  return results.flat();
+};

@@ -1,0 +1,337 @@
+/**
+ * Users table (hash key `pk` only):
+ *   <ws>#U#<brazeId>           a profile: externalId?, aliases, deviceIds, customAttributes
+ *   <ws>#X#<h(external id)>    index: → brazeId (identified)
+ *   <ws>#A#<h(label, name)>    index: → brazeId
+ *   <ws>#D#<h(device id)>      index: → brazeId, identified (whether its owner has an external id)
+ * Identifiers are hashed in keys because they may be 512 characters of 4-byte UTF-8,
+ * over DynamoDB's 2,048-byte partition key; the value is kept as an attribute.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DeleteCommand,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { batchGetAll, chunk } from './batch.js';
+import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
+import { generateId } from '../workspaces/keys.js';
+
+export interface UserAliasValue {
+  alias_label: string;
+  alias_name: string;
+}
+
+export interface UserProfile {
+  brazeId: string;
+  workspaceId: string;
+  externalId?: string;
+  aliases: UserAliasValue[];
+  deviceIds: string[];
+  customAttributes: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url');
+
+export const profileKey = (workspaceId: string, brazeId: string) => `${workspaceId}#U#${brazeId}`;
+export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
+  switch (ref.type) {
+    case 'external_id':
+      return `${workspaceId}#X#${digest(ref.externalId)}`;
+    case 'alias':
+      return `${workspaceId}#A#${digest(ref.label, ref.name)}`;
+    case 'device_id':
+      return `${workspaceId}#D#${digest(ref.deviceId)}`;
+  }
+};
+
+export class UserConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserConflictError';
+  }
+}
+
+const isConditionFailure = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException || error instanceof TransactionCanceledException;
+
+export class DynamoUserStore implements UserDirectory {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** One BatchGetItem per 100 identifiers (rather than one call each). */
+  async lookup(workspaceId: string, identifiers: readonly IdentifierRef[]): Promise<Map<string, DirectoryEntry>> {
+    const byPk = new Map(identifiers.map((ref) => [indexKey(workspaceId, ref), ref]));
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      [...byPk.keys()].map((pk) => ({ pk })),
+      { projection: 'pk, brazeId, identified' },
+    );
+    const entries = new Map<string, DirectoryEntry>();
+    for (const item of items) {
+      const ref = byPk.get(item.pk as string);
+      if (ref) entries.set(identifierKey(ref), { brazeId: item.brazeId as string, identified: item.identified === true });
+    }
+    return entries;
+  }
+
+  async find(workspaceId: string, ref: IdentifierRef): Promise<DirectoryEntry | undefined> {
+    return (await this.lookup(workspaceId, [ref])).get(identifierKey(ref));
+  }
+
+  async getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> {
+    const response = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: profileKey(workspaceId, brazeId) }, ConsistentRead: true }),
+    );
+    return response.Item as UserProfile | undefined;
+  }
+
+  async getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserProfile[]> {
+    const unique = [...new Set(brazeIds)];
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      unique.map((brazeId) => ({ pk: profileKey(workspaceId, brazeId) })),
+    );
+    const byId = new Map(items.map((item) => [item.brazeId as string, item as unknown as UserProfile]));
+    return unique.flatMap((brazeId) => byId.get(brazeId) ?? []);
+  }
+
+  /**
+   * Finds the user an identifier names, or creates one owned by it. Creation is a
+   * transaction guarded on the index item, so two concurrent creators end with one user.
+   */
+  async findOrCreate(workspaceId: string, ref: IdentifierRef, now: Date): Promise<{ brazeId: string; created: boolean }> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const existing = await this.find(workspaceId, ref);
+      if (existing) return { brazeId: existing.brazeId, created: false };
+      const brazeId = generateId();
+      const profile: UserProfile & { pk: string } = {
+        pk: profileKey(workspaceId, brazeId),
+        brazeId,
+        workspaceId,
+        ...(ref.type === 'external_id' ? { externalId: ref.externalId } : {}),
+        aliases: ref.type === 'alias' ? [{ alias_label: ref.label, alias_name: ref.name }] : [],
+        deviceIds: ref.type === 'device_id' ? [ref.deviceId] : [],
+        customAttributes: {},
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.tableName, Item: profile, ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { pk: indexKey(workspaceId, ref), brazeId, identified: ref.type === 'external_id', value: identifierKey(ref) },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+            ],
+          }),
+        );
+        return { brazeId, created: true };
+      } catch (error: unknown) {
+        if (!isConditionFailure(error)) throw error;
+        // Someone created it meanwhile: read it again.
+      }
+    }
+    throw new UserConflictError('could not create the user: concurrent updates; retry');
+  }
+
+  /** Gives an identified user an alias. An alias already owned by another user is a conflict. */
+  async addAlias(workspaceId: string, brazeId: string, alias: UserAliasValue, now: Date): Promise<void> {
+    const ref: IdentifierRef = { type: 'alias', label: alias.alias_label, name: alias.alias_name };
+    const owner = await this.find(workspaceId, ref);
+    if (owner?.brazeId === brazeId) return;
+    if (owner) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} already belongs to another user`);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: indexKey(workspaceId, ref), brazeId, identified: true, value: identifierKey(ref) },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: profileKey(workspaceId, brazeId) },
+                UpdateExpression: 'SET aliases = list_append(aliases, :alias), updatedAt = :now',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':alias': [alias], ':now': now.toISOString() },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} was taken concurrently; retry`);
+      throw error;
+    }
+  }
+
+  /**
+   * Records a device of an identified user. From then on the device id points at an
+   * identified user, so cohort imports never match it (contract rule 3).
+   */
+  async addDeviceToIdentifiedUser(workspaceId: string, brazeId: string, deviceId: string, now: Date): Promise<void> {
+    const ref: IdentifierRef = { type: 'device_id', deviceId };
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: indexKey(workspaceId, ref), brazeId, identified: true, value: identifierKey(ref) },
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: profileKey(workspaceId, brazeId) },
+              UpdateExpression: 'SET deviceIds = list_append(deviceIds, :device), updatedAt = :now',
+              ConditionExpression: 'attribute_exists(pk) AND NOT contains(deviceIds, :deviceId)',
+              ExpressionAttributeValues: { ':device': [deviceId], ':deviceId': deviceId, ':now': now.toISOString() },
+            },
+          },
+        ],
+      }),
+    ).catch((error: unknown) => {
+      // The device was already recorded on this user: nothing to do.
+      if (!isConditionFailure(error)) throw error;
+    });
+  }
+
+  /** Sets custom attributes; a null value removes the attribute (as Braze's /users/track does). */
+  async setCustomAttributes(workspaceId: string, brazeId: string, attributes: Record<string, unknown>, now: Date): Promise<void> {
+    const entries = Object.entries(attributes);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    const sets = ['updatedAt = :now'];
+    const removes: string[] = [];
+    entries.forEach(([name, value], index) => {
+      names[`#a${index}`] = name;
+      if (value === null) {
+        removes.push(`customAttributes.#a${index}`);
+      } else {
+        values[`:v${index}`] = value;
+        sets.push(`customAttributes.#a${index} = :v${index}`);
+      }
+    });
+    if (entries.length === 0) return;
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: profileKey(workspaceId, brazeId) },
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  /** An anonymous profile becomes the identified user `externalId` (which must be new). */
+  async identifyInPlace(workspaceId: string, profile: UserProfile, externalId: string, now: Date): Promise<void> {
+    const ref: IdentifierRef = { type: 'external_id', externalId };
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: profileKey(workspaceId, profile.brazeId) },
+              UpdateExpression: 'SET externalId = :externalId, updatedAt = :now',
+              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(externalId)',
+              ExpressionAttributeValues: { ':externalId': externalId, ':now': now.toISOString() },
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: indexKey(workspaceId, ref), brazeId: profile.brazeId, identified: true, value: identifierKey(ref) },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
+    await this.pointDevicesAt(workspaceId, profile.deviceIds, profile.brazeId, profile.brazeId);
+  }
+
+  /**
+   * Merges an anonymous profile into an existing identified user and deletes it: its
+   * aliases and devices now name the identified user (devices as identified, so they
+   * stop matching cohort imports); the target's own attributes win over the source's.
+   */
+  async mergeInto(workspaceId: string, source: UserProfile, target: UserProfile, now: Date): Promise<void> {
+    for (const alias of source.aliases) {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: indexKey(workspaceId, { type: 'alias', label: alias.alias_label, name: alias.alias_name }) },
+          UpdateExpression: 'SET brazeId = :target, identified = :true',
+          ConditionExpression: 'brazeId = :source',
+          ExpressionAttributeValues: { ':target': target.brazeId, ':source': source.brazeId, ':true': true },
+        }),
+      ).catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+    }
+    await this.pointDevicesAt(workspaceId, source.deviceIds, source.brazeId, target.brazeId);
+    const aliases = [
+      ...target.aliases,
+      ...source.aliases.filter((alias) => !target.aliases.some((own) => own.alias_label === alias.alias_label && own.alias_name === alias.alias_name)),
+    ];
+    const deviceIds = [...new Set([...target.deviceIds, ...source.deviceIds])];
+    const customAttributes = { ...source.customAttributes, ...target.customAttributes };
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: profileKey(workspaceId, target.brazeId) },
+        UpdateExpression: 'SET aliases = :aliases, deviceIds = :deviceIds, customAttributes = :attributes, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':aliases': aliases, ':deviceIds': deviceIds, ':attributes': customAttributes, ':now': now.toISOString() },
+      }),
+    );
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: profileKey(workspaceId, source.brazeId) } }));
+  }
+
+  /** Re-points device index items (only those still owned by `from`) at an identified user. */
+  private async pointDevicesAt(workspaceId: string, deviceIds: readonly string[], from: string, to: string): Promise<void> {
+    for (const devices of chunk(deviceIds, 25)) {
+      await Promise.all(
+        devices.map((deviceId) =>
+          this.client
+            .send(
+              new UpdateCommand({
+                TableName: this.tableName,
+                Key: { pk: indexKey(workspaceId, { type: 'device_id', deviceId }) },
+                UpdateExpression: 'SET brazeId = :to, identified = :true',
+                ConditionExpression: 'brazeId = :from',
+                ExpressionAttributeValues: { ':to': to, ':from': from, ':true': true },
+              }),
+            )
+            .catch((error: unknown) => {
+              // The device was re-assigned since: it no longer belongs to this profile.
+              if (!isConditionFailure(error)) throw error;
+            }),
+        ),
+      );
+    }
+  }
+}

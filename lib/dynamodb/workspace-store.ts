@@ -1,0 +1,199 @@
+/**
+ * Workspaces table: workspaces, key grants (by key hash) and the partner registry.
+ * Items (hash key `pk` only):
+ *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys
+ *   KEY#<sha256(key)>    a grant: kind, workspaceId, partners (denormalized for one-read auth)
+ *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
+ */
+import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
+import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
+
+const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
+const keyPk = (keyHash: string) => `KEY#${keyHash}`;
+const partnerPk = (partner: string) => `PARTNER#${partner}`;
+
+interface WorkspaceItem extends Workspace {
+  pk: string;
+  dataImportKeyHash: string;
+  restKeyHash: string;
+}
+
+export interface CreatedWorkspace extends Workspace {
+  dataImportKey: string;
+  restApiKey: string;
+}
+
+export class DynamoWorkspaceStore implements CredentialStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getPartnerAndKey(partner: string, keyHash: string): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
+    const response = await this.client.send(
+      new BatchGetCommand({
+        RequestItems: { [this.tableName]: { Keys: [{ pk: partnerPk(partner) }, { pk: keyPk(keyHash) }] } },
+      }),
+    );
+    const unprocessed = response.UnprocessedKeys?.[this.tableName]?.Keys?.length ?? 0;
+    if (unprocessed > 0) {
+      // Two keys never exceed any limit; unprocessed here means throttling: read them singly.
+      const [partnerItem, grant] = await Promise.all([this.getItem(partnerPk(partner)), this.getKey(keyHash)]);
+      return { partner: partnerItem as PartnerRegistration | undefined, grant };
+    }
+    const items = response.Responses?.[this.tableName] ?? [];
+    const partnerItem = items.find((item) => item.pk === partnerPk(partner));
+    const grantItem = items.find((item) => item.pk === keyPk(keyHash));
+    return { partner: partnerItem as PartnerRegistration | undefined, grant: grantItem as KeyGrant | undefined };
+  }
+
+  async getKey(keyHash: string): Promise<KeyGrant | undefined> {
+    return (await this.getItem(keyPk(keyHash))) as KeyGrant | undefined;
+  }
+
+  async getWorkspace(workspaceId: string): Promise<Workspace | undefined> {
+    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+    return item && { workspaceId: item.workspaceId, name: item.name, partners: item.partners, createdAt: item.createdAt };
+  }
+
+  /** Registers (or re-keys) a partner; returns its new partner API key unless one is given. */
+  async registerPartner(partner: string, options: { partnerApiKey?: string; enabled?: boolean } = {}): Promise<string> {
+    const partnerApiKey = options.partnerApiKey ?? generateKey();
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: partnerPk(partner), partner, keyHash: hashKey(partnerApiKey), enabled: options.enabled ?? true },
+      }),
+    );
+    return partnerApiKey;
+  }
+
+  async setPartnerEnabled(partner: string, enabled: boolean): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: partnerPk(partner) },
+        UpdateExpression: 'SET enabled = :enabled',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':enabled': enabled },
+      }),
+    );
+  }
+
+  async createWorkspace(input: {
+    name: string;
+    partners: string[];
+    workspaceId?: string;
+    dataImportKey?: string;
+    restApiKey?: string;
+  }): Promise<CreatedWorkspace> {
+    const workspace: Workspace = {
+      workspaceId: input.workspaceId ?? generateId(),
+      name: input.name,
+      partners: [...new Set(input.partners)],
+      createdAt: new Date().toISOString(),
+    };
+    const dataImportKey = input.dataImportKey ?? generateKey();
+    const restApiKey = input.restApiKey ?? generateKey();
+    const item: WorkspaceItem = {
+      pk: workspacePk(workspace.workspaceId),
+      ...workspace,
+      dataImportKeyHash: hashKey(dataImportKey),
+      restKeyHash: hashKey(restApiKey),
+    };
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: { TableName: this.tableName, Item: this.grantItem(item.dataImportKeyHash, 'data_import', workspace), ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: { TableName: this.tableName, Item: this.grantItem(item.restKeyHash, 'rest', workspace), ConditionExpression: 'attribute_not_exists(pk)' } },
+        ],
+      }),
+    );
+    return { ...workspace, dataImportKey, restApiKey };
+  }
+
+  /** Enables or disables partners for a workspace, keeping the denormalized grant in step. */
+  async setWorkspacePartners(workspaceId: string, partners: string[]): Promise<Workspace> {
+    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+    if (!item) throw new Error(`No workspace ${workspaceId}`);
+    const unique = [...new Set(partners)];
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: item.pk },
+              UpdateExpression: 'SET partners = :partners',
+              ExpressionAttributeValues: { ':partners': unique },
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: keyPk(item.dataImportKeyHash) },
+              UpdateExpression: 'SET partners = :partners',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeValues: { ':partners': unique },
+            },
+          },
+        ],
+      }),
+    );
+    return { workspaceId, name: item.name, partners: unique, createdAt: item.createdAt };
+  }
+
+  /**
+   * Issues a new key of one kind. The old key keeps working for `graceSeconds`
+   * (0: it stops at once), so a partner can be re-configured without a gap.
+   */
+  async rotateKey(workspaceId: string, kind: KeyKind, graceSeconds = 0, now: Date = new Date()): Promise<string> {
+    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+    if (!item) throw new Error(`No workspace ${workspaceId}`);
+    const newKey = generateKey();
+    const newHash = hashKey(newKey);
+    const hashField = kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
+    const oldHash = item[hashField];
+    const expiresAt = Math.floor(now.getTime() / 1000) + Math.max(0, graceSeconds);
+    await this.client.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: item.pk },
+              UpdateExpression: `SET ${hashField} = :new`,
+              ConditionExpression: `${hashField} = :old`,
+              ExpressionAttributeValues: { ':new': newHash, ':old': oldHash },
+            },
+          },
+          { Put: { TableName: this.tableName, Item: this.grantItem(newHash, kind, item), ConditionExpression: 'attribute_not_exists(pk)' } },
+          graceSeconds > 0
+            ? {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: keyPk(oldHash) },
+                  // `ttl` lets DynamoDB delete the expired grant; `expiresAt` is what auth checks.
+                  UpdateExpression: 'SET expiresAt = :expiresAt, #ttl = :expiresAt',
+                  ExpressionAttributeNames: { '#ttl': 'ttl' },
+                  ExpressionAttributeValues: { ':expiresAt': expiresAt },
+                },
+              }
+            : { Delete: { TableName: this.tableName, Key: { pk: keyPk(oldHash) } } },
+        ],
+      }),
+    );
+    return newKey;
+  }
+
+  private grantItem(keyHash: string, kind: KeyKind, workspace: Workspace) {
+    return { pk: keyPk(keyHash), kind, workspaceId: workspace.workspaceId, partners: workspace.partners };
+  }
+
+  private async getItem(pk: string): Promise<Record<string, unknown> | undefined> {
+    const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk } }));
+    return response.Item;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The HTTP chain shared by the API Gateway functions: middy with Powertools
+ * (logger, tracer, metrics), header normalization, a JSON body reader that answers in
+ * the contract's error shape, and an error handler that never leaks internals.
+ */
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
+import type { Observability } from '../observability.js';
+
+/** Product decision: request bodies up to 1 MiB (a full 1,000-identifier request is far smaller). */
+export const MAX_BODY_BYTES = 1_048_576;
+
+export interface JsonRequest {
+  routeKey: string;
+  requestId: string;
+  pathParameters: Record<string, string | undefined>;
+  queryStringParameters: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+  /** The parsed JSON body; `undefined` when the request has none. */
+  body: unknown;
+}
+
+export interface JsonResponse {
+  statusCode: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse => ({ statusCode, body, headers });
+
+export const readJsonBody = (event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): unknown => {
+  if (event.body === undefined || event.body === null || event.body === '') return undefined;
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (raw.byteLength > MAX_BODY_BYTES) {
+    throw new PayloadTooLargeError('Request body too large', [`the body is ${raw.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted`]);
+  }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch (error: unknown) {
+    throw new ValidationError('Request body must be valid JSON', [error instanceof Error ? error.message : 'unparseable body']);
+  }
+};
+
+const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: response.statusCode,
+  headers: { 'content-type': 'application/json', ...response.headers },
+  body: JSON.stringify(response.body),
+});
+
+export const errorResponse = (error: ServiceError): JsonResponse =>
+  json(error.statusCode, { message: error.message, errors: error.errors }, error.headers);
+
+export type JsonHandler = (request: JsonRequest, context: Context) => Promise<JsonResponse>;
+
+/** Wraps a route handler in the shared chain. */
+export const httpApi = (observability: Observability, handle: JsonHandler) => {
+  const { logger, metrics, tracer } = observability;
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(httpHeaderNormalizer())
+    .use(httpSecurityHeaders())
+    .handler(async (event, context) => {
+      const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+      logger.appendKeys({ routeKey: event.routeKey, requestId });
+      try {
+        const response = await handle(
+          {
+            routeKey: event.routeKey,
+            requestId,
+            pathParameters: event.pathParameters ?? {},
+            queryStringParameters: event.queryStringParameters ?? {},
+            headers: event.headers ?? {},
+            body: readJsonBody(event),
+          },
+          context,
+        );
+        return toResult(response);
+      } catch (error: unknown) {
+        if (error instanceof ServiceError) {
+          // Client errors are expected traffic: info, with the log-safe message only.
+          const level = error.statusCode >= 500 ? 'warn' : 'info';
+          logger[level]('request rejected', { statusCode: error.statusCode, reason: error.logMessage, errors: error.errors.slice(0, 5) });
+          return toResult(errorResponse(error));
+        }
+        logger.error('unexpected error', error instanceof Error ? error : String(error));
+        return toResult(json(500, { message: 'Internal server error', errors: [] }));
+      }
+    });
+};

@@ -1,0 +1,18 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+
+export const METRICS_NAMESPACE = 'HeapBrazeCohortImport';
+
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
+  tracer: Tracer;
+}
+
+/** One set per function, created at cold start. Level, sampling and so on come from POWERTOOLS_* variables. */
+export const createObservability = (serviceName: string): Observability => ({
+  logger: new Logger({ serviceName }),
+  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
+  tracer: new Tracer({ serviceName }),
+});

@@ -1,0 +1,95 @@
+/** Request bodies of the workspace REST API, mirroring Braze's endpoints of the same names. */
+import { z } from 'zod';
+import { describeIssues, Identifier, UserAlias } from '../contract/partner.js';
+import { ValidationError } from '../errors.js';
+
+/** Braze: /users/track takes at most 75 attribute objects per request. */
+export const MAX_TRACK_ATTRIBUTES = 75;
+/** Braze: /users/identify and /users/export/ids take at most 50 identifiers of a kind. */
+export const MAX_IDENTIFY = 50;
+export const MAX_EXPORT_IDS = 50;
+const MAX_CUSTOM_ATTRIBUTES = 100;
+
+const RESERVED = new Set(['external_id', 'user_alias', 'device_id', 'braze_id', '_update_existing_only']);
+
+const CustomAttributeName = z.string().min(1).max(255);
+
+export const TrackAttributes = z
+  .looseObject({
+    external_id: Identifier.optional(),
+    user_alias: UserAlias.optional(),
+    device_id: Identifier.optional(),
+    braze_id: z.never({ error: '`braze_id` cannot be set' }).optional(),
+  })
+  .check((ctx) => {
+    const value = ctx.value;
+    if (value.external_id === undefined && value.user_alias === undefined && value.device_id === undefined) {
+      ctx.issues.push({ code: 'custom', input: value, message: 'needs `external_id`, `user_alias` or `device_id`' });
+    }
+    if (value.device_id !== undefined && value.external_id === undefined && value.user_alias !== undefined) {
+      ctx.issues.push({ code: 'custom', input: value, message: '`device_id` goes alone (an anonymous profile) or with `external_id`' });
+    }
+    const custom = Object.keys(value).filter((name) => !RESERVED.has(name));
+    if (custom.length > MAX_CUSTOM_ATTRIBUTES) {
+      ctx.issues.push({ code: 'custom', input: value, message: `at most ${MAX_CUSTOM_ATTRIBUTES} custom attributes per object` });
+    }
+    for (const name of custom) {
+      if (!CustomAttributeName.safeParse(name).success) {
+        ctx.issues.push({ code: 'custom', input: value, message: 'custom attribute names are 1 to 255 characters' });
+        break;
+      }
+    }
+  });
+export type TrackAttributes = z.infer<typeof TrackAttributes>;
+
+export const TrackRequest = z.object({
+  attributes: z.array(TrackAttributes).min(1, { error: 'must have at least one object' }).max(MAX_TRACK_ATTRIBUTES, {
+    error: `at most ${MAX_TRACK_ATTRIBUTES} objects per request`,
+  }),
+});
+export type TrackRequest = z.infer<typeof TrackRequest>;
+
+export const customAttributesOf = (attributes: TrackAttributes): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(attributes).filter(([name]) => !RESERVED.has(name)));
+
+export const IdentifyRequest = z
+  .object({
+    aliases_to_identify: z
+      .array(z.object({ external_id: Identifier, user_alias: UserAlias }))
+      .max(MAX_IDENTIFY, { error: `at most ${MAX_IDENTIFY} per request` })
+      .optional(),
+    devices_to_identify: z
+      .array(z.object({ external_id: Identifier, device_id: Identifier }))
+      .max(MAX_IDENTIFY, { error: `at most ${MAX_IDENTIFY} per request` })
+      .optional(),
+  })
+  .refine((body) => (body.aliases_to_identify?.length ?? 0) + (body.devices_to_identify?.length ?? 0) > 0, {
+    error: 'give `aliases_to_identify` and/or `devices_to_identify` with at least one entry',
+  });
+export type IdentifyRequest = z.infer<typeof IdentifyRequest>;
+
+export const ExportIdsRequest = z
+  .object({
+    external_ids: z.array(Identifier).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
+    user_aliases: z.array(UserAlias).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
+    device_id: Identifier.optional(),
+    braze_id: Identifier.optional(),
+  })
+  .refine(
+    (body) => (body.external_ids?.length ?? 0) + (body.user_aliases?.length ?? 0) > 0 || body.device_id !== undefined || body.braze_id !== undefined,
+    { error: 'give at least one of `external_ids`, `user_aliases`, `device_id`, `braze_id`' },
+  );
+export type ExportIdsRequest = z.infer<typeof ExportIdsRequest>;
+
+/** Parses a REST API body, or a 400 whose message names what is wrong. */
+export const parseBody = <T extends z.ZodType>(schema: T, body: unknown, what: string): z.infer<T> => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError(`The body of ${what} must be a JSON object`);
+  }
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const details = describeIssues(result.error);
+    throw new ValidationError(`Invalid ${what} request: ${details[0] ?? 'invalid body'}`, details);
+  }
+  return result.data;
+};

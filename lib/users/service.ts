@@ -1,0 +1,174 @@
+/**
+ * Where users come from (cohort import never creates one): the workspace REST API's
+ * /users/track, /users/identify and /users/export/ids, as Braze's endpoints of those names.
+ */
+import type { IdentifierRef } from '../cohorts/matching.js';
+import { UserConflictError, type DynamoUserStore, type UserProfile } from '../dynamodb/user-store.js';
+import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
+import { customAttributesOf, type ExportIdsRequest, type IdentifyRequest, type TrackRequest } from './requests.js';
+
+export type UserStore = Pick<
+  DynamoUserStore,
+  'find' | 'findOrCreate' | 'getProfile' | 'getProfiles' | 'addAlias' | 'addDeviceToIdentifiedUser' | 'setCustomAttributes' | 'identifyInPlace' | 'mergeInto'
+>;
+export type MembershipReader = Pick<DynamoMembershipStore, 'cohortsOfUser' | 'getCohorts' | 'dropUser'>;
+
+export interface UserPorts {
+  users: UserStore;
+  memberships: MembershipReader;
+  clock?: () => Date;
+}
+
+export interface ItemError {
+  type: string;
+  input_array: string;
+  index: number;
+}
+
+const itemError = (inputArray: string, index: number, error: unknown): ItemError => {
+  if (error instanceof UserConflictError) return { type: error.message, input_array: inputArray, index };
+  throw error;
+};
+
+export const trackUsers = async (
+  workspaceId: string,
+  request: TrackRequest,
+  { users, clock = () => new Date() }: UserPorts,
+): Promise<{ processed: number; errors: ItemError[] }> => {
+  const now = clock();
+  const errors: ItemError[] = [];
+  let processed = 0;
+  // In order: a later object may build on a user an earlier one created.
+  for (const [index, attributes] of request.attributes.entries()) {
+    try {
+      const owner: IdentifierRef =
+        attributes.external_id !== undefined
+          ? { type: 'external_id', externalId: attributes.external_id }
+          : attributes.user_alias !== undefined
+            ? { type: 'alias', label: attributes.user_alias.alias_label, name: attributes.user_alias.alias_name }
+            : { type: 'device_id', deviceId: attributes.device_id! };
+      if (owner.type === 'device_id') {
+        const existing = await users.find(workspaceId, owner);
+        if (existing?.identified) {
+          throw new UserConflictError(`device ${attributes.device_id} belongs to an identified user: send its external_id`);
+        }
+      }
+      const { brazeId } = await users.findOrCreate(workspaceId, owner, now);
+      if (attributes.external_id !== undefined && attributes.user_alias !== undefined) {
+        await users.addAlias(workspaceId, brazeId, attributes.user_alias, now);
+      }
+      if (attributes.external_id !== undefined && attributes.device_id !== undefined) {
+        await users.addDeviceToIdentifiedUser(workspaceId, brazeId, attributes.device_id, now);
+      }
+      await users.setCustomAttributes(workspaceId, brazeId, customAttributesOf(attributes), now);
+      processed += 1;
+    } catch (error: unknown) {
+      errors.push(itemError('attributes', index, error));
+    }
+  }
+  return { processed, errors };
+};
+
+/**
+ * Identify: the anonymous profile becomes `external_id` when that id is new, or is
+ * merged into the existing user and removed. Either way its devices stop matching
+ * cohort imports (they now name an identified user).
+ */
+export const identifyUsers = async (
+  workspaceId: string,
+  request: IdentifyRequest,
+  { users, memberships, clock = () => new Date() }: UserPorts,
+): Promise<{ identified: number; merged: number; errors: ItemError[] }> => {
+  const now = clock();
+  const errors: ItemError[] = [];
+  let identified = 0;
+  let merged = 0;
+  const identifyOne = async (source: IdentifierRef, externalId: string, describe: string): Promise<void> => {
+    const entry = await users.find(workspaceId, source);
+    if (!entry) throw new UserConflictError(`${describe} not found`);
+    const profile = await users.getProfile(workspaceId, entry.brazeId);
+    if (!profile) throw new UserConflictError(`${describe} not found`);
+    if (profile.externalId !== undefined) {
+      if (profile.externalId === externalId) return;
+      throw new UserConflictError(`${describe} belongs to another identified user`);
+    }
+    const existing = await users.find(workspaceId, { type: 'external_id', externalId });
+    const target = existing && (await users.getProfile(workspaceId, existing.brazeId));
+    if (!target) {
+      await users.identifyInPlace(workspaceId, profile, externalId, now);
+      identified += 1;
+      return;
+    }
+    await memberships.dropUser(workspaceId, profile.brazeId, now);
+    await users.mergeInto(workspaceId, profile, target, now);
+    merged += 1;
+  };
+  for (const [index, item] of (request.aliases_to_identify ?? []).entries()) {
+    const alias = item.user_alias;
+    await identifyOne({ type: 'alias', label: alias.alias_label, name: alias.alias_name }, item.external_id, `alias ${alias.alias_label}:${alias.alias_name}`).catch(
+      (error: unknown) => errors.push(itemError('aliases_to_identify', index, error)),
+    );
+  }
+  for (const [index, item] of (request.devices_to_identify ?? []).entries()) {
+    await identifyOne({ type: 'device_id', deviceId: item.device_id }, item.external_id, `device ${item.device_id}`).catch((error: unknown) =>
+      errors.push(itemError('devices_to_identify', index, error)),
+    );
+  }
+  return { identified, merged, errors };
+};
+
+export interface ExportedUser {
+  braze_id: string;
+  external_id?: string;
+  user_aliases: { alias_name: string; alias_label: string }[];
+  device_ids: string[];
+  cohorts: { partner: string; cohort_id: string; name: string }[];
+  custom_attributes: Record<string, unknown>;
+  created_at: string;
+}
+
+export const exportUsers = async (
+  workspaceId: string,
+  request: ExportIdsRequest,
+  { users, memberships }: UserPorts,
+): Promise<{ users: ExportedUser[]; invalidUserIds: string[] }> => {
+  const wanted: { ref?: IdentifierRef; brazeId?: string; label: string }[] = [
+    ...(request.external_ids ?? []).map((externalId) => ({ ref: { type: 'external_id', externalId } as IdentifierRef, label: externalId })),
+    ...(request.user_aliases ?? []).map((alias) => ({
+      ref: { type: 'alias', label: alias.alias_label, name: alias.alias_name } as IdentifierRef,
+      label: `${alias.alias_label}:${alias.alias_name}`,
+    })),
+    ...(request.device_id !== undefined ? [{ ref: { type: 'device_id', deviceId: request.device_id } as IdentifierRef, label: request.device_id }] : []),
+    ...(request.braze_id !== undefined ? [{ brazeId: request.braze_id, label: request.braze_id }] : []),
+  ];
+  const invalidUserIds: string[] = [];
+  const brazeIds: string[] = [];
+  for (const item of wanted) {
+    const brazeId = item.brazeId ?? (item.ref && (await users.find(workspaceId, item.ref))?.brazeId);
+    if (brazeId === undefined) invalidUserIds.push(item.label);
+    else brazeIds.push(brazeId);
+  }
+  const profiles = await users.getProfiles(workspaceId, brazeIds);
+  const found = new Set(profiles.map((profile) => profile.brazeId));
+  if (request.braze_id !== undefined && !found.has(request.braze_id) && !invalidUserIds.includes(request.braze_id)) {
+    invalidUserIds.push(request.braze_id);
+  }
+  const exported = await Promise.all(profiles.map((profile) => toExportedUser(workspaceId, profile, memberships)));
+  return { users: exported, invalidUserIds };
+};
+
+const toExportedUser = async (workspaceId: string, profile: UserProfile, memberships: MembershipReader): Promise<ExportedUser> => {
+  const refs = await memberships.cohortsOfUser(workspaceId, profile.brazeId);
+  const cohorts = refs.length > 0 ? await memberships.getCohorts(workspaceId, refs) : [];
+  return {
+    braze_id: profile.brazeId,
+    ...(profile.externalId !== undefined ? { external_id: profile.externalId } : {}),
+    user_aliases: profile.aliases.map((alias) => ({ alias_name: alias.alias_name, alias_label: alias.alias_label })),
+    device_ids: profile.deviceIds,
+    cohorts: cohorts
+      .map((cohort) => ({ partner: cohort.partner, cohort_id: cohort.cohortId, name: cohort.name }))
+      .sort((a, b) => `${a.partner}#${a.cohort_id}`.localeCompare(`${b.partner}#${b.cohort_id}`)),
+    custom_attributes: profile.customAttributes,
+    created_at: profile.createdAt,
+  };
+};
