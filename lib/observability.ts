@@ -11,8 +11,11 @@ export interface Observability {
 }
 
 /** One set per function, created at cold start. Level, sampling and so on come from POWERTOOLS_* variables. */
-export const createObservability = (serviceName: string): Observability => ({
-  logger: new Logger({ serviceName }),
-  metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
-  tracer: new Tracer({ serviceName }),
-});
+export const createObservability = (serviceName: string): Observability => {
+  const logger = new Logger({ serviceName });
+  return {
+    logger,
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger }),
+    tracer: new Tracer({ serviceName }),
+  };
+};

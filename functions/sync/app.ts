@@ -39,6 +39,7 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
       requestId: message.stamp.requestId,
     };
     const result = await syncCohortMessage(message, ports);
+    metrics.addMetric('recordsProcessed', MetricUnit.Count, 1);
     if (result.type === 'cohort.named') {
       logger.info('cohort named', context);
       return;

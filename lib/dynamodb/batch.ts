@@ -26,7 +26,7 @@ export const batchGetAll = async (
   client: DynamoDBDocumentClient,
   tableName: string,
   keys: readonly Record<string, unknown>[],
-  options: { consistentRead?: boolean; projection?: string; names?: Record<string, string> } = {},
+  options: { consistentRead?: boolean; attributes?: readonly string[] } = {},
 ): Promise<Record<string, unknown>[]> => {
   const results = await Promise.all(
     chunk(keys, BATCH_GET_LIMIT).map(async (batch) => {
@@ -41,8 +41,13 @@ export const batchGetAll = async (
               [tableName]: {
                 Keys: pending,
                 ConsistentRead: options.consistentRead,
-                ProjectionExpression: options.projection,
-                ExpressionAttributeNames: options.names,
+                // Aliased names: some of ours (e.g. `identified`) are DynamoDB reserved words.
+                ...(options.attributes
+                  ? {
+                      ProjectionExpression: options.attributes.map((_, index) => `#p${index}`).join(', '),
+                      ExpressionAttributeNames: Object.fromEntries(options.attributes.map((name, index) => [`#p${index}`, name])),
+                    }
+                  : {}),
               },
             },
           }),

@@ -127,7 +127,7 @@ export class DynamoMembershipStore implements MembershipStore {
       brazeIds.map((brazeId) => ({ pk: cohortKey(cohort), sk: memberSortKey(brazeId) })),
       // Strongly consistent: a stale read would only cost a cancelled transaction, but
       // every retry is a round trip.
-      { consistentRead: true, projection: 'brazeId, member, orderKey, effect' },
+      { consistentRead: true, attributes: ['brazeId', 'member', 'orderKey', 'effect'] },
     );
     return new Map(
       items.map((item) => [

@@ -73,7 +73,7 @@ export class DynamoUserStore implements UserDirectory {
       this.client,
       this.tableName,
       [...byPk.keys()].map((pk) => ({ pk })),
-      { projection: 'pk, brazeId, identified' },
+      { attributes: ['pk', 'brazeId', 'identified'] },
     );
     const entries = new Map<string, DirectoryEntry>();
     for (const item of items) {
@@ -284,8 +284,9 @@ export class DynamoUserStore implements UserDirectory {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: indexKey(workspaceId, { type: 'alias', label: alias.alias_label, name: alias.alias_name }) },
-          UpdateExpression: 'SET brazeId = :target, identified = :true',
+          UpdateExpression: 'SET brazeId = :target, #identified = :true',
           ConditionExpression: 'brazeId = :source',
+          ExpressionAttributeNames: { '#identified': 'identified' },
           ExpressionAttributeValues: { ':target': target.brazeId, ':source': source.brazeId, ':true': true },
         }),
       ).catch((error: unknown) => {
@@ -321,8 +322,9 @@ export class DynamoUserStore implements UserDirectory {
               new UpdateCommand({
                 TableName: this.tableName,
                 Key: { pk: indexKey(workspaceId, { type: 'device_id', deviceId }) },
-                UpdateExpression: 'SET brazeId = :to, identified = :true',
+                UpdateExpression: 'SET brazeId = :to, #identified = :true',
                 ConditionExpression: 'brazeId = :from',
+                ExpressionAttributeNames: { '#identified': 'identified' },
                 ExpressionAttributeValues: { ':to': to, ':from': from, ':true': true },
               }),
             )

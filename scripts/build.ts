@@ -1,0 +1,36 @@
+/**
+ * One esbuild bundle per function: dist/<function>/index.mjs (ESM, Node 22, minified,
+ * with source maps). The AWS SDK is bundled rather than taken from the runtime, so the
+ * pinned versions are the ones that run.
+ */
+import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
+
+export const FUNCTIONS = ['ingest', 'sync', 'api'] as const;
+
+export const bundleFunction = async (name: string, entry = `functions/${name}/handler.ts`, outdir = `dist/${name}`) => {
+  await rm(outdir, { recursive: true, force: true });
+  return build({
+    entryPoints: { index: entry },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: true,
+    sourcemap: true,
+    metafile: true,
+    legalComments: 'none',
+    // Some dependencies are CommonJS and call require(): give ESM bundles one.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  });
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const name of FUNCTIONS) {
+    const result = await bundleFunction(name);
+    const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + (output.bytes ?? 0), 0);
+    console.log(`dist/${name}/index.mjs  ${(bytes / 1024).toFixed(0)} KiB (with source map)`);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `npm start`: the whole service on this machine, on embedded defaults. Keys are
+ * generated at each start unless fixed through LOCAL_DATA_IMPORT_KEY,
+ * LOCAL_PARTNER_API_KEY and LOCAL_REST_API_KEY. Ctrl-C stops everything it started.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { startLocalStack } from '../lib/local/stack.js';
+import { isKnownPartner } from '../lib/workspaces/partners.js';
+
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+
+const partners = (process.env.LOCAL_PARTNERS ?? 'heap')
+  .split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+const unknown = partners.filter((name) => !isKnownPartner(name));
+if (unknown.length > 0) {
+  console.error(`LOCAL_PARTNERS names unknown partners: ${unknown.join(', ')}`);
+  process.exit(2);
+}
+
+console.log('Starting the local stack (SQS emulator, DynamoDB Local, HTTP API, sync)…');
+const stack = await startLocalStack({
+  port: Number(process.env.PORT ?? 3000),
+  host: '127.0.0.1',
+  partners,
+  partnerApiKey: process.env.LOCAL_PARTNER_API_KEY,
+  dataImportKey: process.env.LOCAL_DATA_IMPORT_KEY,
+  restApiKey: process.env.LOCAL_REST_API_KEY,
+  visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
+});
+
+// For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
+await mkdir('.local', { recursive: true });
+await writeFile(
+  '.local/stack.json',
+  JSON.stringify(
+    {
+      sqsEndpoint: stack.sqsEndpoint,
+      dynamoDbEndpoint: stack.dynamoDbEndpoint,
+      tables: stack.tables,
+      queueUrl: stack.queues.queueUrl,
+      deadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
+    },
+    null,
+    2,
+  ),
+);
+
+const partner = partners[0] ?? 'heap';
+console.log(`
+Heap → Braze cohort import is running.
+
+  REST endpoint      ${stack.url}
+  Workspace          ${stack.workspace.name} (${stack.workspace.workspaceId}), partners: ${partners.join(', ')}
+  Partner API key    ${stack.partnerApiKey}
+  Data import key    ${stack.workspace.dataImportKey}
+  REST API key       ${stack.workspace.restApiKey}
+
+  SQS emulator       ${stack.sqsEndpoint}   queue ${stack.queues.queueUrl.split('/').pop()} (DLQ after ${stack.queues.maxReceiveCount} receives)
+  DynamoDB Local     ${stack.dynamoDbEndpoint}
+
+Try it:
+  curl -s -XPOST ${stack.url}/users/track -H 'Authorization: Bearer ${stack.workspace.restApiKey}' \\
+    -H 'content-type: application/json' -d '{"attributes":[{"external_id":"user-1"}]}'
+  curl -s -XPOST ${stack.url}/partners/${partner}/cohorts/users -H 'content-type: application/json' \\
+    -d '{"partner_api_key":"${stack.partnerApiKey}","client_secret":"${stack.workspace.dataImportKey}","cohort_id":"c1","cohort_changes":[{"user_ids":["user-1"]}]}'
+  curl -s ${stack.url}/cohorts -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
+
+Ctrl-C stops everything.
+`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping the local stack…`);
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack.js';
+
+/** A stack of its own (tables, queues, workspace) on the shared emulators. */
+export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalStack> =>
+  startLocalStack({
+    sqsEndpoint: inject('sqsEndpoint'),
+    dynamoDbEndpoint: inject('dynamoDbEndpoint'),
+    prefix: `t${randomBytes(5).toString('hex')}`,
+    visibilityTimeoutSeconds: 1,
+    pollerConcurrency: 2,
+    ...options,
+  });
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export const eventually = async <T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> => {
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error: unknown) {
+      last = error;
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
