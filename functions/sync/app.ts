@@ -38,7 +38,11 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
       cohortId: message.cohortId,
       requestId: message.stamp.requestId,
     };
-    const result = await syncCohortMessage(message, ports);
+    const result = await syncCohortMessage(message, ports).catch((error: unknown) => {
+      // The record goes back to the queue (and after maxReceiveCount to the DLQ): say why.
+      logger.error('cohort sync failed; the record will be retried', { ...context, error: error instanceof Error ? error.message : String(error) });
+      throw error;
+    });
     metrics.addMetric('recordsProcessed', MetricUnit.Count, 1);
     if (result.type === 'cohort.named') {
       logger.info('cohort named', context);
@@ -56,6 +60,8 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler((event, context) =>
-      processPartialResponse(event, recordHandler, processor, { context }),
+      // A batch where every record failed is reported like any other (all ids in
+      // batchItemFailures) rather than thrown: same redelivery, no invocation error.
+      processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
     );
 };

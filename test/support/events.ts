@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { ReceiveMessageCommand, DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { lambdaContext } from '../../lib/local/lambda-context.js';
+
+export const sqsRecord = (body: string, overrides: Partial<SQSRecord> = {}): SQSRecord => ({
+  messageId: randomUUID(),
+  receiptHandle: randomUUID(),
+  body,
+  attributes: {
+    ApproximateReceiveCount: '1',
+    SentTimestamp: String(Date.now()),
+    SenderId: 'test',
+    ApproximateFirstReceiveTimestamp: String(Date.now()),
+  },
+  messageAttributes: {},
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
+  awsRegion: 'us-east-1',
+  ...overrides,
+});
+
+export const sqsEvent = (bodies: readonly string[]): SQSEvent => ({ Records: bodies.map((body) => sqsRecord(body)) });
+
+export const context = (name = 'sync') => lambdaContext(name, 30_000);
+
+/** Takes every message off a queue (receives until empty, deleting what it got). */
+export const drainMessages = async (client: SQSClient, queueUrl: string): Promise<string[]> => {
+  const bodies: string[] = [];
+  for (;;) {
+    const response = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const messages = response.Messages ?? [];
+    if (messages.length === 0) return bodies;
+    bodies.push(...messages.map((message) => message.Body!));
+    await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle! })),
+      }),
+    );
+  }
+};
+
+/** A seeded shuffle, so a failing order can be replayed. */
+export const shuffle = <T>(items: readonly T[], seed: number): T[] => {
+  const result = [...items];
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  for (let index = result.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(random() * (index + 1));
+    [result[index], result[other]] = [result[other]!, result[index]!];
+  }
+  return result;
+};
