@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { authenticatePartner, authenticateRestKey } from '../../lib/workspaces/auth.js';
+import { hashKey } from '../../lib/workspaces/keys.js';
+import type { CredentialStore, KeyGrant, PartnerRegistration } from '../../lib/workspaces/types.js';
+import { AuthenticationError } from '../../lib/errors.js';
+import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
+
+/** A plain in-memory credential store: hashes in, grants out. */
+const memoryStore = (partners: PartnerRegistration[], grants: Record<string, KeyGrant>): CredentialStore => ({
+  getPartnerAndKey: async (partner, keyHash) => ({ partner: partners.find((p) => p.partner === partner), grant: grants[keyHash] }),
+  getKey: async (keyHash) => grants[keyHash],
+});
+
+const store = memoryStore(
+  [
+    { partner: 'heap', keyHash: hashKey('heap-key'), enabled: true },
+    { partner: 'segment', keyHash: hashKey('segment-key'), enabled: true },
+    { partner: 'kubit', keyHash: hashKey('kubit-key'), enabled: false },
+  ],
+  {
+    [hashKey('secret-a')]: { kind: 'data_import', workspaceId: 'A', partners: ['heap'] },
+    [hashKey('rest-a')]: { kind: 'rest', workspaceId: 'A', partners: ['heap'] },
+    [hashKey('old-secret')]: { kind: 'data_import', workspaceId: 'A', partners: ['heap'], expiresAt: 1_000 },
+  },
+);
+
+const failure = async (promise: Promise<unknown>): Promise<AuthenticationError> => {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(AuthenticationError);
+  return error as AuthenticationError;
+};
+
+describe('authenticatePartner', () => {
+  const now = new Date(2_000_000);
+
+  it('resolves a valid partner key and client secret to the workspace', async () => {
+    await expect(authenticatePartner(store, { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'secret-a' }, now)).resolves.toEqual({
+      workspaceId: 'A',
+    });
+  });
+
+  it.each([
+    ['a wrong partner key', { partner: 'heap', partnerApiKey: 'nope', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
+    ["another partner's key", { partner: 'heap', partnerApiKey: 'segment-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
+    ['an unknown partner', { partner: 'nobody', partnerApiKey: 'heap-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
+    ['a disabled partner', { partner: 'kubit', partnerApiKey: 'kubit-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
+    ['a partner key that is not a string', { partner: 'heap', partnerApiKey: 7, clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
+    ['a wrong client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'nope' }, PARTNER_MESSAGES.invalidClientSecret],
+    ['a missing client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: undefined }, PARTNER_MESSAGES.invalidClientSecret],
+    ['a REST key as client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'rest-a' }, PARTNER_MESSAGES.invalidClientSecret],
+    ['an expired client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'old-secret' }, PARTNER_MESSAGES.invalidClientSecret],
+  ])('answers 401 to %s', async (_case, request, message) => {
+    const error = await failure(authenticatePartner(store, request, now));
+    expect(error.statusCode).toBe(401);
+    expect(error.message).toBe(message);
+  });
+
+  it('says the partner is not enabled, echoing the secret on the wire but masking it for the logs', async () => {
+    const error = await failure(authenticatePartner(store, { partner: 'segment', partnerApiKey: 'segment-key', clientSecret: 'secret-a' }, now));
+    expect(error.message).toBe('Partner not enabled for client with client secret: secret-a');
+    expect(error.logMessage).not.toContain('secret-a');
+  });
+});
+
+describe('authenticateRestKey', () => {
+  it('accepts a Bearer REST API key and nothing else', async () => {
+    await expect(authenticateRestKey(store, 'Bearer rest-a')).resolves.toEqual({ workspaceId: 'A' });
+    await failure(authenticateRestKey(store, 'Bearer secret-a'));
+    await failure(authenticateRestKey(store, 'rest-a'));
+    await failure(authenticateRestKey(store, undefined));
+  });
+});
