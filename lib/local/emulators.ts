@@ -9,9 +9,9 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
-export const LOCAL_REGION = 'us-east-1';
-/** The emulators accept any credentials; these are not secrets. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './constants.js';
+
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export interface Emulator {
   endpoint: string;

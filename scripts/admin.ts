@@ -1,0 +1,168 @@
+/**
+ * Operator CLI. The same code path works against AWS (tables and queues named after the
+ * stage, credentials from the usual AWS chain) and against the local stack (`--local`,
+ * while `npm start` runs).
+ *
+ *   npm run admin -- workspace create --name acme --partners heap[,segment]
+ *   npm run admin -- workspace show --workspace W
+ *   npm run admin -- workspace partners --workspace W --partners heap,segment
+ *   npm run admin -- workspace rotate-key --workspace W --kind data_import|rest [--grace-seconds 3600]
+ *   npm run admin -- partner register --partner heap [--disabled]
+ *   npm run admin -- partner enable|disable --partner segment
+ *   npm run admin -- dlq redrive [--max 100]
+ *   npm run admin -- dlq count
+ * Options: --local | --stage dev --region us-east-1
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoWorkspaceStore } from '../lib/dynamodb/workspace-store.js';
+import { redriveDeadLetters } from '../lib/sqs/redrive.js';
+import { isKnownPartner, KNOWN_PARTNERS } from '../lib/workspaces/partners.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/constants.js';
+import type { Tables } from '../lib/config.js';
+
+const SERVICE = 'heap-braze-cohort-import';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    local: { type: 'boolean', default: false },
+    stage: { type: 'string', default: process.env.STAGE ?? 'dev' },
+    region: { type: 'string', default: process.env.AWS_REGION ?? 'us-east-1' },
+    name: { type: 'string' },
+    workspace: { type: 'string' },
+    partners: { type: 'string' },
+    partner: { type: 'string' },
+    kind: { type: 'string' },
+    'grace-seconds': { type: 'string', default: '0' },
+    disabled: { type: 'boolean', default: false },
+    max: { type: 'string' },
+  },
+});
+
+const fail = (message: string): never => {
+  console.error(message);
+  process.exit(2);
+};
+
+interface Target {
+  tables: Tables;
+  queueNames: { queue: string; deadLetterQueue: string };
+  dynamodb: DynamoDBClient;
+  sqs: SQSClient;
+}
+
+const target = (): Target => {
+  if (values.local) {
+    let stack: { sqsEndpoint: string; dynamoDbEndpoint: string; tables: Tables; queueUrl: string; deadLetterQueueUrl: string };
+    try {
+      stack = JSON.parse(readFileSync('.local/stack.json', 'utf8'));
+    } catch {
+      return fail('No local stack found (.local/stack.json): run `npm start` first.');
+    }
+    const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    return {
+      tables: stack.tables,
+      queueNames: { queue: stack.queueUrl.split('/').pop()!, deadLetterQueue: stack.deadLetterQueueUrl.split('/').pop()! },
+      dynamodb: new DynamoDBClient({ ...config, endpoint: stack.dynamoDbEndpoint }),
+      sqs: new SQSClient({ ...config, endpoint: stack.sqsEndpoint }),
+    };
+  }
+  const prefix = `${SERVICE}-${values.stage}`;
+  return {
+    tables: {
+      workspaces: process.env.WORKSPACES_TABLE ?? `${prefix}-workspaces`,
+      users: process.env.USERS_TABLE ?? `${prefix}-users`,
+      cohorts: process.env.COHORTS_TABLE ?? `${prefix}-cohorts`,
+    },
+    queueNames: { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq` },
+    dynamodb: new DynamoDBClient({ region: values.region }),
+    sqs: new SQSClient({ region: values.region }),
+  };
+};
+
+const partnerList = (raw: string | undefined): string[] => {
+  const partners = (raw ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = partners.filter((name) => !isKnownPartner(name));
+  if (partners.length === 0 || unknown.length > 0) fail(`--partners takes a comma list of: ${KNOWN_PARTNERS.join(', ')}`);
+  return partners;
+};
+
+const required = (name: keyof typeof values): string => {
+  const value = values[name];
+  return typeof value === 'string' && value !== '' ? value : fail(`--${name} is required`);
+};
+
+const main = async () => {
+  const [area, command] = positionals;
+  const { tables, queueNames, dynamodb, sqs } = target();
+  const workspaces = new DynamoWorkspaceStore(DynamoDBDocumentClient.from(dynamodb), tables.workspaces);
+  const queueUrl = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+
+  switch (`${area} ${command}`) {
+    case 'workspace create': {
+      const created = await workspaces.createWorkspace({ name: required('name'), partners: partnerList(values.partners) });
+      console.log(`Workspace ${created.name} (${created.workspaceId}), partners: ${created.partners.join(', ')}`);
+      console.log(`Data import key (give it to the partner as client_secret): ${created.dataImportKey}`);
+      console.log(`REST API key (Authorization: Bearer …):                  ${created.restApiKey}`);
+      console.log('These keys are shown once; only their hashes are stored.');
+      return;
+    }
+    case 'workspace show': {
+      const workspace = await workspaces.getWorkspace(required('workspace'));
+      if (!workspace) fail('No such workspace');
+      console.log(JSON.stringify(workspace, null, 2));
+      return;
+    }
+    case 'workspace partners': {
+      const updated = await workspaces.setWorkspacePartners(required('workspace'), partnerList(values.partners));
+      console.log(`Workspace ${updated.workspaceId} now accepts: ${updated.partners.join(', ')}`);
+      return;
+    }
+    case 'workspace rotate-key': {
+      const kind = required('kind');
+      if (kind !== 'data_import' && kind !== 'rest') fail('--kind is data_import or rest');
+      const grace = Number(values['grace-seconds']);
+      const key = await workspaces.rotateKey(required('workspace'), kind as 'data_import' | 'rest', grace);
+      console.log(`New ${kind} key: ${key}`);
+      console.log(grace > 0 ? `The old key keeps working for ${grace} s.` : 'The old key no longer works.');
+      return;
+    }
+    case 'partner register': {
+      const partner = required('partner');
+      if (!isKnownPartner(partner)) fail(`Unknown partner; known: ${KNOWN_PARTNERS.join(', ')}`);
+      const key = await workspaces.registerPartner(partner, { enabled: !values.disabled });
+      console.log(`Partner API key for ${partner} (give it to the partner as partner_api_key): ${key}`);
+      return;
+    }
+    case 'partner enable':
+    case 'partner disable': {
+      await workspaces.setPartnerEnabled(required('partner'), command === 'enable');
+      console.log(`Partner ${values.partner} ${command}d.`);
+      return;
+    }
+    case 'dlq redrive': {
+      const result = await redriveDeadLetters(
+        sqs,
+        { deadLetterQueueUrl: await queueUrl(queueNames.deadLetterQueue), queueUrl: await queueUrl(queueNames.queue) },
+        { max: values.max ? Number(values.max) : undefined },
+      );
+      console.log(`Moved ${result.moved} message(s) from the DLQ back to the cohort queue${result.failed ? `; ${result.failed} could not be sent and stay in the DLQ` : ''}.`);
+      return;
+    }
+    case 'dlq count': {
+      const attributes = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: await queueUrl(queueNames.deadLetterQueue), AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
+      console.log(`${attributes.Attributes?.ApproximateNumberOfMessages ?? 0} message(s) in the DLQ.`);
+      return;
+    }
+    default:
+      fail(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, ''));
+  }
+};
+
+await main();
