@@ -29,3 +29,12 @@ export const readTables = (env: NodeJS.ProcessEnv = process.env): Tables =>
   });
 
 export const readQueueUrl = (env: NodeJS.ProcessEnv = process.env): string => required(env, 'COHORT_QUEUE_URL');
+
+/** RATE_LIMIT_PER_HOUR: requests per hour per partner and workspace (default: the contract's 250,000). */
+export const readRequestsPerHour = (env: NodeJS.ProcessEnv = process.env): number | undefined => {
+  const raw = env.RATE_LIMIT_PER_HOUR;
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`RATE_LIMIT_PER_HOUR must be a positive integer, got ${raw}`);
+  return value;
+};

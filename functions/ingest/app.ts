@@ -13,12 +13,16 @@ import { httpApi, json, type JsonRequest } from '../../lib/http/api.js';
 import type { Observability } from '../../lib/observability.js';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
+import { DEFAULT_REQUESTS_PER_HOUR, enforceRateLimit, type RequestCounter } from '../../lib/workspaces/rate-limit.js';
 
 export const INGEST_ROUTES = ['POST /partners/{partner}/cohorts', 'POST /partners/{partner}/cohorts/users'] as const;
 
 export interface IngestDependencies {
   credentials: CredentialStore;
   queue: CohortQueue;
+  requestCounter: RequestCounter;
+  /** Requests per hour per partner and workspace (contract: 250,000). */
+  requestsPerHour?: number;
   observability: Observability;
   clock?: () => Date;
 }
@@ -26,7 +30,14 @@ export interface IngestDependencies {
 const field = (body: unknown, name: string): unknown =>
   typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
 
-export const createIngestHandler = ({ credentials, queue, observability, clock = () => new Date() }: IngestDependencies) =>
+export const createIngestHandler = ({
+  credentials,
+  queue,
+  requestCounter,
+  requestsPerHour = DEFAULT_REQUESTS_PER_HOUR,
+  observability,
+  clock = () => new Date(),
+}: IngestDependencies) =>
   httpApi(observability, async (request: JsonRequest) => {
     const partner = request.pathParameters.partner ?? '';
     const { workspaceId } = await authenticatePartner(credentials, {
@@ -38,11 +49,12 @@ export const createIngestHandler = ({ credentials, queue, observability, clock =
       throw error;
     });
     observability.logger.appendKeys({ workspaceId, partner });
-    const acceptance = {
-      workspaceId,
-      partner,
-      stamp: { acceptedAt: clock().toISOString(), requestId: toRequestId(request.requestId) },
-    };
+    const now = clock();
+    const rateLimit = await enforceRateLimit(requestCounter, { partner, workspaceId, limit: requestsPerHour, now }).catch((error: unknown) => {
+      observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
+      throw error;
+    });
+    const acceptance = { workspaceId, partner, stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) } };
 
     if (request.routeKey === INGEST_ROUTES[0]) {
       const cohortName = validateNameCohortRequest(request.body);
@@ -59,6 +71,6 @@ export const createIngestHandler = ({ credentials, queue, observability, clock =
       throw new NotFoundError(`No route ${request.routeKey}`);
     }
     observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
-    return json(201, { message: 'success' });
+    return json(201, { message: 'success' }, rateLimit);
   });
 

@@ -1,5 +1,5 @@
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
-import { readQueueUrl, readTables } from '../../lib/config.js';
+import { readQueueUrl, readRequestsPerHour, readTables } from '../../lib/config.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { createObservability } from '../../lib/observability.js';
 import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
@@ -10,8 +10,12 @@ const observability = createObservability('ingest');
 const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
 const sqs = observability.tracer.captureAWSv3Client(createSqsClient());
 
+const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
+
 export const handler = createIngestHandler({
-  credentials: new DynamoWorkspaceStore(documents, tables.workspaces),
+  credentials: workspaces,
+  requestCounter: workspaces,
+  requestsPerHour: readRequestsPerHour(),
   queue: new SqsCohortQueue(sqs, readQueueUrl()),
   observability,
 });

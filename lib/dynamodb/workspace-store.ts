@@ -4,10 +4,13 @@
  *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys
  *   KEY#<sha256(key)>    a grant: kind, workspaceId, partners (denormalized for one-read auth)
  *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
+ *   RATE#<partner>#<ws>#<window start>  requests counted in an hourly window (TTL-deleted)
  */
 import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
+import type { RequestCounter } from '../workspaces/rate-limit.js';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
 const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
 const keyPk = (keyHash: string) => `KEY#${keyHash}`;
@@ -24,7 +27,7 @@ export interface CreatedWorkspace extends Workspace {
   restApiKey: string;
 }
 
-export class DynamoWorkspaceStore implements CredentialStore {
+export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -186,6 +189,26 @@ export class DynamoWorkspaceStore implements CredentialStore {
       }),
     );
     return newKey;
+  }
+
+  async countRequest(key: string, windowStart: number, limit: number, expiresAt: number): Promise<number | undefined> {
+    try {
+      const response = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `RATE#${key}#${windowStart}` },
+          UpdateExpression: 'ADD requests :one SET #ttl = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(requests) OR requests < :limit',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expiresAt': expiresAt },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(response.Attributes?.requests);
+    } catch (error: unknown) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
   }
 
   private grantItem(keyHash: string, kind: KeyKind, workspace: Workspace) {

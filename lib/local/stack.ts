@@ -24,7 +24,7 @@ import { KNOWN_PARTNERS } from '../workspaces/partners.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbEmulator, startSqsEmulator, type Emulator } from './emulators.js';
 import { functionTimeoutMs, startGateway } from './gateway.js';
 import { createQueues, createTables, type LocalQueues } from './resources.js';
-import { startPoller, type Poller, type PollerOptions } from './sqs-poller.js';
+import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
 
 export interface LocalStackOptions {
   /** HTTP port of the API (0: any free port). */
@@ -42,12 +42,18 @@ export interface LocalStackOptions {
   partners?: string[];
   visibilityTimeoutSeconds?: number;
   pollerConcurrency?: number;
+  /** Partner requests per hour per partner and workspace (default: the contract's 250,000). */
+  requestsPerHour?: number;
   /** Start the sync poller (tests may drive the sync handler themselves). */
   poll?: boolean;
   /** Test seams: wrap the ports the handlers use (fault injection). */
   wrapQueue?: (queue: CohortQueue) => CohortQueue;
   wrapMemberships?: (store: MembershipStore) => MembershipStore;
   wrapDirectory?: (directory: UserDirectory) => UserDirectory;
+  /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
+  configureSyncDynamoDb?: (client: DynamoDBClient) => void;
+  /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
+  wrapSyncHandler?: (handler: SqsHandler) => SqsHandler;
   onBatch?: PollerOptions['onBatch'];
 }
 
@@ -109,15 +115,27 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       restApiKey: options.restApiKey,
     });
 
+    let syncUsers = users;
+    let syncMemberships = memberships;
+    if (options.configureSyncDynamoDb) {
+      const syncClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
+      options.configureSyncDynamoDb(syncClient);
+      const syncDocuments = DynamoDBDocumentClient.from(syncClient, { marshallOptions: { removeUndefinedValues: true } });
+      syncUsers = new DynamoUserStore(syncDocuments, tables.users);
+      syncMemberships = new DynamoMembershipStore(syncDocuments, tables.cohorts);
+    }
+
     const handlers = {
       ingest: createIngestHandler({
         credentials: workspaces,
+        requestCounter: workspaces,
+        requestsPerHour: options.requestsPerHour,
         queue: (options.wrapQueue ?? ((queue) => queue))(new SqsCohortQueue(sqs, queues.queueUrl)),
         observability: createObservability('ingest'),
       }),
       sync: createSyncHandler({
-        directory: (options.wrapDirectory ?? ((directory) => directory))(users),
-        memberships: (options.wrapMemberships ?? ((store) => store))(memberships),
+        directory: (options.wrapDirectory ?? ((directory) => directory))(syncUsers),
+        memberships: (options.wrapMemberships ?? ((store) => store))(syncMemberships),
         observability: createObservability('sync'),
       }),
       api: createApiHandler({ credentials: workspaces, users, memberships, cohorts: memberships, observability: createObservability('api') }),
@@ -133,7 +151,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
             client: sqs,
             queueUrl: queues.queueUrl,
             queueArn: queues.queueArn,
-            handler: handlers.sync,
+            handler: options.wrapSyncHandler ? options.wrapSyncHandler(handlers.sync) : handlers.sync,
             timeoutMs: functionTimeoutMs('sync'),
             concurrency: options.pollerConcurrency ?? 2,
             onBatch: options.onBatch,

@@ -1,0 +1,199 @@
+/**
+ * Hostile conditions against the real local endpoints: the function dying after some
+ * writes, DynamoDB throttling and partial reads and transaction conflicts, and a DLQ
+ * redrive of an old change. The store must end equal to the serial oracle, counts exact.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { LocalStack } from '../../lib/local/stack.js';
+import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
+import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
+import { eventually, startTestStack } from '../support/stack.js';
+import { partnerClient } from '../support/client.js';
+import { shuffle } from '../support/events.js';
+import { serialOracle } from '../support/oracle.js';
+import { dieAfterWrites, injectDynamoDbFaults, type FaultCounts } from '../support/faults.js';
+
+const USERS = Array.from({ length: 300 }, (_, index) => `user-${index}`);
+
+const seedUsers = async (stack: LocalStack): Promise<Map<string, string>> => {
+  const brazeIds = new Map<string, string>();
+  await Promise.all(
+    USERS.map(async (externalId) => {
+      const { brazeId } = await stack.stores.users.findOrCreate(stack.workspace.workspaceId, { type: 'external_id', externalId }, new Date());
+      brazeIds.set(externalId, brazeId);
+    }),
+  );
+  return brazeIds;
+};
+
+/** Sends `requests` deltas of mixed adds and removes over the users; returns the bodies as queued, for the oracle. */
+const sendRequests = async (stack: LocalStack, cohortId: string, requests: number, seed: number) => {
+  const partner = partnerClient(stack);
+  const bodies: string[] = [];
+  for (let index = 0; index < requests; index += 1) {
+    const order = shuffle(USERS, seed * 1000 + index);
+    const changes = [
+      { user_ids: order.slice(0, 150) },
+      { user_ids: order.slice(100, 220), should_remove: true },
+      { user_ids: order.slice(200, 260) },
+    ];
+    const response = await partner.changeCohort(cohortId, changes);
+    expect(response.status).toBe(201);
+    // What the oracle needs: the changes in acceptance order (requests are sent one by one).
+    bodies.push(
+      JSON.stringify({
+        v: 1,
+        type: 'cohort.changed',
+        workspaceId: stack.workspace.workspaceId,
+        partner: 'heap',
+        cohortId,
+        changes,
+        stamp: { acceptedAt: new Date(Date.UTC(2000, 0, 1, 0, 0, index)).toISOString(), requestId: `r${index}` },
+      }),
+    );
+  }
+  return bodies;
+};
+
+const readMemberships = async (stack: LocalStack, cohortId: string): Promise<Map<string, boolean>> => {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await stack.clients.documents.send(
+      new QueryCommand({
+        TableName: stack.tables.cohorts,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+        ExpressionAttributeValues: { ':pk': `${stack.workspace.workspaceId}#C#heap#${cohortId}`, ':m': 'M#' },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return new Map(items.map((item) => [item.brazeId as string, item.member as boolean]));
+};
+
+const waitForReports = (stack: LocalStack, cohortId: string, count: number) =>
+  eventually(
+    async () => {
+      const reports = await stack.stores.memberships.recentSyncReports({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId }, 100);
+      return reports.length >= count ? reports : undefined;
+    },
+    60_000,
+    `${count} sync reports`,
+  );
+
+const expectOracleState = async (stack: LocalStack, cohortId: string, bodies: string[], brazeIds: Map<string, string>) => {
+  const oracle = serialOracle(bodies, (externalId) => brazeIds.get(externalId));
+  const stored = await readMemberships(stack, cohortId);
+  expect(stored).toEqual(oracle);
+  const cohort = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId });
+  expect(cohort?.memberCount).toBe([...oracle.values()].filter(Boolean).length);
+};
+
+describe('the sync function dies in the middle of a batch', () => {
+  let stack: LocalStack;
+  let brazeIds: Map<string, string>;
+  let death: ReturnType<typeof dieAfterWrites>;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      pollerConcurrency: 1,
+      configureSyncDynamoDb: (client) => {
+        death = dieAfterWrites(client, { afterTransactions: 2, deaths: 4 });
+      },
+      wrapSyncHandler: (handler) => death.wrap(handler),
+    });
+    brazeIds = await seedUsers(stack);
+  });
+  afterAll(() => stack?.stop());
+
+  it('ends exact after the retries, with writes of the dead attempts already committed', async () => {
+    // Act: 6 requests of ~330 changes each (several transactions per request).
+    const bodies = await sendRequests(stack, 'dies', 6, 1);
+    await waitForReports(stack, 'dies', 6);
+
+    // Assess
+    expect(death.state.deaths).toBe(4);
+    await expectOracleState(stack, 'dies', bodies, brazeIds);
+  });
+});
+
+describe('DynamoDB throttling, partial reads and transaction conflicts', () => {
+  let stack: LocalStack;
+  let brazeIds: Map<string, string>;
+  let faults: FaultCounts;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      configureSyncDynamoDb: (client) => {
+        faults = injectDynamoDbFaults(client, { throttle: 0.15, unprocessedKeys: 0.3, transactionConflict: 0.2 }, 42);
+      },
+    });
+    brazeIds = await seedUsers(stack);
+  });
+  afterAll(() => stack?.stop());
+
+  it('retries with backoff and loses nothing', async () => {
+    // Act
+    const bodies = await sendRequests(stack, 'throttled', 8, 2);
+    await waitForReports(stack, 'throttled', 8);
+
+    // Assess
+    expect(faults.throttled).toBeGreaterThan(0);
+    expect(faults.unprocessedKeys).toBeGreaterThan(0);
+    expect(faults.transactionConflicts).toBeGreaterThan(0);
+    await expectOracleState(stack, 'throttled', bodies, brazeIds);
+  });
+});
+
+describe('DLQ redrive', () => {
+  let stack: LocalStack;
+  let broken = true;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      // Until `broken` is cleared, the sync fails every change to cohort "redrive".
+      wrapMemberships: (store: MembershipStore): MembershipStore => ({
+        applyMemberships: (cohort, desired, now) => {
+          if (broken && cohort.cohortId === 'redrive') return Promise.reject(new Error('injected: store unavailable for this cohort'));
+          return store.applyMemberships(cohort, desired, now);
+        },
+        nameCohort: (...args) => store.nameCohort(...args),
+        recordSyncReport: (...args) => store.recordSyncReport(...args),
+      }),
+    });
+    await seedUsers(stack);
+  });
+  afterAll(() => stack?.stop());
+
+  it('re-applies dead-lettered changes, and an old add redriven after a newer removal changes nothing', async () => {
+    // Prepare: two adds fail five times and land in the DLQ.
+    const partner = partnerClient(stack);
+    await partner.changeCohort('redrive', [{ user_ids: ['user-1', 'user-2'] }]);
+    await eventually(async () => {
+      const response = await stack.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
+      );
+      return response.Messages?.length ? true : undefined;
+    }, 30_000, 'the add in the DLQ');
+    // The store recovers; a newer request removes user-1.
+    broken = false;
+    await partner.changeCohort('redrive', [{ user_ids: ['user-1'], should_remove: true }]);
+    await waitForReports(stack, 'redrive', 1);
+
+    // Act
+    const result = await redriveDeadLetters(stack.clients.sqs, stack.queues);
+
+    // Assess: user-2's add applies; user-1's older add is superseded by the removal.
+    expect(result).toEqual({ moved: 1, failed: 0 });
+    const reports = await waitForReports(stack, 'redrive', 2);
+    const redriven = reports.find((report) => report.added + report.superseded === 2);
+    expect(redriven).toMatchObject({ added: 1, superseded: 1 });
+    const exported = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'redrive' });
+    expect(exported?.memberCount).toBe(1);
+  });
+});
