@@ -14,6 +14,43 @@ const RESERVED = new Set(['external_id', 'user_alias', 'device_id', 'braze_id', 
 
 const CustomAttributeName = z.string().min(1).max(255);
 
+/** DynamoDB numbers: magnitude 1E-130 to 9.9999…E+125 (or zero). */
+const MIN_MAGNITUDE = 1e-130;
+const MAX_MAGNITUDE = 1e126;
+const MAX_ATTRIBUTE_DEPTH = 5;
+/** Keeps a profile well under DynamoDB's 400 KB item limit. */
+const MAX_ATTRIBUTES_BYTES = 64 * 1024;
+
+/** Why a custom attribute value cannot be stored, or undefined if it can. */
+export const attributeValueProblem = (value: unknown, depth = 0): string | undefined => {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') {
+    const magnitude = Math.abs(value);
+    if (!Number.isFinite(value) || (magnitude !== 0 && (magnitude < MIN_MAGNITUDE || magnitude >= MAX_MAGNITUDE))) {
+      return `number ${value} is out of range (magnitude 1e-130 to 1e126, or 0)`;
+    }
+    // The SDK refuses to marshal integers it cannot represent exactly.
+    return Number.isInteger(value) && !Number.isSafeInteger(value) ? `integer ${value} is beyond 2^53 and would lose precision: send it as a string` : undefined;
+  }
+  if (depth >= MAX_ATTRIBUTE_DEPTH) return `nested deeper than ${MAX_ATTRIBUTE_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = attributeValueProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object') {
+    for (const [name, item] of Object.entries(value)) {
+      if (name === '') return 'nested attribute names must be non-empty';
+      const problem = attributeValueProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  return `unsupported value of type ${typeof value}`;
+};
+
 export const TrackAttributes = z
   .looseObject({
     external_id: Identifier.optional(),
@@ -38,6 +75,14 @@ export const TrackAttributes = z
         ctx.issues.push({ code: 'custom', input: value, message: 'custom attribute names are 1 to 255 characters' });
         break;
       }
+      const problem = attributeValueProblem((value as Record<string, unknown>)[name]);
+      if (problem) {
+        ctx.issues.push({ code: 'custom', input: value, path: [name], message: problem });
+        break;
+      }
+    }
+    if (Buffer.byteLength(JSON.stringify(Object.fromEntries(custom.map((name) => [name, (value as Record<string, unknown>)[name]])))) > MAX_ATTRIBUTES_BYTES) {
+      ctx.issues.push({ code: 'custom', input: value, message: `custom attributes of one object are at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON` });
     }
   });
 export type TrackAttributes = z.infer<typeof TrackAttributes>;

@@ -115,6 +115,14 @@ describe('cohort sync, end to end', () => {
     expect(users[0]).toMatchObject({ external_id: 'ext-merge', device_ids: ['merge-device'], custom_attributes: { plan: 'free', source: 'sdk' } });
   });
 
+  it('carries any Unicode identifier through the queue (emoji included)', async () => {
+    await workspace.track([{ external_id: 'émoji-💥-user' }]);
+    await partner.changeCohort('unicode', [{ user_ids: ['émoji-💥-user'] }]);
+    const cohort = await waitForReports('unicode', 1);
+    expect(cohort.sync_reports[0]).toMatchObject({ received: 1, matched: 1, added: 1 });
+    expect(await cohortsOf('émoji-💥-user')).toEqual(['unicode']);
+  });
+
   it('answers an empty delta with valid keys with 201, and queues nothing', async () => {
     const response = await partner.changeCohort('credentials-check', []);
     expect(response).toMatchObject({ status: 201, body: { message: 'success' } });

@@ -58,3 +58,35 @@ export const shuffle = <T>(items: readonly T[], seed: number): T[] => {
   }
   return result;
 };
+
+/** An API Gateway HTTP API (payload 2.0) event, as the gateway would build it. */
+export const httpEvent = (
+  routeKey: string,
+  body: string | undefined,
+  options: { pathParameters?: Record<string, string>; headers?: Record<string, string> } = {},
+): import('aws-lambda').APIGatewayProxyEventV2 => {
+  const [method, path] = routeKey.split(' ') as [string, string];
+  const requestId = randomUUID();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    pathParameters: options.pathParameters,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'test',
+      domainName: 'localhost',
+      domainPrefix: 'test',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
+      requestId,
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+  };
+};
