@@ -11,7 +11,7 @@
  *   npm run admin -- partner enable|disable --partner segment
  *   npm run admin -- dlq redrive [--max 100]
  *   npm run admin -- dlq count
- * Options: --local | --stage dev --region us-east-1
+ * Options: --local [--stack-file .local/stack.json] | --stage dev --region us-east-1
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     local: { type: 'boolean', default: false },
+    // Where `npm start` describes the running local stack (endpoints and names, no keys).
+    'stack-file': { type: 'string', default: '.local/stack.json' },
     stage: { type: 'string', default: process.env.STAGE ?? 'dev' },
     region: { type: 'string', default: process.env.AWS_REGION ?? 'us-east-1' },
     name: { type: 'string' },
@@ -59,9 +61,9 @@ const target = (): Target => {
   if (values.local) {
     let stack: { sqsEndpoint: string; dynamoDbEndpoint: string; tables: Tables; queueUrl: string; deadLetterQueueUrl: string };
     try {
-      stack = JSON.parse(readFileSync('.local/stack.json', 'utf8'));
+      stack = JSON.parse(readFileSync(values['stack-file']!, 'utf8'));
     } catch {
-      return fail('No local stack found (.local/stack.json): run `npm start` first.');
+      return fail(`No local stack found (${values['stack-file']}): run \`npm start\` first.`);
     }
     const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     return {

@@ -4,7 +4,7 @@
  * LOCAL_PARTNER_API_KEY and LOCAL_REST_API_KEY. Ctrl-C stops everything it started.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { startLocalStack } from '../lib/local/stack.js';
+import { describeStack, startLocalStack } from '../lib/local/stack.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -34,20 +34,7 @@ const stack = await startLocalStack({
 
 // For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
 await mkdir('.local', { recursive: true });
-await writeFile(
-  '.local/stack.json',
-  JSON.stringify(
-    {
-      sqsEndpoint: stack.sqsEndpoint,
-      dynamoDbEndpoint: stack.dynamoDbEndpoint,
-      tables: stack.tables,
-      queueUrl: stack.queues.queueUrl,
-      deadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
-    },
-    null,
-    2,
-  ),
-);
+await writeFile('.local/stack.json', JSON.stringify(describeStack(stack), null, 2));
 
 const partner = partners[0] ?? 'heap';
 console.log(`

@@ -76,6 +76,15 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** What `npm run admin -- --local` needs to find a running stack: endpoints and names, never keys. */
+export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues'>) => ({
+  sqsEndpoint: stack.sqsEndpoint,
+  dynamoDbEndpoint: stack.dynamoDbEndpoint,
+  tables: stack.tables,
+  queueUrl: stack.queues.queueUrl,
+  deadLetterQueueUrl: stack.queues.deadLetterQueueUrl,
+});
+
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const started: Emulator[] = [];
   const stopAll = async () => {
