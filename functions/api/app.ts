@@ -73,9 +73,11 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
     },
     'GET /cohorts/{partner}/{cohort_id}': async (workspaceId, request) => {
       const ref = { workspaceId, partner: request.pathParameters.partner ?? '', cohortId: request.pathParameters.cohort_id ?? '' };
+      // Reports first: a report is written after its changes, so every report listed is
+      // already reflected in the member count read next.
+      const reports = await cohorts.recentSyncReports(ref);
       const cohort = await cohorts.getCohort(ref);
       if (!cohort) throw new NotFoundError(`No cohort ${ref.cohortId} of partner ${ref.partner} in this workspace`);
-      const reports = await cohorts.recentSyncReports(ref);
       return json(200, { cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) }, message: 'success' });
     },
   };

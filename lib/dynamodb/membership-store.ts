@@ -318,8 +318,10 @@ export class DynamoMembershipStore implements MembershipStore {
                 Update: {
                   TableName: this.tableName,
                   Key: { pk: cohortKey(ref), sk: memberSortKey(brazeId) },
-                  UpdateExpression: 'SET member = :false, effect = :removed, updatedAt = :now REMOVE gsi1pk, gsi1sk',
-                  ConditionExpression: 'member = :true',
+                  // `member` is a DynamoDB reserved word.
+                  UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now REMOVE gsi1pk, gsi1sk',
+                  ConditionExpression: '#member = :true',
+                  ExpressionAttributeNames: { '#member': 'member' },
                   ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':now': now.toISOString() },
                 },
               },

@@ -115,6 +115,21 @@ describe('cohort sync, end to end', () => {
     expect(users[0]).toMatchObject({ external_id: 'ext-merge', device_ids: ['merge-device'], custom_attributes: { plan: 'free', source: 'sdk' } });
   });
 
+  it('takes a merged anonymous profile out of its cohorts, with the count', async () => {
+    // Prepare: an anonymous member of a cohort, and the identified user it will merge into.
+    await workspace.track([{ device_id: 'member-device' }, { external_id: 'ext-merge-target' }]);
+    await partner.changeCohort('merged-away', [{ device_ids: ['member-device'] }]);
+    expect((await waitForReports('merged-away', 1)).member_count).toBe(1);
+
+    // Act
+    const merged = await workspace.identify({ devices_to_identify: [{ external_id: 'ext-merge-target', device_id: 'member-device' }] });
+
+    // Assess
+    expect(merged.body).toMatchObject({ merged: 1 });
+    expect((await workspace.cohort('heap', 'merged-away')).body.cohort.member_count).toBe(0);
+    expect(await cohortsOf('ext-merge-target')).toEqual([]);
+  });
+
   it('carries any Unicode identifier through the queue (emoji included)', async () => {
     await workspace.track([{ external_id: 'émoji-💥-user' }]);
     await partner.changeCohort('unicode', [{ user_ids: ['émoji-💥-user'] }]);

@@ -1,0 +1,371 @@
+/**
+ * `npm run bench [-- --changes 200000 --users 1000 --lambdas 4 --senders 8 --writers 16]`
+ *
+ * Measures, side by side in one run on the local stack (so the machine's noise cancels out):
+ * 1. end to end: HTTP → queue → sync → store, changes/s, against the raw ceiling of the
+ *    same number of conditional writes issued from a tight loop with the same client;
+ * 2. DynamoDB requests and consumed capacity per 1,000 applied changes, against the
+ *    design's lower bound;
+ * 3. ingest cost: the handler in-process against JSON.parse + one SendMessage;
+ * 4. cold start: bundle sizes and import times against a bundle of the SQS client alone;
+ * 5. cost per million changes on AWS from 2–4 and list prices.
+ * Prints a table, writes bench/results/<time>.json and latest.json, and a chart.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs, promisify } from 'node:util';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
+import { lambdaContext } from '../lib/local/lambda-context.js';
+import { toSqsBody } from '../lib/sqs/cohort-queue.js';
+import { bundleFunction, FUNCTIONS } from '../scripts/build.js';
+import { meterDynamoDb, subtract, type Meter } from './lib/metering.js';
+import { barChartPng } from './lib/chart.js';
+import { costPerMillionChanges, PRICES } from './lib/pricing.js';
+
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+
+const { values } = parseArgs({
+  options: {
+    changes: { type: 'string', default: '200000' },
+    users: { type: 'string', default: '1000' },
+    lambdas: { type: 'string', default: '4' },
+    senders: { type: 'string', default: '8' },
+    writers: { type: 'string', default: '16' },
+    'ingest-samples': { type: 'string', default: '200' },
+  },
+});
+const USERS = Number(values.users);
+const IDS_PER_REQUEST = Math.min(1_000, USERS);
+const REQUESTS = Math.ceil(Number(values.changes) / IDS_PER_REQUEST);
+const CHANGES = REQUESTS * IDS_PER_REQUEST;
+const LAMBDAS = Number(values.lambdas);
+const SENDERS = Number(values.senders);
+const WRITERS = Number(values.writers);
+const INGEST_SAMPLES = Number(values['ingest-samples']);
+
+const run = promisify(execFile);
+const now = () => performance.now();
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const mean = (samples: number[]) => samples.reduce((sum, value) => sum + value, 0) / samples.length;
+
+/** Runs `count` tasks with at most `parallel` in flight. */
+const pool = async (count: number, parallel: number, task: (index: number) => Promise<void>) => {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, count) }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+};
+
+// ---------------------------------------------------------------------------------------
+log(`stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`);
+let syncClient: DynamoDBClient | undefined;
+let metering: ReturnType<typeof meterDynamoDb> | undefined;
+const syncBatchMs: number[] = [];
+const stack: LocalStack = await startLocalStack({
+  prefix: 'bench',
+  poll: true,
+  pollerConcurrency: LAMBDAS,
+  // No spurious redelivery while the pipeline is saturated (AWS: 180 s).
+  visibilityTimeoutSeconds: 180,
+  requestsPerHour: 1e9,
+  configureSyncDynamoDb: (client) => {
+    syncClient = client;
+    metering = meterDynamoDb(client);
+  },
+  wrapSyncHandler: (handler) => async (event, context) => {
+    const started = now();
+    try {
+      return await handler(event, context);
+    } finally {
+      syncBatchMs.push(now() - started);
+    }
+  },
+});
+
+try {
+  const workspaceId = stack.workspace.workspaceId;
+  const rawClient = DynamoDBDocumentClient.from(syncClient!);
+
+  log(`seeding ${USERS} users`);
+  const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
+  await pool(USERS, 16, async (index) => {
+    await stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: userIds[index]! }, new Date());
+  });
+
+  // --- 1a. raw ceiling, first half ----------------------------------------------------
+  let rawWritten = 0;
+  const rawWrites = async (count: number): Promise<number> => {
+    const first = rawWritten;
+    rawWritten += count;
+    const started = now();
+    await pool(count, WRITERS, async (index) => {
+      await rawClient.send(
+        new PutCommand({
+          TableName: stack.tables.cohorts,
+          Item: { pk: `${workspaceId}#RAW`, sk: `M#${first + index}`, member: true, orderKey: 'k' },
+          ConditionExpression: 'attribute_not_exists(sk)',
+        }),
+      );
+    });
+    return now() - started;
+  };
+  const meterBeforeRaw = metering!.snapshot();
+  log(`raw ceiling (1/2): ${Math.floor(CHANGES / 2)} conditional PutItem, ${WRITERS} in flight`);
+  let rawMs = await rawWrites(Math.floor(CHANGES / 2));
+  const meterAfterRaw1 = metering!.snapshot();
+
+  // --- 1b. the pipeline --------------------------------------------------------------
+  const body = (index: number) =>
+    JSON.stringify({
+      partner_api_key: stack.partnerApiKey,
+      client_secret: stack.workspace.dataImportKey,
+      cohort_id: `bench-${index}`,
+      cohort_changes: [{ user_ids: userIds.slice(0, IDS_PER_REQUEST) }],
+    });
+  const countMembers = async (): Promise<number> => {
+    let total = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await stack.clients.documents.send(
+        new QueryCommand({
+          TableName: stack.tables.cohorts,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `${workspaceId}#COHORTS` },
+          ProjectionExpression: 'memberCount',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      total += (page.Items ?? []).reduce((sum, item) => sum + Number(item.memberCount ?? 0), 0);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return total;
+  };
+  log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
+  const pipelineStarted = now();
+  let ingestDoneMs = 0;
+  const sending = pool(REQUESTS, SENDERS, async (index) => {
+    const response = await fetch(`${stack.url}/partners/heap/cohorts/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body(index),
+    });
+    if (response.status !== 201) throw new Error(`request ${index}: ${response.status} ${await response.text()}`);
+  }).then(() => {
+    ingestDoneMs = now() - pipelineStarted;
+  });
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const members = await countMembers();
+    if (members >= CHANGES) break;
+    if (now() - pipelineStarted > 60 * 60_000) throw new Error(`pipeline incomplete after an hour: ${members}/${CHANGES}`);
+  }
+  await sending;
+  const pipelineMs = now() - pipelineStarted;
+  const meterAfterPipeline = metering!.snapshot();
+
+  // --- 1c. raw ceiling, second half ------------------------------------------------------
+  log(`raw ceiling (2/2): ${CHANGES - Math.floor(CHANGES / 2)} conditional PutItem`);
+  rawMs += await rawWrites(CHANGES - Math.floor(CHANGES / 2));
+  const meterAfterRaw2 = metering!.snapshot();
+
+  // --- verification ----------------------------------------------------------------------
+  log('verifying every membership and count');
+  let verified = 0;
+  const problems: string[] = [];
+  const refs = Array.from({ length: REQUESTS }, (_, index) => ({ workspaceId, partner: 'heap', cohortId: `bench-${index}` }));
+  const cohorts = await stack.stores.memberships.getCohorts(workspaceId, refs);
+  for (const cohort of cohorts) if (cohort.memberCount !== IDS_PER_REQUEST) problems.push(`${cohort.cohortId}: count ${cohort.memberCount}`);
+  await pool(REQUESTS, 8, async (index) => {
+    let members = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await stack.clients.documents.send(
+        new QueryCommand({
+          TableName: stack.tables.cohorts,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+          FilterExpression: '#member = :true',
+          ExpressionAttributeNames: { '#member': 'member' },
+          ExpressionAttributeValues: { ':pk': `${workspaceId}#C#heap#bench-${index}`, ':m': 'M#', ':true': true },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      members += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    if (members !== IDS_PER_REQUEST) problems.push(`bench-${index}: ${members} memberships`);
+    verified += members;
+  });
+  if (cohorts.length !== REQUESTS) problems.push(`${cohorts.length} cohorts, expected ${REQUESTS}`);
+
+  // --- 2. store calls per 1,000 changes -------------------------------------------------------
+  const pipelineMeter = subtract(meterAfterPipeline, meterAfterRaw1);
+  const rawMeter = subtract(meterAfterRaw2, meterAfterPipeline);
+  const perThousand = (meter: Meter) => {
+    const entries = Object.entries(meter);
+    const sum = (field: 'requests' | 'readUnits' | 'writeUnits') => entries.reduce((total, [, entry]) => total + entry[field], 0);
+    return {
+      requests: (sum('requests') * 1000) / CHANGES,
+      readUnits: (sum('readUnits') * 1000) / CHANGES,
+      writeUnits: (sum('writeUnits') * 1000) / CHANGES,
+      capacityReported: entries.every(([, entry]) => entry.unreported === 0),
+      byCommand: Object.fromEntries(entries.map(([command, entry]) => [command, { ...entry, requests: (entry.requests * 1000) / CHANGES }])),
+    };
+  };
+  // The design's lower bound for 1,000 new members of one cohort, users existing (docs/performance.md).
+  const batches = Math.ceil(IDS_PER_REQUEST / 100);
+  const transactions = Math.ceil(IDS_PER_REQUEST / 99);
+  const scale = 1000 / IDS_PER_REQUEST;
+  const designBound = {
+    requests: (batches + batches + transactions + 2) * scale,
+    readUnits: (IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 1) * scale,
+    writeUnits: (2 * (IDS_PER_REQUEST + transactions) + 2) * scale,
+  };
+  const absoluteFloor = { requests: Math.ceil(1000 / 25) + Math.ceil(1000 / 100), readUnits: 500, writeUnits: 1000 };
+
+  // --- 3. ingest cost -------------------------------------------------------------------------
+  await stack.poller?.stop();
+  log(`ingest: ${INGEST_SAMPLES} in-process handler calls against JSON.parse + SendMessage`);
+  const { httpEvent } = await import('../test/support/events.js');
+  const sampleBody = body(0);
+  const ingestSamples: number[] = [];
+  const floorSamples: number[] = [];
+  for (let index = 0; index < INGEST_SAMPLES; index += 1) {
+    // Alternate the two, so that drift affects both alike.
+    let started = now();
+    const result = await stack.handlers.ingest(
+      httpEvent('POST /partners/{partner}/cohorts/users', sampleBody, { pathParameters: { partner: 'heap' } }),
+      lambdaContext('ingest', 10_000),
+    );
+    ingestSamples.push(now() - started);
+    if (result.statusCode !== 201) throw new Error(`ingest answered ${result.statusCode}`);
+    started = now();
+    const parsed = JSON.parse(sampleBody) as unknown;
+    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: toSqsBody(parsed) }));
+    floorSamples.push(now() - started);
+  }
+  const messageBytes = Buffer.byteLength(sampleBody);
+
+  // --- 4. cold start ------------------------------------------------------------------------------
+  log('cold start: bundling and importing each function in fresh Node processes');
+  const coldStart: Record<string, { bytes: number; importMs: number }> = {};
+  const importTime = async (file: string): Promise<number> => {
+    const samples: number[] = [];
+    for (let attempt = 0; attempt < 7; attempt += 1) {
+      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${process.cwd()}/${file}`)}); process.stdout.write(String(performance.now() - t));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, WORKSPACES_TABLE: 'w', USERS_TABLE: 'u', COHORTS_TABLE: 'c', COHORT_QUEUE_URL: 'http://127.0.0.1:1/q', AWS_REGION: 'us-east-1' },
+      });
+      samples.push(Number(stdout));
+    }
+    return percentile(samples, 50);
+  };
+  const bundles = [...FUNCTIONS.map((name) => ({ name, entry: `functions/${name}/handler.ts` })), { name: 'floor (SQS client only)', entry: 'bench/floor-handler.ts' }];
+  for (const { name, entry } of bundles) {
+    const outdir = `bench/.build/${name.split(' ')[0]}`;
+    await bundleFunction(name, entry, outdir);
+    coldStart[name] = { bytes: (await stat(`${outdir}/index.mjs`)).size, importMs: await importTime(`${outdir}/index.mjs`) };
+  }
+  await rm('bench/.build', { recursive: true, force: true });
+
+  // --- 5. cost ------------------------------------------------------------------------------------
+  const pipelineUnits = perThousand(pipelineMeter);
+  const syncMsPerRequest = syncBatchMs.reduce((sum, value) => sum + value, 0) / REQUESTS;
+  const cost = costPerMillionChanges({
+    identifiersPerRequest: IDS_PER_REQUEST,
+    messageBytes,
+    recordsPerBatch: 10,
+    ingestMs: mean(ingestSamples),
+    ingestMemoryGb: 0.5,
+    syncMsPerRequest,
+    syncMemoryGb: 1,
+    syncWriteUnitsPer1000: pipelineUnits.capacityReported ? pipelineUnits.writeUnits : designBound.writeUnits,
+    syncReadUnitsPer1000: pipelineUnits.capacityReported ? pipelineUnits.readUnits : designBound.readUnits,
+    ingestReadUnits: 1,
+    ingestWriteUnits: 1,
+  });
+
+  // --- report ----------------------------------------------------------------------------------------
+  const pipelineRate = CHANGES / (pipelineMs / 1000);
+  const rawRate = CHANGES / (rawMs / 1000);
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    parameters: { requests: REQUESTS, identifiersPerRequest: IDS_PER_REQUEST, changes: CHANGES, users: USERS, lambdas: LAMBDAS, senders: SENDERS, writers: WRITERS },
+    endToEnd: {
+      pipelineChangesPerSecond: pipelineRate,
+      rawCeilingChangesPerSecond: rawRate,
+      ratio: pipelineRate / rawRate,
+      pipelineSeconds: pipelineMs / 1000,
+      ingestSeconds: ingestDoneMs / 1000,
+      rawSeconds: rawMs / 1000,
+      verified: { memberships: verified, expected: CHANGES, problems },
+    },
+    storeCallsPer1000: { measured: pipelineUnits, designLowerBound: designBound, absoluteFloor, rawLoop: perThousand(rawMeter) },
+    ingest: {
+      handlerMs: { mean: mean(ingestSamples), p50: percentile(ingestSamples, 50), p95: percentile(ingestSamples, 95) },
+      floorMs: { mean: mean(floorSamples), p50: percentile(floorSamples, 50), p95: percentile(floorSamples, 95) },
+      ratio: mean(ingestSamples) / mean(floorSamples),
+      requestBytes: messageBytes,
+    },
+    syncMsPerRequest,
+    coldStart,
+    costPerMillionChanges: { ...cost, prices: PRICES },
+  };
+
+  const table = [
+    ['end to end (HTTP → SQS → sync → DynamoDB)', `${Math.round(pipelineRate).toLocaleString('en-US')} changes/s`],
+    ['raw ceiling (conditional PutItem loop)', `${Math.round(rawRate).toLocaleString('en-US')} writes/s`],
+    ['ratio pipeline / ceiling', result.endToEnd.ratio.toFixed(2)],
+    ['verified memberships', `${verified.toLocaleString('en-US')} / ${CHANGES.toLocaleString('en-US')}${problems.length ? ` (${problems.length} problems)` : ', counts exact'}`],
+    ['DynamoDB requests / 1,000 changes', `${pipelineUnits.requests.toFixed(1)} (design bound ${designBound.requests.toFixed(1)})`],
+    ['write units / 1,000 changes', pipelineUnits.capacityReported ? `${pipelineUnits.writeUnits.toFixed(0)} (bound ${designBound.writeUnits})` : `not reported by DynamoDB Local (bound ${designBound.writeUnits})`],
+    ['read units / 1,000 changes', pipelineUnits.capacityReported ? `${pipelineUnits.readUnits.toFixed(0)} (bound ${designBound.readUnits})` : `not reported (bound ${designBound.readUnits})`],
+    ['ingest handler, 1,000 ids (mean / p95)', `${result.ingest.handlerMs.mean.toFixed(2)} / ${result.ingest.handlerMs.p95.toFixed(2)} ms`],
+    ['floor: JSON.parse + SendMessage', `${result.ingest.floorMs.mean.toFixed(2)} / ${result.ingest.floorMs.p95.toFixed(2)} ms`],
+    ['sync handler per request (1,000 changes)', `${syncMsPerRequest.toFixed(1)} ms`],
+    ...Object.entries(coldStart).map(([name, entry]) => [`bundle ${name}`, `${(entry.bytes / 1024).toFixed(0)} KiB, import ${entry.importMs.toFixed(0)} ms`]),
+    ['AWS cost per million changes', `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`],
+  ];
+  const widest = Math.max(...table.map(([label]) => label!.length));
+  console.log(`\nBenchmark, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`);
+  for (const [label, value] of table) console.log(`  ${label!.padEnd(widest)}  ${value}`);
+
+  await mkdir('bench/results', { recursive: true });
+  const stampName = result.at.replace(/[:.]/g, '-');
+  await writeFile(`bench/results/${stampName}.json`, JSON.stringify(result, null, 2));
+  await writeFile('bench/results/latest.json', JSON.stringify(result, null, 2));
+  await mkdir('docs', { recursive: true });
+  await writeFile(
+    'docs/throughput.png',
+    barChartPng(
+      'Cohort changes applied per second',
+      `${CHANGES.toLocaleString('en-US')} changes, ${result.machine.cpus} cores, DynamoDB Local; ratio ${result.endToEnd.ratio.toFixed(2)}`,
+      'changes (writes) per second',
+      [
+        { label: 'pipeline: HTTP → SQS → sync → DynamoDB', value: pipelineRate, color: '#3b6fd8' },
+        { label: 'raw ceiling: conditional PutItem loop', value: rawRate, color: '#9aa5b1' },
+      ],
+    ),
+  );
+  console.log(`\nSaved bench/results/${stampName}.json, bench/results/latest.json and docs/throughput.png`);
+  if (problems.length > 0) {
+    console.error(`Verification failed: ${problems.slice(0, 10).join('; ')}`);
+    process.exitCode = 1;
+  }
+} finally {
+  await stack.stop();
+}
