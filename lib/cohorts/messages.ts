@@ -2,7 +2,7 @@
  * What ingest puts on the cohort queue and the sync function reads back. Keys never
  * travel: the message names the workspace that the keys resolved to.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CohortChange } from '../contract/partner.js';
 
 /**

@@ -2,7 +2,7 @@
  * The public partner cohort-import contract (../shared/reference/partner-cohort-api.md):
  * request schemas and the error messages, verbatim.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors.js';
 
 export const PARTNER_MESSAGES = {

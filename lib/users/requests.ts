@@ -1,5 +1,5 @@
 /** Request bodies of the workspace REST API, mirroring Braze's endpoints of the same names. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues, Identifier, UserAlias } from '../contract/partner.js';
 import { ValidationError } from '../errors.js';
 
