@@ -34,7 +34,9 @@ const { values } = parseArgs({
   options: {
     changes: { type: 'string', default: '200000' },
     users: { type: 'string', default: '1000' },
-    lambdas: { type: 'string', default: '4' },
+    // Emulated concurrent sync invocations; they share this process and DynamoDB Local, so
+    // more than the machine's cores makes batches miss the 30 s function timeout.
+    lambdas: { type: 'string', default: String(Math.max(1, Math.min(4, cpus().length))) },
     senders: { type: 'string', default: '8' },
     writers: { type: 'string', default: '16' },
     'ingest-samples': { type: 'string', default: '200' },

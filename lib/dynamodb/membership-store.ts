@@ -80,10 +80,12 @@ export class DynamoMembershipStore implements MembershipStore {
   async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome> {
     const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
     await this.ensureCohort(cohort, now);
+    // All registers in one parallel read (100 keys per BatchGetItem) rather than one read per chunk.
+    const registers = await this.readRegisters(cohort, desired.map((membership) => membership.brazeId));
     // Chunks run one after another: each transaction also updates the cohort's count,
     // and concurrent transactions on one item cancel each other.
     for (const memberships of chunk(desired, MEMBERSHIPS_PER_TRANSACTION)) {
-      const decisions = await this.applyChunk(cohort, memberships, now);
+      const decisions = await this.applyChunk(cohort, memberships, registers, now);
       for (const decision of decisions) {
         if (decision.outcome === 'added') outcome.added += 1;
         else if (decision.outcome === 'removed') outcome.removed += 1;
@@ -94,9 +96,14 @@ export class DynamoMembershipStore implements MembershipStore {
     return outcome;
   }
 
-  private async applyChunk(cohort: CohortRef, memberships: readonly DesiredMembership[], now: Date): Promise<MembershipDecision[]> {
+  private async applyChunk(
+    cohort: CohortRef,
+    memberships: readonly DesiredMembership[],
+    known: Map<string, MembershipState>,
+    now: Date,
+  ): Promise<MembershipDecision[]> {
+    let current = known;
     for (let attempt = 0; ; attempt += 1) {
-      const current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId));
       const decisions = memberships.map((membership) => decideMembership(current.get(membership.brazeId), membership));
       const writes = memberships.flatMap((membership, index) => {
         const decision = decisions[index]!;
@@ -116,6 +123,7 @@ export class DynamoMembershipStore implements MembershipStore {
         // (TransactionConflict): nothing was written; read again and decide again.
         if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
         await backoff(attempt);
+        current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId));
       }
     }
   }
@@ -126,7 +134,7 @@ export class DynamoMembershipStore implements MembershipStore {
       this.tableName,
       brazeIds.map((brazeId) => ({ pk: cohortKey(cohort), sk: memberSortKey(brazeId) })),
       // Strongly consistent: a stale read would only cost a cancelled transaction, but
-      // every retry is a round trip.
+      // every retry is a round trip. Registers in a chunk are disjoint from other chunks'.
       { consistentRead: true, attributes: ['brazeId', 'member', 'orderKey', 'effect'] },
     );
     return new Map(

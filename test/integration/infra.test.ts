@@ -131,6 +131,14 @@ describe('the packaged CloudFormation template', () => {
     }
   });
 
+  it('throttles the HTTP API at the edge and gives ingest its hourly limit', () => {
+    const settings = props('HttpApiStage').DefaultRouteSettings as Record<string, unknown>;
+    expect(Number(settings.ThrottlingRateLimit)).toBeGreaterThan(0);
+    expect(Number(settings.ThrottlingBurstLimit)).toBeGreaterThanOrEqual(Number(settings.ThrottlingRateLimit));
+    const environment = (props('IngestLambdaFunction').Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(environment.RATE_LIMIT_PER_HOUR).toBe('250000');
+  });
+
   it('routes exactly the endpoints the functions implement', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.RouteKey);
     expect(routeKeys.sort()).toEqual([...INGEST_ROUTES, ...API_ROUTES].sort());
