@@ -11,11 +11,12 @@
  *   npm run admin -- partner enable|disable --partner segment
  *   npm run admin -- dlq redrive [--max 100]
  *   npm run admin -- dlq count
+ *   npm run admin -- events tail            (local stack: prints membership events as they arrive)
  * Options: --local [--stack-file .local/stack.json] | --stage dev --region us-east-1
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoWorkspaceStore } from '../lib/dynamodb/workspace-store.js';
@@ -52,6 +53,8 @@ const fail = (message: string): never => {
 
 interface Target {
   tables: Tables;
+  /** Local stack only: the queue subscribed to the membership events topic. */
+  watchQueueUrl?: string;
   queueNames: { queue: string; deadLetterQueue: string };
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
@@ -59,7 +62,14 @@ interface Target {
 
 const target = (): Target => {
   if (values.local) {
-    let stack: { sqsEndpoint: string; dynamoDbEndpoint: string; tables: Tables; queueUrl: string; deadLetterQueueUrl: string };
+    let stack: {
+      sqsEndpoint: string;
+      dynamoDbEndpoint: string;
+      tables: Tables;
+      queueUrl: string;
+      deadLetterQueueUrl: string;
+      membershipEventsWatchQueueUrl: string;
+    };
     try {
       stack = JSON.parse(readFileSync(values['stack-file']!, 'utf8'));
     } catch {
@@ -68,6 +78,7 @@ const target = (): Target => {
     const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     return {
       tables: stack.tables,
+      watchQueueUrl: stack.membershipEventsWatchQueueUrl,
       queueNames: { queue: stack.queueUrl.split('/').pop()!, deadLetterQueue: stack.deadLetterQueueUrl.split('/').pop()! },
       dynamodb: new DynamoDBClient({ ...config, endpoint: stack.dynamoDbEndpoint }),
       sqs: new SQSClient({ ...config, endpoint: stack.sqsEndpoint }),
@@ -100,7 +111,7 @@ const required = (name: keyof typeof values): string => {
 
 const main = async () => {
   const [area, command] = positionals;
-  const { tables, queueNames, dynamodb, sqs } = target();
+  const { tables, queueNames, dynamodb, sqs, watchQueueUrl } = target();
   const workspaces = new DynamoWorkspaceStore(DynamoDBDocumentClient.from(dynamodb), tables.workspaces);
   const queueUrl = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
 
@@ -161,6 +172,19 @@ const main = async () => {
       );
       console.log(`${attributes.Attributes?.ApproximateNumberOfMessages ?? 0} message(s) in the DLQ.`);
       return;
+    }
+    case 'events tail': {
+      if (!watchQueueUrl) {
+        fail('events tail watches the local stack (--local); in AWS, subscribe a queue or a canvas to the MembershipEventsTopic output.');
+      }
+      console.log('Waiting for membership events (Ctrl-C to stop)…');
+      for (;;) {
+        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: watchQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 10 }));
+        for (const message of received.Messages ?? []) {
+          console.log(message.Body);
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: watchQueueUrl, ReceiptHandle: message.ReceiptHandle! }));
+        }
+      }
     }
     default:
       fail(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, ''));

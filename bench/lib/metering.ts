@@ -7,11 +7,46 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export interface CommandMeter {
   requests: number;
+  /** Units as DynamoDB (Local) reported them in ConsumedCapacity. */
   readUnits: number;
   writeUnits: number;
   /** Requests whose answer carried no ConsumedCapacity. */
   unreported: number;
+  /** Units as AWS bills them, computed from each request (every item of ours is under 1 KB). */
+  billedReadUnits: number;
+  billedWriteUnits: number;
 }
+
+/**
+ * AWS on-demand billing for items under 1 KB (4 KB for reads): a write is 1 WRU, a
+ * transactional write 2 WRU per item; a read 0.5 RRU eventually consistent, 1 RRU
+ * strongly consistent, 2 RRU transactional.
+ */
+export const billedUnits = (command: string, input: Record<string, unknown>): { read: number; write: number } => {
+  const consistency = (consistent: unknown) => (consistent === true ? 1 : 0.5);
+  switch (command) {
+    case 'PutItemCommand':
+    case 'UpdateItemCommand':
+    case 'DeleteItemCommand':
+      return { read: 0, write: 1 };
+    case 'BatchWriteItemCommand':
+      return { read: 0, write: Object.values(input.RequestItems as Record<string, unknown[]>).reduce((sum, requests) => sum + requests.length, 0) };
+    case 'TransactWriteItemsCommand':
+      return { read: 0, write: 2 * (input.TransactItems as unknown[]).length };
+    case 'GetItemCommand':
+      return { read: consistency(input.ConsistentRead), write: 0 };
+    case 'BatchGetItemCommand':
+      return {
+        read: Object.values(input.RequestItems as Record<string, { Keys: unknown[]; ConsistentRead?: boolean }>).reduce(
+          (sum, request) => sum + request.Keys.length * consistency(request.ConsistentRead),
+          0,
+        ),
+        write: 0,
+      };
+    default:
+      return { read: 0, write: 0 };
+  }
+};
 
 export type Meter = Record<string, CommandMeter>;
 
@@ -41,9 +76,12 @@ export const meterDynamoDb = (client: DynamoDBClient): { meter: Meter; snapshot(
       const command = context.commandName ?? 'unknown';
       const input = (args as { input: Record<string, unknown> }).input;
       if (CAPACITY_COMMANDS.has(command)) input.ReturnConsumedCapacity = 'TOTAL';
+      const billed = billedUnits(command, input);
       const result = await next(args);
-      const entry = (meter[command] ??= { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0 });
+      const entry = (meter[command] ??= { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0, billedReadUnits: 0, billedWriteUnits: 0 });
       entry.requests += 1;
+      entry.billedReadUnits += billed.read;
+      entry.billedWriteUnits += billed.write;
       const consumed = (result.output as { ConsumedCapacity?: Capacity | Capacity[] }).ConsumedCapacity;
       const list = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
       if (list.length === 0) entry.unreported += 1;
@@ -70,15 +108,10 @@ export const meterDynamoDb = (client: DynamoDBClient): { meter: Meter; snapshot(
 export const subtract = (after: Meter, before: Meter): Meter =>
   Object.fromEntries(
     Object.entries(after).map(([command, entry]) => {
-      const base = before[command] ?? { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0 };
-      return [
-        command,
-        {
-          requests: entry.requests - base.requests,
-          readUnits: entry.readUnits - base.readUnits,
-          writeUnits: entry.writeUnits - base.writeUnits,
-          unreported: entry.unreported - base.unreported,
-        },
-      ];
+      const base = before[command] ?? { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0, billedReadUnits: 0, billedWriteUnits: 0 };
+      const difference = Object.fromEntries(
+        Object.entries(entry).map(([field, value]) => [field, value - base[field as keyof CommandMeter]]),
+      ) as unknown as CommandMeter;
+      return [command, difference];
     }),
   );

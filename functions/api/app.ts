@@ -3,6 +3,7 @@
  *   POST /users/track, POST /users/identify, POST /users/export/ids
  *   GET /cohorts, GET /cohorts/{partner}/{cohort_id}
  */
+import type { Context } from 'aws-lambda';
 import { NotFoundError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
 import type { Cohort, DynamoMembershipStore, SyncReport } from '../../lib/dynamodb/membership-store.js';
@@ -10,6 +11,12 @@ import type { Observability } from '../../lib/observability.js';
 import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../../lib/users/requests.js';
 import { exportUsers, identifyUsers, trackUsers, type UserPorts } from '../../lib/users/service.js';
 import { authenticateRestKey } from '../../lib/workspaces/auth.js';
+import type { DynamoSegmentStore, Segment } from '../../lib/dynamodb/segment-store.js';
+import type { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
+import type { BlobStore } from '../../lib/exports/blob-store.js';
+import type { ExportQueue } from '../../lib/sqs/export-queue.js';
+import { exportView, runExportChunk, startExport } from '../../lib/segments/export.js';
+import { audiencePage, checkCohortsKnown, parseSegmentBody, requireSegment, segmentSize, type SegmentPorts } from '../../lib/segments/service.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
 
 export const API_ROUTES = [
@@ -18,12 +25,24 @@ export const API_ROUTES = [
   'POST /users/export/ids',
   'GET /cohorts',
   'GET /cohorts/{partner}/{cohort_id}',
+  'POST /segments',
+  'GET /segments',
+  'GET /segments/{segment_id}',
+  'PUT /segments/{segment_id}',
+  'DELETE /segments/{segment_id}',
+  'GET /segments/{segment_id}/users',
+  'POST /segments/{segment_id}/exports',
+  'GET /segments/{segment_id}/exports/{export_id}',
 ] as const;
 type ApiRoute = (typeof API_ROUTES)[number];
 
 export interface ApiDependencies extends UserPorts {
   credentials: CredentialStore;
   cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports'>;
+  segments: DynamoSegmentStore;
+  /** Segment evaluation reads memberships and users through these. */
+  segmentSources: Omit<SegmentPorts, 'segments'>;
+  exports: { store: DynamoExportStore; blobs: BlobStore; queue: ExportQueue };
   observability: Observability;
 }
 
@@ -50,11 +69,26 @@ const reportView = (report: SyncReport) => ({
   superseded: report.superseded,
 });
 
+/** Inline part of an export: up to this many users, stopping while the request has time left. */
+const INLINE_EXPORT_USERS = 10_000;
+const INLINE_EXPORT_MARGIN_MS = 8_000;
+
+const segmentView = (segment: Segment, size?: number) => ({
+  segment_id: segment.segmentId,
+  name: segment.name,
+  filter: segment.filter,
+  created_at: segment.createdAt,
+  updated_at: segment.updatedAt,
+  ...(size !== undefined ? { size } : {}),
+});
+
 const withErrors = <T extends object>(body: T, errors: unknown[]): T & { errors?: unknown[] } => (errors.length > 0 ? { ...body, errors } : body);
 
 export const createApiHandler = (dependencies: ApiDependencies) => {
-  const { credentials, cohorts, observability } = dependencies;
-  const routes: Record<ApiRoute, (workspaceId: string, request: JsonRequest) => Promise<JsonResponse>> = {
+  const { credentials, cohorts, segments, segmentSources, exports, observability } = dependencies;
+  const clock = dependencies.clock ?? (() => new Date());
+  const segmentOf = (workspaceId: string, request: JsonRequest) => requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments);
+  const routes: Record<ApiRoute, (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>> = {
     'POST /users/track': async (workspaceId, request) => {
       const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), dependencies);
       return json(201, withErrors({ message: 'success', attributes_processed: result.processed }, result.errors));
@@ -80,13 +114,64 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       if (!cohort) throw new NotFoundError(`No cohort ${ref.cohortId} of partner ${ref.partner} in this workspace`);
       return json(200, { cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) }, message: 'success' });
     },
+    'POST /segments': async (workspaceId, request) => {
+      const input = parseSegmentBody(request.body);
+      await checkCohortsKnown(workspaceId, input.filter, segmentSources.memberships);
+      const segment = await segments.create(workspaceId, input, clock());
+      return json(201, { segment: segmentView(segment), message: 'success' });
+    },
+    'GET /segments': async (workspaceId) => {
+      const list = await segments.list(workspaceId);
+      return json(200, { segments: list.map((segment) => segmentView(segment)), message: 'success' });
+    },
+    'GET /segments/{segment_id}': async (workspaceId, request) => {
+      const segment = await segmentOf(workspaceId, request);
+      return json(200, { segment: segmentView(segment, await segmentSize(workspaceId, segment, segmentSources)), message: 'success' });
+    },
+    'PUT /segments/{segment_id}': async (workspaceId, request) => {
+      const input = parseSegmentBody(request.body);
+      await checkCohortsKnown(workspaceId, input.filter, segmentSources.memberships);
+      const segment = await segments.update(workspaceId, request.pathParameters.segment_id ?? '', input, clock());
+      if (!segment) throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
+      return json(200, { segment: segmentView(segment), message: 'success' });
+    },
+    'DELETE /segments/{segment_id}': async (workspaceId, request) => {
+      if (!(await segments.delete(workspaceId, request.pathParameters.segment_id ?? ''))) {
+        throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
+      }
+      return json(200, { message: 'success' });
+    },
+    'GET /segments/{segment_id}/users': async (workspaceId, request) => {
+      const segment = await segmentOf(workspaceId, request);
+      const page = await audiencePage(workspaceId, segment, request.queryStringParameters, segmentSources);
+      return json(200, { users: page.users, next_cursor: page.nextCursor, message: 'success' });
+    },
+    'POST /segments/{segment_id}/exports': async (workspaceId, request, context) => {
+      const segment = await segmentOf(workspaceId, request);
+      const ports = { ...segmentSources, exports: exports.store, blobs: exports.blobs };
+      const job = await startExport(workspaceId, segment, ports, clock());
+      // The first part is written now; a small audience is done before the answer.
+      const { job: written } = await runExportChunk(workspaceId, job.exportId, ports, {
+        maxUsers: INLINE_EXPORT_USERS,
+        outOfTime: () => context.getRemainingTimeInMillis() < INLINE_EXPORT_MARGIN_MS,
+        clock,
+      });
+      const current = written ?? job;
+      if (current.status === 'running') await exports.queue.send({ v: 1, workspaceId, exportId: job.exportId });
+      return json(current.status === 'done' ? 201 : 202, { export: exportView(current, exports.blobs), message: 'success' });
+    },
+    'GET /segments/{segment_id}/exports/{export_id}': async (workspaceId, request) => {
+      const job = await exports.store.get(workspaceId, request.pathParameters.export_id ?? '');
+      if (!job || job.segmentId !== request.pathParameters.segment_id) throw new NotFoundError(`No export ${request.pathParameters.export_id} of this segment`);
+      return json(200, { export: exportView(job, exports.blobs), message: 'success' });
+    },
   };
 
-  return httpApi(observability, async (request) => {
+  return httpApi(observability, async (request, context) => {
     const { workspaceId } = await authenticateRestKey(credentials, request.headers.authorization);
     observability.logger.appendKeys({ workspaceId });
     const route = routes[request.routeKey as ApiRoute];
     if (!route) throw new NotFoundError(`No route ${request.routeKey}`);
-    return route(workspaceId, request);
+    return route(workspaceId, request, context);
   });
 };

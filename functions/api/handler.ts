@@ -1,20 +1,34 @@
-import { createDocumentClient } from '../../lib/aws/clients.js';
-import { readTables } from '../../lib/config.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
+import { readExportsConfig, readTables } from '../../lib/config.js';
+import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
+import { S3BlobStore } from '../../lib/s3/blob-store.js';
+import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
+import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
 import { createObservability } from '../../lib/observability.js';
 import { createApiHandler } from './app.js';
 
 const tables = readTables();
+const exportsConfig = readExportsConfig();
 const observability = createObservability('api');
 const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
 const memberships = new DynamoMembershipStore(documents, tables.cohorts);
+const users = new DynamoUserStore(documents, tables.users);
 
 export const handler = createApiHandler({
   credentials: new DynamoWorkspaceStore(documents, tables.workspaces),
-  users: new DynamoUserStore(documents, tables.users),
+  users,
   memberships,
   cohorts: memberships,
+  segments: new DynamoSegmentStore(documents, tables.cohorts),
+  segmentSources: { memberships, users },
+  exports: {
+    store: new DynamoExportStore(documents, tables.cohorts),
+    blobs: new S3BlobStore(observability.tracer.captureAWSv3Client(new S3Client({})), exportsConfig.bucket),
+    queue: new SqsExportQueue(observability.tracer.captureAWSv3Client(createSqsClient()), exportsConfig.queueUrl),
+  },
   observability,
 });

@@ -1,5 +1,7 @@
 import { createDocumentClient } from '../../lib/aws/clients.js';
-import { readTables } from '../../lib/config.js';
+import { readEventsTopicArn, readTables } from '../../lib/config.js';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsMembershipEventPublisher } from '../../lib/sns/membership-events.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { createObservability } from '../../lib/observability.js';
@@ -8,9 +10,12 @@ import { createSyncHandler } from './app.js';
 const tables = readTables();
 const observability = createObservability('sync');
 const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
+const sns = observability.tracer.captureAWSv3Client(new SNSClient({}));
+const users = new DynamoUserStore(documents, tables.users);
 
 export const handler = createSyncHandler({
-  directory: new DynamoUserStore(documents, tables.users),
+  directory: users,
   memberships: new DynamoMembershipStore(documents, tables.cohorts),
+  events: { publisher: new SnsMembershipEventPublisher(sns, readEventsTopicArn()), profiles: users },
   observability,
 });

@@ -4,6 +4,7 @@
  *   pk <ws>#C#<partner>#<cohortId>, sk M#<brazeId>    membership register: member, orderKey, effect
  *   pk <ws>#C#<partner>#<cohortId>, sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
  * GSI `byUser` (sparse: only while member): gsi1pk <ws>#U#<brazeId>, gsi1sk <partner>#<cohortId>.
+ * GSI `byCohort` (sparse: only while member): gsi2pk <ws>#C#<partner>#<cohortId>, gsi2sk <brazeId>.
  *
  * Membership writes and the member-count update go in one transaction, conditioned on
  * the register's previous order key: the count moves exactly when a membership flips,
@@ -53,16 +54,26 @@ export interface ApplyOutcome {
   superseded: number;
 }
 
+/** A membership this request flipped, now or in an earlier attempt of the same request. */
+export interface AppliedChange {
+  brazeId: string;
+  effect: 'added' | 'removed';
+  orderKey: string;
+}
+
 export interface MembershipStore {
-  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome>;
+  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }>;
   nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void>;
   recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
+  hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;
+  getCohort(cohort: CohortRef): Promise<Cohort | undefined>;
 }
 
 const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
 const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
 const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohort.partner}#${cohort.cohortId}`;
 const memberSortKey = (brazeId: string) => `M#${brazeId}`;
+const reportSortKey = (stamp: { acceptedAt: string; requestId: string }) => `R#${stamp.acceptedAt}#${stamp.requestId}`;
 const userKey = (workspaceId: string, brazeId: string) => `${workspaceId}#U#${brazeId}`;
 
 /** Sync reports are history for operators; DynamoDB's TTL deletes them after 90 days. */
@@ -77,8 +88,8 @@ export class DynamoMembershipStore implements MembershipStore {
     private readonly tableName: string,
   ) {}
 
-  async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
+  async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }> {
+    const outcome: ApplyOutcome & { changes: AppliedChange[] } = { added: 0, removed: 0, alreadyInState: 0, superseded: 0, changes: [] };
     await this.ensureCohort(cohort, now);
     // All registers in one parallel read (100 keys per BatchGetItem) rather than one read per chunk.
     const registers = await this.readRegisters(cohort, desired.map((membership) => membership.brazeId));
@@ -86,12 +97,14 @@ export class DynamoMembershipStore implements MembershipStore {
     // and concurrent transactions on one item cancel each other.
     for (const memberships of chunk(desired, MEMBERSHIPS_PER_TRANSACTION)) {
       const decisions = await this.applyChunk(cohort, memberships, registers, now);
-      for (const decision of decisions) {
-        if (decision.outcome === 'added') outcome.added += 1;
-        else if (decision.outcome === 'removed') outcome.removed += 1;
-        else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
+      decisions.forEach((decision, index) => {
+        if (decision.outcome === 'added' || decision.outcome === 'removed') {
+          outcome[decision.outcome] += 1;
+          const { brazeId, orderKey } = memberships[index]!;
+          outcome.changes.push({ brazeId, effect: decision.outcome, orderKey });
+        } else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
         else outcome.superseded += 1;
-      }
+      });
     }
     return outcome;
   }
@@ -157,8 +170,10 @@ export class DynamoMembershipStore implements MembershipStore {
           orderKey: next.orderKey,
           effect: next.effect,
           updatedAt: now.toISOString(),
-          // Sparse index of a user's cohorts: present only while a member.
-          ...(next.member ? { gsi1pk: userKey(cohort.workspaceId, brazeId), gsi1sk: cohortSortKey(cohort) } : {}),
+          // Sparse indexes, present only while a member: a user's cohorts, a cohort's members.
+          ...(next.member
+            ? { gsi1pk: userKey(cohort.workspaceId, brazeId), gsi1sk: cohortSortKey(cohort), gsi2pk: cohortKey(cohort), gsi2sk: brazeId }
+            : {}),
         },
         ...(previous
           ? { ConditionExpression: 'orderKey = :previous', ExpressionAttributeValues: { ':previous': previous.orderKey } }
@@ -219,6 +234,18 @@ export class DynamoMembershipStore implements MembershipStore {
     }
   }
 
+  async hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean> {
+    const response = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: cohortKey(cohort), sk: reportSortKey(stamp) },
+        ProjectionExpression: 'sk',
+        ConsistentRead: true,
+      }),
+    );
+    return response.Item !== undefined;
+  }
+
   async recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }> {
     try {
       await this.client.send(
@@ -226,7 +253,7 @@ export class DynamoMembershipStore implements MembershipStore {
           TableName: this.tableName,
           Item: {
             pk: cohortKey(cohort),
-            sk: `R#${report.acceptedAt}#${report.requestId}`,
+            sk: reportSortKey(report),
             ...report,
             ttl: Math.floor(Date.parse(report.processedAt) / 1000) + REPORT_TTL_SECONDS,
           },
@@ -278,6 +305,26 @@ export class DynamoMembershipStore implements MembershipStore {
     return (response.Items ?? []).map(({ pk: _pk, sk: _sk, ttl: _ttl, ...report }) => report as SyncReport);
   }
 
+  /** A cohort's members in braze_id order, after `after`, page by page (byCohort index). */
+  async *cohortMembers(cohort: CohortRef, after?: string, pageSize = 1_000): AsyncGenerator<string> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byCohort',
+          KeyConditionExpression: after === undefined ? 'gsi2pk = :cohort' : 'gsi2pk = :cohort AND gsi2sk > :after',
+          ExpressionAttributeValues: { ':cohort': cohortKey(cohort), ...(after === undefined ? {} : { ':after': after }) },
+          ProjectionExpression: 'gsi2sk',
+          Limit: pageSize,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) yield item.gsi2sk as string;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
   /** The cohorts a user is a member of (byUser index; eventually consistent). */
   async cohortsOfUser(workspaceId: string, brazeId: string): Promise<CohortRef[]> {
     const refs: CohortRef[] = [];
@@ -327,7 +374,7 @@ export class DynamoMembershipStore implements MembershipStore {
                   TableName: this.tableName,
                   Key: { pk: cohortKey(ref), sk: memberSortKey(brazeId) },
                   // `member` is a DynamoDB reserved word.
-                  UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now REMOVE gsi1pk, gsi1sk',
+                  UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
                   ConditionExpression: '#member = :true',
                   ExpressionAttributeNames: { '#member': 'member' },
                   ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':now': now.toISOString() },

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import {
   DeleteCommand,
   GetCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
@@ -50,6 +51,10 @@ export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
   }
 };
 
+/** byWorkspace index keys: 16 shards by the first hex digit, so shards 0…f in order are sorted by braze_id. */
+export const WORKSPACE_SHARDS = [...'0123456789abcdef'];
+const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({ wpk: `${workspaceId}#USERS#${brazeId[0]}`, wsk: brazeId });
+
 export class UserConflictError extends Error {
   constructor(message: string) {
     super(message);
@@ -87,6 +92,30 @@ export class DynamoUserStore implements UserDirectory {
     return (await this.lookup(workspaceId, [ref])).get(identifierKey(ref));
   }
 
+  /** Every user of a workspace in braze_id order, after `after` (byWorkspace index, shard by shard). */
+  async *workspaceUsers(workspaceId: string, after?: string, pageSize = 1_000): AsyncGenerator<string> {
+    for (const shard of WORKSPACE_SHARDS) {
+      if (after !== undefined && shard < after[0]!) continue;
+      let startKey: Record<string, unknown> | undefined;
+      const from = after !== undefined && shard === after[0] ? after : undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'byWorkspace',
+            KeyConditionExpression: from === undefined ? 'wpk = :shard' : 'wpk = :shard AND wsk > :after',
+            ExpressionAttributeValues: { ':shard': `${workspaceId}#USERS#${shard}`, ...(from === undefined ? {} : { ':after': from }) },
+            ProjectionExpression: 'wsk',
+            Limit: pageSize,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) yield item.wsk as string;
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    }
+  }
+
   async getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> {
     const response = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: profileKey(workspaceId, brazeId) }, ConsistentRead: true }),
@@ -114,8 +143,9 @@ export class DynamoUserStore implements UserDirectory {
       const existing = await this.find(workspaceId, ref);
       if (existing) return { brazeId: existing.brazeId, created: false };
       const brazeId = generateId();
-      const profile: UserProfile & { pk: string } = {
+      const profile: UserProfile & { pk: string; wpk: string; wsk: string } = {
         pk: profileKey(workspaceId, brazeId),
+        ...workspaceIndexKeys(workspaceId, brazeId),
         brazeId,
         workspaceId,
         ...(ref.type === 'external_id' ? { externalId: ref.externalId } : {}),

@@ -48,17 +48,19 @@ export interface LocalQueues {
 }
 
 /**
- * The cohort queue and its DLQ with infra/queues.yml's settings. Only the visibility
- * timeout may be shortened (AWS's 180 s would make a local retry wait three minutes).
+ * A queue and its DLQ with infra/queues.yml's settings (by their logical ids). Only the
+ * visibility timeout may be shortened (AWS's 180 s would make a local retry wait three minutes).
  */
 export const createQueues = async (
   client: SQSClient,
   names: { queue: string; deadLetterQueue: string },
-  options: { visibilityTimeoutSeconds?: number } = {},
+  options: { visibilityTimeoutSeconds?: number; logicalIds?: { queue: string; deadLetterQueue: string } } = {},
 ): Promise<LocalQueues> => {
   const resources = readResources('queues.yml');
-  const queue = resources.CohortQueue?.Properties ?? {};
-  const deadLetter = resources.CohortDeadLetterQueue?.Properties ?? {};
+  const logicalIds = options.logicalIds ?? { queue: 'CohortQueue', deadLetterQueue: 'CohortDeadLetterQueue' };
+  const queue = resources[logicalIds.queue]?.Properties;
+  const deadLetter = resources[logicalIds.deadLetterQueue]?.Properties;
+  if (!queue || !deadLetter) throw new Error(`infra/queues.yml has no ${logicalIds.queue} or ${logicalIds.deadLetterQueue}`);
   const redrive = queue.RedrivePolicy as { maxReceiveCount: number };
 
   const dlq = await client.send(
@@ -89,4 +91,10 @@ export const createQueues = async (
 const queueArn = async (client: SQSClient, queueUrl: string): Promise<string> => {
   const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   return attributes.Attributes!.QueueArn!;
+};
+
+/** A plain queue (no DLQ) to watch what a topic publishes, on the local stack. */
+export const createWatchQueue = async (client: SQSClient, name: string): Promise<{ queueUrl: string; queueArn: string }> => {
+  const created = await client.send(new CreateQueueCommand({ QueueName: name }));
+  return { queueUrl: created.QueueUrl!, queueArn: await queueArn(client, created.QueueUrl!) };
 };

@@ -6,24 +6,33 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { SnsMembershipEventPublisher } from '../sns/membership-events.js';
 import { randomBytes } from 'node:crypto';
 import { createApiHandler } from '../../functions/api/app.js';
 import { createIngestHandler } from '../../functions/ingest/app.js';
 import { createSyncHandler } from '../../functions/sync/app.js';
+import { createExportHandler } from '../../functions/export/app.js';
+import { DynamoExportStore } from '../dynamodb/export-store.js';
+import { FileBlobStore } from '../exports/blob-store.js';
+import { SqsExportQueue } from '../sqs/export-queue.js';
+import { resolve } from 'node:path';
 import type { Tables } from '../config.js';
 import { DynamoMembershipStore } from '../dynamodb/membership-store.js';
 import { DynamoUserStore } from '../dynamodb/user-store.js';
 import { DynamoWorkspaceStore, type CreatedWorkspace } from '../dynamodb/workspace-store.js';
+import { DynamoSegmentStore } from '../dynamodb/segment-store.js';
 import { createObservability } from '../observability.js';
 import { SqsCohortQueue } from '../sqs/cohort-queue.js';
 import type { CohortQueue } from '../cohorts/ingest.js';
 import type { MembershipStore } from '../dynamodb/membership-store.js';
 import type { UserDirectory } from '../cohorts/matching.js';
+import type { MembershipEventPublisher } from '../cohorts/events.js';
 import { generateKey } from '../workspaces/keys.js';
 import { KNOWN_PARTNERS } from '../workspaces/partners.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbEmulator, startSqsEmulator, type Emulator } from './emulators.js';
 import { functionTimeoutMs, startGateway } from './gateway.js';
-import { createQueues, createTables, type LocalQueues } from './resources.js';
+import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
 
 export interface LocalStackOptions {
@@ -44,12 +53,17 @@ export interface LocalStackOptions {
   pollerConcurrency?: number;
   /** Partner requests per hour per partner and workspace (default: the contract's 250,000). */
   requestsPerHour?: number;
+  /** Where segment exports are written (default: .local/exports). */
+  exportsFolder?: string;
+  /** Subscribe a watch queue to the membership events topic (the benchmark does without). */
+  watchEvents?: boolean;
   /** Start the sync poller (tests may drive the sync handler themselves). */
   poll?: boolean;
   /** Test seams: wrap the ports the handlers use (fault injection). */
   wrapQueue?: (queue: CohortQueue) => CohortQueue;
   wrapMemberships?: (store: MembershipStore) => MembershipStore;
   wrapDirectory?: (directory: UserDirectory) => UserDirectory;
+  wrapEventPublisher?: (publisher: MembershipEventPublisher) => MembershipEventPublisher;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
   configureSyncDynamoDb?: (client: DynamoDBClient) => void;
   /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
@@ -59,26 +73,33 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   url: string;
+  /** Membership events: the SNS topic, and a queue subscribed to it to watch them arrive. */
+  events: { topicArn: string; watchQueueUrl: string };
+  /** Segment exports: their queue, and the folder they are written to. */
+  exports: { queues: LocalQueues; folder: string };
   sqsEndpoint: string;
   dynamoDbEndpoint: string;
   tables: Tables;
   queues: LocalQueues;
   partnerApiKey: string;
   workspace: CreatedWorkspace;
-  clients: { dynamodb: DynamoDBClient; documents: DynamoDBDocumentClient; sqs: SQSClient };
+  clients: { dynamodb: DynamoDBClient; documents: DynamoDBDocumentClient; sqs: SQSClient; sns: SNSClient };
   stores: { workspaces: DynamoWorkspaceStore; users: DynamoUserStore; memberships: DynamoMembershipStore };
   handlers: {
     ingest: ReturnType<typeof createIngestHandler>;
     sync: ReturnType<typeof createSyncHandler>;
     api: ReturnType<typeof createApiHandler>;
+    export: ReturnType<typeof createExportHandler>;
   };
   poller?: Poller;
+  exportPoller?: Poller;
   stop(): Promise<void>;
 }
 
 /** What `npm run admin -- --local` needs to find a running stack: endpoints and names, never keys. */
-export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues'>) => ({
+export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events'>) => ({
   sqsEndpoint: stack.sqsEndpoint,
+  membershipEventsWatchQueueUrl: stack.events.watchQueueUrl,
   dynamoDbEndpoint: stack.dynamoDbEndpoint,
   tables: stack.tables,
   queueUrl: stack.queues.queueUrl,
@@ -97,6 +118,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
+    // fauxqs answers SNS on the same endpoint as SQS.
+    const sns = new SNSClient({ ...clientConfig, endpoint: sqsEndpoint });
 
     const prefix = options.prefix ?? 'local';
     const tables: Tables = { workspaces: `${prefix}-workspaces`, users: `${prefix}-users`, cohorts: `${prefix}-cohorts` };
@@ -106,6 +129,23 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq` },
       { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30 },
     );
+
+    const topic = await sns.send(new CreateTopicCommand({ Name: `${prefix}-membership-events` }));
+    const watch = await createWatchQueue(sqs, `${prefix}-membership-events-watch`);
+    if (options.watchEvents !== false) {
+      await sns.send(
+        new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: watch.queueArn, Attributes: { RawMessageDelivery: 'true' } }),
+      );
+    }
+    const events = { topicArn: topic.TopicArn!, watchQueueUrl: watch.queueUrl };
+    const exportQueues = await createQueues(
+      sqs,
+      { queue: `${prefix}-segment-exports`, deadLetterQueue: `${prefix}-segment-exports-dlq` },
+      { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'ExportQueue', deadLetterQueue: 'ExportDeadLetterQueue' } },
+    );
+    const exportsFolder = resolve(options.exportsFolder ?? '.local/exports');
+    const blobs = new FileBlobStore(exportsFolder);
+    const exportQueue = new SqsExportQueue(sqs, exportQueues.queueUrl);
 
     const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
     const users = new DynamoUserStore(documents, tables.users);
@@ -134,6 +174,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       syncMemberships = new DynamoMembershipStore(syncDocuments, tables.cohorts);
     }
 
+    const segmentSources = { memberships, users };
+    const exportStore = new DynamoExportStore(documents, tables.cohorts);
     const handlers = {
       ingest: createIngestHandler({
         credentials: workspaces,
@@ -145,10 +187,37 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       sync: createSyncHandler({
         directory: (options.wrapDirectory ?? ((directory) => directory))(syncUsers),
         memberships: (options.wrapMemberships ?? ((store) => store))(syncMemberships),
+        events: {
+          publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
+          profiles: syncUsers,
+        },
         observability: createObservability('sync'),
       }),
-      api: createApiHandler({ credentials: workspaces, users, memberships, cohorts: memberships, observability: createObservability('api') }),
+      api: createApiHandler({
+        credentials: workspaces,
+        users,
+        memberships,
+        cohorts: memberships,
+        segments: new DynamoSegmentStore(documents, tables.cohorts),
+        segmentSources,
+        exports: { store: exportStore, blobs, queue: exportQueue },
+        observability: createObservability('api'),
+      }),
+      export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: createObservability('export') }),
     };
+    const exportPoller =
+      options.poll === false
+        ? undefined
+        : startPoller({
+            client: sqs,
+            queueUrl: exportQueues.queueUrl,
+            queueArn: exportQueues.queueArn,
+            handler: handlers.export,
+            functionName: 'export',
+            timeoutMs: functionTimeoutMs('export'),
+            batchSize: 1,
+            concurrency: 1,
+          });
     const gateway = await startGateway(
       { ingest: handlers.ingest as never, api: handlers.api as never },
       { port: options.port ?? 0, host: options.host },
@@ -168,20 +237,25 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
     return {
       url: gateway.url,
+      events,
+      exports: { queues: exportQueues, folder: exportsFolder },
       sqsEndpoint,
       dynamoDbEndpoint,
       tables,
       queues,
       partnerApiKey,
       workspace,
-      clients: { dynamodb, documents, sqs },
+      clients: { dynamodb, documents, sqs, sns },
       stores: { workspaces, users, memberships },
       handlers,
       poller,
+      exportPoller,
       stop: async () => {
         await poller?.stop();
+        await exportPoller?.stop();
         await gateway.stop();
         sqs.destroy();
+        sns.destroy();
         dynamodb.destroy();
         await stopAll();
       },

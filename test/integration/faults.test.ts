@@ -164,6 +164,8 @@ describe('DLQ redrive', () => {
         },
         nameCohort: (...args) => store.nameCohort(...args),
         recordSyncReport: (...args) => store.recordSyncReport(...args),
+        hasSyncReport: (...args) => store.hasSyncReport(...args),
+        getCohort: (...args) => store.getCohort(...args),
       }),
     });
     await seedUsers(stack);

@@ -154,6 +154,9 @@ describe('the bundles', () => {
       USERS_TABLE: 'u',
       COHORTS_TABLE: 'c',
       COHORT_QUEUE_URL: 'http://127.0.0.1:1/q',
+      MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
+      EXPORTS_BUCKET: 'b',
+      EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
       AWS_REGION: 'us-east-1',
     };
     await expect(run(process.execPath, ['--input-type=module', '-e', script], { env })).resolves.toBeDefined();

@@ -43,6 +43,15 @@ export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.w
     identify: (body: unknown) => request(`${stack.url}/users/identify`, { body, headers }),
     exportIds: (body: unknown) => request<{ users: ExportedUser[]; invalid_user_ids: string[] }>(`${stack.url}/users/export/ids`, { body, headers }),
     cohorts: () => request<{ cohorts: CohortView[] }>(`${stack.url}/cohorts`, { headers }),
+    createSegment: (body: unknown) => request<{ segment: SegmentView; message: string }>(`${stack.url}/segments`, { body, headers }),
+    segments: () => request<{ segments: SegmentView[] }>(`${stack.url}/segments`, { headers }),
+    segment: (segmentId: string) => request<{ segment: SegmentView & { size: number } }>(`${stack.url}/segments/${segmentId}`, { headers }),
+    updateSegment: (segmentId: string, body: unknown) => request<{ segment: SegmentView }>(`${stack.url}/segments/${segmentId}`, { method: 'PUT', body, headers }),
+    deleteSegment: (segmentId: string) => request(`${stack.url}/segments/${segmentId}`, { method: 'DELETE', headers }),
+    segmentUsers: (segmentId: string, query: Record<string, string> = {}) =>
+      request<{ users: ExportedUser[]; next_cursor: string | null }>(`${stack.url}/segments/${segmentId}/users?${new URLSearchParams(query)}`, { headers }),
+    exportSegment: (segmentId: string) => request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports`, { method: 'POST', headers }),
+    exportStatus: (segmentId: string, exportId: string) => request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports/${exportId}`, { headers }),
     cohort: (partner: string, cohortId: string) =>
       request<{ cohort: CohortView & { sync_reports: Record<string, unknown>[] } }>(
         `${stack.url}/cohorts/${encodeURIComponent(partner)}/${encodeURIComponent(cohortId)}`,
@@ -58,6 +67,24 @@ export interface CohortView {
   member_count: number;
   created_at: string | null;
   last_synced_at: string | null;
+}
+
+export interface ExportView {
+  export_id: string;
+  segment_id: string;
+  status: 'running' | 'done';
+  users_written: number;
+  parts: number;
+  location: string;
+  manifest: string | null;
+}
+
+export interface SegmentView {
+  segment_id: string;
+  name: string;
+  filter: unknown;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface ExportedUser {

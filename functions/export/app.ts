@@ -1,0 +1,53 @@
+/**
+ * Export worker (SQS → Lambda): each message says "continue export X". It writes parts
+ * until close to its timeout, then queues the continuation; if it dies, SQS redelivers
+ * the message and the job record says where to pick up.
+ */
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse, type ParsedRecord } from '@aws-lambda-powertools/batch';
+import { parser } from '@aws-lambda-powertools/batch/parser';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { runExportChunk, type ExportPorts } from '../../lib/segments/export.js';
+import { ExportMessage, type ExportQueue } from '../../lib/sqs/export-queue.js';
+import type { Observability } from '../../lib/observability.js';
+
+/** Stop starting new steps when less than this is left before the function's timeout. */
+const SAFETY_MARGIN_MS = 15_000;
+const USERS_PER_INVOCATION = 200_000;
+
+export interface ExportDependencies extends ExportPorts {
+  queue: ExportQueue;
+  observability: Observability;
+}
+
+export const createExportHandler = ({ queue, observability, ...ports }: ExportDependencies) => {
+  const { logger, metrics, tracer } = observability;
+  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: ExportMessage, transformer: 'json', logger });
+
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler((event, context: Context) =>
+      processPartialResponse(
+        event,
+        async (record: ParsedRecord<SQSRecord, ExportMessage>) => {
+          const { workspaceId, exportId } = record.body;
+          const { job, advanced } = await runExportChunk(workspaceId, exportId, ports, {
+            maxUsers: USERS_PER_INVOCATION,
+            outOfTime: () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
+          });
+          if (!job || !advanced) return;
+          metrics.addMetric('exportUsersWritten', MetricUnit.Count, job.usersWritten);
+          logger.info('export part written', { workspaceId, exportId, parts: job.parts.length, usersWritten: job.usersWritten, status: job.status });
+          if (job.status === 'running') await queue.send({ v: 1, workspaceId, exportId });
+        },
+        processor,
+        { context, throwOnFullBatchFailure: false },
+      ),
+    );
+};

@@ -1,0 +1,126 @@
+/**
+ * Audience exports for campaign and canvas senders: the segment's users as
+ * newline-delimited JSON, written in parts, each part continuing from the cursor where
+ * the previous one stopped. A long export is a chain of chunks, so it survives any one
+ * function timing out: the job record says where to continue.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BlobStore } from '../exports/blob-store.js';
+import type { DynamoExportStore, ExportJob } from '../dynamodb/export-store.js';
+import type { Segment } from '../dynamodb/segment-store.js';
+import { generateId } from '../workspaces/keys.js';
+import { evaluate, take } from './evaluate.js';
+import type { Filter } from './filter.js';
+import { audienceUser, memberSource, type SegmentPorts } from './service.js';
+
+/** Users read per step; a chunk stops between steps when it is out of time or users. */
+const STEP_USERS = 1_000;
+
+export interface ExportPorts extends Pick<SegmentPorts, 'memberships' | 'users'> {
+  exports: DynamoExportStore;
+  blobs: BlobStore;
+}
+
+export type ExportJobWithFilter = ExportJob & { filter: Filter };
+
+export const startExport = async (workspaceId: string, segment: Segment, ports: ExportPorts, now: Date): Promise<ExportJobWithFilter> => {
+  const exportId = generateId();
+  const job: ExportJobWithFilter = {
+    workspaceId,
+    exportId,
+    segmentId: segment.segmentId,
+    // The definition at the time of the export: a later edit does not change it midway.
+    filter: segment.filter,
+    status: 'running',
+    usersWritten: 0,
+    parts: [],
+    prefix: `exports/${workspaceId}/${segment.segmentId}/${exportId}/`,
+    startedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+  await ports.exports.create(job);
+  return job;
+};
+
+const manifestKey = (job: ExportJob) => `${job.prefix}manifest.json`;
+
+const writeManifest = (job: ExportJob, ports: ExportPorts) =>
+  ports.blobs.put(
+    manifestKey(job),
+    JSON.stringify(
+      {
+        export_id: job.exportId,
+        segment_id: job.segmentId,
+        users: job.usersWritten,
+        parts: job.parts.map((part) => ports.blobs.locate(part)),
+        format: 'application/x-ndjson',
+        started_at: job.startedAt,
+        finished_at: job.finishedAt,
+      },
+      null,
+      2,
+    ),
+    'application/json',
+  );
+
+/**
+ * Writes the next part of an export: users after the job's cursor, until `maxUsers` or
+ * `outOfTime()`. Returns the job as it now stands; `advanced` is false when another
+ * worker had already written this part (a duplicate delivery), and nothing changed.
+ */
+export const runExportChunk = async (
+  workspaceId: string,
+  exportId: string,
+  ports: ExportPorts,
+  options: { maxUsers: number; outOfTime: () => boolean; clock?: () => Date },
+): Promise<{ job: ExportJob | undefined; advanced: boolean }> => {
+  const clock = options.clock ?? (() => new Date());
+  const job = (await ports.exports.get(workspaceId, exportId)) as ExportJobWithFilter | undefined;
+  if (!job) return { job: undefined, advanced: false };
+  if (job.status === 'done') {
+    // The manifest comes after the job is marked done: write it again in case we died in between.
+    await writeManifest(job, ports);
+    return { job, advanced: false };
+  }
+  const source = memberSource(workspaceId, ports);
+  const lines: string[] = [];
+  let cursor = job.cursor;
+  let more = true;
+  while (more && lines.length < options.maxUsers && !(lines.length > 0 && options.outOfTime())) {
+    const step = await take(evaluate(job.filter, source, cursor), Math.min(STEP_USERS, options.maxUsers - lines.length));
+    const profiles = await ports.users.getProfiles(workspaceId, step.values);
+    lines.push(...profiles.map((profile) => JSON.stringify(audienceUser(profile))));
+    more = step.more;
+    if (step.values.length > 0) cursor = step.values.at(-1);
+  }
+  const partNumber = String(job.parts.length + 1).padStart(5, '0');
+  // A token per writer: a duplicate worker's part never overwrites the one the job records.
+  const part = `${job.prefix}part-${partNumber}-${randomBytes(4).toString('hex')}.ndjson`;
+  await ports.blobs.put(part, lines.length > 0 ? `${lines.join('\n')}\n` : '', 'application/x-ndjson');
+  const now = clock();
+  const advanced = await ports.exports.advance(job, { part, cursor, users: lines.length, done: !more }, now);
+  if (!advanced) return { job: await ports.exports.get(workspaceId, exportId), advanced: false };
+  const updated: ExportJob = {
+    ...job,
+    cursor,
+    parts: [...job.parts, part],
+    usersWritten: job.usersWritten + lines.length,
+    status: more ? 'running' : 'done',
+    updatedAt: now.toISOString(),
+    ...(more ? {} : { finishedAt: now.toISOString() }),
+  };
+  if (!more) await writeManifest(updated, ports);
+  return { job: updated, advanced: true };
+};
+
+export const exportView = (job: ExportJob, blobs: BlobStore) => ({
+  export_id: job.exportId,
+  segment_id: job.segmentId,
+  status: job.status,
+  users_written: job.usersWritten,
+  parts: job.parts.length,
+  location: blobs.locate(job.prefix),
+  manifest: job.status === 'done' ? blobs.locate(manifestKey(job)) : null,
+  started_at: job.startedAt,
+  finished_at: job.finishedAt ?? null,
+});
