@@ -102,6 +102,15 @@ const stack: LocalStack = await startLocalStack({
 
 try {
   const workspaceId = stack.workspace.workspaceId;
+  const sns = { calls: 0, messages: 0 };
+  stack.clients.sns.middlewareStack.add(
+    (next) => async (args) => {
+      sns.calls += 1;
+      sns.messages += ((args.input as { PublishBatchRequestEntries?: unknown[] }).PublishBatchRequestEntries ?? [undefined]).length;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countPublishes' },
+  );
   const rawClient = DynamoDBDocumentClient.from(syncClient!);
 
   log(`seeding ${USERS} users`);
@@ -238,13 +247,16 @@ try {
       ),
     };
   };
-  // The design's lower bound for 1,000 new members of one cohort, users existing (docs/performance.md).
+  // The design's lower bound for 1,000 new members of one cohort, users existing (docs/performance.md):
+  // identifier lookups and register reads (BatchGetItem of 100), transactions of 99 registers
+  // + the count, the cohort upsert and the report; for the events, the report check, the
+  // profiles (BatchGetItem of 100) and the cohort's name.
   const batches = Math.ceil(IDS_PER_REQUEST / 100);
   const transactions = Math.ceil(IDS_PER_REQUEST / 99);
   const scale = 1000 / IDS_PER_REQUEST;
   const designBound = {
-    requests: (batches + batches + transactions + 2) * scale,
-    readUnits: (IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 1) * scale,
+    requests: (batches * 3 + transactions + 2 + 2) * scale,
+    readUnits: (IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 1 + IDS_PER_REQUEST * 0.5 + 2) * scale,
     writeUnits: (2 * (IDS_PER_REQUEST + transactions) + 2) * scale,
   };
   const absoluteFloor = { requests: Math.ceil(1000 / 25) + Math.ceil(1000 / 100), readUnits: 500, writeUnits: 1000 };
@@ -309,6 +321,7 @@ try {
     syncReadUnitsPer1000: pipelineUnits.readUnits,
     ingestReadUnits: 1,
     ingestWriteUnits: 1,
+    eventsPer1000: (sns.messages * 1000) / CHANGES,
   });
 
   // --- report ----------------------------------------------------------------------------------------
@@ -335,6 +348,7 @@ try {
       requestBytes: messageBytes,
     },
     syncMsPerRequest,
+    membershipEvents: { publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES, eventsPer1000: (sns.messages * 1000) / CHANGES },
     coldStart,
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
@@ -351,8 +365,9 @@ try {
     ['ingest handler, 1,000 ids (mean / p95)', `${result.ingest.handlerMs.mean.toFixed(2)} / ${result.ingest.handlerMs.p95.toFixed(2)} ms`],
     ['floor: JSON.parse + SendMessage', `${result.ingest.floorMs.mean.toFixed(2)} / ${result.ingest.floorMs.p95.toFixed(2)} ms`],
     ['sync handler per request (1,000 changes)', `${syncMsPerRequest.toFixed(1)} ms`],
+    ['membership events / 1,000 changes', `${((sns.messages * 1000) / CHANGES).toFixed(0)} in ${((sns.calls * 1000) / CHANGES).toFixed(0)} PublishBatch calls`],
     ...Object.entries(coldStart).map(([name, entry]) => [`bundle ${name}`, `${(entry.bytes / 1024).toFixed(0)} KiB, import ${entry.importMs.toFixed(0)} ms`]),
-    ['AWS cost per million changes', `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`],
+    ['AWS cost per million changes', `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`],
   ];
   const widest = Math.max(...table.map(([label]) => label!.length));
   console.log(`\nBenchmark, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`);

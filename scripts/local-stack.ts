@@ -56,6 +56,8 @@ Try it:
     -d '{"partner_api_key":"${stack.partnerApiKey}","client_secret":"${stack.workspace.dataImportKey}","cohort_id":"c1","cohort_changes":[{"user_ids":["user-1"]}]}'
   curl -s ${stack.url}/cohorts -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
 
+Membership events: npm run admin -- --local events tail     Exports: ${stack.exports.folder}
+
 Ctrl-C stops everything.
 `);
 

@@ -15,6 +15,8 @@ export const PRICES = {
   dynamoReadUnit: 0.125 / 1e6,
   /** API Gateway HTTP API, per request (first 300 million a month). */
   httpApiRequest: 1.0 / 1e6,
+  /** SNS standard topic, per published message (64 KB chunk); deliveries to subscribers are extra. */
+  snsPublish: 0.5 / 1e6,
 } as const;
 
 export interface CostInputs {
@@ -31,6 +33,8 @@ export interface CostInputs {
   /** Per ingest request: auth BatchGetItem (2 keys, eventually consistent) and the rate counter. */
   ingestReadUnits: number;
   ingestWriteUnits: number;
+  /** Membership events published per 1,000 changes. */
+  eventsPer1000: number;
 }
 
 /** Dollars per million changes, by service; formula in docs/performance.md. */
@@ -47,6 +51,7 @@ export const costPerMillionChanges = (inputs: CostInputs) => {
   const dynamodb =
     (1e6 / 1000) * (inputs.syncWriteUnitsPer1000 * PRICES.dynamoWriteUnit + inputs.syncReadUnitsPer1000 * PRICES.dynamoReadUnit) +
     requests * (inputs.ingestWriteUnits * PRICES.dynamoWriteUnit + inputs.ingestReadUnits * PRICES.dynamoReadUnit);
-  const total = apiGateway + lambdaIngest + lambdaSync + sqs + dynamodb;
-  return { apiGateway, lambdaIngest, lambdaSync, sqs, dynamodb, total };
+  const sns = (1e6 / 1000) * inputs.eventsPer1000 * PRICES.snsPublish;
+  const total = apiGateway + lambdaIngest + lambdaSync + sqs + dynamodb + sns;
+  return { apiGateway, lambdaIngest, lambdaSync, sqs, dynamodb, sns, total };
 };
