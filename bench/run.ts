@@ -15,7 +15,8 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs, promisify } from 'node:util';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../lib/dynamodb/batch.js';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
@@ -150,22 +151,13 @@ try {
       cohort_changes: [{ user_ids: userIds.slice(0, IDS_PER_REQUEST) }],
     });
   const countMembers = async (): Promise<number> => {
-    let total = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await stack.clients.documents.send(
-        new QueryCommand({
-          TableName: stack.tables.cohorts,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `${workspaceId}#COHORTS` },
-          ProjectionExpression: 'memberCount',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      total += (page.Items ?? []).reduce((sum, item) => sum + Number(item.memberCount ?? 0), 0);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return total;
+    const cohorts = await queryAll(stack.clients.documents, {
+      TableName: stack.tables.cohorts,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `${workspaceId}#COHORTS` },
+      ProjectionExpression: 'memberCount',
+    });
+    return cohorts.reduce((sum, item) => sum + Number(item.memberCount ?? 0), 0);
   };
   log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
   const pipelineStarted = now();
@@ -203,23 +195,15 @@ try {
   const cohorts = await stack.stores.memberships.getCohorts(workspaceId, refs);
   for (const cohort of cohorts) if (cohort.memberCount !== IDS_PER_REQUEST) problems.push(`${cohort.cohortId}: count ${cohort.memberCount}`);
   await pool(REQUESTS, 8, async (index) => {
-    let members = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await stack.clients.documents.send(
-        new QueryCommand({
-          TableName: stack.tables.cohorts,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-          FilterExpression: '#member = :true',
-          ExpressionAttributeNames: { '#member': 'member' },
-          ExpressionAttributeValues: { ':pk': `${workspaceId}#C#heap#bench-${index}`, ':m': 'M#', ':true': true },
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      members += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const members = (
+      await queryAll(stack.clients.documents, {
+        TableName: stack.tables.cohorts,
+        IndexName: 'byCohort',
+        KeyConditionExpression: 'gsi2pk = :cohort',
+        ExpressionAttributeValues: { ':cohort': `${workspaceId}#C#heap#bench-${index}` },
+        ProjectionExpression: 'gsi2sk',
+      })
+    ).length;
     if (members !== IDS_PER_REQUEST) problems.push(`bench-${index}: ${members} memberships`);
     verified += members;
   });

@@ -19,7 +19,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { backoff, batchGetAll, chunk, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { backoff, batchGetAll, chunk, queryAll, queryItems, TRANSACT_WRITE_LIMIT } from './batch.js';
 import { decideMembership, memberCountDelta, type MembershipDecision, type MembershipState } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
@@ -268,21 +268,12 @@ export class DynamoMembershipStore implements MembershipStore {
   }
 
   async listCohorts(workspaceId: string): Promise<Cohort[]> {
-    const cohorts: Cohort[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      cohorts.push(...(page.Items ?? []).map(toCohort));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return cohorts;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
+    });
+    return items.map(toCohort);
   }
 
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {
@@ -307,45 +298,29 @@ export class DynamoMembershipStore implements MembershipStore {
 
   /** A cohort's members in braze_id order, after `after`, page by page (byCohort index). */
   async *cohortMembers(cohort: CohortRef, after?: string, pageSize = 1_000): AsyncGenerator<string> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byCohort',
-          KeyConditionExpression: after === undefined ? 'gsi2pk = :cohort' : 'gsi2pk = :cohort AND gsi2sk > :after',
-          ExpressionAttributeValues: { ':cohort': cohortKey(cohort), ...(after === undefined ? {} : { ':after': after }) },
-          ProjectionExpression: 'gsi2sk',
-          Limit: pageSize,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) yield item.gsi2sk as string;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = queryItems(this.client, {
+      TableName: this.tableName,
+      IndexName: 'byCohort',
+      KeyConditionExpression: after === undefined ? 'gsi2pk = :cohort' : 'gsi2pk = :cohort AND gsi2sk > :after',
+      ExpressionAttributeValues: { ':cohort': cohortKey(cohort), ...(after === undefined ? {} : { ':after': after }) },
+      ProjectionExpression: 'gsi2sk',
+      Limit: pageSize,
+    });
+    for await (const item of items) yield item.gsi2sk as string;
   }
 
   /** The cohorts a user is a member of (byUser index; eventually consistent). */
   async cohortsOfUser(workspaceId: string, brazeId: string): Promise<CohortRef[]> {
-    const refs: CohortRef[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byUser',
-          KeyConditionExpression: 'gsi1pk = :user',
-          ExpressionAttributeValues: { ':user': userKey(workspaceId, brazeId) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const [partner, ...rest] = String(item.gsi1sk).split('#');
-        refs.push({ workspaceId, partner: partner!, cohortId: rest.join('#') });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return refs;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      IndexName: 'byUser',
+      KeyConditionExpression: 'gsi1pk = :user',
+      ExpressionAttributeValues: { ':user': userKey(workspaceId, brazeId) },
+    });
+    return items.map((item) => {
+      const [partner, ...rest] = String(item.gsi1sk).split('#');
+      return { workspaceId, partner: partner!, cohortId: rest.join('#') };
+    });
   }
 
   async getCohorts(workspaceId: string, refs: readonly CohortRef[]): Promise<Cohort[]> {

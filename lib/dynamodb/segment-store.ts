@@ -2,7 +2,8 @@
  * Segments live in the Cohorts table, beside the cohorts they are built on:
  *   pk <ws>#SEGMENTS, sk <segmentId>   name, filter, createdAt, updatedAt
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './batch.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import type { Filter } from '../segments/filter.js';
@@ -33,14 +34,15 @@ export class DynamoSegmentStore {
 
   async create(workspaceId: string, input: { name: string; filter: Filter }, now: Date): Promise<Segment> {
     const segment: Segment = { segmentId: generateId(), ...input, createdAt: now.toISOString(), updatedAt: now.toISOString() };
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: listKey(workspaceId), sk: segment.segmentId, name: segment.name, filter: segment.filter, createdAt: segment.createdAt, updatedAt: segment.updatedAt },
-        ConditionExpression: 'attribute_not_exists(sk)',
-      }),
-    );
+    await this.put(workspaceId, segment, 'attribute_not_exists(sk)');
     return segment;
+  }
+
+  private put(workspaceId: string, segment: Segment, condition: string) {
+    const { segmentId, ...fields } = segment;
+    return this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { pk: listKey(workspaceId), sk: segmentId, ...fields }, ConditionExpression: condition }),
+    );
   }
 
   async get(workspaceId: string, segmentId: string): Promise<Segment | undefined> {
@@ -49,21 +51,12 @@ export class DynamoSegmentStore {
   }
 
   async list(workspaceId: string): Promise<Segment[]> {
-    const segments: Segment[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': listKey(workspaceId) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      segments.push(...(page.Items ?? []).map(toSegment));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return segments;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': listKey(workspaceId) },
+    });
+    return items.map(toSegment);
   }
 
   /** Replaces name and filter; undefined if there is no such segment. */
@@ -72,13 +65,7 @@ export class DynamoSegmentStore {
     if (!existing) return undefined;
     const segment: Segment = { ...existing, ...input, updatedAt: now.toISOString() };
     try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: listKey(workspaceId), sk: segmentId, name: segment.name, filter: segment.filter, createdAt: segment.createdAt, updatedAt: segment.updatedAt },
-          ConditionExpression: 'attribute_exists(sk)',
-        }),
-      );
+      await this.put(workspaceId, segment, 'attribute_exists(sk)');
       return segment;
     } catch (error: unknown) {
       if (error instanceof ConditionalCheckFailedException) return undefined;

@@ -11,13 +11,12 @@ import { createHash } from 'node:crypto';
 import {
   DeleteCommand,
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { batchGetAll, chunk } from './batch.js';
+import { batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
 import { generateId } from '../workspaces/keys.js';
 
@@ -54,6 +53,14 @@ export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
 /** byWorkspace index keys: 16 shards by the first hex digit, so shards 0…f in order are sorted by braze_id. */
 export const WORKSPACE_SHARDS = [...'0123456789abcdef'];
 const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({ wpk: `${workspaceId}#USERS#${brazeId[0]}`, wsk: brazeId });
+
+/** An identifier's index item: who it names, and whether that user is identified (rule 3 reads it). */
+const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: string, identified: boolean) => ({
+  pk: indexKey(workspaceId, ref),
+  brazeId,
+  identified,
+  value: identifierKey(ref),
+});
 
 export class UserConflictError extends Error {
   constructor(message: string) {
@@ -96,23 +103,16 @@ export class DynamoUserStore implements UserDirectory {
   async *workspaceUsers(workspaceId: string, after?: string, pageSize = 1_000): AsyncGenerator<string> {
     for (const shard of WORKSPACE_SHARDS) {
       if (after !== undefined && shard < after[0]!) continue;
-      let startKey: Record<string, unknown> | undefined;
       const from = after !== undefined && shard === after[0] ? after : undefined;
-      do {
-        const page = await this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: 'byWorkspace',
-            KeyConditionExpression: from === undefined ? 'wpk = :shard' : 'wpk = :shard AND wsk > :after',
-            ExpressionAttributeValues: { ':shard': `${workspaceId}#USERS#${shard}`, ...(from === undefined ? {} : { ':after': from }) },
-            ProjectionExpression: 'wsk',
-            Limit: pageSize,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) yield item.wsk as string;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const items = queryItems(this.client, {
+        TableName: this.tableName,
+        IndexName: 'byWorkspace',
+        KeyConditionExpression: from === undefined ? 'wpk = :shard' : 'wpk = :shard AND wsk > :after',
+        ExpressionAttributeValues: { ':shard': `${workspaceId}#USERS#${shard}`, ...(from === undefined ? {} : { ':after': from }) },
+        ProjectionExpression: 'wsk',
+        Limit: pageSize,
+      });
+      for await (const item of items) yield item.wsk as string;
     }
   }
 
@@ -163,7 +163,7 @@ export class DynamoUserStore implements UserDirectory {
               {
                 Put: {
                   TableName: this.tableName,
-                  Item: { pk: indexKey(workspaceId, ref), brazeId, identified: ref.type === 'external_id', value: identifierKey(ref) },
+                  Item: indexItem(workspaceId, ref, brazeId, ref.type === 'external_id'),
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
@@ -192,7 +192,7 @@ export class DynamoUserStore implements UserDirectory {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { pk: indexKey(workspaceId, ref), brazeId, identified: true, value: identifierKey(ref) },
+                Item: indexItem(workspaceId, ref, brazeId, true),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -226,7 +226,7 @@ export class DynamoUserStore implements UserDirectory {
           {
             Put: {
               TableName: this.tableName,
-              Item: { pk: indexKey(workspaceId, ref), brazeId, identified: true, value: identifierKey(ref) },
+              Item: indexItem(workspaceId, ref, brazeId, true),
             },
           },
           {
@@ -293,7 +293,7 @@ export class DynamoUserStore implements UserDirectory {
           {
             Put: {
               TableName: this.tableName,
-              Item: { pk: indexKey(workspaceId, ref), brazeId: profile.brazeId, identified: true, value: identifierKey(ref) },
+              Item: indexItem(workspaceId, ref, profile.brazeId, true),
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },

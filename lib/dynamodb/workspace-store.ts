@@ -119,8 +119,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
 
   /** Enables or disables partners for a workspace, keeping the denormalized grant in step. */
   async setWorkspacePartners(workspaceId: string, partners: string[]): Promise<Workspace> {
-    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
-    if (!item) throw new Error(`No workspace ${workspaceId}`);
+    const item = await this.requireWorkspaceItem(workspaceId);
     const unique = [...new Set(partners)];
     await this.client.send(
       new TransactWriteCommand({
@@ -153,8 +152,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
    * (0: it stops at once), so a partner can be re-configured without a gap.
    */
   async rotateKey(workspaceId: string, kind: KeyKind, graceSeconds = 0, now: Date = new Date()): Promise<string> {
-    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
-    if (!item) throw new Error(`No workspace ${workspaceId}`);
+    const item = await this.requireWorkspaceItem(workspaceId);
     const newKey = generateKey();
     const newHash = hashKey(newKey);
     const hashField = kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
@@ -209,6 +207,12 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
+  }
+
+  private async requireWorkspaceItem(workspaceId: string): Promise<WorkspaceItem> {
+    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+    if (!item) throw new Error(`No workspace ${workspaceId}`);
+    return item;
   }
 
   private grantItem(keyHash: string, kind: KeyKind, workspace: Workspace) {

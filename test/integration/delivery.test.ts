@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
 import { chunk } from '../../lib/dynamodb/batch.js';
@@ -13,21 +12,11 @@ import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, request, workspaceClient } from '../support/client.js';
 import { context, drainMessages, shuffle, sqsEvent } from '../support/events.js';
 import { serialOracle } from '../support/oracle.js';
+import { readMemberships } from '../support/store.js';
 
 const USERS = Array.from({ length: 40 }, (_, index) => `user-${index}`);
 
 /** Every membership register of a cohort: brazeId → member. */
-const readMemberships = async (stack: LocalStack, cohortId: string): Promise<Map<string, boolean>> => {
-  const response = await stack.clients.documents.send(
-    new QueryCommand({
-      TableName: stack.tables.cohorts,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-      ExpressionAttributeValues: { ':pk': `${stack.workspace.workspaceId}#C#heap#${cohortId}`, ':m': 'M#' },
-      ConsistentRead: true,
-    }),
-  );
-  return new Map((response.Items ?? []).map((item) => [item.brazeId as string, item.member as boolean]));
-};
 
 describe('duplicated and shuffled delivery', () => {
   let stack: LocalStack;

@@ -4,7 +4,6 @@
  * redrive of an old change. The store must end equal to the serial oracle, counts exact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
@@ -13,6 +12,7 @@ import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient } from '../support/client.js';
 import { shuffle } from '../support/events.js';
 import { serialOracle } from '../support/oracle.js';
+import { readMemberships } from '../support/store.js';
 import { dieAfterWrites, injectDynamoDbFaults, type FaultCounts } from '../support/faults.js';
 
 const USERS = Array.from({ length: 300 }, (_, index) => `user-${index}`);
@@ -57,24 +57,6 @@ const sendRequests = async (stack: LocalStack, cohortId: string, requests: numbe
   return bodies;
 };
 
-const readMemberships = async (stack: LocalStack, cohortId: string): Promise<Map<string, boolean>> => {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await stack.clients.documents.send(
-      new QueryCommand({
-        TableName: stack.tables.cohorts,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-        ExpressionAttributeValues: { ':pk': `${stack.workspace.workspaceId}#C#heap#${cohortId}`, ':m': 'M#' },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return new Map(items.map((item) => [item.brazeId as string, item.member as boolean]));
-};
 
 const waitForReports = (stack: LocalStack, cohortId: string, count: number) =>
   eventually(
