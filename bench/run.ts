@@ -41,6 +41,8 @@ const { values } = parseArgs({
     senders: { type: 'string', default: '8' },
     writers: { type: 'string', default: '16' },
     'ingest-samples': { type: 'string', default: '200' },
+    // `--latest no` keeps bench/results/latest.json and docs/throughput.png as they are.
+    latest: { type: 'string', default: 'yes' },
   },
 });
 const USERS = Number(values.users);
@@ -360,9 +362,9 @@ try {
   await mkdir('bench/results', { recursive: true });
   const stampName = result.at.replace(/[:.]/g, '-');
   await writeFile(`bench/results/${stampName}.json`, JSON.stringify(result, null, 2));
-  await writeFile('bench/results/latest.json', JSON.stringify(result, null, 2));
+  if (values.latest !== 'no') await writeFile('bench/results/latest.json', JSON.stringify(result, null, 2));
   await mkdir('docs', { recursive: true });
-  await writeFile(
+  if (values.latest !== 'no') await writeFile(
     'docs/throughput.png',
     barChartPng(
       'Cohort changes applied per second',
@@ -374,7 +376,7 @@ try {
       ],
     ),
   );
-  console.log(`\nSaved bench/results/${stampName}.json, bench/results/latest.json and docs/throughput.png`);
+  console.log(`\nSaved bench/results/${stampName}.json${values.latest !== 'no' ? ', bench/results/latest.json and docs/throughput.png' : ''}`);
   if (problems.length > 0) {
     console.error(`Verification failed: ${problems.slice(0, 10).join('; ')}`);
     process.exitCode = 1;
