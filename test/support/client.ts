@@ -1,5 +1,8 @@
 /** A small HTTP client for the local stack, speaking the public API as a partner or a workspace would. */
 import type { LocalStack } from '../../lib/local/stack.js';
+import type { ExportedUser } from '../../lib/users/service.js';
+
+export type { ExportedUser };
 
 export interface HttpResult<T = Record<string, unknown>> {
   status: number;
@@ -87,11 +90,3 @@ export interface SegmentView {
   updated_at: string;
 }
 
-export interface ExportedUser {
-  braze_id: string;
-  external_id?: string;
-  user_aliases: { alias_name: string; alias_label: string }[];
-  device_ids: string[];
-  cohorts: { partner: string; cohort_id: string; name: string }[];
-  custom_attributes: Record<string, unknown>;
-}
