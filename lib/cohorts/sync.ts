@@ -5,15 +5,14 @@
  */
 import { changeOrderKey, type CohortMessage, type CohortRef } from './messages.js';
 import { identifiersToLookUp, matchChanges, type UserDirectory } from './matching.js';
-import type { AppliedChange, MembershipStore, SyncReport } from '../dynamodb/membership-store.js';
-import type { UserProfile } from '../dynamodb/user-store.js';
+import type { AppliedChange, MembershipStore, SyncReport, UserIdentifiers } from './ports.js';
 import { membershipEventId, type MembershipEvent, type MembershipEventPublisher } from './events.js';
 
 export interface SyncPorts {
   directory: UserDirectory;
   memberships: MembershipStore;
   /** Where membership events go, and where the users' identifiers for them come from. */
-  events?: { publisher: MembershipEventPublisher; profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserProfile[]> } };
+  events?: { publisher: MembershipEventPublisher; profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserIdentifiers[]> } };
   clock?: () => Date;
 }
 

@@ -23,51 +23,9 @@ import { backoff, batchGetAll, chunk, queryAll, queryItems, TRANSACT_WRITE_LIMIT
 import { decideMembership, memberCountDelta, type MembershipDecision, type MembershipState } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
+import type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
-export interface Cohort {
-  partner: string;
-  cohortId: string;
-  name: string;
-  memberCount: number;
-  createdAt?: string;
-  firstSeenAt: string;
-  lastSyncedAt?: string;
-}
-
-export interface SyncReport {
-  requestId: string;
-  acceptedAt: string;
-  processedAt: string;
-  received: number;
-  matched: number;
-  unmatched: number;
-  added: number;
-  removed: number;
-  alreadyInState: number;
-  superseded: number;
-}
-
-export interface ApplyOutcome {
-  added: number;
-  removed: number;
-  alreadyInState: number;
-  superseded: number;
-}
-
-/** A membership this request flipped, now or in an earlier attempt of the same request. */
-export interface AppliedChange {
-  brazeId: string;
-  effect: 'added' | 'removed';
-  orderKey: string;
-}
-
-export interface MembershipStore {
-  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }>;
-  nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void>;
-  recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
-  hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;
-  getCohort(cohort: CohortRef): Promise<Cohort | undefined>;
-}
+export type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
 const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
 const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;

@@ -1,0 +1,61 @@
+/**
+ * The ports the cohort sync is written against; lib/dynamodb implements them, tests may
+ * hand in plain in-memory ones.
+ */
+import type { CohortRef } from './messages.js';
+import type { DesiredMembership } from './matching.js';
+
+export interface Cohort {
+  partner: string;
+  cohortId: string;
+  name: string;
+  memberCount: number;
+  createdAt?: string;
+  firstSeenAt: string;
+  lastSyncedAt?: string;
+}
+
+export interface SyncReport {
+  requestId: string;
+  acceptedAt: string;
+  processedAt: string;
+  received: number;
+  matched: number;
+  unmatched: number;
+  added: number;
+  removed: number;
+  alreadyInState: number;
+  superseded: number;
+}
+
+export interface ApplyOutcome {
+  added: number;
+  removed: number;
+  alreadyInState: number;
+  superseded: number;
+}
+
+/** A membership this request flipped, now or in an earlier attempt of the same request. */
+export interface AppliedChange {
+  brazeId: string;
+  effect: 'added' | 'removed';
+  orderKey: string;
+}
+
+/** Where memberships, cohorts and sync reports live. */
+export interface MembershipStore {
+  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }>;
+  nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void>;
+  recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
+  hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;
+  getCohort(cohort: CohortRef): Promise<Cohort | undefined>;
+}
+
+
+/** A user's identifiers, for membership events. */
+export interface UserIdentifiers {
+  brazeId: string;
+  externalId?: string;
+  aliases: { alias_label: string; alias_name: string }[];
+  deviceIds: string[];
+}
