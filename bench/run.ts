@@ -278,7 +278,7 @@ try {
     for (let attempt = 0; attempt < 7; attempt += 1) {
       const script = `const t = performance.now(); await import(${JSON.stringify(`file://${process.cwd()}/${file}`)}); process.stdout.write(String(performance.now() - t));`;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-        env: { ...process.env, WORKSPACES_TABLE: 'w', USERS_TABLE: 'u', COHORTS_TABLE: 'c', COHORT_QUEUE_URL: 'http://127.0.0.1:1/q', MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', EXPORTS_BUCKET: 'b', EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e', AWS_REGION: 'us-east-1' },
+        env: { ...process.env, WORKSPACES_TABLE: 'w', USERS_TABLE: 'u', COHORTS_TABLE: 'c', COHORT_QUEUE_URL: 'http://127.0.0.1:1/q', MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', EXPORTS_BUCKET: 'b', EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e', CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c', AWS_REGION: 'us-east-1' },
       });
       samples.push(Number(stdout));
     }

@@ -43,3 +43,5 @@ export const readEventsTopicArn = (env: NodeJS.ProcessEnv = process.env): string
 
 export const readExportsConfig = (env: NodeJS.ProcessEnv = process.env) =>
   Object.freeze({ bucket: required(env, 'EXPORTS_BUCKET'), queueUrl: required(env, 'EXPORT_QUEUE_URL') });
+
+export const readCurrentsQueueUrl = (env: NodeJS.ProcessEnv = process.env): string => required(env, 'CURRENTS_QUEUE_URL');

@@ -12,6 +12,11 @@
  *   npm run admin -- dlq redrive [--max 100]
  *   npm run admin -- dlq count
  *   npm run admin -- events tail            (local stack: prints membership events as they arrive)
+ *   npm run admin -- currents create --workspace W --url https://… [--token T] --events users.behaviors.CustomEvent,users.behaviors.Purchase
+ *   npm run admin -- currents list --workspace W
+ *   npm run admin -- currents pause|resume|delete --workspace W --connector C
+ *   npm run admin -- currents dead-letters --workspace W --connector C
+ *   npm run admin -- currents replay --workspace W --connector C      (re-queues the dropped events)
  * Options: --local [--stack-file .local/stack.json] | --stage dev --region us-east-1
  */
 import { readFileSync } from 'node:fs';
@@ -21,6 +26,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoWorkspaceStore } from '../lib/dynamodb/workspace-store.js';
 import { redriveDeadLetters } from '../lib/sqs/redrive.js';
+import { DynamoConnectorStore } from '../lib/dynamodb/connector-store.js';
+import { SqsCurrentsQueue } from '../lib/sqs/currents-queue.js';
+import { CURRENTS_EVENT_TYPES } from '../lib/currents/events.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../lib/workspaces/partners.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/constants.js';
 import type { Tables } from '../lib/config.js';
@@ -43,6 +51,10 @@ const { values, positionals } = parseArgs({
     'grace-seconds': { type: 'string', default: '0' },
     disabled: { type: 'boolean', default: false },
     max: { type: 'string' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    events: { type: 'string' },
+    connector: { type: 'string' },
   },
 });
 
@@ -55,7 +67,7 @@ interface Target {
   tables: Tables;
   /** Local stack only: the queue subscribed to the membership events topic. */
   watchQueueUrl?: string;
-  queueNames: { queue: string; deadLetterQueue: string };
+  queueNames: { queue: string; deadLetterQueue: string; currents: string };
   dynamodb: DynamoDBClient;
   sqs: SQSClient;
 }
@@ -69,6 +81,7 @@ const target = (): Target => {
       queueUrl: string;
       deadLetterQueueUrl: string;
       membershipEventsWatchQueueUrl: string;
+      currentsQueueUrl: string;
     };
     try {
       stack = JSON.parse(readFileSync(values['stack-file']!, 'utf8'));
@@ -79,7 +92,11 @@ const target = (): Target => {
     return {
       tables: stack.tables,
       watchQueueUrl: stack.membershipEventsWatchQueueUrl,
-      queueNames: { queue: stack.queueUrl.split('/').pop()!, deadLetterQueue: stack.deadLetterQueueUrl.split('/').pop()! },
+      queueNames: {
+        queue: stack.queueUrl.split('/').pop()!,
+        deadLetterQueue: stack.deadLetterQueueUrl.split('/').pop()!,
+        currents: stack.currentsQueueUrl.split('/').pop()!,
+      },
       dynamodb: new DynamoDBClient({ ...config, endpoint: stack.dynamoDbEndpoint }),
       sqs: new SQSClient({ ...config, endpoint: stack.sqsEndpoint }),
     };
@@ -91,7 +108,7 @@ const target = (): Target => {
       users: process.env.USERS_TABLE ?? `${prefix}-users`,
       cohorts: process.env.COHORTS_TABLE ?? `${prefix}-cohorts`,
     },
-    queueNames: { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq` },
+    queueNames: { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq`, currents: `${prefix}-currents` },
     dynamodb: new DynamoDBClient({ region: values.region }),
     sqs: new SQSClient({ region: values.region }),
   };
@@ -112,7 +129,9 @@ const required = (name: keyof typeof values): string => {
 const main = async () => {
   const [area, command] = positionals;
   const { tables, queueNames, dynamodb, sqs, watchQueueUrl } = target();
-  const workspaces = new DynamoWorkspaceStore(DynamoDBDocumentClient.from(dynamodb), tables.workspaces);
+  const documents = DynamoDBDocumentClient.from(dynamodb);
+  const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
+  const connectors = new DynamoConnectorStore(documents, tables.cohorts);
   const queueUrl = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
 
   switch (`${area} ${command}`) {
@@ -171,6 +190,55 @@ const main = async () => {
         new GetQueueAttributesCommand({ QueueUrl: await queueUrl(queueNames.deadLetterQueue), AttributeNames: ['ApproximateNumberOfMessages'] }),
       );
       console.log(`${attributes.Attributes?.ApproximateNumberOfMessages ?? 0} message(s) in the DLQ.`);
+      return;
+    }
+    case 'currents create': {
+      const eventTypes = (values.events ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+      const unknown = eventTypes.filter((name) => !(CURRENTS_EVENT_TYPES as readonly string[]).includes(name));
+      if (eventTypes.length === 0 || unknown.length > 0) fail(`--events takes a comma list of: ${CURRENTS_EVENT_TYPES.join(', ')}`);
+      const url = required('url');
+      if (!/^https?:\/\//.test(url)) fail('--url must be an http(s) URL');
+      const workspaceId = required('workspace');
+      if (!(await workspaces.getWorkspace(workspaceId))) fail('No such workspace');
+      const connector = await connectors.create({ workspaceId, url, token: values.token, eventTypes }, new Date());
+      console.log(`Currents connector ${connector.connectorId}: ${eventTypes.join(', ')} → ${url}`);
+      return;
+    }
+    case 'currents list': {
+      for (const connector of await connectors.list(required('workspace'))) {
+        const { token: _token, ...shown } = connector;
+        console.log(JSON.stringify(shown));
+      }
+      return;
+    }
+    case 'currents pause':
+    case 'currents resume': {
+      if (!(await connectors.setPaused(required('workspace'), required('connector'), command === 'pause'))) fail('No such connector');
+      console.log(`Connector ${values.connector} ${command === 'pause' ? 'paused: events are held (up to 48 h)' : 'resumed'}.`);
+      return;
+    }
+    case 'currents delete': {
+      if (!(await connectors.delete(required('workspace'), required('connector')))) fail('No such connector');
+      console.log(`Connector ${values.connector} deleted.`);
+      return;
+    }
+    case 'currents dead-letters': {
+      const letters = await connectors.listDeadLetters(required('workspace'), required('connector'));
+      for (const letter of letters) console.log(JSON.stringify({ dropped_at: letter.droppedAt, reason: letter.reason, status: letter.status, event_id: letter.event.id, event_type: letter.event.event_type }));
+      console.log(`${letters.length} dropped event(s).`);
+      return;
+    }
+    case 'currents replay': {
+      const workspaceId = required('workspace');
+      const connectorId = required('connector');
+      const letters = await connectors.listDeadLetters(workspaceId, connectorId);
+      const queue = new SqsCurrentsQueue(sqs, await queueUrl(queueNames.currents));
+      for (const letter of letters) {
+        // A fresh window for the replay: the event is queued again now.
+        await queue.send([{ v: 1, workspaceId, connectorId, queuedAt: Date.now(), event: letter.event }]);
+        await connectors.deleteDeadLetter(workspaceId, connectorId, letter.key);
+      }
+      console.log(`Re-queued ${letters.length} event(s) for connector ${connectorId}.`);
       return;
     }
     case 'events tail': {

@@ -30,6 +30,7 @@ const stack = await startLocalStack({
   dataImportKey: process.env.LOCAL_DATA_IMPORT_KEY,
   restApiKey: process.env.LOCAL_REST_API_KEY,
   visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
+  printCurrents: true,
 });
 
 // For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
@@ -57,6 +58,10 @@ Try it:
   curl -s ${stack.url}/cohorts -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
 
 Membership events: npm run admin -- --local events tail     Exports: ${stack.exports.folder}
+Currents: tracked events go to connector ${stack.currents.demoConnectorId} → the Heap stand-in at ${stack.currents.receiver.url} (printed below)
+  curl -s -XPOST ${stack.url}/users/track -H 'Authorization: Bearer ${stack.workspace.restApiKey}' -H 'content-type: application/json' \\
+    -d '{"events":[{"external_id":"user-1","name":"added_to_cart","time":"2026-01-01T00:00:00Z","properties":{"sku":"A1"}}]}'
+  curl -s ${stack.url}/currents/${stack.currents.demoConnectorId} -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
 
 Ctrl-C stops everything.
 `);

@@ -4,6 +4,8 @@
  *   GET /cohorts, GET /cohorts/{partner}/{cohort_id}
  */
 import type { Context } from 'aws-lambda';
+import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
+import type { CurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
 import type { Cohort, DynamoMembershipStore, SyncReport } from '../../lib/dynamodb/membership-store.js';
@@ -33,10 +35,12 @@ export const API_ROUTES = [
   'GET /segments/{segment_id}/users',
   'POST /segments/{segment_id}/exports',
   'GET /segments/{segment_id}/exports/{export_id}',
+  'GET /currents/{connector_id}',
 ] as const;
 type ApiRoute = (typeof API_ROUTES)[number];
 
-export interface ApiDependencies extends UserPorts {
+export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
+  currents?: { connectors: Pick<DynamoConnectorStore, 'list' | 'get'>; queue: CurrentsQueue };
   credentials: CredentialStore;
   cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports'>;
   segments: DynamoSegmentStore;
@@ -73,6 +77,20 @@ const reportView = (report: SyncReport) => ({
 const INLINE_EXPORT_USERS = 10_000;
 const INLINE_EXPORT_MARGIN_MS = 8_000;
 
+/** Delivery state of a connector (never its token). */
+const connectorView = (connector: Connector) => ({
+  connector_id: connector.connectorId,
+  url: connector.url,
+  events: connector.eventTypes,
+  paused: connector.paused,
+  delivered: connector.delivered,
+  retrying: connector.retrying,
+  dropped: connector.dropped,
+  last_success_at: connector.lastSuccessAt ?? null,
+  last_error: connector.lastError ?? null,
+  created_at: connector.createdAt,
+});
+
 const segmentView = (segment: Segment, size?: number) => ({
   segment_id: segment.segmentId,
   name: segment.name,
@@ -91,7 +109,18 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
   const routes: Record<ApiRoute, (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>> = {
     'POST /users/track': async (workspaceId, request) => {
       const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), dependencies);
-      return json(201, withErrors({ message: 'success', attributes_processed: result.processed }, result.errors));
+      return json(
+        201,
+        withErrors(
+          {
+            message: 'success',
+            attributes_processed: result.processed,
+            ...(result.events !== undefined ? { events_processed: result.events } : {}),
+            ...(result.purchases !== undefined ? { purchases_processed: result.purchases } : {}),
+          },
+          result.errors,
+        ),
+      );
     },
     'POST /users/identify': async (workspaceId, request) => {
       const result = await identifyUsers(workspaceId, parseBody(IdentifyRequest, request.body, '/users/identify'), dependencies);
@@ -159,6 +188,11 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       const current = written ?? job;
       if (current.status === 'running') await exports.queue.send({ v: 1, workspaceId, exportId: job.exportId });
       return json(current.status === 'done' ? 201 : 202, { export: exportView(current, exports.blobs), message: 'success' });
+    },
+    'GET /currents/{connector_id}': async (workspaceId, request) => {
+      const connector = dependencies.currents && (await dependencies.currents.connectors.get(workspaceId, request.pathParameters.connector_id ?? ''));
+      if (!connector) throw new NotFoundError(`No Currents connector ${request.pathParameters.connector_id} in this workspace`);
+      return json(200, { connector: connectorView(connector), message: 'success' });
     },
     'GET /segments/{segment_id}/exports/{export_id}': async (workspaceId, request) => {
       const job = await exports.store.get(workspaceId, request.pathParameters.export_id ?? '');

@@ -1,6 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
-import { readExportsConfig, readTables } from '../../lib/config.js';
+import { readCurrentsQueueUrl, readExportsConfig, readTables } from '../../lib/config.js';
+import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
+import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { S3BlobStore } from '../../lib/s3/blob-store.js';
 import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
@@ -15,6 +17,7 @@ const tables = readTables();
 const exportsConfig = readExportsConfig();
 const observability = createObservability('api');
 const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
+const sqs = observability.tracer.captureAWSv3Client(createSqsClient());
 const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 const users = new DynamoUserStore(documents, tables.users);
 
@@ -25,10 +28,14 @@ export const handler = createApiHandler({
   cohorts: memberships,
   segments: new DynamoSegmentStore(documents, tables.cohorts),
   segmentSources: { memberships, users },
+  currents: {
+    connectors: new DynamoConnectorStore(documents, tables.cohorts),
+    queue: new SqsCurrentsQueue(sqs, readCurrentsQueueUrl()),
+  },
   exports: {
     store: new DynamoExportStore(documents, tables.cohorts),
     blobs: new S3BlobStore(observability.tracer.captureAWSv3Client(new S3Client({})), exportsConfig.bucket),
-    queue: new SqsExportQueue(observability.tracer.captureAWSv3Client(createSqsClient()), exportsConfig.queueUrl),
+    queue: new SqsExportQueue(sqs, exportsConfig.queueUrl),
   },
   observability,
 });

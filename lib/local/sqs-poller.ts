@@ -20,7 +20,7 @@ export interface PollerOptions {
   handler: SqsHandler;
   functionName?: string;
   timeoutMs: number;
-  /** Lambda's batchSize (SQS receives at most 10 per call). */
+  /** Lambda's batchSize: over 10, several receives are gathered into one batch. */
   batchSize?: number;
   /** How many batches run at once, like concurrent Lambda instances. */
   concurrency?: number;
@@ -108,15 +108,21 @@ export const startPoller = (options: PollerOptions): Poller => {
     while (running) {
       let messages: Message[] = [];
       try {
-        const response = await client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(10, options.batchSize ?? 10),
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ['All'],
-          }),
-        );
-        messages = response.Messages ?? [];
+        const batchSize = options.batchSize ?? 10;
+        // SQS gives at most 10 per call; like Lambda's batching window, gather up to batchSize.
+        for (let first = true; messages.length < batchSize; first = false) {
+          const response = await client.send(
+            new ReceiveMessageCommand({
+              QueueUrl: queueUrl,
+              MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
+              WaitTimeSeconds: first ? 1 : 0,
+              MessageSystemAttributeNames: ['All'],
+            }),
+          );
+          const received = response.Messages ?? [];
+          messages.push(...received);
+          if (received.length === 0) break;
+        }
       } catch (error: unknown) {
         if (!running) return;
         console.error(`[${functionName}] receive failed, retrying:`, error);

@@ -16,6 +16,13 @@ import { createExportHandler } from '../../functions/export/app.js';
 import { DynamoExportStore } from '../dynamodb/export-store.js';
 import { FileBlobStore } from '../exports/blob-store.js';
 import { SqsExportQueue } from '../sqs/export-queue.js';
+import { createCurrentsHandler } from '../../functions/currents/app.js';
+import { DynamoConnectorStore } from '../dynamodb/connector-store.js';
+import { SqsCurrentsQueue } from '../sqs/currents-queue.js';
+import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
+import type { DeliveryClock } from '../currents/delivery.js';
+import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { resolve } from 'node:path';
 import type { Tables } from '../config.js';
 import { DynamoMembershipStore } from '../dynamodb/membership-store.js';
@@ -55,6 +62,10 @@ export interface LocalStackOptions {
   requestsPerHour?: number;
   /** Where segment exports are written (default: .local/exports). */
   exportsFolder?: string;
+  /** Print what the local Heap receiver gets (npm start). */
+  printCurrents?: boolean;
+  /** Time and randomness of Currents deliveries (tests make retries immediate and windows controllable). */
+  currentsClock?: DeliveryClock;
   /** Subscribe a watch queue to the membership events topic (the benchmark does without). */
   watchEvents?: boolean;
   /** Start the sync poller (tests may drive the sync handler themselves). */
@@ -77,6 +88,8 @@ export interface LocalStack {
   events: { topicArn: string; watchQueueUrl: string };
   /** Segment exports: their queue, and the folder they are written to. */
   exports: { queues: LocalQueues; folder: string };
+  /** Currents: the delivery queue, and the receiver standing in for Heap (with the demo connector pointing at it). */
+  currents: { queues: LocalQueues; receiver: CurrentsReceiver; connectors: DynamoConnectorStore; demoConnectorId: string };
   sqsEndpoint: string;
   dynamoDbEndpoint: string;
   tables: Tables;
@@ -90,15 +103,18 @@ export interface LocalStack {
     sync: ReturnType<typeof createSyncHandler>;
     api: ReturnType<typeof createApiHandler>;
     export: ReturnType<typeof createExportHandler>;
+    currents: ReturnType<typeof createCurrentsHandler>;
   };
   poller?: Poller;
   exportPoller?: Poller;
+  currentsPoller?: Poller;
   stop(): Promise<void>;
 }
 
 /** What `npm run admin -- --local` needs to find a running stack: endpoints and names, never keys. */
-export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events'>) => ({
+export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events' | 'currents'>) => ({
   sqsEndpoint: stack.sqsEndpoint,
+  currentsQueueUrl: stack.currents.queues.queueUrl,
   membershipEventsWatchQueueUrl: stack.events.watchQueueUrl,
   dynamoDbEndpoint: stack.dynamoDbEndpoint,
   tables: stack.tables,
@@ -143,6 +159,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       { queue: `${prefix}-segment-exports`, deadLetterQueue: `${prefix}-segment-exports-dlq` },
       { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'ExportQueue', deadLetterQueue: 'ExportDeadLetterQueue' } },
     );
+    const currentsQueues = await createQueues(
+      sqs,
+      { queue: `${prefix}-currents`, deadLetterQueue: `${prefix}-currents-dlq` },
+      { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'CurrentsQueue', deadLetterQueue: 'CurrentsDeadLetterQueue' } },
+    );
+    const receiver = await startCurrentsReceiver({ print: options.printCurrents });
     const exportsFolder = resolve(options.exportsFolder ?? '.local/exports');
     const blobs = new FileBlobStore(exportsFolder);
     const exportQueue = new SqsExportQueue(sqs, exportQueues.queueUrl);
@@ -175,6 +197,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     }
 
     const segmentSources = { memberships, users };
+    const connectors = new DynamoConnectorStore(documents, tables.cohorts);
+    const demoConnector = await connectors.create(
+      { workspaceId: workspace.workspaceId, url: receiver.url, token: generateKey(), eventTypes: [...CURRENTS_EVENT_TYPES] },
+      new Date(),
+    );
+    const currents = { connectors, queue: new SqsCurrentsQueue(sqs, currentsQueues.queueUrl) };
     const exportStore = new DynamoExportStore(documents, tables.cohorts);
     const handlers = {
       ingest: createIngestHandler({
@@ -200,8 +228,17 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         cohorts: memberships,
         segments: new DynamoSegmentStore(documents, tables.cohorts),
         segmentSources,
+        currents,
         exports: { store: exportStore, blobs, queue: exportQueue },
         observability: createObservability('api'),
+      }),
+      currents: createCurrentsHandler({
+        connectors,
+        retryLater: async (receiptHandle, seconds) => {
+          await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: currentsQueues.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+        },
+        clock: options.currentsClock,
+        observability: createObservability('currents'),
       }),
       export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: createObservability('export') }),
     };
@@ -216,6 +253,19 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
             functionName: 'export',
             timeoutMs: functionTimeoutMs('export'),
             batchSize: 1,
+            concurrency: 1,
+          });
+    const currentsPoller =
+      options.poll === false
+        ? undefined
+        : startPoller({
+            client: sqs,
+            queueUrl: currentsQueues.queueUrl,
+            queueArn: currentsQueues.queueArn,
+            handler: handlers.currents,
+            functionName: 'currents',
+            timeoutMs: functionTimeoutMs('currents'),
+            batchSize: 100,
             concurrency: 1,
           });
     const gateway = await startGateway(
@@ -239,6 +289,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       url: gateway.url,
       events,
       exports: { queues: exportQueues, folder: exportsFolder },
+      currents: { queues: currentsQueues, receiver, connectors, demoConnectorId: demoConnector.connectorId },
       sqsEndpoint,
       dynamoDbEndpoint,
       tables,
@@ -250,9 +301,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       handlers,
       poller,
       exportPoller,
+      currentsPoller,
       stop: async () => {
         await poller?.stop();
         await exportPoller?.stop();
+        await currentsPoller?.stop();
+        await receiver.stop();
         await gateway.stop();
         sqs.destroy();
         sns.destroy();

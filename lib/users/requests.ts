@@ -87,11 +87,56 @@ export const TrackAttributes = z
   });
 export type TrackAttributes = z.infer<typeof TrackAttributes>;
 
-export const TrackRequest = z.object({
-  attributes: z.array(TrackAttributes).min(1, { error: 'must have at least one object' }).max(MAX_TRACK_ATTRIBUTES, {
-    error: `at most ${MAX_TRACK_ATTRIBUTES} objects per request`,
-  }),
+/** Whose event it is: exactly one of external_id, user_alias, braze_id (Braze's /users/track). */
+const EventOwner = {
+  external_id: Identifier.optional(),
+  user_alias: UserAlias.optional(),
+  braze_id: Identifier.optional(),
+};
+const hasOneOwner = (value: { external_id?: unknown; user_alias?: unknown; braze_id?: unknown }) =>
+  [value.external_id, value.user_alias, value.braze_id].filter((owner) => owner !== undefined).length === 1;
+const EventTime = z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time, e.g. 2026-01-21T19:20:30Z' });
+const EventProperties = z.record(z.string(), z.unknown(), { error: 'must be an object' }).check((ctx) => {
+  const problem = attributeValueProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
 });
+
+export const TrackEvent = z
+  .looseObject({
+    ...EventOwner,
+    name: z.string({ error: 'must be a string' }).min(1).max(255),
+    time: EventTime,
+    properties: EventProperties.optional(),
+    app_id: z.string().max(255).optional(),
+  })
+  .refine(hasOneOwner, { error: 'needs exactly one of `external_id`, `user_alias`, `braze_id`' });
+export type TrackEvent = z.infer<typeof TrackEvent>;
+
+export const TrackPurchase = z
+  .looseObject({
+    ...EventOwner,
+    product_id: z.string({ error: 'must be a string' }).min(1).max(255),
+    currency: z.string().regex(/^[A-Z]{3}$/, { error: 'must be a three-letter ISO 4217 code, e.g. USD' }),
+    price: z.number({ error: 'must be a number' }).finite(),
+    quantity: z.number().int().min(1).max(100).optional(),
+    time: EventTime,
+    properties: EventProperties.optional(),
+    app_id: z.string().max(255).optional(),
+  })
+  .refine(hasOneOwner, { error: 'needs exactly one of `external_id`, `user_alias`, `braze_id`' });
+export type TrackPurchase = z.infer<typeof TrackPurchase>;
+
+const upTo = (what: string) => ({ error: `at most ${MAX_TRACK_ATTRIBUTES} ${what} per request` });
+
+export const TrackRequest = z
+  .object({
+    attributes: z.array(TrackAttributes).max(MAX_TRACK_ATTRIBUTES, upTo('attribute objects')).optional(),
+    events: z.array(TrackEvent).max(MAX_TRACK_ATTRIBUTES, upTo('events')).optional(),
+    purchases: z.array(TrackPurchase).max(MAX_TRACK_ATTRIBUTES, upTo('purchases')).optional(),
+  })
+  .refine((body) => (body.attributes?.length ?? 0) + (body.events?.length ?? 0) + (body.purchases?.length ?? 0) > 0, {
+    error: 'give `attributes`, `events` and/or `purchases` with at least one object',
+  });
 export type TrackRequest = z.infer<typeof TrackRequest>;
 
 export const customAttributesOf = (attributes: TrackAttributes): Record<string, unknown> =>

@@ -5,7 +5,10 @@
 import type { IdentifierRef } from '../cohorts/matching.js';
 import { UserConflictError, type DynamoUserStore, type UserProfile } from '../dynamodb/user-store.js';
 import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
-import { customAttributesOf, type ExportIdsRequest, type IdentifyRequest, type TrackRequest } from './requests.js';
+import { customAttributesOf, type ExportIdsRequest, type IdentifyRequest, type TrackEvent, type TrackPurchase, type TrackRequest } from './requests.js';
+import { customEvent, purchaseEvent, type EventUser } from '../currents/events.js';
+import type { DynamoConnectorStore } from '../dynamodb/connector-store.js';
+import type { CurrentsQueue } from '../sqs/currents-queue.js';
 
 export type UserStore = Pick<
   DynamoUserStore,
@@ -16,6 +19,8 @@ export type MembershipReader = Pick<DynamoMembershipStore, 'cohortsOfUser' | 'ge
 export interface UserPorts {
   users: UserStore;
   memberships: MembershipReader;
+  /** Where tracked events and purchases go: the workspace's Currents connectors, through their queue. */
+  currents?: { connectors: Pick<DynamoConnectorStore, 'list'>; queue: CurrentsQueue };
   clock?: () => Date;
 }
 
@@ -33,13 +38,15 @@ const itemError = (inputArray: string, index: number, error: unknown): ItemError
 export const trackUsers = async (
   workspaceId: string,
   request: TrackRequest,
-  { users, clock = () => new Date() }: UserPorts,
-): Promise<{ processed: number; errors: ItemError[] }> => {
+  ports: UserPorts,
+): Promise<{ processed: number; events?: number; purchases?: number; errors: ItemError[] }> => {
+  const { users, clock = () => new Date() } = ports;
   const now = clock();
   const errors: ItemError[] = [];
   let processed = 0;
-  // In order: a later object may build on a user an earlier one created.
-  for (const [index, attributes] of request.attributes.entries()) {
+  // In order: a later object may build on a user an earlier one created, and events come
+  // after attributes, so an event may name a user created in the same request.
+  for (const [index, attributes] of (request.attributes ?? []).entries()) {
     try {
       const owner: IdentifierRef =
         attributes.external_id !== undefined
@@ -66,7 +73,74 @@ export const trackUsers = async (
       errors.push(itemError('attributes', index, error));
     }
   }
-  return { processed, errors };
+  const tracked = await trackBehaviors(workspaceId, request, ports, now, errors);
+  return { processed, ...tracked, errors };
+};
+
+/**
+ * Events and purchases of existing users become Currents events, queued for every active
+ * connector of the workspace that takes their type. An event of a user who does not exist
+ * creates nothing and is reported in `errors`; the rest of the request applies.
+ */
+const trackBehaviors = async (
+  workspaceId: string,
+  request: TrackRequest,
+  ports: UserPorts,
+  now: Date,
+  errors: ItemError[],
+): Promise<{ events?: number; purchases?: number }> => {
+  const owners = async (items: readonly (TrackEvent | TrackPurchase)[], inputArray: string) => {
+    const found: (EventUser | undefined)[] = [];
+    for (const [index, item] of items.entries()) {
+      const brazeId =
+        item.braze_id ??
+        (
+          await ports.users.find(
+            workspaceId,
+            item.external_id !== undefined
+              ? { type: 'external_id', externalId: item.external_id }
+              : { type: 'alias', label: item.user_alias!.alias_label, name: item.user_alias!.alias_name },
+          )
+        )?.brazeId;
+      const profile = brazeId === undefined ? undefined : await ports.users.getProfile(workspaceId, brazeId);
+      if (!profile) {
+        errors.push({ type: 'no such user: events of users who do not exist create nothing', input_array: inputArray, index });
+        found.push(undefined);
+        continue;
+      }
+      const timezone = profile.customAttributes.time_zone;
+      found.push({
+        brazeId: profile.brazeId,
+        ...(profile.externalId !== undefined ? { externalId: profile.externalId } : {}),
+        ...(profile.deviceIds[0] !== undefined ? { deviceId: profile.deviceIds[0] } : {}),
+        ...(typeof timezone === 'string' ? { timezone } : {}),
+      });
+    }
+    return found;
+  };
+  const events = request.events ?? [];
+  const purchases = request.purchases ?? [];
+  const eventOwners = await owners(events, 'events');
+  const purchaseOwners = await owners(purchases, 'purchases');
+  const currentsEvents = [
+    ...events.flatMap((event, index) => (eventOwners[index] ? [customEvent(eventOwners[index]!, event)] : [])),
+    ...purchases.flatMap((purchase, index) => (purchaseOwners[index] ? [purchaseEvent(purchaseOwners[index]!, purchase)] : [])),
+  ];
+  if (currentsEvents.length > 0 && ports.currents) {
+    const connectors = (await ports.currents.connectors.list(workspaceId)).filter((connector) => !connector.paused);
+    const queuedAt = now.getTime();
+    const messages = connectors.flatMap((connector) =>
+      currentsEvents
+        .filter((event) => connector.eventTypes.includes(event.event_type))
+        .map((event) => ({ v: 1 as const, workspaceId, connectorId: connector.connectorId, queuedAt, event })),
+    );
+    await ports.currents.queue.send(messages);
+  }
+  // Counted only for the arrays the request had, as Braze answers.
+  return {
+    ...(request.events ? { events: eventOwners.filter(Boolean).length } : {}),
+    ...(request.purchases ? { purchases: purchaseOwners.filter(Boolean).length } : {}),
+  };
 };
 
 /**

@@ -67,6 +67,24 @@ describe('npm run admin', () => {
     expect(await admin('dlq', 'count')).toMatch(/^0 /);
   });
 
+  it('creates, lists, pauses and deletes Currents connectors', async () => {
+    // Act
+    const created = await admin(
+      'currents', 'create', '--workspace', stack.workspace.workspaceId, '--url', 'https://heap.example/currents', '--token', 't0ken',
+      '--events', 'users.behaviors.CustomEvent,users.behaviors.Purchase',
+    );
+    const connectorId = /connector (\S+):/.exec(created)![1]!;
+    await admin('currents', 'pause', '--workspace', stack.workspace.workspaceId, '--connector', connectorId);
+
+    // Assess
+    const listed = (await admin('currents', 'list', '--workspace', stack.workspace.workspaceId)).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ connectorId, url: 'https://heap.example/currents', paused: true })]));
+    expect(JSON.stringify(listed)).not.toContain('t0ken');
+    expect(await admin('currents', 'dead-letters', '--workspace', stack.workspace.workspaceId, '--connector', connectorId)).toContain('0 dropped event(s).');
+    await admin('currents', 'delete', '--workspace', stack.workspace.workspaceId, '--connector', connectorId);
+    await expect(admin('currents', 'delete', '--workspace', stack.workspace.workspaceId, '--connector', connectorId)).rejects.toThrow(/No such connector/);
+  });
+
   it('refuses unknown partners with a clear message', async () => {
     await expect(admin('workspace', 'create', '--name', 'x', '--partners', 'nobody')).rejects.toThrow(/--partners takes a comma list of: heap/);
   });

@@ -10,10 +10,13 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { startTestStack } from '../support/stack.js';
 import { context, drainMessages, httpEvent } from '../support/events.js';
+import { workspaceClient } from '../support/client.js';
 
 let stack: LocalStack;
 beforeAll(async () => {
   stack = await startTestStack({ poll: false });
+  // A user the fuzzed events and purchases can belong to (their Currents events get queued).
+  await workspaceClient(stack).track([{ external_id: 'fuzz-user' }]);
 });
 afterAll(() => stack?.stop());
 
@@ -152,6 +155,39 @@ describe('workspace REST endpoints', () => {
               { requiredKeys: [] },
             ),
             { maxLength: 4 },
+          ),
+          fc.anything(),
+        ),
+        events: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
+                braze_id: fc.oneof(identifier, fc.anything()),
+                name: fc.oneof(identifier, fc.anything()),
+                time: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), identifier),
+                properties: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.anything()),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
+          ),
+          fc.anything(),
+        ),
+        purchases: fc.oneof(
+          fc.array(
+            fc.record(
+              {
+                external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
+                product_id: identifier,
+                currency: fc.oneof(fc.constantFrom('USD', 'EUR'), identifier),
+                price: fc.oneof(fc.double(), fc.anything()),
+                quantity: fc.oneof(fc.integer(), fc.anything()),
+                time: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), identifier),
+              },
+              { requiredKeys: [] },
+            ),
+            { maxLength: 3 },
           ),
           fc.anything(),
         ),

@@ -157,6 +157,7 @@ describe('the bundles', () => {
       MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
       EXPORTS_BUCKET: 'b',
       EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
+      CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
       AWS_REGION: 'us-east-1',
     };
     await expect(run(process.execPath, ['--input-type=module', '-e', script], { env })).resolves.toBeDefined();
