@@ -8,7 +8,7 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
-import { chunk, queryAll } from './batch.js';
+import { backoff, chunk, queryAll } from './batch.js';
 import type { CurrentsEvent } from '../currents/events.js';
 
 export interface Connector {
@@ -144,6 +144,7 @@ export class DynamoConnectorStore {
       }));
       for (let round = 0; pending.length > 0; round += 1) {
         if (round > 10) throw new Error('BatchWriteItem: dead letters still unprocessed after 10 retries');
+        if (round > 0) await backoff(round);
         const response = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
         pending = (response.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
       }
