@@ -164,13 +164,21 @@ try {
   log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
   const pipelineStarted = now();
   let ingestDoneMs = 0;
+  let retriedRequests = 0;
   const sending = pool(REQUESTS, SENDERS, async (index) => {
-    const response = await fetch(`${stack.url}/partners/heap/cohorts/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: body(index),
-    });
-    if (response.status !== 201) throw new Error(`request ${index}: ${response.status} ${await response.text()}`);
+    // As a partner does (contract: 5XX and 429 are retried with exponential backoff).
+    for (let attempt = 0; ; attempt += 1) {
+      const response = await fetch(`${stack.url}/partners/heap/cohorts/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body(index),
+      });
+      if (response.status === 201) return;
+      const text = await response.text();
+      if ((response.status < 500 && response.status !== 429) || attempt >= 8) throw new Error(`request ${index}: ${response.status} ${text}`);
+      retriedRequests += 1;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 250 * 2 ** attempt)));
+    }
   }).then(() => {
     ingestDoneMs = now() - pipelineStarted;
   });
@@ -323,6 +331,8 @@ try {
       ratio: pipelineRate / rawRate,
       pipelineSeconds: pipelineMs / 1000,
       ingestSeconds: ingestDoneMs / 1000,
+      /** Partner requests answered 5XX/429 and retried by the client (0 on a machine that keeps up). */
+      retriedRequests,
       rawSeconds: rawMs / 1000,
       verified: { memberships: verified, expected: CHANGES, problems },
     },
