@@ -11,7 +11,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import type { SQSEvent, SQSRecord, SQSBatchResponse } from 'aws-lambda';
+import type { Context, SQSEvent, SQSRecord, SQSBatchResponse } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
 import type { Observability } from '../../lib/observability.js';
@@ -20,15 +21,37 @@ export interface SyncDependencies extends SyncPorts {
   observability: Observability;
 }
 
-export type SyncHandler = (event: SQSEvent, context: import('aws-lambda').Context) => Promise<SQSBatchResponse>;
+export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 const REPORT_METRICS = ['received', 'matched', 'unmatched', 'added', 'removed', 'alreadyInState', 'superseded'] as const;
+
+/**
+ * Records run in parallel; one that is still running this close to the function's timeout
+ * is reported failed, so that the batch answers in time with the finished records kept,
+ * instead of the timeout returning all of them. Its writes so far are safe to repeat.
+ */
+export const DEADLINE_MARGIN_MS = 3_000;
+
+const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined): Promise<T> => {
+  if (!context) return work;
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      work,
+      sleep(Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS), undefined, { signal: timer.signal }).then(() => {
+        throw new Error('out of time before the function timeout; the record will be retried');
+      }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+};
 
 export const createSyncHandler = ({ observability, ...ports }: SyncDependencies): SyncHandler => {
   const { logger, metrics, tracer } = observability;
   const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
 
-  const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>): Promise<void> => {
+  const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>, lambdaContext?: Context): Promise<void> => {
     const message = record.body;
     const context = {
       messageId: record.messageId,
@@ -38,7 +61,7 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
       cohortId: message.cohortId,
       requestId: message.stamp.requestId,
     };
-    const result = await syncCohortMessage(message, ports).catch((error: unknown) => {
+    const result = await beforeDeadline(syncCohortMessage(message, ports), lambdaContext).catch((error: unknown) => {
       // The record goes back to the queue (and after maxReceiveCount to the DLQ): say why.
       logger.error('cohort sync failed; the record will be retried', { ...context, error: error instanceof Error ? error.message : String(error) });
       throw error;

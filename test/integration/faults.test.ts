@@ -10,7 +10,9 @@ import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient } from '../support/client.js';
-import { shuffle } from '../support/events.js';
+import { drainMessages, shuffle, sqsEvent } from '../support/events.js';
+import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { DEADLINE_MARGIN_MS } from '../../functions/sync/app.js';
 import { serialOracle } from '../support/oracle.js';
 import { readMemberships } from '../support/store.js';
 import { dieAfterWrites, injectDynamoDbFaults, type FaultCounts } from '../support/faults.js';
@@ -179,5 +181,49 @@ describe('DLQ redrive', () => {
     expect(redriven).toMatchObject({ added: 1, superseded: 1 });
     const exported = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'redrive' });
     expect(exported?.memberCount).toBe(1);
+  });
+});
+
+describe('a batch close to the function timeout', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      poll: false,
+      // Cohort "slow" takes 2 s to apply, as a large request on a slow store would.
+      wrapMemberships: (store: MembershipStore): MembershipStore => ({
+        applyMemberships: async (cohort, desired, now) => {
+          if (cohort.cohortId === 'slow') await new Promise((resolve) => setTimeout(resolve, 2_000));
+          return store.applyMemberships(cohort, desired, now);
+        },
+        nameCohort: (...args) => store.nameCohort(...args),
+        recordSyncReport: (...args) => store.recordSyncReport(...args),
+        hasSyncReport: (...args) => store.hasSyncReport(...args),
+        getCohort: (...args) => store.getCohort(...args),
+      }),
+    });
+    await seedUsers(stack);
+  });
+  afterAll(() => stack?.stop());
+
+  it('answers in time, keeping the finished records and failing only the unfinished one', async () => {
+    // Prepare
+    const partner = partnerClient(stack);
+    await partner.changeCohort('fast', [{ user_ids: ['user-1'] }]);
+    await partner.changeCohort('slow', [{ user_ids: ['user-2'] }]);
+    const [fast, slow] = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
+    const event = sqsEvent([fast!, slow!]);
+
+    // Act: 1 s left before the margin.
+    const response = await stack.handlers.sync(event, lambdaContext('sync', DEADLINE_MARGIN_MS + 1_000));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]!.messageId }]);
+    const ref = (cohortId: string) => ({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId });
+    expect((await stack.stores.memberships.getCohort(ref('fast')))?.memberCount).toBe(1);
+    // The retry, with time enough, completes it.
+    const retry = await stack.handlers.sync(sqsEvent([slow!]), lambdaContext('sync', 30_000));
+    expect(retry.batchItemFailures).toEqual([]);
+    expect((await stack.stores.memberships.getCohort(ref('slow')))?.memberCount).toBe(1);
   });
 });
