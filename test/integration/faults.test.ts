@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { LocalStack } from '../../lib/local/stack.js';
-import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient } from '../support/client.js';
@@ -14,7 +13,7 @@ import { drainMessages, shuffle, sqsEvent } from '../support/events.js';
 import { lambdaContext } from '../../lib/local/lambda-context.js';
 import { DEADLINE_MARGIN_MS } from '../../functions/sync/app.js';
 import { serialOracle } from '../support/oracle.js';
-import { readMemberships } from '../support/store.js';
+import { beforeApply, readMemberships } from '../support/store.js';
 import { dieAfterWrites, injectDynamoDbFaults, type FaultCounts } from '../support/faults.js';
 
 const USERS = Array.from({ length: 300 }, (_, index) => `user-${index}`);
@@ -141,16 +140,10 @@ describe('DLQ redrive', () => {
   beforeAll(async () => {
     stack = await startTestStack({
       // Until `broken` is cleared, the sync fails every change to cohort "redrive".
-      wrapMemberships: (store: MembershipStore): MembershipStore => ({
-        applyMemberships: (cohort, desired, now) => {
-          if (broken && cohort.cohortId === 'redrive') return Promise.reject(new Error('injected: store unavailable for this cohort'));
-          return store.applyMemberships(cohort, desired, now);
-        },
-        nameCohort: (...args) => store.nameCohort(...args),
-        recordSyncReport: (...args) => store.recordSyncReport(...args),
-        hasSyncReport: (...args) => store.hasSyncReport(...args),
-        getCohort: (...args) => store.getCohort(...args),
-      }),
+      wrapMemberships: (store) =>
+        beforeApply(store, async (cohort) => {
+          if (broken && cohort.cohortId === 'redrive') throw new Error('injected: store unavailable for this cohort');
+        }),
     });
     await seedUsers(stack);
   });
@@ -191,16 +184,10 @@ describe('a batch close to the function timeout', () => {
     stack = await startTestStack({
       poll: false,
       // Cohort "slow" takes 2 s to apply, as a large request on a slow store would.
-      wrapMemberships: (store: MembershipStore): MembershipStore => ({
-        applyMemberships: async (cohort, desired, now) => {
+      wrapMemberships: (store) =>
+        beforeApply(store, async (cohort) => {
           if (cohort.cohortId === 'slow') await new Promise((resolve) => setTimeout(resolve, 2_000));
-          return store.applyMemberships(cohort, desired, now);
-        },
-        nameCohort: (...args) => store.nameCohort(...args),
-        recordSyncReport: (...args) => store.recordSyncReport(...args),
-        hasSyncReport: (...args) => store.hasSyncReport(...args),
-        getCohort: (...args) => store.getCohort(...args),
-      }),
+        }),
     });
     await seedUsers(stack);
   });

@@ -1,5 +1,19 @@
 import { queryAll } from '../../lib/dynamodb/batch.js';
 import type { LocalStack } from '../../lib/local/stack.js';
+import type { CohortRef } from '../../lib/cohorts/messages.js';
+import type { MembershipStore } from '../../lib/cohorts/ports.js';
+
+/** A membership store that runs `before` ahead of every apply (to fail it, or slow it down), and passes everything else through. */
+export const beforeApply = (store: MembershipStore, before: (cohort: CohortRef) => Promise<void>): MembershipStore => ({
+  applyMemberships: async (cohort, desired, now) => {
+    await before(cohort);
+    return store.applyMemberships(cohort, desired, now);
+  },
+  nameCohort: (...args) => store.nameCohort(...args),
+  recordSyncReport: (...args) => store.recordSyncReport(...args),
+  hasSyncReport: (...args) => store.hasSyncReport(...args),
+  getCohort: (...args) => store.getCohort(...args),
+});
 
 /** Every membership register of a cohort of the stack's workspace: brazeId → member. */
 export const readMemberships = async (stack: LocalStack, cohortId: string, partner = 'heap'): Promise<Map<string, boolean>> => {
