@@ -8,11 +8,6 @@ export interface Tables {
   readonly cohorts: string;
 }
 
-export interface ServiceConfig {
-  readonly tables: Tables;
-  readonly cohortQueueUrl: string;
-}
-
 const required = (env: NodeJS.ProcessEnv, name: string): string => {
   const value = env[name];
   if (value === undefined || value.trim() === '') {

@@ -30,8 +30,6 @@ export interface PollerOptions {
 
 export interface Poller {
   stop(): Promise<void>;
-  /** Resolves when the queue has been seen empty and no batch is running. */
-  idle(): Promise<void>;
 }
 
 const toRecord = (message: Message, queueArn: string): SQSRecord => ({
@@ -70,12 +68,6 @@ export const startPoller = (options: PollerOptions): Poller => {
   const { client, queueUrl, queueArn, handler } = options;
   const functionName = options.functionName ?? 'sync';
   let running = true;
-  let busy = 0;
-  let emptyPolls = 0;
-  const waiters: (() => void)[] = [];
-  const checkIdle = () => {
-    if (busy === 0 && emptyPolls > 0) waiters.splice(0).forEach((resolve) => resolve());
-  };
 
   const runBatch = async (messages: Message[]): Promise<void> => {
     const records = messages.map((message) => toRecord(message, queueArn));
@@ -129,18 +121,7 @@ export const startPoller = (options: PollerOptions): Poller => {
         await sleep(500);
         continue;
       }
-      if (messages.length === 0) {
-        emptyPolls += 1;
-        checkIdle();
-        continue;
-      }
-      emptyPolls = 0;
-      busy += 1;
-      try {
-        await runBatch(messages);
-      } finally {
-        busy -= 1;
-      }
+      if (messages.length > 0) await runBatch(messages);
     }
   };
 
@@ -149,12 +130,6 @@ export const startPoller = (options: PollerOptions): Poller => {
     stop: async () => {
       running = false;
       await Promise.allSettled(loops);
-      waiters.splice(0).forEach((resolve) => resolve());
     },
-    idle: () =>
-      new Promise<void>((resolve) => {
-        emptyPolls = 0;
-        waiters.push(resolve);
-      }),
   };
 };

@@ -54,13 +54,12 @@ export const trackUsers = async (
           : attributes.user_alias !== undefined
             ? { type: 'alias', label: attributes.user_alias.alias_label, name: attributes.user_alias.alias_name }
             : { type: 'device_id', deviceId: attributes.device_id! };
-      if (owner.type === 'device_id') {
-        const existing = await users.find(workspaceId, owner);
-        if (existing?.identified) {
-          throw new UserConflictError(`device ${attributes.device_id} belongs to an identified user: send its external_id`);
-        }
+      // A lone device id names an anonymous profile; read it once, to refuse an identified owner.
+      const existing = owner.type === 'device_id' ? await users.find(workspaceId, owner) : undefined;
+      if (existing?.identified) {
+        throw new UserConflictError(`device ${attributes.device_id} belongs to an identified user: send its external_id`);
       }
-      const { brazeId } = await users.findOrCreate(workspaceId, owner, now);
+      const brazeId = existing?.brazeId ?? (await users.findOrCreate(workspaceId, owner, now)).brazeId;
       if (attributes.external_id !== undefined && attributes.user_alias !== undefined) {
         await users.addAlias(workspaceId, brazeId, attributes.user_alias, now);
       }
