@@ -1,14 +1,19 @@
 /**
- * Cohorts table (hash `pk`, range `sk`):
- *   pk <ws>#COHORTS,        sk <partner>#<cohortId>   cohort: name, createdAt, memberCount, lastSyncedAt
- *   pk <ws>#C#<partner>#<cohortId>, sk M#<brazeId>    membership register: member, orderKey, effect
- *   pk <ws>#C#<partner>#<cohortId>, sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
- * GSI `byUser` (sparse: only while member): gsi1pk <ws>#U#<brazeId>, gsi1sk <partner>#<cohortId>.
- * GSI `byCohort` (sparse: only while member): gsi2pk <ws>#C#<partner>#<cohortId>, gsi2sk <brazeId>.
+ * Cohorts table (hash `pk`, range `sk`), laid out so that one cohort of millions spreads
+ * its writes over many partitions (docs/architecture.md, "Keys for big cohorts"):
+ *   pk <ws>#COHORTS,                      sk <partner>#<cohortId>   cohort: name, createdAt, firstSeenAt, lastSyncedAt
+ *   pk <ws>#M<shard>#<partner>#<cohortId>, sk M#<brazeId>            membership register: member, orderKey, effect
+ *   pk <ws>#C#<partner>#<cohortId>,        sk N#<lane>               a share of the member count (the count is the sum)
+ *   pk <ws>#C#<partner>#<cohortId>,        sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
+ * No secondary index: a cohort's members are its 32 register partitions read in shard
+ * order (shards are contiguous ranges of braze_id, so the concatenation is sorted), and
+ * a user's cohorts are one strongly consistent read of the user's register in each of
+ * the workspace's cohorts.
  *
- * Membership writes and the member-count update go in one transaction, conditioned on
- * the register's previous order key: the count moves exactly when a membership flips,
- * whatever crashes, duplicates or concurrent writers happen around it.
+ * Membership writes and a count-lane update go in one transaction, conditioned on the
+ * register's previous order key: the count moves exactly when a membership flips,
+ * whatever crashes, duplicates or concurrent writers happen around it. Transactions of
+ * one request run in parallel on distinct lanes, so they do not cancel each other.
  */
 import {
   GetCommand,
@@ -19,26 +24,50 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { backoff, batchGetAll, chunk, queryAll, queryItems, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { backoff, batchGetAll, chunk, mapLimit, queryAll, queryItems, TRANSACT_WRITE_LIMIT } from './batch.js';
 import { decideMembership, memberCountDelta, type MembershipDecision, type MembershipState } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
 import type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
+import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 
 export type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
 const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
 const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
 const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohort.partner}#${cohort.cohortId}`;
+export const registerKey = (cohort: CohortRef, shard: number) =>
+  `${cohort.workspaceId}#M${String(shard).padStart(2, '0')}#${cohort.partner}#${cohort.cohortId}`;
 const memberSortKey = (brazeId: string) => `M#${brazeId}`;
+const registerItemKey = (cohort: CohortRef, brazeId: string) => ({ pk: registerKey(cohort, registerShardOf(brazeId)), sk: memberSortKey(brazeId) });
+const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
 const reportSortKey = (stamp: { acceptedAt: string; requestId: string }) => `R#${stamp.acceptedAt}#${stamp.requestId}`;
-const userKey = (workspaceId: string, brazeId: string) => `${workspaceId}#U#${brazeId}`;
 
 /** Sync reports are history for operators; DynamoDB's TTL deletes them after 90 days. */
 const REPORT_TTL_SECONDS = 90 * 24 * 3600;
-/** One transaction action is the cohort's count update; the rest are memberships. */
+/** One transaction action is a count-lane update; the rest are memberships. */
 const MEMBERSHIPS_PER_TRANSACTION = TRANSACT_WRITE_LIMIT - 1;
-const MAX_TRANSACTION_ATTEMPTS = 8;
+/**
+ * The count is split over lanes so that concurrent transactions on one cohort (a
+ * request's own, and other invocations') rarely touch the same count item: AWS cancels a
+ * transaction that touches an item another in-flight transaction holds. All lanes share
+ * one partition key: 2 WCU per 99 changes, so one cohort at 16,000 changes/s puts ~320
+ * WCU/s on it, under the 1,000 WCU/s a partition serves.
+ */
+export const COUNT_LANES = 32;
+/** Transactions of one request in flight at once (each on its own lane). */
+const TRANSACTIONS_IN_FLIGHT = 4;
+/**
+ * Cancelled transactions (a concurrent writer, a conflict, throttling) are retried inside
+ * the invocation with capped, jittered backoff; past this many the record fails and the
+ * sync requeues it (functions/sync/app.ts), so load alone never dead-letters a record.
+ */
+const MAX_TRANSACTION_ATTEMPTS = 12;
+
+const randomLane = () => Math.floor(Math.random() * COUNT_LANES);
+
+/** Cancellation reasons that mean "a register moved": re-read and decide again. Anything else is load (conflict, throttling). */
+const cancellationCodes = (error: TransactionCanceledException): string[] => (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
 
 export class DynamoMembershipStore implements MembershipStore {
   constructor(
@@ -49,12 +78,19 @@ export class DynamoMembershipStore implements MembershipStore {
   async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }> {
     const outcome: ApplyOutcome & { changes: AppliedChange[] } = { added: 0, removed: 0, alreadyInState: 0, superseded: 0, changes: [] };
     await this.ensureCohort(cohort, now);
-    // All registers in one parallel read (100 keys per BatchGetItem) rather than one read per chunk.
-    const registers = await this.readRegisters(cohort, desired.map((membership) => membership.brazeId));
-    // Chunks run one after another: each transaction also updates the cohort's count,
-    // and concurrent transactions on one item cancel each other.
-    for (const memberships of chunk(desired, MEMBERSHIPS_PER_TRANSACTION)) {
-      const decisions = await this.applyChunk(cohort, memberships, registers, now);
+    // All registers in one parallel read (100 keys per BatchGetItem). Eventually
+    // consistent (half the read units): a stale register only makes its transaction's
+    // condition fail, and the retry reads strongly.
+    const registers = await this.readRegisters(cohort, desired.map((membership) => membership.brazeId), false);
+    // Chunks are disjoint sets of users and each updates its own count lane, so they run
+    // in parallel without cancelling each other.
+    const firstLane = randomLane();
+    const chunks = chunk(desired, MEMBERSHIPS_PER_TRANSACTION);
+    const decided = await mapLimit(chunks, TRANSACTIONS_IN_FLIGHT, (memberships, index) =>
+      this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now),
+    );
+    decided.forEach((decisions, chunkIndex) => {
+      const memberships = chunks[chunkIndex]!;
       decisions.forEach((decision, index) => {
         if (decision.outcome === 'added' || decision.outcome === 'removed') {
           outcome[decision.outcome] += 1;
@@ -63,7 +99,7 @@ export class DynamoMembershipStore implements MembershipStore {
         } else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
         else outcome.superseded += 1;
       });
-    }
+    });
     return outcome;
   }
 
@@ -71,6 +107,7 @@ export class DynamoMembershipStore implements MembershipStore {
     cohort: CohortRef,
     memberships: readonly DesiredMembership[],
     known: Map<string, MembershipState>,
+    lane: number,
     now: Date,
   ): Promise<MembershipDecision[]> {
     let current = known;
@@ -84,29 +121,28 @@ export class DynamoMembershipStore implements MembershipStore {
       const delta = decisions.reduce((sum, decision) => sum + memberCountDelta(decision), 0);
       try {
         await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: delta === 0 ? writes : [...writes, this.countUpdate(cohort, delta)],
-          }),
+          new TransactWriteCommand({ TransactItems: delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)] }),
         );
         return decisions;
       } catch (error: unknown) {
-        // A concurrent writer moved a register (ConditionalCheckFailed) or held an item
-        // (TransactionConflict): nothing was written; read again and decide again.
+        // Nothing was written. A register moved (ConditionalCheckFailed): read again and
+        // decide again. A conflict or throttling: the same, after a longer backoff, on
+        // another lane in case the lane is what another transaction holds.
         if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
-        await backoff(attempt);
-        current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId));
+        const load = cancellationCodes(error).some((code) => code === 'TransactionConflict' || code === 'ThrottlingError');
+        await backoff(attempt, load ? 50 : 20, load ? 5_000 : 1_000);
+        if (load) lane = randomLane();
+        current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId), true);
       }
     }
   }
 
-  private async readRegisters(cohort: CohortRef, brazeIds: readonly string[]): Promise<Map<string, MembershipState>> {
+  private async readRegisters(cohort: CohortRef, brazeIds: readonly string[], consistentRead: boolean): Promise<Map<string, MembershipState>> {
     const items = await batchGetAll(
       this.client,
       this.tableName,
-      brazeIds.map((brazeId) => ({ pk: cohortKey(cohort), sk: memberSortKey(brazeId) })),
-      // Strongly consistent: a stale read would only cost a cancelled transaction, but
-      // every retry is a round trip. Registers in a chunk are disjoint from other chunks'.
-      { consistentRead: true, attributes: ['brazeId', 'member', 'orderKey', 'effect'] },
+      brazeIds.map((brazeId) => registerItemKey(cohort, brazeId)),
+      { consistentRead, attributes: ['brazeId', 'member', 'orderKey', 'effect'] },
     );
     return new Map(
       items.map((item) => [
@@ -121,17 +157,12 @@ export class DynamoMembershipStore implements MembershipStore {
       Put: {
         TableName: this.tableName,
         Item: {
-          pk: cohortKey(cohort),
-          sk: memberSortKey(brazeId),
+          ...registerItemKey(cohort, brazeId),
           brazeId,
           member: next.member,
           orderKey: next.orderKey,
           effect: next.effect,
           updatedAt: now.toISOString(),
-          // Sparse indexes, present only while a member: a user's cohorts, a cohort's members.
-          ...(next.member
-            ? { gsi1pk: userKey(cohort.workspaceId, brazeId), gsi1sk: cohortSortKey(cohort), gsi2pk: cohortKey(cohort), gsi2sk: brazeId }
-            : {}),
         },
         ...(previous
           ? { ConditionExpression: 'orderKey = :previous', ExpressionAttributeValues: { ':previous': previous.orderKey } }
@@ -140,15 +171,33 @@ export class DynamoMembershipStore implements MembershipStore {
     };
   }
 
-  private countUpdate(cohort: CohortRef, delta: number) {
+  private countUpdate(cohort: CohortRef, lane: number, delta: number) {
     return {
       Update: {
         TableName: this.tableName,
-        Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
-        UpdateExpression: 'ADD memberCount :delta',
+        Key: { pk: cohortKey(cohort), sk: laneSortKey(lane) },
+        UpdateExpression: 'ADD members :delta',
         ExpressionAttributeValues: { ':delta': delta },
       },
     };
+  }
+
+  /** The member count: the sum of the cohort's count lanes (one query of ≤ 32 small items). */
+  private async memberCount(cohort: CohortRef): Promise<number> {
+    const lanes = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :lanes)',
+      ExpressionAttributeValues: { ':pk': cohortKey(cohort), ':lanes': 'N#' },
+      ProjectionExpression: 'members',
+      ConsistentRead: true,
+    });
+    return lanes.reduce((sum, lane) => sum + Number(lane.members ?? 0), 0);
+  }
+
+  private async withCounts(workspaceId: string, items: readonly Record<string, unknown>[]): Promise<Cohort[]> {
+    return mapLimit(items, 16, async (item) =>
+      toCohort(item, await this.memberCount({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string })),
+    );
   }
 
   /** Deltas for a cohort that was never named are accepted: it is listed under its id until a name arrives. */
@@ -158,9 +207,9 @@ export class DynamoMembershipStore implements MembershipStore {
         TableName: this.tableName,
         Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
         UpdateExpression:
-          'SET partner = :partner, cohortId = :cohortId, #name = if_not_exists(#name, :cohortId), firstSeenAt = if_not_exists(firstSeenAt, :now), memberCount = if_not_exists(memberCount, :zero), lastSyncedAt = :now',
+          'SET partner = :partner, cohortId = :cohortId, #name = if_not_exists(#name, :cohortId), firstSeenAt = if_not_exists(firstSeenAt, :now), lastSyncedAt = :now',
         ExpressionAttributeNames: { '#name': 'name' },
-        ExpressionAttributeValues: { ':partner': cohort.partner, ':cohortId': cohort.cohortId, ':now': now.toISOString(), ':zero': 0 },
+        ExpressionAttributeValues: { ':partner': cohort.partner, ':cohortId': cohort.cohortId, ':now': now.toISOString() },
       }),
     );
   }
@@ -173,7 +222,7 @@ export class DynamoMembershipStore implements MembershipStore {
           TableName: this.tableName,
           Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
           UpdateExpression:
-            'SET partner = :partner, cohortId = :cohortId, #name = :name, createdAt = :createdAt, nameOrderKey = :orderKey, firstSeenAt = if_not_exists(firstSeenAt, :now), memberCount = if_not_exists(memberCount, :zero)',
+            'SET partner = :partner, cohortId = :cohortId, #name = :name, createdAt = :createdAt, nameOrderKey = :orderKey, firstSeenAt = if_not_exists(firstSeenAt, :now)',
           ConditionExpression: 'attribute_not_exists(nameOrderKey) OR nameOrderKey < :orderKey',
           ExpressionAttributeNames: { '#name': 'name' },
           ExpressionAttributeValues: {
@@ -183,7 +232,6 @@ export class DynamoMembershipStore implements MembershipStore {
             ':createdAt': createdAt,
             ':orderKey': orderKey,
             ':now': now.toISOString(),
-            ':zero': 0,
           },
         }),
       );
@@ -231,14 +279,17 @@ export class DynamoMembershipStore implements MembershipStore {
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
     });
-    return items.map(toCohort);
+    return this.withCounts(workspaceId, items);
   }
 
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {
-    const response = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) }, ConsistentRead: true }),
-    );
-    return response.Item && toCohort(response.Item);
+    const [response, count] = await Promise.all([
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) }, ConsistentRead: true }),
+      ),
+      this.memberCount(cohort),
+    ]);
+    return response.Item && toCohort(response.Item, count);
   }
 
   async recentSyncReports(cohort: CohortRef, limit = 20): Promise<SyncReport[]> {
@@ -254,31 +305,47 @@ export class DynamoMembershipStore implements MembershipStore {
     return (response.Items ?? []).map(({ pk: _pk, sk: _sk, ttl: _ttl, ...report }) => report as SyncReport);
   }
 
-  /** A cohort's members in braze_id order, after `after`, page by page (byCohort index). */
+  /**
+   * A cohort's members in braze_id order, after `after`, page by page: its register
+   * shards in order (each a contiguous range of braze_ids), tombstones filtered out.
+   */
   async *cohortMembers(cohort: CohortRef, after?: string, pageSize = 1_000): AsyncGenerator<string> {
-    const items = queryItems(this.client, {
-      TableName: this.tableName,
-      IndexName: 'byCohort',
-      KeyConditionExpression: after === undefined ? 'gsi2pk = :cohort' : 'gsi2pk = :cohort AND gsi2sk > :after',
-      ExpressionAttributeValues: { ':cohort': cohortKey(cohort), ...(after === undefined ? {} : { ':after': after }) },
-      ProjectionExpression: 'gsi2sk',
-      Limit: pageSize,
-    });
-    for await (const item of items) yield item.gsi2sk as string;
+    for (let shard = after === undefined ? 0 : registerShardOf(after); shard < REGISTER_SHARDS; shard += 1) {
+      const items = queryItems(this.client, {
+        TableName: this.tableName,
+        KeyConditionExpression: after === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
+        FilterExpression: '#member = :true',
+        ExpressionAttributeNames: { '#member': 'member' },
+        ExpressionAttributeValues: { ':pk': registerKey(cohort, shard), ':true': true, ...(after === undefined ? {} : { ':after': memberSortKey(after) }) },
+        ProjectionExpression: 'brazeId',
+        Limit: pageSize,
+      });
+      for await (const item of items) yield item.brazeId as string;
+    }
   }
 
-  /** The cohorts a user is a member of (byUser index; eventually consistent). */
+  /**
+   * The cohorts a user is a member of: the user's register in each of the workspace's
+   * cohorts, read strongly consistent (so a merge never misses a membership just written).
+   * Costs one key per cohort of the workspace, not per user.
+   */
   async cohortsOfUser(workspaceId: string, brazeId: string): Promise<CohortRef[]> {
-    const items = await queryAll(this.client, {
+    const cohorts = await queryAll(this.client, {
       TableName: this.tableName,
-      IndexName: 'byUser',
-      KeyConditionExpression: 'gsi1pk = :user',
-      ExpressionAttributeValues: { ':user': userKey(workspaceId, brazeId) },
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
+      ProjectionExpression: 'partner, cohortId',
+      ConsistentRead: true,
     });
-    return items.map((item) => {
-      const [partner, ...rest] = String(item.gsi1sk).split('#');
-      return { workspaceId, partner: partner!, cohortId: rest.join('#') };
-    });
+    const refs = cohorts.map((item) => ({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string }));
+    const registers = await batchGetAll(
+      this.client,
+      this.tableName,
+      refs.map((ref) => registerItemKey(ref, brazeId)),
+      { consistentRead: true, attributes: ['pk', 'member'] },
+    );
+    const memberOf = new Set(registers.filter((item) => item.member === true).map((item) => item.pk as string));
+    return refs.filter((ref) => memberOf.has(registerItemKey(ref, brazeId).pk));
   }
 
   async getCohorts(workspaceId: string, refs: readonly CohortRef[]): Promise<Cohort[]> {
@@ -287,50 +354,58 @@ export class DynamoMembershipStore implements MembershipStore {
       this.tableName,
       refs.map((ref) => ({ pk: cohortListKey(workspaceId), sk: cohortSortKey(ref) })),
     );
-    return items.map(toCohort);
+    return this.withCounts(workspaceId, items);
   }
 
   /**
    * A user merged away by identify leaves its cohorts: each membership ends with the
    * count moved in the same transaction (the identified user keeps its own memberships).
+   * Only a failed condition (no longer a member) counts as done; a conflict or
+   * throttling is retried, and past the retries the error fails the request.
    */
   async dropUser(workspaceId: string, brazeId: string, now: Date): Promise<number> {
     const refs = await this.cohortsOfUser(workspaceId, brazeId);
     let dropped = 0;
     for (const ref of refs) {
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk: cohortKey(ref), sk: memberSortKey(brazeId) },
-                  // `member` is a DynamoDB reserved word.
-                  UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now REMOVE gsi1pk, gsi1sk, gsi2pk, gsi2sk',
-                  ConditionExpression: '#member = :true',
-                  ExpressionAttributeNames: { '#member': 'member' },
-                  ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':now': now.toISOString() },
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: registerItemKey(ref, brazeId),
+                    // `member` is a DynamoDB reserved word.
+                    UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now',
+                    ConditionExpression: '#member = :true',
+                    ExpressionAttributeNames: { '#member': 'member' },
+                    ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':now': now.toISOString() },
+                  },
                 },
-              },
-              this.countUpdate(ref, -1),
-            ],
-          }),
-        );
-        dropped += 1;
-      } catch (error: unknown) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
+                this.countUpdate(ref, randomLane(), -1),
+              ],
+            }),
+          );
+          dropped += 1;
+          break;
+        } catch (error: unknown) {
+          if (!(error instanceof TransactionCanceledException)) throw error;
+          if (cancellationCodes(error)[0] === 'ConditionalCheckFailed') break;
+          if (attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
+          await backoff(attempt, 50, 5_000);
+        }
       }
     }
     return dropped;
   }
 }
 
-const toCohort = (item: Record<string, unknown>): Cohort => ({
+const toCohort = (item: Record<string, unknown>, memberCount: number): Cohort => ({
   partner: item.partner as string,
   cohortId: item.cohortId as string,
   name: item.name as string,
-  memberCount: Number(item.memberCount ?? 0),
+  memberCount,
   ...(item.createdAt ? { createdAt: item.createdAt as string } : {}),
   firstSeenAt: item.firstSeenAt as string,
   ...(item.lastSyncedAt ? { lastSyncedAt: item.lastSyncedAt as string } : {}),

@@ -1,4 +1,6 @@
 import { queryAll } from '../../lib/dynamodb/batch.js';
+import { registerKey } from '../../lib/dynamodb/membership-store.js';
+import { REGISTER_SHARDS } from '../../lib/dynamodb/shards.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { CohortRef } from '../../lib/cohorts/messages.js';
 import type { MembershipStore } from '../../lib/cohorts/ports.js';
@@ -15,13 +17,18 @@ export const beforeApply = (store: MembershipStore, before: (cohort: CohortRef) 
   getCohort: (...args) => store.getCohort(...args),
 });
 
-/** Every membership register of a cohort of the stack's workspace: brazeId → member. */
+/** Every membership register of a cohort of the stack's workspace (all its shards): brazeId → member. */
 export const readMemberships = async (stack: LocalStack, cohortId: string, partner = 'heap'): Promise<Map<string, boolean>> => {
-  const items = await queryAll(stack.clients.documents, {
-    TableName: stack.tables.cohorts,
-    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-    ExpressionAttributeValues: { ':pk': `${stack.workspace.workspaceId}#C#${partner}#${cohortId}`, ':m': 'M#' },
-    ConsistentRead: true,
-  });
-  return new Map(items.map((item) => [item.brazeId as string, item.member as boolean]));
+  const ref = { workspaceId: stack.workspace.workspaceId, partner, cohortId };
+  const shards = await Promise.all(
+    Array.from({ length: REGISTER_SHARDS }, (_, shard) =>
+      queryAll(stack.clients.documents, {
+        TableName: stack.tables.cohorts,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': registerKey(ref, shard) },
+        ConsistentRead: true,
+      }),
+    ),
+  );
+  return new Map(shards.flat().map((item) => [item.brazeId as string, item.member as boolean]));
 };
