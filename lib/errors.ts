@@ -60,3 +60,28 @@ export class ServiceUnavailableError extends ServiceError {
     this.name = 'ServiceUnavailableError';
   }
 }
+
+/** A sync record still running when its function is about to time out. */
+export class OutOfTimeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutOfTimeError';
+  }
+}
+
+/** DynamoDB's answers that mean "too much load right now", not "this request is wrong". */
+const LOAD_ERROR_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'TransactionConflictException']);
+const LOAD_CANCELLATION_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'None']);
+
+/**
+ * Whether an error is load (throttling, transaction conflicts, running out of time)
+ * rather than a defect of the work: load is worth retrying later, however many times.
+ * A cancelled transaction is load only if no item's condition failed.
+ */
+export const isLoadError = (error: unknown): boolean => {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof OutOfTimeError || LOAD_ERROR_NAMES.has(error.name)) return true;
+  if (error.name !== 'TransactionCanceledException') return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code !== 'None') && reasons.every((reason) => LOAD_CANCELLATION_CODES.has(reason.Code ?? 'None'));
+};

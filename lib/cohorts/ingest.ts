@@ -7,7 +7,7 @@ import type { CohortMessage, OrderStamp } from './messages.js';
 
 /** The port to the cohort queue. `send` resolves only once the message is durably stored. */
 export interface CohortQueue {
-  send(message: CohortMessage): Promise<void>;
+  send(message: CohortMessage, options?: { delaySeconds?: number }): Promise<void>;
 }
 
 export interface Acceptance {

@@ -22,6 +22,8 @@ const CohortRefFields = {
   partner: z.string().min(1),
   cohortId: z.string().min(1),
   stamp: OrderStamp,
+  /** How many times the sync put this request back on the queue because of load (functions/sync/app.ts). */
+  requeues: z.number().int().min(0).optional(),
 };
 
 export const CohortNamedMessage = z.object({

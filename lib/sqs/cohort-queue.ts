@@ -24,7 +24,7 @@ export class SqsCohortQueue implements CohortQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async send(message: CohortMessage): Promise<void> {
+  async send(message: CohortMessage, options: { delaySeconds?: number } = {}): Promise<void> {
     const body = toSqsBody(message);
     const size = Buffer.byteLength(body, 'utf8');
     if (size > MAX_MESSAGE_BYTES) {
@@ -34,7 +34,7 @@ export class SqsCohortQueue implements CohortQueue {
     }
     try {
       // SendMessage resolves only once SQS has stored the message redundantly.
-      await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body }));
+      await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body, DelaySeconds: options.delaySeconds }));
     } catch (error: unknown) {
       throw new ServiceUnavailableError('The request could not be queued; nothing was accepted. Retry with exponential backoff', error);
     }

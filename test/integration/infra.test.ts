@@ -93,11 +93,13 @@ describe('the packaged CloudFormation template', () => {
     expect(Number(props('CohortDeadLetterQueue').MessageRetentionPeriod)).toBeGreaterThan(Number(queue.MessageRetentionPeriod));
   });
 
-  it('reports partial batch failures from the SQS event source', () => {
-    const [[, mapping] = []] = ofType('AWS::Lambda::EventSourceMapping');
+  it('reports partial batch failures from the cohort queue, with the sync\'s concurrency bounded', () => {
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
+      ([, resource]) => JSON.stringify(resource.Properties?.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': ['CohortQueue', 'Arn'] }),
+    )?.[1];
     expect(mapping?.Properties).toMatchObject({
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      EventSourceArn: { 'Fn::GetAtt': ['CohortQueue', 'Arn'] },
+      ScalingConfig: { MaximumConcurrency: 10 },
     });
   });
 

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  TransactionConflictException,
+} from '@aws-sdk/client-dynamodb';
+import { isLoadError, OutOfTimeError } from '../../lib/errors.js';
+
+const metadata = { $metadata: {} };
+const cancelled = (...codes: string[]) =>
+  new TransactionCanceledException({ message: 'cancelled', ...metadata, CancellationReasons: codes.map((Code) => ({ Code })) });
+
+describe('isLoadError', () => {
+  it('takes throttling, conflicts and running out of time for load', () => {
+    expect(isLoadError(new ProvisionedThroughputExceededException({ message: 'x', ...metadata }))).toBe(true);
+    expect(isLoadError(new TransactionConflictException({ message: 'x', ...metadata }))).toBe(true);
+    expect(isLoadError(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBe(true);
+    expect(isLoadError(cancelled('None', 'TransactionConflict', 'None'))).toBe(true);
+    expect(isLoadError(cancelled('ThrottlingError', 'None'))).toBe(true);
+    expect(isLoadError(new OutOfTimeError('late'))).toBe(true);
+  });
+
+  it('does not take a failed condition, a validation error or a plain error for load', () => {
+    expect(isLoadError(cancelled('ConditionalCheckFailed', 'TransactionConflict'))).toBe(false);
+    expect(isLoadError(cancelled('ValidationError'))).toBe(false);
+    expect(isLoadError(cancelled('None'))).toBe(false);
+    expect(isLoadError(new ConditionalCheckFailedException({ message: 'x', ...metadata }))).toBe(false);
+    expect(isLoadError(new Error('boom'))).toBe(false);
+    expect(isLoadError('a string')).toBe(false);
+  });
+});
