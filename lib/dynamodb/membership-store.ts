@@ -125,14 +125,15 @@ export class DynamoMembershipStore implements MembershipStore {
         );
         return decisions;
       } catch (error: unknown) {
-        // Nothing was written. A register moved (ConditionalCheckFailed): read again and
-        // decide again. A conflict or throttling: the same, after a longer backoff, on
-        // another lane in case the lane is what another transaction holds.
+        // Nothing was written. A register moved (ConditionalCheckFailed): read again,
+        // strongly, and decide again. Only load (a conflict, throttling): nothing moved, so
+        // the same transaction again after a longer backoff, on another lane in case the
+        // lane is what another transaction holds (a re-read would only cost read units).
         if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
-        const load = cancellationCodes(error).some((code) => code === 'TransactionConflict' || code === 'ThrottlingError');
-        await backoff(attempt, load ? 50 : 20, load ? 5_000 : 1_000);
-        if (load) lane = randomLane();
-        current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId), true);
+        const moved = cancellationCodes(error).includes('ConditionalCheckFailed');
+        await backoff(attempt, moved ? 20 : 50, moved ? 1_000 : 5_000);
+        if (moved) current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId), true);
+        else lane = randomLane();
       }
     }
   }
