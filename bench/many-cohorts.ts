@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --changes 200000 --users 1000 --lambdas 4 --senders 8 --writers 16]`
+ * `npm run bench [-- --scenario many-cohorts --changes 200000 --users 1000 --lambdas 4 --senders 8 --writers 16]`
  *
  * Measures, side by side in one run on the local stack (so the machine's noise cancels out):
  * 1. end to end: HTTP → queue → sync → store, changes/s, against the raw ceiling of the
@@ -26,6 +26,7 @@ import { bundleFunction, FUNCTIONS } from '../scripts/build.js';
 import { meterDynamoDb, subtract, type Meter } from './lib/metering.js';
 import { barChartPng } from './lib/chart.js';
 import { costPerMillionChanges, PRICES } from './lib/pricing.js';
+import { countPublishes, log, mean, now, percentile, pool, postAsPartner } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -33,6 +34,7 @@ process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
 
 const { values } = parseArgs({
   options: {
+    scenario: { type: 'string', default: 'many-cohorts' },
     changes: { type: 'string', default: '200000' },
     users: { type: 'string', default: '1000' },
     // Emulated concurrent sync invocations; they share this process and DynamoDB Local, so
@@ -55,24 +57,6 @@ const WRITERS = Number(values.writers);
 const INGEST_SAMPLES = Number(values['ingest-samples']);
 
 const run = promisify(execFile);
-const now = () => performance.now();
-const log = (message: string) => console.error(`[bench] ${message}`);
-
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-const mean = (samples: number[]) => samples.reduce((sum, value) => sum + value, 0) / samples.length;
-
-/** Runs `count` tasks with at most `parallel` in flight. */
-const pool = async (count: number, parallel: number, task: (index: number) => Promise<void>) => {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(parallel, count) }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-};
 
 // ---------------------------------------------------------------------------------------
 log(`stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`);
@@ -105,15 +89,7 @@ const stack: LocalStack = await startLocalStack({
 
 try {
   const workspaceId = stack.workspace.workspaceId;
-  const sns = { calls: 0, messages: 0 };
-  stack.clients.sns.middlewareStack.add(
-    (next) => async (args) => {
-      sns.calls += 1;
-      sns.messages += ((args.input as { PublishBatchRequestEntries?: unknown[] }).PublishBatchRequestEntries ?? [undefined]).length;
-      return next(args);
-    },
-    { step: 'initialize', name: 'countPublishes' },
-  );
+  const sns = countPublishes(stack.clients.sns);
   const rawClient = DynamoDBDocumentClient.from(syncClient!);
 
   log(`seeding ${USERS} users`);
@@ -166,19 +142,7 @@ try {
   let ingestDoneMs = 0;
   let retriedRequests = 0;
   const sending = pool(REQUESTS, SENDERS, async (index) => {
-    // As a partner does (contract: 5XX and 429 are retried with exponential backoff).
-    for (let attempt = 0; ; attempt += 1) {
-      const response = await fetch(`${stack.url}/partners/heap/cohorts/users`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body(index),
-      });
-      if (response.status === 201) return;
-      const text = await response.text();
-      if ((response.status < 500 && response.status !== 429) || attempt >= 8) throw new Error(`request ${index}: ${response.status} ${text}`);
-      retriedRequests += 1;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 250 * 2 ** attempt)));
-    }
+    retriedRequests += await postAsPartner(`${stack.url}/partners/heap/cohorts/users`, body(index), `request ${index}`);
   }).then(() => {
     ingestDoneMs = now() - pipelineStarted;
   });
@@ -242,15 +206,16 @@ try {
     };
   };
   // The design's lower bound for 1,000 new members of one cohort, users existing (docs/performance.md):
-  // identifier lookups and register reads (BatchGetItem of 100), transactions of 99 registers
-  // + the count, the cohort upsert and the report; for the events, the report check, the
-  // profiles (BatchGetItem of 100) and the cohort's name.
+  // identifier lookups and register reads (BatchGetItem of 100, eventually consistent),
+  // transactions of 99 registers + a count lane, the cohort upsert and the report; for the
+  // events, the report check, the profiles (BatchGetItem of 100) and the cohort's name and
+  // count (GetItem + a Query of its ≤ 32 count lanes, one 4 KB unit).
   const batches = Math.ceil(IDS_PER_REQUEST / 100);
   const transactions = Math.ceil(IDS_PER_REQUEST / 99);
   const scale = 1000 / IDS_PER_REQUEST;
   const designBound = {
-    requests: (batches * 3 + transactions + 2 + 2) * scale,
-    readUnits: (IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 1 + IDS_PER_REQUEST * 0.5 + 2) * scale,
+    requests: (batches * 3 + transactions + 2 + 3) * scale,
+    readUnits: (IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 0.5 + IDS_PER_REQUEST * 0.5 + 3) * scale,
     writeUnits: (2 * (IDS_PER_REQUEST + transactions) + 2) * scale,
   };
   const absoluteFloor = { requests: Math.ceil(1000 / 25) + Math.ceil(1000 / 100), readUnits: 500, writeUnits: 1000 };
@@ -315,7 +280,7 @@ try {
     syncReadUnitsPer1000: pipelineUnits.readUnits,
     ingestReadUnits: 1,
     ingestWriteUnits: 1,
-    eventsPer1000: (sns.messages * 1000) / CHANGES,
+    snsRequestsPer1000: (sns.billedRequests * 1000) / CHANGES,
   });
 
   // --- report ----------------------------------------------------------------------------------------
@@ -344,7 +309,7 @@ try {
       requestBytes: messageBytes,
     },
     syncMsPerRequest,
-    membershipEvents: { publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES, eventsPer1000: (sns.messages * 1000) / CHANGES },
+    membershipEvents: { publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES, eventsPer1000: (sns.messages * 1000) / CHANGES, billedRequestsPer1000: (sns.billedRequests * 1000) / CHANGES },
     coldStart,
     costPerMillionChanges: { ...cost, prices: PRICES },
   };

@@ -15,8 +15,13 @@ export const PRICES = {
   dynamoReadUnit: 0.125 / 1e6,
   /** API Gateway HTTP API, per request (first 300 million a month). */
   httpApiRequest: 1.0 / 1e6,
-  /** SNS standard topic, per published message (64 KB chunk); deliveries to subscribers are extra. */
-  snsPublish: 0.5 / 1e6,
+  /**
+   * SNS standard topic, per publish request (each 64 KB chunk of its payload is one
+   * request); a PublishBatch of up to 10 messages is one request ("reduce the costs …
+   * by a factor of up to 10", Amazon SNS Developer Guide, "Amazon SNS message batching").
+   * Deliveries to SQS and Lambda subscribers are free.
+   */
+  snsRequest: 0.5 / 1e6,
 } as const;
 
 export interface CostInputs {
@@ -33,8 +38,8 @@ export interface CostInputs {
   /** Per ingest request: auth BatchGetItem (2 keys, eventually consistent) and the rate counter. */
   ingestReadUnits: number;
   ingestWriteUnits: number;
-  /** Membership events published per 1,000 changes. */
-  eventsPer1000: number;
+  /** Billed SNS publish requests (64 KB chunks of PublishBatch calls) per 1,000 changes. */
+  snsRequestsPer1000: number;
 }
 
 /** Dollars per million changes, by service; formula in docs/performance.md. */
@@ -51,7 +56,7 @@ export const costPerMillionChanges = (inputs: CostInputs) => {
   const dynamodb =
     (1e6 / 1000) * (inputs.syncWriteUnitsPer1000 * PRICES.dynamoWriteUnit + inputs.syncReadUnitsPer1000 * PRICES.dynamoReadUnit) +
     requests * (inputs.ingestWriteUnits * PRICES.dynamoWriteUnit + inputs.ingestReadUnits * PRICES.dynamoReadUnit);
-  const sns = (1e6 / 1000) * inputs.eventsPer1000 * PRICES.snsPublish;
+  const sns = (1e6 / 1000) * inputs.snsRequestsPer1000 * PRICES.snsRequest;
   const total = apiGateway + lambdaIngest + lambdaSync + sqs + dynamodb + sns;
   return { apiGateway, lambdaIngest, lambdaSync, sqs, dynamodb, sns, total };
 };

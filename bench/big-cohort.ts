@@ -1,0 +1,274 @@
+/**
+ * `npm run bench -- --scenario big-cohort [--users 100000 --limits-scale 20 --lambdas 2 --senders 8 --writers 16]`
+ *
+ * One cohort of N existing users synced from scratch: N/1,000 partner requests of 1,000
+ * distinct identifiers each, over HTTP → SQS → sync → DynamoDB Local, with the sync's
+ * DynamoDB client behind the model of AWS's limits (lib/local/aws-limits.ts) with every
+ * rate divided by --limits-scale, so that this machine reaches them. Then:
+ * - verifies every membership and the count exactly, and that the DLQ is empty;
+ * - the AWS projection from the run's own trace: the least time AWS's unscaled limits
+ *   allow for the same requests (busiest partition, table quota) and the design's
+ *   serialised chain (requests ÷ concurrent records × sequential round trips), → changes/s;
+ * - billed units per change as AWS counts them (index writes included), and the same
+ *   number of items written by the fastest raw path (BatchWriteItem 25 × 16 in flight)
+ *   in the same run, as the local ceiling.
+ */
+import { cpus, totalmem } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/constants.js';
+import { applyAwsLimits, projectAwsTime, tableShapes, type AwsLimitsModel } from '../lib/local/aws-limits.js';
+import { countPublishes, log, now, pool, postAsPartner } from './lib/harness.js';
+import { costPerMillionChanges, PRICES } from './lib/pricing.js';
+
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'big-cohort' },
+    users: { type: 'string', default: '100000' },
+    'limits-scale': { type: 'string', default: '20' },
+    // Emulated concurrent sync invocations: as many as the machine has cores (they share
+    // this process and DynamoDB Local; more only makes batches miss their timeout).
+    lambdas: { type: 'string', default: String(Math.max(2, Math.min(4, cpus().length))) },
+    senders: { type: 'string', default: '8' },
+    writers: { type: 'string', default: '16' },
+    latest: { type: 'string', default: 'yes' },
+  },
+});
+const USERS = Number(values.users);
+const IDS_PER_REQUEST = 1_000; // contract: at most 1,000 identifiers per request
+const REQUESTS = Math.ceil(USERS / IDS_PER_REQUEST);
+const SCALE = Number(values['limits-scale']);
+const LAMBDAS = Number(values.lambdas);
+const SENDERS = Number(values.senders);
+const WRITERS = Number(values.writers);
+const COHORT = 'big';
+
+/**
+ * The design's serialised chain on AWS, for the projection: each record is a chain of
+ * dependent round trips (cohort upsert → identifier lookups → register reads → the
+ * transactions, 4 in flight, so ⌈11/4⌉ = 3 waves → report check, profiles and cohort →
+ * SNS publish → report) ≈ 9 round trips; DynamoDB answers in single-digit milliseconds
+ * ("consistent single-digit millisecond performance at any scale", DynamoDB developer
+ * guide), taken as 10 ms. The sync runs at most MAXIMUM_CONCURRENCY invocations of 10
+ * records each (serverless.yml), all records of a batch in parallel.
+ */
+const ROUND_TRIPS_PER_RECORD = 9;
+const ROUND_TRIP_SECONDS = 0.01;
+const MAXIMUM_CONCURRENCY = 10;
+const RECORDS_PER_BATCH = 10;
+
+log(`big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs`);
+let syncClient: DynamoDBClient | undefined;
+const syncBatchMs: number[] = [];
+const stack: LocalStack = await startLocalStack({
+  prefix: `big${Date.now().toString(36)}`,
+  poll: true,
+  pollerConcurrency: LAMBDAS,
+  visibilityTimeoutSeconds: 180,
+  requestsPerHour: 1e9,
+  watchEvents: false,
+  exportsFolder: 'bench/.exports',
+  configureSyncDynamoDb: (client) => {
+    syncClient = client;
+  },
+  wrapSyncHandler: (handler) => async (event, context) => {
+    const started = now();
+    try {
+      return await handler(event, context);
+    } finally {
+      syncBatchMs.push(now() - started);
+    }
+  },
+});
+
+try {
+  const workspaceId = stack.workspace.workspaceId;
+  const raw = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+  const limits: AwsLimitsModel = applyAwsLimits(syncClient!, { tables: tableShapes(stack.tables), scale: SCALE, raw });
+  limits.enabled = false;
+  const sns = countPublishes(stack.clients.sns);
+  const requeued = { count: 0 };
+  stack.clients.sqs.middlewareStack.add(
+    (next, context) => async (args) => {
+      const body = (args.input as { MessageBody?: string }).MessageBody;
+      if (context.commandName === 'SendMessageCommand' && body?.includes('"requeues":')) requeued.count += 1;
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequeues' },
+  );
+
+  log(`seeding ${USERS.toLocaleString('en-US')} users`);
+  const externalIds = Array.from({ length: USERS }, (_, index) => `big-user-${index}`);
+  const brazeIds: string[] = new Array<string>(USERS);
+  const seeded = now();
+  await pool(USERS, 16, async (index) => {
+    brazeIds[index] = (await stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: externalIds[index]! }, new Date())).brazeId;
+  });
+  log(`seeded in ${((now() - seeded) / 1000).toFixed(0)} s`);
+
+  // --- the fastest raw write path, first half ------------------------------------------------
+  const rawDocuments = DynamoDBDocumentClient.from(raw);
+  let rawWritten = 0;
+  const rawWrites = async (count: number): Promise<number> => {
+    const first = rawWritten;
+    rawWritten += count;
+    const started = now();
+    await pool(Math.ceil(count / 25), WRITERS, async (batch) => {
+      const items = Array.from({ length: Math.min(25, count - batch * 25) }, (_, index) => ({
+        PutRequest: { Item: { pk: `${workspaceId}#RAW#${first + batch * 25 + index}`, sk: 'M#raw', member: true, orderKey: 'k' } },
+      }));
+      let pending: typeof items = items;
+      while (pending.length > 0) {
+        const response = await rawDocuments.send(new BatchWriteCommand({ RequestItems: { [stack.tables.cohorts]: pending } }));
+        pending = (response.UnprocessedItems?.[stack.tables.cohorts] ?? []) as typeof items;
+      }
+    });
+    return now() - started;
+  };
+  log(`raw ceiling (1/2): ${Math.floor(USERS / 2)} items by BatchWriteItem 25 × ${WRITERS} in flight`);
+  let rawMs = await rawWrites(Math.floor(USERS / 2));
+
+  // --- the pipeline, under the limits ---------------------------------------------------------
+  limits.reset();
+  limits.enabled = true;
+  const body = (index: number) =>
+    JSON.stringify({
+      partner_api_key: stack.partnerApiKey,
+      client_secret: stack.workspace.dataImportKey,
+      cohort_id: COHORT,
+      cohort_changes: [{ user_ids: externalIds.slice(index * IDS_PER_REQUEST, (index + 1) * IDS_PER_REQUEST) }],
+    });
+  const ref = { workspaceId, partner: 'heap', cohortId: COHORT };
+  const queueDepth = async (queueUrl: string): Promise<number> => {
+    const { Attributes } = await stack.clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    return Object.values(Attributes ?? {}).reduce((sum, value) => sum + Number(value), 0);
+  };
+  log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
+  const pipelineStarted = now();
+  let retriedRequests = 0;
+  const sending = pool(REQUESTS, SENDERS, async (index) => {
+    retriedRequests += await postAsPartner(`${stack.url}/partners/heap/cohorts/users`, body(index), `request ${index}`);
+  });
+  let progressAt = now();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const members = (await stack.stores.memberships.getCohort(ref))?.memberCount ?? 0;
+    if (members >= USERS && (await queueDepth(stack.queues.queueUrl)) === 0) break;
+    if (now() - progressAt > 30_000) {
+      progressAt = now();
+      log(`  ${members.toLocaleString('en-US')} members after ${((now() - pipelineStarted) / 1000).toFixed(0)} s; ${limits.stats().outcomes.throttled} throttled so far`);
+    }
+    if (now() - pipelineStarted > 3 * 60 * 60_000) throw new Error(`pipeline incomplete after 3 hours: ${members}/${USERS}`);
+  }
+  await sending;
+  const pipelineMs = now() - pipelineStarted;
+  limits.enabled = false;
+  const stats = limits.stats();
+
+  // --- the raw ceiling, second half ------------------------------------------------------
+  log(`raw ceiling (2/2): ${USERS - Math.floor(USERS / 2)} items`);
+  rawMs += await rawWrites(USERS - Math.floor(USERS / 2));
+
+  // --- verification ----------------------------------------------------------------------------
+  log('verifying every membership, the count and the DLQ');
+  const problems: string[] = [];
+  const expected = [...brazeIds].sort();
+  let position = 0;
+  for await (const member of stack.stores.memberships.cohortMembers(ref)) {
+    if (member !== expected[position]) {
+      problems.push(`member #${position}: ${member}, expected ${expected[position]}`);
+      break;
+    }
+    position += 1;
+  }
+  if (position !== expected.length && problems.length === 0) problems.push(`${position} members listed, expected ${expected.length}`);
+  const memberCount = (await stack.stores.memberships.getCohort(ref))?.memberCount;
+  if (memberCount !== USERS) problems.push(`member_count ${memberCount}, expected ${USERS}`);
+  const deadLettered = await queueDepth(stack.queues.deadLetterQueueUrl);
+  if (deadLettered !== 0) problems.push(`${deadLettered} messages in the DLQ`);
+
+  // --- figures ---------------------------------------------------------------------------------
+  const localRate = USERS / (pipelineMs / 1000);
+  const rawRate = USERS / (rawMs / 1000);
+  const units = Object.entries(stats.byTable).reduce(
+    (sum, [, totals]) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }),
+    { read: 0, write: 0 },
+  );
+  const projection = projectAwsTime(stats);
+  const chainSeconds = (REQUESTS / (MAXIMUM_CONCURRENCY * RECORDS_PER_BATCH)) * ROUND_TRIPS_PER_RECORD * ROUND_TRIP_SECONDS;
+  const chain = {
+    seconds: chainSeconds,
+    arithmetic: `serialised chain: ${REQUESTS} records ÷ (${MAXIMUM_CONCURRENCY} invocations × ${RECORDS_PER_BATCH} records) × ${ROUND_TRIPS_PER_RECORD} round trips × ${ROUND_TRIP_SECONDS * 1000} ms = ${chainSeconds.toFixed(2)} s`,
+  };
+  const awsSeconds = Math.max(projection.seconds, chain.seconds);
+  const awsRate = USERS / awsSeconds;
+  const syncMsPerRequest = syncBatchMs.reduce((sum, value) => sum + value, 0) / REQUESTS;
+  const messageBytes = Buffer.byteLength(body(0));
+  const cost = costPerMillionChanges({
+    identifiersPerRequest: IDS_PER_REQUEST,
+    messageBytes,
+    recordsPerBatch: RECORDS_PER_BATCH,
+    // Ingest is measured by the many-cohorts scenario; its figure of record (docs/performance.md).
+    ingestMs: 12,
+    ingestMemoryGb: 0.5,
+    syncMsPerRequest,
+    syncMemoryGb: 1,
+    syncWriteUnitsPer1000: (units.write * 1000) / USERS,
+    syncReadUnitsPer1000: (units.read * 1000) / USERS,
+    ingestReadUnits: 1,
+    ingestWriteUnits: 1,
+    snsRequestsPer1000: (sns.billedRequests * 1000) / USERS,
+  });
+
+  const result = {
+    at: new Date().toISOString(),
+    scenario: 'big-cohort',
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    parameters: { users: USERS, requests: REQUESTS, identifiersPerRequest: IDS_PER_REQUEST, limitsScale: SCALE, lambdas: LAMBDAS, senders: SENDERS, writers: WRITERS },
+    local: { changesPerSecond: localRate, pipelineSeconds: pipelineMs / 1000, rawChangesPerSecond: rawRate, ratio: localRate / rawRate, retriedRequests, requeued: requeued.count },
+    verification: { problems, deadLettered, memberCount },
+    limits: { outcomes: stats.outcomes, throttles: stats.throttles, conflicts: stats.conflicts, byTable: stats.byTable, byCommand: stats.byCommand },
+    unitsPerChange: { write: units.write / USERS, read: units.read / USERS },
+    awsProjection: { seconds: awsSeconds, changesPerSecond: awsRate, terms: projection.terms.slice(0, 6), chain },
+    syncMsPerRequest,
+    membershipEvents: { messages: sns.messages, publishBatchCalls: sns.calls, billedRequests: sns.billedRequests },
+    costPerMillionChanges: { ...cost, prices: PRICES },
+  };
+
+  console.log(`\nBig cohort, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`);
+  console.log(
+    `big cohort: ${Math.round(localRate).toLocaleString('en-US')} changes/s locally under limits/${SCALE}; AWS projection ${Math.round(awsRate).toLocaleString('en-US')} changes/s for one cohort; dead-lettered ${deadLettered}; ${problems.length === 0 ? 'verified exact' : `NOT exact: ${problems.join('; ')}`}`,
+  );
+  console.log(`billed write units per change (index writes included): ${result.unitsPerChange.write.toFixed(3)}; read units per change: ${result.unitsPerChange.read.toFixed(3)}`);
+  console.log(`pipeline / fastest raw write path (BatchWriteItem 25 × ${WRITERS} in flight, same run): ${result.local.ratio.toFixed(2)} (${Math.round(rawRate).toLocaleString('en-US')} items/s)`);
+  console.log(`\nAWS projection for ${USERS.toLocaleString('en-US')} changes (the slowest term binds):`);
+  for (const term of [...projection.terms.slice(0, 4).map((item) => item.arithmetic), chain.arithmetic]) console.log(`  ${term}`);
+  console.log(`  → ${USERS.toLocaleString('en-US')} changes ÷ ${awsSeconds.toFixed(2)} s = ${Math.round(awsRate).toLocaleString('en-US')} changes/s`);
+  console.log(`\nlimits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`);
+  console.log(
+    `AWS cost per million changes: $${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,
+  );
+
+  await mkdir('bench/results', { recursive: true });
+  const stampName = `big-cohort-${result.at.replace(/[:.]/g, '-')}`;
+  await writeFile(`bench/results/${stampName}.json`, JSON.stringify(result, null, 2));
+  if (values.latest !== 'no') await writeFile('bench/results/big-cohort-latest.json', JSON.stringify(result, null, 2));
+  console.log(`\nSaved bench/results/${stampName}.json`);
+  if (problems.length > 0) process.exitCode = 1;
+  raw.destroy();
+} finally {
+  await stack.stop();
+}

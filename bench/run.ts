@@ -1,0 +1,18 @@
+/**
+ * `npm run bench [-- --scenario many-cohorts|big-cohort ...]`: the benchmark scenarios.
+ *   many-cohorts (default): many cohorts of 1,000, against raw ceilings; ingest, cold start, cost (bench/many-cohorts.ts)
+ *   big-cohort: one cohort of N users under a model of AWS's limits, with the AWS projection (bench/big-cohort.ts)
+ */
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { scenario: { type: 'string', default: 'many-cohorts' } }, strict: false });
+const SCENARIOS: Record<string, () => Promise<unknown>> = {
+  'many-cohorts': () => import('./many-cohorts.js'),
+  'big-cohort': () => import('./big-cohort.js'),
+};
+const scenario = SCENARIOS[String(values.scenario)];
+if (!scenario) {
+  console.error(`Unknown scenario ${String(values.scenario)}; one of: ${Object.keys(SCENARIOS).join(', ')}`);
+  process.exit(2);
+}
+await scenario();
