@@ -12,8 +12,9 @@ import { AuthenticationError, NotFoundError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRequest } from '../../lib/http/api.js';
 import type { Observability } from '../../lib/observability.js';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
+import { CachedCredentialStore, DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
-import { DEFAULT_REQUESTS_PER_HOUR, enforceRateLimit, type RequestCounter } from '../../lib/workspaces/rate-limit.js';
+import { DEFAULT_REQUESTS_PER_HOUR, RateLimitedError, RateLimiter, type RequestCounter } from '../../lib/workspaces/rate-limit.js';
 
 export const INGEST_ROUTES = ['POST /partners/{partner}/cohorts', 'POST /partners/{partner}/cohorts/users'] as const;
 
@@ -23,6 +24,11 @@ export interface IngestDependencies {
   requestCounter: RequestCounter;
   /** Requests per hour per partner and workspace (contract: 250,000). */
   requestsPerHour?: number;
+  /**
+   * How long this instance reuses a credential lookup (default 30 s: a revoked key may work
+   * that long on a warm instance); 0 reads the store at every request.
+   */
+  credentialCacheTtlMs?: number;
   observability: Observability;
   clock?: () => Date;
 }
@@ -35,12 +41,16 @@ export const createIngestHandler = ({
   queue,
   requestCounter,
   requestsPerHour = DEFAULT_REQUESTS_PER_HOUR,
+  credentialCacheTtlMs = DEFAULT_CREDENTIAL_CACHE_TTL_MS,
   observability,
   clock = () => new Date(),
-}: IngestDependencies) =>
-  httpApi(observability, async (request: JsonRequest) => {
+}: IngestDependencies) => {
+  // Per instance (the handler is built once per cold start): see the modules for what each costs and guarantees.
+  const cachedCredentials = new CachedCredentialStore(credentials, { ttlMs: credentialCacheTtlMs });
+  const rateLimiter = new RateLimiter(requestCounter, requestsPerHour);
+  return httpApi(observability, async (request: JsonRequest) => {
     const partner = request.pathParameters.partner ?? '';
-    const { workspaceId } = await authenticatePartner(credentials, {
+    const { workspaceId } = await authenticatePartner(cachedCredentials, {
       partner,
       partnerApiKey: field(request.body, 'partner_api_key'),
       clientSecret: field(request.body, 'client_secret'),
@@ -50,8 +60,8 @@ export const createIngestHandler = ({
     });
     observability.logger.appendKeys({ workspaceId, partner });
     const now = clock();
-    const rateLimit = await enforceRateLimit(requestCounter, { partner, workspaceId, limit: requestsPerHour, now }).catch((error: unknown) => {
-      observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
+    const rateLimit = await rateLimiter.admit({ partner, workspaceId, now }).catch((error: unknown) => {
+      if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
       throw error;
     });
     const acceptance = { workspaceId, partner, stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) } };
@@ -73,4 +83,5 @@ export const createIngestHandler = ({
     observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
     return json(201, { message: 'success' }, rateLimit);
   });
+};
 

@@ -4,12 +4,12 @@
  *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys
  *   KEY#<sha256(key)>    a grant: kind, workspaceId, partners (denormalized for one-read auth)
  *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
- *   RATE#<partner>#<ws>#<window start>  requests counted in an hourly window (TTL-deleted)
+ *   RATE#<partner>#<ws>#<window start>  requests claimed by all ingest instances in an hourly window (TTL-deleted)
  */
 import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
-import type { RequestCounter } from '../workspaces/rate-limit.js';
+import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
 const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
@@ -189,23 +189,34 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     return newKey;
   }
 
-  async countRequest(key: string, windowStart: number, limit: number, expiresAt: number): Promise<number | undefined> {
+  /**
+   * Claims `block` requests of a window in one conditional update. When the block does not
+   * fit, the failed condition returns the item (ReturnValuesOnConditionCheckFailure), so the
+   * caller learns the count without another read.
+   */
+  async claimRequests(key: string, windowStart: number, block: number, limit: number, expiresAt: number): Promise<ClaimResult> {
+    const pk = `RATE#${key}#${windowStart}`;
     try {
       const response = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: `RATE#${key}#${windowStart}` },
-          UpdateExpression: 'ADD requests :one SET #ttl = :expiresAt',
-          ConditionExpression: 'attribute_not_exists(requests) OR requests < :limit',
+          Key: { pk },
+          UpdateExpression: 'ADD requests :block SET #ttl = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(requests) OR requests <= :room',
           ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expiresAt': expiresAt },
+          ExpressionAttributeValues: { ':block': block, ':room': limit - block, ':expiresAt': expiresAt },
           ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return Number(response.Attributes?.requests);
+      return { claimed: true, count: Number(response.Attributes?.requests) };
     } catch (error: unknown) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The document client does not unmarshall an error's item: it is in DynamoDB's own format.
+      const counted = error.Item?.requests?.N;
+      if (counted !== undefined) return { claimed: false, count: Number(counted) };
+      const item = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }));
+      return { claimed: false, count: Number(item.Item?.requests ?? 0) };
     }
   }
 

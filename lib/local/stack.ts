@@ -60,6 +60,8 @@ export interface LocalStackOptions {
   pollerConcurrency?: number;
   /** Partner requests per hour per partner and workspace (default: the contract's 250,000). */
   requestsPerHour?: number;
+  /** How long ingest reuses a credential lookup (default: as in AWS, 30 s); 0 turns its cache off. */
+  credentialCacheTtlMs?: number;
   /** Where segment exports are written (default: .local/exports). */
   exportsFolder?: string;
   /** Print what the local Heap receiver gets (npm start). */
@@ -209,6 +211,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         credentials: workspaces,
         requestCounter: workspaces,
         requestsPerHour: options.requestsPerHour,
+        credentialCacheTtlMs: options.credentialCacheTtlMs,
         queue: (options.wrapQueue ?? ((queue) => queue))(new SqsCohortQueue(sqs, queues.queueUrl)),
         observability: createObservability('ingest'),
       }),

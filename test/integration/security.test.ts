@@ -8,6 +8,7 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { hashKey } from '../../lib/workspaces/keys.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { startTestStack } from '../support/stack.js';
+import { RateLimitedError, RateLimiter } from '../../lib/workspaces/rate-limit.js';
 import { partnerClient, request, workspaceClient } from '../support/client.js';
 
 describe('keys at rest and in logs', () => {
@@ -104,6 +105,35 @@ describe('key rotation', () => {
     expect((await changeWith(newKey)).status).toBe(201);
   });
 
+  it('with the credential cache on, lets a rotated-out key work until the cache TTL ends, and a new key at once', async () => {
+    // Prepare: a stack whose ingest caches credentials for 2 s (AWS: 30 s).
+    const ttlMs = 2_000;
+    const cachedStack = await startTestStack({ poll: false, credentialCacheTtlMs: ttlMs });
+    try {
+      const send = (clientSecret: string) =>
+        request(`${cachedStack.url}/partners/heap/cohorts/users`, {
+          body: { partner_api_key: cachedStack.partnerApiKey, client_secret: clientSecret, cohort_id: 'c', cohort_changes: [] },
+        });
+      const workspace = await cachedStack.stores.workspaces.createWorkspace({ name: 'rotate-cached', partners: ['heap'] });
+      expect((await send(workspace.dataImportKey)).status).toBe(201);
+      const cachedAt = Date.now();
+
+      // Act
+      const newKey = await cachedStack.stores.workspaces.rotateKey(workspace.workspaceId, 'data_import');
+
+      // Assess: the new key was never looked up, so nothing stale stands in its way; the old one
+      // is still cached (checked only while well inside the TTL, so a slow machine cannot fail it).
+      expect((await send(newKey)).status).toBe(201);
+      const beforeStale = Date.now();
+      const stale = await send(workspace.dataImportKey);
+      if (beforeStale - cachedAt < ttlMs / 2) expect(stale.status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, cachedAt + ttlMs + 100 - Date.now())));
+      expect(await send(workspace.dataImportKey)).toMatchObject({ status: 401, body: { message: PARTNER_MESSAGES.invalidClientSecret } });
+    } finally {
+      await cachedStack.stop();
+    }
+  });
+
   it('rotates the REST API key', async () => {
     const workspace = await stack.stores.workspaces.createWorkspace({ name: 'rotate-rest', partners: ['heap'] });
     const newKey = await stack.stores.workspaces.rotateKey(workspace.workspaceId, 'rest');
@@ -138,5 +168,31 @@ describe('rate limit', () => {
     // Another workspace of the same partner has its own budget.
     const other = await stack.stores.workspaces.createWorkspace({ name: 'other', partners: ['heap'] });
     expect((await partnerClient(stack, other).changeCohort('c', [])).status).toBe(201);
+  });
+
+  it('admits at most the limit across instances claiming blocks of the shared DynamoDB counter', async () => {
+    // Prepare: four instances' limiters on the real counter, 1,000 requests for a limit of 700.
+    const limit = 700;
+    const instances = Array.from({ length: 4 }, () => new RateLimiter(stack.stores.workspaces, limit));
+    const now = new Date();
+    const workspaceId = `limit-${now.getTime()}`;
+
+    // Act
+    const answers = await Promise.all(
+      Array.from({ length: 1_000 }, (_, index) =>
+        instances[index % instances.length]!.admit({ partner: 'heap', workspaceId, now }).then(
+          () => 201,
+          (error: unknown) => (error instanceof RateLimitedError ? 429 : 500),
+        ),
+      ),
+    );
+
+    // Assess
+    const admitted = answers.filter((status) => status === 201).length;
+    expect(answers).not.toContain(500);
+    expect(admitted).toBeLessThanOrEqual(limit);
+    // At most one unused block per instance (a 64th of the unclaimed part: ≤ 10 here).
+    expect(admitted).toBeGreaterThanOrEqual(limit - instances.length * 10);
+    expect(answers.filter((status) => status === 429).length).toBe(1_000 - admitted);
   });
 });

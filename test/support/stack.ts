@@ -10,6 +10,8 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
     prefix: `t${randomBytes(5).toString('hex')}`,
     visibilityTimeoutSeconds: 1,
     pollerConcurrency: 2,
+    // Tests revoke and rotate keys and expect it to take effect at once; those of the cache set it.
+    credentialCacheTtlMs: 0,
     ...options,
   });
 

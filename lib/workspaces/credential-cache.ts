@@ -1,0 +1,98 @@
+/**
+ * A short-lived cache of credential lookups, one per Lambda instance, so that a partner
+ * sending thousands of requests an hour costs one credential read per instance every
+ * `ttlMs`, not one per request.
+ *
+ * - Keyed by key hashes (and the partner's name), never by keys.
+ * - Only lookups that found both the partner and the key's grant are kept. A lookup that
+ *   found nothing is never cached, so a key created a moment ago works at once.
+ * - What is cached is the stored data, not the verdict: the partner key, the grant's kind,
+ *   partners and `expiresAt` are checked at every request (lib/workspaces/auth.ts), so a
+ *   rotation's grace period ends on time.
+ * - The price: a change to a cached grant or partner (a key rotated without grace, a
+ *   partner disabled or re-keyed, a workspace's partners changed) reaches an instance that
+ *   had it cached up to `ttlMs` late.
+ */
+import type { CredentialStore, KeyGrant, PartnerRegistration } from './types.js';
+
+/** Product decision: a revoked key may keep working for up to 30 s on a warm instance. */
+export const DEFAULT_CREDENTIAL_CACHE_TTL_MS = 30_000;
+/** Bounds the memory of an instance that sees many keys (each entry is well under 1 KB). */
+export const DEFAULT_CREDENTIAL_CACHE_ENTRIES = 1_000;
+
+export interface CredentialCacheOptions {
+  /** How long a lookup is reused; 0 turns the cache off. */
+  ttlMs?: number;
+  maxEntries?: number;
+  /** Milliseconds since the epoch (tests move time). */
+  now?: () => number;
+}
+
+interface Entry<Value> {
+  value: Value;
+  expiresAt: number;
+}
+
+/** A map whose entries expire, dropping the least recently used past `maxEntries`. */
+class ExpiringMap<Value> {
+  private readonly entries = new Map<string, Entry<Value>>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string): Value | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    this.entries.delete(key);
+    if (entry.expiresAt <= this.now()) return undefined;
+    this.entries.set(key, entry); // most recently used last
+    return entry.value;
+  }
+
+  set(key: string, value: Value): void {
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
+export class CachedCredentialStore implements CredentialStore {
+  private readonly partnerRequests: ExpiringMap<{ partner: PartnerRegistration; grant: KeyGrant }>;
+  private readonly grants: ExpiringMap<KeyGrant>;
+  private readonly enabled: boolean;
+
+  constructor(
+    private readonly store: CredentialStore,
+    options: CredentialCacheOptions = {},
+  ) {
+    const ttlMs = options.ttlMs ?? DEFAULT_CREDENTIAL_CACHE_TTL_MS;
+    const maxEntries = options.maxEntries ?? DEFAULT_CREDENTIAL_CACHE_ENTRIES;
+    const now = options.now ?? Date.now;
+    this.enabled = ttlMs > 0 && maxEntries > 0;
+    this.partnerRequests = new ExpiringMap(ttlMs, maxEntries, now);
+    this.grants = new ExpiringMap(ttlMs, maxEntries, now);
+  }
+
+  async getPartnerAndKey(partner: string, keyHash: string): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
+    if (!this.enabled) return this.store.getPartnerAndKey(partner, keyHash);
+    // A key hash is 64 hex digits, so hash first makes the pair unambiguous whatever the partner's name.
+    const cacheKey = `${keyHash}${partner}`;
+    const cached = this.partnerRequests.get(cacheKey);
+    if (cached) return cached;
+    const found = await this.store.getPartnerAndKey(partner, keyHash);
+    if (found.partner && found.grant) this.partnerRequests.set(cacheKey, { partner: found.partner, grant: found.grant });
+    return found;
+  }
+
+  async getKey(keyHash: string): Promise<KeyGrant | undefined> {
+    if (!this.enabled) return this.store.getKey(keyHash);
+    const cached = this.grants.get(keyHash);
+    if (cached) return cached;
+    const grant = await this.store.getKey(keyHash);
+    if (grant) this.grants.set(keyHash, grant);
+    return grant;
+  }
+}
