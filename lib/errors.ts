@@ -61,6 +61,14 @@ export class ServiceUnavailableError extends ServiceError {
   }
 }
 
+/** Work that could not finish because of load (e.g. keys DynamoDB kept answering unprocessed): worth retrying later. */
+export class LoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoadError';
+  }
+}
+
 /** A sync record still running when its function is about to time out. */
 export class OutOfTimeError extends Error {
   constructor(message: string) {
@@ -80,7 +88,7 @@ const LOAD_CANCELLATION_CODES = new Set(['TransactionConflict', 'ThrottlingError
  */
 export const isLoadError = (error: unknown): boolean => {
   if (!(error instanceof Error)) return false;
-  if (error instanceof OutOfTimeError || LOAD_ERROR_NAMES.has(error.name)) return true;
+  if (error instanceof OutOfTimeError || error instanceof LoadError || LOAD_ERROR_NAMES.has(error.name)) return true;
   if (error.name !== 'TransactionCanceledException') return false;
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
   return reasons.some((reason) => reason.Code !== 'None') && reasons.every((reason) => LOAD_CANCELLATION_CODES.has(reason.Code ?? 'None'));

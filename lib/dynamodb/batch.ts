@@ -1,5 +1,6 @@
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LoadError } from '../errors.js';
 
 /** AWS: BatchGetItem takes at most 100 keys per call. */
 export const BATCH_GET_LIMIT = 100;
@@ -49,7 +50,7 @@ export const batchGetAll = async (
       let pending: Record<string, unknown>[] = batch;
       for (let round = 0; pending.length > 0; round += 1) {
         if (round > 0) await backoff(round);
-        if (round > MAX_UNPROCESSED_ROUNDS) throw new Error(`BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`);
+        if (round > MAX_UNPROCESSED_ROUNDS) throw new LoadError(`BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`);
         const response = await client.send(
           new BatchGetCommand({
             RequestItems: {

@@ -5,7 +5,7 @@ import {
   TransactionCanceledException,
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
-import { isLoadError, OutOfTimeError } from '../../lib/errors.js';
+import { isLoadError, LoadError, OutOfTimeError } from '../../lib/errors.js';
 
 const metadata = { $metadata: {} };
 const cancelled = (...codes: string[]) =>
@@ -19,6 +19,7 @@ describe('isLoadError', () => {
     expect(isLoadError(cancelled('None', 'TransactionConflict', 'None'))).toBe(true);
     expect(isLoadError(cancelled('ThrottlingError', 'None'))).toBe(true);
     expect(isLoadError(new OutOfTimeError('late'))).toBe(true);
+    expect(isLoadError(new LoadError('keys still unprocessed'))).toBe(true);
   });
 
   it('does not take a failed condition, a validation error or a plain error for load', () => {
