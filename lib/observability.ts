@@ -1,21 +1,51 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+// Types only: the Tracer module pulls in the X-Ray SDK (~50 ms of cold start), so it is
+// imported at run time only when tracing is on (createObservability).
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { MiddlewareObj } from '@middy/core';
 
 export const METRICS_NAMESPACE = 'HeapBrazeCohortImport';
 
 export interface Observability {
   logger: Logger;
   metrics: Metrics;
-  tracer: Tracer;
+  /** Present only when tracing is on (isTracingEnabled): use traceHandler and traceClient rather than this. */
+  tracer?: Tracer;
 }
 
-/** One set per function, created at cold start. Level, sampling and so on come from POWERTOOLS_* variables. */
-export const createObservability = (serviceName: string): Observability => {
-  const logger = new Logger({ serviceName });
-  return {
-    logger,
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger }),
-    tracer: new Tracer({ serviceName }),
-  };
+/**
+ * Powertools Tracer's own rule: tracing is on in a Lambda execution environment
+ * (AWS_EXECUTION_ENV; not SAM local, not the Amplify mock) unless
+ * POWERTOOLS_TRACE_ENABLED is `false`. `_X_AMZN_TRACE_ID` cannot decide it at cold start:
+ * the runtime sets it per invocation, after the module is loaded.
+ */
+export const isTracingEnabled = (env: NodeJS.ProcessEnv = process.env): boolean => {
+  if (env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() === 'false') return false;
+  const executionEnv = env.AWS_EXECUTION_ENV ?? '';
+  return executionEnv !== '' && executionEnv !== 'AWS_Lambda_amplify-mock' && (env.AWS_SAM_LOCAL ?? '') === '';
 };
+
+/**
+ * One set per function, created at cold start. Level, sampling and so on come from
+ * POWERTOOLS_* variables. The X-Ray SDK is loaded only when tracing is on.
+ */
+export const createObservability = async (serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<Observability> => {
+  const logger = new Logger({ serviceName });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });
+  if (!isTracingEnabled(env)) return { logger, metrics };
+  const { Tracer } = await import('@aws-lambda-powertools/tracer');
+  return { logger, metrics, tracer: new Tracer({ serviceName }) };
+};
+
+/**
+ * Middleware for `.use()`: the handler's segment (Powertools captureLambdaHandler) when
+ * tracing is on, none otherwise (middy takes a list, and refuses an empty middleware).
+ */
+export const traceHandler = (observability: Observability): MiddlewareObj[] =>
+  observability.tracer ? [captureLambdaHandler(observability.tracer) as MiddlewareObj] : [];
+
+/** An AWS SDK v3 client whose calls become subsegments when tracing is on; the client itself otherwise. */
+export const traceClient = <Client>(observability: Observability, client: Client): Client =>
+  observability.tracer ? observability.tracer.captureAWSv3Client(client) : client;

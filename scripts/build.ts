@@ -1,7 +1,7 @@
 /**
- * One esbuild bundle per function: dist/<function>/index.mjs (ESM, Node 22, minified,
- * with source maps). The AWS SDK is bundled rather than taken from the runtime, so the
- * pinned versions are the ones that run.
+ * One esbuild bundle per function: dist/<function>/index.mjs and the chunks it loads on
+ * demand (ESM, Node 22, minified, with source maps). The AWS SDK is bundled rather than
+ * taken from the runtime, so the pinned versions are the ones that run.
  */
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
@@ -18,6 +18,11 @@ export const bundleFunction = async (name: string, entry = `functions/${name}/ha
     platform: 'node',
     target: 'node22',
     format: 'esm',
+    // Modules reached only through import() go to chunks of their own, loaded when that
+    // path first runs: the X-Ray SDK when tracing is on, the S3 client on the api's export
+    // routes, the SDK's rarely used credential providers. In one file they would still be
+    // parsed at every cold start.
+    splitting: true,
     minify: true,
     sourcemap: true,
     metafile: true,

@@ -1,4 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
 import { readCurrentsQueueUrl, readExportsConfig, readTables } from '../../lib/config.js';
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
@@ -10,14 +9,14 @@ import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
-import { createObservability } from '../../lib/observability.js';
+import { createObservability, traceClient } from '../../lib/observability.js';
 import { createApiHandler } from './app.js';
 
 const tables = readTables();
 const exportsConfig = readExportsConfig();
-const observability = createObservability('api');
-const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
-const sqs = observability.tracer.captureAWSv3Client(createSqsClient());
+const observability = await createObservability('api');
+const documents = traceClient(observability, createDocumentClient());
+const sqs = traceClient(observability, createSqsClient());
 const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 const users = new DynamoUserStore(documents, tables.users);
 
@@ -34,7 +33,8 @@ export const handler = createApiHandler({
   },
   exports: {
     store: new DynamoExportStore(documents, tables.cohorts),
-    blobs: new S3BlobStore(observability.tracer.captureAWSv3Client(new S3Client({})), exportsConfig.bucket),
+    // Only the export routes write to S3: its client loads on the first export, not at cold start.
+    blobs: new S3BlobStore(async () => traceClient(observability, new (await import('@aws-sdk/client-s3')).S3Client({})), exportsConfig.bucket),
     queue: new SqsExportQueue(sqs, exportsConfig.queueUrl),
   },
   observability,

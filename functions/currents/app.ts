@@ -13,12 +13,11 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deliverEvents, httpPoster, systemClock, AUTH_ERROR_WINDOW_MS, type DeliveryClock, type DeliveryOutcome, type PendingEvent, type PostEvents } from '../../lib/currents/delivery.js';
 import type { Connector, DeadLetter, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { CurrentsMessage } from '../../lib/sqs/currents-queue.js';
-import type { Observability } from '../../lib/observability.js';
+import { traceHandler, type Observability } from '../../lib/observability.js';
 
 /** A paused connector holds its events, checking every 5 minutes, for as long as an auth failure would. */
 const PAUSED_RETRY_SECONDS = 300;
@@ -33,7 +32,7 @@ export interface CurrentsDeliveryDependencies {
 }
 
 export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPoster, clock = systemClock, observability }: CurrentsDeliveryDependencies) => {
-  const { logger, metrics, tracer } = observability;
+  const { logger, metrics } = observability;
 
   const deliverGroup = async (workspaceId: string, connectorId: string, records: { record: SQSRecord; message: CurrentsMessage }[], failures: string[]) => {
     const connector = await connectors.get(workspaceId, connectorId);
@@ -100,7 +99,7 @@ export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPos
   };
 
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(captureLambdaHandler(tracer))
+    .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(async (event) => {

@@ -9,11 +9,10 @@ import { parser } from '@aws-lambda-powertools/batch/parser';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { runExportChunk, type ExportPorts } from '../../lib/segments/export.js';
 import { ExportMessage, type ExportQueue } from '../../lib/sqs/export-queue.js';
-import type { Observability } from '../../lib/observability.js';
+import { traceHandler, type Observability } from '../../lib/observability.js';
 
 /** Stop starting new steps when less than this is left before the function's timeout. */
 const SAFETY_MARGIN_MS = 15_000;
@@ -25,11 +24,11 @@ export interface ExportDependencies extends ExportPorts {
 }
 
 export const createExportHandler = ({ queue, observability, ...ports }: ExportDependencies) => {
-  const { logger, metrics, tracer } = observability;
+  const { logger, metrics } = observability;
   const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: ExportMessage, transformer: 'json', logger });
 
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(captureLambdaHandler(tracer))
+    .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler((event, context: Context) =>

@@ -1,14 +1,14 @@
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
 import { readQueueUrl, readRequestsPerHour, readTables } from '../../lib/config.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
-import { createObservability } from '../../lib/observability.js';
+import { createObservability, traceClient } from '../../lib/observability.js';
 import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
 import { createIngestHandler } from './app.js';
 
 const tables = readTables();
-const observability = createObservability('ingest');
-const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
-const sqs = observability.tracer.captureAWSv3Client(createSqsClient());
+const observability = await createObservability('ingest');
+const documents = traceClient(observability, createDocumentClient());
+const sqs = traceClient(observability, createSqsClient());
 
 const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
 

@@ -10,12 +10,11 @@ import type { ParsedRecord } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSEvent, SQSRecord, SQSBatchResponse } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
-import type { Observability } from '../../lib/observability.js';
+import { traceHandler, type Observability } from '../../lib/observability.js';
 
 export interface SyncDependencies extends SyncPorts {
   observability: Observability;
@@ -48,7 +47,7 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
 };
 
 export const createSyncHandler = ({ observability, ...ports }: SyncDependencies): SyncHandler => {
-  const { logger, metrics, tracer } = observability;
+  const { logger, metrics } = observability;
   const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
 
   const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>, lambdaContext?: Context): Promise<void> => {
@@ -79,7 +78,7 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
   };
 
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(captureLambdaHandler(tracer))
+    .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler((event, context) =>

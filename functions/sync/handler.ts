@@ -4,13 +4,13 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { SnsMembershipEventPublisher } from '../../lib/sns/membership-events.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
-import { createObservability } from '../../lib/observability.js';
+import { createObservability, traceClient } from '../../lib/observability.js';
 import { createSyncHandler } from './app.js';
 
 const tables = readTables();
-const observability = createObservability('sync');
-const documents = observability.tracer.captureAWSv3Client(createDocumentClient());
-const sns = observability.tracer.captureAWSv3Client(new SNSClient({}));
+const observability = await createObservability('sync');
+const documents = traceClient(observability, createDocumentClient());
+const sns = traceClient(observability, new SNSClient({}));
 const users = new DynamoUserStore(documents, tables.users);
 
 export const handler = createSyncHandler({

@@ -8,11 +8,10 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
-import type { Observability } from '../observability.js';
+import { traceHandler, type Observability } from '../observability.js';
 
 /** Product decision: request bodies up to 1 MiB (a full 1,000-identifier request is far smaller). */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -63,7 +62,7 @@ export type JsonHandler = (request: JsonRequest, context: Context) => Promise<Js
 
 /** Wraps a route handler in the shared chain. */
 export const httpApi = (observability: Observability, handle: JsonHandler) => {
-  const { logger, metrics, tracer } = observability;
+  const { logger, metrics } = observability;
 
   const respond = async (event: APIGatewayProxyEventV2, context: Context): Promise<JsonResponse> => {
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
@@ -93,7 +92,7 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
   };
 
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(captureLambdaHandler(tracer))
+    .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(httpHeaderNormalizer())

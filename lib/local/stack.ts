@@ -213,7 +213,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         requestsPerHour: options.requestsPerHour,
         credentialCacheTtlMs: options.credentialCacheTtlMs,
         queue: (options.wrapQueue ?? ((queue) => queue))(new SqsCohortQueue(sqs, queues.queueUrl)),
-        observability: createObservability('ingest'),
+        observability: await createObservability('ingest'),
       }),
       sync: createSyncHandler({
         directory: (options.wrapDirectory ?? ((directory) => directory))(syncUsers),
@@ -222,7 +222,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
           profiles: syncUsers,
         },
-        observability: createObservability('sync'),
+        observability: await createObservability('sync'),
       }),
       api: createApiHandler({
         credentials: workspaces,
@@ -233,7 +233,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         segmentSources,
         currents,
         exports: { store: exportStore, blobs, queue: exportQueue },
-        observability: createObservability('api'),
+        observability: await createObservability('api'),
       }),
       currents: createCurrentsHandler({
         connectors,
@@ -241,9 +241,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: currentsQueues.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
         },
         clock: options.currentsClock,
-        observability: createObservability('currents'),
+        observability: await createObservability('currents'),
       }),
-      export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: createObservability('export') }),
+      export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: await createObservability('export') }),
     };
     const exportPoller =
       options.poll === false
