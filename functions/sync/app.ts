@@ -15,10 +15,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
+import type { CohortQueue } from '../../lib/cohorts/ingest.js';
+import { isLoadError, OutOfTimeError } from '../../lib/errors.js';
 
 export interface SyncDependencies extends SyncPorts {
   observability: Observability;
+  /**
+   * Where a record that failed because of load (throttling, transaction conflicts, the
+   * deadline) is put back as a fresh message. Without it such a record fails like any
+   * other, and after maxReceiveCount receives lands in the DLQ.
+   */
+  requeue?: CohortQueue;
+  /** First requeue delay in seconds (doubling, jittered, at most SQS's 900); tests use 0. */
+  requeueDelayBaseSeconds?: number;
 }
+
+/**
+ * A request put back this many times fails like any other record from then on (so
+ * after 5 more receives it reaches the DLQ): load that lasts hours is an incident.
+ */
+export const MAX_REQUEUES = 20;
+/** SQS: DelaySeconds is at most 900. Grows with each requeue, jittered, so retries spread out. */
+const requeueDelaySeconds = (base: number, requeues: number): number => Math.round(Math.min(900, base * 2 ** requeues) * (0.5 + Math.random() / 2));
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -38,7 +56,7 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
     return await Promise.race([
       work,
       sleep(Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS), undefined, { signal: timer.signal }).then(() => {
-        throw new Error('out of time before the function timeout; the record will be retried');
+        throw new OutOfTimeError('out of time before the function timeout; the record will be retried');
       }),
     ]);
   } finally {
@@ -46,7 +64,7 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
   }
 };
 
-export const createSyncHandler = ({ observability, ...ports }: SyncDependencies): SyncHandler => {
+export const createSyncHandler = ({ observability, requeue, requeueDelayBaseSeconds = 10, ...ports }: SyncDependencies): SyncHandler => {
   const { logger, metrics } = observability;
   const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
 
@@ -60,11 +78,26 @@ export const createSyncHandler = ({ observability, ...ports }: SyncDependencies)
       cohortId: message.cohortId,
       requestId: message.stamp.requestId,
     };
-    const result = await beforeDeadline(syncCohortMessage(message, ports), lambdaContext).catch((error: unknown) => {
+    let result: Awaited<ReturnType<typeof syncCohortMessage>>;
+    try {
+      result = await beforeDeadline(syncCohortMessage(message, ports), lambdaContext);
+    } catch (error: unknown) {
+      const reason = error instanceof Error ? error.message : String(error);
+      const requeues = message.requeues ?? 0;
+      // Load is not a defect of the record: put it back as a fresh message (its receive
+      // count starts again), so load alone never moves a record to the DLQ. Everything
+      // it wrote so far is keyed by its stamp, so the copy finishes the same work.
+      if (requeue && isLoadError(error) && requeues < MAX_REQUEUES) {
+        const delaySeconds = requeueDelaySeconds(requeueDelayBaseSeconds, requeues);
+        await requeue.send({ ...message, requeues: requeues + 1 }, { delaySeconds });
+        metrics.addMetric('recordsRequeued', MetricUnit.Count, 1);
+        logger.warn('cohort sync under load; the request was queued again', { ...context, requeues: requeues + 1, delaySeconds, reason });
+        return;
+      }
       // The record goes back to the queue (and after maxReceiveCount to the DLQ): say why.
-      logger.error('cohort sync failed; the record will be retried', { ...context, error: error instanceof Error ? error.message : String(error) });
+      logger.error('cohort sync failed; the record will be retried', { ...context, error: reason });
       throw error;
-    });
+    }
     metrics.addMetric('recordsProcessed', MetricUnit.Count, 1);
     if (result.type === 'cohort.named') {
       logger.info('cohort named', context);

@@ -1,6 +1,8 @@
 import { createDocumentClient } from '../../lib/aws/clients.js';
-import { readEventsTopicArn, readTables } from '../../lib/config.js';
+import { readQueueUrl, readEventsTopicArn, readTables } from '../../lib/config.js';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
 import { SnsMembershipEventPublisher } from '../../lib/sns/membership-events.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
@@ -18,4 +20,5 @@ export const handler = createSyncHandler({
   memberships: new DynamoMembershipStore(documents, tables.cohorts),
   events: { publisher: new SnsMembershipEventPublisher(sns, readEventsTopicArn()), profiles: users },
   observability,
+  requeue: new SqsCohortQueue(traceClient(observability, new SQSClient({})), readQueueUrl()),
 });

@@ -77,6 +77,8 @@ export interface LocalStackOptions {
   wrapMemberships?: (store: MembershipStore) => MembershipStore;
   wrapDirectory?: (directory: UserDirectory) => UserDirectory;
   wrapEventPublisher?: (publisher: MembershipEventPublisher) => MembershipEventPublisher;
+  /** First delay of a request the sync puts back under load (default 10 s; tests: 0). */
+  requeueDelayBaseSeconds?: number;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
   configureSyncDynamoDb?: (client: DynamoDBClient) => void;
   /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
@@ -223,6 +225,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           profiles: syncUsers,
         },
         observability: await createObservability('sync'),
+        requeue: new SqsCohortQueue(sqs, queues.queueUrl),
+        requeueDelayBaseSeconds: options.requeueDelayBaseSeconds,
       }),
       api: createApiHandler({
         credentials: workspaces,

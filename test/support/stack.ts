@@ -12,6 +12,7 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
     pollerConcurrency: 2,
     // Tests revoke and rotate keys and expect it to take effect at once; those of the cache set it.
     credentialCacheTtlMs: 0,
+    requeueDelayBaseSeconds: 0,
     ...options,
   });
 
