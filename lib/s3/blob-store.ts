@@ -3,8 +3,9 @@ import type { BlobStore } from '../exports/blob-store.js';
 
 /**
  * Exports in S3. The client can be given, or created on the first write: S3's client is
- * the largest of the SDK clients here (~190 KiB, ~15–20 ms of cold start), and the api
- * function writes only on its export routes, so it loads it there and not at cold start.
+ * the largest of the SDK clients here (~180 KiB with its checksums and middleware), and
+ * the api function writes only on its export routes, so it loads it there and not at
+ * cold start.
  */
 export class S3BlobStore implements BlobStore {
   private client: Promise<S3Client> | undefined;

@@ -84,8 +84,8 @@ export class RateLimiter {
   /**
    * Admits one request of `partner` for `workspaceId`, or throws a RateLimitedError (429).
    * The headers' Remaining is what this instance knows: the window's unclaimed requests at
-   * its last claim plus what is left of its block (exact with one instance; with several,
-   * at most one block behind).
+   * its last claim plus what is left of its block (exact with one instance; with several it
+   * does not see what the others claimed since, so it may be higher than the truth).
    */
   async admit(request: { partner: string; workspaceId: string; now: Date }): Promise<RateLimitHeaders> {
     const nowSeconds = Math.floor(request.now.getTime() / 1000);
