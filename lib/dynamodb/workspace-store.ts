@@ -157,7 +157,8 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     const newHash = hashKey(newKey);
     const hashField = kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
     const oldHash = item[hashField];
-    const expiresAt = Math.floor(now.getTime() / 1000) + Math.max(0, graceSeconds);
+    // Rounded up: a grace of N seconds lasts at least N seconds (rounded down, 1 s could last 1 ms).
+    const expiresAt = Math.ceil(now.getTime() / 1000) + Math.max(0, graceSeconds);
     await this.client.send(
       new TransactWriteCommand({
         TransactItems: [
