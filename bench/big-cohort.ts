@@ -16,14 +16,10 @@
 import { cpus, totalmem } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/constants.js';
-import { applyAwsLimits, projectAwsTime, tableShapes, type AwsLimitsModel } from '../lib/local/aws-limits.js';
-import { countPublishes, log, now, pool, postAsPartner } from './lib/harness.js';
-import { costPerMillionChanges, PRICES } from './lib/pricing.js';
+import { projectAwsTime } from '../lib/local/aws-limits.js';
+import { billedUnits, countPublishes, limitSync, log, now, pool, postAsPartner, rawBatchWriter, startBenchStack } from './lib/harness.js';
+import { costPerMillionChanges, INGEST_UNITS_PER_REQUEST, PRICES } from './lib/pricing.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -66,34 +62,11 @@ const MAXIMUM_CONCURRENCY = 10;
 const RECORDS_PER_BATCH = 10;
 
 log(`big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs`);
-let syncClient: DynamoDBClient | undefined;
-const syncBatchMs: number[] = [];
-const stack: LocalStack = await startLocalStack({
-  prefix: `big${Date.now().toString(36)}`,
-  poll: true,
-  pollerConcurrency: LAMBDAS,
-  visibilityTimeoutSeconds: 180,
-  requestsPerHour: 1e9,
-  watchEvents: false,
-  exportsFolder: 'bench/.exports',
-  configureSyncDynamoDb: (client) => {
-    syncClient = client;
-  },
-  wrapSyncHandler: (handler) => async (event, context) => {
-    const started = now();
-    try {
-      return await handler(event, context);
-    } finally {
-      syncBatchMs.push(now() - started);
-    }
-  },
-});
+const { stack, syncClient, syncBatchMs } = await startBenchStack({ prefix: `big${Date.now().toString(36)}`, lambdas: LAMBDAS });
 
 try {
   const workspaceId = stack.workspace.workspaceId;
-  const raw = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
-  const limits: AwsLimitsModel = applyAwsLimits(syncClient!, { tables: tableShapes(stack.tables), scale: SCALE, raw });
-  limits.enabled = false;
+  const limits = limitSync(stack, syncClient, SCALE);
   const sns = countPublishes(stack.clients.sns);
   const requeued = { count: 0 };
   stack.clients.sqs.middlewareStack.add(
@@ -115,24 +88,7 @@ try {
   log(`seeded in ${((now() - seeded) / 1000).toFixed(0)} s`);
 
   // --- the fastest raw write path, first half ------------------------------------------------
-  const rawDocuments = DynamoDBDocumentClient.from(raw);
-  let rawWritten = 0;
-  const rawWrites = async (count: number): Promise<number> => {
-    const first = rawWritten;
-    rawWritten += count;
-    const started = now();
-    await pool(Math.ceil(count / 25), WRITERS, async (batch) => {
-      const items = Array.from({ length: Math.min(25, count - batch * 25) }, (_, index) => ({
-        PutRequest: { Item: { pk: `${workspaceId}#RAW#${first + batch * 25 + index}`, sk: 'M#raw', member: true, orderKey: 'k' } },
-      }));
-      let pending: typeof items = items;
-      while (pending.length > 0) {
-        const response = await rawDocuments.send(new BatchWriteCommand({ RequestItems: { [stack.tables.cohorts]: pending } }));
-        pending = (response.UnprocessedItems?.[stack.tables.cohorts] ?? []) as typeof items;
-      }
-    });
-    return now() - started;
-  };
+  const rawWrites = rawBatchWriter(stack.clients.documents, stack.tables.cohorts, workspaceId, WRITERS);
   log(`raw ceiling (1/2): ${Math.floor(USERS / 2)} items by BatchWriteItem 25 × ${WRITERS} in flight`);
   let rawMs = await rawWrites(Math.floor(USERS / 2));
 
@@ -203,10 +159,7 @@ try {
   // --- figures ---------------------------------------------------------------------------------
   const localRate = USERS / (pipelineMs / 1000);
   const rawRate = USERS / (rawMs / 1000);
-  const units = Object.entries(stats.byTable).reduce(
-    (sum, [, totals]) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }),
-    { read: 0, write: 0 },
-  );
+  const units = billedUnits(limits);
   const projection = projectAwsTime(stats);
   const chainSeconds = (REQUESTS / (MAXIMUM_CONCURRENCY * RECORDS_PER_BATCH)) * ROUND_TRIPS_PER_RECORD * ROUND_TRIP_SECONDS;
   const chain = {
@@ -228,8 +181,8 @@ try {
     syncMemoryGb: 1,
     syncWriteUnitsPer1000: (units.write * 1000) / USERS,
     syncReadUnitsPer1000: (units.read * 1000) / USERS,
-    ingestReadUnits: 1,
-    ingestWriteUnits: 1,
+    ingestReadUnits: INGEST_UNITS_PER_REQUEST.read,
+    ingestWriteUnits: INGEST_UNITS_PER_REQUEST.write,
     snsRequestsPer1000: (sns.billedRequests * 1000) / USERS,
   });
 
@@ -268,7 +221,6 @@ try {
   if (values.latest !== 'no') await writeFile('bench/results/big-cohort-latest.json', JSON.stringify(result, null, 2));
   console.log(`\nSaved bench/results/${stampName}.json`);
   if (problems.length > 0) process.exitCode = 1;
-  raw.destroy();
 } finally {
   await stack.stop();
 }

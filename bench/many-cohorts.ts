@@ -3,32 +3,26 @@
  *
  * Measures, side by side in one run on the local stack (so the machine's noise cancels out):
  * 1. end to end: HTTP → queue → sync → store, changes/s, against the raw ceiling of the
- *    same number of conditional writes issued from a tight loop with the same client;
+ *    same number of items written by the fastest raw path (BatchWriteItem 25 × 16 in
+ *    flight) with the same client;
  * 2. DynamoDB requests and consumed capacity per 1,000 applied changes, against the
  *    design's lower bound;
  * 3. ingest cost: the handler in-process against JSON.parse + one SendMessage;
- * 4. cold start: bundle sizes and import times against a bundle of the SQS client alone;
- * 5. cost per million changes on AWS from 2–4 and list prices.
+ * 4. cost per million changes on AWS from 1–3 and list prices.
+ * Cold start has a benchmark of its own: `npm run bench:cold-start` (bench/cold-start.ts).
  * Prints a table, writes bench/results/<time>.json and latest.json, and a chart.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { parseArgs, promisify } from 'node:util';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { applyAwsLimits, tableShapes } from '../lib/local/aws-limits.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lib/local/constants.js';
-import { queryAll } from '../lib/dynamodb/batch.js';
+import { parseArgs } from 'node:util';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { startLocalStack, type LocalStack } from '../lib/local/stack.js';
 import { lambdaContext } from '../lib/local/lambda-context.js';
 import { toSqsBody } from '../lib/sqs/cohort-queue.js';
-import { bundleFunction, FUNCTIONS } from '../scripts/build.js';
 import { meterDynamoDb, subtract, type Meter } from './lib/metering.js';
 import { barChartPng } from './lib/chart.js';
-import { costPerMillionChanges, PRICES } from './lib/pricing.js';
-import { countPublishes, log, mean, now, percentile, pool, postAsPartner } from './lib/harness.js';
+import { costPerMillionChanges, INGEST_UNITS_PER_REQUEST, PRICES } from './lib/pricing.js';
+import { billedUnits, countPublishes, limitSync, log, mean, now, percentile, pool, postAsPartner, rawBatchWriter, startBenchStack } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -58,48 +52,19 @@ const SENDERS = Number(values.senders);
 const WRITERS = Number(values.writers);
 const INGEST_SAMPLES = Number(values['ingest-samples']);
 
-const run = promisify(execFile);
 
 // ---------------------------------------------------------------------------------------
 log(`stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`);
-let syncClient: DynamoDBClient | undefined;
-let metering: ReturnType<typeof meterDynamoDb> | undefined;
-const syncBatchMs: number[] = [];
-const stack: LocalStack = await startLocalStack({
-  prefix: 'bench',
-  poll: true,
-  pollerConcurrency: LAMBDAS,
-  // No spurious redelivery while the pipeline is saturated (AWS: 180 s).
-  visibilityTimeoutSeconds: 180,
-  requestsPerHour: 1e9,
-  // Events are published (their cost is measured) but no queue is subscribed to hold 200,000 of them.
-  watchEvents: false,
-  exportsFolder: 'bench/.exports',
-  configureSyncDynamoDb: (client) => {
-    syncClient = client;
-    metering = meterDynamoDb(client);
-  },
-  wrapSyncHandler: (handler) => async (event, context) => {
-    const started = now();
-    try {
-      return await handler(event, context);
-    } finally {
-      syncBatchMs.push(now() - started);
-    }
-  },
-});
+const { stack, syncClient, syncBatchMs } = await startBenchStack({ prefix: 'bench', lambdas: LAMBDAS });
+const metering = meterDynamoDb(syncClient);
 
 try {
   const workspaceId = stack.workspace.workspaceId;
   const sns = countPublishes(stack.clients.sns);
-  const rawClient = DynamoDBDocumentClient.from(syncClient!);
+  const rawClient = DynamoDBDocumentClient.from(syncClient);
   // AWS's billing rules, counted by the limits model at AWS's own (unscaled) limits, which
   // this machine cannot reach: it only counts here (index writes included).
-  const limits = applyAwsLimits(syncClient!, {
-    tables: tableShapes(stack.tables),
-    raw: new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint }),
-  });
-  limits.enabled = false;
+  const limits = limitSync(stack, syncClient, 1);
 
   log(`seeding ${USERS} users`);
   const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
@@ -108,26 +73,11 @@ try {
   });
 
   // --- 1a. raw ceiling, first half ----------------------------------------------------
-  let rawWritten = 0;
-  const rawWrites = async (count: number): Promise<number> => {
-    const first = rawWritten;
-    rawWritten += count;
-    const started = now();
-    await pool(count, WRITERS, async (index) => {
-      await rawClient.send(
-        new PutCommand({
-          TableName: stack.tables.cohorts,
-          Item: { pk: `${workspaceId}#RAW`, sk: `M#${first + index}`, member: true, orderKey: 'k' },
-          ConditionExpression: 'attribute_not_exists(sk)',
-        }),
-      );
-    });
-    return now() - started;
-  };
-  const meterBeforeRaw = metering!.snapshot();
-  log(`raw ceiling (1/2): ${Math.floor(CHANGES / 2)} conditional PutItem, ${WRITERS} in flight`);
+  // The ceiling goes through the sync's own client (metered; the limits model is off then).
+  const rawWrites = rawBatchWriter(rawClient, stack.tables.cohorts, workspaceId, WRITERS);
+  log(`raw ceiling (1/2): ${Math.floor(CHANGES / 2)} items by BatchWriteItem 25 × ${WRITERS} in flight`);
   let rawMs = await rawWrites(Math.floor(CHANGES / 2));
-  const meterAfterRaw1 = metering!.snapshot();
+  const meterAfterRaw1 = metering.snapshot();
 
   // --- 1b. the pipeline --------------------------------------------------------------
   const body = (index: number) =>
@@ -137,15 +87,9 @@ try {
       cohort_id: `bench-${index}`,
       cohort_changes: [{ user_ids: userIds.slice(0, IDS_PER_REQUEST) }],
     });
-  const countMembers = async (): Promise<number> => {
-    const cohorts = await queryAll(stack.clients.documents, {
-      TableName: stack.tables.cohorts,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `${workspaceId}#COHORTS` },
-      ProjectionExpression: 'memberCount',
-    });
-    return cohorts.reduce((sum, item) => sum + Number(item.memberCount ?? 0), 0);
-  };
+  const countMembers = async (): Promise<number> =>
+    (await stack.stores.memberships.listCohorts(workspaceId)).reduce((sum, cohort) => sum + cohort.memberCount, 0);
+
   log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
   limits.enabled = true;
   const pipelineStarted = now();
@@ -157,24 +101,21 @@ try {
     ingestDoneMs = now() - pipelineStarted;
   });
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     const members = await countMembers();
     if (members >= CHANGES) break;
     if (now() - pipelineStarted > 60 * 60_000) throw new Error(`pipeline incomplete after an hour: ${members}/${CHANGES}`);
   }
   await sending;
   const pipelineMs = now() - pipelineStarted;
-  const meterAfterPipeline = metering!.snapshot();
+  const meterAfterPipeline = metering.snapshot();
   limits.enabled = false;
-  const billed = Object.values(limits.stats().byTable).reduce(
-    (sum, totals) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }),
-    { read: 0, write: 0 },
-  );
+  const billed = billedUnits(limits);
 
   // --- 1c. raw ceiling, second half ------------------------------------------------------
-  log(`raw ceiling (2/2): ${CHANGES - Math.floor(CHANGES / 2)} conditional PutItem`);
+  log(`raw ceiling (2/2): ${CHANGES - Math.floor(CHANGES / 2)} items`);
   rawMs += await rawWrites(CHANGES - Math.floor(CHANGES / 2));
-  const meterAfterRaw2 = metering!.snapshot();
+  const meterAfterRaw2 = metering.snapshot();
 
   // --- verification ----------------------------------------------------------------------
   log('verifying every membership and count');
@@ -251,28 +192,6 @@ try {
   }
   const messageBytes = Buffer.byteLength(sampleBody);
 
-  // --- 4. cold start ------------------------------------------------------------------------------
-  log('cold start: bundling and importing each function in fresh Node processes');
-  const coldStart: Record<string, { bytes: number; importMs: number }> = {};
-  const importTime = async (file: string): Promise<number> => {
-    const samples: number[] = [];
-    for (let attempt = 0; attempt < 7; attempt += 1) {
-      const script = `const t = performance.now(); await import(${JSON.stringify(`file://${process.cwd()}/${file}`)}); process.stdout.write(String(performance.now() - t));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-        env: { ...process.env, WORKSPACES_TABLE: 'w', USERS_TABLE: 'u', COHORTS_TABLE: 'c', COHORT_QUEUE_URL: 'http://127.0.0.1:1/q', MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t', EXPORTS_BUCKET: 'b', EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e', CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c', AWS_REGION: 'us-east-1' },
-      });
-      samples.push(Number(stdout));
-    }
-    return percentile(samples, 50);
-  };
-  const bundles = [...FUNCTIONS.map((name) => ({ name, entry: `functions/${name}/handler.ts` })), { name: 'floor (SQS client only)', entry: 'bench/floor-handler.ts' }];
-  for (const { name, entry } of bundles) {
-    const outdir = `bench/.build/${name.split(' ')[0]}`;
-    await bundleFunction(name, entry, outdir);
-    coldStart[name] = { bytes: (await stat(`${outdir}/index.mjs`)).size, importMs: await importTime(`${outdir}/index.mjs`) };
-  }
-  await rm('bench/.build', { recursive: true, force: true });
-
   // --- 5. cost ------------------------------------------------------------------------------------
   const pipelineUnits = perThousand(pipelineMeter);
   const syncMsPerRequest = syncBatchMs.reduce((sum, value) => sum + value, 0) / REQUESTS;
@@ -286,8 +205,8 @@ try {
     syncMemoryGb: 1,
     syncWriteUnitsPer1000: (billed.write * 1000) / CHANGES,
     syncReadUnitsPer1000: (billed.read * 1000) / CHANGES,
-    ingestReadUnits: 1,
-    ingestWriteUnits: 1,
+    ingestReadUnits: INGEST_UNITS_PER_REQUEST.read,
+    ingestWriteUnits: INGEST_UNITS_PER_REQUEST.write,
     snsRequestsPer1000: (sns.billedRequests * 1000) / CHANGES,
   });
 
@@ -319,13 +238,12 @@ try {
     },
     syncMsPerRequest,
     membershipEvents: { publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES, eventsPer1000: (sns.messages * 1000) / CHANGES, billedRequestsPer1000: (sns.billedRequests * 1000) / CHANGES },
-    coldStart,
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
 
   const table = [
     ['end to end (HTTP → SQS → sync → DynamoDB)', `${Math.round(pipelineRate).toLocaleString('en-US')} changes/s`],
-    ['raw ceiling (conditional PutItem loop)', `${Math.round(rawRate).toLocaleString('en-US')} writes/s`],
+    [`raw ceiling (BatchWriteItem 25 × ${WRITERS} in flight)`, `${Math.round(rawRate).toLocaleString('en-US')} items/s`],
     ['ratio pipeline / ceiling', result.endToEnd.ratio.toFixed(2)],
     ['verified memberships', `${verified.toLocaleString('en-US')} / ${CHANGES.toLocaleString('en-US')}${problems.length ? ` (${problems.length} problems)` : ', counts exact'}`],
     ['DynamoDB requests / 1,000 changes', `${pipelineUnits.requests.toFixed(1)} (design bound ${designBound.requests.toFixed(1)})`],
@@ -336,7 +254,6 @@ try {
     ['floor: JSON.parse + SendMessage', `${result.ingest.floorMs.mean.toFixed(2)} / ${result.ingest.floorMs.p95.toFixed(2)} ms`],
     ['sync handler per request (1,000 changes)', `${syncMsPerRequest.toFixed(1)} ms`],
     ['membership events / 1,000 changes', `${((sns.messages * 1000) / CHANGES).toFixed(0)} in ${((sns.calls * 1000) / CHANGES).toFixed(0)} PublishBatch calls`],
-    ...Object.entries(coldStart).map(([name, entry]) => [`bundle ${name}`, `${(entry.bytes / 1024).toFixed(0)} KiB, import ${entry.importMs.toFixed(0)} ms`]),
     ['AWS cost per million changes', `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`],
   ];
   const widest = Math.max(...table.map(([label]) => label!.length));
@@ -356,7 +273,7 @@ try {
       'changes (writes) per second',
       [
         { label: 'pipeline: HTTP → SQS → sync → DynamoDB', value: pipelineRate, color: '#3b6fd8' },
-        { label: 'raw ceiling: conditional PutItem loop', value: rawRate, color: '#9aa5b1' },
+        { label: 'raw ceiling: BatchWriteItem 25 × 16', value: rawRate, color: '#9aa5b1' },
       ],
     ),
   );

@@ -1,4 +1,9 @@
-/** What every benchmark scenario shares: pools, statistics, a partner that retries as the contract says. */
+/** What every benchmark scenario shares: the stack, pools, statistics, a partner that retries as the contract says. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
 export const now = () => performance.now();
 export const log = (message: string) => console.error(`[bench] ${message}`);
 
@@ -46,4 +51,78 @@ export const countPublishes = (sns: { middlewareStack: { add: (middleware: never
   };
   sns.middlewareStack.add(middleware as never, { step: 'initialize', name: 'countPublishes' } as never);
   return counts;
+};
+
+/**
+ * The local stack as every scenario runs it: the sync polled by `lambdas` emulated
+ * invocations with its own DynamoDB client (returned, for metering and the limits model),
+ * AWS's 180 s visibility timeout (no spurious redelivery while the pipeline is saturated),
+ * no rate limit, and no queue subscribed to the events (they are published and counted,
+ * but nothing holds hundreds of thousands of them). Sync batch times are collected.
+ */
+export const startBenchStack = async (options: { prefix: string; lambdas: number }) => {
+  let syncClient: DynamoDBClient | undefined;
+  const syncBatchMs: number[] = [];
+  const stack = await startLocalStack({
+    prefix: options.prefix,
+    poll: true,
+    pollerConcurrency: options.lambdas,
+    visibilityTimeoutSeconds: 180,
+    requestsPerHour: 1e9,
+    watchEvents: false,
+    exportsFolder: 'bench/.exports',
+    configureSyncDynamoDb: (client) => {
+      syncClient = client;
+    },
+    wrapSyncHandler: (handler) => async (event, context) => {
+      const started = now();
+      try {
+        return await handler(event, context);
+      } finally {
+        syncBatchMs.push(now() - started);
+      }
+    },
+  });
+  return { stack, syncClient: syncClient!, syncBatchMs };
+};
+
+/**
+ * The limits model on the sync's client (lib/local/aws-limits.ts), with a client of its own
+ * for the reads its index accounting needs; off until the measured part starts.
+ */
+export const limitSync = (stack: LocalStack, syncClient: DynamoDBClient, scale: number): AwsLimitsModel => {
+  const raw = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+  const limits = applyAwsLimits(syncClient, { tables: tableShapes(stack.tables), scale, raw });
+  limits.enabled = false;
+  return limits;
+};
+
+/** Billed units over every table the model saw. */
+export const billedUnits = (limits: AwsLimitsModel): { read: number; write: number } =>
+  Object.values(limits.stats().byTable).reduce((sum, totals) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }), { read: 0, write: 0 });
+
+/**
+ * The fastest raw write path this machine has, as the ceiling a pipeline is held to:
+ * BatchWriteItem of 25 items (AWS's limit per call), `writers` calls in flight,
+ * unprocessed items written again. Each call writes `count` new items under distinct keys
+ * after those of earlier calls (so two halves can be measured around a pipeline run).
+ * Returns milliseconds.
+ */
+export const rawBatchWriter = (documents: DynamoDBDocumentClient, table: string, keyPrefix: string, writers: number) => {
+  let written = 0;
+  return async (count: number): Promise<number> => {
+    const first = written;
+    written += count;
+    const started = now();
+    await pool(Math.ceil(count / 25), writers, async (batch) => {
+      let pending = Array.from({ length: Math.min(25, count - batch * 25) }, (_, index) => ({
+        PutRequest: { Item: { pk: `${keyPrefix}#RAW#${first + batch * 25 + index}`, sk: 'M#raw', member: true, orderKey: 'k' } },
+      }));
+      while (pending.length > 0) {
+        const response = await documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = (response.UnprocessedItems?.[table] ?? []) as typeof pending;
+      }
+    });
+    return now() - started;
+  };
 };
