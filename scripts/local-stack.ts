@@ -67,12 +67,22 @@ Ctrl-C stops everything.
 `);
 
 let stopping = false;
-const shutdown = async (signal: string) => {
+const shutdown = async (reason: string, exitCode = 0) => {
   if (stopping) return;
   stopping = true;
-  console.log(`\n${signal}: stopping the local stack…`);
-  await stack.stop();
-  process.exit(0);
+  console.log(`\n${reason}: stopping the local stack…`);
+  // A stop that hangs still ends the process (DynamoDB Local is killed on exit either way: lib/local/emulators.ts).
+  setTimeout(() => process.exit(exitCode || 1), 10_000).unref();
+  await stack.stop().catch((error: unknown) => console.error('stopping failed:', error));
+  process.exit(exitCode);
 };
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGHUP', () => void shutdown('SIGHUP'));
+// An error nothing caught: stop what was started (emulators included) rather than die and leave them running.
+const die = (error: unknown) => {
+  console.error('[local stack] uncaught error:', error);
+  void shutdown('uncaught error', 1);
+};
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);

@@ -7,7 +7,7 @@ import type { Context } from 'aws-lambda';
 import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { httpApi, json, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
+import { httpApi, json, rejectMalformedStrings, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
 import type { Cohort, DynamoMembershipStore, SyncReport } from '../../lib/dynamodb/membership-store.js';
 import type { Observability } from '../../lib/observability.js';
 import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../../lib/users/requests.js';
@@ -204,6 +204,8 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
   return httpApi(observability, async (request, context) => {
     const { workspaceId } = await authenticateRestKey(credentials, request.headers.authorization);
     observability.logger.appendKeys({ workspaceId });
+    // Every string of a body (ids, names, attribute names and values, filters) is stored or sent on: none UTF-8 cannot carry.
+    rejectMalformedStrings(request.body);
     const route = routes[request.routeKey as ApiRoute];
     if (!route) throw new NotFoundError(`No route ${request.routeKey}`);
     return route(workspaceId, request, context);

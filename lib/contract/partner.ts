@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { ValidationError } from '../errors.js';
+import { isWellFormedUnicode } from '../unicode.js';
 
 export const PARTNER_MESSAGES = {
   cohortId: '`cohort_id` must be a valid string',
@@ -22,10 +23,18 @@ export const MAX_IDENTIFIERS_PER_REQUEST = 1_000;
 /** Product decision: identifiers (and cohort ids, alias fields) are non-empty strings of at most 512 characters. */
 export const MAX_IDENTIFIER_LENGTH = 512;
 
+/**
+ * Identifiers and names travel in SQS bodies, SNS message attributes and DynamoDB keys,
+ * none of which can carry a lone surrogate (there is no UTF-8 for it): refused here, so
+ * nothing is accepted that could only fail, half-applied, later.
+ */
+export const wellFormed = { error: 'must be well-formed Unicode (it has a lone surrogate)' } as const;
+
 export const Identifier = z
   .string({ error: 'must be a string' })
   .min(1, { error: 'must be a non-empty string' })
-  .max(MAX_IDENTIFIER_LENGTH, { error: `must be at most ${MAX_IDENTIFIER_LENGTH} characters` });
+  .max(MAX_IDENTIFIER_LENGTH, { error: `must be at most ${MAX_IDENTIFIER_LENGTH} characters` })
+  .refine(isWellFormedUnicode, wellFormed);
 
 export const UserAlias = z.object(
   {
@@ -56,15 +65,19 @@ export const MAX_COHORT_ID_LENGTH = 200;
 const CohortId = z
   .string({ error: 'must be a string' })
   .min(1, { error: 'must be a non-empty string' })
-  .max(MAX_COHORT_ID_LENGTH, { error: `must be at most ${MAX_COHORT_ID_LENGTH} characters` });
+  .max(MAX_COHORT_ID_LENGTH, { error: `must be at most ${MAX_COHORT_ID_LENGTH} characters` })
+  .refine(isWellFormedUnicode, wellFormed);
 
 export const NameCohortRequest = z.object({
   partner_api_key: z.string(),
   client_secret: z.string(),
   cohort_id: CohortId,
-  name: z.string({ error: 'must be a string' }).trim().min(1, { error: 'must be a non-empty string' }).max(1_024, {
-    error: 'must be at most 1024 characters',
-  }),
+  name: z
+    .string({ error: 'must be a string' })
+    .trim()
+    .min(1, { error: 'must be a non-empty string' })
+    .max(1_024, { error: 'must be at most 1024 characters' })
+    .refine(isWellFormedUnicode, wellFormed),
   created_at: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2021-01-21T19:20:30+05:00' }),
 });
 export type NameCohortRequest = z.infer<typeof NameCohortRequest>;

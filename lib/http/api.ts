@@ -12,6 +12,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
 import { traceHandler, type Observability } from '../observability.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, pathParameterProblems } from './limits.js';
+import { firstMalformedString, isWellFormedUnicode } from '../unicode.js';
 
 /** Product decision: request bodies up to 1 MiB (a full 1,000-identifier request is far smaller). */
 export const MAX_BODY_BYTES = 1_048_576;
@@ -34,16 +36,52 @@ export interface JsonResponse {
 
 export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse => ({ statusCode, body, headers });
 
+/** RFC 8259 §8.1: JSON text exchanged between systems is UTF-8; bytes that are not UTF-8 are refused, not replaced by U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const NOT_JSON = 'Request body must be valid JSON';
+
 export const readJsonBody = (event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): unknown => {
   if (event.body === undefined || event.body === null || event.body === '') return undefined;
+  if (!event.isBase64Encoded && !isWellFormedUnicode(event.body)) {
+    throw new ValidationError(NOT_JSON, ['the body is not valid UTF-8 (RFC 8259 §8.1): it has a lone surrogate']);
+  }
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.byteLength > MAX_BODY_BYTES) {
     throw new PayloadTooLargeError('Request body too large', [`the body is ${raw.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted`]);
   }
+  let text: string;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    text = utf8.decode(raw);
+  } catch {
+    throw new ValidationError(NOT_JSON, ['the body is not valid UTF-8 (RFC 8259 §8.1)']);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch (error: unknown) {
-    throw new ValidationError('Request body must be valid JSON', [error instanceof Error ? error.message : 'unparseable body']);
+    throw new ValidationError(NOT_JSON, [error instanceof Error ? error.message : 'unparseable body']);
+  }
+  // Before anything walks it recursively (validators, serializers).
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new ValidationError(`Request body nested deeper than ${MAX_JSON_DEPTH} levels`, [`arrays and objects nest at most ${MAX_JSON_DEPTH} levels`]);
+  }
+  return body;
+};
+
+/** Path parameters that no key can hold (too long) or no UTF-8 can carry: a 400 before anything looks them up. */
+export const checkPathParameters = (pathParameters: Record<string, string | undefined>): void => {
+  const problems = pathParameterProblems(pathParameters);
+  if (problems.length > 0) throw new ValidationError(`Invalid path parameter: ${problems[0]}`, problems);
+};
+
+/** A body with a string (value or key) that UTF-8 cannot carry (a lone surrogate): a 400 naming where. */
+export const rejectMalformedStrings = (body: unknown): void => {
+  const where = firstMalformedString(body);
+  if (where !== undefined) {
+    throw new ValidationError(`Invalid request: ${where} is not well-formed Unicode`, [
+      `${where} has a lone UTF-16 surrogate (\\ud800-\\udfff outside a pair): no UTF-8 encoding exists for it, so it cannot be stored`,
+    ]);
   }
 };
 
@@ -68,6 +106,7 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     logger.appendKeys({ routeKey: event.routeKey, requestId });
     try {
+      checkPathParameters(event.pathParameters ?? {});
       return await handle(
         {
           routeKey: event.routeKey,

@@ -43,7 +43,16 @@ export const startDynamoDbEmulator = async (requestedPort?: number): Promise<Emu
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+  // DynamoDB Local is a separate Java process: if this one dies (an uncaught error, process.exit), it must not
+  // outlive it as an orphan holding its port. 'exit' listeners run synchronously, and kill() is synchronous.
+  const killOnExit = () => {
+    if (exited === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+    process.off('exit', killOnExit);
+  });
   child.on('error', (error) => {
     output += `\n${error.message}`;
     exited = -1;

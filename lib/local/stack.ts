@@ -84,6 +84,8 @@ export interface LocalStackOptions {
   /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
   wrapSyncHandler?: (handler: SqsHandler) => SqsHandler;
   onBatch?: PollerOptions['onBatch'];
+  /** How long the HTTP API waits for a client's headers and for its whole request (defaults: lib/local/gateway.ts). */
+  gatewayTimeouts?: { headersMs?: number; requestMs?: number };
 }
 
 export interface LocalStack {
@@ -277,7 +279,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           });
     const gateway = await startGateway(
       { ingest: handlers.ingest as never, api: handlers.api as never },
-      { port: options.port ?? 0, host: options.host },
+      { port: options.port ?? 0, host: options.host, headersTimeoutMs: options.gatewayTimeouts?.headersMs, requestTimeoutMs: options.gatewayTimeouts?.requestMs },
     );
     const poller =
       options.poll === false

@@ -5,6 +5,8 @@
  * that is nothing but "does not include" tests reads every user of the workspace.
  */
 import type { Filter } from './filter.js';
+import { isWellFormedUnicode } from '../unicode.js';
+import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 
 export interface MemberSource {
   /** A cohort's current members, ascending, strictly after `after`. */
@@ -137,7 +139,9 @@ export const encodeCursor = (after: string): string => Buffer.from(JSON.stringif
 export const decodeCursor = (cursor: string): string | undefined => {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
-    return typeof value.after === 'string' && value.after !== '' ? value.after : undefined;
+    // `after` becomes a key condition (sort key M#<after>): a forged cursor no key can hold is refused, not sent to DynamoDB.
+    const fits = (after: string) => after !== '' && isWellFormedUnicode(after) && Buffer.byteLength(after) <= SORT_KEY_MAX_BYTES - 2;
+    return typeof value.after === 'string' && fits(value.after) ? value.after : undefined;
   } catch {
     return undefined;
   }

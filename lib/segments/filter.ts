@@ -5,6 +5,8 @@
 import * as z from 'zod';
 import { describeIssues, MAX_COHORT_ID_LENGTH } from '../contract/partner.js';
 import { ValidationError } from '../errors.js';
+import { nestsDeeperThan } from '../http/limits.js';
+import { MAX_PARTNER_NAME_LENGTH } from '../workspaces/partners.js';
 
 export const MAX_FILTER_DEPTH = 6;
 export const MAX_FILTER_CHILDREN = 20;
@@ -17,7 +19,7 @@ export type Filter = CohortTest | { all: Filter[] } | { any: Filter[] };
 
 const CohortTestSchema = z.strictObject({
   cohort: z.strictObject({
-    partner: z.string({ error: 'must be a string' }).min(1, { error: 'must be a non-empty string' }),
+    partner: z.string({ error: 'must be a string' }).min(1, { error: 'must be a non-empty string' }).max(MAX_PARTNER_NAME_LENGTH),
     cohort_id: z.string({ error: 'must be a string' }).min(1, { error: 'must be a non-empty string' }).max(MAX_COHORT_ID_LENGTH),
     includes: z.boolean({ error: 'must be true (includes) or false (does not include)' }),
   }),
@@ -41,6 +43,8 @@ export const cohortTestsOf = (filter: Filter): CohortTest['cohort'][] =>
 
 /** Parses a filter, or a 400 that says what is wrong with it. */
 export const parseFilter = (value: unknown): Filter => {
+  // Before the (recursive) schema: a filter of MAX_FILTER_DEPTH levels is 2 JSON levels per level ({"all": [...]}, {"cohort": {...}}).
+  if (nestsDeeperThan(value, 2 * MAX_FILTER_DEPTH)) throw new ValidationError(`Invalid filter: nested deeper than ${MAX_FILTER_DEPTH} levels`);
   const result = FilterSchema.safeParse(value);
   if (!result.success) {
     const details = describeIssues(result.error).map((detail) => `filter${detail.startsWith('body') ? detail.slice(4) : `.${detail}`}`);

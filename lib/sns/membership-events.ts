@@ -1,6 +1,7 @@
 import { PublishBatchCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { chunk } from '../dynamodb/batch.js';
 import type { MembershipEvent, MembershipEventPublisher } from '../cohorts/events.js';
+import { toWellFormedUnicode } from '../unicode.js';
 
 /** AWS: PublishBatch takes at most 10 messages. */
 const PUBLISH_BATCH_LIMIT = 10;
@@ -28,8 +29,10 @@ export class SnsMembershipEventPublisher implements MembershipEventPublisher {
               MessageAttributes: {
                 type: { DataType: 'String', StringValue: event.type },
                 workspace_id: { DataType: 'String', StringValue: event.workspace_id },
-                partner: { DataType: 'String', StringValue: event.partner },
-                cohort_id: { DataType: 'String', StringValue: event.cohort_id },
+                partner: { DataType: 'String', StringValue: toWellFormedUnicode(event.partner) },
+                // Validation refuses lone surrogates in ids; one queued before it did would make the SDK throw
+                // ("URI malformed") and the record fail forever. The message body (JSON) keeps the id as it was.
+                cohort_id: { DataType: 'String', StringValue: toWellFormedUnicode(event.cohort_id) },
               },
             })),
           }),

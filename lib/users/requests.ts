@@ -1,7 +1,9 @@
 /** Request bodies of the workspace REST API, mirroring Braze's endpoints of the same names. */
 import * as z from 'zod';
-import { describeIssues, Identifier, UserAlias } from '../contract/partner.js';
+import { describeIssues, Identifier, UserAlias, wellFormed } from '../contract/partner.js';
 import { ValidationError } from '../errors.js';
+import { isWellFormedUnicode } from '../unicode.js';
+import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 
 /** Braze: /users/track takes at most 75 attribute objects per request. */
 export const MAX_TRACK_ATTRIBUTES = 75;
@@ -12,18 +14,20 @@ const MAX_CUSTOM_ATTRIBUTES = 100;
 
 const RESERVED = new Set(['external_id', 'user_alias', 'device_id', 'braze_id', '_update_existing_only']);
 
-const CustomAttributeName = z.string().min(1).max(255);
+const CustomAttributeName = z.string().min(1).max(255).refine(isWellFormedUnicode);
 
 /** DynamoDB numbers: magnitude 1E-130 to 9.9999…E+125 (or zero). */
 const MIN_MAGNITUDE = 1e-130;
 const MAX_MAGNITUDE = 1e126;
-const MAX_ATTRIBUTE_DEPTH = 5;
+/** Product decision: 5 levels (DynamoDB itself stores at most 32 levels of nested attributes). */
+export const MAX_ATTRIBUTE_DEPTH = 5;
 /** Keeps a profile well under DynamoDB's 400 KB item limit. */
 const MAX_ATTRIBUTES_BYTES = 64 * 1024;
 
 /** Why a custom attribute value cannot be stored, or undefined if it can. */
 export const attributeValueProblem = (value: unknown, depth = 0): string | undefined => {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'string') return isWellFormedUnicode(value) ? undefined : 'strings must be well-formed Unicode (this one has a lone surrogate)';
+  if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') {
     const magnitude = Math.abs(value);
     if (!Number.isFinite(value) || (magnitude !== 0 && (magnitude < MIN_MAGNITUDE || magnitude >= MAX_MAGNITUDE))) {
@@ -43,6 +47,7 @@ export const attributeValueProblem = (value: unknown, depth = 0): string | undef
   if (typeof value === 'object') {
     for (const [name, item] of Object.entries(value)) {
       if (name === '') return 'nested attribute names must be non-empty';
+      if (!isWellFormedUnicode(name)) return 'nested attribute names must be well-formed Unicode (this one has a lone surrogate)';
       const problem = attributeValueProblem(item, depth + 1);
       if (problem) return problem;
     }
@@ -72,13 +77,14 @@ export const TrackAttributes = z
     }
     for (const name of custom) {
       if (!CustomAttributeName.safeParse(name).success) {
-        ctx.issues.push({ code: 'custom', input: value, message: 'custom attribute names are 1 to 255 characters' });
-        break;
+        ctx.issues.push({ code: 'custom', input: value, message: 'custom attribute names are 1 to 255 characters of well-formed Unicode' });
+        return;
       }
       const problem = attributeValueProblem((value as Record<string, unknown>)[name]);
       if (problem) {
         ctx.issues.push({ code: 'custom', input: value, path: [name], message: problem });
-        break;
+        // The size below serializes the values: only once each is known to be bounded in depth.
+        return;
       }
     }
     if (Buffer.byteLength(JSON.stringify(Object.fromEntries(custom.map((name) => [name, (value as Record<string, unknown>)[name]])))) > MAX_ATTRIBUTES_BYTES) {
@@ -87,11 +93,20 @@ export const TrackAttributes = z
   });
 export type TrackAttributes = z.infer<typeof TrackAttributes>;
 
+/**
+ * A braze_id is looked up as it is (pk <ws>#U#<brazeId>, and the sort key of the users
+ * index): ours are 24 hex characters; one sent must at least fit a sort key (1,024 bytes;
+ * 512 characters of Identifier can be 2,048).
+ */
+const BrazeId = Identifier.refine((brazeId) => Buffer.byteLength(brazeId, 'utf8') <= SORT_KEY_MAX_BYTES, {
+  error: `must be at most ${SORT_KEY_MAX_BYTES} bytes of UTF-8`,
+});
+
 /** Whose event it is: exactly one of external_id, user_alias, braze_id (Braze's /users/track). */
 const EventOwner = {
   external_id: Identifier.optional(),
   user_alias: UserAlias.optional(),
-  braze_id: Identifier.optional(),
+  braze_id: BrazeId.optional(),
 };
 const hasOneOwner = (value: { external_id?: unknown; user_alias?: unknown; braze_id?: unknown }) =>
   [value.external_id, value.user_alias, value.braze_id].filter((owner) => owner !== undefined).length === 1;
@@ -104,10 +119,10 @@ const EventProperties = z.record(z.string(), z.unknown(), { error: 'must be an o
 export const TrackEvent = z
   .looseObject({
     ...EventOwner,
-    name: z.string({ error: 'must be a string' }).min(1).max(255),
+    name: z.string({ error: 'must be a string' }).min(1).max(255).refine(isWellFormedUnicode, wellFormed),
     time: EventTime,
     properties: EventProperties.optional(),
-    app_id: z.string().max(255).optional(),
+    app_id: z.string().max(255).refine(isWellFormedUnicode, wellFormed).optional(),
   })
   .refine(hasOneOwner, { error: 'needs exactly one of `external_id`, `user_alias`, `braze_id`' });
 export type TrackEvent = z.infer<typeof TrackEvent>;
@@ -115,13 +130,13 @@ export type TrackEvent = z.infer<typeof TrackEvent>;
 export const TrackPurchase = z
   .looseObject({
     ...EventOwner,
-    product_id: z.string({ error: 'must be a string' }).min(1).max(255),
+    product_id: z.string({ error: 'must be a string' }).min(1).max(255).refine(isWellFormedUnicode, wellFormed),
     currency: z.string().regex(/^[A-Z]{3}$/, { error: 'must be a three-letter ISO 4217 code, e.g. USD' }),
     price: z.number({ error: 'must be a number' }).finite(),
     quantity: z.number().int().min(1).max(100).optional(),
     time: EventTime,
     properties: EventProperties.optional(),
-    app_id: z.string().max(255).optional(),
+    app_id: z.string().max(255).refine(isWellFormedUnicode, wellFormed).optional(),
   })
   .refine(hasOneOwner, { error: 'needs exactly one of `external_id`, `user_alias`, `braze_id`' });
 export type TrackPurchase = z.infer<typeof TrackPurchase>;
@@ -163,7 +178,7 @@ export const ExportIdsRequest = z
     external_ids: z.array(Identifier).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
     user_aliases: z.array(UserAlias).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
     device_id: Identifier.optional(),
-    braze_id: Identifier.optional(),
+    braze_id: BrazeId.optional(),
   })
   .refine(
     (body) => (body.external_ids?.length ?? 0) + (body.user_aliases?.length ?? 0) > 0 || body.device_id !== undefined || body.braze_id !== undefined,
