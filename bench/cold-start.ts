@@ -122,10 +122,11 @@ const largestPackages = (metafile: Metafile, loaded: Set<string>, count: number)
  */
 const CLIENTS: Record<(typeof FUNCTIONS)[number], Array<keyof typeof CLIENT_SOURCE>> = {
   ingest: ['sqs', 'dynamodb'],
-  sync: ['dynamodb', 'sns', 'sqs'],
+  sync: ['dynamodb', 'sqs'],
   api: ['dynamodb', 'sqs'],
   export: ['dynamodb', 's3', 'sqs'],
   currents: ['dynamodb', 'sqs'],
+  events: ['dynamodb', 'sns'],
 };
 const CLIENT_SOURCE = {
   sqs: { imports: "import { SQSClient } from '@aws-sdk/client-sqs';", create: 'new SQSClient({})' },

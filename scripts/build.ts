@@ -6,7 +6,7 @@
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
-export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents'] as const;
+export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents', 'events'] as const;
 
 export const bundleFunction = async (name: string, entry = `functions/${name}/handler.ts`, outdir = `dist/${name}`) => {
   await rm(outdir, { recursive: true, force: true });

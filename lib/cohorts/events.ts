@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CohortRef } from './messages.js';
+import type { Cohort, UserIdentifiers } from './ports.js';
 
 export type MembershipEventType = 'cohort.membership.added' | 'cohort.membership.removed';
 
@@ -35,3 +36,66 @@ export interface MembershipEventPublisher {
 
 export const membershipEventId = (cohort: CohortRef, brazeId: string, orderStamp: string): string =>
   createHash('sha256').update([cohort.workspaceId, cohort.partner, cohort.cohortId, brazeId, orderStamp].join('\u0000')).digest('base64url').slice(0, 32);
+
+/**
+ * A membership that flipped, as the register's change stream tells it. `cause` says who
+ * flipped it: a partner's change (its order stamp names it), or identify-merge ending the
+ * membership of a profile merged away (same stamp as the add it ends, so its event id
+ * differs by the cause).
+ */
+export interface MembershipFlip {
+  cohort: CohortRef;
+  brazeId: string;
+  effect: 'added' | 'removed';
+  orderKey: string;
+  cause: 'change' | 'merge';
+  /** When the flip was applied (the register's updatedAt): the same on every redelivery. */
+  appliedAt: string;
+}
+
+export interface EventSources {
+  profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserIdentifiers[]> };
+  cohorts: { getCohort(cohort: CohortRef): Promise<Cohort | undefined> };
+}
+
+const cohortKey = (cohort: CohortRef) => JSON.stringify([cohort.workspaceId, cohort.partner, cohort.cohortId]);
+
+/**
+ * The events of some flips, in the flips' order, with each user's identifiers (one
+ * BatchGetItem per 100 users per workspace) and each cohort's name. Deterministic ids:
+ * the same flip always gives the same `event_id`.
+ */
+export const membershipEvents = async (flips: readonly MembershipFlip[], sources: EventSources): Promise<MembershipEvent[]> => {
+  const cohorts = new Map(flips.map((flip) => [cohortKey(flip.cohort), flip.cohort]));
+  const workspaces = new Map<string, Set<string>>();
+  for (const flip of flips) workspaces.set(flip.cohort.workspaceId, (workspaces.get(flip.cohort.workspaceId) ?? new Set()).add(flip.brazeId));
+  const [names, profiles] = await Promise.all([
+    Promise.all([...cohorts.entries()].map(async ([key, cohort]) => [key, (await sources.cohorts.getCohort(cohort))?.name ?? cohort.cohortId] as const)),
+    Promise.all(
+      [...workspaces.entries()].map(async ([workspaceId, brazeIds]) =>
+        (await sources.profiles.getProfiles(workspaceId, [...brazeIds])).map((profile) => [`${workspaceId}\u0000${profile.brazeId}`, profile] as const),
+      ),
+    ),
+  ]);
+  const nameOf = new Map(names);
+  const profileOf = new Map(profiles.flat());
+  return flips.map((flip) => {
+    const profile = profileOf.get(`${flip.cohort.workspaceId}\u0000${flip.brazeId}`);
+    return {
+      event_id: membershipEventId(flip.cohort, flip.brazeId, flip.cause === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey),
+      type: flip.effect === 'added' ? 'cohort.membership.added' : 'cohort.membership.removed',
+      workspace_id: flip.cohort.workspaceId,
+      partner: flip.cohort.partner,
+      cohort_id: flip.cohort.cohortId,
+      cohort_name: nameOf.get(cohortKey(flip.cohort)) ?? flip.cohort.cohortId,
+      user: {
+        braze_id: flip.brazeId,
+        ...(profile?.externalId !== undefined ? { external_id: profile.externalId } : {}),
+        user_aliases: (profile?.aliases ?? []).map((alias) => ({ alias_name: alias.alias_name, alias_label: alias.alias_label })),
+        device_ids: profile?.deviceIds ?? [],
+      },
+      order_stamp: flip.orderKey,
+      occurred_at: flip.appliedAt,
+    };
+  });
+};

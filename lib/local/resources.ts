@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { CreateTableCommand, type DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient, type CreateTableCommandInput, type StreamViewType } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Tables } from '../config.js';
 
@@ -32,6 +32,9 @@ export const createTables = async (client: DynamoDBClient, tables: Tables): Prom
       AttributeDefinitions: properties.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
       KeySchema: properties.KeySchema as CreateTableCommandInput['KeySchema'],
       GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes'],
+      ...(properties.StreamSpecification
+        ? { StreamSpecification: { StreamEnabled: true, ...(properties.StreamSpecification as { StreamViewType: StreamViewType }) } }
+        : {}),
     };
     await client.send(new CreateTableCommand(input));
   }

@@ -3,7 +3,7 @@
  * the partner registry, a demo workspace, the HTTP API and the sync poller. Used by
  * `npm start`, the integration tests and the benchmark.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -12,6 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { createApiHandler } from '../../functions/api/app.js';
 import { createIngestHandler } from '../../functions/ingest/app.js';
 import { createSyncHandler } from '../../functions/sync/app.js';
+import { createEventsHandler } from '../../functions/events/app.js';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { startStreamPoller } from './stream-poller.js';
 import { createExportHandler } from '../../functions/export/app.js';
 import { DynamoExportStore } from '../dynamodb/export-store.js';
 import { FileBlobStore } from '../exports/blob-store.js';
@@ -79,6 +82,8 @@ export interface LocalStackOptions {
   wrapEventPublisher?: (publisher: MembershipEventPublisher) => MembershipEventPublisher;
   /** First delay of a request the sync puts back under load (default 10 s; tests: 0). */
   requeueDelayBaseSeconds?: number;
+  /** Wait before the events function retries a stream batch that failed (default 1 s). */
+  eventsRetryDelayMs?: number;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
   configureSyncDynamoDb?: (client: DynamoDBClient) => void;
   /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
@@ -110,8 +115,10 @@ export interface LocalStack {
     api: ReturnType<typeof createApiHandler>;
     export: ReturnType<typeof createExportHandler>;
     currents: ReturnType<typeof createCurrentsHandler>;
+    events: ReturnType<typeof createEventsHandler>;
   };
   poller?: Poller;
+  eventsPoller?: Poller;
   exportPoller?: Poller;
   currentsPoller?: Poller;
   stop(): Promise<void>;
@@ -140,6 +147,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
+    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     // fauxqs answers SNS on the same endpoint as SQS.
     const sns = new SNSClient({ ...clientConfig, endpoint: sqsEndpoint });
 
@@ -222,10 +230,6 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       sync: createSyncHandler({
         directory: (options.wrapDirectory ?? ((directory) => directory))(syncUsers),
         memberships: (options.wrapMemberships ?? ((store) => store))(syncMemberships),
-        events: {
-          publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
-          profiles: syncUsers,
-        },
         observability: await createObservability('sync'),
         requeue: new SqsCohortQueue(sqs, queues.queueUrl),
         requeueDelayBaseSeconds: options.requeueDelayBaseSeconds,
@@ -248,6 +252,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         },
         clock: options.currentsClock,
         observability: await createObservability('currents'),
+      }),
+      // Reads through the sync's client, so that a limits model or a meter on it sees them too.
+      events: createEventsHandler({
+        sources: { profiles: syncUsers, cohorts: syncMemberships },
+        publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
+        observability: await createObservability('events'),
       }),
       export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: await createObservability('export') }),
     };
@@ -281,6 +291,19 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       { ingest: handlers.ingest as never, api: handlers.api as never },
       { port: options.port ?? 0, host: options.host, headersTimeoutMs: options.gatewayTimeouts?.headersMs, requestTimeoutMs: options.gatewayTimeouts?.requestMs },
     );
+    // The events function reads the cohorts table's stream, as Lambda's event source mapping would.
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tables.cohorts }));
+    const eventsPoller =
+      options.poll === false
+        ? undefined
+        : startStreamPoller({
+            client: streams,
+            streamArn: Table!.LatestStreamArn!,
+            handler: handlers.events,
+            functionName: 'events',
+            timeoutMs: functionTimeoutMs('events'),
+            retryDelayMs: options.eventsRetryDelayMs,
+          });
     const poller =
       options.poll === false
         ? undefined
@@ -311,14 +334,17 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       poller,
       exportPoller,
       currentsPoller,
+      eventsPoller,
       stop: async () => {
         await poller?.stop();
+        await eventsPoller?.stop();
         await exportPoller?.stop();
         await currentsPoller?.stop();
         await receiver.stop();
         await gateway.stop();
         sqs.destroy();
         sns.destroy();
+        streams.destroy();
         dynamodb.destroy();
         await stopAll();
       },

@@ -103,6 +103,22 @@ describe('the packaged CloudFormation template', () => {
     });
   });
 
+  it('publishes membership events from the cohorts table stream, retrying failed batches in order', () => {
+    expect(props('CohortsTable').StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
+      ([, resource]) => JSON.stringify(resource.Properties?.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': ['CohortsTable', 'StreamArn'] }),
+    )?.[1];
+    expect(mapping?.Properties).toMatchObject({
+      FunctionName: { 'Fn::GetAtt': ['EventsLambdaFunction', 'Arn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      MaximumRetryAttempts: -1,
+      BisectBatchOnFunctionError: true,
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'M#' }] } } } }) }] },
+    });
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+    expect(alarms).toEqual(expect.arrayContaining([expect.objectContaining({ MetricName: 'IteratorAge', Namespace: 'AWS/Lambda' })]));
+  });
+
   it('alarms on DLQ depth and on the age of the oldest message', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
     expect(alarms).toEqual(

@@ -1,6 +1,8 @@
 /**
- * Membership events on the local stack: published to SNS after the write, one per change
- * actually applied (none for no-ops), and retried with the record when publishing fails.
+ * Membership events on the local stack: the events function reads the cohorts table's
+ * stream (the outbox) and publishes one event per flip actually applied (none for
+ * no-ops); a failed publish is retried from the stream, so no flip is lost, even one a
+ * newer change has already overwritten.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
@@ -19,13 +21,23 @@ const waitForReports = (cohortId: string, count: number) =>
     return (detail.body.cohort?.sync_reports.length ?? 0) >= count ? detail.body.cohort : undefined;
   }, 30_000);
 
-/** Events that reached the queue subscribed to the topic. */
-const watched = async (): Promise<MembershipEvent[]> =>
-  (await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent);
+/** Every event that has reached the queue subscribed to the topic so far (kept across reads). */
+const arrived: MembershipEvent[] = [];
+const watched = async (): Promise<MembershipEvent[]> => {
+  arrived.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
+  return arrived;
+};
+/** Waits until `count` events of a cohort have arrived (late deliveries included), then returns them. */
+const eventsOf = (cohortId: string, count: number) =>
+  eventually(async () => {
+    const events = (await watched()).filter((event) => event.cohort_id === cohortId);
+    return events.length >= count ? events : undefined;
+  }, 30_000, `${count} events of ${cohortId}`);
 
 beforeAll(async () => {
   stack = await startTestStack({
-    // Counts what the sync hands to SNS, and can make the next publishes fail.
+    eventsRetryDelayMs: 50,
+    // Counts what the events function hands to SNS, and can make the next publishes fail.
     wrapEventPublisher: (publisher: MembershipEventPublisher): MembershipEventPublisher => ({
       publish: async (events) => {
         if (failPublishing > 0) {
@@ -55,12 +67,7 @@ describe('membership events', () => {
     await waitForReports('funnel', 2);
 
     // Assess
-    const events = await eventually(async () => {
-      const arrived = await watched();
-      return arrived.length > 0 ? arrived : undefined;
-    });
-    const more = await watched();
-    const all = [...events, ...more];
+    const all = await eventsOf('funnel', 4);
     expect(all.map((event) => `${event.type} ${event.user.external_id ?? event.user.device_ids[0]}`).sort()).toEqual([
       'cohort.membership.added anon-1',
       'cohort.membership.added e1',
@@ -79,23 +86,38 @@ describe('membership events', () => {
     expect(e1.event_id).toHaveLength(32);
   });
 
-  it('retries the record when publishing fails, and the events still arrive once the topic is back', async () => {
+  it('publishes again when publishing fails, without holding up the sync', async () => {
     // Prepare
-    await watched();
     failPublishing = 2;
 
     // Act
     await partnerClient(stack).changeCohort('retried', [{ user_ids: ['e1', 'e2'] }]);
 
-    // Assess: the report (and so the end of the record) waits for the events.
+    // Assess: the sync is done whatever SNS does; the events follow once it answers.
     const cohort = await waitForReports('retried', 1);
-    expect(failPublishing).toBe(0);
     expect(cohort.member_count).toBe(2);
-    const arrived = await eventually(async () => {
-      const events = (await watched()).filter((event) => event.cohort_id === 'retried');
-      return events.length > 0 ? events : undefined;
-    });
-    expect(arrived.map((event) => event.user.external_id).sort()).toEqual(['e1', 'e2']);
-    expect(new Set(arrived.map((event) => event.event_id)).size).toBe(2);
+    const events = await eventsOf('retried', 2);
+    expect(failPublishing).toBe(0);
+    expect(events.map((event) => event.user.external_id).sort()).toEqual(['e1', 'e2']);
+    expect(new Set(events.map((event) => event.event_id)).size).toBe(2);
+  });
+
+  it('loses no flip that a newer change overwrote while publishing was failing, and keeps their order', async () => {
+    // Prepare: SNS refuses everything until the end.
+    failPublishing = Number.POSITIVE_INFINITY;
+
+    // Act: an add, then its removal, both applied while no event can go out.
+    await partnerClient(stack).changeCohort('overwritten', [{ user_ids: ['e1'] }]);
+    await waitForReports('overwritten', 1);
+    await partnerClient(stack).changeCohort('overwritten', [{ user_ids: ['e1'], should_remove: true }]);
+    await waitForReports('overwritten', 2);
+    failPublishing = 0;
+
+    // Assess: both flips, the add first, each with its own id.
+    const events = await eventsOf('overwritten', 2);
+    expect(events.map((event) => event.type).sort()).toEqual(['cohort.membership.added', 'cohort.membership.removed']);
+    const handed = published.filter((event) => event.cohort_id === 'overwritten').map((event) => event.type);
+    expect(handed).toEqual(['cohort.membership.added', 'cohort.membership.removed']);
+    expect(new Set(events.map((event) => event.event_id)).size).toBe(2);
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * Membership events (DynamoDB Stream of the cohorts table → Lambda → SNS): the outbox of
+ * the sync. Every register write is a stream record, written atomically with the write
+ * itself, so every applied flip is published at least once, whatever happens to the sync
+ * after its transaction commits; the same flip always gets the same `event_id`.
+ *
+ * A batch is published whole or not at all: a failure throws, and Lambda retries the
+ * batch (bisecting it on repeated failure) from the same place in the shard, so flips of
+ * one membership are never published out of their order.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { membershipEvents, type EventSources, type MembershipEventPublisher } from '../../lib/cohorts/events.js';
+import { membershipFlips, type RegisterStreamRecord } from '../../lib/dynamodb/membership-stream.js';
+import { traceHandler, type Observability } from '../../lib/observability.js';
+
+export interface EventsDependencies {
+  sources: EventSources;
+  publisher: MembershipEventPublisher;
+  observability: Observability;
+}
+
+export type EventsHandler = (event: DynamoDBStreamEvent, context: import('aws-lambda').Context) => Promise<void>;
+
+type Image = Record<string, AttributeValue> | undefined;
+const image = (value: unknown) => (value ? unmarshall(value as Record<string, AttributeValue>) : undefined);
+
+/** Lambda's stream records (AttributeValue images) as the flips' reader wants them. */
+export const toRegisterRecords = (event: DynamoDBStreamEvent): RegisterStreamRecord[] =>
+  event.Records.map((record) => ({
+    eventName: record.eventName,
+    keys: image(record.dynamodb?.Keys as Image) ?? {},
+    oldImage: image(record.dynamodb?.OldImage as Image),
+    newImage: image(record.dynamodb?.NewImage as Image),
+  }));
+
+export const createEventsHandler = ({ sources, publisher, observability }: EventsDependencies): EventsHandler => {
+  const { logger, metrics } = observability;
+  return middy<DynamoDBStreamEvent, void>()
+    .use(traceHandler(observability))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler(async (event) => {
+      const flips = membershipFlips(toRegisterRecords(event));
+      if (flips.length === 0) return;
+      const events = await membershipEvents(flips, sources);
+      try {
+        await publisher.publish(events);
+      } catch (error: unknown) {
+        logger.error('membership events not published; the stream batch will be retried', {
+          records: event.Records.length,
+          events: events.length,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        throw error;
+      }
+      metrics.addMetric('membershipEventsPublished', MetricUnit.Count, events.length);
+    }) as unknown as EventsHandler;
+};

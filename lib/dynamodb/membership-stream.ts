@@ -1,0 +1,40 @@
+/**
+ * The cohorts table's stream, read as membership flips: a register write whose `member`
+ * changed (or a new register that is a member) is a flip; everything else (tombstone
+ * updates, counts, cohorts, reports) is not. Stream records of one item come in the order
+ * the writes happened, so flips of one membership come in order too.
+ */
+import type { MembershipFlip } from '../cohorts/events.js';
+
+/** A stream record with its images unmarshalled (Lambda's DynamoDB event, or the local poller). */
+export interface RegisterStreamRecord {
+  eventName?: 'INSERT' | 'MODIFY' | 'REMOVE' | string;
+  keys: Record<string, unknown>;
+  oldImage?: Record<string, unknown>;
+  newImage?: Record<string, unknown>;
+}
+
+/** `<ws>#M<shard>#<partner>#<cohortId>`: workspace ids and partner names hold no `#`; a cohort id may. */
+const REGISTER_KEY = /^([^#]+)#M\d{2}#([^#]+)#(.+)$/s;
+
+export const membershipFlips = (records: readonly RegisterStreamRecord[]): MembershipFlip[] =>
+  records.flatMap((record): MembershipFlip[] => {
+    const key = REGISTER_KEY.exec(String(record.keys.pk ?? ''));
+    const next = record.newImage;
+    if (!key || !String(record.keys.sk ?? '').startsWith('M#') || !next || record.eventName === 'REMOVE') return [];
+    const wasMember = record.oldImage?.member === true;
+    const isMember = next.member === true;
+    if (wasMember === isMember) return [];
+    const orderKey = String(next.orderKey);
+    return [
+      {
+        cohort: { workspaceId: key[1]!, partner: key[2]!, cohortId: key[3]! },
+        brazeId: String(next.brazeId),
+        effect: isMember ? 'added' : 'removed',
+        orderKey,
+        // A merge ends a membership without a partner's change: the stamp stays the add's.
+        cause: record.oldImage?.orderKey === orderKey ? 'merge' : 'change',
+        appliedAt: String(next.updatedAt),
+      },
+    ];
+  });
