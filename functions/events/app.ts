@@ -23,7 +23,29 @@ export interface EventsDependencies {
   sources: EventSources;
   publisher: MembershipEventPublisher;
   observability: Observability;
+  /** How long a warm instance reuses a cohort's name (default 60 s: a rename shows in events within a minute). */
+  cohortNameTtlMs?: number;
+  clock?: () => number;
 }
+
+/**
+ * Cohort names change rarely and every stream batch of a big sync names the same cohort:
+ * remember them for a while instead of reading the cohort for each batch of 100 flips.
+ */
+const rememberingCohorts = (cohorts: EventSources['cohorts'], ttlMs: number, clock: () => number): EventSources['cohorts'] => {
+  const remembered = new Map<string, { at: number; cohort: Awaited<ReturnType<EventSources['cohorts']['getCohort']>> }>();
+  return {
+    getCohort: async (ref) => {
+      const key = JSON.stringify([ref.workspaceId, ref.partner, ref.cohortId]);
+      const hit = remembered.get(key);
+      if (hit && clock() - hit.at < ttlMs) return hit.cohort;
+      const cohort = await cohorts.getCohort(ref);
+      if (remembered.size >= 10_000) remembered.clear();
+      remembered.set(key, { at: clock(), cohort });
+      return cohort;
+    },
+  };
+};
 
 export type EventsHandler = (event: DynamoDBStreamEvent, context: import('aws-lambda').Context) => Promise<void>;
 
@@ -39,8 +61,9 @@ export const toRegisterRecords = (event: DynamoDBStreamEvent): RegisterStreamRec
     newImage: image(record.dynamodb?.NewImage as Image),
   }));
 
-export const createEventsHandler = ({ sources, publisher, observability }: EventsDependencies): EventsHandler => {
+export const createEventsHandler = ({ sources, publisher, observability, cohortNameTtlMs = 60_000, clock = Date.now }: EventsDependencies): EventsHandler => {
   const { logger, metrics } = observability;
+  const eventSources: EventSources = { profiles: sources.profiles, cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock) };
   return middy<DynamoDBStreamEvent, void>()
     .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
@@ -48,7 +71,7 @@ export const createEventsHandler = ({ sources, publisher, observability }: Event
     .handler(async (event) => {
       const flips = membershipFlips(toRegisterRecords(event));
       if (flips.length === 0) return;
-      const events = await membershipEvents(flips, sources);
+      const events = await membershipEvents(flips, eventSources);
       try {
         await publisher.publish(events);
       } catch (error: unknown) {
