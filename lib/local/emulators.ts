@@ -15,6 +15,8 @@ export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export interface Emulator {
   endpoint: string;
+  /** The emulator's own process, when it runs in one (DynamoDB Local's Java). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export const startDynamoDbEmulator = async (requestedPort?: number): Promise<Emu
   probe.destroy();
   return {
     endpoint,
+    pid: child.pid,
     stop: async () => {
       if (exited !== null) return;
       const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
