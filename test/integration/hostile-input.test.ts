@@ -50,10 +50,18 @@ const expectRejected = (response: RawResponse, status: number | number[], messag
   else if (message) expect(body.message, context).toMatch(message);
 };
 
-/** The health request after every case: a fresh connection, an authenticated read. */
+/**
+ * Errors that escaped the stack's code. Vitest keeps its worker alive through them, but in
+ * `npm start` each one would have killed the process, emulators orphaned.
+ */
+const escaped: unknown[] = [];
+const onEscape = (error: unknown) => void escaped.push(error);
+
+/** The health request after every case: a fresh connection, an authenticated read, and nothing escaped. */
 const expectServing = async () => {
   const response = await rest('GET', '/cohorts');
   expect(response.status, response.text).toBe(200);
+  expect(escaped.map(String)).toEqual([]);
 };
 
 const queueDepth = async (queueUrl: string): Promise<number> => {
@@ -70,6 +78,8 @@ const expectQueuesSettled = async () => {
 };
 
 beforeAll(async () => {
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
   stack = await startTestStack({ gatewayTimeouts: TIMEOUTS });
   expect((await rest('POST', '/users/track', { body: { attributes: [{ external_id: 'known-user' }] } })).status).toBe(201);
   expect((await send('POST', '/partners/heap/cohorts', { body: { ...keys(), cohort_id: KNOWN_COHORT, name: 'Known', created_at: '2021-01-21T19:20:30+05:00' } })).status).toBe(201);
@@ -81,6 +91,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  process.off('uncaughtException', onEscape);
+  process.off('unhandledRejection', onEscape);
 });
 
 /** Every route of serverless.yml, and a path for it with each parameter given (or replaced). */
