@@ -9,6 +9,7 @@ const { values } = parseArgs({ options: { scenario: { type: 'string', default: '
 const SCENARIOS: Record<string, () => Promise<unknown>> = {
   'many-cohorts': () => import('./many-cohorts.js'),
   'big-cohort': () => import('./big-cohort.js'),
+  segments: () => import('./segments.js'),
 };
 const scenario = SCENARIOS[String(values.scenario)];
 if (!scenario) {

@@ -18,7 +18,9 @@ import type { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import type { BlobStore } from '../../lib/exports/blob-store.js';
 import type { ExportQueue } from '../../lib/sqs/export-queue.js';
 import { exportView, runExportChunk, startExport } from '../../lib/segments/export.js';
-import { audiencePage, checkCohortsKnown, parseSegmentBody, requireSegment, segmentSize, type SegmentPorts } from '../../lib/segments/service.js';
+import { audiencePage, parseSegmentBody, requireSegment, type SegmentPorts } from '../../lib/segments/service.js';
+import { answerSize, needsSizeJob, readSizeInputs, sizeJobMessage, sizeView, type SizeAnswer, type SizePolicy } from '../../lib/segments/size.js';
+import { newSizeJob } from '../../lib/dynamodb/segment-store.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
 
 export const API_ROUTES = [
@@ -46,6 +48,8 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   segments: DynamoSegmentStore;
   /** Segment evaluation reads memberships and users through these. */
   segmentSources: Omit<SegmentPorts, 'segments'>;
+  /** When a computed segment size is stale and how often it is recomputed (default: lib/segments/size.ts). */
+  segmentSizePolicy?: SizePolicy;
   exports: { store: DynamoExportStore; blobs: BlobStore; queue: ExportQueue };
   observability: Observability;
 }
@@ -91,14 +95,17 @@ const connectorView = (connector: Connector) => ({
   created_at: connector.createdAt,
 });
 
-const segmentView = (segment: Segment, size?: number) => ({
+const segmentView = (segment: Segment, size?: SizeAnswer) => ({
   segment_id: segment.segmentId,
   name: segment.name,
   filter: segment.filter,
   created_at: segment.createdAt,
   updated_at: segment.updatedAt,
-  ...(size !== undefined ? { size } : {}),
+  ...(size !== undefined ? sizeView(size) : {}),
 });
+
+/** Inline part of an export reads at most this many keys (so a request never reads the whole workspace); the worker does the rest. */
+const INLINE_EXPORT_READS = 50_000;
 
 const withErrors = <T extends object>(body: T, errors: unknown[]): T & { errors?: unknown[] } => (errors.length > 0 ? { ...body, errors } : body);
 
@@ -106,6 +113,8 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
   const { credentials, cohorts, segments, segmentSources, exports, observability } = dependencies;
   const clock = dependencies.clock ?? (() => new Date());
   const segmentOf = (workspaceId: string, request: JsonRequest) => requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments);
+  const sizePorts = { ...segmentSources, segments, queue: exports.queue };
+  const policy = dependencies.segmentSizePolicy;
   const routes: Record<ApiRoute, (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>> = {
     'POST /users/track': async (workspaceId, request) => {
       const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), dependencies);
@@ -145,9 +154,13 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
     },
     'POST /segments': async (workspaceId, request) => {
       const input = parseSegmentBody(request.body);
-      await checkCohortsKnown(workspaceId, input.filter, segmentSources.memberships);
-      const segment = await segments.create(workspaceId, input, clock());
-      return json(201, { segment: segmentView(segment), message: 'success' });
+      const now = clock();
+      // The counts say whether the size is exact from them; if not, the first computation is queued now.
+      const inputs = await readSizeInputs(workspaceId, input.filter, segmentSources);
+      const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
+      const segment = await segments.create(workspaceId, input, now, job);
+      if (job) await exports.queue.send(sizeJobMessage(workspaceId, segment.segmentId, job));
+      return json(201, { segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, now, { inputs, policy })), message: 'success' });
     },
     'GET /segments': async (workspaceId) => {
       const list = await segments.list(workspaceId);
@@ -155,14 +168,18 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
     },
     'GET /segments/{segment_id}': async (workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
-      return json(200, { segment: segmentView(segment, await segmentSize(workspaceId, segment, segmentSources)), message: 'success' });
+      return json(200, { segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })), message: 'success' });
     },
     'PUT /segments/{segment_id}': async (workspaceId, request) => {
       const input = parseSegmentBody(request.body);
-      await checkCohortsKnown(workspaceId, input.filter, segmentSources.memberships);
-      const segment = await segments.update(workspaceId, request.pathParameters.segment_id ?? '', input, clock());
-      if (!segment) throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
-      return json(200, { segment: segmentView(segment), message: 'success' });
+      const now = clock();
+      const inputs = await readSizeInputs(workspaceId, input.filter, segmentSources);
+      const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
+      const updated = await segments.update(workspaceId, request.pathParameters.segment_id ?? '', input, now, job);
+      if (!updated) throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
+      // A new filter's size is computed afresh; the same filter keeps its size.
+      if (job && updated.filterChanged) await exports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
+      return json(200, { segment: segmentView(updated.segment, await answerSize(workspaceId, updated.segment, sizePorts, now, { inputs, policy })), message: 'success' });
     },
     'DELETE /segments/{segment_id}': async (workspaceId, request) => {
       if (!(await segments.delete(workspaceId, request.pathParameters.segment_id ?? ''))) {
@@ -182,6 +199,7 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       // The first part is written now; a small audience is done before the answer.
       const { job: written } = await runExportChunk(workspaceId, job.exportId, ports, {
         maxUsers: INLINE_EXPORT_USERS,
+        maxReads: INLINE_EXPORT_READS,
         outOfTime: () => context.getRemainingTimeInMillis() < INLINE_EXPORT_MARGIN_MS,
         clock,
       });

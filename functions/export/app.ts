@@ -1,7 +1,7 @@
 /**
- * Export worker (SQS → Lambda): each message says "continue export X". It writes parts
- * until close to its timeout, then queues the continuation; if it dies, SQS redelivers
- * the message and the job record says where to pick up.
+ * Segment worker (SQS → Lambda): each message says "continue export X" or "count segment
+ * S for size job J". It works until close to its timeout, then queues the continuation;
+ * if it dies, SQS redelivers the message and the job record says where to pick up.
  */
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse, type ParsedRecord } from '@aws-lambda-powertools/batch';
@@ -11,7 +11,9 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { runExportChunk, type ExportPorts } from '../../lib/segments/export.js';
-import { ExportMessage, type ExportQueue } from '../../lib/sqs/export-queue.js';
+import { runSizeJobChunk, type SizePolicy } from '../../lib/segments/size.js';
+import type { SegmentPorts } from '../../lib/segments/service.js';
+import { SegmentJobMessage, type ExportQueue } from '../../lib/sqs/export-queue.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
 
 /** Stop starting new steps when less than this is left before the function's timeout. */
@@ -19,13 +21,17 @@ const SAFETY_MARGIN_MS = 15_000;
 const USERS_PER_INVOCATION = 200_000;
 
 export interface ExportDependencies extends ExportPorts {
+  /** Where size jobs read their segment and store the size. */
+  segments: SegmentPorts['segments'];
+  /** The sync write window size jobs wait out (default: lib/segments/size.ts). */
+  sizePolicy?: SizePolicy;
   queue: ExportQueue;
   observability: Observability;
 }
 
-export const createExportHandler = ({ queue, observability, ...ports }: ExportDependencies) => {
+export const createExportHandler = ({ queue, observability, sizePolicy, ...ports }: ExportDependencies) => {
   const { logger, metrics } = observability;
-  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: ExportMessage, transformer: 'json', logger });
+  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: SegmentJobMessage, transformer: 'json', logger });
 
   return middy<SQSEvent, SQSBatchResponse>()
     .use(traceHandler(observability))
@@ -34,7 +40,15 @@ export const createExportHandler = ({ queue, observability, ...ports }: ExportDe
     .handler((event, context: Context) =>
       processPartialResponse(
         event,
-        async (record: ParsedRecord<SQSRecord, ExportMessage>) => {
+        async (record: ParsedRecord<SQSRecord, SegmentJobMessage>) => {
+          if ('type' in record.body) {
+            const message = record.body;
+            const outcome = await runSizeJobChunk(message, ports, { outOfTime: () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS, policy: sizePolicy });
+            logger.info('segment size job', { workspaceId: message.workspaceId, segmentId: message.segmentId, jobId: message.jobId, ...outcome });
+            if (outcome.status === 'running') await queue.send(message);
+            if (outcome.status === 'deferred') await queue.send(message, { delaySeconds: outcome.delaySeconds });
+            return;
+          }
           const { workspaceId, exportId } = record.body;
           const { job, advanced } = await runExportChunk(workspaceId, exportId, ports, {
             maxUsers: USERS_PER_INVOCATION,

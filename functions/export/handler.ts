@@ -4,6 +4,7 @@ import { readExportsConfig, readTables } from '../../lib/config.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
+import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { S3BlobStore } from '../../lib/s3/blob-store.js';
 import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
@@ -18,6 +19,7 @@ export const handler = createExportHandler({
   memberships: new DynamoMembershipStore(documents, tables.cohorts),
   users: new DynamoUserStore(documents, tables.users),
   exports: new DynamoExportStore(documents, tables.cohorts),
+  segments: new DynamoSegmentStore(documents, tables.cohorts),
   blobs: new S3BlobStore(traceClient(observability, new S3Client({})), exportsConfig.bucket),
   queue: new SqsExportQueue(traceClient(observability, createSqsClient()), exportsConfig.queueUrl),
   observability,

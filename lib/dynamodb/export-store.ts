@@ -11,7 +11,7 @@ export interface ExportJob {
   exportId: string;
   segmentId: string;
   status: 'running' | 'done';
-  /** Last braze_id written; the next chunk starts after it. */
+  /** Every user of the audience up to this braze_id is written (or was rejected); the next chunk starts after it. */
   cursor?: string;
   usersWritten: number;
   /** Object keys of the parts, in order. */

@@ -33,14 +33,14 @@ import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 
 export type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
-const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
-const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
-const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohort.partner}#${cohort.cohortId}`;
+export const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
+export const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
+export const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohort.partner}#${cohort.cohortId}`;
 export const registerKey = (cohort: CohortRef, shard: number) =>
   `${cohort.workspaceId}#M${String(shard).padStart(2, '0')}#${cohort.partner}#${cohort.cohortId}`;
-const memberSortKey = (brazeId: string) => `M#${brazeId}`;
+export const memberSortKey = (brazeId: string) => `M#${brazeId}`;
 const registerItemKey = (cohort: CohortRef, brazeId: string) => ({ pk: registerKey(cohort, registerShardOf(brazeId)), sk: memberSortKey(brazeId) });
-const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
+export const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
 const reportSortKey = (stamp: { acceptedAt: string; requestId: string }) => `R#${stamp.acceptedAt}#${stamp.requestId}`;
 
 /** Sync reports are history for operators; DynamoDB's TTL deletes them after 90 days. */

@@ -1,12 +1,42 @@
 /**
  * Segments live in the Cohorts table, beside the cohorts they are built on:
- *   pk <ws>#SEGMENTS, sk <segmentId>   name, filter, createdAt, updatedAt
+ *   pk <ws>#SEGMENTS, sk <segmentId>   name, filter, createdAt, updatedAt,
+ *                                      computedSize? {value, computedAt}, sizeJob? (a size computation queued or running)
+ * A size job's every write is conditioned on its id and on the chunks written so far, so
+ * a duplicate delivery advances nothing, and a job superseded by an edit of the filter (a
+ * new id, or none) can no longer write its result.
  */
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './batch.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
-import type { Filter } from '../segments/filter.js';
+import { sameFilter, type Filter } from '../segments/filter.js';
+
+/** A size computed by the job: the audience's size as of `computedAt` (when the count began). */
+export interface ComputedSize {
+  value: number;
+  computedAt: string;
+}
+
+/** One range of braze_ids a size job counts: after `after` (exclusive), below `end` (exclusive; none: to the end). */
+export interface SizeRange {
+  after?: string;
+  end?: string;
+  counted: number;
+  done: boolean;
+}
+
+export interface SizeJob {
+  jobId: string;
+  requestedAt: string;
+  /** Chunks written so far; each write is conditioned on it. */
+  chunks: number;
+  /** Last sign of life (queued, or a chunk written): a job silent for too long is presumed lost. */
+  progressAt: string;
+  /** When counting began: the size is as of this moment. */
+  startedAt?: string;
+  ranges?: SizeRange[];
+}
 
 export interface Segment {
   segmentId: string;
@@ -14,6 +44,8 @@ export interface Segment {
   filter: Filter;
   createdAt: string;
   updatedAt: string;
+  computedSize?: ComputedSize;
+  sizeJob?: SizeJob;
 }
 
 const listKey = (workspaceId: string) => `${workspaceId}#SEGMENTS`;
@@ -24,7 +56,21 @@ const toSegment = (item: Record<string, unknown>): Segment => ({
   filter: item.filter as Filter,
   createdAt: item.createdAt as string,
   updatedAt: item.updatedAt as string,
+  ...(item.computedSize ? { computedSize: item.computedSize as ComputedSize } : {}),
+  ...(item.sizeJob ? { sizeJob: item.sizeJob as SizeJob } : {}),
 });
+
+export const newSizeJob = (now: Date): SizeJob => ({ jobId: generateId(), requestedAt: now.toISOString(), chunks: 0, progressAt: now.toISOString() });
+
+const failedCondition = async (write: Promise<unknown>): Promise<boolean> => {
+  try {
+    await write;
+    return false;
+  } catch (error: unknown) {
+    if (error instanceof ConditionalCheckFailedException) return true;
+    throw error;
+  }
+};
 
 export class DynamoSegmentStore {
   constructor(
@@ -32,21 +78,24 @@ export class DynamoSegmentStore {
     private readonly tableName: string,
   ) {}
 
-  async create(workspaceId: string, input: { name: string; filter: Filter }, now: Date): Promise<Segment> {
-    const segment: Segment = { segmentId: generateId(), ...input, createdAt: now.toISOString(), updatedAt: now.toISOString() };
-    await this.put(workspaceId, segment, 'attribute_not_exists(sk)');
+  /** A new segment; with `sizeJob` when its size is to be computed (queued by the caller once this is written). */
+  async create(workspaceId: string, input: { name: string; filter: Filter }, now: Date, sizeJob?: SizeJob): Promise<Segment> {
+    const segment: Segment = { segmentId: generateId(), ...input, createdAt: now.toISOString(), updatedAt: now.toISOString(), ...(sizeJob ? { sizeJob } : {}) };
+    const { segmentId, ...fields } = segment;
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: listKey(workspaceId), sk: segmentId, ...fields },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
+    );
     return segment;
   }
 
-  private put(workspaceId: string, segment: Segment, condition: string) {
-    const { segmentId, ...fields } = segment;
-    return this.client.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: listKey(workspaceId), sk: segmentId, ...fields }, ConditionExpression: condition }),
-    );
-  }
-
   async get(workspaceId: string, segmentId: string): Promise<Segment | undefined> {
-    const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: segmentId } }));
+    const response = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: segmentId }, ConsistentRead: true }),
+    );
     return response.Item && toSegment(response.Item);
   }
 
@@ -59,14 +108,42 @@ export class DynamoSegmentStore {
     return items.map(toSegment);
   }
 
-  /** Replaces name and filter; undefined if there is no such segment. */
-  async update(workspaceId: string, segmentId: string, input: { name: string; filter: Filter }, now: Date): Promise<Segment | undefined> {
+  /**
+   * Replaces name and filter; undefined if there is no such segment. A new filter drops
+   * the computed size (it was another audience's) and any job computing it, and takes
+   * `sizeJob` when given; the same filter keeps both.
+   */
+  async update(
+    workspaceId: string,
+    segmentId: string,
+    input: { name: string; filter: Filter },
+    now: Date,
+    sizeJob?: SizeJob,
+  ): Promise<{ segment: Segment; filterChanged: boolean } | undefined> {
     const existing = await this.get(workspaceId, segmentId);
     if (!existing) return undefined;
-    const segment: Segment = { ...existing, ...input, updatedAt: now.toISOString() };
+    const filterChanged = !sameFilter(existing.filter, input.filter);
+    const sets = ['#name = :name', '#filter = :filter', 'updatedAt = :now', ...(filterChanged && sizeJob ? ['sizeJob = :job'] : [])];
+    const removes = filterChanged ? ['computedSize', ...(sizeJob ? [] : ['sizeJob'])] : [];
     try {
-      await this.put(workspaceId, segment, 'attribute_exists(sk)');
-      return segment;
+      const response = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: listKey(workspaceId), sk: segmentId },
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(sk)',
+          // Both are DynamoDB reserved words.
+          ExpressionAttributeNames: { '#name': 'name', '#filter': 'filter' },
+          ExpressionAttributeValues: {
+            ':name': input.name,
+            ':filter': input.filter,
+            ':now': now.toISOString(),
+            ...(filterChanged && sizeJob ? { ':job': sizeJob } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { segment: toSegment(response.Attributes!), filterChanged };
     } catch (error: unknown) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
@@ -78,5 +155,61 @@ export class DynamoSegmentStore {
       new DeleteCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: segmentId }, ReturnValues: 'ALL_OLD' }),
     );
     return response.Attributes !== undefined;
+  }
+
+  /**
+   * Records a size job unless one is already under way (a job silent since
+   * `presumedLostBefore` does not count). True when this caller recorded it, and so
+   * queues it: of concurrent requests that find a size stale, one queues the job.
+   */
+  async requestSizeJob(workspaceId: string, segmentId: string, job: SizeJob, presumedLostBefore: Date): Promise<boolean> {
+    return !(await failedCondition(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: listKey(workspaceId), sk: segmentId },
+          UpdateExpression: 'SET sizeJob = :job',
+          ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(sizeJob) OR sizeJob.progressAt < :lost)',
+          ExpressionAttributeValues: { ':job': job, ':lost': presumedLostBefore.toISOString() },
+        }),
+      ),
+    ));
+  }
+
+  /** Records a chunk of counting; false if the job was superseded or another worker wrote this chunk first. */
+  async advanceSizeJob(workspaceId: string, segmentId: string, job: SizeJob, progress: { startedAt: string; ranges: SizeRange[] }, now: Date): Promise<boolean> {
+    return !(await failedCondition(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: listKey(workspaceId), sk: segmentId },
+          UpdateExpression: 'SET sizeJob.ranges = :ranges, sizeJob.startedAt = :startedAt, sizeJob.chunks = :next, sizeJob.progressAt = :now',
+          ConditionExpression: 'sizeJob.jobId = :jobId AND sizeJob.chunks = :chunks',
+          ExpressionAttributeValues: {
+            ':ranges': progress.ranges,
+            ':startedAt': progress.startedAt,
+            ':next': job.chunks + 1,
+            ':now': now.toISOString(),
+            ':jobId': job.jobId,
+            ':chunks': job.chunks,
+          },
+        }),
+      ),
+    ));
+  }
+
+  /** Stores the job's result and ends it; false if the job was superseded or already finished. */
+  async finishSizeJob(workspaceId: string, segmentId: string, job: SizeJob, size: ComputedSize): Promise<boolean> {
+    return !(await failedCondition(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: listKey(workspaceId), sk: segmentId },
+          UpdateExpression: 'SET computedSize = :size REMOVE sizeJob',
+          ConditionExpression: 'sizeJob.jobId = :jobId AND sizeJob.chunks = :chunks',
+          ExpressionAttributeValues: { ':size': size, ':jobId': job.jobId, ':chunks': job.chunks },
+        }),
+      ),
+    ));
   }
 }

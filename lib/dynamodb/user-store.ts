@@ -4,19 +4,19 @@
  *   <ws>#X#<h(external id)>    index: → brazeId (identified)
  *   <ws>#A#<h(label, name)>    index: → brazeId
  *   <ws>#D#<h(device id)>      index: → brazeId, identified (whether its owner has an external id)
+ *   <ws>#N#<lane>              a share of the workspace's user count (the count is the sum of the lanes)
  * Identifiers are hashed in keys because they may be 512 characters of 4-byte UTF-8,
  * over DynamoDB's 2,048-byte partition key; the value is kept as an attribute.
  */
 import { createHash } from 'node:crypto';
 import {
-  DeleteCommand,
   GetCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { batchGetAll, chunk, queryItems } from './batch.js';
+import { backoff, batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
 import { generateId } from '../workspaces/keys.js';
 
@@ -52,7 +52,33 @@ export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
 
 /** byWorkspace index keys: 16 shards by the first hex digit, so shards 0…f in order are sorted by braze_id. */
 export const WORKSPACE_SHARDS = [...'0123456789abcdef'];
-const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({ wpk: `${workspaceId}#USERS#${brazeId[0]}`, wsk: brazeId });
+export const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({ wpk: `${workspaceId}#USERS#${brazeId[0]}`, wsk: brazeId });
+
+/**
+ * The workspace's user count is split over lanes, each moved in the transaction that
+ * creates or deletes a profile, so it is exact under retries and crashes (a transaction
+ * that did not happen moved no lane). Lanes because AWS cancels a transaction touching
+ * an item another in-flight transaction holds (`TransactionConflict`): concurrent
+ * creators pick random lanes and rarely meet. Reading the count is one strongly
+ * consistent BatchGetItem of the 32 lanes.
+ */
+export const USER_COUNT_LANES = 32;
+export const userCountKey = (workspaceId: string, lane: number) => `${workspaceId}#N#${String(lane).padStart(2, '0')}`;
+const randomLane = () => Math.floor(Math.random() * USER_COUNT_LANES);
+/** Transactions cancelled by load only (a conflict on a lane, throttling) are retried this many times. */
+const MAX_COUNT_ATTEMPTS = 8;
+
+/** The workspace's users, and when a profile was last created or removed (what a computed segment size depends on). */
+export interface UserCount {
+  users: number;
+  lastCreatedAt?: string;
+  lastRemovedAt?: string;
+}
+
+/** Why a transaction was cancelled: a failed condition (something moved) or only load. */
+const conditionFailed = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
 
 /** An identifier's index item: who it names, and whether that user is identified (rule 3 reads it). */
 const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: string, identified: boolean) => ({
@@ -99,6 +125,38 @@ export class DynamoUserStore implements UserDirectory {
     return (await this.lookup(workspaceId, [ref])).get(identifierKey(ref));
   }
 
+  /** The exact number of users of the workspace: the sum of its count lanes, read strongly consistent. */
+  async workspaceUserCount(workspaceId: string): Promise<UserCount> {
+    const lanes = await batchGetAll(
+      this.client,
+      this.tableName,
+      Array.from({ length: USER_COUNT_LANES }, (_, lane) => ({ pk: userCountKey(workspaceId, lane) })),
+      { consistentRead: true, attributes: ['users', 'lastCreatedAt', 'lastRemovedAt'] },
+    );
+    const latest = (name: 'lastCreatedAt' | 'lastRemovedAt') =>
+      lanes.reduce<string | undefined>((max, lane) => (typeof lane[name] === 'string' && (max === undefined || lane[name] > max) ? lane[name] : max), undefined);
+    const lastCreatedAt = latest('lastCreatedAt');
+    const lastRemovedAt = latest('lastRemovedAt');
+    return {
+      users: lanes.reduce((sum, lane) => sum + Number(lane.users ?? 0), 0),
+      ...(lastCreatedAt !== undefined ? { lastCreatedAt } : {}),
+      ...(lastRemovedAt !== undefined ? { lastRemovedAt } : {}),
+    };
+  }
+
+  /** A transaction action moving one lane of the user count, stamped with when. */
+  private userCountUpdate(workspaceId: string, delta: 1 | -1, now: Date) {
+    return {
+      Update: {
+        TableName: this.tableName,
+        Key: { pk: userCountKey(workspaceId, randomLane()) },
+        UpdateExpression: `ADD #users :delta SET ${delta > 0 ? 'lastCreatedAt' : 'lastRemovedAt'} = :now`,
+        ExpressionAttributeNames: { '#users': 'users' },
+        ExpressionAttributeValues: { ':delta': delta, ':now': now.toISOString() },
+      },
+    };
+  }
+
   /** Every user of a workspace in braze_id order, after `after` (byWorkspace index, shard by shard). */
   async *workspaceUsers(workspaceId: string, after?: string, pageSize = 1_000): AsyncGenerator<string> {
     for (const shard of WORKSPACE_SHARDS) {
@@ -136,10 +194,12 @@ export class DynamoUserStore implements UserDirectory {
 
   /**
    * Finds the user an identifier names, or creates one owned by it. Creation is a
-   * transaction guarded on the index item, so two concurrent creators end with one user.
+   * transaction guarded on the index item, so two concurrent creators end with one user,
+   * and it moves the workspace's user count: a create that is retried, or that loses the
+   * race, counts nothing.
    */
   async findOrCreate(workspaceId: string, ref: IdentifierRef, now: Date): Promise<{ brazeId: string; created: boolean }> {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+    for (let attempt = 0, raced = 0; raced < 3 && attempt < MAX_COUNT_ATTEMPTS; attempt += 1) {
       const existing = await this.find(workspaceId, ref);
       if (existing) return { brazeId: existing.brazeId, created: false };
       const brazeId = generateId();
@@ -167,13 +227,17 @@ export class DynamoUserStore implements UserDirectory {
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
+              this.userCountUpdate(workspaceId, 1, now),
             ],
           }),
         );
         return { brazeId, created: true };
       } catch (error: unknown) {
         if (!isConditionFailure(error)) throw error;
-        // Someone created it meanwhile: read it again.
+        // Someone created it meanwhile: read it again. Only load (a conflict on a count
+        // lane, throttling): nothing was written; try again after a backoff, on another lane.
+        if (conditionFailed(error)) raced += 1;
+        else await backoff(attempt, 20, 1_000);
       }
     }
     throw new UserConflictError('could not create the user: concurrent updates; retry');
@@ -339,7 +403,31 @@ export class DynamoUserStore implements UserDirectory {
         ExpressionAttributeValues: { ':aliases': aliases, ':deviceIds': deviceIds, ':attributes': customAttributes, ':now': now.toISOString() },
       }),
     );
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: profileKey(workspaceId, source.brazeId) } }));
+    await this.removeProfile(workspaceId, source.brazeId, now);
+  }
+
+  /**
+   * Deletes a profile and takes it off the user count, in one transaction conditioned on
+   * the profile existing: deleting it again (a retried merge) counts nothing.
+   */
+  private async removeProfile(workspaceId: string, brazeId: string, now: Date): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Delete: { TableName: this.tableName, Key: { pk: profileKey(workspaceId, brazeId) }, ConditionExpression: 'attribute_exists(pk)' } },
+              this.userCountUpdate(workspaceId, -1, now),
+            ],
+          }),
+        );
+        return;
+      } catch (error: unknown) {
+        if (conditionFailed(error)) return;
+        if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_COUNT_ATTEMPTS) throw error;
+        await backoff(attempt, 20, 1_000);
+      }
+    }
   }
 
   /** Re-points device index items (only those still owned by `from`) at an identified user. */

@@ -32,6 +32,7 @@ import { DynamoMembershipStore } from '../dynamodb/membership-store.js';
 import { DynamoUserStore } from '../dynamodb/user-store.js';
 import { DynamoWorkspaceStore, type CreatedWorkspace } from '../dynamodb/workspace-store.js';
 import { DynamoSegmentStore } from '../dynamodb/segment-store.js';
+import type { SizePolicy } from '../segments/size.js';
 import { createObservability } from '../observability.js';
 import { SqsCohortQueue } from '../sqs/cohort-queue.js';
 import type { CohortQueue } from '../cohorts/ingest.js';
@@ -65,6 +66,8 @@ export interface LocalStackOptions {
   requestsPerHour?: number;
   /** How long ingest reuses a credential lookup (default: as in AWS, 30 s); 0 turns its cache off. */
   credentialCacheTtlMs?: number;
+  /** When computed segment sizes are stale (tests shorten the windows). */
+  segmentSizePolicy?: SizePolicy;
   /** Where segment exports are written (default: .local/exports). */
   exportsFolder?: string;
   /** Print what the local Heap receiver gets (npm start). */
@@ -218,6 +221,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     );
     const currents = { connectors, queue: new SqsCurrentsQueue(sqs, currentsQueues.queueUrl) };
     const exportStore = new DynamoExportStore(documents, tables.cohorts);
+    const segments = new DynamoSegmentStore(documents, tables.cohorts);
     const handlers = {
       ingest: createIngestHandler({
         credentials: workspaces,
@@ -239,8 +243,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         users,
         memberships,
         cohorts: memberships,
-        segments: new DynamoSegmentStore(documents, tables.cohorts),
+        segments,
         segmentSources,
+        segmentSizePolicy: options.segmentSizePolicy,
         currents,
         exports: { store: exportStore, blobs, queue: exportQueue },
         observability: await createObservability('api'),
@@ -259,7 +264,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
         observability: await createObservability('events'),
       }),
-      export: createExportHandler({ ...segmentSources, exports: exportStore, blobs, queue: exportQueue, observability: await createObservability('export') }),
+      export: createExportHandler({ ...segmentSources, exports: exportStore, segments, sizePolicy: options.segmentSizePolicy, blobs, queue: exportQueue, observability: await createObservability('export') }),
     };
     const exportPoller =
       options.poll === false

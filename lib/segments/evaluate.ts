@@ -1,8 +1,9 @@
 /**
  * Segment evaluation as merges of sorted streams of braze_ids: a cohort's members come
  * sorted from one query, `all` is an intersection, `any` a union, "does not include" a
- * difference. Cost grows with the members read, not with the workspace; only a filter
- * that is nothing but "does not include" tests reads every user of the workspace.
+ * difference. Cost grows with the members read, not with the workspace, except where a
+ * "does not include" is not inside an `all` that includes something: that one reads the
+ * workspace's users. Inside a request, `takeWithin` bounds what a page reads.
  */
 import type { Filter } from './filter.js';
 import { isWellFormedUnicode } from '../unicode.js';
@@ -112,26 +113,133 @@ export const evaluate = (filter: Filter, source: MemberSource, after?: string): 
   return difference(base, excluded.length === 1 ? excluded[0]! : union(excluded));
 };
 
-/** Takes up to `limit` values, and says whether more remain. */
-export const take = async (stream: AsyncIterable<string>, limit: number): Promise<{ values: string[]; more: boolean }> => {
+/** A page read within a budget: the values, whether more may follow, and where to resume. */
+export interface BoundedPage {
+  values: string[];
+  /** False only when the segment has no values left after the page (or none below `end`). */
+  more: boolean;
+  /**
+   * Every value of the segment ≤ this has been returned (in this page or an earlier one):
+   * the next page starts strictly after it. Beyond the last value returned when the
+   * budget ran out while the filter was rejecting what it read.
+   */
+  resumeAfter?: string;
+  /** Values read from the sources (cohort members and workspace users). */
+  read: number;
+}
+
+class ReadBudgetExhausted extends Error {
+  constructor() {
+    super('read budget exhausted');
+    this.name = 'ReadBudgetExhausted';
+  }
+}
+
+/** What one source of the filter handed out, in order, and whether it reached its end. */
+interface Recorded {
+  values: string[];
+  done: boolean;
+}
+
+/**
+ * Up to `limit` values of the segment after `after` (and below `end`), reading at most
+ * `readBudget` values from its sources (at least one per source, so give it more than
+ * the filter has sources). A filter that rejects most of what it reads (a "does not
+ * include" of a cohort holding almost everyone, a thin intersection) stops when the
+ * budget runs out, with fewer values, even none, and `resumeAfter` past what it read, so
+ * a page's cost is bounded whatever the data.
+ *
+ * How: the merge runs with every value its sources hand out recorded. When the budget
+ * runs out, let F be the lowest last value among the sources still open: each source has
+ * handed out every one of its values ≤ F. Evaluating the filter again over the recorded
+ * values cut at F (in memory, no read) gives exactly the segment's values in (after, F],
+ * and the next page starts after F (or after the page's last value, when the window
+ * holds more than a page).
+ */
+export const takeWithin = async (
+  filter: Filter,
+  source: MemberSource,
+  options: { after?: string; end?: string; limit: number; readBudget: number },
+): Promise<BoundedPage> => {
+  const recorded: Recorded[] = [];
+  let read = 0;
+  let exhausted = false;
+  const record = (stream: AsyncIterable<string>): AsyncIterable<string> => {
+    const tape: Recorded = { values: [], done: false };
+    recorded.push(tape);
+    return (async function* () {
+      const iterator = stream[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          if (exhausted || read >= options.readBudget) {
+            exhausted = true;
+            throw new ReadBudgetExhausted();
+          }
+          read += 1;
+          const step = await iterator.next();
+          // Recorded even when the budget ran out meanwhile: it was read, and the window
+          // below is only as wide as the least advanced source.
+          if (step.done) tape.done = true;
+          else tape.values.push(step.value);
+          if (exhausted) throw new ReadBudgetExhausted();
+          if (step.done) return;
+          yield step.value;
+        }
+      } finally {
+        await iterator.return?.();
+      }
+    })();
+  };
+  const recording: MemberSource = {
+    cohortMembers: (partner, cohortId, after) => record(source.cohortMembers(partner, cohortId, after)),
+    workspaceUsers: (after) => record(source.workspaceUsers(after)),
+  };
+  const taken = await takeOrExhaust(evaluate(filter, recording, options.after), options.limit, options.end);
+  if (taken) return { values: taken.values, more: taken.more, ...(taken.resumeAfter !== undefined ? { resumeAfter: taken.resumeAfter } : {}), read };
+  // The merges have closed their sources, so every read in flight has settled and is recorded.
+  const open = recorded.filter((tape) => !tape.done);
+  if (open.some((tape) => tape.values.length === 0)) throw new Error(`read budget ${options.readBudget} is below the filter's ${recorded.length} sources`);
+  const reached = open.reduce((min, tape) => (tape.values.at(-1)! < min ? tape.values.at(-1)! : min), open[0]!.values.at(-1)!);
+  let next = 0;
+  const replay = (): AsyncIterable<string> => {
+    const tape = recorded[next++]!;
+    return (async function* () {
+      for (const value of tape.values) {
+        if (value > reached) return;
+        yield value;
+      }
+    })();
+  };
+  // The same filter builds its sources in the same order, so the n-th replay is the n-th source.
+  const window = await takeOrExhaust(evaluate(filter, { cohortMembers: replay, workspaceUsers: replay }, options.after), options.limit, options.end);
+  if (!window) throw new Error('a replay reads nothing');
+  if (window.more) return { values: window.values, more: true, resumeAfter: window.resumeAfter!, read };
+  if (window.endReached || (options.end !== undefined && reached >= options.end)) return { values: window.values, more: false, read };
+  return { values: window.values, more: true, resumeAfter: reached, read };
+};
+
+/** Up to `limit` values (stopping at `end`), or undefined if the budget ran out first. */
+const takeOrExhaust = async (
+  stream: AsyncIterable<string>,
+  limit: number,
+  end: string | undefined,
+): Promise<{ values: string[]; more: boolean; resumeAfter?: string; endReached: boolean } | undefined> => {
   const values: string[] = [];
   const iterator = stream[Symbol.asyncIterator]();
   try {
     for (;;) {
       const step = await iterator.next();
-      if (step.done) return { values, more: false };
-      if (values.length === limit) return { values, more: true };
+      if (!step.done && end !== undefined && step.value >= end) return { values, more: false, endReached: true };
+      if (step.done) return { values, more: false, endReached: false };
+      if (values.length === limit) return { values, more: true, resumeAfter: values.at(-1)!, endReached: false };
       values.push(step.value);
     }
+  } catch (error: unknown) {
+    if (error instanceof ReadBudgetExhausted) return undefined;
+    throw error;
   } finally {
     await iterator.return?.();
   }
-};
-
-export const count = async (stream: AsyncIterable<string>): Promise<number> => {
-  let total = 0;
-  for await (const _ of stream) total += 1;
-  return total;
 };
 
 /** Cursors are opaque to clients: base64url of the last braze_id served. */

@@ -9,12 +9,14 @@ import type { BlobStore } from '../exports/blob-store.js';
 import type { DynamoExportStore, ExportJob } from '../dynamodb/export-store.js';
 import type { Segment } from '../dynamodb/segment-store.js';
 import { generateId } from '../workspaces/keys.js';
-import { evaluate, take } from './evaluate.js';
-import type { Filter } from './filter.js';
+import { takeWithin } from './evaluate.js';
+import { MAX_FILTER_COHORTS, type Filter } from './filter.js';
 import { audienceUser, memberSource, type SegmentPorts } from './service.js';
 
-/** Users read per step; a chunk stops between steps when it is out of time or users. */
+/** Users written per step; a chunk stops between steps when it is out of time, users or reads. */
 const STEP_USERS = 1_000;
+/** Keys a step may read from the sources, so a step of a filter that rejects most of what it reads still ends. */
+const STEP_READS = 20_000;
 
 export interface ExportPorts extends Pick<SegmentPorts, 'memberships' | 'users'> {
   exports: DynamoExportStore;
@@ -72,7 +74,7 @@ export const runExportChunk = async (
   workspaceId: string,
   exportId: string,
   ports: ExportPorts,
-  options: { maxUsers: number; outOfTime: () => boolean; clock?: () => Date },
+  options: { maxUsers: number; outOfTime: () => boolean; clock?: () => Date; maxReads?: number },
 ): Promise<{ job: ExportJob | undefined; advanced: boolean }> => {
   const clock = options.clock ?? (() => new Date());
   const job = (await ports.exports.get(workspaceId, exportId)) as ExportJobWithFilter | undefined;
@@ -86,12 +88,22 @@ export const runExportChunk = async (
   const lines: string[] = [];
   let cursor = job.cursor;
   let more = true;
-  while (more && lines.length < options.maxUsers && !(lines.length > 0 && options.outOfTime())) {
-    const step = await take(evaluate(job.filter, source, cursor), Math.min(STEP_USERS, options.maxUsers - lines.length));
+  let read = 0;
+  const maxReads = options.maxReads ?? Number.POSITIVE_INFINITY;
+  for (let steps = 0; more && lines.length < options.maxUsers && read < maxReads && !(steps > 0 && options.outOfTime()); steps += 1) {
+    const step = await takeWithin(job.filter, source, {
+      ...(cursor !== undefined ? { after: cursor } : {}),
+      limit: Math.min(STEP_USERS, options.maxUsers - lines.length),
+      // Enough to open every source, so a step always moves forward.
+      readBudget: Math.max(2 * MAX_FILTER_COHORTS + 1, Math.min(STEP_READS, maxReads - read)),
+    });
+    read += step.read;
     const profiles = await ports.users.getProfiles(workspaceId, step.values);
     lines.push(...profiles.map((profile) => JSON.stringify(audienceUser(profile))));
     more = step.more;
-    if (step.values.length > 0) cursor = step.values.at(-1);
+    // Past what the step decided, even where it served no one.
+    if (step.resumeAfter !== undefined) cursor = step.resumeAfter;
+    else if (step.values.length > 0) cursor = step.values.at(-1);
   }
   const partNumber = String(job.parts.length + 1).padStart(5, '0');
   // A token per writer: a duplicate worker's part never overwrites the one the job records.

@@ -54,3 +54,13 @@ export const parseFilter = (value: unknown): Filter => {
   if (cohortTestsOf(result.data).length > MAX_FILTER_COHORTS) throw new ValidationError(`Invalid filter: more than ${MAX_FILTER_COHORTS} cohort tests`);
   return result.data;
 };
+
+/** The same filter, whatever the order of keys in its objects (a stored map does not keep it). */
+export const sameFilter = (a: Filter, b: Filter): boolean => {
+  if ('cohort' in a || 'cohort' in b) {
+    return 'cohort' in a && 'cohort' in b && a.cohort.partner === b.cohort.partner && a.cohort.cohort_id === b.cohort.cohort_id && a.cohort.includes === b.cohort.includes;
+  }
+  const [kind, children] = 'all' in a ? (['all', a.all] as const) : (['any', a.any] as const);
+  const others = kind in b ? (b as Record<typeof kind, Filter[]>)[kind] : undefined;
+  return others !== undefined && others.length === children.length && children.every((child, index) => sameFilter(child, others[index]!));
+};

@@ -1,22 +1,33 @@
 /**
  * Segments on partner cohorts: definitions checked against the workspace's cohorts,
- * audiences read straight from the membership store as sorted merges.
+ * audiences read straight from the membership store as sorted merges, a page at a time
+ * within a read budget. Sizes: lib/segments/size.ts.
  */
 import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
 import type { DynamoSegmentStore, Segment } from '../dynamodb/segment-store.js';
 import type { DynamoUserStore, UserProfile } from '../dynamodb/user-store.js';
-import { count, decodeCursor, encodeCursor, evaluate, take, type MemberSource } from './evaluate.js';
-import { cohortTestsOf, parseFilter, type Filter } from './filter.js';
+import { decodeCursor, encodeCursor, takeWithin, type MemberSource } from './evaluate.js';
+import { MAX_FILTER_COHORTS, parseFilter, type Filter } from './filter.js';
 
 export const MAX_PAGE = 1_000;
 export const DEFAULT_PAGE = 100;
+/**
+ * Keys a page of users may read from its sources (cohort members, workspace users),
+ * whatever the filter: a page that reaches it is served short, with a cursor past what
+ * it read. 5,000 keys answer within ~200 ms on DynamoDB Local on a 2-core machine
+ * (docs/performance.md, "Segments at scale"); never below two per cohort test, so
+ * every source is read once and a page always moves forward.
+ */
+export const PAGE_READ_BUDGET = 5_000;
+/** Largest page asked of DynamoDB (keys only, far under its 1 MB page). */
+const MAX_QUERY_PAGE = 1_000;
 
 export interface SegmentPorts {
-  segments: DynamoSegmentStore;
-  memberships: Pick<DynamoMembershipStore, 'getCohorts' | 'getCohort' | 'cohortMembers'>;
-  users: Pick<DynamoUserStore, 'workspaceUsers' | 'getProfiles'>;
+  segments: Pick<DynamoSegmentStore, 'get' | 'create' | 'update' | 'list' | 'delete' | 'requestSizeJob' | 'advanceSizeJob' | 'finishSizeJob'>;
+  memberships: Pick<DynamoMembershipStore, 'getCohorts' | 'cohortMembers'>;
+  users: Pick<DynamoUserStore, 'workspaceUsers' | 'getProfiles' | 'workspaceUserCount'>;
   clock?: () => Date;
 }
 
@@ -36,42 +47,43 @@ export const parseSegmentBody = (body: unknown): { name: string; filter: Filter 
   return { name: result.data.name, filter: parseFilter(result.data.filter) };
 };
 
-/** A filter may only name cohorts the workspace knows (the segment builder's dropdown). */
-export const checkCohortsKnown = async (workspaceId: string, filter: Filter, memberships: SegmentPorts['memberships']): Promise<void> => {
-  const tests = cohortTestsOf(filter);
-  const unique = [...new Map(tests.map((test) => [`${test.partner}/${test.cohort_id}`, test])).values()];
-  const known = await memberships.getCohorts(
-    workspaceId,
-    unique.map((test) => ({ workspaceId, partner: test.partner, cohortId: test.cohort_id })),
-  );
-  const knownKeys = new Set(known.map((cohort) => `${cohort.partner}/${cohort.cohortId}`));
-  const unknown = unique.map((test) => `${test.partner}/${test.cohort_id}`).filter((key) => !knownKeys.has(key));
-  if (unknown.length > 0) {
-    throw new ValidationError(`Unknown cohort${unknown.length > 1 ? 's' : ''} in filter: ${unknown.join(', ')}`, unknown.map((key) => `no cohort ${key} in this workspace`));
+/**
+ * Reads a sorted stream in pages that grow from `first` to `max` values: a page that
+ * needs a few users asks DynamoDB for a few, a long run asks for big pages (fewer round
+ * trips). Each page is a query after the last value read.
+ */
+async function* growingPages(
+  open: (after: string | undefined, pageSize: number) => AsyncIterable<string>,
+  after: string | undefined,
+  pages: { first: number; max: number },
+): AsyncGenerator<string> {
+  let from = after;
+  for (let pageSize = pages.first; ; pageSize = Math.min(pages.max, pageSize * 2)) {
+    let read = 0;
+    for await (const value of open(from, pageSize)) {
+      yield value;
+      from = value;
+      read += 1;
+      if (read === pageSize) break;
+    }
+    if (read < pageSize) return;
   }
-};
+}
 
-export const memberSource = (workspaceId: string, ports: Pick<SegmentPorts, 'memberships' | 'users'>): MemberSource => ({
-  cohortMembers: (partner, cohortId, after) => ports.memberships.cohortMembers({ workspaceId, partner, cohortId }, after),
-  workspaceUsers: (after) => ports.users.workspaceUsers(workspaceId, after),
+export const memberSource = (
+  workspaceId: string,
+  ports: Pick<SegmentPorts, 'memberships' | 'users'>,
+  pages: { first: number; max: number } = { first: MAX_QUERY_PAGE, max: MAX_QUERY_PAGE },
+): MemberSource => ({
+  cohortMembers: (partner, cohortId, after) =>
+    growingPages((from, pageSize) => ports.memberships.cohortMembers({ workspaceId, partner, cohortId }, from, pageSize), after, pages),
+  workspaceUsers: (after) => growingPages((from, pageSize) => ports.users.workspaceUsers(workspaceId, from, pageSize), after, pages),
 });
 
-export const requireSegment = async (workspaceId: string, segmentId: string, segments: DynamoSegmentStore): Promise<Segment> => {
+export const requireSegment = async (workspaceId: string, segmentId: string, segments: Pick<DynamoSegmentStore, 'get'>): Promise<Segment> => {
   const segment = await segments.get(workspaceId, segmentId);
   if (!segment) throw new NotFoundError(`No segment ${segmentId} in this workspace`);
   return segment;
-};
-
-/**
- * The current size. A single "includes" test is the cohort's count (one read); anything
- * else counts the evaluated audience (reads grow with the members involved).
- */
-export const segmentSize = async (workspaceId: string, segment: Segment, ports: Pick<SegmentPorts, 'memberships' | 'users'>): Promise<number> => {
-  if ('cohort' in segment.filter && segment.filter.cohort.includes) {
-    const cohort = await ports.memberships.getCohort({ workspaceId, partner: segment.filter.cohort.partner, cohortId: segment.filter.cohort.cohort_id });
-    return cohort?.memberCount ?? 0;
-  }
-  return count(evaluate(segment.filter, memberSource(workspaceId, ports)));
 };
 
 export interface AudienceUser {
@@ -88,13 +100,19 @@ export const audienceUser = (profile: UserProfile): AudienceUser => ({
   device_ids: profile.deviceIds,
 });
 
-/** One page of the audience, in braze_id order, after an opaque cursor. */
+/**
+ * One page of the audience, in braze_id order, after an opaque cursor. It reads at most
+ * `readBudget` keys from the sources (plus the profiles of the users it serves): when a
+ * filter rejects most of what it reads, the page holds fewer than `limit` users, even
+ * none, and `next_cursor` continues past what was read. `null` is the end.
+ */
 export const audiencePage = async (
   workspaceId: string,
   segment: Segment,
   options: { limit?: string; cursor?: string },
   ports: Pick<SegmentPorts, 'memberships' | 'users'>,
-): Promise<{ users: AudienceUser[]; nextCursor: string | null }> => {
+  readBudget = PAGE_READ_BUDGET,
+): Promise<{ users: AudienceUser[]; nextCursor: string | null; read: number }> => {
   const limit = options.limit === undefined ? DEFAULT_PAGE : Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new ValidationError(`\`limit\` must be an integer from 1 to ${MAX_PAGE}`);
   let after: string | undefined;
@@ -102,10 +120,13 @@ export const audiencePage = async (
     after = decodeCursor(options.cursor);
     if (after === undefined) throw new ValidationError('`cursor` is not a cursor this API returned');
   }
-  const page = await take(evaluate(segment.filter, memberSource(workspaceId, ports), after), limit);
+  // The first query of each source asks for what the page needs (one more, to know if there is more).
+  const source = memberSource(workspaceId, ports, { first: limit + 1, max: MAX_QUERY_PAGE });
+  const page = await takeWithin(segment.filter, source, { after, limit, readBudget: Math.max(readBudget, 2 * MAX_FILTER_COHORTS + 1) });
   const profiles = await ports.users.getProfiles(workspaceId, page.values);
   return {
     users: profiles.map(audienceUser),
-    nextCursor: page.more && page.values.length > 0 ? encodeCursor(page.values.at(-1)!) : null,
+    nextCursor: page.more && page.resumeAfter !== undefined ? encodeCursor(page.resumeAfter) : null,
+    read: page.read,
   };
 };

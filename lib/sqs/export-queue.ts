@@ -5,8 +5,23 @@ import * as z from 'zod';
 export const ExportMessage = z.object({ v: z.literal(1), workspaceId: z.string().min(1), exportId: z.string().min(1) });
 export type ExportMessage = z.infer<typeof ExportMessage>;
 
+/** "Count segment S for size job J": the segment's `sizeJob` holds the progress. */
+export const SegmentSizeMessage = z.object({
+  v: z.literal(1),
+  type: z.literal('segment-size'),
+  workspaceId: z.string().min(1),
+  segmentId: z.string().min(1),
+  jobId: z.string().min(1),
+});
+export type SegmentSizeMessage = z.infer<typeof SegmentSizeMessage>;
+
+/** The segment worker's queue carries both kinds of job (a size message has a `type`; an export message, from before sizes, has none). */
+export const SegmentJobMessage = z.union([SegmentSizeMessage, ExportMessage]);
+export type SegmentJobMessage = z.infer<typeof SegmentJobMessage>;
+
 export interface ExportQueue {
-  send(message: ExportMessage): Promise<void>;
+  /** `delaySeconds`: deliver it no sooner (SQS: at most 900). */
+  send(message: SegmentJobMessage, options?: { delaySeconds?: number }): Promise<void>;
 }
 
 export class SqsExportQueue implements ExportQueue {
@@ -14,7 +29,13 @@ export class SqsExportQueue implements ExportQueue {
     private readonly client: SQSClient,
     private readonly queueUrl: string,
   ) {}
-  async send(message: ExportMessage): Promise<void> {
-    await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(message) }));
+  async send(message: SegmentJobMessage, options: { delaySeconds?: number } = {}): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: JSON.stringify(message),
+        ...(options.delaySeconds ? { DelaySeconds: Math.min(900, options.delaySeconds) } : {}),
+      }),
+    );
   }
 }

@@ -1,9 +1,18 @@
 /**
  * Segments on partner cohorts over the local stack: includes / does not include, all /
- * any, nesting, several partners; sizes; paging with a cursor while memberships change.
+ * any, nesting, several partners; sizes (exact from counts, or computed by the size job,
+ * stale after a sync, recomputed); paging with a cursor while memberships change, within
+ * a read budget.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { LocalStack } from '../../lib/local/stack.js';
+import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
+import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
+import { audiencePage } from '../../lib/segments/service.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, workspaceClient } from '../support/client.js';
 
@@ -36,8 +45,21 @@ const audience = async (segmentId: string, limit = 2): Promise<string[]> => {
 };
 const sortedByBrazeId = (externalIds: string[]) => [...externalIds].sort((a, b) => (brazeIdOf.get(a)! < brazeIdOf.get(b)! ? -1 : 1));
 
+/** GET the segment until its size is settled: exact, or computed and current. */
+const settledSize = (segmentId: string, what = 'a settled size') =>
+  eventually(
+    async () => {
+      const { body } = await workspace.segment(segmentId);
+      return body.segment.size_status === 'exact' || body.segment.size_status === 'current' ? body.segment : undefined;
+    },
+    20_000,
+    what,
+  );
+
 beforeAll(async () => {
-  stack = await startTestStack({ partners: ['heap', 'segment'] });
+  // Without the 30 s sync write window and the 1-minute recompute interval, so that the
+  // tests need not wait them out (their defaults are unit-tested).
+  stack = await startTestStack({ partners: ['heap', 'segment'], segmentSizePolicy: { syncWriteWindowMs: 0, minRecomputeIntervalMs: 0, jobLeaseMs: 600_000 } });
   workspace = workspaceClient(stack);
   heap = partnerClient(stack, stack.workspace, 'heap');
   segment = partnerClient(stack, stack.workspace, 'segment');
@@ -54,20 +76,26 @@ afterAll(() => stack?.stop());
 
 describe('segments', () => {
   it.each([
-    ['includes', includes('a'), ['u1', 'u2', 'u3', 'u4']],
-    ['does not include, alone: the workspace minus the cohort', excludes('a'), ['u5', 'u6', 'u7', 'u8']],
-    ['all, with an exclusion', { all: [includes('a'), excludes('b')] }, ['u1', 'u2']],
-    ['any, across partners', { any: [includes('b'), includes('c', 'segment')] }, ['u3', 'u4', 'u5', 'u6']],
-    ['nested', { any: [{ all: [includes('a'), excludes('b')] }, { all: [includes('b'), includes('c', 'segment')] }] }, ['u1', 'u2', 'u4']],
-  ])('%s', async (_case, filter, expected) => {
+    ['includes', includes('a'), ['u1', 'u2', 'u3', 'u4'], 'exact'],
+    ['does not include, alone: the workspace minus the cohort', excludes('a'), ['u5', 'u6', 'u7', 'u8'], 'exact'],
+    ['all, with an exclusion', { all: [includes('a'), excludes('b')] }, ['u1', 'u2'], 'computed'],
+    ['any, across partners', { any: [includes('b'), includes('c', 'segment')] }, ['u3', 'u4', 'u5', 'u6'], 'computed'],
+    ['nested', { any: [{ all: [includes('a'), excludes('b')] }, { all: [includes('b'), includes('c', 'segment')] }] }, ['u1', 'u2', 'u4'], 'computed'],
+  ] as const)('%s', async (_case, filter, expected, kind) => {
     // Act
     const created = await workspace.createSegment({ name: _case, filter });
 
-    // Assess
+    // Assess: exact from counts at once, or the first computation queued with the segment.
     expect(created.status).toBe(201);
+    expect(created.body.segment).toMatchObject(
+      kind === 'exact' ? { size: expected.length, size_status: 'exact', size_recomputing: false } : { size: null, size_status: 'pending', size_computed_at: null, size_recomputing: true },
+    );
     const id = created.body.segment.segment_id;
-    expect((await workspace.segment(id)).body.segment).toMatchObject({ name: _case, filter, size: expected.length });
-    expect(await audience(id)).toEqual(sortedByBrazeId(expected));
+    const settled = await settledSize(id);
+    expect(settled).toMatchObject({ name: _case, filter, size: expected.length, size_status: kind === 'exact' ? 'exact' : 'current', size_recomputing: false });
+    expect(settled.size_bounds.min).toBeLessThanOrEqual(expected.length);
+    expect(settled.size_bounds.max).toBeGreaterThanOrEqual(expected.length);
+    expect(await audience(id)).toEqual(sortedByBrazeId([...expected]));
   });
 
   it('answers a filter naming an unknown cohort with a 400 that says which', async () => {
@@ -145,5 +173,147 @@ describe('segments', () => {
     expect(users.filter((user) => user === 'u1')).toHaveLength(1);
     expect(users).toHaveLength(4);
     expect((await workspace.segment(id)).body.segment.size).toBe(4);
+  });
+});
+
+describe('segment sizes', () => {
+  it('keeps the workspace user count exact through creates, a retried create, racing creates and a retried merge', async () => {
+    // Prepare: a workspace of its own on the stack's tables.
+    const users = stack.stores.users;
+    const workspaceId = `count-${randomBytes(4).toString('hex')}`;
+    const now = new Date();
+
+    // Act
+    const created = await Promise.all(Array.from({ length: 20 }, (_, index) => users.findOrCreate(workspaceId, { type: 'external_id', externalId: `c${index}` }, now)));
+    // A client that did not hear the answer creates the same user again.
+    const retried = await users.findOrCreate(workspaceId, { type: 'external_id', externalId: 'c0' }, now);
+    // Eight concurrent first sightings of one device.
+    const racing = await Promise.all(Array.from({ length: 8 }, () => users.findOrCreate(workspaceId, { type: 'device_id', deviceId: 'raced' }, now)));
+    const source = (await users.getProfile(workspaceId, racing[0]!.brazeId))!;
+    const target = (await users.getProfile(workspaceId, created[1]!.brazeId))!;
+    await users.mergeInto(workspaceId, source, target, now);
+    // The same merge again (a retried identify that got that far).
+    await users.mergeInto(workspaceId, source, target, now);
+
+    // Assess: 20 users, whatever the retries; the count agrees with the profiles listed.
+    expect(retried).toEqual({ brazeId: created[0]!.brazeId, created: false });
+    expect(new Set(racing.map((result) => result.brazeId)).size).toBe(1);
+    expect(racing.filter((result) => result.created)).toHaveLength(1);
+    const listed: string[] = [];
+    for await (const brazeId of users.workspaceUsers(workspaceId)) listed.push(brazeId);
+    expect(listed).toHaveLength(20);
+    expect(await users.workspaceUserCount(workspaceId)).toMatchObject({ users: 20 });
+  });
+
+  it('answers a "does not include" exactly from counts as users come and go over the API', async () => {
+    // Prepare
+    const id = (await workspace.createSegment({ name: 'not in a', filter: excludes('a') })).body.segment.segment_id;
+    const truth = async () => (await audience(id, 50)).length;
+    const before = (await workspace.segment(id)).body.segment;
+    expect(before).toMatchObject({ size: await truth(), size_status: 'exact' });
+
+    // Act: two new users, one of them sent twice (a retried /users/track); an anonymous
+    // device identified as an existing user (a merge: its profile is removed).
+    await workspace.track([{ external_id: 'count-1' }, { external_id: 'count-2' }, { external_id: 'count-1' }, { device_id: 'count-device' }]);
+    const afterCreates = (await workspace.segment(id)).body.segment;
+    await workspace.identify({ devices_to_identify: [{ external_id: 'count-2', device_id: 'count-device' }] });
+    const afterMerge = (await workspace.segment(id)).body.segment;
+
+    // Assess
+    expect(afterCreates).toMatchObject({ size: before.size! + 3, size_status: 'exact' });
+    expect(afterMerge).toMatchObject({ size: before.size! + 2, size_status: 'exact' });
+    expect(afterMerge.size).toBe(await truth());
+  });
+
+  it('computes a combination in the background, marks it stale when a cohort it names syncs, and recomputes it', async () => {
+    // Prepare: u3–u6, computed by the job.
+    const id = (await workspace.createSegment({ name: 'b or c', filter: { any: [includes('b'), includes('c', 'segment')] } })).body.segment.segment_id;
+    const first = await settledSize(id, 'the first computation');
+    expect(first).toMatchObject({ size: 4, size_status: 'current' });
+
+    // Act: u7 joins heap/b.
+    await syncAndWait(heap, 'heap', 'b', [{ user_ids: ['u7'] }]);
+    const stale = (await workspace.segment(id)).body.segment;
+    const recomputed = await settledSize(id, 'the recomputation');
+
+    // Assess: the last size, said to be stale, with a recompute under way; then the new size, as of later.
+    expect(stale).toMatchObject({ size: 4, size_status: 'stale', size_computed_at: first.size_computed_at, size_recomputing: true });
+    expect(recomputed).toMatchObject({ size: 5, size_status: 'current', size_recomputing: false });
+    expect(Date.parse(recomputed.size_computed_at!)).toBeGreaterThan(Date.parse(first.size_computed_at!));
+    await syncAndWait(heap, 'heap', 'b', [{ user_ids: ['u7'], should_remove: true }]);
+  });
+
+  it('computes a new filter afresh, and keeps the size through a rename', async () => {
+    const id = (await workspace.createSegment({ name: 'edit', filter: { all: [includes('a'), excludes('b')] } })).body.segment.segment_id;
+    const computed = await settledSize(id);
+
+    const renamed = (await workspace.updateSegment(id, { name: 'edited', filter: { all: [excludes('b'), includes('a')].reverse() } })).body.segment;
+    const refiltered = (await workspace.updateSegment(id, { name: 'edited', filter: { all: [includes('a'), includes('b')] } })).body.segment;
+    const recomputed = await settledSize(id);
+
+    expect(renamed).toMatchObject({ name: 'edited', size: computed.size, size_status: 'current', size_computed_at: computed.size_computed_at });
+    expect(refiltered).toMatchObject({ size: null, size_status: 'pending', size_recomputing: true });
+    expect(recomputed).toMatchObject({ size: 2, size_status: 'current' });
+  });
+
+  it('reads a bounded amount for a page of "does not include" a cohort holding almost everyone, and moves on', async () => {
+    // Prepare: a workspace of its own with 1,000 users and a cohort of all but 3 of them;
+    // stores on a DynamoDB client that counts the keys its queries return.
+    const workspaceId = `page-${randomBytes(4).toString('hex')}`;
+    const now = new Date();
+    const brazeIds: string[] = [];
+    for (let batch = 0; batch < 1_000; batch += 25) {
+      const created = await Promise.all(
+        Array.from({ length: 25 }, (_, index) => stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: `p${batch + index}` }, now)),
+      );
+      brazeIds.push(...created.map((user) => user.brazeId));
+    }
+    const sorted = [...brazeIds].sort();
+    const outsiders = [sorted[3]!, sorted[500]!, sorted[996]!];
+    const cohort = { workspaceId, partner: 'heap', cohortId: 'almost-everyone' };
+    await stack.stores.memberships.applyMemberships(
+      cohort,
+      sorted.filter((brazeId) => !outsiders.includes(brazeId)).map((brazeId) => ({ brazeId, member: true, orderKey: '0001' })),
+      now,
+    );
+    const dynamodb = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+    const counting = DynamoDBDocumentClient.from(dynamodb);
+    const keysRead = { count: 0 };
+    counting.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        keysRead.count += Number((result.output as { ScannedCount?: number } | undefined)?.ScannedCount ?? 0);
+        return result;
+      },
+      { step: 'initialize', name: 'countKeysRead' },
+    );
+    const ports = { memberships: new DynamoMembershipStore(counting, stack.tables.cohorts), users: new DynamoUserStore(counting, stack.tables.users) };
+    const segment = { segmentId: 'page', name: 'page', filter: excludes('almost-everyone'), createdAt: now.toISOString(), updatedAt: now.toISOString() };
+    const readBudget = 200;
+
+    // Act
+    const first = await audiencePage(workspaceId, segment, { limit: '10' }, ports, readBudget);
+    const firstRead = keysRead.count;
+    const served = first.users.map((user) => user.braze_id);
+    let cursor = first.nextCursor;
+    let pages = 1;
+    while (cursor) {
+      const page = await audiencePage(workspaceId, segment, { limit: '10', cursor }, ports, readBudget);
+      served.push(...page.users.map((user) => user.braze_id));
+      cursor = page.nextCursor;
+      pages += 1;
+    }
+
+    // Assess: the first page read at most twice its budget plus a first query page per
+    // source (pages grow from limit + 1 and at most double), served the outsider it
+    // reached, and said where to go on; paging on serves exactly the outsiders.
+    expect(first.read).toBeLessThanOrEqual(readBudget);
+    expect(firstRead).toBeGreaterThanOrEqual(readBudget);
+    expect(firstRead).toBeLessThanOrEqual(2 * readBudget + 2 * 11);
+    expect(first.users.map((user) => user.braze_id)).toEqual([outsiders[0]]);
+    expect(first.nextCursor).not.toBeNull();
+    expect(served).toEqual(outsiders);
+    expect(pages).toBeGreaterThan(5);
+    dynamodb.destroy();
   });
 });

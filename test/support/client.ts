@@ -46,10 +46,10 @@ export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.w
     identify: (body: unknown) => request(`${stack.url}/users/identify`, { body, headers }),
     exportIds: (body: unknown) => request<{ users: ExportedUser[]; invalid_user_ids: string[] }>(`${stack.url}/users/export/ids`, { body, headers }),
     cohorts: () => request<{ cohorts: CohortView[] }>(`${stack.url}/cohorts`, { headers }),
-    createSegment: (body: unknown) => request<{ segment: SegmentView; message: string }>(`${stack.url}/segments`, { body, headers }),
+    createSegment: (body: unknown) => request<{ segment: SegmentView & SegmentSizeView; message: string }>(`${stack.url}/segments`, { body, headers }),
     segments: () => request<{ segments: SegmentView[] }>(`${stack.url}/segments`, { headers }),
-    segment: (segmentId: string) => request<{ segment: SegmentView & { size: number } }>(`${stack.url}/segments/${segmentId}`, { headers }),
-    updateSegment: (segmentId: string, body: unknown) => request<{ segment: SegmentView }>(`${stack.url}/segments/${segmentId}`, { method: 'PUT', body, headers }),
+    segment: (segmentId: string) => request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { headers }),
+    updateSegment: (segmentId: string, body: unknown) => request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { method: 'PUT', body, headers }),
     deleteSegment: (segmentId: string) => request(`${stack.url}/segments/${segmentId}`, { method: 'DELETE', headers }),
     segmentUsers: (segmentId: string, query: Record<string, string> = {}) =>
       request<{ users: ExportedUser[]; next_cursor: string | null }>(`${stack.url}/segments/${segmentId}/users?${new URLSearchParams(query)}`, { headers }),
@@ -88,5 +88,14 @@ export interface SegmentView {
   filter: unknown;
   created_at: string;
   updated_at: string;
+}
+
+/** The size fields of a segment (GET, and the answers to POST and PUT). */
+export interface SegmentSizeView {
+  size: number | null;
+  size_status: 'exact' | 'current' | 'stale' | 'pending';
+  size_computed_at: string | null;
+  size_bounds: { min: number; max: number };
+  size_recomputing: boolean;
 }
 
