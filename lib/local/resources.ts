@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { CreateTableCommand, type DynamoDBClient, type CreateTableCommandInput, type StreamViewType } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, ResourceInUseException, type DynamoDBClient, type CreateTableCommandInput, type StreamViewType } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Tables } from '../config.js';
 
@@ -21,7 +21,8 @@ export const TABLE_RESOURCES: Record<keyof Tables, string> = {
   cohorts: 'CohortsTable',
 };
 
-export const createTables = async (client: DynamoDBClient, tables: Tables): Promise<void> => {
+/** `existing: 'keep'`: a table that already exists (a persistent local stack restarting) is kept as it is. */
+export const createTables = async (client: DynamoDBClient, tables: Tables, options: { existing?: 'keep' | 'fail' } = {}): Promise<void> => {
   const resources = readResources('tables.yml');
   for (const [role, logicalId] of Object.entries(TABLE_RESOURCES) as [keyof Tables, string][]) {
     const properties = resources[logicalId]?.Properties;
@@ -36,7 +37,11 @@ export const createTables = async (client: DynamoDBClient, tables: Tables): Prom
         ? { StreamSpecification: { StreamEnabled: true, ...(properties.StreamSpecification as { StreamViewType: StreamViewType }) } }
         : {}),
     };
-    await client.send(new CreateTableCommand(input));
+    try {
+      await client.send(new CreateTableCommand(input));
+    } catch (error: unknown) {
+      if (!(options.existing === 'keep' && error instanceof ResourceInUseException)) throw error;
+    }
   }
 };
 

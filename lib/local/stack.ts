@@ -15,6 +15,7 @@ import { createSyncHandler } from '../../functions/sync/app.js';
 import { createEventsHandler } from '../../functions/events/app.js';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { startStreamPoller } from './stream-poller.js';
+import { loadDemoState, saveDemoState } from './demo-state.js';
 import { createExportHandler } from '../../functions/export/app.js';
 import { DynamoExportStore } from '../dynamodb/export-store.js';
 import { FileBlobStore } from '../exports/blob-store.js';
@@ -85,6 +86,11 @@ export interface LocalStackOptions {
   wrapEventPublisher?: (publisher: MembershipEventPublisher) => MembershipEventPublisher;
   /** First delay of a request the sync puts back under load (default 10 s; tests: 0). */
   requeueDelayBaseSeconds?: number;
+  /**
+   * Keep everything (tables, queues and their messages, topics, the demo workspace and its
+   * keys) under this folder, so that a restart finds it again; absent: in memory only.
+   */
+  dataDir?: string;
   /** Wait before the events function retries a stream batch that failed (default 1 s). */
   eventsRetryDelayMs?: number;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
@@ -144,8 +150,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     for (const emulator of started.reverse()) await emulator.stop().catch(() => undefined);
   };
   try {
-    const sqsEndpoint = options.sqsEndpoint ?? (started.push(await startSqsEmulator()), started.at(-1)!.endpoint);
-    const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (started.push(await startDynamoDbEmulator()), started.at(-1)!.endpoint);
+    const dataDir = options.dataDir && resolve(options.dataDir);
+    const sqsEndpoint =
+      options.sqsEndpoint ?? (started.push(await startSqsEmulator(0, { dataDir: dataDir && `${dataDir}/sqs` })), started.at(-1)!.endpoint);
+    const dynamoDbEndpoint =
+      options.dynamoDbEndpoint ?? (started.push(await startDynamoDbEmulator(undefined, { dataDir: dataDir && `${dataDir}/dynamodb` })), started.at(-1)!.endpoint);
+    const saved = dataDir ? await loadDemoState(dataDir) : undefined;
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
@@ -156,7 +166,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
     const prefix = options.prefix ?? 'local';
     const tables: Tables = { workspaces: `${prefix}-workspaces`, users: `${prefix}-users`, cohorts: `${prefix}-cohorts` };
-    await createTables(dynamodb, tables);
+    await createTables(dynamodb, tables, { existing: dataDir ? 'keep' : 'fail' });
     const queues = await createQueues(
       sqs,
       { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq` },
@@ -181,7 +191,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       { queue: `${prefix}-currents`, deadLetterQueue: `${prefix}-currents-dlq` },
       { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'CurrentsQueue', deadLetterQueue: 'CurrentsDeadLetterQueue' } },
     );
-    const receiver = await startCurrentsReceiver({ print: options.printCurrents });
+    // The same port as last time (the demo connector's URL names it), if it is still free.
+    const receiver = await startCurrentsReceiver({ print: options.printCurrents, port: saved?.receiverPort }).catch(() =>
+      startCurrentsReceiver({ print: options.printCurrents }),
+    );
     const exportsFolder = resolve(options.exportsFolder ?? '.local/exports');
     const blobs = new FileBlobStore(exportsFolder);
     const exportQueue = new SqsExportQueue(sqs, exportQueues.queueUrl);
@@ -190,18 +203,23 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const users = new DynamoUserStore(documents, tables.users);
     const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 
-    const partnerApiKey = options.partnerApiKey ?? generateKey();
+    const partnerApiKey = options.partnerApiKey ?? saved?.partnerApiKey ?? generateKey();
     const partners = options.partners ?? ['heap'];
     for (const partner of KNOWN_PARTNERS) {
       await workspaces.registerPartner(partner, { partnerApiKey, enabled: partners.includes(partner) });
     }
-    const workspace = await workspaces.createWorkspace({
-      name: 'demo',
-      partners,
-      workspaceId: `demo-${randomBytes(4).toString('hex')}`,
-      dataImportKey: options.dataImportKey,
-      restApiKey: options.restApiKey,
-    });
+    // A persistent stack finds its demo workspace again (its keys are in the demo state).
+    const existing = saved && (await workspaces.getWorkspace(saved.workspaceId));
+    const workspace: CreatedWorkspace =
+      saved && existing
+        ? { ...existing, dataImportKey: saved.dataImportKey, restApiKey: saved.restApiKey }
+        : await workspaces.createWorkspace({
+            name: 'demo',
+            partners,
+            workspaceId: `demo-${randomBytes(4).toString('hex')}`,
+            dataImportKey: options.dataImportKey,
+            restApiKey: options.restApiKey,
+          });
 
     let syncUsers = users;
     let syncMemberships = memberships;
@@ -215,10 +233,22 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
     const segmentSources = { memberships, users };
     const connectors = new DynamoConnectorStore(documents, tables.cohorts);
-    const demoConnector = await connectors.create(
-      { workspaceId: workspace.workspaceId, url: receiver.url, token: generateKey(), eventTypes: [...CURRENTS_EVENT_TYPES] },
-      new Date(),
-    );
+    const demoConnector =
+      (saved && existing && (await connectors.get(workspace.workspaceId, saved.connectorId))) ||
+      (await connectors.create(
+        { workspaceId: workspace.workspaceId, url: receiver.url, token: generateKey(), eventTypes: [...CURRENTS_EVENT_TYPES] },
+        new Date(),
+      ));
+    if (dataDir) {
+      await saveDemoState(dataDir, {
+        workspaceId: workspace.workspaceId,
+        partnerApiKey,
+        dataImportKey: workspace.dataImportKey,
+        restApiKey: workspace.restApiKey,
+        connectorId: demoConnector.connectorId,
+        receiverPort: Number(new URL(receiver.url).port),
+      });
+    }
     const currents = { connectors, queue: new SqsCurrentsQueue(sqs, currentsQueues.queueUrl) };
     const exportStore = new DynamoExportStore(documents, tables.cohorts);
     const segments = new DynamoSegmentStore(documents, tables.cohorts);
