@@ -63,7 +63,7 @@ export const toRegisterRecords = (event: DynamoDBStreamEvent): RegisterStreamRec
 
 export const createEventsHandler = ({ sources, publisher, observability, cohortNameTtlMs = 60_000, clock = Date.now }: EventsDependencies): EventsHandler => {
   const { logger, metrics } = observability;
-  const eventSources: EventSources = { profiles: sources.profiles, cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock) };
+  const eventSources: EventSources = { ...sources, cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock) };
   return middy<DynamoDBStreamEvent, void>()
     .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -11,8 +11,10 @@ const tables = readTables();
 const observability = await createObservability('events');
 const documents = traceClient(observability, createDocumentClient());
 
+const memberships = new DynamoMembershipStore(documents, tables.cohorts);
+
 export const handler = createEventsHandler({
-  sources: { profiles: new DynamoUserStore(documents, tables.users), cohorts: new DynamoMembershipStore(documents, tables.cohorts) },
+  sources: { profiles: new DynamoUserStore(documents, tables.users), cohorts: memberships, orphans: memberships },
   publisher: new SnsMembershipEventPublisher(traceClient(observability, new SNSClient({})), readEventsTopicArn()),
   observability,
 });

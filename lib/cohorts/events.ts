@@ -54,11 +54,43 @@ export interface MembershipFlip {
 }
 
 export interface EventSources {
-  profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserIdentifiers[]> };
+  profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[], options?: { consistentRead?: boolean }): Promise<UserIdentifiers[]> };
   cohorts: { getCohort(cohort: CohortRef): Promise<Cohort | undefined> };
+  /**
+   * Ends a membership written for a profile that no longer exists: a sync that matched an
+   * anonymous profile just before identify merged it away, and wrote after the merge had
+   * ended its memberships. Without it such orphans stay in the cohort and its count.
+   */
+  orphans?: { endMembership(cohort: CohortRef, brazeId: string, endedBy: 'orphan', now: Date): Promise<boolean> };
 }
 
 const cohortKey = (cohort: CohortRef) => JSON.stringify([cohort.workspaceId, cohort.partner, cohort.cohortId]);
+
+/**
+ * Adds for users whose profile is gone (read again, strongly consistent, to be sure) are
+ * orphans of a merge: their membership is ended (count included) and no event goes out.
+ */
+const endOrphans = async (
+  flips: readonly MembershipFlip[],
+  profileOf: ReadonlyMap<string, UserIdentifiers>,
+  sources: EventSources,
+): Promise<Set<MembershipFlip>> => {
+  const key = (flip: MembershipFlip) => `${flip.cohort.workspaceId}\u0000${flip.brazeId}`;
+  const suspects = flips.filter((flip) => flip.effect === 'added' && !profileOf.has(key(flip)));
+  if (!sources.orphans || suspects.length === 0) return new Set();
+  const found = new Set<string>();
+  for (const workspaceId of new Set(suspects.map((flip) => flip.cohort.workspaceId))) {
+    const ids = suspects.filter((flip) => flip.cohort.workspaceId === workspaceId).map((flip) => flip.brazeId);
+    for (const profile of await sources.profiles.getProfiles(workspaceId, ids, { consistentRead: true })) found.add(`${workspaceId}\u0000${profile.brazeId}`);
+  }
+  // Ended here: no event. Already ended by the merge itself (it lagged behind): the add
+  // was real and its removal will be published, so the add is published too.
+  const orphans = new Set<MembershipFlip>();
+  for (const flip of suspects.filter((suspect) => !found.has(key(suspect)))) {
+    if (await sources.orphans.endMembership(flip.cohort, flip.brazeId, 'orphan', new Date())) orphans.add(flip);
+  }
+  return orphans;
+};
 
 /**
  * The events of some flips, in the flips' order, with each user's identifiers (one
@@ -79,7 +111,8 @@ export const membershipEvents = async (flips: readonly MembershipFlip[], sources
   ]);
   const nameOf = new Map(names);
   const profileOf = new Map(profiles.flat());
-  return flips.map((flip) => {
+  const orphans = await endOrphans(flips, profileOf, sources);
+  return flips.filter((flip) => !orphans.has(flip)).map((flip) => {
     const profile = profileOf.get(`${flip.cohort.workspaceId}\u0000${flip.brazeId}`);
     return {
       event_id: membershipEventId(flip.cohort, flip.brazeId, flip.cause === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey),

@@ -361,44 +361,50 @@ export class DynamoMembershipStore implements MembershipStore {
   /**
    * A user merged away by identify leaves its cohorts: each membership ends with the
    * count moved in the same transaction (the identified user keeps its own memberships).
-   * Only a failed condition (no longer a member) counts as done; a conflict or
-   * throttling is retried, and past the retries the error fails the request.
    */
   async dropUser(workspaceId: string, brazeId: string, now: Date): Promise<number> {
-    const refs = await this.cohortsOfUser(workspaceId, brazeId);
     let dropped = 0;
-    for (const ref of refs) {
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          await this.client.send(
-            new TransactWriteCommand({
-              TransactItems: [
-                {
-                  Update: {
-                    TableName: this.tableName,
-                    Key: registerItemKey(ref, brazeId),
-                    // `member` is a DynamoDB reserved word.
-                    UpdateExpression: 'SET #member = :false, effect = :removed, updatedAt = :now',
-                    ConditionExpression: '#member = :true',
-                    ExpressionAttributeNames: { '#member': 'member' },
-                    ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':now': now.toISOString() },
-                  },
+    for (const ref of await this.cohortsOfUser(workspaceId, brazeId)) if (await this.endMembership(ref, brazeId, 'merge', now)) dropped += 1;
+    return dropped;
+  }
+
+  /**
+   * Ends one membership outside the partner's order (its stamp is kept, so a newer change
+   * still wins): `merge` for a profile merged away, `orphan` for a membership written for
+   * a profile that no longer exists (the events function finds those). The register says
+   * which (`endedBy`), so the events function knows whether to publish the removal. Only a
+   * failed condition (no longer a member) counts as done; a conflict or throttling is
+   * retried, and past the retries the error fails the caller. Says whether it ended one.
+   */
+  async endMembership(ref: CohortRef, brazeId: string, endedBy: 'merge' | 'orphan', now: Date): Promise<boolean> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: registerItemKey(ref, brazeId),
+                  // `member` is a DynamoDB reserved word.
+                  UpdateExpression: 'SET #member = :false, effect = :removed, endedBy = :endedBy, updatedAt = :now',
+                  ConditionExpression: '#member = :true',
+                  ExpressionAttributeNames: { '#member': 'member' },
+                  ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':endedBy': endedBy, ':now': now.toISOString() },
                 },
-                this.countUpdate(ref, randomLane(), -1),
-              ],
-            }),
-          );
-          dropped += 1;
-          break;
-        } catch (error: unknown) {
-          if (!(error instanceof TransactionCanceledException)) throw error;
-          if (cancellationCodes(error)[0] === 'ConditionalCheckFailed') break;
-          if (attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
-          await backoff(attempt, 50, 5_000);
-        }
+              },
+              this.countUpdate(ref, randomLane(), -1),
+            ],
+          }),
+        );
+        return true;
+      } catch (error: unknown) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        if (cancellationCodes(error)[0] === 'ConditionalCheckFailed') return false;
+        if (attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
+        await backoff(attempt, 50, 5_000);
       }
     }
-    return dropped;
   }
 }
 

@@ -24,7 +24,9 @@ export const membershipFlips = (records: readonly RegisterStreamRecord[]): Membe
     if (!key || !String(record.keys.sk ?? '').startsWith('M#') || !next || record.eventName === 'REMOVE') return [];
     const wasMember = record.oldImage?.member === true;
     const isMember = next.member === true;
-    if (wasMember === isMember) return [];
+    // A membership written for a profile that no longer exists, ended by the events
+    // function itself: its add was never published, so neither is this.
+    if (wasMember === isMember || next.endedBy === 'orphan') return [];
     const orderKey = String(next.orderKey);
     return [
       {
@@ -33,7 +35,7 @@ export const membershipFlips = (records: readonly RegisterStreamRecord[]): Membe
         effect: isMember ? 'added' : 'removed',
         orderKey,
         // A merge ends a membership without a partner's change: the stamp stays the add's.
-        cause: record.oldImage?.orderKey === orderKey ? 'merge' : 'change',
+        cause: next.endedBy === 'merge' ? 'merge' : 'change',
         appliedAt: String(next.updatedAt),
       },
     ];

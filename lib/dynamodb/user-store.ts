@@ -19,6 +19,7 @@ import { ConditionalCheckFailedException, TransactionCanceledException } from '@
 import { backoff, batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
 import { generateId } from '../workspaces/keys.js';
+import { isLoadError } from '../errors.js';
 
 export interface UserAliasValue {
   alias_label: string;
@@ -95,14 +96,36 @@ export class UserConflictError extends Error {
   }
 }
 
-const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException || error instanceof TransactionCanceledException;
+/** Load (a transaction conflict, throttling) is retried this many times before the request fails. */
+const MAX_LOAD_ATTEMPTS = 8;
+
+/**
+ * Sends a write, retrying it while it fails because of load only: a cancelled transaction
+ * whose reasons are conflicts or throttling wrote nothing and did not find anything
+ * changed, so it is not "already done" (only a failed condition is).
+ */
+const retryingLoad = async <T>(send: () => Promise<T>): Promise<T> => {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await send();
+    } catch (error: unknown) {
+      if (conditionFailed(error) || !isLoadError(error) || attempt + 1 >= MAX_LOAD_ATTEMPTS) throw error;
+      await backoff(attempt, 20, 1_000);
+    }
+  }
+};
 
 export class DynamoUserStore implements UserDirectory {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  /** A write retried while it fails because of load only (see retryingLoad). */
+  private write(command: () => UpdateCommand | TransactWriteCommand): Promise<unknown> {
+    // A fresh command each attempt; the document client's send is overloaded per command.
+    return retryingLoad(() => this.client.send(command() as UpdateCommand));
+  }
 
   /** One BatchGetItem per 100 identifiers (rather than one call each). */
   async lookup(workspaceId: string, identifiers: readonly IdentifierRef[]): Promise<Map<string, DirectoryEntry>> {
@@ -181,12 +204,13 @@ export class DynamoUserStore implements UserDirectory {
     return response.Item as UserProfile | undefined;
   }
 
-  async getProfiles(workspaceId: string, brazeIds: readonly string[]): Promise<UserProfile[]> {
+  async getProfiles(workspaceId: string, brazeIds: readonly string[], options: { consistentRead?: boolean } = {}): Promise<UserProfile[]> {
     const unique = [...new Set(brazeIds)];
     const items = await batchGetAll(
       this.client,
       this.tableName,
       unique.map((brazeId) => ({ pk: profileKey(workspaceId, brazeId) })),
+      { consistentRead: options.consistentRead },
     );
     const byId = new Map(items.map((item) => [item.brazeId as string, item as unknown as UserProfile]));
     return unique.flatMap((brazeId) => byId.get(brazeId) ?? []);
@@ -233,7 +257,7 @@ export class DynamoUserStore implements UserDirectory {
         );
         return { brazeId, created: true };
       } catch (error: unknown) {
-        if (!isConditionFailure(error)) throw error;
+        if (!(error instanceof TransactionCanceledException)) throw error;
         // Someone created it meanwhile: read it again. Only load (a conflict on a count
         // lane, throttling): nothing was written; try again after a backoff, on another lane.
         if (conditionFailed(error)) raced += 1;
@@ -250,7 +274,7 @@ export class DynamoUserStore implements UserDirectory {
     if (owner?.brazeId === brazeId) return;
     if (owner) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} already belongs to another user`);
     try {
-      await this.client.send(
+      await this.write(() =>
         new TransactWriteCommand({
           TransactItems: [
             {
@@ -273,7 +297,7 @@ export class DynamoUserStore implements UserDirectory {
         }),
       );
     } catch (error: unknown) {
-      if (isConditionFailure(error)) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} was taken concurrently; retry`);
+      if (conditionFailed(error)) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} was taken concurrently; retry`);
       throw error;
     }
   }
@@ -284,7 +308,7 @@ export class DynamoUserStore implements UserDirectory {
    */
   async addDeviceToIdentifiedUser(workspaceId: string, brazeId: string, deviceId: string, now: Date): Promise<void> {
     const ref: IdentifierRef = { type: 'device_id', deviceId };
-    await this.client.send(
+    await this.write(() =>
       new TransactWriteCommand({
         TransactItems: [
           {
@@ -306,7 +330,7 @@ export class DynamoUserStore implements UserDirectory {
       }),
     ).catch((error: unknown) => {
       // The device was already recorded on this user: nothing to do.
-      if (!isConditionFailure(error)) throw error;
+      if (!conditionFailed(error)) throw error;
     });
   }
 
@@ -327,7 +351,7 @@ export class DynamoUserStore implements UserDirectory {
       }
     });
     if (entries.length === 0) return;
-    await this.client.send(
+    await this.write(() =>
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: profileKey(workspaceId, brazeId) },
@@ -342,7 +366,7 @@ export class DynamoUserStore implements UserDirectory {
   /** An anonymous profile becomes the identified user `externalId` (which must be new). */
   async identifyInPlace(workspaceId: string, profile: UserProfile, externalId: string, now: Date): Promise<void> {
     const ref: IdentifierRef = { type: 'external_id', externalId };
-    await this.client.send(
+    await this.write(() =>
       new TransactWriteCommand({
         TransactItems: [
           {
@@ -374,7 +398,7 @@ export class DynamoUserStore implements UserDirectory {
    */
   async mergeInto(workspaceId: string, source: UserProfile, target: UserProfile, now: Date): Promise<void> {
     for (const alias of source.aliases) {
-      await this.client.send(
+      await this.write(() =>
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: indexKey(workspaceId, { type: 'alias', label: alias.alias_label, name: alias.alias_name }) },
@@ -384,7 +408,7 @@ export class DynamoUserStore implements UserDirectory {
           ExpressionAttributeValues: { ':target': target.brazeId, ':source': source.brazeId, ':true': true },
         }),
       ).catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
+        if (!conditionFailed(error)) throw error;
       });
     }
     await this.pointDevicesAt(workspaceId, source.deviceIds, source.brazeId, target.brazeId);
@@ -394,7 +418,7 @@ export class DynamoUserStore implements UserDirectory {
     ];
     const deviceIds = [...new Set([...target.deviceIds, ...source.deviceIds])];
     const customAttributes = { ...source.customAttributes, ...target.customAttributes };
-    await this.client.send(
+    await this.write(() =>
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: profileKey(workspaceId, target.brazeId) },
@@ -435,8 +459,7 @@ export class DynamoUserStore implements UserDirectory {
     for (const devices of chunk(deviceIds, 25)) {
       await Promise.all(
         devices.map((deviceId) =>
-          this.client
-            .send(
+          this.write(() =>
               new UpdateCommand({
                 TableName: this.tableName,
                 Key: { pk: indexKey(workspaceId, { type: 'device_id', deviceId }) },
@@ -448,7 +471,7 @@ export class DynamoUserStore implements UserDirectory {
             )
             .catch((error: unknown) => {
               // The device was re-assigned since: it no longer belongs to this profile.
-              if (!isConditionFailure(error)) throw error;
+              if (!conditionFailed(error)) throw error;
             }),
         ),
       );

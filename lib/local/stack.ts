@@ -290,7 +290,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       }),
       // Reads through the sync's client, so that a limits model or a meter on it sees them too.
       events: createEventsHandler({
-        sources: { profiles: syncUsers, cohorts: syncMemberships },
+        sources: { profiles: syncUsers, cohorts: syncMemberships, orphans: syncMemberships },
         publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
         observability: await createObservability('events'),
       }),

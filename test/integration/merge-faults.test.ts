@@ -1,0 +1,111 @@
+/**
+ * Identify, merge and device links under transaction conflicts (issue 9, items 7 and 8):
+ * a conflict is load, never "already done"; a membership written for a profile that a
+ * merge deleted is ended by the events function, count included, with no event.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalStack } from '../../lib/local/stack.js';
+import type { MembershipEvent } from '../../lib/cohorts/events.js';
+import { profileKey } from '../../lib/dynamodb/user-store.js';
+import { eventually, startTestStack } from '../support/stack.js';
+import { partnerClient, workspaceClient } from '../support/client.js';
+import { drainMessages } from '../support/events.js';
+import { injectDynamoDbFaults, type FaultRates } from '../support/faults.js';
+
+let stack: LocalStack;
+/** Conflicts on the API's writes, switched on only around the operation under test. */
+const rates: FaultRates = { transactionConflict: 0 };
+let faults: ReturnType<typeof injectDynamoDbFaults>;
+
+const memberCount = async (cohortId: string) => (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.member_count;
+const members = async (cohortId: string) => {
+  const ids: string[] = [];
+  for await (const id of stack.stores.memberships.cohortMembers({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId })) ids.push(id);
+  return ids;
+};
+const waitForReports = (cohortId: string, count: number) =>
+  eventually(async () => {
+    const detail = await workspaceClient(stack).cohort('heap', cohortId);
+    return (detail.body.cohort?.sync_reports.length ?? 0) >= count ? detail.body.cohort : undefined;
+  }, 30_000);
+
+beforeAll(async () => {
+  stack = await startTestStack({ eventsRetryDelayMs: 50 });
+  faults = injectDynamoDbFaults(stack.clients.dynamodb, rates, 7);
+});
+afterAll(() => stack?.stop());
+
+describe('identify and merge under transaction conflicts', () => {
+  it('records a device of an identified user even when its transaction first conflicts', async () => {
+    // Prepare
+    const workspace = workspaceClient(stack);
+    rates.transactionConflict = 0.6;
+
+    // Act
+    const tracked = await workspace.track([{ external_id: 'linked-user', device_id: 'linked-device' }]);
+    rates.transactionConflict = 0;
+
+    // Assess: the device names the identified user, so cohort imports never match it (rule 3).
+    expect(tracked.status).toBe(201);
+    expect(faults.transactionConflicts).toBeGreaterThan(0);
+    const owner = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'device_id', deviceId: 'linked-device' });
+    const user = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'linked-user' });
+    expect(owner).toEqual({ brazeId: user!.brazeId, identified: true });
+  });
+
+  it('takes a merged profile out of every cohort, with exact counts, when the removals conflict', async () => {
+    // Prepare: an anonymous member of three cohorts, and the identified user it merges into.
+    const workspace = workspaceClient(stack);
+    await workspace.track([{ device_id: 'anon-conflicted' }, { external_id: 'target-conflicted' }]);
+    for (const cohortId of ['m1', 'm2', 'm3']) {
+      await partnerClient(stack).changeCohort(cohortId, [{ device_ids: ['anon-conflicted'] }]);
+      await waitForReports(cohortId, 1);
+    }
+    const before = faults.transactionConflicts;
+    rates.transactionConflict = 0.6;
+
+    // Act
+    const merged = await workspace.identify({ devices_to_identify: [{ external_id: 'target-conflicted', device_id: 'anon-conflicted' }] });
+    rates.transactionConflict = 0;
+
+    // Assess
+    expect(merged.body).toMatchObject({ merged: 1 });
+    expect(faults.transactionConflicts).toBeGreaterThan(before);
+    for (const cohortId of ['m1', 'm2', 'm3']) {
+      expect(await members(cohortId)).toEqual([]);
+      expect(await memberCount(cohortId)).toBe(0);
+    }
+  });
+});
+
+describe('a membership written for a profile a merge deleted', () => {
+  it('is ended by the events function, count included, and no event is published for it', async () => {
+    // Prepare: a user whose profile is gone while its external id still resolves, as when a
+    // sync matched an anonymous profile just before identify merged it away.
+    const workspace = workspaceClient(stack);
+    await workspace.track([{ external_id: 'orphan-to-be' }, { external_id: 'stays' }]);
+    const orphan = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'orphan-to-be' });
+    await stack.clients.documents.send(new DeleteCommand({ TableName: stack.tables.users, Key: { pk: profileKey(stack.workspace.workspaceId, orphan!.brazeId) } }));
+    await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl);
+
+    // Act
+    await partnerClient(stack).changeCohort('orphaned', [{ user_ids: ['orphan-to-be', 'stays'] }]);
+    await waitForReports('orphaned', 1);
+
+    // Assess: only the user that exists remains, and only its add is published.
+    const stays = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'stays' });
+    await eventually(async () => ((await memberCount('orphaned')) === 1 ? true : undefined), 20_000, 'the orphan ended');
+    expect(await members('orphaned')).toEqual([stays!.brazeId]);
+    const events: MembershipEvent[] = [];
+    await eventually(async () => {
+      events.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
+      return events.some((event) => event.cohort_id === 'orphaned') ? true : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    events.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
+    expect(events.filter((event) => event.cohort_id === 'orphaned').map((event) => [event.type, event.user.braze_id])).toEqual([
+      ['cohort.membership.added', stays!.brazeId],
+    ]);
+  });
+});
