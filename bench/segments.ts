@@ -85,6 +85,8 @@ log(`segments: ${USERS.toLocaleString('en-US')} users, ${COHORTS} cohorts`);
 const stack = await startLocalStack({
   prefix: `seg${Date.now().toString(36)}`,
   poll: true,
+  // Seeding writes millions of registers straight into the table: no membership events for them.
+  pollEvents: false,
   visibilityTimeoutSeconds: 180,
   watchEvents: false,
   exportsFolder: 'bench/.exports',

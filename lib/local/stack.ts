@@ -91,6 +91,8 @@ export interface LocalStackOptions {
    * keys) under this folder, so that a restart finds it again; absent: in memory only.
    */
   dataDir?: string;
+  /** Run the events function on the table's stream (default: whenever `poll` is on). */
+  pollEvents?: boolean;
   /** Wait before the events function retries a stream batch that failed (default 1 s). */
   eventsRetryDelayMs?: number;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
@@ -329,7 +331,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     // The events function reads the cohorts table's stream, as Lambda's event source mapping would.
     const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tables.cohorts }));
     const eventsPoller =
-      options.poll === false
+      options.poll === false || options.pollEvents === false
         ? undefined
         : startStreamPoller({
             client: streams,
