@@ -15,14 +15,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalStack } from '../lib/local/stack.js';
 import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
 import { cohortKey, cohortListKey, cohortSortKey, laneSortKey, memberSortKey, registerKey } from '../lib/dynamodb/membership-store.js';
 import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
-import { log, now, percentile, pool } from './lib/harness.js';
+import { bulkWrite, log, now, percentile, pool } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -44,8 +43,6 @@ const COHORTS = Math.max(61, Number(values.cohorts));
 const WRITERS = Number(values.writers);
 const SAMPLES = Number(values.samples);
 const LIMIT = Number(values.limit);
-/** AWS: BatchWriteItem takes at most 25 items. */
-const BATCH_WRITE_LIMIT = 25;
 
 // --- the workspace, as a function: membership of user i in cohort k -----------------------
 /** Cohort sizes: 99 %, 50 %, 25 %, 10 %, then 2 % shrinking by 7 % a cohort (2 % … ~0.002 %). */
@@ -99,35 +96,7 @@ try {
   /** Users in braze_id order, as segments serve them. */
   const order = Array.from({ length: USERS }, (_, i) => i).sort((a, b) => (brazeIds[a]! < brazeIds[b]! ? -1 : 1));
 
-  const writeAll = async (table: string, items: Iterator<Record<string, unknown>>, what: string) => {
-    const started = now();
-    let written = 0;
-    let reported = started;
-    await pool(WRITERS, WRITERS, async () => {
-      for (;;) {
-        const batch: Record<string, unknown>[] = [];
-        for (let step = items.next(); !step.done; step = items.next()) {
-          batch.push(step.value);
-          if (batch.length === BATCH_WRITE_LIMIT) break;
-        }
-        if (batch.length === 0) return;
-        let pending = batch.map((Item) => ({ PutRequest: { Item } }));
-        for (let attempt = 0; pending.length > 0; attempt += 1) {
-          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 20 * 2 ** attempt)));
-          const response = await documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-          pending = (response.UnprocessedItems?.[table] ?? []) as typeof pending;
-        }
-        written += batch.length;
-        if (now() - reported > 15_000) {
-          reported = now();
-          log(`  ${what}: ${written.toLocaleString('en-US')} items, ${Math.round(written / ((now() - started) / 1000)).toLocaleString('en-US')}/s`);
-        }
-      }
-    });
-    const seconds = (now() - started) / 1000;
-    log(`  ${what}: ${written.toLocaleString('en-US')} items in ${seconds.toFixed(0)} s (${Math.round(written / seconds).toLocaleString('en-US')}/s)`);
-    return { items: written, seconds };
-  };
+  const writeAll = (table: string, items: Iterator<Record<string, unknown>>, what: string) => bulkWrite(documents, table, items, WRITERS, what);
 
   // --- seeding ---------------------------------------------------------------------------
   const seededAt = new Date().toISOString();

@@ -82,7 +82,7 @@ const conditionFailed = (error: unknown): boolean =>
   (error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
 
 /** An identifier's index item: who it names, and whether that user is identified (rule 3 reads it). */
-const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: string, identified: boolean) => ({
+export const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: string, identified: boolean) => ({
   pk: indexKey(workspaceId, ref),
   brazeId,
   identified,
