@@ -35,16 +35,9 @@ export interface ApplyOutcome {
   superseded: number;
 }
 
-/** A membership this request flipped, now or in an earlier attempt of the same request. */
-export interface AppliedChange {
-  brazeId: string;
-  effect: 'added' | 'removed';
-  orderKey: string;
-}
-
 /** Where memberships, cohorts and sync reports live. */
 export interface MembershipStore {
-  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }>;
+  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome>;
   nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void>;
   recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
   hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;

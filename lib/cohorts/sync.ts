@@ -26,7 +26,7 @@ export const syncCohortMessage = async (message: CohortMessage, ports: SyncPorts
   }
   const directory = await ports.directory.lookup(message.workspaceId, identifiersToLookUp(message));
   const matched = matchChanges(message, directory);
-  const { changes: _changes, ...applied } = await ports.memberships.applyMemberships(cohort, matched.desired, now);
+  const applied = await ports.memberships.applyMemberships(cohort, matched.desired, now);
   const report: SyncReport = {
     requestId: message.stamp.requestId,
     acceptedAt: message.stamp.acceptedAt,

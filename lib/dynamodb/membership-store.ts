@@ -28,10 +28,10 @@ import { backoff, batchGetAll, chunk, mapLimit, queryAll, queryItems, TRANSACT_W
 import { decideMembership, memberCountDelta, type MembershipDecision, type MembershipState } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
-import type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
+import type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 
-export type { AppliedChange, ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
+export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
 export const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
 export const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
@@ -75,8 +75,8 @@ export class DynamoMembershipStore implements MembershipStore {
     private readonly tableName: string,
   ) {}
 
-  async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome & { changes: AppliedChange[] }> {
-    const outcome: ApplyOutcome & { changes: AppliedChange[] } = { added: 0, removed: 0, alreadyInState: 0, superseded: 0, changes: [] };
+  async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome> {
+    const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
     await this.ensureCohort(cohort, now);
     // All registers in one parallel read (100 keys per BatchGetItem). Eventually
     // consistent (half the read units): a stale register only makes its transaction's
@@ -89,17 +89,11 @@ export class DynamoMembershipStore implements MembershipStore {
     const decided = await mapLimit(chunks, TRANSACTIONS_IN_FLIGHT, (memberships, index) =>
       this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now),
     );
-    decided.forEach((decisions, chunkIndex) => {
-      const memberships = chunks[chunkIndex]!;
-      decisions.forEach((decision, index) => {
-        if (decision.outcome === 'added' || decision.outcome === 'removed') {
-          outcome[decision.outcome] += 1;
-          const { brazeId, orderKey } = memberships[index]!;
-          outcome.changes.push({ brazeId, effect: decision.outcome, orderKey });
-        } else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
-        else outcome.superseded += 1;
-      });
-    });
+    for (const decision of decided.flat()) {
+      if (decision.outcome === 'added' || decision.outcome === 'removed') outcome[decision.outcome] += 1;
+      else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
+      else outcome.superseded += 1;
+    }
     return outcome;
   }
 
