@@ -54,8 +54,8 @@ const initialRanges = (): SizeRange[] =>
 /**
  * Ranges counted at once. The merge's CPU binds before DynamoDB does (a 1 GB function has
  * ~0.6 vCPU; four queries in flight keep it busy). Measured at 200,000 users on a 2-core
- * machine shared with DynamoDB Local and the API: 16 at once counted 2-3× faster but made
- * GET /segments/{id} take up to 1.3 s meanwhile; 4 kept it under 0.4 s.
+ * machine shared with DynamoDB Local and the API: 16 at once counted 1.3-3.4× faster but
+ * made GET /segments/{id} take up to 1.3 s meanwhile; 4 kept it under 0.4 s.
  */
 const RANGES_IN_PARALLEL = 4;
 /** A counting step: up to this many users, or this many keys read (so a step that rejects everything still ends). */
