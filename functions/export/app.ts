@@ -31,7 +31,8 @@ export interface ExportDependencies extends ExportPorts {
 
 export const createExportHandler = ({ queue, observability, sizePolicy, ...ports }: ExportDependencies) => {
   const { logger, metrics } = observability;
-  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: SegmentJobMessage, transformer: 'json', logger });
+  // A processor per invocation (see functions/sync/app.ts): overlapping invocations must not share failures.
+  const newProcessor = () => new BatchProcessor(EventType.SQS, { parser, innerSchema: SegmentJobMessage, transformer: 'json', logger });
 
   return middy<SQSEvent, SQSBatchResponse>()
     .use(traceHandler(observability))
@@ -59,7 +60,7 @@ export const createExportHandler = ({ queue, observability, sizePolicy, ...ports
           logger.info('export part written', { workspaceId, exportId, parts: job.parts.length, usersWritten: job.usersWritten, status: job.status });
           if (job.status === 'running') await queue.send({ v: 1, workspaceId, exportId });
         },
-        processor,
+        newProcessor(),
         { context, throwOnFullBatchFailure: false },
       ),
     );

@@ -66,7 +66,10 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
 
 export const createSyncHandler = ({ observability, requeue, requeueDelayBaseSeconds = 10, ...ports }: SyncDependencies): SyncHandler => {
   const { logger, metrics } = observability;
-  const processor = new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
+  // A processor per invocation: Powertools keeps a batch's failures on the processor, so
+  // one shared by overlapping invocations (the local stack runs several in one process)
+  // would let one clear the other's failures and lose its failed records.
+  const newProcessor = () => new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
 
   const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>, lambdaContext?: Context): Promise<void> => {
     const message = record.body;
@@ -117,6 +120,6 @@ export const createSyncHandler = ({ observability, requeue, requeueDelayBaseSeco
     .handler((event, context) =>
       // A batch where every record failed is reported like any other (all ids in
       // batchItemFailures) rather than thrown: same redelivery, no invocation error.
-      processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false }),
+      processPartialResponse(event, recordHandler, newProcessor(), { context, throwOnFullBatchFailure: false }),
     );
 };

@@ -255,3 +255,39 @@ describe('a batch close to the function timeout', () => {
     expect((await stack.stores.memberships.getCohort(ref('slow')))?.memberCount).toBe(1);
   });
 });
+
+describe('overlapping invocations of one sync handler (the local stack runs several at once)', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({
+      poll: false,
+      wrapMemberships: (store) =>
+        beforeApply(store, async (cohort) => {
+          if (cohort.cohortId === 'broken') throw new Error('injected: the store refuses this cohort');
+          await new Promise((resolve) => setTimeout(resolve, 400));
+        }),
+    });
+    await seedUsers(stack);
+  });
+  afterAll(() => stack?.stop());
+
+  it("keep their own failures: one invocation finishing does not clear the other's", async () => {
+    // Prepare
+    const partner = partnerClient(stack);
+    for (const cohortId of ['broken', 'slow', 'other']) await partner.changeCohort(cohortId, [{ user_ids: ['user-1'] }]);
+    const bodies = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
+    const byCohort = (cohortId: string) => bodies.find((body) => (JSON.parse(body) as { cohortId: string }).cohortId === cohortId)!;
+    const first = sqsEvent([byCohort('broken'), byCohort('slow')]);
+
+    // Act: a second invocation starts while the first is still running.
+    const [firstResponse, secondResponse] = await Promise.all([
+      stack.handlers.sync(first, lambdaContext('sync', 30_000)),
+      new Promise((resolve) => setTimeout(resolve, 200)).then(() => stack.handlers.sync(sqsEvent([byCohort('other')]), lambdaContext('sync', 30_000))),
+    ]);
+
+    // Assess
+    expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: first.Records[0]!.messageId }]);
+    expect(secondResponse.batchItemFailures).toEqual([]);
+  });
+});
