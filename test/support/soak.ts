@@ -43,9 +43,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createSyncHandler, type SyncHandler } from '../../functions/sync/app.js';
 import { membershipEventId, type MembershipEvent } from '../../lib/cohorts/events.js';
 import { CohortMessage, changeOrderKey, type CohortRef } from '../../lib/cohorts/messages.js';
-import { chunk, queryAll } from '../../lib/dynamodb/batch.js';
-import { DynamoMembershipStore, registerKey, type MembershipStore } from '../../lib/dynamodb/membership-store.js';
-import { REGISTER_SHARDS } from '../../lib/dynamodb/shards.js';
+import { chunk } from '../../lib/dynamodb/batch.js';
+import { DynamoMembershipStore, type MembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
@@ -56,7 +55,7 @@ import { SqsCohortQueue, toSqsBody } from '../../lib/sqs/cohort-queue.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { MAX_EXPORT_IDS, MAX_TRACK_ATTRIBUTES } from '../../lib/users/requests.js';
 import { injectDynamoDbFaults, seededRandom, type FaultCounts } from './faults.js';
-import { beforeApply } from './store.js';
+import { beforeApply, readRegisters } from './store.js';
 
 // ---------------------------------------------------------------------------------------
 // The knobs
@@ -178,10 +177,6 @@ type SegmentFilter =
 const poolExternalId = (index: number) => `user-${index}`;
 const aliasKey = (alias: Alias) => `${alias.alias_label}\u0000${alias.alias_name}`;
 const cohortKey = (ref: CohortRef) => JSON.stringify([ref.workspaceId, ref.partner, ref.cohortId]);
-const refOfKey = (key: string): CohortRef => {
-  const [workspaceId, partner, cohortId] = JSON.parse(key) as [string, string, string];
-  return { workspaceId, partner, cohortId };
-};
 
 // ---------------------------------------------------------------------------------------
 // The oracle: accepted requests applied once each, in stamp order
@@ -259,21 +254,6 @@ const evaluateFilter = (filter: SegmentFilter, membersOf: (partner: string, coho
 // ---------------------------------------------------------------------------------------
 // Reading the store
 // ---------------------------------------------------------------------------------------
-
-/** Every membership register of a cohort (its 32 shards): brazeId → member. */
-const readRegisters = async (stack: LocalStack, ref: CohortRef): Promise<Map<string, boolean>> => {
-  const shards = await Promise.all(
-    Array.from({ length: REGISTER_SHARDS }, (_, shard) =>
-      queryAll(stack.clients.documents, {
-        TableName: stack.tables.cohorts,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': registerKey(ref, shard) },
-        ConsistentRead: true,
-      }),
-    ),
-  );
-  return new Map(shards.flat().map((item) => [item.brazeId as string, item.member as boolean]));
-};
 
 interface StreamFlip {
   ref: CohortRef;

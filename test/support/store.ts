@@ -17,9 +17,8 @@ export const beforeApply = (store: MembershipStore, before: (cohort: CohortRef) 
   getCohort: (...args) => store.getCohort(...args),
 });
 
-/** Every membership register of a cohort of the stack's workspace (all its shards): brazeId → member. */
-export const readMemberships = async (stack: LocalStack, cohortId: string, partner = 'heap'): Promise<Map<string, boolean>> => {
-  const ref = { workspaceId: stack.workspace.workspaceId, partner, cohortId };
+/** Every membership register of a cohort (its 32 shards): brazeId → member. */
+export const readRegisters = async (stack: LocalStack, ref: CohortRef): Promise<Map<string, boolean>> => {
   const shards = await Promise.all(
     Array.from({ length: REGISTER_SHARDS }, (_, shard) =>
       queryAll(stack.clients.documents, {
@@ -32,3 +31,7 @@ export const readMemberships = async (stack: LocalStack, cohortId: string, partn
   );
   return new Map(shards.flat().map((item) => [item.brazeId as string, item.member as boolean]));
 };
+
+/** Every membership register of a cohort of the stack's workspace: brazeId → member. */
+export const readMemberships = (stack: LocalStack, cohortId: string, partner = 'heap'): Promise<Map<string, boolean>> =>
+  readRegisters(stack, { workspaceId: stack.workspace.workspaceId, partner, cohortId });
