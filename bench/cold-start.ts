@@ -22,7 +22,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { Metafile } from 'esbuild';
-import { bundleFunction, FUNCTIONS } from '../scripts/build.js';
+import { bundleFunction, FUNCTIONS, PLACEHOLDER_FUNCTION_ENV } from '../scripts/build.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,17 +42,9 @@ if (!modes.every((mode) => mode === 'off' || mode === 'on')) throw new Error('--
 const run = promisify(execFile);
 const OUT = 'bench/.cold-start';
 
-// What the functions read at cold start (placeholders: nothing is called during the import).
+// The functions' placeholder environment, quiet logs and no metrics.
 const FUNCTION_ENV = {
-  WORKSPACES_TABLE: 'w',
-  USERS_TABLE: 'u',
-  COHORTS_TABLE: 'c',
-  COHORT_QUEUE_URL: 'http://127.0.0.1:1/q',
-  MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
-  EXPORTS_BUCKET: 'b',
-  EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
-  CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
-  AWS_REGION: 'us-east-1',
+  ...PLACEHOLDER_FUNCTION_ENV,
   POWERTOOLS_LOG_LEVEL: 'ERROR',
   POWERTOOLS_METRICS_DISABLED: 'true',
 };

@@ -8,6 +8,22 @@ import { rm } from 'node:fs/promises';
 
 export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents', 'events'] as const;
 
+/**
+ * What the functions read from their environment at cold start, as placeholders: enough
+ * to import a bundle in a fresh Node process (nothing is called during the import).
+ */
+export const PLACEHOLDER_FUNCTION_ENV = {
+  WORKSPACES_TABLE: 'w',
+  USERS_TABLE: 'u',
+  COHORTS_TABLE: 'c',
+  COHORT_QUEUE_URL: 'http://127.0.0.1:1/q',
+  MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
+  EXPORTS_BUCKET: 'b',
+  EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
+  CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
+  AWS_REGION: 'us-east-1',
+} as const;
+
 export const bundleFunction = async (name: string, entry = `functions/${name}/handler.ts`, outdir = `dist/${name}`) => {
   await rm(outdir, { recursive: true, force: true });
   return build({

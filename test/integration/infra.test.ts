@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
-import { bundleFunction, FUNCTIONS } from '../../scripts/build.js';
+import { bundleFunction, FUNCTIONS, PLACEHOLDER_FUNCTION_ENV } from '../../scripts/build.js';
 import { INGEST_ROUTES } from '../../functions/ingest/app.js';
 import { API_ROUTES } from '../../functions/api/app.js';
 
@@ -166,18 +166,7 @@ describe('the packaged CloudFormation template', () => {
 describe('the bundles', () => {
   it.each(FUNCTIONS)('%s loads in a fresh Node process and exports a handler', async (name) => {
     const script = `const m = await import('./dist/${name}/index.mjs'); if (typeof m.handler !== 'function') process.exit(3);`;
-    const env = {
-      ...process.env,
-      WORKSPACES_TABLE: 'w',
-      USERS_TABLE: 'u',
-      COHORTS_TABLE: 'c',
-      COHORT_QUEUE_URL: 'http://127.0.0.1:1/q',
-      MEMBERSHIP_EVENTS_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:t',
-      EXPORTS_BUCKET: 'b',
-      EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
-      CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
-      AWS_REGION: 'us-east-1',
-    };
+    const env = { ...process.env, ...PLACEHOLDER_FUNCTION_ENV };
     await expect(run(process.execPath, ['--input-type=module', '-e', script], { env })).resolves.toBeDefined();
   });
 
