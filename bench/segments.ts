@@ -21,7 +21,7 @@ import { cohortKey, cohortListKey, cohortSortKey, laneSortKey, memberSortKey, re
 import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
-import { bulkWrite, log, now, percentile, pool } from './lib/harness.js';
+import { bulkWrite, log, now, percentile, } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

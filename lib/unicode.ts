@@ -26,7 +26,7 @@ export const firstMalformedString = (value: unknown): string | undefined => {
     if (typeof current === 'string') {
       if (!isWellFormedUnicode(current)) return `\`${describePath(path)}\``;
     } else if (Array.isArray(current)) {
-      current.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
+      for (const [index, item] of current.entries()) pending.push({ value: item, path: [...path, index] });
     } else if (typeof current === 'object' && current !== null) {
       for (const [key, item] of Object.entries(current)) {
         if (!isWellFormedUnicode(key)) return `a key of \`${describePath(path)}\``;

@@ -7,7 +7,7 @@ export interface Bar {
   color: string;
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export const barChartPng = (title: string, subtitle: string, unit: string, bars: Bar[]): Buffer => {
   const width = 760;
@@ -21,8 +21,8 @@ export const barChartPng = (title: string, subtitle: string, unit: string, bars:
   const ticks = Array.from({ length: 5 }, (_, index) => (max / 5) * (index + 1));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif">
   <rect width="100%" height="100%" fill="#ffffff"/>
-  <text x="${left}" y="32" font-size="20" font-weight="bold">${escape(title)}</text>
-  <text x="${left}" y="56" font-size="13" fill="#555">${escape(subtitle)}</text>
+  <text x="${left}" y="32" font-size="20" font-weight="bold">${escapeXml(title)}</text>
+  <text x="${left}" y="56" font-size="13" fill="#555">${escapeXml(subtitle)}</text>
   ${ticks
     .map(
       (tick) =>
@@ -30,14 +30,14 @@ export const barChartPng = (title: string, subtitle: string, unit: string, bars:
     )
     .join('\n  ')}
   <line x1="${left}" x2="${width - 30}" y1="${bottom}" y2="${bottom}" stroke="#333"/>
-  <text transform="translate(18 ${(top + bottom) / 2}) rotate(-90)" font-size="12" text-anchor="middle" fill="#555">${escape(unit)}</text>
+  <text transform="translate(18 ${(top + bottom) / 2}) rotate(-90)" font-size="12" text-anchor="middle" fill="#555">${escapeXml(unit)}</text>
   ${bars
     .map((bar, index) => {
       const x = left + slot * index + slot * 0.2;
       const barWidth = slot * 0.6;
       return `<rect x="${x}" y="${y(bar.value)}" width="${barWidth}" height="${bottom - y(bar.value)}" fill="${bar.color}"/>
   <text x="${x + barWidth / 2}" y="${y(bar.value) - 8}" font-size="14" font-weight="bold" text-anchor="middle">${Math.round(bar.value).toLocaleString('en-US')}</text>
-  <text x="${x + barWidth / 2}" y="${bottom + 22}" font-size="13" text-anchor="middle">${escape(bar.label)}</text>`;
+  <text x="${x + barWidth / 2}" y="${bottom + 22}" font-size="13" text-anchor="middle">${escapeXml(bar.label)}</text>`;
     })
     .join('\n  ')}
 </svg>`;

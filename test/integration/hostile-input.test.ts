@@ -119,9 +119,9 @@ describe('path parameters', () => {
   const MALFORMED_ESCAPES = ['%E0%A4%A', '%', '%ZZ', 'a%2', '%FF', '%C0%AF', '%ED%A0%80', '%F4%90%80%80'];
 
   it.each(PARAMETER_SLOTS)('a malformed percent-escape in $label is a 400, not a crash', async ({ route, name }) => {
-    for (const escape of MALFORMED_ESCAPES) {
+    for (const malformed of MALFORMED_ESCAPES) {
       // Act
-      const response = await send(route.method, pathWith(route.path, { [name]: escape }), { headers: restHeaders() });
+      const response = await send(route.method, pathWith(route.path, { [name]: malformed }), { headers: restHeaders() });
 
       // Assess
       expectRejected(response, 400, 'Bad Request');

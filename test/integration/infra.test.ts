@@ -139,7 +139,7 @@ describe('the packaged CloudFormation template', () => {
     }
     expect(roles.size).toBe(FUNCTIONS.length);
     for (const [logicalId, role] of ofType('AWS::IAM::Role')) {
-      const statements = (role.Properties?.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap(
+      const statements = ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap(
         (policy) => policy.PolicyDocument.Statement,
       );
       for (const statement of statements) {

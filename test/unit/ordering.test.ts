@@ -39,7 +39,7 @@ describe('decideMembership', () => {
         ([changes, deliveries]) => {
           const orderKey = (index: number) => String(index).padStart(4, '0');
           const serial = new Map<number, boolean>();
-          changes.forEach((item) => serial.set(item.user, item.member));
+          for (const item of changes) serial.set(item.user, item.member);
 
           const registers = new Map<number, MembershipState>();
           let count = 0;
