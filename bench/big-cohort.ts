@@ -18,8 +18,25 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { projectAwsTime } from '../lib/local/aws-limits.js';
-import { billedUnits, bulkWrite, countPublishes, limitSync, log, now, pool, postAsPartner, rawBatchWriter, startBenchStack } from './lib/harness.js';
-import { indexItem, profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
+import {
+  billedUnits,
+  bulkWrite,
+  countPublishes,
+  limitSync,
+  log,
+  now,
+  pool,
+  postAsPartner,
+  rawBatchWriter,
+  startBenchStack,
+} from './lib/harness.js';
+import {
+  indexItem,
+  profileKey,
+  USER_COUNT_LANES,
+  userCountKey,
+  workspaceIndexKeys,
+} from '../lib/dynamodb/user-store.js';
 import { randomBytes } from 'node:crypto';
 import { costPerMillionChanges, INGEST_UNITS_PER_REQUEST, PRICES } from './lib/pricing.js';
 
@@ -63,8 +80,13 @@ const ROUND_TRIP_SECONDS = 0.01;
 const MAXIMUM_CONCURRENCY = 10;
 const RECORDS_PER_BATCH = 10;
 
-log(`big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs`);
-const { stack, syncClient, syncBatchMs } = await startBenchStack({ prefix: `big${Date.now().toString(36)}`, lambdas: LAMBDAS });
+log(
+  `big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs`,
+);
+const { stack, syncClient, syncBatchMs } = await startBenchStack({
+  prefix: `big${Date.now().toString(36)}`,
+  lambdas: LAMBDAS,
+});
 
 try {
   const workspaceId = stack.workspace.workspaceId;
@@ -84,7 +106,9 @@ try {
   // in bulk: through findOrCreate a million users take half an hour here.
   log(`seeding ${USERS.toLocaleString('en-US')} users`);
   const externalIds = Array.from({ length: USERS }, (_, index) => `big-user-${index}`);
-  const brazeIds = randomBytes(12 * USERS).toString('hex').match(/.{24}/g)!;
+  const brazeIds = randomBytes(12 * USERS)
+    .toString('hex')
+    .match(/.{24}/g)!;
   const seededAt = new Date().toISOString();
   function* userItems() {
     for (let index = 0; index < USERS; index += 1) {
@@ -105,7 +129,11 @@ try {
       yield indexItem(workspaceId, { type: 'external_id', externalId }, brazeId, true);
     }
     for (let lane = 0; lane < USER_COUNT_LANES; lane += 1) {
-      yield { pk: userCountKey(workspaceId, lane), users: Math.floor(USERS / USER_COUNT_LANES) + (lane < USERS % USER_COUNT_LANES ? 1 : 0), lastCreatedAt: seededAt };
+      yield {
+        pk: userCountKey(workspaceId, lane),
+        users: Math.floor(USERS / USER_COUNT_LANES) + (lane < USERS % USER_COUNT_LANES ? 1 : 0),
+        lastCreatedAt: seededAt,
+      };
     }
   }
   await bulkWrite(stack.clients.documents, stack.tables.users, userItems(), WRITERS, 'users');
@@ -130,7 +158,11 @@ try {
     const { Attributes } = await stack.clients.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
       }),
     );
     return Object.values(Attributes ?? {}).reduce((sum, value) => sum + Number(value), 0);
@@ -148,9 +180,12 @@ try {
     if (members >= USERS && (await queueDepth(stack.queues.queueUrl)) === 0) break;
     if (now() - progressAt > 30_000) {
       progressAt = now();
-      log(`  ${members.toLocaleString('en-US')} members after ${((now() - pipelineStarted) / 1000).toFixed(0)} s; ${limits.stats().outcomes.throttled} throttled so far`);
+      log(
+        `  ${members.toLocaleString('en-US')} members after ${((now() - pipelineStarted) / 1000).toFixed(0)} s; ${limits.stats().outcomes.throttled} throttled so far`,
+      );
     }
-    if (now() - pipelineStarted > 3 * 60 * 60_000) throw new Error(`pipeline incomplete after 3 hours: ${members}/${USERS}`);
+    if (now() - pipelineStarted > 3 * 60 * 60_000)
+      throw new Error(`pipeline incomplete after 3 hours: ${members}/${USERS}`);
   }
   await sending;
   // Every change is a flip: the pipeline is done when its last event is published.
@@ -178,7 +213,8 @@ try {
     }
     position += 1;
   }
-  if (position !== expected.length && problems.length === 0) problems.push(`${position} members listed, expected ${expected.length}`);
+  if (position !== expected.length && problems.length === 0)
+    problems.push(`${position} members listed, expected ${expected.length}`);
   const memberCount = (await stack.stores.memberships.getCohort(ref))?.memberCount;
   if (memberCount !== USERS) problems.push(`member_count ${memberCount}, expected ${USERS}`);
   const deadLettered = await queueDepth(stack.queues.deadLetterQueueUrl);
@@ -189,7 +225,8 @@ try {
   const rawRate = USERS / (rawMs / 1000);
   const units = billedUnits(limits);
   const projection = projectAwsTime(stats);
-  const chainSeconds = (REQUESTS / (MAXIMUM_CONCURRENCY * RECORDS_PER_BATCH)) * ROUND_TRIPS_PER_RECORD * ROUND_TRIP_SECONDS;
+  const chainSeconds =
+    (REQUESTS / (MAXIMUM_CONCURRENCY * RECORDS_PER_BATCH)) * ROUND_TRIPS_PER_RECORD * ROUND_TRIP_SECONDS;
   const chain = {
     seconds: chainSeconds,
     arithmetic: `serialised chain: ${REQUESTS} records ÷ (${MAXIMUM_CONCURRENCY} invocations × ${RECORDS_PER_BATCH} records) × ${ROUND_TRIPS_PER_RECORD} round trips × ${ROUND_TRIP_SECONDS * 1000} ms = ${chainSeconds.toFixed(2)} s`,
@@ -217,11 +254,37 @@ try {
   const result = {
     at: new Date().toISOString(),
     scenario: 'big-cohort',
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    parameters: { users: USERS, requests: REQUESTS, identifiersPerRequest: IDS_PER_REQUEST, limitsScale: SCALE, lambdas: LAMBDAS, senders: SENDERS, writers: WRITERS },
-    local: { changesPerSecond: localRate, pipelineSeconds: pipelineMs / 1000, rawChangesPerSecond: rawRate, ratio: localRate / rawRate, retriedRequests, requeued: requeued.count },
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    parameters: {
+      users: USERS,
+      requests: REQUESTS,
+      identifiersPerRequest: IDS_PER_REQUEST,
+      limitsScale: SCALE,
+      lambdas: LAMBDAS,
+      senders: SENDERS,
+      writers: WRITERS,
+    },
+    local: {
+      changesPerSecond: localRate,
+      pipelineSeconds: pipelineMs / 1000,
+      rawChangesPerSecond: rawRate,
+      ratio: localRate / rawRate,
+      retriedRequests,
+      requeued: requeued.count,
+    },
     verification: { problems, deadLettered, memberCount },
-    limits: { outcomes: stats.outcomes, throttles: stats.throttles, conflicts: stats.conflicts, byTable: stats.byTable, byCommand: stats.byCommand },
+    limits: {
+      outcomes: stats.outcomes,
+      throttles: stats.throttles,
+      conflicts: stats.conflicts,
+      byTable: stats.byTable,
+      byCommand: stats.byCommand,
+    },
     unitsPerChange: { write: units.write / USERS, read: units.read / USERS },
     awsProjection: { seconds: awsSeconds, changesPerSecond: awsRate, terms: projection.terms.slice(0, 6), chain },
     syncMsPerRequest,
@@ -229,16 +292,27 @@ try {
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
 
-  console.log(`\nBig cohort, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`);
+  console.log(
+    `\nBig cohort, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`,
+  );
   console.log(
     `big cohort: ${Math.round(localRate).toLocaleString('en-US')} changes/s locally under limits/${SCALE}; AWS projection ${Math.round(awsRate).toLocaleString('en-US')} changes/s for one cohort; dead-lettered ${deadLettered}; ${problems.length === 0 ? 'verified exact' : `NOT exact: ${problems.join('; ')}`}`,
   );
-  console.log(`billed write units per change (index writes included): ${result.unitsPerChange.write.toFixed(3)}; read units per change: ${result.unitsPerChange.read.toFixed(3)}`);
-  console.log(`pipeline / fastest raw write path (BatchWriteItem 25 × ${WRITERS} in flight, same run): ${result.local.ratio.toFixed(2)} (${Math.round(rawRate).toLocaleString('en-US')} items/s)`);
+  console.log(
+    `billed write units per change (index writes included): ${result.unitsPerChange.write.toFixed(3)}; read units per change: ${result.unitsPerChange.read.toFixed(3)}`,
+  );
+  console.log(
+    `pipeline / fastest raw write path (BatchWriteItem 25 × ${WRITERS} in flight, same run): ${result.local.ratio.toFixed(2)} (${Math.round(rawRate).toLocaleString('en-US')} items/s)`,
+  );
   console.log(`\nAWS projection for ${USERS.toLocaleString('en-US')} changes (the slowest term binds):`);
-  for (const term of [...projection.terms.slice(0, 4).map((item) => item.arithmetic), chain.arithmetic]) console.log(`  ${term}`);
-  console.log(`  → ${USERS.toLocaleString('en-US')} changes ÷ ${awsSeconds.toFixed(2)} s = ${Math.round(awsRate).toLocaleString('en-US')} changes/s`);
-  console.log(`\nlimits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`);
+  for (const term of [...projection.terms.slice(0, 4).map((item) => item.arithmetic), chain.arithmetic])
+    console.log(`  ${term}`);
+  console.log(
+    `  → ${USERS.toLocaleString('en-US')} changes ÷ ${awsSeconds.toFixed(2)} s = ${Math.round(awsRate).toLocaleString('en-US')} changes/s`,
+  );
+  console.log(
+    `\nlimits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`,
+  );
   console.log(
     `AWS cost per million changes: $${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,
   );

@@ -80,7 +80,8 @@ const splitBytes = (metafile: Metafile, entry: string): { bytes: number; chunkBy
   const visit = (file: string) => {
     if (loaded.has(file)) return;
     loaded.add(file);
-    for (const imported of metafile.outputs[file]!.imports) if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+    for (const imported of metafile.outputs[file]!.imports)
+      if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
   };
   visit(entry);
   let bytes = 0;
@@ -125,7 +126,8 @@ const CLIENT_SOURCE = {
   sns: { imports: "import { SNSClient } from '@aws-sdk/client-sns';", create: 'new SNSClient({})' },
   s3: { imports: "import { S3Client } from '@aws-sdk/client-s3';", create: 'new S3Client({})' },
   dynamodb: {
-    imports: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';",
+    imports:
+      "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';",
     create: 'DynamoDBDocumentClient.from(new DynamoDBClient({}))',
   },
 };
@@ -145,7 +147,11 @@ const functions = FUNCTIONS.filter((name) => !only || only.includes(name));
 const bundles = [
   { name: 'floor', entry: 'bench/floor-handler.ts' },
   ...functions.map((name) => ({ name, entry: `functions/${name}/handler.ts` })),
-  ...(values.clients === 'no' ? [] : await Promise.all(functions.map(async (name) => ({ name: `${name} (clients only)`, entry: await clientsEntry(name) })))),
+  ...(values.clients === 'no'
+    ? []
+    : await Promise.all(
+        functions.map(async (name) => ({ name: `${name} (clients only)`, entry: await clientsEntry(name) })),
+      )),
 ];
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
@@ -157,9 +163,12 @@ try {
     const { metafile } = await bundleFunction(name, entry, outdir);
     const { bytes, chunkBytes, loaded } = splitBytes(metafile, `${outdir}/index.mjs`);
     built.push({ name, file: `${outdir}/index.mjs`, bytes, chunkBytes });
-    console.error(`[cold-start] ${name}: ${kib(bytes)} loaded at cold start, ${kib(chunkBytes)} in chunks loaded on demand`);
+    console.error(
+      `[cold-start] ${name}: ${kib(bytes)} loaded at cold start, ${kib(chunkBytes)} in chunks loaded on demand`,
+    );
     if (TOP > 0) {
-      for (const [pkg, size] of largestPackages(metafile, loaded, TOP)) console.error(`    ${kib(size).padStart(8)}  ${pkg}`);
+      for (const [pkg, size] of largestPackages(metafile, loaded, TOP))
+        console.error(`    ${kib(size).padStart(8)}  ${pkg}`);
     }
   }
   // Rounds over every bundle in turn, so that the machine's drift hits all of them alike.
@@ -174,22 +183,36 @@ try {
     console.error(`[cold-start] round ${round + 1}/${RUNS}`);
   }
   for (const { name, bytes, chunkBytes } of built) {
-    results[name] = { bytes, chunkBytes, importMs: Object.fromEntries(modes.map((mode) => [mode, median(samples.get(`${name}/${mode}`)!)])) };
+    results[name] = {
+      bytes,
+      chunkBytes,
+      importMs: Object.fromEntries(modes.map((mode) => [mode, median(samples.get(`${name}/${mode}`)!)])),
+    };
   }
 } finally {
   await rm(OUT, { recursive: true, force: true });
 }
 
 const floor = results.floor!;
-console.log(`\nCold start: bundle size and import time in a fresh Node process (median of ${RUNS}), against the floor (SQS client only); aim ≤ ${AIM}×\n`);
-const header = ['function', 'loaded at cold start', 'on demand', ...modes.flatMap((mode) => [`import, tracing ${mode}`, 'ratio'])];
+console.log(
+  `\nCold start: bundle size and import time in a fresh Node process (median of ${RUNS}), against the floor (SQS client only); aim ≤ ${AIM}×\n`,
+);
+const header = [
+  'function',
+  'loaded at cold start',
+  'on demand',
+  ...modes.flatMap((mode) => [`import, tracing ${mode}`, 'ratio']),
+];
 const rows = Object.entries(results).map(([name, { bytes, chunkBytes, importMs }]) => [
   name,
   kib(bytes),
   kib(chunkBytes),
   ...modes.flatMap((mode) => {
     const ratio = importMs[mode]! / floor.importMs[mode]!;
-    return [`${importMs[mode]!.toFixed(1)} ms`, name === 'floor' ? '1.00' : `${ratio.toFixed(2)}${ratio <= AIM ? '' : ' ✗'}`];
+    return [
+      `${importMs[mode]!.toFixed(1)} ms`,
+      name === 'floor' ? '1.00' : `${ratio.toFixed(2)}${ratio <= AIM ? '' : ' ✗'}`,
+    ];
   }),
 ]);
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));

@@ -54,14 +54,17 @@ try {
     cohort_id: 'ingest-cost',
     cohort_changes: [{ user_ids: Array.from({ length: IDENTIFIERS }, (_, index) => `bench-user-${index}`) }],
   });
-  const event = () => httpEvent('POST /partners/{partner}/cohorts/users', body, { pathParameters: { partner: 'heap' } });
+  const event = () =>
+    httpEvent('POST /partners/{partner}/cohorts/users', body, { pathParameters: { partner: 'heap' } });
   const ingest = async () => {
     const result = await stack.handlers.ingest(event(), lambdaContext('ingest', 10_000));
     if (result.statusCode !== 201) throw new Error(`ingest answered ${result.statusCode}: ${result.body}`);
   };
   const floor = async () => {
     const parsed = JSON.parse(body) as unknown;
-    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: toSqsBody(parsed) }));
+    await stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: toSqsBody(parsed) }),
+    );
   };
 
   for (let index = 0; index < WARMUP; index += 1) {
@@ -80,12 +83,29 @@ try {
     floorMs.push(now() - started);
   }
 
-  const format = (samples: number[]) => `${mean(samples).toFixed(2)} ms mean, ${percentile(samples, 50).toFixed(2)} p50, ${percentile(samples, 95).toFixed(2)} p95`;
-  const calls = [...dynamoDbCalls.entries()].map(([command, count]) => `${command} ${(count / SAMPLES).toFixed(3)}`).join(', ');
+  const format = (samples: number[]) =>
+    `${mean(samples).toFixed(2)} ms mean, ${percentile(samples, 50).toFixed(2)} p50, ${percentile(samples, 95).toFixed(2)} p95`;
+  const calls = [...dynamoDbCalls.entries()]
+    .map(([command, count]) => `${command} ${(count / SAMPLES).toFixed(3)}`)
+    .join(', ');
   console.log(`ingest handler, ${IDENTIFIERS} identifiers, ${SAMPLES} samples: ${format(ingestMs)}`);
   console.log(`floor (JSON.parse + SendMessage):            ${format(floorMs)}`);
-  console.log(`ratio of means: ${(mean(ingestMs) / mean(floorMs)).toFixed(2)} (aim ≤ 1.5); DynamoDB calls per request: ${calls || 'none'}`);
-  console.log(JSON.stringify({ at: new Date().toISOString(), samples: SAMPLES, identifiers: IDENTIFIERS, ingestMs: mean(ingestMs), floorMs: mean(floorMs), ratio: mean(ingestMs) / mean(floorMs), dynamoDbCallsPerRequest: Object.fromEntries([...dynamoDbCalls].map(([command, count]) => [command, count / SAMPLES])) }));
+  console.log(
+    `ratio of means: ${(mean(ingestMs) / mean(floorMs)).toFixed(2)} (aim ≤ 1.5); DynamoDB calls per request: ${calls || 'none'}`,
+  );
+  console.log(
+    JSON.stringify({
+      at: new Date().toISOString(),
+      samples: SAMPLES,
+      identifiers: IDENTIFIERS,
+      ingestMs: mean(ingestMs),
+      floorMs: mean(floorMs),
+      ratio: mean(ingestMs) / mean(floorMs),
+      dynamoDbCallsPerRequest: Object.fromEntries(
+        [...dynamoDbCalls].map(([command, count]) => [command, count / SAMPLES]),
+      ),
+    }),
+  );
 } finally {
   await stack.stop();
 }

@@ -22,7 +22,19 @@ import { toSqsBody } from '../lib/sqs/cohort-queue.js';
 import { meterDynamoDb, subtract, type Meter } from './lib/metering.js';
 import { barChartPng } from './lib/chart.js';
 import { costPerMillionChanges, INGEST_UNITS_PER_REQUEST, PRICES } from './lib/pricing.js';
-import { billedUnits, countPublishes, limitSync, log, mean, now, percentile, pool, postAsPartner, rawBatchWriter, startBenchStack } from './lib/harness.js';
+import {
+  billedUnits,
+  countPublishes,
+  limitSync,
+  log,
+  mean,
+  now,
+  percentile,
+  pool,
+  postAsPartner,
+  rawBatchWriter,
+  startBenchStack,
+} from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -52,9 +64,10 @@ const SENDERS = Number(values.senders);
 const WRITERS = Number(values.writers);
 const INGEST_SAMPLES = Number(values['ingest-samples']);
 
-
 // ---------------------------------------------------------------------------------------
-log(`stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`);
+log(
+  `stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`,
+);
 const { stack, syncClient, syncBatchMs } = await startBenchStack({ prefix: 'bench', lambdas: LAMBDAS });
 const metering = meterDynamoDb(syncClient);
 
@@ -69,7 +82,11 @@ try {
   log(`seeding ${USERS} users`);
   const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
   await pool(USERS, 16, async (index) => {
-    await stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: userIds[index]! }, new Date());
+    await stack.stores.users.findOrCreate(
+      workspaceId,
+      { type: 'external_id', externalId: userIds[index]! },
+      new Date(),
+    );
   });
 
   // --- 1a. raw ceiling, first half ----------------------------------------------------
@@ -104,12 +121,14 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const members = await countMembers();
     if (members >= CHANGES) break;
-    if (now() - pipelineStarted > 60 * 60_000) throw new Error(`pipeline incomplete after an hour: ${members}/${CHANGES}`);
+    if (now() - pipelineStarted > 60 * 60_000)
+      throw new Error(`pipeline incomplete after an hour: ${members}/${CHANGES}`);
   }
   await sending;
   // Every change is a flip: the pipeline is done when its last event is published.
   while (sns.messages < CHANGES) {
-    if (now() - pipelineStarted > 60 * 60_000) throw new Error(`events incomplete after an hour: ${sns.messages}/${CHANGES}`);
+    if (now() - pipelineStarted > 60 * 60_000)
+      throw new Error(`events incomplete after an hour: ${sns.messages}/${CHANGES}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const pipelineMs = now() - pipelineStarted;
@@ -126,12 +145,22 @@ try {
   log('verifying every membership and count');
   let verified = 0;
   const problems: string[] = [];
-  const refs = Array.from({ length: REQUESTS }, (_, index) => ({ workspaceId, partner: 'heap', cohortId: `bench-${index}` }));
+  const refs = Array.from({ length: REQUESTS }, (_, index) => ({
+    workspaceId,
+    partner: 'heap',
+    cohortId: `bench-${index}`,
+  }));
   const cohorts = await stack.stores.memberships.getCohorts(workspaceId, refs);
-  for (const cohort of cohorts) if (cohort.memberCount !== IDS_PER_REQUEST) problems.push(`${cohort.cohortId}: count ${cohort.memberCount}`);
+  for (const cohort of cohorts)
+    if (cohort.memberCount !== IDS_PER_REQUEST) problems.push(`${cohort.cohortId}: count ${cohort.memberCount}`);
   await pool(REQUESTS, 8, async (index) => {
     let members = 0;
-    for await (const _ of stack.stores.memberships.cohortMembers({ workspaceId, partner: 'heap', cohortId: `bench-${index}` })) members += 1;
+    for await (const _ of stack.stores.memberships.cohortMembers({
+      workspaceId,
+      partner: 'heap',
+      cohortId: `bench-${index}`,
+    }))
+      members += 1;
     if (members !== IDS_PER_REQUEST) problems.push(`bench-${index}: ${members} memberships`);
     verified += members;
   });
@@ -154,7 +183,11 @@ try {
       byCommand: Object.fromEntries(
         entries.map(([command, entry]) => [
           command,
-          { requests: per(entry.requests), readUnits: per(entry.billedReadUnits), writeUnits: per(entry.billedWriteUnits) },
+          {
+            requests: per(entry.requests),
+            readUnits: per(entry.billedReadUnits),
+            writeUnits: per(entry.billedWriteUnits),
+          },
         ]),
       ),
     };
@@ -192,7 +225,9 @@ try {
     if (result.statusCode !== 201) throw new Error(`ingest answered ${result.statusCode}`);
     started = now();
     const parsed = JSON.parse(sampleBody) as unknown;
-    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: toSqsBody(parsed) }));
+    await stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: toSqsBody(parsed) }),
+    );
     floorSamples.push(now() - started);
   }
   const messageBytes = Buffer.byteLength(sampleBody);
@@ -220,8 +255,21 @@ try {
   const rawRate = CHANGES / (rawMs / 1000);
   const result = {
     at: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    parameters: { requests: REQUESTS, identifiersPerRequest: IDS_PER_REQUEST, changes: CHANGES, users: USERS, lambdas: LAMBDAS, senders: SENDERS, writers: WRITERS },
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    parameters: {
+      requests: REQUESTS,
+      identifiersPerRequest: IDS_PER_REQUEST,
+      changes: CHANGES,
+      users: USERS,
+      lambdas: LAMBDAS,
+      senders: SENDERS,
+      writers: WRITERS,
+    },
     endToEnd: {
       pipelineChangesPerSecond: pipelineRate,
       rawCeilingChangesPerSecond: rawRate,
@@ -233,8 +281,17 @@ try {
       rawSeconds: rawMs / 1000,
       verified: { memberships: verified, expected: CHANGES, problems },
     },
-    billedUnitsPerChange: { write: billed.write / CHANGES, read: billed.read / CHANGES, countedBy: 'lib/local/aws-limits.ts' },
-    storeCallsPer1000: { measured: pipelineUnits, designLowerBound: designBound, absoluteFloor, rawLoop: perThousand(rawMeter) },
+    billedUnitsPerChange: {
+      write: billed.write / CHANGES,
+      read: billed.read / CHANGES,
+      countedBy: 'lib/local/aws-limits.ts',
+    },
+    storeCallsPer1000: {
+      measured: pipelineUnits,
+      designLowerBound: designBound,
+      absoluteFloor,
+      rawLoop: perThousand(rawMeter),
+    },
     ingest: {
       handlerMs: { mean: mean(ingestSamples), p50: percentile(ingestSamples, 50), p95: percentile(ingestSamples, 95) },
       floorMs: { mean: mean(floorSamples), p50: percentile(floorSamples, 50), p95: percentile(floorSamples, 95) },
@@ -242,27 +299,63 @@ try {
       requestBytes: messageBytes,
     },
     syncMsPerRequest,
-    membershipEvents: { publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES, eventsPer1000: (sns.messages * 1000) / CHANGES, billedRequestsPer1000: (sns.billedRequests * 1000) / CHANGES },
+    membershipEvents: {
+      publishBatchCallsPer1000: (sns.calls * 1000) / CHANGES,
+      eventsPer1000: (sns.messages * 1000) / CHANGES,
+      billedRequestsPer1000: (sns.billedRequests * 1000) / CHANGES,
+    },
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
 
   const table = [
     ['end to end (HTTP → SQS → sync → DynamoDB)', `${Math.round(pipelineRate).toLocaleString('en-US')} changes/s`],
-    [`raw ceiling (BatchWriteItem 25 × ${WRITERS} in flight)`, `${Math.round(rawRate).toLocaleString('en-US')} items/s`],
+    [
+      `raw ceiling (BatchWriteItem 25 × ${WRITERS} in flight)`,
+      `${Math.round(rawRate).toLocaleString('en-US')} items/s`,
+    ],
     ['ratio pipeline / ceiling', result.endToEnd.ratio.toFixed(2)],
-    ['verified memberships', `${verified.toLocaleString('en-US')} / ${CHANGES.toLocaleString('en-US')}${problems.length ? ` (${problems.length} problems)` : ', counts exact'}`],
-    ['DynamoDB requests / 1,000 changes', `${pipelineUnits.requests.toFixed(1)} (design bound ${designBound.requests.toFixed(1)})`],
-    ['billed write units / 1,000 changes', `${((billed.write * 1000) / CHANGES).toFixed(0)} (design bound ${designBound.writeUnits}, floor ${absoluteFloor.writeUnits}; index writes included)`],
-    ['billed read units / 1,000 changes', `${((billed.read * 1000) / CHANGES).toFixed(0)} (design bound ${designBound.readUnits}, floor ${absoluteFloor.readUnits})`],
-    ['units reported by DynamoDB Local', `${pipelineUnits.reportedByEmulator.writeUnits.toFixed(0)} W / ${pipelineUnits.reportedByEmulator.readUnits.toFixed(0)} R (it does not count transaction items)`],
-    ['ingest handler, 1,000 ids (mean / p95)', `${result.ingest.handlerMs.mean.toFixed(2)} / ${result.ingest.handlerMs.p95.toFixed(2)} ms`],
-    ['floor: JSON.parse + SendMessage', `${result.ingest.floorMs.mean.toFixed(2)} / ${result.ingest.floorMs.p95.toFixed(2)} ms`],
+    [
+      'verified memberships',
+      `${verified.toLocaleString('en-US')} / ${CHANGES.toLocaleString('en-US')}${problems.length ? ` (${problems.length} problems)` : ', counts exact'}`,
+    ],
+    [
+      'DynamoDB requests / 1,000 changes',
+      `${pipelineUnits.requests.toFixed(1)} (design bound ${designBound.requests.toFixed(1)})`,
+    ],
+    [
+      'billed write units / 1,000 changes',
+      `${((billed.write * 1000) / CHANGES).toFixed(0)} (design bound ${designBound.writeUnits}, floor ${absoluteFloor.writeUnits}; index writes included)`,
+    ],
+    [
+      'billed read units / 1,000 changes',
+      `${((billed.read * 1000) / CHANGES).toFixed(0)} (design bound ${designBound.readUnits}, floor ${absoluteFloor.readUnits})`,
+    ],
+    [
+      'units reported by DynamoDB Local',
+      `${pipelineUnits.reportedByEmulator.writeUnits.toFixed(0)} W / ${pipelineUnits.reportedByEmulator.readUnits.toFixed(0)} R (it does not count transaction items)`,
+    ],
+    [
+      'ingest handler, 1,000 ids (mean / p95)',
+      `${result.ingest.handlerMs.mean.toFixed(2)} / ${result.ingest.handlerMs.p95.toFixed(2)} ms`,
+    ],
+    [
+      'floor: JSON.parse + SendMessage',
+      `${result.ingest.floorMs.mean.toFixed(2)} / ${result.ingest.floorMs.p95.toFixed(2)} ms`,
+    ],
     ['sync handler per request (1,000 changes)', `${syncMsPerRequest.toFixed(1)} ms`],
-    ['membership events / 1,000 changes', `${((sns.messages * 1000) / CHANGES).toFixed(0)} in ${((sns.calls * 1000) / CHANGES).toFixed(0)} PublishBatch calls`],
-    ['AWS cost per million changes', `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`],
+    [
+      'membership events / 1,000 changes',
+      `${((sns.messages * 1000) / CHANGES).toFixed(0)} in ${((sns.calls * 1000) / CHANGES).toFixed(0)} PublishBatch calls`,
+    ],
+    [
+      'AWS cost per million changes',
+      `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,
+    ],
   ];
   const widest = Math.max(...table.map(([label]) => label!.length));
-  console.log(`\nBenchmark, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`);
+  console.log(
+    `\nBenchmark, ${result.at} — ${result.machine.cpus} × ${result.machine.cpu}, ${result.machine.memoryGb} GiB, Node ${result.machine.node}\n`,
+  );
   for (const [label, value] of table) console.log(`  ${label!.padEnd(widest)}  ${value}`);
 
   await mkdir('bench/results', { recursive: true });
@@ -270,19 +363,22 @@ try {
   await writeFile(`bench/results/${stampName}.json`, JSON.stringify(result, null, 2));
   if (values.latest !== 'no') await writeFile('bench/results/latest.json', JSON.stringify(result, null, 2));
   await mkdir('docs', { recursive: true });
-  if (values.latest !== 'no') await writeFile(
-    'docs/throughput.png',
-    barChartPng(
-      'Cohort changes applied per second',
-      `${CHANGES.toLocaleString('en-US')} changes, ${result.machine.cpus} cores, DynamoDB Local; ratio ${result.endToEnd.ratio.toFixed(2)}`,
-      'changes (writes) per second',
-      [
-        { label: 'pipeline: HTTP → SQS → sync → DynamoDB', value: pipelineRate, color: '#3b6fd8' },
-        { label: 'raw ceiling: BatchWriteItem 25 × 16', value: rawRate, color: '#9aa5b1' },
-      ],
-    ),
+  if (values.latest !== 'no')
+    await writeFile(
+      'docs/throughput.png',
+      barChartPng(
+        'Cohort changes applied per second',
+        `${CHANGES.toLocaleString('en-US')} changes, ${result.machine.cpus} cores, DynamoDB Local; ratio ${result.endToEnd.ratio.toFixed(2)}`,
+        'changes (writes) per second',
+        [
+          { label: 'pipeline: HTTP → SQS → sync → DynamoDB', value: pipelineRate, color: '#3b6fd8' },
+          { label: 'raw ceiling: BatchWriteItem 25 × 16', value: rawRate, color: '#9aa5b1' },
+        ],
+      ),
+    );
+  console.log(
+    `\nSaved bench/results/${stampName}.json${values.latest !== 'no' ? ', bench/results/latest.json and docs/throughput.png' : ''}`,
   );
-  console.log(`\nSaved bench/results/${stampName}.json${values.latest !== 'no' ? ', bench/results/latest.json and docs/throughput.png' : ''}`);
   if (problems.length > 0) {
     console.error(`Verification failed: ${problems.slice(0, 10).join('; ')}`);
     process.exitCode = 1;

@@ -17,11 +17,18 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../lib/local/stack.js';
 import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
-import { cohortKey, cohortListKey, cohortSortKey, laneSortKey, memberSortKey, registerKey } from '../lib/dynamodb/membership-store.js';
+import {
+  cohortKey,
+  cohortListKey,
+  cohortSortKey,
+  laneSortKey,
+  memberSortKey,
+  registerKey,
+} from '../lib/dynamodb/membership-store.js';
 import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
-import { bulkWrite, log, now, percentile, } from './lib/harness.js';
+import { bulkWrite, log, now, percentile } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -46,7 +53,9 @@ const LIMIT = Number(values.limit);
 
 // --- the workspace, as a function: membership of user i in cohort k -----------------------
 /** Cohort sizes: 99 %, 50 %, 25 %, 10 %, then 2 % shrinking by 7 % a cohort (2 % … ~0.002 %). */
-const fractions = Array.from({ length: COHORTS }, (_, k) => (k === 0 ? 0.99 : k === 1 ? 0.5 : k === 2 ? 0.25 : k === 3 ? 0.1 : 0.02 * 0.93 ** (k - 4)));
+const fractions = Array.from({ length: COHORTS }, (_, k) =>
+  k === 0 ? 0.99 : k === 1 ? 0.5 : k === 2 ? 0.25 : k === 3 ? 0.1 : 0.02 * 0.93 ** (k - 4),
+);
 /** A 32-bit mix of (cohort, user) (murmur3's finalizer): independent memberships, reproducible without storing them. */
 const mix = (k: number, i: number) => {
   let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(k + 1, 0xc2b2ae35);
@@ -61,14 +70,22 @@ const thresholds = fractions.map((fraction) => Math.floor(fraction * 2 ** 32));
 const isMember = (k: number, i: number) => mix(k, i) < thresholds[k]!;
 const cohortId = (k: number) => `c${String(k).padStart(3, '0')}`;
 
-const test = (k: number, includes: boolean): Filter => ({ cohort: { partner: 'heap', cohort_id: cohortId(k), includes } });
+const test = (k: number, includes: boolean): Filter => ({
+  cohort: { partner: 'heap', cohort_id: cohortId(k), includes },
+});
 const SHAPES: { name: string; filter: Filter }[] = [
   { name: 'includes (10 %)', filter: test(3, true) },
   { name: 'does not include (99 %)', filter: test(0, false) },
   { name: 'all: includes 50 % + excludes 25 %', filter: { all: [test(1, true), test(2, false)] } },
   { name: 'all: includes 99 % + includes 25 %', filter: { all: [test(0, true), test(2, true)] } },
-  { name: 'any of 5 (10 %, 1.0 %, 0.5 %, 0.1 %, 0.03 %)', filter: { any: [test(3, true), test(10, true), test(20, true), test(40, true), test(60, true)] } },
-  { name: 'nested: any(all(50 %, not 10 %), all(25 %, not 99 %))', filter: { any: [{ all: [test(1, true), test(3, false)] }, { all: [test(2, true), test(0, false)] }] } },
+  {
+    name: 'any of 5 (10 %, 1.0 %, 0.5 %, 0.1 %, 0.03 %)',
+    filter: { any: [test(3, true), test(10, true), test(20, true), test(40, true), test(60, true)] },
+  },
+  {
+    name: 'nested: any(all(50 %, not 10 %), all(25 %, not 99 %))',
+    filter: { any: [{ all: [test(1, true), test(3, false)] }, { all: [test(2, true), test(0, false)] }] },
+  },
   { name: 'all: excludes 50 % + excludes 2 %', filter: { all: [test(1, false), test(4, false)] } },
 ];
 
@@ -92,11 +109,14 @@ const stack = await startLocalStack({
 try {
   const workspaceId = stack.workspace.workspaceId;
   const documents = stack.clients.documents;
-  const brazeIds = randomBytes(12 * USERS).toString('hex').match(/.{24}/g)!;
+  const brazeIds = randomBytes(12 * USERS)
+    .toString('hex')
+    .match(/.{24}/g)!;
   /** Users in braze_id order, as segments serve them. */
   const order = Array.from({ length: USERS }, (_, i) => i).sort((a, b) => (brazeIds[a]! < brazeIds[b]! ? -1 : 1));
 
-  const writeAll = (table: string, items: Iterator<Record<string, unknown>>, what: string) => bulkWrite(documents, table, items, WRITERS, what);
+  const writeAll = (table: string, items: Iterator<Record<string, unknown>>, what: string) =>
+    bulkWrite(documents, table, items, WRITERS, what);
 
   // --- seeding ---------------------------------------------------------------------------
   const seededAt = new Date().toISOString();
@@ -135,28 +155,56 @@ try {
         if (!isMember(k, i)) continue;
         memberCounts[k]! += 1;
         const brazeId = brazeIds[i]!;
-        yield { pk: registerKey(ref, registerShardOf(brazeId)), sk: memberSortKey(brazeId), brazeId, member: true, orderKey: '0', effect: 'added', updatedAt: seededAt };
+        yield {
+          pk: registerKey(ref, registerShardOf(brazeId)),
+          sk: memberSortKey(brazeId),
+          brazeId,
+          member: true,
+          orderKey: '0',
+          effect: 'added',
+          updatedAt: seededAt,
+        };
       }
-      yield { pk: cohortListKey(workspaceId), sk: cohortSortKey(ref), partner: 'heap', cohortId: ref.cohortId, name: `Cohort ${k}`, firstSeenAt: seededAt, lastSyncedAt: seededAt };
+      yield {
+        pk: cohortListKey(workspaceId),
+        sk: cohortSortKey(ref),
+        partner: 'heap',
+        cohortId: ref.cohortId,
+        name: `Cohort ${k}`,
+        firstSeenAt: seededAt,
+        lastSyncedAt: seededAt,
+      };
       yield { pk: cohortKey(ref), sk: laneSortKey(0), members: memberCounts[k]! };
     }
   }
   const registersWritten = await writeAll(stack.tables.cohorts, cohortItems(), 'memberships');
   const memberships = memberCounts.reduce((sum, count) => sum + count, 0);
-  log(`${memberships.toLocaleString('en-US')} memberships; cohorts of ${Math.max(...memberCounts).toLocaleString('en-US')} down to ${Math.min(...memberCounts).toLocaleString('en-US')}`);
+  log(
+    `${memberships.toLocaleString('en-US')} memberships; cohorts of ${Math.max(...memberCounts).toLocaleString('en-US')} down to ${Math.min(...memberCounts).toLocaleString('en-US')}`,
+  );
 
   // --- the API ---------------------------------------------------------------------------
   const headers = { authorization: `Bearer ${stack.workspace.restApiKey}`, 'content-type': 'application/json' };
   const call = async <T>(path: string, init: { method?: string; body?: unknown } = {}) => {
     const started = now();
     const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
-    const response = await fetch(`${stack.url}${path}`, { method, headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) });
+    const response = await fetch(`${stack.url}${path}`, {
+      method,
+      headers,
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+    });
     const body = (await response.json()) as T;
     if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(body)}`);
     return { body, ms: now() - started };
   };
   interface SegmentAnswer {
-    segment: { segment_id: string; size: number | null; size_status: string; size_computed_at: string | null; size_bounds: { min: number; max: number } };
+    segment: {
+      segment_id: string;
+      size: number | null;
+      size_status: string;
+      size_computed_at: string | null;
+      size_bounds: { min: number; max: number };
+    };
   }
   interface PageAnswer {
     users: { braze_id: string }[];
@@ -184,7 +232,8 @@ try {
       settled = (await call<SegmentAnswer>(`/segments/${id}`)).body.segment;
     }
     const jobSeconds = settled.size_status === 'exact' ? 0 : (now() - createdAt) / 1000;
-    const countingSeconds = settled.size_status === 'exact' ? 0 : (Date.now() - Date.parse(settled.size_computed_at!)) / 1000;
+    const countingSeconds =
+      settled.size_status === 'exact' ? 0 : (Date.now() - Date.parse(settled.size_computed_at!)) / 1000;
 
     // Quiet machine: the answers a user waits for.
     const getMs: number[] = [];
@@ -204,10 +253,15 @@ try {
     const expectedPage =
       servedIds.length === LIMIT || resumeAfter === undefined
         ? audience.slice(0, LIMIT).map((i) => brazeIds[i]!)
-        : audience.map((i) => brazeIds[i]!).filter((brazeId) => brazeId <= resumeAfter).slice(0, LIMIT);
+        : audience
+            .map((i) => brazeIds[i]!)
+            .filter((brazeId) => brazeId <= resumeAfter)
+            .slice(0, LIMIT);
     if (settled.size !== expectedSize) problems.push(`${shape.name}: size ${settled.size}, expected ${expectedSize}`);
-    if (JSON.stringify(servedIds) !== JSON.stringify(expectedPage)) problems.push(`${shape.name}: first page differs from the oracle's`);
-    if (settled.size_bounds.min > expectedSize || settled.size_bounds.max < expectedSize) problems.push(`${shape.name}: bounds ${JSON.stringify(settled.size_bounds)} miss ${expectedSize}`);
+    if (JSON.stringify(servedIds) !== JSON.stringify(expectedPage))
+      problems.push(`${shape.name}: first page differs from the oracle's`);
+    if (settled.size_bounds.min > expectedSize || settled.size_bounds.max < expectedSize)
+      problems.push(`${shape.name}: bounds ${JSON.stringify(settled.size_bounds)} miss ${expectedSize}`);
 
     const result = {
       shape: shape.name,
@@ -220,7 +274,12 @@ try {
       firstGet: { ms: firstGet.ms, status: firstGet.body.segment.size_status },
       firstPageDuringJobMs: firstPageDuringJob.ms,
       getMs: { median: percentile(getMs, 50), max: Math.max(...getMs) },
-      firstPage: { median: percentile(pageMs, 50), max: Math.max(...pageMs), users: servedIds.length, more: page!.next_cursor !== null },
+      firstPage: {
+        median: percentile(pageMs, 50),
+        max: Math.max(...pageMs),
+        users: servedIds.length,
+        more: page!.next_cursor !== null,
+      },
       job: { toCurrentSeconds: jobSeconds, countingSeconds },
     };
     results.push(result);
@@ -232,23 +291,43 @@ try {
   const run = {
     at: new Date().toISOString(),
     scenario: 'segments',
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     parameters: { users: USERS, cohorts: COHORTS, writers: WRITERS, samples: SAMPLES, limit: LIMIT },
-    seeding: { users: usersWritten, memberships: { ...registersWritten, count: memberships }, largestCohort: Math.max(...memberCounts), smallestCohort: Math.min(...memberCounts) },
+    seeding: {
+      users: usersWritten,
+      memberships: { ...registersWritten, count: memberships },
+      largestCohort: Math.max(...memberCounts),
+      smallestCohort: Math.min(...memberCounts),
+    },
     segments: results,
     problems,
   };
 
-  console.log(`\nSegments at scale, ${run.at} — ${run.machine.cpus} × ${run.machine.cpu}, ${run.machine.memoryGb} GiB, Node ${run.machine.node}`);
-  console.log(`${USERS.toLocaleString('en-US')} users, ${COHORTS} cohorts, ${memberships.toLocaleString('en-US')} memberships; DynamoDB Local on the same machine\n`);
-  console.log('| segment | size | answered as | GET size (median / max) | first page of 100 (median / max) | users on it | job: create → current (counting) |');
+  console.log(
+    `\nSegments at scale, ${run.at} — ${run.machine.cpus} × ${run.machine.cpu}, ${run.machine.memoryGb} GiB, Node ${run.machine.node}`,
+  );
+  console.log(
+    `${USERS.toLocaleString('en-US')} users, ${COHORTS} cohorts, ${memberships.toLocaleString('en-US')} memberships; DynamoDB Local on the same machine\n`,
+  );
+  console.log(
+    '| segment | size | answered as | GET size (median / max) | first page of 100 (median / max) | users on it | job: create → current (counting) |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const result of results) {
     console.log(
       `| ${result.shape} | ${result.size?.toLocaleString('en-US')} | ${result.status} | ${result.getMs.median.toFixed(0)} / ${result.getMs.max.toFixed(0)} ms | ${result.firstPage.median.toFixed(0)} / ${result.firstPage.max.toFixed(0)} ms | ${result.firstPage.users}${result.firstPage.more ? ' + cursor' : ''} | ${result.job.toCurrentSeconds === 0 ? '—' : `${result.job.toCurrentSeconds.toFixed(1)} s (${result.job.countingSeconds.toFixed(1)} s)`} |`,
     );
   }
-  console.log(problems.length === 0 ? '\nevery size and first page verified against the oracle' : `\nNOT verified: ${problems.join('; ')}`);
+  console.log(
+    problems.length === 0
+      ? '\nevery size and first page verified against the oracle'
+      : `\nNOT verified: ${problems.join('; ')}`,
+  );
 
   await mkdir('bench/results', { recursive: true });
   const stampName = `segments-${run.at.replace(/[:.]/g, '-')}`;

@@ -30,13 +30,16 @@ export const readRequestsPerHour = (env: NodeJS.ProcessEnv = process.env): numbe
   const raw = env.RATE_LIMIT_PER_HOUR;
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`RATE_LIMIT_PER_HOUR must be a positive integer, got ${raw}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`RATE_LIMIT_PER_HOUR must be a positive integer, got ${raw}`);
   return value;
 };
 
-export const readEventsTopicArn = (env: NodeJS.ProcessEnv = process.env): string => required(env, 'MEMBERSHIP_EVENTS_TOPIC_ARN');
+export const readEventsTopicArn = (env: NodeJS.ProcessEnv = process.env): string =>
+  required(env, 'MEMBERSHIP_EVENTS_TOPIC_ARN');
 
 export const readExportsConfig = (env: NodeJS.ProcessEnv = process.env) =>
   Object.freeze({ bucket: required(env, 'EXPORTS_BUCKET'), queueUrl: required(env, 'EXPORT_QUEUE_URL') });
 
-export const readCurrentsQueueUrl = (env: NodeJS.ProcessEnv = process.env): string => required(env, 'CURRENTS_QUEUE_URL');
+export const readCurrentsQueueUrl = (env: NodeJS.ProcessEnv = process.env): string =>
+  required(env, 'CURRENTS_QUEUE_URL');

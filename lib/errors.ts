@@ -78,8 +78,18 @@ export class OutOfTimeError extends Error {
 }
 
 /** DynamoDB's answers that mean "too much load right now", not "this request is wrong". */
-const LOAD_ERROR_NAMES = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'TransactionConflictException']);
-const LOAD_CANCELLATION_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'None']);
+const LOAD_ERROR_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+]);
+const LOAD_CANCELLATION_CODES = new Set([
+  'TransactionConflict',
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'None',
+]);
 
 /**
  * Whether an error is load (throttling, transaction conflicts, running out of time)
@@ -91,5 +101,8 @@ export const isLoadError = (error: unknown): boolean => {
   if (error instanceof OutOfTimeError || error instanceof LoadError || LOAD_ERROR_NAMES.has(error.name)) return true;
   if (error.name !== 'TransactionCanceledException') return false;
   const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((reason) => reason.Code !== 'None') && reasons.every((reason) => LOAD_CANCELLATION_CODES.has(reason.Code ?? 'None'));
+  return (
+    reasons.some((reason) => reason.Code !== 'None') &&
+    reasons.every((reason) => LOAD_CANCELLATION_CODES.has(reason.Code ?? 'None'))
+  );
 };

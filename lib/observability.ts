@@ -31,7 +31,10 @@ export const isTracingEnabled = (env: NodeJS.ProcessEnv = process.env): boolean 
  * One set per function, created at cold start. Level, sampling and so on come from
  * POWERTOOLS_* variables. The X-Ray SDK is loaded only when tracing is on.
  */
-export const createObservability = async (serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<Observability> => {
+export const createObservability = async (
+  serviceName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Observability> => {
   const logger = new Logger({ serviceName });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName, logger });
   if (!isTracingEnabled(env)) return { logger, metrics };

@@ -13,7 +13,10 @@ export const isWellFormedUnicode = (text: string): boolean => !LONE_SURROGATE.te
 export const toWellFormedUnicode = (text: string): string => text.replace(/\p{Surrogate}/gu, '\uFFFD');
 
 const describePath = (path: readonly (string | number)[]): string =>
-  path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${key}` : key), '') || 'body';
+  path.reduce<string>(
+    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${key}` : key),
+    '',
+  ) || 'body';
 
 /**
  * Which string of a parsed JSON body is not well-formed Unicode, e.g. "`attributes[0].external_id`"
@@ -36,4 +39,3 @@ export const firstMalformedString = (value: unknown): string | undefined => {
   }
   return undefined;
 };
-

@@ -21,7 +21,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoWorkspaceStore } from '../lib/dynamodb/workspace-store.js';
@@ -108,16 +114,24 @@ const target = (): Target => {
       users: process.env.USERS_TABLE ?? `${prefix}-users`,
       cohorts: process.env.COHORTS_TABLE ?? `${prefix}-cohorts`,
     },
-    queueNames: { queue: `${prefix}-cohort-changes`, deadLetterQueue: `${prefix}-cohort-changes-dlq`, currents: `${prefix}-currents` },
+    queueNames: {
+      queue: `${prefix}-cohort-changes`,
+      deadLetterQueue: `${prefix}-cohort-changes-dlq`,
+      currents: `${prefix}-currents`,
+    },
     dynamodb: new DynamoDBClient({ region: values.region }),
     sqs: new SQSClient({ region: values.region }),
   };
 };
 
 const partnerList = (raw: string | undefined): string[] => {
-  const partners = (raw ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  const partners = (raw ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const unknown = partners.filter((name) => !isKnownPartner(name));
-  if (partners.length === 0 || unknown.length > 0) fail(`--partners takes a comma list of: ${KNOWN_PARTNERS.join(', ')}`);
+  if (partners.length === 0 || unknown.length > 0)
+    fail(`--partners takes a comma list of: ${KNOWN_PARTNERS.join(', ')}`);
   return partners;
 };
 
@@ -136,7 +150,10 @@ const main = async () => {
 
   switch (`${area} ${command}`) {
     case 'workspace create': {
-      const created = await workspaces.createWorkspace({ name: required('name'), partners: partnerList(values.partners) });
+      const created = await workspaces.createWorkspace({
+        name: required('name'),
+        partners: partnerList(values.partners),
+      });
       console.log(`Workspace ${created.name} (${created.workspaceId}), partners: ${created.partners.join(', ')}`);
       console.log(`Data import key (give it to the partner as client_secret): ${created.dataImportKey}`);
       console.log(`REST API key (Authorization: Bearer …):                  ${created.restApiKey}`);
@@ -182,20 +199,29 @@ const main = async () => {
         { deadLetterQueueUrl: await queueUrl(queueNames.deadLetterQueue), queueUrl: await queueUrl(queueNames.queue) },
         { max: values.max ? Number(values.max) : undefined },
       );
-      console.log(`Moved ${result.moved} message(s) from the DLQ back to the cohort queue${result.failed ? `; ${result.failed} could not be sent and stay in the DLQ` : ''}.`);
+      console.log(
+        `Moved ${result.moved} message(s) from the DLQ back to the cohort queue${result.failed ? `; ${result.failed} could not be sent and stay in the DLQ` : ''}.`,
+      );
       return;
     }
     case 'dlq count': {
       const attributes = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: await queueUrl(queueNames.deadLetterQueue), AttributeNames: ['ApproximateNumberOfMessages'] }),
+        new GetQueueAttributesCommand({
+          QueueUrl: await queueUrl(queueNames.deadLetterQueue),
+          AttributeNames: ['ApproximateNumberOfMessages'],
+        }),
       );
       console.log(`${attributes.Attributes?.ApproximateNumberOfMessages ?? 0} message(s) in the DLQ.`);
       return;
     }
     case 'currents create': {
-      const eventTypes = (values.events ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+      const eventTypes = (values.events ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean);
       const unknown = eventTypes.filter((name) => !(CURRENTS_EVENT_TYPES as readonly string[]).includes(name));
-      if (eventTypes.length === 0 || unknown.length > 0) fail(`--events takes a comma list of: ${CURRENTS_EVENT_TYPES.join(', ')}`);
+      if (eventTypes.length === 0 || unknown.length > 0)
+        fail(`--events takes a comma list of: ${CURRENTS_EVENT_TYPES.join(', ')}`);
       const url = required('url');
       if (!/^https?:\/\//.test(url)) fail('--url must be an http(s) URL');
       const workspaceId = required('workspace');
@@ -213,8 +239,11 @@ const main = async () => {
     }
     case 'currents pause':
     case 'currents resume': {
-      if (!(await connectors.setPaused(required('workspace'), required('connector'), command === 'pause'))) fail('No such connector');
-      console.log(`Connector ${values.connector} ${command === 'pause' ? 'paused: events are held (up to 48 h)' : 'resumed'}.`);
+      if (!(await connectors.setPaused(required('workspace'), required('connector'), command === 'pause')))
+        fail('No such connector');
+      console.log(
+        `Connector ${values.connector} ${command === 'pause' ? 'paused: events are held (up to 48 h)' : 'resumed'}.`,
+      );
       return;
     }
     case 'currents delete': {
@@ -224,7 +253,16 @@ const main = async () => {
     }
     case 'currents dead-letters': {
       const letters = await connectors.listDeadLetters(required('workspace'), required('connector'));
-      for (const letter of letters) console.log(JSON.stringify({ dropped_at: letter.droppedAt, reason: letter.reason, status: letter.status, event_id: letter.event.id, event_type: letter.event.event_type }));
+      for (const letter of letters)
+        console.log(
+          JSON.stringify({
+            dropped_at: letter.droppedAt,
+            reason: letter.reason,
+            status: letter.status,
+            event_id: letter.event.id,
+            event_type: letter.event.event_type,
+          }),
+        );
       console.log(`${letters.length} dropped event(s).`);
       return;
     }
@@ -243,11 +281,15 @@ const main = async () => {
     }
     case 'events tail': {
       if (!watchQueueUrl) {
-        fail('events tail watches the local stack (--local); in AWS, subscribe a queue or a canvas to the MembershipEventsTopic output.');
+        fail(
+          'events tail watches the local stack (--local); in AWS, subscribe a queue or a canvas to the MembershipEventsTopic output.',
+        );
       }
       console.log('Waiting for membership events (Ctrl-C to stop)…');
       for (;;) {
-        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: watchQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 10 }));
+        const received = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: watchQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 10 }),
+        );
         for (const message of received.Messages ?? []) {
           console.log(message.Body);
           await sqs.send(new DeleteMessageCommand({ QueueUrl: watchQueueUrl, ReceiptHandle: message.ReceiptHandle! }));
@@ -255,7 +297,11 @@ const main = async () => {
       }
     }
     default:
-      fail(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, ''));
+      fail(
+        readFileSync(new URL(import.meta.url), 'utf8')
+          .split('*/')[0]!
+          .replace(/^\/\*\*?|^ \* ?/gm, ''),
+      );
   }
 };
 

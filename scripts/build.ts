@@ -44,7 +44,9 @@ export const bundleFunction = async (name: string, entry = `functions/${name}/ha
     metafile: true,
     legalComments: 'none',
     // Some dependencies are CommonJS and call require(): give ESM bundles one.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
   });
 };
 

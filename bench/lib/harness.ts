@@ -33,7 +33,8 @@ export const postAsPartner = async (url: string, body: string, what: string): Pr
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     if (response.status === 201) return attempt;
     const text = await response.text();
-    if ((response.status < 500 && response.status !== 429) || attempt >= 8) throw new Error(`${what}: ${response.status} ${text}`);
+    if ((response.status < 500 && response.status !== 429) || attempt >= 8)
+      throw new Error(`${what}: ${response.status} ${text}`);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 250 * 2 ** attempt)));
   }
 };
@@ -41,14 +42,16 @@ export const postAsPartner = async (url: string, body: string, what: string): Pr
 /** Counts SNS publishes and the 64 KB chunks AWS bills a PublishBatch by (SNS pricing: each 64 KB chunk is one request). */
 export const countPublishes = (sns: { middlewareStack: { add: (middleware: never, options: never) => void } }) => {
   const counts = { calls: 0, messages: 0, billedRequests: 0 };
-  const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: { input: { PublishBatchRequestEntries?: { Message?: string }[]; Message?: string } }) => {
-    const entries = args.input.PublishBatchRequestEntries ?? [{ Message: args.input.Message }];
-    const bytes = entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.Message ?? ''), 0);
-    counts.calls += 1;
-    counts.messages += entries.length;
-    counts.billedRequests += Math.max(1, Math.ceil(bytes / 65_536));
-    return next(args);
-  };
+  const middleware =
+    (next: (args: unknown) => Promise<unknown>) =>
+    async (args: { input: { PublishBatchRequestEntries?: { Message?: string }[]; Message?: string } }) => {
+      const entries = args.input.PublishBatchRequestEntries ?? [{ Message: args.input.Message }];
+      const bytes = entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.Message ?? ''), 0);
+      counts.calls += 1;
+      counts.messages += entries.length;
+      counts.billedRequests += Math.max(1, Math.ceil(bytes / 65_536));
+      return next(args);
+    };
   sns.middlewareStack.add(middleware as never, { step: 'initialize', name: 'countPublishes' } as never);
   return counts;
 };
@@ -91,7 +94,11 @@ export const startBenchStack = async (options: { prefix: string; lambdas: number
  * for the reads its index accounting needs; off until the measured part starts.
  */
 export const limitSync = (stack: LocalStack, syncClient: DynamoDBClient, scale: number): AwsLimitsModel => {
-  const raw = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+  const raw = new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: stack.dynamoDbEndpoint,
+  });
   const limits = applyAwsLimits(syncClient, { tables: tableShapes(stack.tables), scale, raw });
   limits.enabled = false;
   return limits;
@@ -99,7 +106,10 @@ export const limitSync = (stack: LocalStack, syncClient: DynamoDBClient, scale: 
 
 /** Billed units over every table the model saw. */
 export const billedUnits = (limits: AwsLimitsModel): { read: number; write: number } =>
-  Object.values(limits.stats().byTable).reduce((sum, totals) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }), { read: 0, write: 0 });
+  Object.values(limits.stats().byTable).reduce(
+    (sum, totals) => ({ read: sum.read + totals.readUnits, write: sum.write + totals.writeUnits }),
+    { read: 0, write: 0 },
+  );
 
 /**
  * The fastest raw write path this machine has, as the ceiling a pipeline is held to:
@@ -108,7 +118,12 @@ export const billedUnits = (limits: AwsLimitsModel): { read: number; write: numb
  * after those of earlier calls (so two halves can be measured around a pipeline run).
  * Returns milliseconds.
  */
-export const rawBatchWriter = (documents: DynamoDBDocumentClient, table: string, keyPrefix: string, writers: number) => {
+export const rawBatchWriter = (
+  documents: DynamoDBDocumentClient,
+  table: string,
+  keyPrefix: string,
+  writers: number,
+) => {
   let written = 0;
   return async (count: number): Promise<number> => {
     const first = written;
@@ -116,7 +131,9 @@ export const rawBatchWriter = (documents: DynamoDBDocumentClient, table: string,
     const started = now();
     await pool(Math.ceil(count / 25), writers, async (batch) => {
       let pending = Array.from({ length: Math.min(25, count - batch * 25) }, (_, index) => ({
-        PutRequest: { Item: { pk: `${keyPrefix}#RAW#${first + batch * 25 + index}`, sk: 'M#raw', member: true, orderKey: 'k' } },
+        PutRequest: {
+          Item: { pk: `${keyPrefix}#RAW#${first + batch * 25 + index}`, sk: 'M#raw', member: true, orderKey: 'k' },
+        },
       }));
       while (pending.length > 0) {
         const response = await documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
@@ -154,18 +171,23 @@ export const bulkWrite = async (
       if (batch.length === 0) return;
       let pending = batch.map((Item) => ({ PutRequest: { Item } }));
       for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 20 * 2 ** attempt)));
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 20 * 2 ** attempt)));
         const response = await documents.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
         pending = (response.UnprocessedItems?.[table] ?? []) as typeof pending;
       }
       written += batch.length;
       if (now() - reported > 15_000) {
         reported = now();
-        log(`  ${what}: ${written.toLocaleString('en-US')} items, ${Math.round(written / ((now() - started) / 1000)).toLocaleString('en-US')}/s`);
+        log(
+          `  ${what}: ${written.toLocaleString('en-US')} items, ${Math.round(written / ((now() - started) / 1000)).toLocaleString('en-US')}/s`,
+        );
       }
     }
   });
   const seconds = (now() - started) / 1000;
-  log(`  ${what}: ${written.toLocaleString('en-US')} items in ${seconds.toFixed(0)} s (${Math.round(written / seconds).toLocaleString('en-US')}/s)`);
+  log(
+    `  ${what}: ${written.toLocaleString('en-US')} items in ${seconds.toFixed(0)} s (${Math.round(written / seconds).toLocaleString('en-US')}/s)`,
+  );
   return { items: written, seconds };
 };

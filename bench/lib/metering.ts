@@ -30,7 +30,13 @@ export const billedUnits = (command: string, input: Record<string, unknown>): { 
     case 'DeleteItemCommand':
       return { read: 0, write: 1 };
     case 'BatchWriteItemCommand':
-      return { read: 0, write: Object.values(input.RequestItems as Record<string, unknown[]>).reduce((sum, requests) => sum + requests.length, 0) };
+      return {
+        read: 0,
+        write: Object.values(input.RequestItems as Record<string, unknown[]>).reduce(
+          (sum, requests) => sum + requests.length,
+          0,
+        ),
+      };
     case 'TransactWriteItemsCommand':
       return { read: 0, write: 2 * (input.TransactItems as unknown[]).length };
     case 'GetItemCommand':
@@ -78,7 +84,14 @@ export const meterDynamoDb = (client: DynamoDBClient): { meter: Meter; snapshot(
       if (CAPACITY_COMMANDS.has(command)) input.ReturnConsumedCapacity = 'TOTAL';
       const billed = billedUnits(command, input);
       const result = await next(args);
-      const entry = (meter[command] ??= { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0, billedReadUnits: 0, billedWriteUnits: 0 });
+      const entry = (meter[command] ??= {
+        requests: 0,
+        readUnits: 0,
+        writeUnits: 0,
+        unreported: 0,
+        billedReadUnits: 0,
+        billedWriteUnits: 0,
+      });
       entry.requests += 1;
       entry.billedReadUnits += billed.read;
       entry.billedWriteUnits += billed.write;
@@ -108,7 +121,14 @@ export const meterDynamoDb = (client: DynamoDBClient): { meter: Meter; snapshot(
 export const subtract = (after: Meter, before: Meter): Meter =>
   Object.fromEntries(
     Object.entries(after).map(([command, entry]) => {
-      const base = before[command] ?? { requests: 0, readUnits: 0, writeUnits: 0, unreported: 0, billedReadUnits: 0, billedWriteUnits: 0 };
+      const base = before[command] ?? {
+        requests: 0,
+        readUnits: 0,
+        writeUnits: 0,
+        unreported: 0,
+        billedReadUnits: 0,
+        billedWriteUnits: 0,
+      };
       const difference = Object.fromEntries(
         Object.entries(entry).map(([field, value]) => [field, value - base[field as keyof CommandMeter]]),
       ) as unknown as CommandMeter;

@@ -56,13 +56,16 @@ export const costPerMillionChanges = (inputs: CostInputs) => {
   const invocations = requests / inputs.recordsPerBatch;
   const chunks = Math.max(1, Math.ceil(inputs.messageBytes / 65_536));
   const apiGateway = requests * PRICES.httpApiRequest;
-  const lambdaIngest = requests * (PRICES.lambdaRequest + (inputs.ingestMs / 1000) * inputs.ingestMemoryGb * PRICES.lambdaGbSecond);
+  const lambdaIngest =
+    requests * (PRICES.lambdaRequest + (inputs.ingestMs / 1000) * inputs.ingestMemoryGb * PRICES.lambdaGbSecond);
   const lambdaSync =
-    invocations * PRICES.lambdaRequest + requests * (inputs.syncMsPerRequest / 1000) * inputs.syncMemoryGb * PRICES.lambdaGbSecond;
+    invocations * PRICES.lambdaRequest +
+    requests * (inputs.syncMsPerRequest / 1000) * inputs.syncMemoryGb * PRICES.lambdaGbSecond;
   // Send (per chunk), and the event source's receive and delete, one call per batch each.
   const sqs = (requests * chunks + invocations * 2) * PRICES.sqsRequest;
   const dynamodb =
-    (1e6 / 1000) * (inputs.syncWriteUnitsPer1000 * PRICES.dynamoWriteUnit + inputs.syncReadUnitsPer1000 * PRICES.dynamoReadUnit) +
+    (1e6 / 1000) *
+      (inputs.syncWriteUnitsPer1000 * PRICES.dynamoWriteUnit + inputs.syncReadUnitsPer1000 * PRICES.dynamoReadUnit) +
     requests * (inputs.ingestWriteUnits * PRICES.dynamoWriteUnit + inputs.ingestReadUnits * PRICES.dynamoReadUnit);
   const sns = (1e6 / 1000) * inputs.snsRequestsPer1000 * PRICES.snsRequest;
   const total = apiGateway + lambdaIngest + lambdaSync + sqs + dynamodb + sns;

@@ -19,7 +19,15 @@ import type { BlobStore } from '../../lib/exports/blob-store.js';
 import type { ExportQueue } from '../../lib/sqs/export-queue.js';
 import { exportView, runExportChunk, startExport } from '../../lib/segments/export.js';
 import { audiencePage, parseSegmentBody, requireSegment, type SegmentPorts } from '../../lib/segments/service.js';
-import { answerSize, needsSizeJob, readSizeInputs, sizeJobMessage, sizeView, type SizeAnswer, type SizePolicy } from '../../lib/segments/size.js';
+import {
+  answerSize,
+  needsSizeJob,
+  readSizeInputs,
+  sizeJobMessage,
+  sizeView,
+  type SizeAnswer,
+  type SizePolicy,
+} from '../../lib/segments/size.js';
 import { newSizeJob } from '../../lib/dynamodb/segment-store.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
 
@@ -107,15 +115,20 @@ const segmentView = (segment: Segment, size?: SizeAnswer) => ({
 /** Inline part of an export reads at most this many keys (so a request never reads the whole workspace); the worker does the rest. */
 const INLINE_EXPORT_READS = 50_000;
 
-const withErrors = <T extends object>(body: T, errors: unknown[]): T & { errors?: unknown[] } => (errors.length > 0 ? { ...body, errors } : body);
+const withErrors = <T extends object>(body: T, errors: unknown[]): T & { errors?: unknown[] } =>
+  errors.length > 0 ? { ...body, errors } : body;
 
 export const createApiHandler = (dependencies: ApiDependencies) => {
   const { credentials, cohorts, segments, segmentSources, exports, observability } = dependencies;
   const clock = dependencies.clock ?? (() => new Date());
-  const segmentOf = (workspaceId: string, request: JsonRequest) => requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments);
+  const segmentOf = (workspaceId: string, request: JsonRequest) =>
+    requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments);
   const sizePorts = { ...segmentSources, segments, queue: exports.queue };
   const policy = dependencies.segmentSizePolicy;
-  const routes: Record<ApiRoute, (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>> = {
+  const routes: Record<
+    ApiRoute,
+    (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>
+  > = {
     'POST /users/track': async (workspaceId, request) => {
       const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), dependencies);
       return json(
@@ -132,11 +145,22 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       );
     },
     'POST /users/identify': async (workspaceId, request) => {
-      const result = await identifyUsers(workspaceId, parseBody(IdentifyRequest, request.body, '/users/identify'), dependencies);
-      return json(201, withErrors({ message: 'success', identified: result.identified, merged: result.merged }, result.errors));
+      const result = await identifyUsers(
+        workspaceId,
+        parseBody(IdentifyRequest, request.body, '/users/identify'),
+        dependencies,
+      );
+      return json(
+        201,
+        withErrors({ message: 'success', identified: result.identified, merged: result.merged }, result.errors),
+      );
     },
     'POST /users/export/ids': async (workspaceId, request) => {
-      const result = await exportUsers(workspaceId, parseBody(ExportIdsRequest, request.body, '/users/export/ids'), dependencies);
+      const result = await exportUsers(
+        workspaceId,
+        parseBody(ExportIdsRequest, request.body, '/users/export/ids'),
+        dependencies,
+      );
       return json(201, { users: result.users, invalid_user_ids: result.invalidUserIds, message: 'success' });
     },
     'GET /cohorts': async (workspaceId) => {
@@ -144,13 +168,20 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       return json(200, { cohorts: list.map(cohortView), message: 'success' });
     },
     'GET /cohorts/{partner}/{cohort_id}': async (workspaceId, request) => {
-      const ref = { workspaceId, partner: request.pathParameters.partner ?? '', cohortId: request.pathParameters.cohort_id ?? '' };
+      const ref = {
+        workspaceId,
+        partner: request.pathParameters.partner ?? '',
+        cohortId: request.pathParameters.cohort_id ?? '',
+      };
       // Reports first: a report is written after its changes, so every report listed is
       // already reflected in the member count read next.
       const reports = await cohorts.recentSyncReports(ref);
       const cohort = await cohorts.getCohort(ref);
       if (!cohort) throw new NotFoundError(`No cohort ${ref.cohortId} of partner ${ref.partner} in this workspace`);
-      return json(200, { cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) }, message: 'success' });
+      return json(200, {
+        cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) },
+        message: 'success',
+      });
     },
     'POST /segments': async (workspaceId, request) => {
       const input = parseSegmentBody(request.body);
@@ -160,7 +191,10 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
       const segment = await segments.create(workspaceId, input, now, job);
       if (job) await exports.queue.send(sizeJobMessage(workspaceId, segment.segmentId, job));
-      return json(201, { segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, now, { inputs, policy })), message: 'success' });
+      return json(201, {
+        segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, now, { inputs, policy })),
+        message: 'success',
+      });
     },
     'GET /segments': async (workspaceId) => {
       const list = await segments.list(workspaceId);
@@ -168,7 +202,10 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
     },
     'GET /segments/{segment_id}': async (workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
-      return json(200, { segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })), message: 'success' });
+      return json(200, {
+        segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })),
+        message: 'success',
+      });
     },
     'PUT /segments/{segment_id}': async (workspaceId, request) => {
       const input = parseSegmentBody(request.body);
@@ -178,8 +215,15 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       const updated = await segments.update(workspaceId, request.pathParameters.segment_id ?? '', input, now, job);
       if (!updated) throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
       // A new filter's size is computed afresh; the same filter keeps its size.
-      if (job && updated.filterChanged) await exports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
-      return json(200, { segment: segmentView(updated.segment, await answerSize(workspaceId, updated.segment, sizePorts, now, { inputs, policy })), message: 'success' });
+      if (job && updated.filterChanged)
+        await exports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
+      return json(200, {
+        segment: segmentView(
+          updated.segment,
+          await answerSize(workspaceId, updated.segment, sizePorts, now, { inputs, policy }),
+        ),
+        message: 'success',
+      });
     },
     'DELETE /segments/{segment_id}': async (workspaceId, request) => {
       if (!(await segments.delete(workspaceId, request.pathParameters.segment_id ?? ''))) {
@@ -205,16 +249,23 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       });
       const current = written ?? job;
       if (current.status === 'running') await exports.queue.send({ v: 1, workspaceId, exportId: job.exportId });
-      return json(current.status === 'done' ? 201 : 202, { export: exportView(current, exports.blobs), message: 'success' });
+      return json(current.status === 'done' ? 201 : 202, {
+        export: exportView(current, exports.blobs),
+        message: 'success',
+      });
     },
     'GET /currents/{connector_id}': async (workspaceId, request) => {
-      const connector = dependencies.currents && (await dependencies.currents.connectors.get(workspaceId, request.pathParameters.connector_id ?? ''));
-      if (!connector) throw new NotFoundError(`No Currents connector ${request.pathParameters.connector_id} in this workspace`);
+      const connector =
+        dependencies.currents &&
+        (await dependencies.currents.connectors.get(workspaceId, request.pathParameters.connector_id ?? ''));
+      if (!connector)
+        throw new NotFoundError(`No Currents connector ${request.pathParameters.connector_id} in this workspace`);
       return json(200, { connector: connectorView(connector), message: 'success' });
     },
     'GET /segments/{segment_id}/exports/{export_id}': async (workspaceId, request) => {
       const job = await exports.store.get(workspaceId, request.pathParameters.export_id ?? '');
-      if (!job || job.segmentId !== request.pathParameters.segment_id) throw new NotFoundError(`No export ${request.pathParameters.export_id} of this segment`);
+      if (!job || job.segmentId !== request.pathParameters.segment_id)
+        throw new NotFoundError(`No export ${request.pathParameters.export_id} of this segment`);
       return json(200, { export: exportView(job, exports.blobs), message: 'success' });
     },
   };

@@ -34,7 +34,10 @@ export const handler = createApiHandler({
   exports: {
     store: new DynamoExportStore(documents, tables.cohorts),
     // Only the export routes write to S3: its client loads on the first export, not at cold start.
-    blobs: new S3BlobStore(async () => traceClient(observability, new (await import('@aws-sdk/client-s3')).S3Client({})), exportsConfig.bucket),
+    blobs: new S3BlobStore(
+      async () => traceClient(observability, new (await import('@aws-sdk/client-s3')).S3Client({})),
+      exportsConfig.bucket,
+    ),
     queue: new SqsExportQueue(sqs, exportsConfig.queueUrl),
   },
   observability,

@@ -14,7 +14,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { deliverEvents, httpPoster, systemClock, AUTH_ERROR_WINDOW_MS, type DeliveryClock, type DeliveryOutcome, type PendingEvent, type PostEvents } from '../../lib/currents/delivery.js';
+import {
+  deliverEvents,
+  httpPoster,
+  systemClock,
+  AUTH_ERROR_WINDOW_MS,
+  type DeliveryClock,
+  type DeliveryOutcome,
+  type PendingEvent,
+  type PostEvents,
+} from '../../lib/currents/delivery.js';
 import type { Connector, DeadLetter, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { CurrentsMessage } from '../../lib/sqs/currents-queue.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
@@ -31,13 +40,28 @@ export interface CurrentsDeliveryDependencies {
   observability: Observability;
 }
 
-export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPoster, clock = systemClock, observability }: CurrentsDeliveryDependencies) => {
+export const createCurrentsHandler = ({
+  connectors,
+  retryLater,
+  poster = httpPoster,
+  clock = systemClock,
+  observability,
+}: CurrentsDeliveryDependencies) => {
   const { logger, metrics } = observability;
 
-  const deliverGroup = async (workspaceId: string, connectorId: string, records: { record: SQSRecord; message: CurrentsMessage }[], failures: string[]) => {
+  const deliverGroup = async (
+    workspaceId: string,
+    connectorId: string,
+    records: { record: SQSRecord; message: CurrentsMessage }[],
+    failures: string[],
+  ) => {
     const connector = await connectors.get(workspaceId, connectorId);
     if (!connector) {
-      logger.warn('connector deleted: its queued events are discarded', { workspaceId, connectorId, events: records.length });
+      logger.warn('connector deleted: its queued events are discarded', {
+        workspaceId,
+        connectorId,
+        events: records.length,
+      });
       metrics.addMetric('currentsDiscarded', MetricUnit.Count, records.length);
       return;
     }
@@ -74,7 +98,9 @@ export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPos
         lastError = { at: now, status: outcome.status, reason: `retrying in ${outcome.delaySeconds} s` };
         failures.push(item.key);
         await retryLater(byKey.get(item.key)!.record.receiptHandle, outcome.delaySeconds).catch((error: unknown) => {
-          logger.warn('could not schedule the retry; the event comes back after the queue visibility timeout', { error: String(error) });
+          logger.warn('could not schedule the retry; the event comes back after the queue visibility timeout', {
+            error: String(error),
+          });
         });
       } else {
         counts.dropped += 1;
@@ -89,10 +115,19 @@ export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPos
       logger.warn('Currents events dropped', {
         workspaceId,
         connectorId,
-        dropped: deadLetters.map((letter) => ({ id: letter.event.id, type: letter.event.event_type, reason: letter.reason, status: letter.status })),
+        dropped: deadLetters.map((letter) => ({
+          id: letter.event.id,
+          type: letter.event.event_type,
+          reason: letter.reason,
+          status: letter.status,
+        })),
       });
     }
-    await connectors.recordDeliveries(workspaceId, connectorId, { ...counts, ...(counts.delivered > 0 ? { lastSuccessAt: now } : {}), lastError });
+    await connectors.recordDeliveries(workspaceId, connectorId, {
+      ...counts,
+      ...(counts.delivered > 0 ? { lastSuccessAt: now } : {}),
+      lastError,
+    });
     metrics.addMetric('currentsDelivered', MetricUnit.Count, counts.delivered);
     metrics.addMetric('currentsDropped', MetricUnit.Count, counts.dropped);
     metrics.addMetric('currentsRetried', MetricUnit.Count, pending.length - counts.delivered - counts.dropped);
@@ -106,13 +141,15 @@ export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPos
       const failures: string[] = [];
       const groups = new Map<string, { record: SQSRecord; message: CurrentsMessage }[]>();
       for (const record of event.Records) {
-        const parsed = CurrentsMessage.safeParse((() => {
-          try {
-            return JSON.parse(record.body) as unknown;
-          } catch {
-            return undefined;
-          }
-        })());
+        const parsed = CurrentsMessage.safeParse(
+          (() => {
+            try {
+              return JSON.parse(record.body) as unknown;
+            } catch {
+              return undefined;
+            }
+          })(),
+        );
         if (!parsed.success) {
           // Not a Currents message: fail it, so that after maxReceiveCount it lands in the DLQ.
           logger.error('invalid Currents message', { messageId: record.messageId });
@@ -127,7 +164,11 @@ export const createCurrentsHandler = ({ connectors, retryLater, poster = httpPos
         try {
           await deliverGroup(workspaceId, connectorId, records, failures);
         } catch (error: unknown) {
-          logger.error('Currents delivery failed; the records will be retried', { workspaceId, connectorId, error: String(error) });
+          logger.error('Currents delivery failed; the records will be retried', {
+            workspaceId,
+            connectorId,
+            error: String(error),
+          });
           for (const { record } of records) if (!failures.includes(record.messageId)) failures.push(record.messageId);
         }
       }

@@ -14,7 +14,13 @@ const sqs = traceClient(observability, createSqsClient());
 export const handler = createCurrentsHandler({
   connectors: new DynamoConnectorStore(documents, tables.cohorts),
   retryLater: async (receiptHandle, seconds) => {
-    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
   },
   observability,
 });

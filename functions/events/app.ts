@@ -32,8 +32,15 @@ export interface EventsDependencies {
  * Cohort names change rarely and every stream batch of a big sync names the same cohort:
  * remember them for a while instead of reading the cohort for each batch of 100 flips.
  */
-const rememberingCohorts = (cohorts: EventSources['cohorts'], ttlMs: number, clock: () => number): EventSources['cohorts'] => {
-  const remembered = new Map<string, { at: number; cohort: Awaited<ReturnType<EventSources['cohorts']['getCohort']>> }>();
+const rememberingCohorts = (
+  cohorts: EventSources['cohorts'],
+  ttlMs: number,
+  clock: () => number,
+): EventSources['cohorts'] => {
+  const remembered = new Map<
+    string,
+    { at: number; cohort: Awaited<ReturnType<EventSources['cohorts']['getCohort']>> }
+  >();
   return {
     getCohort: async (ref) => {
       const key = JSON.stringify([ref.workspaceId, ref.partner, ref.cohortId]);
@@ -61,9 +68,18 @@ export const toRegisterRecords = (event: DynamoDBStreamEvent): RegisterStreamRec
     newImage: image(record.dynamodb?.NewImage as Image),
   }));
 
-export const createEventsHandler = ({ sources, publisher, observability, cohortNameTtlMs = 60_000, clock = Date.now }: EventsDependencies): EventsHandler => {
+export const createEventsHandler = ({
+  sources,
+  publisher,
+  observability,
+  cohortNameTtlMs = 60_000,
+  clock = Date.now,
+}: EventsDependencies): EventsHandler => {
   const { logger, metrics } = observability;
-  const eventSources: EventSources = { ...sources, cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock) };
+  const eventSources: EventSources = {
+    ...sources,
+    cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock),
+  };
   return middy<DynamoDBStreamEvent, void>()
     .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -32,7 +32,8 @@ export interface ExportDependencies extends ExportPorts {
 export const createExportHandler = ({ queue, observability, sizePolicy, ...ports }: ExportDependencies) => {
   const { logger, metrics } = observability;
   // A processor per invocation (see functions/sync/app.ts): overlapping invocations must not share failures.
-  const newProcessor = () => new BatchProcessor(EventType.SQS, { parser, innerSchema: SegmentJobMessage, transformer: 'json', logger });
+  const newProcessor = () =>
+    new BatchProcessor(EventType.SQS, { parser, innerSchema: SegmentJobMessage, transformer: 'json', logger });
 
   return middy<SQSEvent, SQSBatchResponse>()
     .use(traceHandler(observability))
@@ -44,8 +45,16 @@ export const createExportHandler = ({ queue, observability, sizePolicy, ...ports
         async (record: ParsedRecord<SQSRecord, SegmentJobMessage>) => {
           if ('type' in record.body) {
             const message = record.body;
-            const outcome = await runSizeJobChunk(message, ports, { outOfTime: () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS, policy: sizePolicy });
-            logger.info('segment size job', { workspaceId: message.workspaceId, segmentId: message.segmentId, jobId: message.jobId, ...outcome });
+            const outcome = await runSizeJobChunk(message, ports, {
+              outOfTime: () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
+              policy: sizePolicy,
+            });
+            logger.info('segment size job', {
+              workspaceId: message.workspaceId,
+              segmentId: message.segmentId,
+              jobId: message.jobId,
+              ...outcome,
+            });
             if (outcome.status === 'running') await queue.send(message);
             if (outcome.status === 'deferred') await queue.send(message, { delaySeconds: outcome.delaySeconds });
             return;
@@ -57,7 +66,13 @@ export const createExportHandler = ({ queue, observability, sizePolicy, ...ports
           });
           if (!job || !advanced) return;
           metrics.addMetric('exportUsersWritten', MetricUnit.Count, job.usersWritten);
-          logger.info('export part written', { workspaceId, exportId, parts: job.parts.length, usersWritten: job.usersWritten, status: job.status });
+          logger.info('export part written', {
+            workspaceId,
+            exportId,
+            parts: job.parts.length,
+            usersWritten: job.usersWritten,
+            status: job.status,
+          });
           if (job.status === 'running') await queue.send({ v: 1, workspaceId, exportId });
         },
         newProcessor(),

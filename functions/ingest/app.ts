@@ -5,7 +5,11 @@
  * authenticate (always first: bad keys are a 401 whatever the body) → validate → queue → 201.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { countIdentifiers, validateCohortChangesRequest, validateNameCohortRequest } from '../../lib/contract/partner.js';
+import {
+  countIdentifiers,
+  validateCohortChangesRequest,
+  validateNameCohortRequest,
+} from '../../lib/contract/partner.js';
 import { enqueueCohortChanges, enqueueCohortName, type CohortQueue } from '../../lib/cohorts/ingest.js';
 import { toRequestId } from '../../lib/cohorts/messages.js';
 import { AuthenticationError, NotFoundError } from '../../lib/errors.js';
@@ -14,7 +18,12 @@ import type { Observability } from '../../lib/observability.js';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
 import { CachedCredentialStore, DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
-import { DEFAULT_REQUESTS_PER_HOUR, RateLimitedError, RateLimiter, type RequestCounter } from '../../lib/workspaces/rate-limit.js';
+import {
+  DEFAULT_REQUESTS_PER_HOUR,
+  RateLimitedError,
+  RateLimiter,
+  type RequestCounter,
+} from '../../lib/workspaces/rate-limit.js';
 
 export const INGEST_ROUTES = ['POST /partners/{partner}/cohorts', 'POST /partners/{partner}/cohorts/users'] as const;
 
@@ -34,7 +43,9 @@ export interface IngestDependencies {
 }
 
 const field = (body: unknown, name: string): unknown =>
-  typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
+  typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Record<string, unknown>)[name]
+    : undefined;
 
 export const createIngestHandler = ({
   credentials,
@@ -64,7 +75,11 @@ export const createIngestHandler = ({
       if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
       throw error;
     });
-    const acceptance = { workspaceId, partner, stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) } };
+    const acceptance = {
+      workspaceId,
+      partner,
+      stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) },
+    };
 
     if (request.routeKey === INGEST_ROUTES[0]) {
       const cohortName = validateNameCohortRequest(request.body);
@@ -76,7 +91,11 @@ export const createIngestHandler = ({
       // An empty delta is how partners test credentials: valid keys get their 201, nothing is queued.
       if (cohortChanges.cohort_changes.length > 0) await enqueueCohortChanges(cohortChanges, acceptance, queue);
       observability.metrics.addMetric('identifiersAccepted', MetricUnit.Count, identifiers);
-      observability.logger.info('cohort changes accepted', { cohortId: cohortChanges.cohort_id, changes: cohortChanges.cohort_changes.length, identifiers });
+      observability.logger.info('cohort changes accepted', {
+        cohortId: cohortChanges.cohort_id,
+        changes: cohortChanges.cohort_changes.length,
+        identifiers,
+      });
     } else {
       throw new NotFoundError(`No route ${request.routeKey}`);
     }
@@ -84,4 +103,3 @@ export const createIngestHandler = ({
     return json(201, { message: 'success' }, rateLimit);
   });
 };
-

@@ -36,11 +36,20 @@ export interface SyncDependencies extends SyncPorts {
  */
 export const MAX_REQUEUES = 20;
 /** SQS: DelaySeconds is at most 900. Grows with each requeue, jittered, so retries spread out. */
-const requeueDelaySeconds = (base: number, requeues: number): number => Math.round(Math.min(900, base * 2 ** requeues) * (0.5 + Math.random() / 2));
+const requeueDelaySeconds = (base: number, requeues: number): number =>
+  Math.round(Math.min(900, base * 2 ** requeues) * (0.5 + Math.random() / 2));
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-const REPORT_METRICS = ['received', 'matched', 'unmatched', 'added', 'removed', 'alreadyInState', 'superseded'] as const;
+const REPORT_METRICS = [
+  'received',
+  'matched',
+  'unmatched',
+  'added',
+  'removed',
+  'alreadyInState',
+  'superseded',
+] as const;
 
 /**
  * Records run in parallel; one that is still running this close to the function's timeout
@@ -55,7 +64,9 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
   try {
     return await Promise.race([
       work,
-      sleep(Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS), undefined, { signal: timer.signal }).then(() => {
+      sleep(Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS), undefined, {
+        signal: timer.signal,
+      }).then(() => {
         throw new OutOfTimeError('out of time before the function timeout; the record will be retried');
       }),
     ]);
@@ -64,14 +75,23 @@ const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined)
   }
 };
 
-export const createSyncHandler = ({ observability, requeue, requeueDelayBaseSeconds = 10, ...ports }: SyncDependencies): SyncHandler => {
+export const createSyncHandler = ({
+  observability,
+  requeue,
+  requeueDelayBaseSeconds = 10,
+  ...ports
+}: SyncDependencies): SyncHandler => {
   const { logger, metrics } = observability;
   // A processor per invocation: Powertools keeps a batch's failures on the processor, so
   // one shared by overlapping invocations (the local stack runs several in one process)
   // would let one clear the other's failures and lose its failed records.
-  const newProcessor = () => new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
+  const newProcessor = () =>
+    new BatchProcessor(EventType.SQS, { parser, innerSchema: CohortMessage, transformer: 'json', logger });
 
-  const recordHandler = async (record: ParsedRecord<SQSRecord, CohortMessage>, lambdaContext?: Context): Promise<void> => {
+  const recordHandler = async (
+    record: ParsedRecord<SQSRecord, CohortMessage>,
+    lambdaContext?: Context,
+  ): Promise<void> => {
     const message = record.body;
     const context = {
       messageId: record.messageId,
@@ -94,7 +114,12 @@ export const createSyncHandler = ({ observability, requeue, requeueDelayBaseSeco
         const delaySeconds = requeueDelaySeconds(requeueDelayBaseSeconds, requeues);
         await requeue.send({ ...message, requeues: requeues + 1 }, { delaySeconds });
         metrics.addMetric('recordsRequeued', MetricUnit.Count, 1);
-        logger.warn('cohort sync under load; the request was queued again', { ...context, requeues: requeues + 1, delaySeconds, reason });
+        logger.warn('cohort sync under load; the request was queued again', {
+          ...context,
+          requeues: requeues + 1,
+          delaySeconds,
+          reason,
+        });
         return;
       }
       // The record goes back to the queue (and after maxReceiveCount to the DLQ): say why.

@@ -35,7 +35,10 @@ export interface MembershipEventPublisher {
 }
 
 export const membershipEventId = (cohort: CohortRef, brazeId: string, orderStamp: string): string =>
-  createHash('sha256').update([cohort.workspaceId, cohort.partner, cohort.cohortId, brazeId, orderStamp].join('\u0000')).digest('base64url').slice(0, 32);
+  createHash('sha256')
+    .update([cohort.workspaceId, cohort.partner, cohort.cohortId, brazeId, orderStamp].join('\u0000'))
+    .digest('base64url')
+    .slice(0, 32);
 
 /**
  * A membership that flipped, as the register's change stream tells it. `cause` says who
@@ -54,7 +57,13 @@ export interface MembershipFlip {
 }
 
 export interface EventSources {
-  profiles: { getProfiles(workspaceId: string, brazeIds: readonly string[], options?: { consistentRead?: boolean }): Promise<UserIdentifiers[]> };
+  profiles: {
+    getProfiles(
+      workspaceId: string,
+      brazeIds: readonly string[],
+      options?: { consistentRead?: boolean },
+    ): Promise<UserIdentifiers[]>;
+  };
   cohorts: { getCohort(cohort: CohortRef): Promise<Cohort | undefined> };
   /**
    * Ends a membership written for a profile that no longer exists: a sync that matched an
@@ -81,7 +90,8 @@ const endOrphans = async (
   const found = new Set<string>();
   for (const workspaceId of new Set(suspects.map((flip) => flip.cohort.workspaceId))) {
     const ids = suspects.filter((flip) => flip.cohort.workspaceId === workspaceId).map((flip) => flip.brazeId);
-    for (const profile of await sources.profiles.getProfiles(workspaceId, ids, { consistentRead: true })) found.add(`${workspaceId}\u0000${profile.brazeId}`);
+    for (const profile of await sources.profiles.getProfiles(workspaceId, ids, { consistentRead: true }))
+      found.add(`${workspaceId}\u0000${profile.brazeId}`);
   }
   // Ended here: no event. Already ended by the merge itself (it lagged behind): the add
   // was real and its removal will be published, so the add is published too.
@@ -97,38 +107,57 @@ const endOrphans = async (
  * BatchGetItem per 100 users per workspace) and each cohort's name. Deterministic ids:
  * the same flip always gives the same `event_id`.
  */
-export const membershipEvents = async (flips: readonly MembershipFlip[], sources: EventSources): Promise<MembershipEvent[]> => {
+export const membershipEvents = async (
+  flips: readonly MembershipFlip[],
+  sources: EventSources,
+): Promise<MembershipEvent[]> => {
   const cohorts = new Map(flips.map((flip) => [cohortKey(flip.cohort), flip.cohort]));
   const workspaces = new Map<string, Set<string>>();
-  for (const flip of flips) workspaces.set(flip.cohort.workspaceId, (workspaces.get(flip.cohort.workspaceId) ?? new Set()).add(flip.brazeId));
+  for (const flip of flips)
+    workspaces.set(flip.cohort.workspaceId, (workspaces.get(flip.cohort.workspaceId) ?? new Set()).add(flip.brazeId));
   const [names, profiles] = await Promise.all([
-    Promise.all([...cohorts.entries()].map(async ([key, cohort]) => [key, (await sources.cohorts.getCohort(cohort))?.name ?? cohort.cohortId] as const)),
+    Promise.all(
+      [...cohorts.entries()].map(
+        async ([key, cohort]) => [key, (await sources.cohorts.getCohort(cohort))?.name ?? cohort.cohortId] as const,
+      ),
+    ),
     Promise.all(
       [...workspaces.entries()].map(async ([workspaceId, brazeIds]) =>
-        (await sources.profiles.getProfiles(workspaceId, [...brazeIds])).map((profile) => [`${workspaceId}\u0000${profile.brazeId}`, profile] as const),
+        (await sources.profiles.getProfiles(workspaceId, [...brazeIds])).map(
+          (profile) => [`${workspaceId}\u0000${profile.brazeId}`, profile] as const,
+        ),
       ),
     ),
   ]);
   const nameOf = new Map(names);
   const profileOf = new Map(profiles.flat());
   const orphans = await endOrphans(flips, profileOf, sources);
-  return flips.filter((flip) => !orphans.has(flip)).map((flip) => {
-    const profile = profileOf.get(`${flip.cohort.workspaceId}\u0000${flip.brazeId}`);
-    return {
-      event_id: membershipEventId(flip.cohort, flip.brazeId, flip.cause === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey),
-      type: flip.effect === 'added' ? 'cohort.membership.added' : 'cohort.membership.removed',
-      workspace_id: flip.cohort.workspaceId,
-      partner: flip.cohort.partner,
-      cohort_id: flip.cohort.cohortId,
-      cohort_name: nameOf.get(cohortKey(flip.cohort)) ?? flip.cohort.cohortId,
-      user: {
-        braze_id: flip.brazeId,
-        ...(profile?.externalId !== undefined ? { external_id: profile.externalId } : {}),
-        user_aliases: (profile?.aliases ?? []).map((alias) => ({ alias_name: alias.alias_name, alias_label: alias.alias_label })),
-        device_ids: profile?.deviceIds ?? [],
-      },
-      order_stamp: flip.orderKey,
-      occurred_at: flip.appliedAt,
-    };
-  });
+  return flips
+    .filter((flip) => !orphans.has(flip))
+    .map((flip) => {
+      const profile = profileOf.get(`${flip.cohort.workspaceId}\u0000${flip.brazeId}`);
+      return {
+        event_id: membershipEventId(
+          flip.cohort,
+          flip.brazeId,
+          flip.cause === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey,
+        ),
+        type: flip.effect === 'added' ? 'cohort.membership.added' : 'cohort.membership.removed',
+        workspace_id: flip.cohort.workspaceId,
+        partner: flip.cohort.partner,
+        cohort_id: flip.cohort.cohortId,
+        cohort_name: nameOf.get(cohortKey(flip.cohort)) ?? flip.cohort.cohortId,
+        user: {
+          braze_id: flip.brazeId,
+          ...(profile?.externalId !== undefined ? { external_id: profile.externalId } : {}),
+          user_aliases: (profile?.aliases ?? []).map((alias) => ({
+            alias_name: alias.alias_name,
+            alias_label: alias.alias_label,
+          })),
+          device_ids: profile?.deviceIds ?? [],
+        },
+        order_stamp: flip.orderKey,
+        occurred_at: flip.appliedAt,
+      };
+    });
 };

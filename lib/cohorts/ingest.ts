@@ -16,7 +16,11 @@ export interface Acceptance {
   stamp: OrderStamp;
 }
 
-export const enqueueCohortName = (request: NameCohortRequest, acceptance: Acceptance, queue: CohortQueue): Promise<void> =>
+export const enqueueCohortName = (
+  request: NameCohortRequest,
+  acceptance: Acceptance,
+  queue: CohortQueue,
+): Promise<void> =>
   queue.send({
     v: 1,
     type: 'cohort.named',
@@ -28,7 +32,11 @@ export const enqueueCohortName = (request: NameCohortRequest, acceptance: Accept
     stamp: acceptance.stamp,
   });
 
-export const enqueueCohortChanges = (request: CohortChangesRequest, acceptance: Acceptance, queue: CohortQueue): Promise<void> =>
+export const enqueueCohortChanges = (
+  request: CohortChangesRequest,
+  acceptance: Acceptance,
+  queue: CohortQueue,
+): Promise<void> =>
   queue.send({
     v: 1,
     type: 'cohort.changed',

@@ -38,7 +38,9 @@ export const identifierKey = (ref: IdentifierRef): string => {
 
 export const identifiersOf = (change: CohortChange): IdentifierRef[] => [
   ...(change.user_ids ?? []).map((externalId): IdentifierRef => ({ type: 'external_id', externalId })),
-  ...(change.aliases ?? []).map((alias): IdentifierRef => ({ type: 'alias', label: alias.alias_label, name: alias.alias_name })),
+  ...(change.aliases ?? []).map(
+    (alias): IdentifierRef => ({ type: 'alias', label: alias.alias_label, name: alias.alias_name }),
+  ),
   ...(change.device_ids ?? []).map((deviceId): IdentifierRef => ({ type: 'device_id', deviceId })),
 ];
 

@@ -31,7 +31,11 @@ export const decideMembership = (
   if (current && current.orderKey === desired.orderKey) return { action: 'skip', outcome: current.effect };
   const wasMember = current?.member ?? false;
   if (wasMember === desired.member) {
-    return { action: 'write', outcome: 'unchanged', next: { member: desired.member, orderKey: desired.orderKey, effect: 'unchanged' } };
+    return {
+      action: 'write',
+      outcome: 'unchanged',
+      next: { member: desired.member, orderKey: desired.orderKey, effect: 'unchanged' },
+    };
   }
   const outcome = desired.member ? 'added' : 'removed';
   return { action: 'write', outcome, next: { member: desired.member, orderKey: desired.orderKey, effect: outcome } };

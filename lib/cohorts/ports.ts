@@ -44,7 +44,6 @@ export interface MembershipStore {
   getCohort(cohort: CohortRef): Promise<Cohort | undefined>;
 }
 
-
 /** A user's identifiers, for membership events. */
 export interface UserIdentifiers {
   brazeId: string;

@@ -55,9 +55,12 @@ export const CohortChange = z
     },
     { error: 'must be an object' },
   )
-  .refine((change) => change.user_ids !== undefined || change.device_ids !== undefined || change.aliases !== undefined, {
-    error: 'must have `user_ids`, `device_ids` or `aliases`',
-  });
+  .refine(
+    (change) => change.user_ids !== undefined || change.device_ids !== undefined || change.aliases !== undefined,
+    {
+      error: 'must have `user_ids`, `device_ids` or `aliases`',
+    },
+  );
 export type CohortChange = z.infer<typeof CohortChange>;
 
 /** Cohort ids end up in DynamoDB keys (sort key ≤ 1,024 bytes): 200 characters of up to 4 UTF-8 bytes each fit with room to spare. */
@@ -78,7 +81,10 @@ export const NameCohortRequest = z.object({
     .min(1, { error: 'must be a non-empty string' })
     .max(1_024, { error: 'must be at most 1024 characters' })
     .refine(isWellFormedUnicode, wellFormed),
-  created_at: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with an offset, e.g. 2021-01-21T19:20:30+05:00' }),
+  created_at: z.iso.datetime({
+    offset: true,
+    error: 'must be an ISO-8601 date-time with an offset, e.g. 2021-01-21T19:20:30+05:00',
+  }),
 });
 export type NameCohortRequest = z.infer<typeof NameCohortRequest>;
 
@@ -107,7 +113,9 @@ export const formatIssuePath = (path: readonly PropertyKey[]): string =>
 
 /** zod issues as `path: message` details for the `errors` array. */
 export const describeIssues = (error: z.ZodError, limit = 20): string[] => {
-  const details = error.issues.slice(0, limit).map((issue) => `${formatIssuePath(issue.path) || 'body'}: ${issue.message}`);
+  const details = error.issues
+    .slice(0, limit)
+    .map((issue) => `${formatIssuePath(issue.path) || 'body'}: ${issue.message}`);
   if (error.issues.length > limit) details.push(`... and ${error.issues.length - limit} more`);
   return details;
 };
@@ -121,7 +129,8 @@ const toContractError = (error: z.ZodError): ValidationError => {
 
 export const countIdentifiers = (changes: readonly CohortChange[]): number =>
   changes.reduce(
-    (total, change) => total + (change.user_ids?.length ?? 0) + (change.device_ids?.length ?? 0) + (change.aliases?.length ?? 0),
+    (total, change) =>
+      total + (change.user_ids?.length ?? 0) + (change.device_ids?.length ?? 0) + (change.aliases?.length ?? 0),
     0,
   );
 

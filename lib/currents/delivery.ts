@@ -57,7 +57,10 @@ export const classifyStatus = (status: number): StatusClass => {
 
 /** Full jitter: uniform in [1 s, min(cap, base × 2^(attempt−1))]. */
 export const backoffSeconds = (attempt: number, random: () => number): number =>
-  Math.max(1, Math.round(random() * Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1))));
+  Math.max(
+    1,
+    Math.round(random() * Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1))),
+  );
 
 export const deliverEvents = async (
   pending: readonly PendingEvent[],
@@ -75,11 +78,13 @@ export const deliverEvents = async (
       case 'delivered':
         return settle(batch, () => ({ kind: 'delivered' }));
       case 'split-singles':
-        if (batch.length === 1) return settle(batch, () => ({ kind: 'dropped', reason: 'rejected by the receiver (400)', status }));
+        if (batch.length === 1)
+          return settle(batch, () => ({ kind: 'dropped', reason: 'rejected by the receiver (400)', status }));
         for (const single of batch) await send([single]);
         return;
       case 'split-halves': {
-        if (batch.length === 1) return settle(batch, () => ({ kind: 'dropped', reason: 'too large for the receiver (413), alone', status }));
+        if (batch.length === 1)
+          return settle(batch, () => ({ kind: 'dropped', reason: 'too large for the receiver (413), alone', status }));
         const half = Math.ceil(batch.length / 2);
         await send(batch.slice(0, half));
         await send(batch.slice(half));
@@ -89,7 +94,13 @@ export const deliverEvents = async (
         return settle(batch, (item) =>
           clock.now() - item.queuedAt >= AUTH_ERROR_WINDOW_MS
             ? { kind: 'dropped', reason: `receiver refused authentication (${status}) for 48 hours`, status }
-            : { kind: 'retry', status, delaySeconds: Math.round(AUTH_RETRY_MIN_SECONDS + clock.random() * (AUTH_RETRY_MAX_SECONDS - AUTH_RETRY_MIN_SECONDS)) },
+            : {
+                kind: 'retry',
+                status,
+                delaySeconds: Math.round(
+                  AUTH_RETRY_MIN_SECONDS + clock.random() * (AUTH_RETRY_MAX_SECONDS - AUTH_RETRY_MIN_SECONDS),
+                ),
+              },
         );
       case 'server':
         return settle(batch, (item) =>
@@ -104,7 +115,8 @@ export const deliverEvents = async (
   const byType = new Map<string, PendingEvent[]>();
   for (const item of pending) byType.set(item.event.event_type, [...(byType.get(item.event.event_type) ?? []), item]);
   for (const events of byType.values()) {
-    for (let start = 0; start < events.length; start += MAX_EVENTS_PER_POST) await send(events.slice(start, start + MAX_EVENTS_PER_POST));
+    for (let start = 0; start < events.length; start += MAX_EVENTS_PER_POST)
+      await send(events.slice(start, start + MAX_EVENTS_PER_POST));
   }
   return outcomes;
 };

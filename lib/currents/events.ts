@@ -22,7 +22,11 @@ export const CurrentsCustomEvent = z.looseObject({
   id: z.uuid(),
   time: z.number().int(),
   user: CurrentsUser,
-  properties: z.looseObject({ name: z.string(), app_id: z.string().optional(), custom_properties: z.record(z.string(), z.unknown()) }),
+  properties: z.looseObject({
+    name: z.string(),
+    app_id: z.string().optional(),
+    custom_properties: z.record(z.string(), z.unknown()),
+  }),
 });
 export const CurrentsPurchase = z.looseObject({
   event_type: z.literal('users.behaviors.Purchase'),
@@ -66,12 +70,24 @@ export const customEvent = (
   id: randomUUID(),
   time: epochSeconds(event.time),
   user: currentsUser(user),
-  properties: { name: event.name, ...(event.app_id ? { app_id: event.app_id } : {}), custom_properties: event.properties ?? {} },
+  properties: {
+    name: event.name,
+    ...(event.app_id ? { app_id: event.app_id } : {}),
+    custom_properties: event.properties ?? {},
+  },
 });
 
 export const purchaseEvent = (
   user: EventUser,
-  purchase: { product_id: string; currency: string; price: number; quantity?: number; time: string; properties?: Record<string, unknown>; app_id?: string },
+  purchase: {
+    product_id: string;
+    currency: string;
+    price: number;
+    quantity?: number;
+    time: string;
+    properties?: Record<string, unknown>;
+    app_id?: string;
+  },
 ): CurrentsEvent => ({
   event_type: 'users.behaviors.Purchase',
   id: randomUUID(),

@@ -1,4 +1,9 @@
-import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoadError } from '../errors.js';
 
@@ -14,7 +19,11 @@ export const chunk = <T>(items: readonly T[], size: number): T[][] => {
 };
 
 /** Maps with at most `limit` calls in flight; results keep the input's order. */
-export const mapLimit = async <T, R>(items: readonly T[], limit: number, map: (item: T, index: number) => Promise<R>): Promise<R[]> => {
+export const mapLimit = async <T, R>(
+  items: readonly T[],
+  limit: number,
+  map: (item: T, index: number) => Promise<R>,
+): Promise<R[]> => {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -50,7 +59,10 @@ export const batchGetAll = async (
       let pending: Record<string, unknown>[] = batch;
       for (let round = 0; pending.length > 0; round += 1) {
         if (round > 0) await backoff(round);
-        if (round > MAX_UNPROCESSED_ROUNDS) throw new LoadError(`BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`);
+        if (round > MAX_UNPROCESSED_ROUNDS)
+          throw new LoadError(
+            `BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`,
+          );
         const response = await client.send(
           new BatchGetCommand({
             RequestItems: {
@@ -61,7 +73,9 @@ export const batchGetAll = async (
                 ...(options.attributes
                   ? {
                       ProjectionExpression: options.attributes.map((_, index) => `#p${index}`).join(', '),
-                      ExpressionAttributeNames: Object.fromEntries(options.attributes.map((name, index) => [`#p${index}`, name])),
+                      ExpressionAttributeNames: Object.fromEntries(
+                        options.attributes.map((name, index) => [`#p${index}`, name]),
+                      ),
                     }
                   : {}),
               },
@@ -78,7 +92,10 @@ export const batchGetAll = async (
 };
 
 /** Every item a query returns, page after page (pages of `Limit` when given). */
-export async function* queryItems(client: DynamoDBDocumentClient, input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {
+export async function* queryItems(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): AsyncGenerator<Record<string, unknown>> {
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
@@ -87,7 +104,10 @@ export async function* queryItems(client: DynamoDBDocumentClient, input: QueryCo
   } while (startKey);
 }
 
-export const queryAll = async (client: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Record<string, unknown>[]> => {
+export const queryAll = async (
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): Promise<Record<string, unknown>[]> => {
   const items: Record<string, unknown>[] = [];
   for await (const item of queryItems(client, input)) items.push(item);
   return items;

@@ -5,7 +5,14 @@
  * The token is what the receiver (Heap) expects in `Authorization: Bearer`; it is stored
  * as given (DynamoDB encrypts at rest), never logged, never returned by the API.
  */
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import { backoff, chunk, queryAll } from './batch.js';
@@ -50,11 +57,26 @@ export class DynamoConnectorStore {
     private readonly tableName: string,
   ) {}
 
-  async create(input: { workspaceId: string; url: string; token?: string; eventTypes: string[] }, now: Date): Promise<Connector> {
-    const connector: Connector = { ...input, connectorId: generateId(), paused: false, createdAt: now.toISOString(), delivered: 0, retrying: 0, dropped: 0 };
+  async create(
+    input: { workspaceId: string; url: string; token?: string; eventTypes: string[] },
+    now: Date,
+  ): Promise<Connector> {
+    const connector: Connector = {
+      ...input,
+      connectorId: generateId(),
+      paused: false,
+      createdAt: now.toISOString(),
+      delivered: 0,
+      retrying: 0,
+      dropped: 0,
+    };
     const { connectorId, ...fields } = connector;
     await this.client.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: listKey(input.workspaceId), sk: connectorId, ...fields }, ConditionExpression: 'attribute_not_exists(sk)' }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: listKey(input.workspaceId), sk: connectorId, ...fields },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      }),
     );
     return connector;
   }
@@ -69,13 +91,19 @@ export class DynamoConnectorStore {
   }
 
   async get(workspaceId: string, connectorId: string): Promise<Connector | undefined> {
-    const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: connectorId } }));
+    const response = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: connectorId } }),
+    );
     return response.Item && toConnector(response.Item);
   }
 
   async delete(workspaceId: string, connectorId: string): Promise<boolean> {
     const response = await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: connectorId }, ReturnValues: 'ALL_OLD' }),
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: listKey(workspaceId), sk: connectorId },
+        ReturnValues: 'ALL_OLD',
+      }),
     );
     return response.Attributes !== undefined;
   }
@@ -102,10 +130,20 @@ export class DynamoConnectorStore {
   async recordDeliveries(
     workspaceId: string,
     connectorId: string,
-    counts: { delivered: number; retrying: number; dropped: number; lastSuccessAt?: string; lastError?: Connector['lastError'] },
+    counts: {
+      delivered: number;
+      retrying: number;
+      dropped: number;
+      lastSuccessAt?: string;
+      lastError?: Connector['lastError'];
+    },
   ): Promise<void> {
     const sets: string[] = [];
-    const values: Record<string, unknown> = { ':delivered': counts.delivered, ':retrying': counts.retrying, ':dropped': counts.dropped };
+    const values: Record<string, unknown> = {
+      ':delivered': counts.delivered,
+      ':retrying': counts.retrying,
+      ':dropped': counts.dropped,
+    };
     if (counts.lastSuccessAt) {
       sets.push('lastSuccessAt = :lastSuccessAt');
       values[':lastSuccessAt'] = counts.lastSuccessAt;
@@ -157,10 +195,18 @@ export class DynamoConnectorStore {
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': deadKey(workspaceId, connectorId) },
     });
-    return items.map((item) => ({ key: item.sk as string, droppedAt: item.droppedAt as string, reason: item.reason as string, status: item.status as number, event: item.event as CurrentsEvent }));
+    return items.map((item) => ({
+      key: item.sk as string,
+      droppedAt: item.droppedAt as string,
+      reason: item.reason as string,
+      status: item.status as number,
+      event: item.event as CurrentsEvent,
+    }));
   }
 
   async deleteDeadLetter(workspaceId: string, connectorId: string, key: string): Promise<void> {
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: deadKey(workspaceId, connectorId), sk: key } }));
+    await this.client.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: deadKey(workspaceId, connectorId), sk: key } }),
+    );
   }
 }

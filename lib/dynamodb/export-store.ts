@@ -35,7 +35,12 @@ export class DynamoExportStore {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: listKey(job.workspaceId), sk: job.exportId, ...job, ttl: Math.floor(Date.parse(job.startedAt) / 1000) + EXPORT_TTL_SECONDS },
+        Item: {
+          pk: listKey(job.workspaceId),
+          sk: job.exportId,
+          ...job,
+          ttl: Math.floor(Date.parse(job.startedAt) / 1000) + EXPORT_TTL_SECONDS,
+        },
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );
@@ -43,7 +48,11 @@ export class DynamoExportStore {
 
   async get(workspaceId: string, exportId: string): Promise<ExportJob | undefined> {
     const response = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: exportId }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: listKey(workspaceId), sk: exportId },
+        ConsistentRead: true,
+      }),
     );
     if (!response.Item) return undefined;
     const { pk: _pk, sk: _sk, ttl: _ttl, ...job } = response.Item;
@@ -51,7 +60,11 @@ export class DynamoExportStore {
   }
 
   /** Records one more part; false if another worker advanced the job first. */
-  async advance(job: ExportJob, update: { part: string; cursor?: string; users: number; done: boolean }, now: Date): Promise<boolean> {
+  async advance(
+    job: ExportJob,
+    update: { part: string; cursor?: string; users: number; done: boolean },
+    now: Date,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
@@ -61,7 +74,10 @@ export class DynamoExportStore {
             update.cursor !== undefined ? ', #cursor = :cursor' : ''
           }${update.done ? ', finishedAt = :now' : ''}`,
           ConditionExpression: 'size(parts) = :written AND #status = :running',
-          ExpressionAttributeNames: { '#status': 'status', ...(update.cursor !== undefined ? { '#cursor': 'cursor' } : {}) },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(update.cursor !== undefined ? { '#cursor': 'cursor' } : {}),
+          },
           ExpressionAttributeValues: {
             ':part': [update.part],
             ':users': update.users,

@@ -25,7 +25,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { backoff, batchGetAll, chunk, mapLimit, queryAll, queryItems, TRANSACT_WRITE_LIMIT } from './batch.js';
-import { decideMembership, memberCountDelta, type MembershipDecision, type MembershipState } from '../cohorts/ordering.js';
+import {
+  decideMembership,
+  memberCountDelta,
+  type MembershipDecision,
+  type MembershipState,
+} from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
@@ -39,7 +44,10 @@ export const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohor
 export const registerKey = (cohort: CohortRef, shard: number) =>
   `${cohort.workspaceId}#M${String(shard).padStart(2, '0')}#${cohort.partner}#${cohort.cohortId}`;
 export const memberSortKey = (brazeId: string) => `M#${brazeId}`;
-const registerItemKey = (cohort: CohortRef, brazeId: string) => ({ pk: registerKey(cohort, registerShardOf(brazeId)), sk: memberSortKey(brazeId) });
+const registerItemKey = (cohort: CohortRef, brazeId: string) => ({
+  pk: registerKey(cohort, registerShardOf(brazeId)),
+  sk: memberSortKey(brazeId),
+});
 export const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
 const reportSortKey = (stamp: { acceptedAt: string; requestId: string }) => `R#${stamp.acceptedAt}#${stamp.requestId}`;
 
@@ -67,7 +75,8 @@ const MAX_TRANSACTION_ATTEMPTS = 12;
 const randomLane = () => Math.floor(Math.random() * COUNT_LANES);
 
 /** Cancellation reasons that mean "a register moved": re-read and decide again. Anything else is load (conflict, throttling). */
-const cancellationCodes = (error: TransactionCanceledException): string[] => (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+const cancellationCodes = (error: TransactionCanceledException): string[] =>
+  (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
 
 export class DynamoMembershipStore implements MembershipStore {
   constructor(
@@ -81,7 +90,11 @@ export class DynamoMembershipStore implements MembershipStore {
     // All registers in one parallel read (100 keys per BatchGetItem). Eventually
     // consistent (half the read units): a stale register only makes its transaction's
     // condition fail, and the retry reads strongly.
-    const registers = await this.readRegisters(cohort, desired.map((membership) => membership.brazeId), false);
+    const registers = await this.readRegisters(
+      cohort,
+      desired.map((membership) => membership.brazeId),
+      false,
+    );
     // Chunks are disjoint sets of users and each updates its own count lane, so they run
     // in parallel without cancelling each other.
     const firstLane = randomLane();
@@ -109,13 +122,17 @@ export class DynamoMembershipStore implements MembershipStore {
       const decisions = memberships.map((membership) => decideMembership(current.get(membership.brazeId), membership));
       const writes = memberships.flatMap((membership, index) => {
         const decision = decisions[index]!;
-        return decision.action === 'write' ? [this.registerPut(cohort, membership.brazeId, decision.next, current.get(membership.brazeId), now)] : [];
+        return decision.action === 'write'
+          ? [this.registerPut(cohort, membership.brazeId, decision.next, current.get(membership.brazeId), now)]
+          : [];
       });
       if (writes.length === 0) return decisions;
       const delta = decisions.reduce((sum, decision) => sum + memberCountDelta(decision), 0);
       try {
         await this.client.send(
-          new TransactWriteCommand({ TransactItems: delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)] }),
+          new TransactWriteCommand({
+            TransactItems: delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)],
+          }),
         );
         return decisions;
       } catch (error: unknown) {
@@ -126,13 +143,22 @@ export class DynamoMembershipStore implements MembershipStore {
         if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
         const moved = cancellationCodes(error).includes('ConditionalCheckFailed');
         await backoff(attempt, moved ? 20 : 50, moved ? 1_000 : 5_000);
-        if (moved) current = await this.readRegisters(cohort, memberships.map((membership) => membership.brazeId), true);
+        if (moved)
+          current = await this.readRegisters(
+            cohort,
+            memberships.map((membership) => membership.brazeId),
+            true,
+          );
         else lane = randomLane();
       }
     }
   }
 
-  private async readRegisters(cohort: CohortRef, brazeIds: readonly string[], consistentRead: boolean): Promise<Map<string, MembershipState>> {
+  private async readRegisters(
+    cohort: CohortRef,
+    brazeIds: readonly string[],
+    consistentRead: boolean,
+  ): Promise<Map<string, MembershipState>> {
     const items = await batchGetAll(
       this.client,
       this.tableName,
@@ -142,12 +168,22 @@ export class DynamoMembershipStore implements MembershipStore {
     return new Map(
       items.map((item) => [
         item.brazeId as string,
-        { member: item.member === true, orderKey: item.orderKey as string, effect: item.effect as MembershipState['effect'] },
+        {
+          member: item.member === true,
+          orderKey: item.orderKey as string,
+          effect: item.effect as MembershipState['effect'],
+        },
       ]),
     );
   }
 
-  private registerPut(cohort: CohortRef, brazeId: string, next: MembershipState, previous: MembershipState | undefined, now: Date) {
+  private registerPut(
+    cohort: CohortRef,
+    brazeId: string,
+    next: MembershipState,
+    previous: MembershipState | undefined,
+    now: Date,
+  ) {
     return {
       Put: {
         TableName: this.tableName,
@@ -160,7 +196,10 @@ export class DynamoMembershipStore implements MembershipStore {
           updatedAt: now.toISOString(),
         },
         ...(previous
-          ? { ConditionExpression: 'orderKey = :previous', ExpressionAttributeValues: { ':previous': previous.orderKey } }
+          ? {
+              ConditionExpression: 'orderKey = :previous',
+              ExpressionAttributeValues: { ':previous': previous.orderKey },
+            }
           : { ConditionExpression: 'attribute_not_exists(sk)' }),
       },
     };
@@ -191,7 +230,10 @@ export class DynamoMembershipStore implements MembershipStore {
 
   private async withCounts(workspaceId: string, items: readonly Record<string, unknown>[]): Promise<Cohort[]> {
     return mapLimit(items, 16, async (item) =>
-      toCohort(item, await this.memberCount({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string })),
+      toCohort(
+        item,
+        await this.memberCount({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string }),
+      ),
     );
   }
 
@@ -204,7 +246,11 @@ export class DynamoMembershipStore implements MembershipStore {
         UpdateExpression:
           'SET partner = :partner, cohortId = :cohortId, #name = if_not_exists(#name, :cohortId), firstSeenAt = if_not_exists(firstSeenAt, :now), lastSyncedAt = :now',
         ExpressionAttributeNames: { '#name': 'name' },
-        ExpressionAttributeValues: { ':partner': cohort.partner, ':cohortId': cohort.cohortId, ':now': now.toISOString() },
+        ExpressionAttributeValues: {
+          ':partner': cohort.partner,
+          ':cohortId': cohort.cohortId,
+          ':now': now.toISOString(),
+        },
       }),
     );
   }
@@ -280,7 +326,11 @@ export class DynamoMembershipStore implements MembershipStore {
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {
     const [response, count] = await Promise.all([
       this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
+          ConsistentRead: true,
+        }),
       ),
       this.memberCount(cohort),
     ]);
@@ -311,7 +361,11 @@ export class DynamoMembershipStore implements MembershipStore {
         KeyConditionExpression: after === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
         FilterExpression: '#member = :true',
         ExpressionAttributeNames: { '#member': 'member' },
-        ExpressionAttributeValues: { ':pk': registerKey(cohort, shard), ':true': true, ...(after === undefined ? {} : { ':after': memberSortKey(after) }) },
+        ExpressionAttributeValues: {
+          ':pk': registerKey(cohort, shard),
+          ':true': true,
+          ...(after === undefined ? {} : { ':after': memberSortKey(after) }),
+        },
         ProjectionExpression: 'brazeId',
         Limit: pageSize,
       });
@@ -332,7 +386,11 @@ export class DynamoMembershipStore implements MembershipStore {
       ProjectionExpression: 'partner, cohortId',
       ConsistentRead: true,
     });
-    const refs = cohorts.map((item) => ({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string }));
+    const refs = cohorts.map((item) => ({
+      workspaceId,
+      partner: item.partner as string,
+      cohortId: item.cohortId as string,
+    }));
     const registers = await batchGetAll(
       this.client,
       this.tableName,
@@ -358,7 +416,8 @@ export class DynamoMembershipStore implements MembershipStore {
    */
   async dropUser(workspaceId: string, brazeId: string, now: Date): Promise<number> {
     let dropped = 0;
-    for (const ref of await this.cohortsOfUser(workspaceId, brazeId)) if (await this.endMembership(ref, brazeId, 'merge', now)) dropped += 1;
+    for (const ref of await this.cohortsOfUser(workspaceId, brazeId))
+      if (await this.endMembership(ref, brazeId, 'merge', now)) dropped += 1;
     return dropped;
   }
 
@@ -384,7 +443,13 @@ export class DynamoMembershipStore implements MembershipStore {
                   UpdateExpression: 'SET #member = :false, effect = :removed, endedBy = :endedBy, updatedAt = :now',
                   ConditionExpression: '#member = :true',
                   ExpressionAttributeNames: { '#member': 'member' },
-                  ExpressionAttributeValues: { ':false': false, ':true': true, ':removed': 'removed', ':endedBy': endedBy, ':now': now.toISOString() },
+                  ExpressionAttributeValues: {
+                    ':false': false,
+                    ':true': true,
+                    ':removed': 'removed',
+                    ':endedBy': endedBy,
+                    ':now': now.toISOString(),
+                  },
                 },
               },
               this.countUpdate(ref, randomLane(), -1),

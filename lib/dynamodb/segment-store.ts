@@ -6,7 +6,13 @@
  * a duplicate delivery advances nothing, and a job superseded by an edit of the filter (a
  * new id, or none) can no longer write its result.
  */
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { queryAll } from './batch.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
@@ -60,7 +66,12 @@ const toSegment = (item: Record<string, unknown>): Segment => ({
   ...(item.sizeJob ? { sizeJob: item.sizeJob as SizeJob } : {}),
 });
 
-export const newSizeJob = (now: Date): SizeJob => ({ jobId: generateId(), requestedAt: now.toISOString(), chunks: 0, progressAt: now.toISOString() });
+export const newSizeJob = (now: Date): SizeJob => ({
+  jobId: generateId(),
+  requestedAt: now.toISOString(),
+  chunks: 0,
+  progressAt: now.toISOString(),
+});
 
 const failedCondition = async (write: Promise<unknown>): Promise<boolean> => {
   try {
@@ -79,8 +90,19 @@ export class DynamoSegmentStore {
   ) {}
 
   /** A new segment; with `sizeJob` when its size is to be computed (queued by the caller once this is written). */
-  async create(workspaceId: string, input: { name: string; filter: Filter }, now: Date, sizeJob?: SizeJob): Promise<Segment> {
-    const segment: Segment = { segmentId: generateId(), ...input, createdAt: now.toISOString(), updatedAt: now.toISOString(), ...(sizeJob ? { sizeJob } : {}) };
+  async create(
+    workspaceId: string,
+    input: { name: string; filter: Filter },
+    now: Date,
+    sizeJob?: SizeJob,
+  ): Promise<Segment> {
+    const segment: Segment = {
+      segmentId: generateId(),
+      ...input,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      ...(sizeJob ? { sizeJob } : {}),
+    };
     const { segmentId, ...fields } = segment;
     await this.client.send(
       new PutCommand({
@@ -94,7 +116,11 @@ export class DynamoSegmentStore {
 
   async get(workspaceId: string, segmentId: string): Promise<Segment | undefined> {
     const response = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: segmentId }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: listKey(workspaceId), sk: segmentId },
+        ConsistentRead: true,
+      }),
     );
     return response.Item && toSegment(response.Item);
   }
@@ -123,7 +149,12 @@ export class DynamoSegmentStore {
     const existing = await this.get(workspaceId, segmentId);
     if (!existing) return undefined;
     const filterChanged = !sameFilter(existing.filter, input.filter);
-    const sets = ['#name = :name', '#filter = :filter', 'updatedAt = :now', ...(filterChanged && sizeJob ? ['sizeJob = :job'] : [])];
+    const sets = [
+      '#name = :name',
+      '#filter = :filter',
+      'updatedAt = :now',
+      ...(filterChanged && sizeJob ? ['sizeJob = :job'] : []),
+    ];
     const removes = filterChanged ? ['computedSize', ...(sizeJob ? [] : ['sizeJob'])] : [];
     try {
       const response = await this.client.send(
@@ -152,7 +183,11 @@ export class DynamoSegmentStore {
 
   async delete(workspaceId: string, segmentId: string): Promise<boolean> {
     const response = await this.client.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: segmentId }, ReturnValues: 'ALL_OLD' }),
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: listKey(workspaceId), sk: segmentId },
+        ReturnValues: 'ALL_OLD',
+      }),
     );
     return response.Attributes !== undefined;
   }
@@ -162,7 +197,12 @@ export class DynamoSegmentStore {
    * `presumedLostBefore` does not count). True when this caller recorded it, and so
    * queues it: of concurrent requests that find a size stale, one queues the job.
    */
-  async requestSizeJob(workspaceId: string, segmentId: string, job: SizeJob, presumedLostBefore: Date): Promise<boolean> {
+  async requestSizeJob(
+    workspaceId: string,
+    segmentId: string,
+    job: SizeJob,
+    presumedLostBefore: Date,
+  ): Promise<boolean> {
     return !(await failedCondition(
       this.client.send(
         new UpdateCommand({
@@ -177,13 +217,20 @@ export class DynamoSegmentStore {
   }
 
   /** Records a chunk of counting; false if the job was superseded or another worker wrote this chunk first. */
-  async advanceSizeJob(workspaceId: string, segmentId: string, job: SizeJob, progress: { startedAt: string; ranges: SizeRange[] }, now: Date): Promise<boolean> {
+  async advanceSizeJob(
+    workspaceId: string,
+    segmentId: string,
+    job: SizeJob,
+    progress: { startedAt: string; ranges: SizeRange[] },
+    now: Date,
+  ): Promise<boolean> {
     return !(await failedCondition(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: listKey(workspaceId), sk: segmentId },
-          UpdateExpression: 'SET sizeJob.ranges = :ranges, sizeJob.startedAt = :startedAt, sizeJob.chunks = :next, sizeJob.progressAt = :now',
+          UpdateExpression:
+            'SET sizeJob.ranges = :ranges, sizeJob.startedAt = :startedAt, sizeJob.chunks = :next, sizeJob.progressAt = :now',
           ConditionExpression: 'sizeJob.jobId = :jobId AND sizeJob.chunks = :chunks',
           ExpressionAttributeValues: {
             ':ranges': progress.ranges,

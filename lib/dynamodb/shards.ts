@@ -13,7 +13,9 @@
 export const REGISTER_SHARDS = 32;
 
 /** The lowest braze_id of each shard after the first: "08", "10", …, "f8". */
-const SHARD_STARTS = Array.from({ length: REGISTER_SHARDS - 1 }, (_, index) => ((index + 1) * (256 / REGISTER_SHARDS)).toString(16).padStart(2, '0'));
+const SHARD_STARTS = Array.from({ length: REGISTER_SHARDS - 1 }, (_, index) =>
+  ((index + 1) * (256 / REGISTER_SHARDS)).toString(16).padStart(2, '0'),
+);
 
 /** The shard whose range holds `brazeId`: how many shard starts are ≤ it (binary search). */
 export const registerShardOf = (brazeId: string): number => {

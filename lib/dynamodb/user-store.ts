@@ -9,12 +9,7 @@
  * over DynamoDB's 2,048-byte partition key; the value is kept as an attribute.
  */
 import { createHash } from 'node:crypto';
-import {
-  GetCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { backoff, batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
@@ -37,7 +32,8 @@ export interface UserProfile {
   updatedAt: string;
 }
 
-const digest = (...parts: string[]): string => createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url');
+const digest = (...parts: string[]): string =>
+  createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url');
 
 export const profileKey = (workspaceId: string, brazeId: string) => `${workspaceId}#U#${brazeId}`;
 export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
@@ -53,7 +49,10 @@ export const indexKey = (workspaceId: string, ref: IdentifierRef): string => {
 
 /** byWorkspace index keys: 16 shards by the first hex digit, so shards 0…f in order are sorted by braze_id. */
 export const WORKSPACE_SHARDS = [...'0123456789abcdef'];
-export const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({ wpk: `${workspaceId}#USERS#${brazeId[0]}`, wsk: brazeId });
+export const workspaceIndexKeys = (workspaceId: string, brazeId: string) => ({
+  wpk: `${workspaceId}#USERS#${brazeId[0]}`,
+  wsk: brazeId,
+});
 
 /**
  * The workspace's user count is split over lanes, each moved in the transaction that
@@ -79,7 +78,8 @@ export interface UserCount {
 /** Why a transaction was cancelled: a failed condition (something moved) or only load. */
 const conditionFailed = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException ||
-  (error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
 
 /** An identifier's index item: who it names, and whether that user is identified (rule 3 reads it). */
 export const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: string, identified: boolean) => ({
@@ -139,7 +139,8 @@ export class DynamoUserStore implements UserDirectory {
     const entries = new Map<string, DirectoryEntry>();
     for (const item of items) {
       const ref = byPk.get(item.pk as string);
-      if (ref) entries.set(identifierKey(ref), { brazeId: item.brazeId as string, identified: item.identified === true });
+      if (ref)
+        entries.set(identifierKey(ref), { brazeId: item.brazeId as string, identified: item.identified === true });
     }
     return entries;
   }
@@ -157,7 +158,10 @@ export class DynamoUserStore implements UserDirectory {
       { consistentRead: true, attributes: ['users', 'lastCreatedAt', 'lastRemovedAt'] },
     );
     const latest = (name: 'lastCreatedAt' | 'lastRemovedAt') =>
-      lanes.reduce<string | undefined>((max, lane) => (typeof lane[name] === 'string' && (max === undefined || lane[name] > max) ? lane[name] : max), undefined);
+      lanes.reduce<string | undefined>(
+        (max, lane) => (typeof lane[name] === 'string' && (max === undefined || lane[name] > max) ? lane[name] : max),
+        undefined,
+      );
     const lastCreatedAt = latest('lastCreatedAt');
     const lastRemovedAt = latest('lastRemovedAt');
     return {
@@ -189,7 +193,10 @@ export class DynamoUserStore implements UserDirectory {
         TableName: this.tableName,
         IndexName: 'byWorkspace',
         KeyConditionExpression: from === undefined ? 'wpk = :shard' : 'wpk = :shard AND wsk > :after',
-        ExpressionAttributeValues: { ':shard': `${workspaceId}#USERS#${shard}`, ...(from === undefined ? {} : { ':after': from }) },
+        ExpressionAttributeValues: {
+          ':shard': `${workspaceId}#USERS#${shard}`,
+          ...(from === undefined ? {} : { ':after': from }),
+        },
         ProjectionExpression: 'wsk',
         Limit: pageSize,
       });
@@ -199,12 +206,20 @@ export class DynamoUserStore implements UserDirectory {
 
   async getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> {
     const response = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: profileKey(workspaceId, brazeId) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: profileKey(workspaceId, brazeId) },
+        ConsistentRead: true,
+      }),
     );
     return response.Item as UserProfile | undefined;
   }
 
-  async getProfiles(workspaceId: string, brazeIds: readonly string[], options: { consistentRead?: boolean } = {}): Promise<UserProfile[]> {
+  async getProfiles(
+    workspaceId: string,
+    brazeIds: readonly string[],
+    options: { consistentRead?: boolean } = {},
+  ): Promise<UserProfile[]> {
     const unique = [...new Set(brazeIds)];
     const items = await batchGetAll(
       this.client,
@@ -222,7 +237,11 @@ export class DynamoUserStore implements UserDirectory {
    * and it moves the workspace's user count: a create that is retried, or that loses the
    * race, counts nothing.
    */
-  async findOrCreate(workspaceId: string, ref: IdentifierRef, now: Date): Promise<{ brazeId: string; created: boolean }> {
+  async findOrCreate(
+    workspaceId: string,
+    ref: IdentifierRef,
+    now: Date,
+  ): Promise<{ brazeId: string; created: boolean }> {
     for (let attempt = 0, raced = 0; raced < 3 && attempt < MAX_COUNT_ATTEMPTS; attempt += 1) {
       const existing = await this.find(workspaceId, ref);
       if (existing) return { brazeId: existing.brazeId, created: false };
@@ -272,32 +291,35 @@ export class DynamoUserStore implements UserDirectory {
     const ref: IdentifierRef = { type: 'alias', label: alias.alias_label, name: alias.alias_name };
     const owner = await this.find(workspaceId, ref);
     if (owner?.brazeId === brazeId) return;
-    if (owner) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} already belongs to another user`);
+    if (owner)
+      throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} already belongs to another user`);
     try {
-      await this.write(() =>
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: indexItem(workspaceId, ref, brazeId, true),
-                ConditionExpression: 'attribute_not_exists(pk)',
+      await this.write(
+        () =>
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: indexItem(workspaceId, ref, brazeId, true),
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: { pk: profileKey(workspaceId, brazeId) },
-                UpdateExpression: 'SET aliases = list_append(aliases, :alias), updatedAt = :now',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeValues: { ':alias': [alias], ':now': now.toISOString() },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: profileKey(workspaceId, brazeId) },
+                  UpdateExpression: 'SET aliases = list_append(aliases, :alias), updatedAt = :now',
+                  ConditionExpression: 'attribute_exists(pk)',
+                  ExpressionAttributeValues: { ':alias': [alias], ':now': now.toISOString() },
+                },
               },
-            },
-          ],
-        }),
+            ],
+          }),
       );
     } catch (error: unknown) {
-      if (conditionFailed(error)) throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} was taken concurrently; retry`);
+      if (conditionFailed(error))
+        throw new UserConflictError(`alias ${alias.alias_label}:${alias.alias_name} was taken concurrently; retry`);
       throw error;
     }
   }
@@ -308,26 +330,27 @@ export class DynamoUserStore implements UserDirectory {
    */
   async addDeviceToIdentifiedUser(workspaceId: string, brazeId: string, deviceId: string, now: Date): Promise<void> {
     const ref: IdentifierRef = { type: 'device_id', deviceId };
-    await this.write(() =>
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: indexItem(workspaceId, ref, brazeId, true),
+    await this.write(
+      () =>
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: indexItem(workspaceId, ref, brazeId, true),
+              },
             },
-          },
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: { pk: profileKey(workspaceId, brazeId) },
-              UpdateExpression: 'SET deviceIds = list_append(deviceIds, :device), updatedAt = :now',
-              ConditionExpression: 'attribute_exists(pk) AND NOT contains(deviceIds, :deviceId)',
-              ExpressionAttributeValues: { ':device': [deviceId], ':deviceId': deviceId, ':now': now.toISOString() },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: profileKey(workspaceId, brazeId) },
+                UpdateExpression: 'SET deviceIds = list_append(deviceIds, :device), updatedAt = :now',
+                ConditionExpression: 'attribute_exists(pk) AND NOT contains(deviceIds, :deviceId)',
+                ExpressionAttributeValues: { ':device': [deviceId], ':deviceId': deviceId, ':now': now.toISOString() },
+              },
             },
-          },
-        ],
-      }),
+          ],
+        }),
     ).catch((error: unknown) => {
       // The device was already recorded on this user: nothing to do.
       if (!conditionFailed(error)) throw error;
@@ -335,7 +358,12 @@ export class DynamoUserStore implements UserDirectory {
   }
 
   /** Sets custom attributes; a null value removes the attribute (as Braze's /users/track does). */
-  async setCustomAttributes(workspaceId: string, brazeId: string, attributes: Record<string, unknown>, now: Date): Promise<void> {
+  async setCustomAttributes(
+    workspaceId: string,
+    brazeId: string,
+    attributes: Record<string, unknown>,
+    now: Date,
+  ): Promise<void> {
     const entries = Object.entries(attributes);
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = { ':now': now.toISOString() };
@@ -351,42 +379,44 @@ export class DynamoUserStore implements UserDirectory {
       }
     });
     if (entries.length === 0) return;
-    await this.write(() =>
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: profileKey(workspaceId, brazeId) },
-        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
+    await this.write(
+      () =>
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: profileKey(workspaceId, brazeId) },
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
     );
   }
 
   /** An anonymous profile becomes the identified user `externalId` (which must be new). */
   async identifyInPlace(workspaceId: string, profile: UserProfile, externalId: string, now: Date): Promise<void> {
     const ref: IdentifierRef = { type: 'external_id', externalId };
-    await this.write(() =>
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: { pk: profileKey(workspaceId, profile.brazeId) },
-              UpdateExpression: 'SET externalId = :externalId, updatedAt = :now',
-              ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(externalId)',
-              ExpressionAttributeValues: { ':externalId': externalId, ':now': now.toISOString() },
+    await this.write(
+      () =>
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: profileKey(workspaceId, profile.brazeId) },
+                UpdateExpression: 'SET externalId = :externalId, updatedAt = :now',
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(externalId)',
+                ExpressionAttributeValues: { ':externalId': externalId, ':now': now.toISOString() },
+              },
             },
-          },
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: indexItem(workspaceId, ref, profile.brazeId, true),
-              ConditionExpression: 'attribute_not_exists(pk)',
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: indexItem(workspaceId, ref, profile.brazeId, true),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
             },
-          },
-        ],
-      }),
+          ],
+        }),
     );
     await this.pointDevicesAt(workspaceId, profile.deviceIds, profile.brazeId, profile.brazeId);
   }
@@ -398,15 +428,16 @@ export class DynamoUserStore implements UserDirectory {
    */
   async mergeInto(workspaceId: string, source: UserProfile, target: UserProfile, now: Date): Promise<void> {
     for (const alias of source.aliases) {
-      await this.write(() =>
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: indexKey(workspaceId, { type: 'alias', label: alias.alias_label, name: alias.alias_name }) },
-          UpdateExpression: 'SET brazeId = :target, #identified = :true',
-          ConditionExpression: 'brazeId = :source',
-          ExpressionAttributeNames: { '#identified': 'identified' },
-          ExpressionAttributeValues: { ':target': target.brazeId, ':source': source.brazeId, ':true': true },
-        }),
+      await this.write(
+        () =>
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: indexKey(workspaceId, { type: 'alias', label: alias.alias_label, name: alias.alias_name }) },
+            UpdateExpression: 'SET brazeId = :target, #identified = :true',
+            ConditionExpression: 'brazeId = :source',
+            ExpressionAttributeNames: { '#identified': 'identified' },
+            ExpressionAttributeValues: { ':target': target.brazeId, ':source': source.brazeId, ':true': true },
+          }),
       ).catch((error: unknown) => {
         if (!conditionFailed(error)) throw error;
       });
@@ -414,18 +445,28 @@ export class DynamoUserStore implements UserDirectory {
     await this.pointDevicesAt(workspaceId, source.deviceIds, source.brazeId, target.brazeId);
     const aliases = [
       ...target.aliases,
-      ...source.aliases.filter((alias) => !target.aliases.some((own) => own.alias_label === alias.alias_label && own.alias_name === alias.alias_name)),
+      ...source.aliases.filter(
+        (alias) =>
+          !target.aliases.some((own) => own.alias_label === alias.alias_label && own.alias_name === alias.alias_name),
+      ),
     ];
     const deviceIds = [...new Set([...target.deviceIds, ...source.deviceIds])];
     const customAttributes = { ...source.customAttributes, ...target.customAttributes };
-    await this.write(() =>
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: profileKey(workspaceId, target.brazeId) },
-        UpdateExpression: 'SET aliases = :aliases, deviceIds = :deviceIds, customAttributes = :attributes, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':aliases': aliases, ':deviceIds': deviceIds, ':attributes': customAttributes, ':now': now.toISOString() },
-      }),
+    await this.write(
+      () =>
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: profileKey(workspaceId, target.brazeId) },
+          UpdateExpression:
+            'SET aliases = :aliases, deviceIds = :deviceIds, customAttributes = :attributes, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: {
+            ':aliases': aliases,
+            ':deviceIds': deviceIds,
+            ':attributes': customAttributes,
+            ':now': now.toISOString(),
+          },
+        }),
     );
     await this.removeProfile(workspaceId, source.brazeId, now);
   }
@@ -440,7 +481,13 @@ export class DynamoUserStore implements UserDirectory {
         await this.client.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Delete: { TableName: this.tableName, Key: { pk: profileKey(workspaceId, brazeId) }, ConditionExpression: 'attribute_exists(pk)' } },
+              {
+                Delete: {
+                  TableName: this.tableName,
+                  Key: { pk: profileKey(workspaceId, brazeId) },
+                  ConditionExpression: 'attribute_exists(pk)',
+                },
+              },
               this.userCountUpdate(workspaceId, -1, now),
             ],
           }),
@@ -455,11 +502,17 @@ export class DynamoUserStore implements UserDirectory {
   }
 
   /** Re-points device index items (only those still owned by `from`) at an identified user. */
-  private async pointDevicesAt(workspaceId: string, deviceIds: readonly string[], from: string, to: string): Promise<void> {
+  private async pointDevicesAt(
+    workspaceId: string,
+    deviceIds: readonly string[],
+    from: string,
+    to: string,
+  ): Promise<void> {
     for (const devices of chunk(deviceIds, 25)) {
       await Promise.all(
         devices.map((deviceId) =>
-          this.write(() =>
+          this.write(
+            () =>
               new UpdateCommand({
                 TableName: this.tableName,
                 Key: { pk: indexKey(workspaceId, { type: 'device_id', deviceId }) },
@@ -468,11 +521,10 @@ export class DynamoUserStore implements UserDirectory {
                 ExpressionAttributeNames: { '#identified': 'identified' },
                 ExpressionAttributeValues: { ':to': to, ':from': from, ':true': true },
               }),
-            )
-            .catch((error: unknown) => {
-              // The device was re-assigned since: it no longer belongs to this profile.
-              if (!conditionFailed(error)) throw error;
-            }),
+          ).catch((error: unknown) => {
+            // The device was re-assigned since: it no longer belongs to this profile.
+            if (!conditionFailed(error)) throw error;
+          }),
         ),
       );
     }

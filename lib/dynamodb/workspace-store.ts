@@ -6,7 +6,14 @@
  *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
  *   RATE#<partner>#<ws>#<window start>  requests claimed by all ingest instances in an hourly window (TTL-deleted)
  */
-import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
@@ -33,7 +40,10 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     private readonly tableName: string,
   ) {}
 
-  async getPartnerAndKey(partner: string, keyHash: string): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
+  async getPartnerAndKey(
+    partner: string,
+    keyHash: string,
+  ): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
     const response = await this.client.send(
       new BatchGetCommand({
         RequestItems: { [this.tableName]: { Keys: [{ pk: partnerPk(partner) }, { pk: keyPk(keyHash) }] } },
@@ -57,7 +67,9 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
 
   async getWorkspace(workspaceId: string): Promise<Workspace | undefined> {
     const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
-    return item && { workspaceId: item.workspaceId, name: item.name, partners: item.partners, createdAt: item.createdAt };
+    return (
+      item && { workspaceId: item.workspaceId, name: item.name, partners: item.partners, createdAt: item.createdAt }
+    );
   }
 
   /** Registers (or re-keys) a partner; returns its new partner API key unless one is given. */
@@ -109,8 +121,20 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       new TransactWriteCommand({
         TransactItems: [
           { Put: { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' } },
-          { Put: { TableName: this.tableName, Item: this.grantItem(item.dataImportKeyHash, 'data_import', workspace), ConditionExpression: 'attribute_not_exists(pk)' } },
-          { Put: { TableName: this.tableName, Item: this.grantItem(item.restKeyHash, 'rest', workspace), ConditionExpression: 'attribute_not_exists(pk)' } },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.grantItem(item.dataImportKeyHash, 'data_import', workspace),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.grantItem(item.restKeyHash, 'rest', workspace),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
         ],
       }),
     );
@@ -171,7 +195,13 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
               ExpressionAttributeValues: { ':new': newHash, ':old': oldHash },
             },
           },
-          { Put: { TableName: this.tableName, Item: this.grantItem(newHash, kind, item), ConditionExpression: 'attribute_not_exists(pk)' } },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: this.grantItem(newHash, kind, item),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
           graceSeconds > 0
             ? {
                 Update: {
@@ -195,7 +225,13 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
    * fit, the failed condition returns the item (ReturnValuesOnConditionCheckFailure), so the
    * caller learns the count without another read.
    */
-  async claimRequests(key: string, windowStart: number, block: number, limit: number, expiresAt: number): Promise<ClaimResult> {
+  async claimRequests(
+    key: string,
+    windowStart: number,
+    block: number,
+    limit: number,
+    expiresAt: number,
+  ): Promise<ClaimResult> {
     const pk = `RATE#${key}#${windowStart}`;
     try {
       const response = await this.client.send(
@@ -216,7 +252,9 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       // The document client does not unmarshall an error's item: it is in DynamoDB's own format.
       const counted = error.Item?.requests?.N;
       if (counted !== undefined) return { claimed: false, count: Number(counted) };
-      const item = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }));
+      const item = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }),
+      );
       return { claimed: false, count: Number(item.Item?.requests ?? 0) };
     }
   }

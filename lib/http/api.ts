@@ -34,7 +34,11 @@ export interface JsonResponse {
   headers?: Record<string, string>;
 }
 
-export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse => ({ statusCode, body, headers });
+export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse => ({
+  statusCode,
+  body,
+  headers,
+});
 
 /** RFC 8259 §8.1: JSON text exchanged between systems is UTF-8; bytes that are not UTF-8 are refused, not replaced by U+FFFD. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -48,7 +52,9 @@ export const readJsonBody = (event: Pick<APIGatewayProxyEventV2, 'body' | 'isBas
   }
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.byteLength > MAX_BODY_BYTES) {
-    throw new PayloadTooLargeError('Request body too large', [`the body is ${raw.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted`]);
+    throw new PayloadTooLargeError('Request body too large', [
+      `the body is ${raw.byteLength} bytes; at most ${MAX_BODY_BYTES} are accepted`,
+    ]);
   }
   let text: string;
   try {
@@ -64,7 +70,9 @@ export const readJsonBody = (event: Pick<APIGatewayProxyEventV2, 'body' | 'isBas
   }
   // Before anything walks it recursively (validators, serializers).
   if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
-    throw new ValidationError(`Request body nested deeper than ${MAX_JSON_DEPTH} levels`, [`arrays and objects nest at most ${MAX_JSON_DEPTH} levels`]);
+    throw new ValidationError(`Request body nested deeper than ${MAX_JSON_DEPTH} levels`, [
+      `arrays and objects nest at most ${MAX_JSON_DEPTH} levels`,
+    ]);
   }
   return body;
 };
@@ -122,7 +130,11 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
       if (error instanceof ServiceError) {
         // Client errors are expected traffic: info, with the log-safe message only.
         const level = error.statusCode >= 500 ? 'warn' : 'info';
-        logger[level]('request rejected', { statusCode: error.statusCode, reason: error.logMessage, errors: error.errors.slice(0, 5) });
+        logger[level]('request rejected', {
+          statusCode: error.statusCode,
+          reason: error.logMessage,
+          errors: error.errors.slice(0, 5),
+        });
         return errorResponse(error);
       }
       logger.error('unexpected error', error instanceof Error ? error : String(error));

@@ -43,7 +43,10 @@ const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
  * How many bytes each path parameter may have: what the tightest DynamoDB key that embeds
  * it can carry, minus the other parts of that key (layouts: lib/dynamodb/*-store.ts).
  */
-const PATH_PARAMETER_MAX_BYTES: Record<string, (parameters: Record<string, string | undefined>) => { maxBytes: number; key: string }> = {
+const PATH_PARAMETER_MAX_BYTES: Record<
+  string,
+  (parameters: Record<string, string | undefined>) => { maxBytes: number; key: string }
+> = {
   // sk <partner>#<cohortId> (cohorts list), with a cohort id of at least one byte; pk PARTNER#<partner> is looser.
   partner: () => ({ maxBytes: SORT_KEY_MAX_BYTES - bytes('#') - 1, key: 'the sort key <partner>#<cohort_id>' }),
   // sk <partner>#<cohortId>; pk <ws>#M<shard>#<partner>#<cohortId> is looser.
@@ -71,5 +74,9 @@ export const pathParameterProblems = (parameters: Record<string, string | undefi
     if (!isWellFormedUnicode(value)) return [`\`${name}\` must be well-formed Unicode (it has a lone surrogate)`];
     const { maxBytes, key } = (PATH_PARAMETER_MAX_BYTES[name] ?? DEFAULT_PATH_PARAMETER)(parameters);
     const size = bytes(value);
-    return size > maxBytes ? [`\`${name}\` is ${size} bytes of UTF-8; at most ${maxBytes} fit in ${key} (DynamoDB: sort keys ≤ ${SORT_KEY_MAX_BYTES} bytes)`] : [];
+    return size > maxBytes
+      ? [
+          `\`${name}\` is ${size} bytes of UTF-8; at most ${maxBytes} fit in ${key} (DynamoDB: sort keys ≤ ${SORT_KEY_MAX_BYTES} bytes)`,
+        ]
+      : [];
   });

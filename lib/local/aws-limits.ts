@@ -97,7 +97,8 @@ export const TABLE_READ_UNITS_PER_SECOND = 40_000;
 const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
 /** The SDK hands binaries as bytes; a base64 string (the wire form) is decoded first: [sizes] counts raw bytes. */
-const binaryBytes = (value: Uint8Array | string) => (typeof value === 'string' ? Buffer.from(value, 'base64').byteLength : value.byteLength);
+const binaryBytes = (value: Uint8Array | string) =>
+  typeof value === 'string' ? Buffer.from(value, 'base64').byteLength : value.byteLength;
 
 /** [sizes] "approximately ... (1 byte per two significant digits) + (1 byte)"; leading and trailing zeroes are trimmed. */
 export const numberSize = (text: string): number => {
@@ -116,12 +117,14 @@ export const attributeValueSize = (value: AttributeValue): number => {
   if (value.NS !== undefined) return sum(value.NS.map(numberSize));
   if (value.BS !== undefined) return sum(value.BS.map(binaryBytes));
   if (value.L !== undefined) return 3 + sum(value.L.map((element) => attributeValueSize(element) + 1));
-  if (value.M !== undefined) return 3 + sum(Object.entries(value.M).map(([name, element]) => utf8Bytes(name) + attributeValueSize(element) + 1));
+  if (value.M !== undefined)
+    return 3 + sum(Object.entries(value.M).map(([name, element]) => utf8Bytes(name) + attributeValueSize(element) + 1));
   return 0;
 };
 
 /** [sizes] "the sum of the lengths of its attribute names and values". */
-export const itemSize = (item: Item): number => sum(Object.entries(item).map(([name, value]) => utf8Bytes(name) + attributeValueSize(value)));
+export const itemSize = (item: Item): number =>
+  sum(Object.entries(item).map(([name, value]) => utf8Bytes(name) + attributeValueSize(value)));
 
 export type ReadConsistency = 'eventual' | 'strong' | 'transactional';
 /** [units] Per 4 KB: ½ unit eventually consistent (the default), 1 strongly consistent, 2 transactional. */
@@ -136,7 +139,8 @@ export const readUnits = (bytes: number, consistency: ReadConsistency): number =
   Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * READ_UNITS_PER_4KB[consistency];
 
 /** [units] Query and Scan: the sizes of all items read add up first, and only the total is rounded up to 4 KB. */
-export const queryReadUnits = (itemBytes: readonly number[], consistency: 'eventual' | 'strong'): number => readUnits(sum(itemBytes), consistency);
+export const queryReadUnits = (itemBytes: readonly number[], consistency: 'eventual' | 'strong'): number =>
+  readUnits(sum(itemBytes), consistency);
 
 /** [units] ⌈size / 1 KB⌉, at least 1; [tx] doubled inside TransactWriteItems (a prepare and a commit write per item). */
 export const writeUnits = (bytes: number, transactional = false): number =>
@@ -168,7 +172,10 @@ const keyNames = (schema: KeySchema) => ({
 });
 
 /** A table's shape from a CreateTable input, or from a CloudFormation table's Properties (the same names). */
-export const tableShape = (name: string, definition: Pick<CreateTableCommandInput, 'KeySchema' | 'GlobalSecondaryIndexes'>): TableShape => ({
+export const tableShape = (
+  name: string,
+  definition: Pick<CreateTableCommandInput, 'KeySchema' | 'GlobalSecondaryIndexes'>,
+): TableShape => ({
   name,
   ...keyNames(definition.KeySchema),
   indexes: (definition.GlobalSecondaryIndexes ?? []).map((index) => ({
@@ -182,7 +189,9 @@ export const tableShape = (name: string, definition: Pick<CreateTableCommandInpu
 /** The deployed tables' shapes, read from infra/tables.yml now (not at import: the file's GSIs change under us). */
 export const tableShapes = (tables: Tables): TableShape[] => {
   const file = fileURLToPath(new URL('../../infra/tables.yml', import.meta.url));
-  const resources = (parse(readFileSync(file, 'utf8')) as { Resources: Record<string, { Properties: CreateTableCommandInput }> }).Resources;
+  const resources = (
+    parse(readFileSync(file, 'utf8')) as { Resources: Record<string, { Properties: CreateTableCommandInput }> }
+  ).Resources;
   return (Object.entries(TABLE_RESOURCES) as [keyof Tables, string][]).map(([role, logicalId]) => {
     const properties = resources[logicalId]?.Properties;
     if (!properties) throw new Error(`infra/tables.yml has no ${logicalId}`);
@@ -220,16 +229,28 @@ const canonical = (value: unknown): string => {
 };
 
 const pick = (item: Item, names: readonly (string | undefined)[]): Item =>
-  Object.fromEntries(names.filter((name): name is string => name !== undefined && item[name] !== undefined).map((name) => [name, item[name]!]));
+  Object.fromEntries(
+    names
+      .filter((name): name is string => name !== undefined && item[name] !== undefined)
+      .map((name) => [name, item[name]!]),
+  );
 
 const inIndex = (index: IndexShape, item: Item | undefined): item is Item =>
-  item !== undefined && item[index.partitionKey] !== undefined && (index.sortKey === undefined || item[index.sortKey] !== undefined);
+  item !== undefined &&
+  item[index.partitionKey] !== undefined &&
+  (index.sortKey === undefined || item[index.sortKey] !== undefined);
 
 /** What an index stores of an item: its keys, the table's keys, and what the projection adds. */
 const projected = (table: TableShape, index: IndexShape, item: Item): Item =>
   index.projection === 'ALL'
     ? item
-    : pick(item, [table.partitionKey, table.sortKey, index.partitionKey, index.sortKey, ...(index.projection === 'INCLUDE' ? index.nonKeyAttributes : [])]);
+    : pick(item, [
+        table.partitionKey,
+        table.sortKey,
+        index.partitionKey,
+        index.sortKey,
+        ...(index.projection === 'INCLUDE' ? index.nonKeyAttributes : []),
+      ]);
 
 export interface IndexWrite {
   index: string;
@@ -258,7 +279,9 @@ export const indexWrites = (table: TableShape, before: Item | undefined, after: 
       change,
     });
     if (was && is) {
-      const sameKey = canonical(pick(was, [index.partitionKey, index.sortKey])) === canonical(pick(is, [index.partitionKey, index.sortKey]));
+      const sameKey =
+        canonical(pick(was, [index.partitionKey, index.sortKey])) ===
+        canonical(pick(is, [index.partitionKey, index.sortKey]));
       if (!sameKey) return [write(was, 'delete'), write(is, 'put')];
       return canonical(was) === canonical(is) ? [] : [write(is, 'update')];
     }
@@ -369,7 +392,15 @@ export interface LimitsStats {
 }
 
 export interface ProjectionTerm {
-  limit: 'partition write' | 'partition read' | 'index partition write' | 'index partition read' | 'table write' | 'table read' | 'index write' | 'index read';
+  limit:
+    | 'partition write'
+    | 'partition read'
+    | 'index partition write'
+    | 'index partition read'
+    | 'table write'
+    | 'table read'
+    | 'index write'
+    | 'index read';
   /** `table` or `table/index`. */
   scope: string;
   partitionKey?: string;
@@ -398,7 +429,13 @@ const scopeOf = (table: string, index?: string) => (index ? `${table}/${index}` 
  */
 export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'>): AwsTimeProjection => {
   const terms: ProjectionTerm[] = [];
-  const term = (limit: ProjectionTerm['limit'], scope: string, units: number, unitsPerSecond: number, partitionKey?: string) => {
+  const term = (
+    limit: ProjectionTerm['limit'],
+    scope: string,
+    units: number,
+    unitsPerSecond: number,
+    partitionKey?: string,
+  ) => {
     const seconds = units / unitsPerSecond;
     const where = partitionKey === undefined ? scope : `${scope} (${JSON.stringify(partitionKey)})`;
     const figure = (value: number) => value.toLocaleString('en-US');
@@ -420,13 +457,29 @@ export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'
       if (units.writeUnits > (busiestWrite?.[1] ?? 0)) busiestWrite = [partitionKey, units.writeUnits];
       if (units.readUnits > (busiestRead?.[1] ?? 0)) busiestRead = [partitionKey, units.readUnits];
     }
-    if (busiestWrite) term(onIndex ? 'index partition write' : 'partition write', scope, busiestWrite[1], PARTITION_WRITE_UNITS_PER_SECOND, busiestWrite[0]);
-    if (busiestRead) term(onIndex ? 'index partition read' : 'partition read', scope, busiestRead[1], PARTITION_READ_UNITS_PER_SECOND, busiestRead[0]);
+    if (busiestWrite)
+      term(
+        onIndex ? 'index partition write' : 'partition write',
+        scope,
+        busiestWrite[1],
+        PARTITION_WRITE_UNITS_PER_SECOND,
+        busiestWrite[0],
+      );
+    if (busiestRead)
+      term(
+        onIndex ? 'index partition read' : 'partition read',
+        scope,
+        busiestRead[1],
+        PARTITION_READ_UNITS_PER_SECOND,
+        busiestRead[0],
+      );
   }
   for (const [scope, units] of Object.entries(stats.byTable)) {
     const onIndex = scope.includes('/');
-    if (units.writeUnits > 0) term(onIndex ? 'index write' : 'table write', scope, units.writeUnits, TABLE_WRITE_UNITS_PER_SECOND);
-    if (units.readUnits > 0) term(onIndex ? 'index read' : 'table read', scope, units.readUnits, TABLE_READ_UNITS_PER_SECOND);
+    if (units.writeUnits > 0)
+      term(onIndex ? 'index write' : 'table write', scope, units.writeUnits, TABLE_WRITE_UNITS_PER_SECOND);
+    if (units.readUnits > 0)
+      term(onIndex ? 'index read' : 'table read', scope, units.readUnits, TABLE_READ_UNITS_PER_SECOND);
   }
   terms.sort((a, b) => b.seconds - a.seconds);
   return { seconds: terms[0]?.seconds ?? 0, binding: terms[0], terms };
@@ -490,7 +543,8 @@ interface HandlerArgs {
 type Handler = (args: HandlerArgs) => Promise<{ output: Record<string, unknown>; response: unknown }>;
 
 /** Held items' ids: the table and its key's values. */
-const itemId = (table: TableShape, key: Item) => `${table.name}\u0000${canonical(pick(key, [table.partitionKey, table.sortKey]))}`;
+const itemId = (table: TableShape, key: Item) =>
+  `${table.name}\u0000${canonical(pick(key, [table.partitionKey, table.sortKey]))}`;
 
 const awsError = { $metadata: { httpStatusCode: 400 } };
 /** AWS's messages, as the TransactWriteItems reference lists them for ThrottlingError and TransactionConflict. */
@@ -520,7 +574,8 @@ const errorName = (error: unknown) => (error instanceof Error ? error.name : 'Er
 /** [conditional] A write whose condition evaluates to false still consumes write capacity; other failures cost nothing here. */
 const conditionFailed = (error: unknown) =>
   errorName(error) === 'ConditionalCheckFailedException' ||
-  (error instanceof TransactionCanceledException && (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
 
 /**
  * The serialized request with batch entries left out. It runs after signing: DynamoDB Local
@@ -533,7 +588,11 @@ const withBody = (request: unknown, edit: (body: { RequestItems: Record<string, 
   const body = JSON.parse(typeof original.body === 'string' ? original.body : new TextDecoder().decode(original.body));
   edit(body);
   const text = JSON.stringify(body);
-  return { ...original, headers: { ...original.headers, 'content-length': String(Buffer.byteLength(text)) }, body: text };
+  return {
+    ...original,
+    headers: { ...original.headers, 'content-length': String(Buffer.byteLength(text)) },
+    body: text,
+  };
 };
 
 export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions): AwsLimitsModel => {
@@ -660,7 +719,13 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       const traceKey = `${scope}|${charge.partitionKey}`;
       let traced = partitions.get(traceKey);
       if (!traced) {
-        traced = { table: charge.table, ...(charge.index ? { index: charge.index } : {}), partitionKey: charge.partitionKey, readUnits: 0, writeUnits: 0 };
+        traced = {
+          table: charge.table,
+          ...(charge.index ? { index: charge.index } : {}),
+          partitionKey: charge.partitionKey,
+          readUnits: 0,
+          writeUnits: 0,
+        };
         partitions.set(traceKey, traced);
       }
       traced[field] += charge.units;
@@ -672,8 +737,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     command.readUnits += readTotal;
     command.writeUnits += writeTotal;
     command[entry.outcome] = (command[entry.outcome] ?? 0) + 1;
-    for (const refusal of entry.throttles ?? []) stats.throttles[refusal.reason] = (stats.throttles[refusal.reason] ?? 0) + 1;
-    if (entry.outcome === 'conflict') stats.conflicts[errorName(entry.error)] = (stats.conflicts[errorName(entry.error)] ?? 0) + 1;
+    for (const refusal of entry.throttles ?? [])
+      stats.throttles[refusal.reason] = (stats.throttles[refusal.reason] ?? 0) + 1;
+    if (entry.outcome === 'conflict')
+      stats.conflicts[errorName(entry.error)] = (stats.conflicts[errorName(entry.error)] ?? 0) + 1;
     if (options.keepRequests) {
       requests.push({
         at: now(),
@@ -693,22 +760,45 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
   // -- shared pieces --------------------------------------------------------------------
 
   const readItem = async (table: TableShape, key: Item): Promise<Item | undefined> => {
-    const result = await options.raw!.send(new GetItemCommand({ TableName: table.name, Key: pick(key, [table.partitionKey, table.sortKey]), ConsistentRead: true }));
+    const result = await options.raw!.send(
+      new GetItemCommand({
+        TableName: table.name,
+        Key: pick(key, [table.partitionKey, table.sortKey]),
+        ConsistentRead: true,
+      }),
+    );
     return result.Item;
   };
   /** Index accounting needs the item before (and after) a write: only tables with GSIs, only with `raw`. */
   const tracksIndexes = (table: TableShape) => options.raw !== undefined && table.indexes.length > 0;
   const partitionOf = (table: TableShape, item: Item) => keyText(item[table.partitionKey])!;
   const indexCharges = (table: TableShape, writes: readonly IndexWrite[]): Charge[] =>
-    writes.map((write) => ({ table: table.name, index: write.index, partitionKey: write.partitionKey, kind: 'write', units: write.units }));
+    writes.map((write) => ({
+      table: table.name,
+      index: write.index,
+      partitionKey: write.partitionKey,
+      kind: 'write',
+      units: write.units,
+    }));
   /** An update's index entries are known only after it: its old index partitions must not be in debt. */
   const creditForIndexes = (table: TableShape, before: Item | undefined): Charge[] =>
     table.indexes
       .filter((index) => inIndex(index, before))
-      .map((index) => ({ table: table.name, index: index.name, partitionKey: keyText(before![index.partitionKey])!, kind: 'write', units: 0, onCredit: true }));
+      .map((index) => ({
+        table: table.name,
+        index: index.name,
+        partitionKey: keyText(before![index.partitionKey])!,
+        kind: 'write',
+        units: 0,
+        onCredit: true,
+      }));
   /** Output items come unmarshalled when the command came through lib-dynamodb (its unmarshalling sits below this step). */
   const outputItem = (value: unknown, mapped: boolean): Item | undefined =>
-    value === undefined || value === null ? undefined : mapped ? marshall(value as Record<string, unknown>, { convertClassInstanceToMap: true }) : (value as Item);
+    value === undefined || value === null
+      ? undefined
+      : mapped
+        ? marshall(value as Record<string, unknown>, { convertClassInstanceToMap: true })
+        : (value as Item);
 
   interface WriteAction {
     kind: 'Put' | 'Update' | 'Delete' | 'ConditionCheck';
@@ -748,11 +838,18 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
   const admissionIndexCharges = (action: WriteAction, before: Item | undefined): Charge[] => {
     if (!tracksIndexes(action.table) || action.kind === 'ConditionCheck') return [];
     if (action.kind === 'Update') return creditForIndexes(action.table, before);
-    return indexCharges(action.table, indexWrites(action.table, before, action.kind === 'Put' ? action.item : undefined));
+    return indexCharges(
+      action.table,
+      indexWrites(action.table, before, action.kind === 'Put' ? action.item : undefined),
+    );
   };
 
   /** After an update: its real base size and index writes, from the new item. */
-  const updateCharges = async (action: WriteAction, before: Item | undefined, transactional: boolean): Promise<Charge[]> => {
+  const updateCharges = async (
+    action: WriteAction,
+    before: Item | undefined,
+    transactional: boolean,
+  ): Promise<Charge[]> => {
     const after = await readItem(action.table, action.key);
     const base = { ...baseCharge(action, before, transactional) };
     base.units = Math.max(base.units, writeUnits(after ? itemSize(after) : 0, transactional));
@@ -761,7 +858,12 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
 
   // -- single-item writes ---------------------------------------------------------------
 
-  const singleWrite = async (command: string, kind: WriteAction['kind'], input: Record<string, unknown>, forward: () => ReturnType<Handler>) => {
+  const singleWrite = async (
+    command: string,
+    kind: WriteAction['kind'],
+    input: Record<string, unknown>,
+    forward: () => ReturnType<Handler>,
+  ) => {
     const action = writeAction(kind, input);
     if (!action) return forward();
     const tables = [action.table.name];
@@ -791,7 +893,8 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       finish({ command, tables, charges: final, outcome: 'error', error });
       throw error;
     }
-    const final = kind === 'Update' && tracksIndexes(action.table) ? await updateCharges(action, before, false) : admitted;
+    const final =
+      kind === 'Update' && tracksIndexes(action.table) ? await updateCharges(action, before, false) : admitted;
     settle(admitted, final);
     finish({ command, tables, charges: final, outcome: 'ok' });
     return result;
@@ -809,7 +912,11 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     const known = actions as WriteAction[];
     const tables = [...new Set(known.map((action) => action.table.name))];
     const befores = await Promise.all(
-      known.map((action) => (tracksIndexes(action.table) && action.kind !== 'ConditionCheck' ? readItem(action.table, action.key) : undefined)),
+      known.map((action) =>
+        tracksIndexes(action.table) && action.kind !== 'ConditionCheck'
+          ? readItem(action.table, action.key)
+          : undefined,
+      ),
     );
     const ids = known.map((action) => itemId(action.table, action.key));
 
@@ -819,7 +926,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       finish({ command, tables, charges: [], outcome: 'conflict', error });
       throw error;
     }
-    const perAction = known.map((action, index) => [baseCharge(action, befores[index], true), ...admissionIndexCharges(action, befores[index])]);
+    const perAction = known.map((action, index) => [
+      baseCharge(action, befores[index], true),
+      ...admissionIndexCharges(action, befores[index]),
+    ]);
     const admitted = perAction.flat();
     const refused = refusals(admitted);
     if (refused.length > 0) {
@@ -829,7 +939,14 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
           charges.some((charge) => throttled.has(charge)) ? throttledReason : { Code: 'None' },
         ),
       );
-      finish({ command, tables, charges: [], outcome: 'throttled', error, throttles: refused.map(({ refusal }) => refusal) });
+      finish({
+        command,
+        tables,
+        charges: [],
+        outcome: 'throttled',
+        error,
+        throttles: refused.map(({ refusal }) => refusal),
+      });
       throw error;
     }
 
@@ -858,7 +975,9 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     const final = (
       await Promise.all(
         known.map((action, index) =>
-          action.kind === 'Update' && tracksIndexes(action.table) ? updateCharges(action, befores[index], true) : Promise.resolve(perAction[index]!),
+          action.kind === 'Update' && tracksIndexes(action.table)
+            ? updateCharges(action, befores[index], true)
+            : Promise.resolve(perAction[index]!),
         ),
       )
     ).flat();
@@ -885,13 +1004,20 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       }),
     );
     const tables = Object.keys(requestItems);
-    const befores = await Promise.all(entries.map(({ action }) => (action && tracksIndexes(action.table) ? readItem(action.table, action.key) : undefined)));
+    const befores = await Promise.all(
+      entries.map(({ action }) =>
+        action && tracksIndexes(action.table) ? readItem(action.table, action.key) : undefined,
+      ),
+    );
     const admitted: Charge[] = [];
     const unprocessed: typeof entries = [];
     const throttles: Refusal[] = [];
     entries.forEach((entry, index) => {
       if (!entry.action) return;
-      const charges = [baseCharge(entry.action, befores[index], false), ...admissionIndexCharges(entry.action, befores[index])];
+      const charges = [
+        baseCharge(entry.action, befores[index], false),
+        ...admissionIndexCharges(entry.action, befores[index]),
+      ];
       const refused = refusals(charges)[0];
       if (refused) {
         unprocessed.push(entry);
@@ -911,7 +1037,8 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
         ? args.request
         : withBody(args.request, (body) => {
             for (const tableName of tables) {
-              const isLeft = (position: number) => unprocessed.some((entry) => entry.tableName === tableName && entry.position === position);
+              const isLeft = (position: number) =>
+                unprocessed.some((entry) => entry.tableName === tableName && entry.position === position);
               const kept = (body.RequestItems[tableName] as unknown[]).filter((_, position) => !isLeft(position));
               if (kept.length > 0) body.RequestItems[tableName] = kept;
               else delete body.RequestItems[tableName];
@@ -945,7 +1072,9 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
 
   /** The partition key value a query names: `pk = :v` in KeyConditionExpression (or the legacy KeyConditions). */
   const queriedPartition = (input: Record<string, unknown>, attribute: string): string | undefined => {
-    const legacy = (input.KeyConditions as Record<string, { AttributeValueList?: AttributeValue[] }> | undefined)?.[attribute];
+    const legacy = (input.KeyConditions as Record<string, { AttributeValueList?: AttributeValue[] }> | undefined)?.[
+      attribute
+    ];
     if (legacy) return keyText(legacy.AttributeValueList?.[0]);
     const names = (input.ExpressionAttributeNames ?? {}) as Record<string, string>;
     const values = (input.ExpressionAttributeValues ?? {}) as Item;
@@ -976,7 +1105,15 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       const error = cancelOnRefusal
         ? transactionCanceled(admission.map((charge) => (throttled.has(charge) ? throttledReason : { Code: 'None' })))
         : throttleError(refused[0]!.refusal);
-      finish({ command, tables, index, charges: [], outcome: 'throttled', error, throttles: refused.map(({ refusal }) => refusal) });
+      finish({
+        command,
+        tables,
+        index,
+        charges: [],
+        outcome: 'throttled',
+        error,
+        throttles: refused.map(({ refusal }) => refusal),
+      });
       throw error;
     }
     let result: Awaited<ReturnType<Handler>>;
@@ -997,13 +1134,27 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     if (!table) return forward();
     const partitionKey = partitionOf(table, input.Key as Item);
     const consistency = input.ConsistentRead ? 'strong' : 'eventual';
-    return read('GetItem', [table.name], undefined, [{ table: table.name, partitionKey, kind: 'read', units: 0, onCredit: true }], forward, (output) => {
-      const item = outputItem(output.Item, mapped);
-      return [{ table: table.name, partitionKey, kind: 'read', units: readUnits(item ? itemSize(item) : 0, consistency) }];
-    });
+    return read(
+      'GetItem',
+      [table.name],
+      undefined,
+      [{ table: table.name, partitionKey, kind: 'read', units: 0, onCredit: true }],
+      forward,
+      (output) => {
+        const item = outputItem(output.Item, mapped);
+        return [
+          { table: table.name, partitionKey, kind: 'read', units: readUnits(item ? itemSize(item) : 0, consistency) },
+        ];
+      },
+    );
   };
 
-  const queryOrScan = (command: 'Query' | 'Scan', input: Record<string, unknown>, forward: () => ReturnType<Handler>, mapped: boolean) => {
+  const queryOrScan = (
+    command: 'Query' | 'Scan',
+    input: Record<string, unknown>,
+    forward: () => ReturnType<Handler>,
+    mapped: boolean,
+  ) => {
     const table = shapes.get(input.TableName as string);
     if (!table) return forward();
     const index = input.IndexName as string | undefined;
@@ -1011,7 +1162,8 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     // [units] GSIs support eventually consistent reads only.
     const consistency = input.ConsistentRead && !indexShape ? 'strong' : 'eventual';
     // A Scan spreads over every partition: only the table's quota sees it.
-    const partitionKey = command === 'Query' ? queriedPartition(input, indexShape?.partitionKey ?? table.partitionKey) : undefined;
+    const partitionKey =
+      command === 'Query' ? queriedPartition(input, indexShape?.partitionKey ?? table.partitionKey) : undefined;
     const charge = { table: table.name, index, partitionKey, kind: 'read' as const };
     return read(command, [table.name], index, [{ ...charge, units: 0, onCredit: true }], forward, (output) => {
       const items = ((output.Items ?? []) as unknown[]).map((item) => outputItem(item, mapped)!);
@@ -1021,7 +1173,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
 
   const transactGet = (input: Record<string, unknown>, forward: () => ReturnType<Handler>, mapped: boolean) => {
     const command = 'TransactGetItems';
-    const gets = (input.TransactItems as { Get: { TableName: string; Key: Item } }[]).map(({ Get }) => ({ table: shapes.get(Get.TableName), key: Get.Key }));
+    const gets = (input.TransactItems as { Get: { TableName: string; Key: Item } }[]).map(({ Get }) => ({
+      table: shapes.get(Get.TableName),
+      key: Get.Key,
+    }));
     if (gets.some(({ table }) => !table)) return forward();
     const tables = [...new Set(gets.map(({ table }) => table!.name))];
     // [tx] "An item within a TransactGetItems request is part of an ongoing TransactWriteItems ... request."
@@ -1031,7 +1186,15 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       finish({ command, tables, charges: [], outcome: 'conflict', error });
       throw error;
     }
-    const charges = gets.map(({ table, key }): Charge => ({ table: table!.name, partitionKey: partitionOf(table!, key), kind: 'read', units: 0, onCredit: true }));
+    const charges = gets.map(
+      ({ table, key }): Charge => ({
+        table: table!.name,
+        partitionKey: partitionOf(table!, key),
+        kind: 'read',
+        units: 0,
+        onCredit: true,
+      }),
+    );
     return read(
       command,
       tables,
@@ -1052,12 +1215,17 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
   /** [batch] Keys whose partition is in debt come back in UnprocessedKeys; all of them refused fails the call. */
   const batchGet = async (input: Record<string, unknown>, handler: Handler, args: HandlerArgs, mapped: boolean) => {
     const command = 'BatchGetItem';
-    const requestItems = input.RequestItems as Record<string, { Keys: Item[]; ConsistentRead?: boolean } & Record<string, unknown>>;
+    const requestItems = input.RequestItems as Record<
+      string,
+      { Keys: Item[]; ConsistentRead?: boolean } & Record<string, unknown>
+    >;
     const tables = Object.keys(requestItems);
     const entries = Object.entries(requestItems).flatMap(([tableName, tableRequest]) =>
       tableRequest.Keys.map((key, position) => {
         const table = shapes.get(tableName);
-        const charge: Charge | undefined = table ? { table: tableName, partitionKey: partitionOf(table, key), kind: 'read', units: 0, onCredit: true } : undefined;
+        const charge: Charge | undefined = table
+          ? { table: tableName, partitionKey: partitionOf(table, key), kind: 'read', units: 0, onCredit: true }
+          : undefined;
         return { tableName, table, key, position, charge };
       }),
     );
@@ -1078,7 +1246,8 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
         : withBody(args.request, (body) => {
             for (const tableName of tables) {
               const tableRequest = body.RequestItems[tableName] as { Keys: unknown[] };
-              const isLeft = (position: number) => unprocessed.some((entry) => entry.tableName === tableName && entry.position === position);
+              const isLeft = (position: number) =>
+                unprocessed.some((entry) => entry.tableName === tableName && entry.position === position);
               const kept = tableRequest.Keys.filter((_, position) => !isLeft(position));
               if (kept.length > 0) tableRequest.Keys = kept;
               else delete body.RequestItems[tableName];
@@ -1091,7 +1260,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       finish({ command, tables, charges: [], outcome: 'error', error, throttles });
       throw error;
     }
-    const output = result.output as { Responses?: Record<string, unknown[]>; UnprocessedKeys?: Record<string, { Keys: unknown[] }> };
+    const output = result.output as {
+      Responses?: Record<string, unknown[]>;
+      UnprocessedKeys?: Record<string, { Keys: unknown[] }>;
+    };
     const sizes = new Map<string, number>();
     for (const [tableName, items] of Object.entries(output.Responses ?? {})) {
       const table = shapes.get(tableName);
@@ -1114,7 +1286,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       .map((entry) => ({
         ...entry.charge!,
         onCredit: false,
-        units: readUnits(sizes.get(itemId(entry.table!, entry.key)) ?? 0, requestItems[entry.tableName]!.ConsistentRead ? 'strong' : 'eventual'),
+        units: readUnits(
+          sizes.get(itemId(entry.table!, entry.key)) ?? 0,
+          requestItems[entry.tableName]!.ConsistentRead ? 'strong' : 'eventual',
+        ),
       }));
     take(charges);
     if (unprocessed.length > 0) {
@@ -1158,7 +1333,9 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
       const forward = () => handler(call);
       // lib-dynamodb marshals in the serialize step (above this one): the input here is always AttributeValues.
       const input = call.input;
-      const mapped = (context as { __aws_sdk_context?: { features?: Record<string, string> } }).__aws_sdk_context?.features?.DDB_MAPPER !== undefined;
+      const mapped =
+        (context as { __aws_sdk_context?: { features?: Record<string, string> } }).__aws_sdk_context?.features
+          ?.DDB_MAPPER !== undefined;
       const run = (): ReturnType<Handler> => {
         switch (context.commandName) {
           case 'PutItemCommand':

@@ -20,7 +20,9 @@ export interface CurrentsReceiver {
   stop(): Promise<void>;
 }
 
-export const startCurrentsReceiver = async (options: { port?: number; print?: boolean } = {}): Promise<CurrentsReceiver> => {
+export const startCurrentsReceiver = async (
+  options: { port?: number; print?: boolean } = {},
+): Promise<CurrentsReceiver> => {
   const receiver: CurrentsReceiver = { url: '', batches: [], answer: () => 200, stop: async () => undefined };
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -37,7 +39,9 @@ export const startCurrentsReceiver = async (options: { port?: number; print?: bo
       receiver.batches.push({ at: new Date().toISOString(), headers: request.headers, events, status });
       if (options.print) {
         const types = [...new Set(events.map((event) => event.event_type))].join(', ');
-        console.log(`[heap receiver] ${events.length} event(s) of ${types} → ${status}\n${JSON.stringify(events, null, 2)}`);
+        console.log(
+          `[heap receiver] ${events.length} event(s) of ${types} → ${status}\n${JSON.stringify(events, null, 2)}`,
+        );
       }
       response.writeHead(status).end();
     });

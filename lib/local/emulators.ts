@@ -29,14 +29,22 @@ export const freePort = (): Promise<number> =>
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 
 /** `dataDir`: keep queues, messages and topics in SQLite there (fauxqs' persistence), so they survive a restart. */
 export const startSqsEmulator = async (port = 0, options: { dataDir?: string } = {}): Promise<Emulator> => {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  const server = await startFauxqs({ port, host: 'localhost', logger: false, defaultRegion: LOCAL_REGION, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  const server = await startFauxqs({
+    port,
+    host: 'localhost',
+    logger: false,
+    defaultRegion: LOCAL_REGION,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  });
   return { endpoint: `http://127.0.0.1:${server.port}`, stop: () => server.stop() };
 };
 
@@ -52,11 +60,19 @@ const endOrphan = async (pidFile: string): Promise<void> => {
   const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   if (!command.includes('DynamoDBLocal')) return;
   process.kill(pid, 'SIGKILL');
-  for (let waited = 0; waited < 5_000 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== ''; waited += 50) await sleep(50);
+  for (
+    let waited = 0;
+    waited < 5_000 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== '';
+    waited += 50
+  )
+    await sleep(50);
 };
 
 /** `dataDir`: keep the tables in a file there (`-dbPath`, one shared database), so they survive a restart. */
-export const startDynamoDbEmulator = async (requestedPort?: number, options: { dataDir?: string } = {}): Promise<Emulator> => {
+export const startDynamoDbEmulator = async (
+  requestedPort?: number,
+  options: { dataDir?: string } = {},
+): Promise<Emulator> => {
   const port = requestedPort ?? (await freePort());
   const dataDir = options.dataDir && resolve(options.dataDir);
   if (dataDir) {
@@ -88,7 +104,9 @@ export const startDynamoDbEmulator = async (requestedPort?: number, options: { d
   const started = Date.now();
   for (;;) {
     if (exited !== null) {
-      throw new Error(`DynamoDB Local exited (${exited}). Is Java 17+ installed (Debian: openjdk-17-jre-headless)?\n${output}`);
+      throw new Error(
+        `DynamoDB Local exited (${exited}). Is Java 17+ installed (Debian: openjdk-17-jre-headless)?\n${output}`,
+      );
     }
     try {
       await probe.send(new ListTablesCommand({}));
@@ -96,7 +114,9 @@ export const startDynamoDbEmulator = async (requestedPort?: number, options: { d
     } catch {
       if (Date.now() - started > DYNAMODB_START_TIMEOUT_MS) {
         child.kill('SIGKILL');
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${DYNAMODB_START_TIMEOUT_MS / 1000}s\n${output}`);
+        throw new Error(
+          `DynamoDB Local did not answer on ${endpoint} within ${DYNAMODB_START_TIMEOUT_MS / 1000}s\n${output}`,
+        );
       }
       await sleep(100);
     }

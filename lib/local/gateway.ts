@@ -12,7 +12,10 @@ import { parse } from 'yaml';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.js';
 
-export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface Route {
   functionName: string;
@@ -39,11 +42,20 @@ export const routesFromServerlessYml = (): Route[] =>
         parameterNames.push(name);
         return '([^/]+)';
       });
-      return [{ functionName, routeKey: `${method.toUpperCase()} ${path}`, method: method.toUpperCase(), pattern: new RegExp(`^${source}$`), parameterNames }];
+      return [
+        {
+          functionName,
+          routeKey: `${method.toUpperCase()} ${path}`,
+          method: method.toUpperCase(),
+          pattern: new RegExp(`^${source}$`),
+          parameterNames,
+        },
+      ];
     }),
   );
 
-export const functionTimeoutMs = (functionName: string): number => (readServerless().functions[functionName]?.timeout ?? 6) * 1000;
+export const functionTimeoutMs = (functionName: string): number =>
+  (readServerless().functions[functionName]?.timeout ?? 6) * 1000;
 
 /** Stops reading past this: API Gateway refuses payloads over 10 MB. */
 const GATEWAY_MAX_BYTES = 10 * 1024 * 1024;
@@ -118,7 +130,10 @@ export const startGateway = async (
     const method = (request.method ?? 'GET').toUpperCase();
     const send = (status: number, body: string, headers: Record<string, string | number | boolean> = {}) => {
       if (response.headersSent || response.destroyed) return;
-      response.writeHead(status, { 'content-type': 'application/json', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });
+      response.writeHead(status, {
+        'content-type': 'application/json',
+        ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])),
+      });
       response.end(body);
     };
     let url: URL;
@@ -130,15 +145,27 @@ export const startGateway = async (
     const route = routes.find((candidate) => candidate.method === method && candidate.pattern.test(url.pathname));
     if (!route) return send(404, gatewayError('Not Found', `no route ${method} ${url.pathname}`));
     const handler = handlers[route.functionName];
-    if (!handler) return send(502, gatewayError(`No local handler for ${route.functionName}`, 'the local stack runs no handler for this function'));
+    if (!handler)
+      return send(
+        502,
+        gatewayError(`No local handler for ${route.functionName}`, 'the local stack runs no handler for this function'),
+      );
     const match = route.pattern.exec(url.pathname)!;
     const pathParameters = decodePathParameters(route, match);
-    if (!pathParameters) return send(400, gatewayError('Bad Request', 'a path parameter has a malformed percent-escape (not %XX, or not UTF-8)'));
+    if (!pathParameters)
+      return send(
+        400,
+        gatewayError('Bad Request', 'a path parameter has a malformed percent-escape (not %XX, or not UTF-8)'),
+      );
     const body = await readBody(request);
-    if (body === 'too-large') return send(413, gatewayError('Request Entity Too Large', `at most ${GATEWAY_MAX_BYTES} bytes`));
+    if (body === 'too-large')
+      return send(413, gatewayError('Request Entity Too Large', `at most ${GATEWAY_MAX_BYTES} bytes`));
     const requestId = randomUUID();
     const headers = Object.fromEntries(
-      Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), Array.isArray(value) ? value.join(',') : (value ?? '')]),
+      Object.entries(request.headers).map(([name, value]) => [
+        name.toLowerCase(),
+        Array.isArray(value) ? value.join(',') : (value ?? ''),
+      ]),
     );
     const now = new Date();
     const event: APIGatewayProxyEventV2 = {
@@ -156,7 +183,13 @@ export const startGateway = async (
         apiId: 'local',
         domainName: url.host,
         domainPrefix: 'local',
-        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        http: {
+          method,
+          path: url.pathname,
+          protocol: 'HTTP/1.1',
+          sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: headers['user-agent'] ?? '',
+        },
         requestId,
         routeKey: route.routeKey,
         stage: '$default',
@@ -166,7 +199,10 @@ export const startGateway = async (
     };
     try {
       const result = await handler(event, lambdaContext(route.functionName, timeouts.get(route.functionName) ?? 6_000));
-      send(result.statusCode ?? 200, typeof result.body === 'string' ? result.body : '', { ...(result.headers ?? {}), 'apigw-requestid': requestId });
+      send(result.statusCode ?? 200, typeof result.body === 'string' ? result.body : '', {
+        ...(result.headers ?? {}),
+        'apigw-requestid': requestId,
+      });
     } catch (error: unknown) {
       // What API Gateway answers when the integration fails.
       console.error(`[gateway] ${route.functionName} failed:`, error);
@@ -200,9 +236,17 @@ export const startGateway = async (
     if (error.code === 'ECONNRESET' || !socket.writable || answered) return socket.destroy();
     const [status, message, detail] =
       error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', `the request line and headers are at most ${GATEWAY_MAX_HEADER_BYTES} bytes`]
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            `the request line and headers are at most ${GATEWAY_MAX_HEADER_BYTES} bytes`,
+          ]
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout', `headers must arrive within ${headersTimeout} ms and the whole request within ${requestTimeout} ms`]
+          ? [
+              408,
+              'Request Timeout',
+              `headers must arrive within ${headersTimeout} ms and the whole request within ${requestTimeout} ms`,
+            ]
           : [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
     const body = gatewayError(message, detail);
     socket.end(

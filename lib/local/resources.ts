@@ -5,14 +5,21 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { CreateTableCommand, ResourceInUseException, type DynamoDBClient, type CreateTableCommandInput, type StreamViewType } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  ResourceInUseException,
+  type DynamoDBClient,
+  type CreateTableCommandInput,
+  type StreamViewType,
+} from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Tables } from '../config.js';
 
 const infraFile = (name: string) => fileURLToPath(new URL(`../../infra/${name}`, import.meta.url));
 
 type CfnResources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
-const readResources = (name: string): CfnResources => (parse(readFileSync(infraFile(name), 'utf8')) as { Resources: CfnResources }).Resources;
+const readResources = (name: string): CfnResources =>
+  (parse(readFileSync(infraFile(name), 'utf8')) as { Resources: CfnResources }).Resources;
 
 /** CloudFormation logical ids of the tables, by their role. */
 export const TABLE_RESOURCES: Record<keyof Tables, string> = {
@@ -22,7 +29,11 @@ export const TABLE_RESOURCES: Record<keyof Tables, string> = {
 };
 
 /** `existing: 'keep'`: a table that already exists (a persistent local stack restarting) is kept as it is. */
-export const createTables = async (client: DynamoDBClient, tables: Tables, options: { existing?: 'keep' | 'fail' } = {}): Promise<void> => {
+export const createTables = async (
+  client: DynamoDBClient,
+  tables: Tables,
+  options: { existing?: 'keep' | 'fail' } = {},
+): Promise<void> => {
   const resources = readResources('tables.yml');
   for (const [role, logicalId] of Object.entries(TABLE_RESOURCES) as [keyof Tables, string][]) {
     const properties = resources[logicalId]?.Properties;
@@ -34,7 +45,12 @@ export const createTables = async (client: DynamoDBClient, tables: Tables, optio
       KeySchema: properties.KeySchema as CreateTableCommandInput['KeySchema'],
       GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as CreateTableCommandInput['GlobalSecondaryIndexes'],
       ...(properties.StreamSpecification
-        ? { StreamSpecification: { StreamEnabled: true, ...(properties.StreamSpecification as { StreamViewType: StreamViewType }) } }
+        ? {
+            StreamSpecification: {
+              StreamEnabled: true,
+              ...(properties.StreamSpecification as { StreamViewType: StreamViewType }),
+            },
+          }
         : {}),
     };
     try {
@@ -68,11 +84,15 @@ export const createQueues = async (
   const logicalIds = options.logicalIds ?? { queue: 'CohortQueue', deadLetterQueue: 'CohortDeadLetterQueue' };
   const queue = resources[logicalIds.queue]?.Properties;
   const deadLetter = resources[logicalIds.deadLetterQueue]?.Properties;
-  if (!queue || !deadLetter) throw new Error(`infra/queues.yml has no ${logicalIds.queue} or ${logicalIds.deadLetterQueue}`);
+  if (!queue || !deadLetter)
+    throw new Error(`infra/queues.yml has no ${logicalIds.queue} or ${logicalIds.deadLetterQueue}`);
   const redrive = queue.RedrivePolicy as { maxReceiveCount: number };
 
   const dlq = await client.send(
-    new CreateQueueCommand({ QueueName: names.deadLetterQueue, Attributes: { MessageRetentionPeriod: String(deadLetter.MessageRetentionPeriod) } }),
+    new CreateQueueCommand({
+      QueueName: names.deadLetterQueue,
+      Attributes: { MessageRetentionPeriod: String(deadLetter.MessageRetentionPeriod) },
+    }),
   );
   const dlqArn = await queueArn(client, dlq.QueueUrl!);
   const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? Number(queue.VisibilityTimeout);
@@ -97,12 +117,17 @@ export const createQueues = async (
 };
 
 const queueArn = async (client: SQSClient, queueUrl: string): Promise<string> => {
-  const attributes = await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const attributes = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   return attributes.Attributes!.QueueArn!;
 };
 
 /** A plain queue (no DLQ) to watch what a topic publishes, on the local stack. */
-export const createWatchQueue = async (client: SQSClient, name: string): Promise<{ queueUrl: string; queueArn: string }> => {
+export const createWatchQueue = async (
+  client: SQSClient,
+  name: string,
+): Promise<{ queueUrl: string; queueArn: string }> => {
   const created = await client.send(new CreateQueueCommand({ QueueName: name }));
   return { queueUrl: created.QueueUrl!, queueArn: await queueArn(client, created.QueueUrl!) };
 };

@@ -83,7 +83,10 @@ export const startPoller = (options: PollerOptions): Poller => {
       toDelete = recordsToDelete(records, response);
     } catch (caught: unknown) {
       error = caught;
-      console.error(`[${functionName}] batch failed; its ${records.length} records return after the visibility timeout:`, caught);
+      console.error(
+        `[${functionName}] batch failed; its ${records.length} records return after the visibility timeout:`,
+        caught,
+      );
     }
     if (toDelete.length > 0) {
       await client.send(

@@ -42,7 +42,13 @@ import type { UserDirectory } from '../cohorts/matching.js';
 import type { MembershipEventPublisher } from '../cohorts/events.js';
 import { generateKey } from '../workspaces/keys.js';
 import { KNOWN_PARTNERS } from '../workspaces/partners.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbEmulator, startSqsEmulator, type Emulator } from './emulators.js';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startDynamoDbEmulator,
+  startSqsEmulator,
+  type Emulator,
+} from './emulators.js';
 import { functionTimeoutMs, startGateway } from './gateway.js';
 import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
@@ -111,7 +117,12 @@ export interface LocalStack {
   /** Segment exports: their queue, and the folder they are written to. */
   exports: { queues: LocalQueues; folder: string };
   /** Currents: the delivery queue, and the receiver standing in for Heap (with the demo connector pointing at it). */
-  currents: { queues: LocalQueues; receiver: CurrentsReceiver; connectors: DynamoConnectorStore; demoConnectorId: string };
+  currents: {
+    queues: LocalQueues;
+    receiver: CurrentsReceiver;
+    connectors: DynamoConnectorStore;
+    demoConnectorId: string;
+  };
   sqsEndpoint: string;
   dynamoDbEndpoint: string;
   tables: Tables;
@@ -136,7 +147,9 @@ export interface LocalStack {
 }
 
 /** What `npm run admin -- --local` needs to find a running stack: endpoints and names, never keys. */
-export const describeStack = (stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events' | 'currents'>) => ({
+export const describeStack = (
+  stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events' | 'currents'>,
+) => ({
   sqsEndpoint: stack.sqsEndpoint,
   currentsQueueUrl: stack.currents.queues.queueUrl,
   membershipEventsWatchQueueUrl: stack.events.watchQueueUrl,
@@ -154,9 +167,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   try {
     const dataDir = options.dataDir && resolve(options.dataDir);
     const sqsEndpoint =
-      options.sqsEndpoint ?? (started.push(await startSqsEmulator(0, { dataDir: dataDir && `${dataDir}/sqs` })), started.at(-1)!.endpoint);
+      options.sqsEndpoint ??
+      (started.push(await startSqsEmulator(0, { dataDir: dataDir && `${dataDir}/sqs` })), started.at(-1)!.endpoint);
     const dynamoDbEndpoint =
-      options.dynamoDbEndpoint ?? (started.push(await startDynamoDbEmulator(undefined, { dataDir: dataDir && `${dataDir}/dynamodb` })), started.at(-1)!.endpoint);
+      options.dynamoDbEndpoint ??
+      (started.push(await startDynamoDbEmulator(undefined, { dataDir: dataDir && `${dataDir}/dynamodb` })),
+      started.at(-1)!.endpoint);
     const saved = dataDir ? await loadDemoState(dataDir) : undefined;
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
@@ -167,7 +183,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const sns = new SNSClient({ ...clientConfig, endpoint: sqsEndpoint });
 
     const prefix = options.prefix ?? 'local';
-    const tables: Tables = { workspaces: `${prefix}-workspaces`, users: `${prefix}-users`, cohorts: `${prefix}-cohorts` };
+    const tables: Tables = {
+      workspaces: `${prefix}-workspaces`,
+      users: `${prefix}-users`,
+      cohorts: `${prefix}-cohorts`,
+    };
     await createTables(dynamodb, tables, { existing: dataDir ? 'keep' : 'fail' });
     const queues = await createQueues(
       sqs,
@@ -179,23 +199,34 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const watch = await createWatchQueue(sqs, `${prefix}-membership-events-watch`);
     if (options.watchEvents !== false) {
       await sns.send(
-        new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: watch.queueArn, Attributes: { RawMessageDelivery: 'true' } }),
+        new SubscribeCommand({
+          TopicArn: topic.TopicArn,
+          Protocol: 'sqs',
+          Endpoint: watch.queueArn,
+          Attributes: { RawMessageDelivery: 'true' },
+        }),
       );
     }
     const events = { topicArn: topic.TopicArn!, watchQueueUrl: watch.queueUrl };
     const exportQueues = await createQueues(
       sqs,
       { queue: `${prefix}-segment-exports`, deadLetterQueue: `${prefix}-segment-exports-dlq` },
-      { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'ExportQueue', deadLetterQueue: 'ExportDeadLetterQueue' } },
+      {
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+        logicalIds: { queue: 'ExportQueue', deadLetterQueue: 'ExportDeadLetterQueue' },
+      },
     );
     const currentsQueues = await createQueues(
       sqs,
       { queue: `${prefix}-currents`, deadLetterQueue: `${prefix}-currents-dlq` },
-      { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30, logicalIds: { queue: 'CurrentsQueue', deadLetterQueue: 'CurrentsDeadLetterQueue' } },
+      {
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+        logicalIds: { queue: 'CurrentsQueue', deadLetterQueue: 'CurrentsDeadLetterQueue' },
+      },
     );
     // The same port as last time (the demo connector's URL names it), if it is still free.
-    const receiver = await startCurrentsReceiver({ print: options.printCurrents, port: saved?.receiverPort }).catch(() =>
-      startCurrentsReceiver({ print: options.printCurrents }),
+    const receiver = await startCurrentsReceiver({ print: options.printCurrents, port: saved?.receiverPort }).catch(
+      () => startCurrentsReceiver({ print: options.printCurrents }),
     );
     const exportsFolder = resolve(options.exportsFolder ?? '.local/exports');
     const blobs = new FileBlobStore(exportsFolder);
@@ -228,7 +259,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     if (options.configureSyncDynamoDb) {
       const syncClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
       options.configureSyncDynamoDb(syncClient);
-      const syncDocuments = DynamoDBDocumentClient.from(syncClient, { marshallOptions: { removeUndefinedValues: true } });
+      const syncDocuments = DynamoDBDocumentClient.from(syncClient, {
+        marshallOptions: { removeUndefinedValues: true },
+      });
       syncUsers = new DynamoUserStore(syncDocuments, tables.users);
       syncMemberships = new DynamoMembershipStore(syncDocuments, tables.cohorts);
     }
@@ -238,7 +271,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const demoConnector =
       (saved && existing && (await connectors.get(workspace.workspaceId, saved.connectorId))) ||
       (await connectors.create(
-        { workspaceId: workspace.workspaceId, url: receiver.url, token: generateKey(), eventTypes: [...CURRENTS_EVENT_TYPES] },
+        {
+          workspaceId: workspace.workspaceId,
+          url: receiver.url,
+          token: generateKey(),
+          eventTypes: [...CURRENTS_EVENT_TYPES],
+        },
         new Date(),
       ));
     if (dataDir) {
@@ -285,7 +323,13 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       currents: createCurrentsHandler({
         connectors,
         retryLater: async (receiptHandle, seconds) => {
-          await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: currentsQueues.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+          await sqs.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: currentsQueues.queueUrl,
+              ReceiptHandle: receiptHandle,
+              VisibilityTimeout: seconds,
+            }),
+          );
         },
         clock: options.currentsClock,
         observability: await createObservability('currents'),
@@ -293,10 +337,20 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       // Reads through the sync's client, so that a limits model or a meter on it sees them too.
       events: createEventsHandler({
         sources: { profiles: syncUsers, cohorts: syncMemberships, orphans: syncMemberships },
-        publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(new SnsMembershipEventPublisher(sns, events.topicArn)),
+        publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(
+          new SnsMembershipEventPublisher(sns, events.topicArn),
+        ),
         observability: await createObservability('events'),
       }),
-      export: createExportHandler({ ...segmentSources, exports: exportStore, segments, sizePolicy: options.segmentSizePolicy, blobs, queue: exportQueue, observability: await createObservability('export') }),
+      export: createExportHandler({
+        ...segmentSources,
+        exports: exportStore,
+        segments,
+        sizePolicy: options.segmentSizePolicy,
+        blobs,
+        queue: exportQueue,
+        observability: await createObservability('export'),
+      }),
     };
     const exportPoller =
       options.poll === false
@@ -326,7 +380,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           });
     const gateway = await startGateway(
       { ingest: handlers.ingest as never, api: handlers.api as never },
-      { port: options.port ?? 0, host: options.host, headersTimeoutMs: options.gatewayTimeouts?.headersMs, requestTimeoutMs: options.gatewayTimeouts?.requestMs },
+      {
+        port: options.port ?? 0,
+        host: options.host,
+        headersTimeoutMs: options.gatewayTimeouts?.headersMs,
+        requestTimeoutMs: options.gatewayTimeouts?.requestMs,
+      },
     );
     // The events function reads the cohorts table's stream, as Lambda's event source mapping would.
     const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tables.cohorts }));

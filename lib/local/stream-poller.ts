@@ -55,13 +55,17 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
   const discoverShards = async () => {
     let exclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }));
+      const { StreamDescription } = await client.send(
+        new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      );
       for (const shard of StreamDescription?.Shards ?? []) {
         const shardId = shard.ShardId!;
         if (iterators.has(shardId) || finished.has(shardId)) continue;
         // A child shard waits until its parent is read to its end, as Lambda does: per-item order.
         if (shard.ParentShardId && !finished.has(shard.ParentShardId) && iterators.has(shard.ParentShardId)) continue;
-        const { ShardIterator } = await client.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
+        const { ShardIterator } = await client.send(
+          new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        );
         if (ShardIterator) iterators.set(shardId, ShardIterator);
       }
       exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
@@ -94,7 +98,9 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
         let delivered = 0;
         for (const [shardId, iterator] of [...iterators]) {
           if (!running) break;
-          const { Records, NextShardIterator } = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize ?? 100 }));
+          const { Records, NextShardIterator } = await client.send(
+            new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize ?? 100 }),
+          );
           if (Records && Records.length > 0) {
             await deliver(Records);
             delivered += Records.length;
@@ -108,7 +114,9 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
         if (delivered === 0) await sleep(IDLE_MS);
       } catch (error: unknown) {
         if (!running) break;
-        console.error(`[${options.functionName}] stream poll failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(
+          `[${options.functionName}] stream poll failed, retrying: ${error instanceof Error ? error.message : String(error)}`,
+        );
         await sleep(1_000);
       }
     }

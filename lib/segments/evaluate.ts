@@ -107,7 +107,12 @@ export const evaluate = (filter: Filter, source: MemberSource, after?: string): 
   // is read only when nothing is included.
   const exclusions = filter.all.filter(isExclusion);
   const inclusions = filter.all.filter((child) => !isExclusion(child)).map((child) => evaluate(child, source, after));
-  const base = inclusions.length === 0 ? source.workspaceUsers(after) : inclusions.length === 1 ? inclusions[0]! : intersection(inclusions);
+  const base =
+    inclusions.length === 0
+      ? source.workspaceUsers(after)
+      : inclusions.length === 1
+        ? inclusions[0]!
+        : intersection(inclusions);
   if (exclusions.length === 0) return base;
   const excluded = exclusions.map((child) => source.cohortMembers(child.cohort.partner, child.cohort.cohort_id, after));
   return difference(base, excluded.length === 1 ? excluded[0]! : union(excluded));
@@ -195,11 +200,21 @@ export const takeWithin = async (
     workspaceUsers: (after) => record(source.workspaceUsers(after)),
   };
   const taken = await takeOrExhaust(evaluate(filter, recording, options.after), options.limit, options.end);
-  if (taken) return { values: taken.values, more: taken.more, ...(taken.resumeAfter !== undefined ? { resumeAfter: taken.resumeAfter } : {}), read };
+  if (taken)
+    return {
+      values: taken.values,
+      more: taken.more,
+      ...(taken.resumeAfter !== undefined ? { resumeAfter: taken.resumeAfter } : {}),
+      read,
+    };
   // The merges have closed their sources, so every read in flight has settled and is recorded.
   const open = recorded.filter((tape) => !tape.done);
-  if (open.some((tape) => tape.values.length === 0)) throw new Error(`read budget ${options.readBudget} is below the filter's ${recorded.length} sources`);
-  const reached = open.reduce((min, tape) => (tape.values.at(-1)! < min ? tape.values.at(-1)! : min), open[0]!.values.at(-1)!);
+  if (open.some((tape) => tape.values.length === 0))
+    throw new Error(`read budget ${options.readBudget} is below the filter's ${recorded.length} sources`);
+  const reached = open.reduce(
+    (min, tape) => (tape.values.at(-1)! < min ? tape.values.at(-1)! : min),
+    open[0]!.values.at(-1)!,
+  );
   let next = 0;
   const replay = (): AsyncIterable<string> => {
     const tape = recorded[next++]!;
@@ -211,10 +226,15 @@ export const takeWithin = async (
     })();
   };
   // The same filter builds its sources in the same order, so the n-th replay is the n-th source.
-  const window = await takeOrExhaust(evaluate(filter, { cohortMembers: replay, workspaceUsers: replay }, options.after), options.limit, options.end);
+  const window = await takeOrExhaust(
+    evaluate(filter, { cohortMembers: replay, workspaceUsers: replay }, options.after),
+    options.limit,
+    options.end,
+  );
   if (!window) throw new Error('a replay reads nothing');
   if (window.more) return { values: window.values, more: true, resumeAfter: window.resumeAfter!, read };
-  if (window.endReached || (options.end !== undefined && reached >= options.end)) return { values: window.values, more: false, read };
+  if (window.endReached || (options.end !== undefined && reached >= options.end))
+    return { values: window.values, more: false, read };
   return { values: window.values, more: true, resumeAfter: reached, read };
 };
 
@@ -243,12 +263,14 @@ const takeOrExhaust = async (
 };
 
 /** Cursors are opaque to clients: base64url of the last braze_id served. */
-export const encodeCursor = (after: string): string => Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+export const encodeCursor = (after: string): string =>
+  Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
 export const decodeCursor = (cursor: string): string | undefined => {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
     // `after` becomes a key condition (sort key M#<after>): a forged cursor no key can hold is refused, not sent to DynamoDB.
-    const fits = (after: string) => after !== '' && isWellFormedUnicode(after) && Buffer.byteLength(after) <= SORT_KEY_MAX_BYTES - 2;
+    const fits = (after: string) =>
+      after !== '' && isWellFormedUnicode(after) && Buffer.byteLength(after) <= SORT_KEY_MAX_BYTES - 2;
     return typeof value.after === 'string' && fits(value.after) ? value.after : undefined;
   } catch {
     return undefined;

@@ -25,7 +25,12 @@ export interface ExportPorts extends Pick<SegmentPorts, 'memberships' | 'users'>
 
 export type ExportJobWithFilter = ExportJob & { filter: Filter };
 
-export const startExport = async (workspaceId: string, segment: Segment, ports: ExportPorts, now: Date): Promise<ExportJobWithFilter> => {
+export const startExport = async (
+  workspaceId: string,
+  segment: Segment,
+  ports: ExportPorts,
+  now: Date,
+): Promise<ExportJobWithFilter> => {
   const exportId = generateId();
   const job: ExportJobWithFilter = {
     workspaceId,
@@ -90,7 +95,11 @@ export const runExportChunk = async (
   let more = true;
   let read = 0;
   const maxReads = options.maxReads ?? Number.POSITIVE_INFINITY;
-  for (let steps = 0; more && lines.length < options.maxUsers && read < maxReads && !(steps > 0 && options.outOfTime()); steps += 1) {
+  for (
+    let steps = 0;
+    more && lines.length < options.maxUsers && read < maxReads && !(steps > 0 && options.outOfTime());
+    steps += 1
+  ) {
     const step = await takeWithin(job.filter, source, {
       ...(cursor !== undefined ? { after: cursor } : {}),
       limit: Math.min(STEP_USERS, options.maxUsers - lines.length),

@@ -25,7 +25,10 @@ export const PAGE_READ_BUDGET = 5_000;
 const MAX_QUERY_PAGE = 1_000;
 
 export interface SegmentPorts {
-  segments: Pick<DynamoSegmentStore, 'get' | 'create' | 'update' | 'list' | 'delete' | 'requestSizeJob' | 'advanceSizeJob' | 'finishSizeJob'>;
+  segments: Pick<
+    DynamoSegmentStore,
+    'get' | 'create' | 'update' | 'list' | 'delete' | 'requestSizeJob' | 'advanceSizeJob' | 'finishSizeJob'
+  >;
   memberships: Pick<DynamoMembershipStore, 'getCohorts' | 'cohortMembers'>;
   users: Pick<DynamoUserStore, 'workspaceUsers' | 'getProfiles' | 'workspaceUserCount'>;
   clock?: () => Date;
@@ -37,7 +40,8 @@ const SegmentBody = z.object({
 });
 
 export const parseSegmentBody = (body: unknown): { name: string; filter: Filter } => {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('The body must be a JSON object with `name` and `filter`');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ValidationError('The body must be a JSON object with `name` and `filter`');
   const result = SegmentBody.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -76,11 +80,20 @@ export const memberSource = (
   pages: { first: number; max: number } = { first: MAX_QUERY_PAGE, max: MAX_QUERY_PAGE },
 ): MemberSource => ({
   cohortMembers: (partner, cohortId, after) =>
-    growingPages((from, pageSize) => ports.memberships.cohortMembers({ workspaceId, partner, cohortId }, from, pageSize), after, pages),
-  workspaceUsers: (after) => growingPages((from, pageSize) => ports.users.workspaceUsers(workspaceId, from, pageSize), after, pages),
+    growingPages(
+      (from, pageSize) => ports.memberships.cohortMembers({ workspaceId, partner, cohortId }, from, pageSize),
+      after,
+      pages,
+    ),
+  workspaceUsers: (after) =>
+    growingPages((from, pageSize) => ports.users.workspaceUsers(workspaceId, from, pageSize), after, pages),
 });
 
-export const requireSegment = async (workspaceId: string, segmentId: string, segments: Pick<DynamoSegmentStore, 'get'>): Promise<Segment> => {
+export const requireSegment = async (
+  workspaceId: string,
+  segmentId: string,
+  segments: Pick<DynamoSegmentStore, 'get'>,
+): Promise<Segment> => {
   const segment = await segments.get(workspaceId, segmentId);
   if (!segment) throw new NotFoundError(`No segment ${segmentId} in this workspace`);
   return segment;
@@ -114,7 +127,8 @@ export const audiencePage = async (
   readBudget = PAGE_READ_BUDGET,
 ): Promise<{ users: AudienceUser[]; nextCursor: string | null; read: number }> => {
   const limit = options.limit === undefined ? DEFAULT_PAGE : Number(options.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new ValidationError(`\`limit\` must be an integer from 1 to ${MAX_PAGE}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    throw new ValidationError(`\`limit\` must be an integer from 1 to ${MAX_PAGE}`);
   let after: string | undefined;
   if (options.cursor !== undefined) {
     after = decodeCursor(options.cursor);
@@ -122,7 +136,11 @@ export const audiencePage = async (
   }
   // The first query of each source asks for what the page needs (one more, to know if there is more).
   const source = memberSource(workspaceId, ports, { first: limit + 1, max: MAX_QUERY_PAGE });
-  const page = await takeWithin(segment.filter, source, { after, limit, readBudget: Math.max(readBudget, 2 * MAX_FILTER_COHORTS + 1) });
+  const page = await takeWithin(segment.filter, source, {
+    after,
+    limit,
+    readBudget: Math.max(readBudget, 2 * MAX_FILTER_COHORTS + 1),
+  });
   const profiles = await ports.users.getProfiles(workspaceId, page.values);
   return {
     users: profiles.map(audienceUser),

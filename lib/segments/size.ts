@@ -39,7 +39,11 @@ export interface SizePolicy {
   jobLeaseMs: number;
 }
 
-export const DEFAULT_SIZE_POLICY: SizePolicy = Object.freeze({ syncWriteWindowMs: 30_000, minRecomputeIntervalMs: 60_000, jobLeaseMs: 10 * 60_000 });
+export const DEFAULT_SIZE_POLICY: SizePolicy = Object.freeze({
+  syncWriteWindowMs: 30_000,
+  minRecomputeIntervalMs: 60_000,
+  jobLeaseMs: 10 * 60_000,
+});
 
 /** Sixteen ranges of braze_id by the first hex digit (shard boundaries of both indexes): each resumable on its own. */
 const HEX = [...'0123456789abcdef'];
@@ -91,7 +95,10 @@ export const readSizeInputs = async (
   const byKey = new Map(cohorts.map((cohort) => [`${cohort.partner}/${cohort.cohortId}`, cohort]));
   const unknown = tests.map(cohortKey).filter((key) => !byKey.has(key));
   if (unknown.length > 0) {
-    throw new ValidationError(`Unknown cohort${unknown.length > 1 ? 's' : ''} in filter: ${unknown.join(', ')}`, unknown.map((key) => `no cohort ${key} in this workspace`));
+    throw new ValidationError(
+      `Unknown cohort${unknown.length > 1 ? 's' : ''} in filter: ${unknown.join(', ')}`,
+      unknown.map((key) => `no cohort ${key} in this workspace`),
+    );
   }
   return { cohorts: byKey, users };
 };
@@ -127,7 +134,10 @@ export const sizeBounds = (filter: Filter, inputs: SizeInputs): SizeBounds => {
     }
     return {
       min: Math.max(...children.map((child) => child.min)),
-      max: Math.min(universe, children.reduce((sum, child) => sum + child.max, 0)),
+      max: Math.min(
+        universe,
+        children.reduce((sum, child) => sum + child.max, 0),
+      ),
     };
   };
   return bound(filter);
@@ -149,7 +159,10 @@ export const lastChangeAffecting = (filter: Filter, inputs: SizeInputs): string 
     ...[...inputs.cohorts.values()].map((cohort) => cohort.lastSyncedAt),
     inputs.users.lastRemovedAt,
     takesUsersInNoCohort(filter) ? inputs.users.lastCreatedAt : undefined,
-  ].reduce<string | undefined>((latest, at) => (at !== undefined && (latest === undefined || Date.parse(at) > Date.parse(latest)) ? at : latest), undefined);
+  ].reduce<string | undefined>(
+    (latest, at) => (at !== undefined && (latest === undefined || Date.parse(at) > Date.parse(latest)) ? at : latest),
+    undefined,
+  );
 
 export type SizeStatus = 'exact' | 'current' | 'stale' | 'pending';
 
@@ -163,7 +176,6 @@ export interface SizeAnswer {
   /** A computation is queued or running. */
   recomputing: boolean;
 }
-
 
 /** Whether the size needs a job, from counts alone: a new segment queues its first computation when it does. */
 export const needsSizeJob = (filter: Filter, inputs: SizeInputs): boolean => {
@@ -200,13 +212,18 @@ export const answerSize = async (
   const policy = options.policy ?? DEFAULT_SIZE_POLICY;
   const inputs = options.inputs ?? (await readSizeInputs(workspaceId, segment.filter, ports));
   const bounds = sizeBounds(segment.filter, inputs);
-  if (bounds.min === bounds.max) return { size: bounds.min, status: 'exact', computedAt: now.toISOString(), bounds, recomputing: false };
+  if (bounds.min === bounds.max)
+    return { size: bounds.min, status: 'exact', computedAt: now.toISOString(), bounds, recomputing: false };
   const computed = segment.computedSize;
   const changedAt = lastChangeAffecting(segment.filter, inputs);
-  const stale = computed === undefined || (changedAt !== undefined && Date.parse(changedAt) >= Date.parse(computed.computedAt) - policy.syncWriteWindowMs);
+  const stale =
+    computed === undefined ||
+    (changedAt !== undefined && Date.parse(changedAt) >= Date.parse(computed.computedAt) - policy.syncWriteWindowMs);
   const presumedLostBefore = new Date(now.getTime() - policy.jobLeaseMs);
-  let recomputing = segment.sizeJob !== undefined && Date.parse(segment.sizeJob.progressAt) >= presumedLostBefore.getTime();
-  const due = computed === undefined || Date.parse(computed.computedAt) <= now.getTime() - policy.minRecomputeIntervalMs;
+  let recomputing =
+    segment.sizeJob !== undefined && Date.parse(segment.sizeJob.progressAt) >= presumedLostBefore.getTime();
+  const due =
+    computed === undefined || Date.parse(computed.computedAt) <= now.getTime() - policy.minRecomputeIntervalMs;
   if (stale && !recomputing && due) {
     const job = newSizeJob(now);
     // Of concurrent requests, the one that records the job queues it; the others see it under way.
@@ -225,11 +242,22 @@ export const answerSize = async (
 };
 
 /** Counts one range until it is done or the invocation is out of time; steps are bounded by STEP_READS. */
-const countRange = async (filter: Filter, ports: Pick<SegmentPorts, 'memberships' | 'users'>, workspaceId: string, range: SizeRange, outOfTime: () => boolean): Promise<SizeRange> => {
+const countRange = async (
+  filter: Filter,
+  ports: Pick<SegmentPorts, 'memberships' | 'users'>,
+  workspaceId: string,
+  range: SizeRange,
+  outOfTime: () => boolean,
+): Promise<SizeRange> => {
   const source = memberSource(workspaceId, ports);
   let { after, counted } = range;
   for (;;) {
-    const step = await takeWithin(filter, source, { ...(after !== undefined ? { after } : {}), ...(range.end !== undefined ? { end: range.end } : {}), limit: STEP_USERS, readBudget: STEP_READS });
+    const step = await takeWithin(filter, source, {
+      ...(after !== undefined ? { after } : {}),
+      ...(range.end !== undefined ? { end: range.end } : {}),
+      limit: STEP_USERS,
+      readBudget: STEP_READS,
+    });
     counted += step.values.length;
     if (!step.more) return { ...range, counted, done: true };
     after = step.resumeAfter;
@@ -263,7 +291,10 @@ export const runSizeJobChunk = async (
   const job = segment?.sizeJob;
   if (!segment || !job || job.jobId !== message.jobId) return { status: 'superseded' };
   if (job.startedAt === undefined && policy.syncWriteWindowMs > 0) {
-    const changedAt = lastChangeAffecting(segment.filter, await readSizeInputs(message.workspaceId, segment.filter, ports));
+    const changedAt = lastChangeAffecting(
+      segment.filter,
+      await readSizeInputs(message.workspaceId, segment.filter, ports),
+    );
     const startAt = Math.min(
       changedAt === undefined ? 0 : Date.parse(changedAt) + policy.syncWriteWindowMs,
       Date.parse(job.requestedAt) + policy.syncWriteWindowMs,
@@ -272,15 +303,27 @@ export const runSizeJobChunk = async (
     if (wait > 0) return { status: 'deferred', delaySeconds: Math.ceil(wait / 1000) };
   }
   const startedAt = job.startedAt ?? clock().toISOString();
-  const ranges = await mapLimit(job.ranges ?? initialRanges(), RANGES_IN_PARALLEL, async (range): Promise<SizeRange> =>
-    range.done ? range : countRange(segment.filter, ports, message.workspaceId, range, options.outOfTime),
+  const ranges = await mapLimit(
+    job.ranges ?? initialRanges(),
+    RANGES_IN_PARALLEL,
+    async (range): Promise<SizeRange> =>
+      range.done ? range : countRange(segment.filter, ports, message.workspaceId, range, options.outOfTime),
   );
   if (ranges.every((range) => range.done)) {
     const size = ranges.reduce((sum, range) => sum + range.counted, 0);
-    const finished = await ports.segments.finishSizeJob(message.workspaceId, message.segmentId, job, { value: size, computedAt: startedAt });
+    const finished = await ports.segments.finishSizeJob(message.workspaceId, message.segmentId, job, {
+      value: size,
+      computedAt: startedAt,
+    });
     return finished ? { status: 'done', size } : { status: 'superseded' };
   }
-  const advanced = await ports.segments.advanceSizeJob(message.workspaceId, message.segmentId, job, { startedAt, ranges }, clock());
+  const advanced = await ports.segments.advanceSizeJob(
+    message.workspaceId,
+    message.segmentId,
+    job,
+    { startedAt, ranges },
+    clock(),
+  );
   return advanced ? { status: 'running' } : { status: 'superseded' };
 };
 

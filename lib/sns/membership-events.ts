@@ -39,7 +39,9 @@ export class SnsMembershipEventPublisher implements MembershipEventPublisher {
         );
         const failed = response.Failed ?? [];
         if (failed.length > 0) {
-          throw new Error(`SNS refused ${failed.length} membership event(s): ${failed.map((entry) => entry.Code).join(', ')}`);
+          throw new Error(
+            `SNS refused ${failed.length} membership event(s): ${failed.map((entry) => entry.Code).join(', ')}`,
+          );
         }
       }),
     );

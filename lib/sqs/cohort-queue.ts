@@ -14,9 +14,13 @@ export const MAX_MESSAGE_BYTES = 1_048_576;
  * astral range that AWS allows).
  */
 const escapeCodeUnits = (character: string): string =>
-  Array.from({ length: character.length }, (_, index) => `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`).join('');
+  Array.from(
+    { length: character.length },
+    (_, index) => `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`,
+  ).join('');
 
-export const toSqsBody = (message: unknown): string => JSON.stringify(message).replace(/[\u{10000}-\u{10FFFF}\uFFFE\uFFFF]/gu, escapeCodeUnits);
+export const toSqsBody = (message: unknown): string =>
+  JSON.stringify(message).replace(/[\u{10000}-\u{10FFFF}\uFFFE\uFFFF]/gu, escapeCodeUnits);
 
 export class SqsCohortQueue implements CohortQueue {
   constructor(
@@ -34,9 +38,14 @@ export class SqsCohortQueue implements CohortQueue {
     }
     try {
       // SendMessage resolves only once SQS has stored the message redundantly.
-      await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body, DelaySeconds: options.delaySeconds }));
+      await this.client.send(
+        new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body, DelaySeconds: options.delaySeconds }),
+      );
     } catch (error: unknown) {
-      throw new ServiceUnavailableError('The request could not be queued; nothing was accepted. Retry with exponential backoff', error);
+      throw new ServiceUnavailableError(
+        'The request could not be queued; nothing was accepted. Retry with exponential backoff',
+        error,
+      );
     }
   }
 }

@@ -32,12 +32,23 @@ export class SqsCurrentsQueue implements CurrentsQueue {
   async send(messages: readonly CurrentsMessage[]): Promise<void> {
     for (const batch of chunk(messages, SEND_BATCH_LIMIT)) {
       const response = await this.client
-        .send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: batch.map((message, index) => ({ Id: String(index), MessageBody: toSqsBody(message) })) }))
+        .send(
+          new SendMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: batch.map((message, index) => ({ Id: String(index), MessageBody: toSqsBody(message) })),
+          }),
+        )
         .catch((error: unknown) => {
-          throw new ServiceUnavailableError('Events could not be queued for Currents; retry with exponential backoff', error);
+          throw new ServiceUnavailableError(
+            'Events could not be queued for Currents; retry with exponential backoff',
+            error,
+          );
         });
       // SendMessageBatch answers 200 even when entries fail.
-      if ((response.Failed ?? []).length > 0) throw new ServiceUnavailableError('Some events could not be queued for Currents; retry with exponential backoff');
+      if ((response.Failed ?? []).length > 0)
+        throw new ServiceUnavailableError(
+          'Some events could not be queued for Currents; retry with exponential backoff',
+        );
     }
   }
 }

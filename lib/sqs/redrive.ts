@@ -5,7 +5,12 @@
  * emulator (which has no StartMessageMoveTask): receive, send, then delete, so a crash
  * in between duplicates a message rather than losing it.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 
 export interface RedriveResult {
   moved: number;
@@ -36,7 +41,11 @@ export const redriveDeadLetters = async (
     const sent = await client.send(
       new SendMessageBatchCommand({
         QueueUrl: from.queueUrl,
-        Entries: messages.map((message, index) => ({ Id: String(index), MessageBody: message.Body!, MessageAttributes: message.MessageAttributes })),
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          MessageBody: message.Body!,
+          MessageAttributes: message.MessageAttributes,
+        })),
       }),
     );
     // SendMessageBatch answers 200 even when entries fail: delete only what was sent.

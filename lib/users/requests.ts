@@ -26,7 +26,10 @@ const MAX_ATTRIBUTES_BYTES = 64 * 1024;
 
 /** Why a custom attribute value cannot be stored, or undefined if it can. */
 export const attributeValueProblem = (value: unknown, depth = 0): string | undefined => {
-  if (typeof value === 'string') return isWellFormedUnicode(value) ? undefined : 'strings must be well-formed Unicode (this one has a lone surrogate)';
+  if (typeof value === 'string')
+    return isWellFormedUnicode(value)
+      ? undefined
+      : 'strings must be well-formed Unicode (this one has a lone surrogate)';
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') {
     const magnitude = Math.abs(value);
@@ -34,7 +37,9 @@ export const attributeValueProblem = (value: unknown, depth = 0): string | undef
       return `number ${value} is out of range (magnitude 1e-130 to 1e126, or 0)`;
     }
     // The SDK refuses to marshal integers it cannot represent exactly.
-    return Number.isInteger(value) && !Number.isSafeInteger(value) ? `integer ${value} is beyond 2^53 and would lose precision: send it as a string` : undefined;
+    return Number.isInteger(value) && !Number.isSafeInteger(value)
+      ? `integer ${value} is beyond 2^53 and would lose precision: send it as a string`
+      : undefined;
   }
   if (depth >= MAX_ATTRIBUTE_DEPTH) return `nested deeper than ${MAX_ATTRIBUTE_DEPTH} levels`;
   if (Array.isArray(value)) {
@@ -47,7 +52,8 @@ export const attributeValueProblem = (value: unknown, depth = 0): string | undef
   if (typeof value === 'object') {
     for (const [name, item] of Object.entries(value)) {
       if (name === '') return 'nested attribute names must be non-empty';
-      if (!isWellFormedUnicode(name)) return 'nested attribute names must be well-formed Unicode (this one has a lone surrogate)';
+      if (!isWellFormedUnicode(name))
+        return 'nested attribute names must be well-formed Unicode (this one has a lone surrogate)';
       const problem = attributeValueProblem(item, depth + 1);
       if (problem) return problem;
     }
@@ -69,15 +75,27 @@ export const TrackAttributes = z
       ctx.issues.push({ code: 'custom', input: value, message: 'needs `external_id`, `user_alias` or `device_id`' });
     }
     if (value.device_id !== undefined && value.external_id === undefined && value.user_alias !== undefined) {
-      ctx.issues.push({ code: 'custom', input: value, message: '`device_id` goes alone (an anonymous profile) or with `external_id`' });
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: '`device_id` goes alone (an anonymous profile) or with `external_id`',
+      });
     }
     const custom = Object.keys(value).filter((name) => !RESERVED.has(name));
     if (custom.length > MAX_CUSTOM_ATTRIBUTES) {
-      ctx.issues.push({ code: 'custom', input: value, message: `at most ${MAX_CUSTOM_ATTRIBUTES} custom attributes per object` });
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `at most ${MAX_CUSTOM_ATTRIBUTES} custom attributes per object`,
+      });
     }
     for (const name of custom) {
       if (!CustomAttributeName.safeParse(name).success) {
-        ctx.issues.push({ code: 'custom', input: value, message: 'custom attribute names are 1 to 255 characters of well-formed Unicode' });
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          message: 'custom attribute names are 1 to 255 characters of well-formed Unicode',
+        });
         return;
       }
       const problem = attributeValueProblem((value as Record<string, unknown>)[name]);
@@ -87,8 +105,16 @@ export const TrackAttributes = z
         return;
       }
     }
-    if (Buffer.byteLength(JSON.stringify(Object.fromEntries(custom.map((name) => [name, (value as Record<string, unknown>)[name]])))) > MAX_ATTRIBUTES_BYTES) {
-      ctx.issues.push({ code: 'custom', input: value, message: `custom attributes of one object are at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON` });
+    if (
+      Buffer.byteLength(
+        JSON.stringify(Object.fromEntries(custom.map((name) => [name, (value as Record<string, unknown>)[name]]))),
+      ) > MAX_ATTRIBUTES_BYTES
+    ) {
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `custom attributes of one object are at most ${MAX_ATTRIBUTES_BYTES} bytes of JSON`,
+      });
     }
   });
 export type TrackAttributes = z.infer<typeof TrackAttributes>;
@@ -175,13 +201,22 @@ export type IdentifyRequest = z.infer<typeof IdentifyRequest>;
 
 export const ExportIdsRequest = z
   .object({
-    external_ids: z.array(Identifier).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
-    user_aliases: z.array(UserAlias).max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` }).optional(),
+    external_ids: z
+      .array(Identifier)
+      .max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` })
+      .optional(),
+    user_aliases: z
+      .array(UserAlias)
+      .max(MAX_EXPORT_IDS, { error: `at most ${MAX_EXPORT_IDS} per request` })
+      .optional(),
     device_id: Identifier.optional(),
     braze_id: BrazeId.optional(),
   })
   .refine(
-    (body) => (body.external_ids?.length ?? 0) + (body.user_aliases?.length ?? 0) > 0 || body.device_id !== undefined || body.braze_id !== undefined,
+    (body) =>
+      (body.external_ids?.length ?? 0) + (body.user_aliases?.length ?? 0) > 0 ||
+      body.device_id !== undefined ||
+      body.braze_id !== undefined,
     { error: 'give at least one of `external_ids`, `user_aliases`, `device_id`, `braze_id`' },
   );
 export type ExportIdsRequest = z.infer<typeof ExportIdsRequest>;

@@ -5,14 +5,29 @@
 import type { IdentifierRef } from '../cohorts/matching.js';
 import { UserConflictError, type DynamoUserStore, type UserProfile } from '../dynamodb/user-store.js';
 import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
-import { customAttributesOf, type ExportIdsRequest, type IdentifyRequest, type TrackEvent, type TrackPurchase, type TrackRequest } from './requests.js';
+import {
+  customAttributesOf,
+  type ExportIdsRequest,
+  type IdentifyRequest,
+  type TrackEvent,
+  type TrackPurchase,
+  type TrackRequest,
+} from './requests.js';
 import { customEvent, purchaseEvent, type EventUser } from '../currents/events.js';
 import type { DynamoConnectorStore } from '../dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../sqs/currents-queue.js';
 
 export type UserStore = Pick<
   DynamoUserStore,
-  'find' | 'findOrCreate' | 'getProfile' | 'getProfiles' | 'addAlias' | 'addDeviceToIdentifiedUser' | 'setCustomAttributes' | 'identifyInPlace' | 'mergeInto'
+  | 'find'
+  | 'findOrCreate'
+  | 'getProfile'
+  | 'getProfiles'
+  | 'addAlias'
+  | 'addDeviceToIdentifiedUser'
+  | 'setCustomAttributes'
+  | 'identifyInPlace'
+  | 'mergeInto'
 >;
 export type MembershipReader = Pick<DynamoMembershipStore, 'cohortsOfUser' | 'getCohorts' | 'dropUser'>;
 
@@ -57,7 +72,9 @@ export const trackUsers = async (
       // A lone device id names an anonymous profile; read it once, to refuse an identified owner.
       const existing = owner.type === 'device_id' ? await users.find(workspaceId, owner) : undefined;
       if (existing?.identified) {
-        throw new UserConflictError(`device ${attributes.device_id} belongs to an identified user: send its external_id`);
+        throw new UserConflictError(
+          `device ${attributes.device_id} belongs to an identified user: send its external_id`,
+        );
       }
       const brazeId = existing?.brazeId ?? (await users.findOrCreate(workspaceId, owner, now)).brazeId;
       if (attributes.external_id !== undefined && attributes.user_alias !== undefined) {
@@ -103,7 +120,11 @@ const trackBehaviors = async (
         )?.brazeId;
       const profile = brazeId === undefined ? undefined : await ports.users.getProfile(workspaceId, brazeId);
       if (!profile) {
-        errors.push({ type: 'no such user: events of users who do not exist create nothing', input_array: inputArray, index });
+        errors.push({
+          type: 'no such user: events of users who do not exist create nothing',
+          input_array: inputArray,
+          index,
+        });
         found.push(undefined);
         continue;
       }
@@ -123,7 +144,9 @@ const trackBehaviors = async (
   const purchaseOwners = await owners(purchases, 'purchases');
   const currentsEvents = [
     ...events.flatMap((event, index) => (eventOwners[index] ? [customEvent(eventOwners[index]!, event)] : [])),
-    ...purchases.flatMap((purchase, index) => (purchaseOwners[index] ? [purchaseEvent(purchaseOwners[index]!, purchase)] : [])),
+    ...purchases.flatMap((purchase, index) =>
+      purchaseOwners[index] ? [purchaseEvent(purchaseOwners[index]!, purchase)] : [],
+    ),
   ];
   if (currentsEvents.length > 0 && ports.currents) {
     const connectors = (await ports.currents.connectors.list(workspaceId)).filter((connector) => !connector.paused);
@@ -178,14 +201,18 @@ export const identifyUsers = async (
   };
   for (const [index, item] of (request.aliases_to_identify ?? []).entries()) {
     const alias = item.user_alias;
-    await identifyOne({ type: 'alias', label: alias.alias_label, name: alias.alias_name }, item.external_id, `alias ${alias.alias_label}:${alias.alias_name}`).catch(
-      (error: unknown) => errors.push(itemError('aliases_to_identify', index, error)),
-    );
+    await identifyOne(
+      { type: 'alias', label: alias.alias_label, name: alias.alias_name },
+      item.external_id,
+      `alias ${alias.alias_label}:${alias.alias_name}`,
+    ).catch((error: unknown) => errors.push(itemError('aliases_to_identify', index, error)));
   }
   for (const [index, item] of (request.devices_to_identify ?? []).entries()) {
-    await identifyOne({ type: 'device_id', deviceId: item.device_id }, item.external_id, `device ${item.device_id}`).catch((error: unknown) =>
-      errors.push(itemError('devices_to_identify', index, error)),
-    );
+    await identifyOne(
+      { type: 'device_id', deviceId: item.device_id },
+      item.external_id,
+      `device ${item.device_id}`,
+    ).catch((error: unknown) => errors.push(itemError('devices_to_identify', index, error)));
   }
   return { identified, merged, errors };
 };
@@ -206,12 +233,17 @@ export const exportUsers = async (
   { users, memberships }: UserPorts,
 ): Promise<{ users: ExportedUser[]; invalidUserIds: string[] }> => {
   const wanted: { ref?: IdentifierRef; brazeId?: string; label: string }[] = [
-    ...(request.external_ids ?? []).map((externalId) => ({ ref: { type: 'external_id', externalId } as IdentifierRef, label: externalId })),
+    ...(request.external_ids ?? []).map((externalId) => ({
+      ref: { type: 'external_id', externalId } as IdentifierRef,
+      label: externalId,
+    })),
     ...(request.user_aliases ?? []).map((alias) => ({
       ref: { type: 'alias', label: alias.alias_label, name: alias.alias_name } as IdentifierRef,
       label: `${alias.alias_label}:${alias.alias_name}`,
     })),
-    ...(request.device_id !== undefined ? [{ ref: { type: 'device_id', deviceId: request.device_id } as IdentifierRef, label: request.device_id }] : []),
+    ...(request.device_id !== undefined
+      ? [{ ref: { type: 'device_id', deviceId: request.device_id } as IdentifierRef, label: request.device_id }]
+      : []),
     ...(request.braze_id !== undefined ? [{ brazeId: request.braze_id, label: request.braze_id }] : []),
   ];
   const invalidUserIds: string[] = [];
@@ -230,7 +262,11 @@ export const exportUsers = async (
   return { users: exported, invalidUserIds };
 };
 
-const toExportedUser = async (workspaceId: string, profile: UserProfile, memberships: MembershipReader): Promise<ExportedUser> => {
+const toExportedUser = async (
+  workspaceId: string,
+  profile: UserProfile,
+  memberships: MembershipReader,
+): Promise<ExportedUser> => {
   const refs = await memberships.cohortsOfUser(workspaceId, profile.brazeId);
   const cohorts = refs.length > 0 ? await memberships.getCohorts(workspaceId, refs) : [];
   return {

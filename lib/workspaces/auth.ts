@@ -3,7 +3,8 @@ import { PARTNER_MESSAGES } from '../contract/partner.js';
 import { hashKey, keyHashesEqual, maskKey } from './keys.js';
 import type { CredentialStore, KeyGrant } from './types.js';
 
-const isLive = (grant: KeyGrant, now: Date): boolean => grant.expiresAt === undefined || grant.expiresAt * 1000 > now.getTime();
+const isLive = (grant: KeyGrant, now: Date): boolean =>
+  grant.expiresAt === undefined || grant.expiresAt * 1000 > now.getTime();
 
 /**
  * The contract's three 401s, in the contract's order: partner key, then client secret,
@@ -44,7 +45,8 @@ export const authenticateRestKey = async (
   now: Date = new Date(),
 ): Promise<{ workspaceId: string }> => {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (!match?.[1]) throw new AuthenticationError('Missing or malformed Authorization header: expected `Bearer <REST API key>`');
+  if (!match?.[1])
+    throw new AuthenticationError('Missing or malformed Authorization header: expected `Bearer <REST API key>`');
   const grant = await store.getKey(hashKey(match[1]));
   if (!grant || grant.kind !== 'rest' || !isLive(grant, now)) throw new AuthenticationError('Invalid REST API key');
   return { workspaceId: grant.workspaceId };

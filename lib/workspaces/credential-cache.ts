@@ -76,14 +76,18 @@ export class CachedCredentialStore implements CredentialStore {
     this.grants = new ExpiringMap(ttlMs, maxEntries, now);
   }
 
-  async getPartnerAndKey(partner: string, keyHash: string): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
+  async getPartnerAndKey(
+    partner: string,
+    keyHash: string,
+  ): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
     if (!this.enabled) return this.store.getPartnerAndKey(partner, keyHash);
     // A key hash is 64 hex digits, so hash first makes the pair unambiguous whatever the partner's name.
     const cacheKey = `${keyHash}${partner}`;
     const cached = this.partnerRequests.get(cacheKey);
     if (cached) return cached;
     const found = await this.store.getPartnerAndKey(partner, keyHash);
-    if (found.partner && found.grant) this.partnerRequests.set(cacheKey, { partner: found.partner, grant: found.grant });
+    if (found.partner && found.grant)
+      this.partnerRequests.set(cacheKey, { partner: found.partner, grant: found.grant });
     return found;
   }
 

@@ -21,4 +21,5 @@ export const MAX_PARTNER_NAME_LENGTH = 50;
 
 export type PartnerName = (typeof KNOWN_PARTNERS)[number];
 
-export const isKnownPartner = (name: string): name is PartnerName => (KNOWN_PARTNERS as readonly string[]).includes(name);
+export const isKnownPartner = (name: string): name is PartnerName =>
+  (KNOWN_PARTNERS as readonly string[]).includes(name);

@@ -36,7 +36,13 @@ export interface ClaimResult {
 /** The port: the shared, atomic count of claimed requests per window. */
 export interface RequestCounter {
   /** Adds `block` to the window's count only if the count stays ≤ `limit`. */
-  claimRequests(key: string, windowStart: number, block: number, limit: number, expiresAt: number): Promise<ClaimResult>;
+  claimRequests(
+    key: string,
+    windowStart: number,
+    block: number,
+    limit: number,
+    expiresAt: number,
+  ): Promise<ClaimResult>;
 }
 
 export interface RateLimitHeaders extends Record<string, string> {
@@ -48,7 +54,9 @@ export interface RateLimitHeaders extends Record<string, string> {
 export class RateLimitedError extends ServiceError {
   constructor(limit: number, headers: RateLimitHeaders, retryAfterSeconds: number) {
     super(429, 'Rate limit exceeded', {
-      errors: [`at most ${limit} requests per hour per partner and workspace; the window resets at ${headers['X-RateLimit-Reset']} (epoch seconds)`],
+      errors: [
+        `at most ${limit} requests per hour per partner and workspace; the window resets at ${headers['X-RateLimit-Reset']} (epoch seconds)`,
+      ],
       headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },
     });
     this.name = 'RateLimitedError';
@@ -112,7 +120,8 @@ export class RateLimiter {
     const current = this.leases.get(key);
     if (current?.windowStart === windowStart) return current;
     // A new window: forget the leases of past ones (what they held is lost with their window).
-    for (const [other, lease] of this.leases) if (lease.windowStart < windowStart && !lease.claiming) this.leases.delete(other);
+    for (const [other, lease] of this.leases)
+      if (lease.windowStart < windowStart && !lease.claiming) this.leases.delete(other);
     const lease: Lease = { windowStart, tokens: 0, count: 0, exhausted: false };
     this.leases.set(key, lease);
     return lease;

@@ -45,7 +45,9 @@ describe('npm run admin', () => {
 
     // Assess
     expect((await partnerClient(stack, { dataImportKey, restApiKey }).changeCohort('c', [])).status).toBe(201);
-    expect((await request(`${stack.url}/cohorts`, { headers: { authorization: `Bearer ${restApiKey}` } })).status).toBe(200);
+    expect((await request(`${stack.url}/cohorts`, { headers: { authorization: `Bearer ${restApiKey}` } })).status).toBe(
+      200,
+    );
 
     const rotated = await admin('workspace', 'rotate-key', '--workspace', workspaceId, '--kind', 'data_import');
     const newKey = keyAfter(rotated, 'New data_import key');
@@ -56,8 +58,14 @@ describe('npm run admin', () => {
 
   it('counts and redrives the DLQ', async () => {
     // Prepare
-    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageBody: '{"dead":true}' }));
-    await eventually(async () => ((await admin('dlq', 'count')).startsWith('1 ') ? true : undefined), 10_000, 'the DLQ count');
+    await stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageBody: '{"dead":true}' }),
+    );
+    await eventually(
+      async () => ((await admin('dlq', 'count')).startsWith('1 ') ? true : undefined),
+      10_000,
+      'the DLQ count',
+    );
 
     // Act
     const redriven = await admin('dlq', 'redrive');
@@ -70,22 +78,43 @@ describe('npm run admin', () => {
   it('creates, lists, pauses and deletes Currents connectors', async () => {
     // Act
     const created = await admin(
-      'currents', 'create', '--workspace', stack.workspace.workspaceId, '--url', 'https://heap.example/currents', '--token', 't0ken',
-      '--events', 'users.behaviors.CustomEvent,users.behaviors.Purchase',
+      'currents',
+      'create',
+      '--workspace',
+      stack.workspace.workspaceId,
+      '--url',
+      'https://heap.example/currents',
+      '--token',
+      't0ken',
+      '--events',
+      'users.behaviors.CustomEvent,users.behaviors.Purchase',
     );
     const connectorId = /connector (\S+):/.exec(created)![1]!;
     await admin('currents', 'pause', '--workspace', stack.workspace.workspaceId, '--connector', connectorId);
 
     // Assess
-    const listed = (await admin('currents', 'list', '--workspace', stack.workspace.workspaceId)).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ connectorId, url: 'https://heap.example/currents', paused: true })]));
+    const listed = (await admin('currents', 'list', '--workspace', stack.workspace.workspaceId))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ connectorId, url: 'https://heap.example/currents', paused: true }),
+      ]),
+    );
     expect(JSON.stringify(listed)).not.toContain('t0ken');
-    expect(await admin('currents', 'dead-letters', '--workspace', stack.workspace.workspaceId, '--connector', connectorId)).toContain('0 dropped event(s).');
+    expect(
+      await admin('currents', 'dead-letters', '--workspace', stack.workspace.workspaceId, '--connector', connectorId),
+    ).toContain('0 dropped event(s).');
     await admin('currents', 'delete', '--workspace', stack.workspace.workspaceId, '--connector', connectorId);
-    await expect(admin('currents', 'delete', '--workspace', stack.workspace.workspaceId, '--connector', connectorId)).rejects.toThrow(/No such connector/);
+    await expect(
+      admin('currents', 'delete', '--workspace', stack.workspace.workspaceId, '--connector', connectorId),
+    ).rejects.toThrow(/No such connector/);
   });
 
   it('refuses unknown partners with a clear message', async () => {
-    await expect(admin('workspace', 'create', '--name', 'x', '--partners', 'nobody')).rejects.toThrow(/--partners takes a comma list of: heap/);
+    await expect(admin('workspace', 'create', '--name', 'x', '--partners', 'nobody')).rejects.toThrow(
+      /--partners takes a comma list of: heap/,
+    );
   });
 });

@@ -15,7 +15,14 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import { applyAwsLimits, tableShape, type AwsLimitsOptions, type TableShape } from '../../lib/local/aws-limits.js';
 
@@ -64,7 +71,10 @@ const indexedTable: CreateTableCommandInput = {
   ],
 };
 
-const shapes: TableShape[] = [tableShape(plainTable.TableName!, plainTable), tableShape(indexedTable.TableName!, indexedTable)];
+const shapes: TableShape[] = [
+  tableShape(plainTable.TableName!, plainTable),
+  tableShape(indexedTable.TableName!, indexedTable),
+];
 const PLAIN = plainTable.TableName!;
 const INDEXED = indexedTable.TableName!;
 
@@ -80,7 +90,14 @@ const settledNames = (results: PromiseSettledResult<unknown>[]) =>
   results.map((result) => (result.status === 'fulfilled' ? 'ok' : (result.reason as Error).name));
 const count = (names: string[], name: string) => names.filter((candidate) => candidate === name).length;
 /** What DynamoDB Local holds in one partition, read past the model. */
-const storedIn = (pk: string) => raw.send(new QueryCommand({ TableName: PLAIN, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: pk } } }));
+const storedIn = (pk: string) =>
+  raw.send(
+    new QueryCommand({
+      TableName: PLAIN,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': { S: pk } },
+    }),
+  );
 
 let raw: DynamoDBClient;
 
@@ -95,13 +112,18 @@ describe('partition throughput', () => {
   it('throttles a burst above one partition key with ProvisionedThroughputExceededException; two keys get twice as much', async () => {
     // Prepare: scale 100 → 10 WCU/s a partition; 1-WCU writes; the SDK does not retry
     const { doc, model, clock } = limitedClient({ scale: 100 });
-    const put = (pk: string, index: number) => doc.send(new PutCommand({ TableName: PLAIN, Item: { pk, sk: `s${index}` } }));
+    const put = (pk: string, index: number) =>
+      doc.send(new PutCommand({ TableName: PLAIN, Item: { pk, sk: `s${index}` } }));
 
     // Act
     const onePartition = await Promise.allSettled(Array.from({ length: 15 }, (_, index) => put(`hot-${run}`, index)));
-    const twoPartitions = await Promise.allSettled(Array.from({ length: 30 }, (_, index) => put(`${index % 2 ? 'a' : 'b'}-${run}`, index)));
+    const twoPartitions = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, index) => put(`${index % 2 ? 'a' : 'b'}-${run}`, index)),
+    );
     clock.now += 500;
-    const halfSecondLater = await Promise.allSettled(Array.from({ length: 10 }, (_, index) => put(`hot-${run}`, 100 + index)));
+    const halfSecondLater = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, index) => put(`hot-${run}`, 100 + index)),
+    );
 
     // Assess
     const one = settledNames(onePartition);
@@ -110,7 +132,9 @@ describe('partition throughput', () => {
     expect(count(settledNames(twoPartitions), 'ok')).toBe(20);
     expect(count(settledNames(halfSecondLater), 'ok')).toBe(5);
     const refusal = onePartition.find((result) => result.status === 'rejected') as PromiseRejectedResult;
-    expect(refusal.reason.ThrottlingReasons).toEqual([{ reason: 'TableWriteKeyRangeThroughputExceeded', resource: expect.stringContaining(`table/${PLAIN}`) }]);
+    expect(refusal.reason.ThrottlingReasons).toEqual([
+      { reason: 'TableWriteKeyRangeThroughputExceeded', resource: expect.stringContaining(`table/${PLAIN}`) },
+    ]);
     // Nothing refused reached DynamoDB Local.
     const stored = await storedIn(`hot-${run}`);
     expect(stored.Count).toBe(15);
@@ -124,7 +148,9 @@ describe('partition throughput', () => {
 
     // Act
     const outputs = await Promise.all(
-      Array.from({ length: 12 }, (_, index) => doc.send(new PutCommand({ TableName: PLAIN, Item: { pk: `retried-${run}`, sk: `s${index}` } }))),
+      Array.from({ length: 12 }, (_, index) =>
+        doc.send(new PutCommand({ TableName: PLAIN, Item: { pk: `retried-${run}`, sk: `s${index}` } })),
+      ),
     );
 
     // Assess
@@ -140,7 +166,9 @@ describe('partition throughput', () => {
 
     // Act
     const results = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, index) => doc.send(new PutCommand({ TableName: PLAIN, Item: { pk: `spread-${index}-${run}`, sk: 's' } }))),
+      Array.from({ length: 50 }, (_, index) =>
+        doc.send(new PutCommand({ TableName: PLAIN, Item: { pk: `spread-${index}-${run}`, sk: 's' } })),
+      ),
     );
 
     // Assess
@@ -155,16 +183,26 @@ describe('partition throughput', () => {
   it('returns the entries of a BatchWriteItem that a partition cannot take as UnprocessedItems', async () => {
     // Prepare: scale 100 → 10 WCU/s; 25 puts in one partition
     const { doc, model } = limitedClient({ scale: 100 });
-    const items = Array.from({ length: 25 }, (_, index) => ({ pk: `batch-${run}`, sk: `s${String(index).padStart(2, '0')}` }));
+    const items = Array.from({ length: 25 }, (_, index) => ({
+      pk: `batch-${run}`,
+      sk: `s${String(index).padStart(2, '0')}`,
+    }));
 
     // Act
-    const output = await doc.send(new BatchWriteCommand({ RequestItems: { [PLAIN]: items.map((Item) => ({ PutRequest: { Item } })) } }));
+    const output = await doc.send(
+      new BatchWriteCommand({ RequestItems: { [PLAIN]: items.map((Item) => ({ PutRequest: { Item } })) } }),
+    );
 
     // Assess: the unprocessed ones come back as lib-dynamodb would hand them, and were not written
     expect(output.UnprocessedItems?.[PLAIN]).toEqual(items.slice(10).map((Item) => ({ PutRequest: { Item } })));
     const stored = await storedIn(`batch-${run}`);
     expect(stored.Items?.map((item) => item.sk?.S)).toEqual(items.slice(0, 10).map((item) => item.sk));
-    expect(model.requests.at(-1)).toMatchObject({ command: 'BatchWriteItem', outcome: 'ok', writeUnits: 10, unprocessed: 15 });
+    expect(model.requests.at(-1)).toMatchObject({
+      command: 'BatchWriteItem',
+      outcome: 'ok',
+      writeUnits: 10,
+      unprocessed: 15,
+    });
   });
 });
 
@@ -200,7 +238,10 @@ describe('transactions', () => {
     const key = (sk: string) => ({ pk: `tx-${run}`, sk });
     const first = doc.send(
       new TransactWriteCommand({
-        TransactItems: [{ Put: { TableName: PLAIN, Item: { ...key('a'), by: 'first' } } }, { Put: { TableName: PLAIN, Item: { ...key('b'), by: 'first' } } }],
+        TransactItems: [
+          { Put: { TableName: PLAIN, Item: { ...key('a'), by: 'first' } } },
+          { Put: { TableName: PLAIN, Item: { ...key('b'), by: 'first' } } },
+        ],
       }),
     );
     await until(() => gate.held);
@@ -224,19 +265,27 @@ describe('transactions', () => {
         }),
       )
       .catch((error: unknown) => error);
-    const put = doc.send(new PutCommand({ TableName: PLAIN, Item: { ...key('b'), by: 'put' } })).catch((error: unknown) => error);
+    const put = doc
+      .send(new PutCommand({ TableName: PLAIN, Item: { ...key('b'), by: 'put' } }))
+      .catch((error: unknown) => error);
     const [secondError, putError] = await Promise.all([second, put]);
     gate.release();
     await first;
 
     // Assess
-    expect(secondError).toMatchObject({ name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }] });
+    expect(secondError).toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }],
+    });
     expect(putError).toMatchObject({ name: 'TransactionConflictException' });
-    const read = async (sk: string) => (await doc.send(new GetCommand({ TableName: PLAIN, Key: key(sk), ConsistentRead: true }))).Item?.by;
+    const read = async (sk: string) =>
+      (await doc.send(new GetCommand({ TableName: PLAIN, Key: key(sk), ConsistentRead: true }))).Item?.by;
     expect([await read('a'), await read('b'), await read('c')]).toEqual(['first', 'first', undefined]);
     expect(model.stats().conflicts).toEqual({ TransactionCanceledException: 1, TransactionConflictException: 1 });
     // The first transaction: two 2-WCU transactional writes in one partition.
-    expect(model.requests.find((entry) => entry.command === 'TransactWriteItems' && entry.outcome === 'ok')).toMatchObject({
+    expect(
+      model.requests.find((entry) => entry.command === 'TransactWriteItems' && entry.outcome === 'ok'),
+    ).toMatchObject({
       writeUnits: 4,
       partitions: [{ table: PLAIN, partitionKey: `tx-${run}`, readUnits: 0, writeUnits: 4 }],
     });
@@ -247,7 +296,10 @@ describe('transactions', () => {
     const { doc } = limitedClient({ scale: 500 });
     await doc.send(
       new TransactWriteCommand({
-        TransactItems: [{ Put: { TableName: PLAIN, Item: { pk: `txa-${run}`, sk: '1' } } }, { Put: { TableName: PLAIN, Item: { pk: `txb-${run}`, sk: '1' } } }],
+        TransactItems: [
+          { Put: { TableName: PLAIN, Item: { pk: `txa-${run}`, sk: '1' } } },
+          { Put: { TableName: PLAIN, Item: { pk: `txb-${run}`, sk: '1' } } },
+        ],
       }),
     );
 
@@ -255,14 +307,22 @@ describe('transactions', () => {
     const error = await doc
       .send(
         new TransactWriteCommand({
-          TransactItems: [{ Put: { TableName: PLAIN, Item: { pk: `txa-${run}`, sk: '2' } } }, { Put: { TableName: PLAIN, Item: { pk: `txc-${run}`, sk: '1' } } }],
+          TransactItems: [
+            { Put: { TableName: PLAIN, Item: { pk: `txa-${run}`, sk: '2' } } },
+            { Put: { TableName: PLAIN, Item: { pk: `txc-${run}`, sk: '1' } } },
+          ],
         }),
       )
       .catch((caught: unknown) => caught);
 
     // Assess
-    expect(error).toMatchObject({ name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }] });
-    const stored = await raw.send(new GetItemCommand({ TableName: PLAIN, Key: { pk: { S: `txc-${run}` }, sk: { S: '1' } }, ConsistentRead: true }));
+    expect(error).toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }],
+    });
+    const stored = await raw.send(
+      new GetItemCommand({ TableName: PLAIN, Key: { pk: { S: `txc-${run}` }, sk: { S: '1' } }, ConsistentRead: true }),
+    );
     expect(stored.Item).toBeUndefined();
   });
 });
@@ -272,7 +332,8 @@ describe('index writes', () => {
     // Prepare: with the raw client the model reads the item before and after each write
     const { doc, model } = limitedClient({ raw });
     const Key = { pk: `member-${run}` };
-    const indexPartitions = () => model.requests.at(-1)!.partitions.filter((partition) => partition.index === 'byGroup');
+    const indexPartitions = () =>
+      model.requests.at(-1)!.partitions.filter((partition) => partition.index === 'byGroup');
 
     // Act / Assess: not in the index yet
     await doc.send(new PutCommand({ TableName: INDEXED, Item: { ...Key, note: 'x' } }));
@@ -282,7 +343,9 @@ describe('index writes', () => {
     const update = (UpdateExpression: string, ExpressionAttributeValues?: Record<string, unknown>) =>
       doc.send(new UpdateCommand({ TableName: INDEXED, Key, UpdateExpression, ExpressionAttributeValues }));
     await update('SET gpk = :g, gsk = :s', { ':g': `g1-${run}`, ':s': 's' });
-    expect(indexPartitions()).toEqual([{ table: INDEXED, index: 'byGroup', partitionKey: `g1-${run}`, readUnits: 0, writeUnits: 1 }]);
+    expect(indexPartitions()).toEqual([
+      { table: INDEXED, index: 'byGroup', partitionKey: `g1-${run}`, readUnits: 0, writeUnits: 1 },
+    ]);
 
     // Act / Assess: its index key changes: a delete in the old index partition, a put in the new
     await update('SET gpk = :g', { ':g': `g2-${run}` });
@@ -293,7 +356,9 @@ describe('index writes', () => {
 
     // Act / Assess: removed from the index
     await update('REMOVE gpk');
-    expect(indexPartitions()).toEqual([{ table: INDEXED, index: 'byGroup', partitionKey: `g2-${run}`, readUnits: 0, writeUnits: 1 }]);
+    expect(indexPartitions()).toEqual([
+      { table: INDEXED, index: 'byGroup', partitionKey: `g2-${run}`, readUnits: 0, writeUnits: 1 },
+    ]);
     expect(model.stats().byTable[`${INDEXED}/byGroup`]).toEqual({ readUnits: 0, writeUnits: 4 });
     expect(model.stats().byTable[INDEXED]).toEqual({ readUnits: 0, writeUnits: 4 });
   });
@@ -305,7 +370,12 @@ describe('index writes', () => {
     // Act
     const results = await Promise.allSettled(
       Array.from({ length: 15 }, (_, index) =>
-        doc.send(new PutCommand({ TableName: INDEXED, Item: { pk: `grouped-${index}-${run}`, gpk: `crowded-${run}`, gsk: `s${index}` } })),
+        doc.send(
+          new PutCommand({
+            TableName: INDEXED,
+            Item: { pk: `grouped-${index}-${run}`, gpk: `crowded-${run}`, gsk: `s${index}` },
+          }),
+        ),
       ),
     );
 
@@ -314,8 +384,14 @@ describe('index writes', () => {
     expect(count(names, 'ok')).toBe(10);
     expect(count(names, 'ProvisionedThroughputExceededException')).toBe(5);
     const refusal = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
-    expect(refusal.reason.ThrottlingReasons[0]).toEqual({ reason: 'IndexWriteKeyRangeThroughputExceeded', resource: expect.stringMatching(/index\/byGroup$/) });
-    expect(model.stats().partitions.get(`${INDEXED}/byGroup`)?.get(`crowded-${run}`)).toEqual({ readUnits: 0, writeUnits: 10 });
+    expect(refusal.reason.ThrottlingReasons[0]).toEqual({
+      reason: 'IndexWriteKeyRangeThroughputExceeded',
+      resource: expect.stringMatching(/index\/byGroup$/),
+    });
+    expect(model.stats().partitions.get(`${INDEXED}/byGroup`)?.get(`crowded-${run}`)).toEqual({
+      readUnits: 0,
+      writeUnits: 10,
+    });
   });
 
   it('reads items around a write only for tables with GSIs', async () => {
@@ -335,7 +411,12 @@ describe('index writes', () => {
     await doc.send(new PutCommand({ TableName: PLAIN, Item: { pk: `noindex-${run}`, sk: 's' } }));
     const plainReads = reads;
     await doc.send(
-      new UpdateCommand({ TableName: INDEXED, Key: { pk: `counted-${run}` }, UpdateExpression: 'SET note = :n', ExpressionAttributeValues: { ':n': 'x' } }),
+      new UpdateCommand({
+        TableName: INDEXED,
+        Key: { pk: `counted-${run}` },
+        UpdateExpression: 'SET note = :n',
+        ExpressionAttributeValues: { ':n': 'x' },
+      }),
     );
 
     // Assess: none for the plain table; before and after for the update on the indexed one
@@ -353,7 +434,12 @@ describe('the trace', () => {
     const big = { pk: { S: `reads-${run}` }, sk: { S: 'big' }, body: { S: 'x'.repeat(5 * KB) } };
     await client.send(new PutItemCommand({ TableName: PLAIN, Item: big }));
     for (const sk of ['q1', 'q2', 'q3']) {
-      await client.send(new PutItemCommand({ TableName: PLAIN, Item: { pk: { S: `query-${run}` }, sk: { S: sk }, body: { S: 'x'.repeat(1.5 * KB) } } }));
+      await client.send(
+        new PutItemCommand({
+          TableName: PLAIN,
+          Item: { pk: { S: `query-${run}` }, sk: { S: sk }, body: { S: 'x'.repeat(1.5 * KB) } },
+        }),
+      );
     }
     model.enabled = true;
     model.reset();
@@ -372,7 +458,15 @@ describe('the trace', () => {
     );
     await client.send(
       new BatchGetItemCommand({
-        RequestItems: { [PLAIN]: { Keys: [{ pk: big.pk, sk: big.sk }, { pk: { S: `missing-${run}` }, sk: { S: 'none' } }], ConsistentRead: true } },
+        RequestItems: {
+          [PLAIN]: {
+            Keys: [
+              { pk: big.pk, sk: big.sk },
+              { pk: { S: `missing-${run}` }, sk: { S: 'none' } },
+            ],
+            ConsistentRead: true,
+          },
+        },
       }),
     );
 
@@ -388,7 +482,10 @@ describe('the trace', () => {
       { table: PLAIN, partitionKey: `reads-${run}`, readUnits: 2, writeUnits: 0 },
       { table: PLAIN, partitionKey: `missing-${run}`, readUnits: 1, writeUnits: 0 },
     ]);
-    expect(model.stats().partitions.get(PLAIN)?.get(`reads-${run}`)).toEqual({ readUnits: 2 + 2 + 1 + 2, writeUnits: 0 });
+    expect(model.stats().partitions.get(PLAIN)?.get(`reads-${run}`)).toEqual({
+      readUnits: 2 + 2 + 1 + 2,
+      writeUnits: 0,
+    });
     expect(model.stats().byCommand.GetItem).toMatchObject({ requests: 3, readUnits: 5, ok: 3 });
     expect(model.requests.every((entry) => entry.at === 1_000_000)).toBe(true);
   });

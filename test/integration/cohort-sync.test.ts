@@ -18,10 +18,14 @@ const cohortsOf = async (externalId: string): Promise<string[]> => {
 };
 
 const waitForReports = (cohortId: string, count: number) =>
-  eventually(async () => {
-    const detail = await workspace.cohort('heap', cohortId);
-    return detail.body.cohort?.sync_reports.length >= count ? detail.body.cohort : undefined;
-  }, 20_000, `${count} sync reports for ${cohortId}`);
+  eventually(
+    async () => {
+      const detail = await workspace.cohort('heap', cohortId);
+      return detail.body.cohort?.sync_reports.length >= count ? detail.body.cohort : undefined;
+    },
+    20_000,
+    `${count} sync reports for ${cohortId}`,
+  );
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -48,7 +52,11 @@ describe('cohort sync, end to end', () => {
     // Act
     const named = await partner.nameCohort('funnel', 'Abandoned funnel');
     const changed = await partner.changeCohort('funnel', [
-      { user_ids: ['ext-1', 'ghost'], device_ids: [], aliases: [{ alias_name: 'two@example.com', alias_label: 'email' }] },
+      {
+        user_ids: ['ext-1', 'ghost'],
+        device_ids: [],
+        aliases: [{ alias_name: 'two@example.com', alias_label: 'email' }],
+      },
       { device_ids: ['anon-device', 'device-of-identified'], aliases: [{ alias_name: 'lead-7', alias_label: 'crm' }] },
     ]);
 
@@ -57,15 +65,26 @@ describe('cohort sync, end to end', () => {
     expect(changed).toMatchObject({ status: 201, body: { message: 'success' } });
     const cohort = await waitForReports('funnel', 1);
     expect(cohort).toMatchObject({ name: 'Abandoned funnel', member_count: 4 });
-    expect(cohort.sync_reports[0]).toMatchObject({ received: 6, matched: 4, unmatched: 2, added: 4, removed: 0, already_in_state: 0 });
+    expect(cohort.sync_reports[0]).toMatchObject({
+      received: 6,
+      matched: 4,
+      unmatched: 2,
+      added: 4,
+      removed: 0,
+      already_in_state: 0,
+    });
     expect(await cohortsOf('ext-1')).toEqual(['funnel']);
     expect(await cohortsOf('ext-2')).toEqual(['funnel']);
     // Rule 3: a device id of an identified user matches nobody.
     expect(await cohortsOf('ext-3')).toEqual([]);
     const anonymous = await workspace.exportIds({ device_id: 'anon-device' });
-    expect(anonymous.body.users[0]?.cohorts).toEqual([{ partner: 'heap', cohort_id: 'funnel', name: 'Abandoned funnel' }]);
+    expect(anonymous.body.users[0]?.cohorts).toEqual([
+      { partner: 'heap', cohort_id: 'funnel', name: 'Abandoned funnel' },
+    ]);
     const listing = await workspace.cohorts();
-    expect(listing.body.cohorts).toEqual([expect.objectContaining({ partner: 'heap', cohort_id: 'funnel', name: 'Abandoned funnel', member_count: 4 })]);
+    expect(listing.body.cohorts).toEqual([
+      expect.objectContaining({ partner: 'heap', cohort_id: 'funnel', name: 'Abandoned funnel', member_count: 4 }),
+    ]);
   });
 
   it('removes members, and a removal of a non-member changes nothing', async () => {
@@ -88,7 +107,9 @@ describe('cohort sync, end to end', () => {
   it('stops matching a device once its anonymous profile is identified', async () => {
     // Prepare
     await workspace.track([{ device_id: 'soon-identified' }]);
-    const identified = await workspace.identify({ devices_to_identify: [{ external_id: 'ext-new', device_id: 'soon-identified' }] });
+    const identified = await workspace.identify({
+      devices_to_identify: [{ external_id: 'ext-new', device_id: 'soon-identified' }],
+    });
     expect(identified).toMatchObject({ status: 201, body: { message: 'success', identified: 1 } });
 
     // Act
@@ -102,17 +123,26 @@ describe('cohort sync, end to end', () => {
 
   it('merges an anonymous profile into an existing user: once in export, its device no longer matches', async () => {
     // Prepare
-    await workspace.track([{ device_id: 'merge-device', source: 'sdk' }, { external_id: 'ext-merge', plan: 'free' }]);
+    await workspace.track([
+      { device_id: 'merge-device', source: 'sdk' },
+      { external_id: 'ext-merge', plan: 'free' },
+    ]);
 
     // Act
-    const merged = await workspace.identify({ devices_to_identify: [{ external_id: 'ext-merge', device_id: 'merge-device' }] });
+    const merged = await workspace.identify({
+      devices_to_identify: [{ external_id: 'ext-merge', device_id: 'merge-device' }],
+    });
 
     // Assess
     expect(merged.body).toMatchObject({ merged: 1 });
     const exported = await workspace.exportIds({ external_ids: ['ext-merge'], device_id: 'merge-device' });
     const users = exported.body.users as ExportedUser[];
     expect(new Set(users.map((user) => user.braze_id)).size).toBe(1);
-    expect(users[0]).toMatchObject({ external_id: 'ext-merge', device_ids: ['merge-device'], custom_attributes: { plan: 'free', source: 'sdk' } });
+    expect(users[0]).toMatchObject({
+      external_id: 'ext-merge',
+      device_ids: ['merge-device'],
+      custom_attributes: { plan: 'free', source: 'sdk' },
+    });
   });
 
   it('takes a merged anonymous profile out of its cohorts, with the count', async () => {
@@ -122,7 +152,9 @@ describe('cohort sync, end to end', () => {
     expect((await waitForReports('merged-away', 1)).member_count).toBe(1);
 
     // Act
-    const merged = await workspace.identify({ devices_to_identify: [{ external_id: 'ext-merge-target', device_id: 'member-device' }] });
+    const merged = await workspace.identify({
+      devices_to_identify: [{ external_id: 'ext-merge-target', device_id: 'member-device' }],
+    });
 
     // Assess
     expect(merged.body).toMatchObject({ merged: 1 });
@@ -148,13 +180,22 @@ describe('cohort sync, end to end', () => {
 
 describe('partner endpoint rejections', () => {
   const url = () => `${stack.url}/partners/heap/cohorts/users`;
-  const validBody = () => ({ partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey, cohort_id: 'c', cohort_changes: [] });
+  const validBody = () => ({
+    partner_api_key: stack.partnerApiKey,
+    client_secret: stack.workspace.dataImportKey,
+    cohort_id: 'c',
+    cohort_changes: [],
+  });
 
   it.each([
     ['a wrong partner key', { partner_api_key: 'wrong' }, PARTNER_MESSAGES.invalidPartnerKey],
     ['a missing partner key', { partner_api_key: undefined }, PARTNER_MESSAGES.invalidPartnerKey],
     ['a wrong client secret', { client_secret: 'wrong' }, PARTNER_MESSAGES.invalidClientSecret],
-    ['bad keys and a bad body', { client_secret: 'wrong', cohort_id: 7, cohort_changes: 'x' }, PARTNER_MESSAGES.invalidClientSecret],
+    [
+      'bad keys and a bad body',
+      { client_secret: 'wrong', cohort_id: 7, cohort_changes: 'x' },
+      PARTNER_MESSAGES.invalidClientSecret,
+    ],
   ])('answers 401 to %s', async (_case, override, message) => {
     const response = await request(url(), { body: { ...validBody(), ...override } });
     expect(response.status).toBe(401);
@@ -180,7 +221,10 @@ describe('partner endpoint rejections', () => {
   it('answers 400 with the contract message to an invalid body with valid keys', async () => {
     const response = await request(url(), { body: { ...validBody(), cohort_changes: [{ user_ids: [1] }] } });
     expect(response.status).toBe(400);
-    expect(response.body).toEqual({ message: PARTNER_MESSAGES.cohortChanges, errors: ['cohort_changes[0].user_ids[0]: must be a string'] });
+    expect(response.body).toEqual({
+      message: PARTNER_MESSAGES.cohortChanges,
+      errors: ['cohort_changes[0].user_ids[0]: must be a string'],
+    });
   });
 
   it('answers 401 to the REST API without a valid key', async () => {

@@ -5,7 +5,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { CurrentsEvent, customEvent, purchaseEvent, type CurrentsEvent as Event } from '../../lib/currents/events.js';
-import { AUTH_ERROR_WINDOW_MS, deliverEvents, httpPoster, SERVER_ERROR_WINDOW_MS, type PendingEvent } from '../../lib/currents/delivery.js';
+import {
+  AUTH_ERROR_WINDOW_MS,
+  deliverEvents,
+  httpPoster,
+  SERVER_ERROR_WINDOW_MS,
+  type PendingEvent,
+} from '../../lib/currents/delivery.js';
 
 interface Arrival {
   headers: Record<string, string | string[] | undefined>;
@@ -40,7 +46,12 @@ beforeEach(() => {
 const T0 = Date.UTC(2026, 0, 1);
 const clockAt = (now: number, random = 0.5) => ({ now: () => now, random: () => random });
 const user = { brazeId: '639a35d192b0df004d06514c', externalId: 'user-1', timezone: 'Europe/Paris' };
-const pending = (count: number, make: (index: number) => Event = (index) => customEvent(user, { name: `e${index}`, time: new Date(T0).toISOString() }), attempt = 1): PendingEvent[] =>
+const pending = (
+  count: number,
+  make: (index: number) => Event = (index) =>
+    customEvent(user, { name: `e${index}`, time: new Date(T0).toISOString() }),
+  attempt = 1,
+): PendingEvent[] =>
   Array.from({ length: count }, (_, index) => ({ key: `m${index}`, event: make(index), queuedAt: T0, attempt }));
 const sizes = () => arrivals.map((arrival) => arrival.events.length);
 
@@ -48,24 +59,46 @@ describe('Currents delivery', () => {
   it('sends batches of at most 100 events of one type, with the Currents headers', async () => {
     // Prepare
     const custom = pending(250);
-    const purchases = pending(30, (index) => purchaseEvent(user, { product_id: `p${index}`, currency: 'USD', price: 3.14, quantity: 2, time: new Date(T0).toISOString() })).map(
-      (item) => ({ ...item, key: `p-${item.key}` }),
-    );
+    const purchases = pending(30, (index) =>
+      purchaseEvent(user, {
+        product_id: `p${index}`,
+        currency: 'USD',
+        price: 3.14,
+        quantity: 2,
+        time: new Date(T0).toISOString(),
+      }),
+    ).map((item) => ({ ...item, key: `p-${item.key}` }));
 
     // Act
-    const outcomes = await deliverEvents([...custom, ...purchases], httpPoster({ url, token: 'secret-token' }), clockAt(T0));
+    const outcomes = await deliverEvents(
+      [...custom, ...purchases],
+      httpPoster({ url, token: 'secret-token' }),
+      clockAt(T0),
+    );
 
     // Assess
     expect(sizes()).toEqual([100, 100, 50, 30]);
     expect(arrivals.every((arrival) => new Set(arrival.events.map((event) => event.event_type)).size === 1)).toBe(true);
-    expect(arrivals[0]!.headers).toMatchObject({ authorization: 'Bearer secret-token', 'braze-currents-version': '1', 'content-type': 'application/json' });
+    expect(arrivals[0]!.headers).toMatchObject({
+      authorization: 'Bearer secret-token',
+      'braze-currents-version': '1',
+      'content-type': 'application/json',
+    });
     expect([...outcomes.values()].every((outcome) => outcome.kind === 'delivered')).toBe(true);
     expect(outcomes.size).toBe(280);
   });
 
   it('sends payloads with the sample structure of currents-examples', async () => {
     await deliverEvents(
-      pending(1, () => purchaseEvent(user, { product_id: 'sku', currency: 'EUR', price: 9.5, time: '2026-01-01T00:00:10Z', properties: { color: 'red' } })),
+      pending(1, () =>
+        purchaseEvent(user, {
+          product_id: 'sku',
+          currency: 'EUR',
+          price: 9.5,
+          time: '2026-01-01T00:00:10Z',
+          properties: { color: 'red' },
+        }),
+      ),
       httpPoster({ url }),
       clockAt(T0),
     );
@@ -75,7 +108,13 @@ describe('Currents delivery', () => {
       event_type: 'users.behaviors.Purchase',
       time: Date.UTC(2026, 0, 1, 0, 0, 10) / 1000,
       user: { user_id: user.brazeId, external_user_id: 'user-1', timezone: 'Europe/Paris' },
-      properties: { product_id: 'sku', currency: 'EUR', price: 9.5, quantity: 1, purchase_properties: { color: 'red' } },
+      properties: {
+        product_id: 'sku',
+        currency: 'EUR',
+        price: 9.5,
+        quantity: 1,
+        purchase_properties: { color: 'red' },
+      },
     });
     expect(arrivals[0]!.headers.authorization).toBeUndefined();
   });
@@ -94,7 +133,10 @@ describe('Currents delivery', () => {
 
   it('splits a batch into single events on 400 and drops only the one that fails again', async () => {
     // Prepare: the receiver rejects any batch that holds event e2.
-    answer = (events) => (events.some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'e2') ? 400 : 200);
+    answer = (events) =>
+      events.some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'e2')
+        ? 400
+        : 200;
 
     // Act
     const outcomes = await deliverEvents(pending(5), httpPoster({ url }), clockAt(T0));
@@ -102,7 +144,12 @@ describe('Currents delivery', () => {
     // Assess
     expect(sizes()).toEqual([5, 1, 1, 1, 1, 1]);
     expect(outcomes.get('m2')).toEqual({ kind: 'dropped', reason: 'rejected by the receiver (400)', status: 400 });
-    expect([...outcomes.entries()].filter(([, outcome]) => outcome.kind === 'delivered').map(([key]) => key)).toEqual(['m0', 'm1', 'm3', 'm4']);
+    expect([...outcomes.entries()].filter(([, outcome]) => outcome.kind === 'delivered').map(([key]) => key)).toEqual([
+      'm0',
+      'm1',
+      'm3',
+      'm4',
+    ]);
   });
 
   it('splits the batch on 413 until it fits', async () => {

@@ -13,15 +13,21 @@ import { request, workspaceClient } from '../support/client.js';
 let stack: LocalStack;
 let now = Date.UTC(2026, 0, 1);
 const connectorState = async () =>
-  (await request<{ connector: Record<string, unknown> }>(`${stack.url}/currents/${stack.currents.demoConnectorId}`, {
-    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
-  })).body.connector;
-const received = () => stack.currents.receiver.batches.filter((batch) => batch.status === 200).flatMap((batch) => batch.events);
+  (
+    await request<{ connector: Record<string, unknown> }>(`${stack.url}/currents/${stack.currents.demoConnectorId}`, {
+      headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+    })
+  ).body.connector;
+const received = () =>
+  stack.currents.receiver.batches.filter((batch) => batch.status === 200).flatMap((batch) => batch.events);
 
 beforeAll(async () => {
   // random() = 0: a 5XX retry comes back after 1 s.
   stack = await startTestStack({ currentsClock: { now: () => now, random: () => 0 } });
-  await workspaceClient(stack).track([{ external_id: 'buyer', time_zone: 'Europe/Paris' }, { device_id: 'anon-device' }]);
+  await workspaceClient(stack).track([
+    { external_id: 'buyer', time_zone: 'Europe/Paris' },
+    { device_id: 'anon-device' },
+  ]);
 });
 afterAll(() => stack?.stop());
 beforeEach(() => {
@@ -33,19 +39,32 @@ describe('Currents to Heap', () => {
   it('delivers tracked events and purchases in the Currents format, and reports unknown users per item', async () => {
     // Act
     const tracked = await request(`${stack.url}/users/track`, {
-        headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
-        body: {
-          events: [
-            { external_id: 'buyer', name: 'added_to_cart', time: '2026-01-01T00:00:00Z', properties: { sku: 'A1' } },
-            { external_id: 'ghost', name: 'added_to_cart', time: '2026-01-01T00:00:00Z' },
-          ],
-          purchases: [{ external_id: 'buyer', product_id: 'A1', currency: 'USD', price: 9.99, quantity: 2, time: '2026-01-01T00:01:00Z' }],
-        },
-      });
+      headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+      body: {
+        events: [
+          { external_id: 'buyer', name: 'added_to_cart', time: '2026-01-01T00:00:00Z', properties: { sku: 'A1' } },
+          { external_id: 'ghost', name: 'added_to_cart', time: '2026-01-01T00:00:00Z' },
+        ],
+        purchases: [
+          {
+            external_id: 'buyer',
+            product_id: 'A1',
+            currency: 'USD',
+            price: 9.99,
+            quantity: 2,
+            time: '2026-01-01T00:01:00Z',
+          },
+        ],
+      },
+    });
 
     // Assess
     expect(tracked.status).toBe(201);
-    expect(tracked.body).toMatchObject({ events_processed: 1, purchases_processed: 1, errors: [{ input_array: 'events', index: 1 }] });
+    expect(tracked.body).toMatchObject({
+      events_processed: 1,
+      purchases_processed: 1,
+      errors: [{ input_array: 'events', index: 1 }],
+    });
     const events = await eventually(async () => (received().length >= 2 ? received() : undefined));
     expect(events.every((event) => CurrentsEvent.safeParse(event).success)).toBe(true);
     const custom = events.find((event) => event.event_type === 'users.behaviors.CustomEvent')!;
@@ -57,7 +76,12 @@ describe('Currents to Heap', () => {
     const batch = stack.currents.receiver.batches[0]!;
     const connector = await stack.currents.connectors.get(stack.workspace.workspaceId, stack.currents.demoConnectorId);
     expect(batch.headers).toMatchObject({ authorization: `Bearer ${connector!.token}`, 'braze-currents-version': '1' });
-    expect(await connectorState()).toMatchObject({ delivered: 2, retrying: 0, dropped: 0, last_success_at: expect.any(String) });
+    expect(await connectorState()).toMatchObject({
+      delivered: 2,
+      retrying: 0,
+      dropped: 0,
+      last_success_at: expect.any(String),
+    });
   });
 
   it('retries a 5XX with backoff until the receiver recovers', async () => {
@@ -73,7 +97,15 @@ describe('Currents to Heap', () => {
     });
 
     // Assess
-    await eventually(async () => (received().some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'retry_me') ? true : undefined), 30_000);
+    await eventually(
+      async () =>
+        received().some(
+          (event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'retry_me',
+        )
+          ? true
+          : undefined,
+      30_000,
+    );
     expect(stack.currents.receiver.batches.map((arrival) => arrival.status)).toEqual([503, 503, 200]);
     const state = await eventually(async () => {
       const current = await connectorState();
@@ -84,7 +116,10 @@ describe('Currents to Heap', () => {
 
   it('drops an event the receiver rejects alone with 400 into the dead-letter store, and replays it', async () => {
     // Prepare: the receiver rejects "bad" events.
-    stack.currents.receiver.answer = (events) => (events.some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'bad') ? 400 : 200);
+    stack.currents.receiver.answer = (events) =>
+      events.some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'bad')
+        ? 400
+        : 200;
     const before = await connectorState();
 
     // Act
@@ -100,25 +135,54 @@ describe('Currents to Heap', () => {
 
     // Assess
     const letters = await eventually(async () => {
-      const found = await stack.currents.connectors.listDeadLetters(stack.workspace.workspaceId, stack.currents.demoConnectorId);
+      const found = await stack.currents.connectors.listDeadLetters(
+        stack.workspace.workspaceId,
+        stack.currents.demoConnectorId,
+      );
       return found.length > 0 ? found : undefined;
     });
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ reason: 'rejected by the receiver (400)', status: 400, event: { properties: { name: 'bad' } } });
-    await eventually(async () => ((await connectorState()).dropped === (before.dropped as number) + 1 ? true : undefined));
-    expect(received().map((event) => (event.event_type === 'users.behaviors.CustomEvent' ? event.properties.name : ''))).toContain('good');
+    expect(letters[0]).toMatchObject({
+      reason: 'rejected by the receiver (400)',
+      status: 400,
+      event: { properties: { name: 'bad' } },
+    });
+    await eventually(async () =>
+      (await connectorState()).dropped === (before.dropped as number) + 1 ? true : undefined,
+    );
+    expect(
+      received().map((event) => (event.event_type === 'users.behaviors.CustomEvent' ? event.properties.name : '')),
+    ).toContain('good');
 
     // Act: the receiver is fixed; an operator replays the dead letters (what `admin currents replay` does).
     stack.currents.receiver.answer = () => 200;
     const queue = new SqsCurrentsQueue(stack.clients.sqs, stack.currents.queues.queueUrl);
     for (const letter of letters) {
-      await queue.send([{ v: 1, workspaceId: stack.workspace.workspaceId, connectorId: stack.currents.demoConnectorId, queuedAt: now, event: letter.event }]);
-      await stack.currents.connectors.deleteDeadLetter(stack.workspace.workspaceId, stack.currents.demoConnectorId, letter.key);
+      await queue.send([
+        {
+          v: 1,
+          workspaceId: stack.workspace.workspaceId,
+          connectorId: stack.currents.demoConnectorId,
+          queuedAt: now,
+          event: letter.event,
+        },
+      ]);
+      await stack.currents.connectors.deleteDeadLetter(
+        stack.workspace.workspaceId,
+        stack.currents.demoConnectorId,
+        letter.key,
+      );
     }
 
     // Assess
-    await eventually(async () => (received().some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'bad') ? true : undefined));
-    expect(await stack.currents.connectors.listDeadLetters(stack.workspace.workspaceId, stack.currents.demoConnectorId)).toEqual([]);
+    await eventually(async () =>
+      received().some((event) => event.event_type === 'users.behaviors.CustomEvent' && event.properties.name === 'bad')
+        ? true
+        : undefined,
+    );
+    expect(
+      await stack.currents.connectors.listDeadLetters(stack.workspace.workspaceId, stack.currents.demoConnectorId),
+    ).toEqual([]);
   });
 
   it('gives up on a failing receiver after 24 hours, keeping the event', async () => {
@@ -133,11 +197,19 @@ describe('Currents to Heap', () => {
       user: { user_id: 'x' },
       properties: { name: 'too_late', custom_properties: {} },
     });
-    await queue.send([{ v: 1, workspaceId: stack.workspace.workspaceId, connectorId: stack.currents.demoConnectorId, queuedAt, event }]);
+    await queue.send([
+      { v: 1, workspaceId: stack.workspace.workspaceId, connectorId: stack.currents.demoConnectorId, queuedAt, event },
+    ]);
     const letters = await eventually(async () => {
-      const found = await stack.currents.connectors.listDeadLetters(stack.workspace.workspaceId, stack.currents.demoConnectorId);
+      const found = await stack.currents.connectors.listDeadLetters(
+        stack.workspace.workspaceId,
+        stack.currents.demoConnectorId,
+      );
       return found.some((letter) => letter.event.id === event.id) ? found : undefined;
     });
-    expect(letters.find((letter) => letter.event.id === event.id)).toMatchObject({ status: 500, reason: 'receiver failing (500) for 24 hours' });
+    expect(letters.find((letter) => letter.event.id === event.id)).toMatchObject({
+      status: 500,
+      reason: 'receiver failing (500) for 24 hours',
+    });
   });
 });

@@ -26,7 +26,11 @@ describe('duplicated and shuffled delivery', () => {
     // The sync is driven by hand here, so that the test decides what is delivered when.
     stack = await startTestStack({ poll: false });
     for (const externalId of USERS) {
-      const { brazeId } = await stack.stores.users.findOrCreate(stack.workspace.workspaceId, { type: 'external_id', externalId }, new Date());
+      const { brazeId } = await stack.stores.users.findOrCreate(
+        stack.workspace.workspaceId,
+        { type: 'external_id', externalId },
+        new Date(),
+      );
       brazeIds.set(externalId, brazeId);
     }
   });
@@ -36,7 +40,10 @@ describe('duplicated and shuffled delivery', () => {
     // Prepare: 25 requests of random adds and removes over 40 users, accepted in order.
     const cohortId = `shuffled-${seed}`;
     const partner = partnerClient(stack);
-    const random = shuffle(Array.from({ length: 25 * 6 }, (_, index) => index), seed * 7919);
+    const random = shuffle(
+      Array.from({ length: 25 * 6 }, (_, index) => index),
+      seed * 7919,
+    );
     for (let requestIndex = 0; requestIndex < 25; requestIndex += 1) {
       const picks = random.slice(requestIndex * 6, requestIndex * 6 + 6);
       const changes = picks.map((pick, index) => ({
@@ -59,7 +66,11 @@ describe('duplicated and shuffled delivery', () => {
     const oracle = serialOracle(bodies, (externalId) => brazeIds.get(externalId));
     const stored = await readMemberships(stack, cohortId);
     expect(stored).toEqual(oracle);
-    const cohort = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId });
+    const cohort = await stack.stores.memberships.getCohort({
+      workspaceId: stack.workspace.workspaceId,
+      partner: 'heap',
+      cohortId,
+    });
     expect(cohort?.memberCount).toBe([...oracle.values()].filter(Boolean).length);
   });
 
@@ -77,7 +88,11 @@ describe('duplicated and shuffled delivery', () => {
 
     // Assess
     expect((await readMemberships(stack, 'late-add')).get(brazeIds.get('user-1')!)).toBe(false);
-    const cohort = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'late-add' });
+    const cohort = await stack.stores.memberships.getCohort({
+      workspaceId: stack.workspace.workspaceId,
+      partner: 'heap',
+      cohortId: 'late-add',
+    });
     expect(cohort?.memberCount).toBe(0);
   });
 
@@ -86,7 +101,11 @@ describe('duplicated and shuffled delivery', () => {
     const [body] = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
     await stack.handlers.sync(sqsEvent([body!]), context());
     await stack.handlers.sync(sqsEvent([body!]), context());
-    const reports = await stack.stores.memberships.recentSyncReports({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'report-once' });
+    const reports = await stack.stores.memberships.recentSyncReports({
+      workspaceId: stack.workspace.workspaceId,
+      partner: 'heap',
+      cohortId: 'report-once',
+    });
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({ received: 3, matched: 2, unmatched: 1, added: 2, alreadyInState: 0 });
   });
@@ -104,19 +123,33 @@ describe('failures', () => {
     await workspaceClient(stack).track([{ external_id: 'good-user' }]);
 
     // Act
-    await stack.clients.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: '{"not":"a cohort message"}' }));
+    await stack.clients.sqs.send(
+      new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: '{"not":"a cohort message"}' }),
+    );
     await partnerClient(stack).changeCohort('alongside-poison', [{ user_ids: ['good-user'] }]);
 
     // Assess
-    const dead = await eventually(async () => {
-      const response = await stack.clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 0 }),
-      );
-      return response.Messages?.[0];
-    }, 30_000, 'the poison record in the DLQ');
+    const dead = await eventually(
+      async () => {
+        const response = await stack.clients.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: stack.queues.deadLetterQueueUrl,
+            MessageSystemAttributeNames: ['All'],
+            WaitTimeSeconds: 0,
+          }),
+        );
+        return response.Messages?.[0];
+      },
+      30_000,
+      'the poison record in the DLQ',
+    );
     expect(dead.Body).toBe('{"not":"a cohort message"}');
     expect(Number(dead.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(stack.queues.maxReceiveCount);
-    const cohort = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'alongside-poison' });
+    const cohort = await stack.stores.memberships.getCohort({
+      workspaceId: stack.workspace.workspaceId,
+      partner: 'heap',
+      cohortId: 'alongside-poison',
+    });
     expect(cohort?.memberCount).toBe(1);
   });
 
@@ -135,7 +168,10 @@ describe('failures', () => {
       expect(response.headers.get('retry-after')).toBe('1');
       expect(response.body.message).toMatch(/nothing was accepted/);
       const attributes = await refusing.clients.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: refusing.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+        new GetQueueAttributesCommand({
+          QueueUrl: refusing.queues.queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages'],
+        }),
       );
       expect(attributes.Attributes?.ApproximateNumberOfMessages).toBe('0');
     } finally {
@@ -176,7 +212,12 @@ describe('workspace isolation', () => {
     expect(aLooksForB.body).toMatchObject({ users: [], invalid_user_ids: ['only-in-b'] });
     // B's data import key is no partner key, and A's REST key is no data import key.
     const crossed = await request(`${stack.url}/partners/heap/cohorts/users`, {
-      body: { partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.restApiKey, cohort_id: 'x', cohort_changes: [] },
+      body: {
+        partner_api_key: stack.partnerApiKey,
+        client_secret: stack.workspace.restApiKey,
+        cohort_id: 'x',
+        cohort_changes: [],
+      },
     });
     expect(crossed.status).toBe(401);
   });

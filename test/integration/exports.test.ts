@@ -36,14 +36,21 @@ beforeAll(async () => {
   workspace = workspaceClient(stack);
   await workspace.track(USERS.map((externalId) => ({ external_id: externalId })));
   await partnerClient(stack).changeCohort('big', [{ user_ids: USERS }]);
-  await eventually(async () => ((await workspace.cohort('heap', 'big')).body.cohort?.member_count === USERS.length ? true : undefined));
+  await eventually(async () =>
+    (await workspace.cohort('heap', 'big')).body.cohort?.member_count === USERS.length ? true : undefined,
+  );
 });
 afterAll(() => stack?.stop());
 
 describe('segment exports', () => {
   it('writes the audience as NDJSON to a local folder and says where, with the count', async () => {
     // Prepare
-    const segment = (await workspace.createSegment({ name: 'big', filter: { cohort: { partner: 'heap', cohort_id: 'big', includes: true } } })).body.segment;
+    const segment = (
+      await workspace.createSegment({
+        name: 'big',
+        filter: { cohort: { partner: 'heap', cohort_id: 'big', includes: true } },
+      })
+    ).body.segment;
 
     // Act
     const started = await workspace.exportSegment(segment.segment_id);
@@ -53,18 +60,32 @@ describe('segment exports', () => {
     const done = started.body.export;
     expect(done).toMatchObject({ status: 'done', users_written: USERS.length, parts: 1 });
     expect(done.location).toMatch(/^file:\/\//);
-    const manifest = JSON.parse(await readFile(fileURLToPath(done.manifest!), 'utf8')) as { users: number; parts: string[] };
+    const manifest = JSON.parse(await readFile(fileURLToPath(done.manifest!), 'utf8')) as {
+      users: number;
+      parts: string[];
+    };
     expect(manifest.users).toBe(USERS.length);
     const lines = (await Promise.all(manifest.parts.map(readLines))).flat();
     expect(lines.map((line) => line.external_id).sort()).toEqual(USERS);
-    expect(lines[0]).toEqual({ braze_id: expect.any(String), external_id: expect.any(String), user_aliases: [], device_ids: [] });
-    expect((await workspace.exportStatus(segment.segment_id, done.export_id)).body.export).toMatchObject({ status: 'done' });
+    expect(lines[0]).toEqual({
+      braze_id: expect.any(String),
+      external_id: expect.any(String),
+      user_aliases: [],
+      device_ids: [],
+    });
+    expect((await workspace.exportStatus(segment.segment_id, done.export_id)).body.export).toMatchObject({
+      status: 'done',
+    });
   });
 
   it('continues a long export from its cursor, part after part, through the export queue', async () => {
     // Prepare: an export whose first chunk stops after 7 users, as if out of time.
     const segments = new DynamoSegmentStore(stack.clients.documents, stack.tables.cohorts);
-    const segment = await segments.create(stack.workspace.workspaceId, { name: 'long', filter: { cohort: { partner: 'heap', cohort_id: 'big', includes: true } } }, new Date());
+    const segment = await segments.create(
+      stack.workspace.workspaceId,
+      { name: 'long', filter: { cohort: { partner: 'heap', cohort_id: 'big', includes: true } } },
+      new Date(),
+    );
     const ports = {
       memberships: stack.stores.memberships,
       users: stack.stores.users,
@@ -72,15 +93,23 @@ describe('segment exports', () => {
       blobs: new FileBlobStore(stack.exports.folder),
     };
     const job = await startExport(stack.workspace.workspaceId, segment, ports, new Date());
-    const first = await runExportChunk(stack.workspace.workspaceId, job.exportId, ports, { maxUsers: 7, outOfTime: () => false });
+    const first = await runExportChunk(stack.workspace.workspaceId, job.exportId, ports, {
+      maxUsers: 7,
+      outOfTime: () => false,
+    });
     expect(first.job).toMatchObject({ status: 'running', usersWritten: 7 });
 
     // Act: two workers run the same next chunk at once (a duplicate delivery); then the
     // export worker takes over from the queue.
-    const chunk = () => runExportChunk(stack.workspace.workspaceId, job.exportId, ports, { maxUsers: 7, outOfTime: () => true });
+    const chunk = () =>
+      runExportChunk(stack.workspace.workspaceId, job.exportId, ports, { maxUsers: 7, outOfTime: () => true });
     const racing = await Promise.all([chunk(), chunk()]);
     expect(racing.filter((result) => result.advanced)).toHaveLength(1);
-    await new SqsExportQueue(stack.clients.sqs, stack.exports.queues.queueUrl).send({ v: 1, workspaceId: stack.workspace.workspaceId, exportId: job.exportId });
+    await new SqsExportQueue(stack.clients.sqs, stack.exports.queues.queueUrl).send({
+      v: 1,
+      workspaceId: stack.workspace.workspaceId,
+      exportId: job.exportId,
+    });
 
     // Assess: every user exactly once across the parts, in braze_id order.
     const done = await eventually(async () => {
@@ -97,11 +126,18 @@ describe('segment exports', () => {
   });
 
   it('writes to S3 over the real protocol (the AWS adapter, against the local S3 emulator)', async () => {
-    const s3 = new S3Client({ endpoint: inject('sqsEndpoint'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+    const s3 = new S3Client({
+      endpoint: inject('sqsEndpoint'),
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'exports-test' }));
     const blobs = new S3BlobStore(s3, 'exports-test');
     await blobs.put('exports/w/s/e/part-00001.ndjson', '{"braze_id":"x"}\n', 'application/x-ndjson');
-    const object = await s3.send(new GetObjectCommand({ Bucket: 'exports-test', Key: 'exports/w/s/e/part-00001.ndjson' }));
+    const object = await s3.send(
+      new GetObjectCommand({ Bucket: 'exports-test', Key: 'exports/w/s/e/part-00001.ndjson' }),
+    );
     expect(await object.Body?.transformToString()).toBe('{"braze_id":"x"}\n');
     expect(blobs.locate('exports/w/s/e/')).toBe('s3://exports-test/exports/w/s/e/');
   });

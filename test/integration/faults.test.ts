@@ -25,7 +25,11 @@ const seedUsers = async (stack: LocalStack): Promise<Map<string, string>> => {
   const brazeIds = new Map<string, string>();
   await Promise.all(
     USERS.map(async (externalId) => {
-      const { brazeId } = await stack.stores.users.findOrCreate(stack.workspace.workspaceId, { type: 'external_id', externalId }, new Date());
+      const { brazeId } = await stack.stores.users.findOrCreate(
+        stack.workspace.workspaceId,
+        { type: 'external_id', externalId },
+        new Date(),
+      );
       brazeIds.set(externalId, brazeId);
     }),
   );
@@ -61,22 +65,33 @@ const sendRequests = async (stack: LocalStack, cohortId: string, requests: numbe
   return bodies;
 };
 
-
 const waitForReports = (stack: LocalStack, cohortId: string, count: number) =>
   eventually(
     async () => {
-      const reports = await stack.stores.memberships.recentSyncReports({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId }, 100);
+      const reports = await stack.stores.memberships.recentSyncReports(
+        { workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId },
+        100,
+      );
       return reports.length >= count ? reports : undefined;
     },
     60_000,
     `${count} sync reports`,
   );
 
-const expectOracleState = async (stack: LocalStack, cohortId: string, bodies: string[], brazeIds: Map<string, string>) => {
+const expectOracleState = async (
+  stack: LocalStack,
+  cohortId: string,
+  bodies: string[],
+  brazeIds: Map<string, string>,
+) => {
   const oracle = serialOracle(bodies, (externalId) => brazeIds.get(externalId));
   const stored = await readMemberships(stack, cohortId);
   expect(stored).toEqual(oracle);
-  const cohort = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId });
+  const cohort = await stack.stores.memberships.getCohort({
+    workspaceId: stack.workspace.workspaceId,
+    partner: 'heap',
+    cohortId,
+  });
   expect(cohort?.memberCount).toBe([...oracle.values()].filter(Boolean).length);
 };
 
@@ -163,7 +178,10 @@ describe("AWS's limits, modelled (partitions, table quota, transaction conflicts
     expect(limits.stats().outcomes.throttled).toBeGreaterThan(0);
     await expectOracleState(stack, 'limited', bodies, brazeIds);
     const { Attributes } = await stack.clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: stack.queues.deadLetterQueueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
     );
     expect(Attributes?.ApproximateNumberOfMessages).toBe('0');
   });
@@ -189,12 +207,20 @@ describe('DLQ redrive', () => {
     // Prepare: two adds fail five times and land in the DLQ.
     const partner = partnerClient(stack);
     await partner.changeCohort('redrive', [{ user_ids: ['user-1', 'user-2'] }]);
-    await eventually(async () => {
-      const response = await stack.clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: stack.queues.deadLetterQueueUrl, VisibilityTimeout: 0, WaitTimeSeconds: 0 }),
-      );
-      return response.Messages?.length ? true : undefined;
-    }, 30_000, 'the add in the DLQ');
+    await eventually(
+      async () => {
+        const response = await stack.clients.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: stack.queues.deadLetterQueueUrl,
+            VisibilityTimeout: 0,
+            WaitTimeSeconds: 0,
+          }),
+        );
+        return response.Messages?.length ? true : undefined;
+      },
+      30_000,
+      'the add in the DLQ',
+    );
     // The store recovers; a newer request removes user-1.
     broken = false;
     await partner.changeCohort('redrive', [{ user_ids: ['user-1'], should_remove: true }]);
@@ -208,7 +234,11 @@ describe('DLQ redrive', () => {
     const reports = await waitForReports(stack, 'redrive', 2);
     const redriven = reports.find((report) => report.added + report.superseded === 2);
     expect(redriven).toMatchObject({ added: 1, superseded: 1 });
-    const exported = await stack.stores.memberships.getCohort({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'redrive' });
+    const exported = await stack.stores.memberships.getCohort({
+      workspaceId: stack.workspace.workspaceId,
+      partner: 'heap',
+      cohortId: 'redrive',
+    });
     expect(exported?.memberCount).toBe(1);
   });
 });
@@ -275,15 +305,19 @@ describe('overlapping invocations of one sync handler (the local stack runs seve
   it("keep their own failures: one invocation finishing does not clear the other's", async () => {
     // Prepare
     const partner = partnerClient(stack);
-    for (const cohortId of ['broken', 'slow', 'other']) await partner.changeCohort(cohortId, [{ user_ids: ['user-1'] }]);
+    for (const cohortId of ['broken', 'slow', 'other'])
+      await partner.changeCohort(cohortId, [{ user_ids: ['user-1'] }]);
     const bodies = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
-    const byCohort = (cohortId: string) => bodies.find((body) => (JSON.parse(body) as { cohortId: string }).cohortId === cohortId)!;
+    const byCohort = (cohortId: string) =>
+      bodies.find((body) => (JSON.parse(body) as { cohortId: string }).cohortId === cohortId)!;
     const first = sqsEvent([byCohort('broken'), byCohort('slow')]);
 
     // Act: a second invocation starts while the first is still running.
     const [firstResponse, secondResponse] = await Promise.all([
       stack.handlers.sync(first, lambdaContext('sync', 30_000)),
-      new Promise((resolve) => setTimeout(resolve, 200)).then(() => stack.handlers.sync(sqsEvent([byCohort('other')]), lambdaContext('sync', 30_000))),
+      new Promise((resolve) => setTimeout(resolve, 200)).then(() =>
+        stack.handlers.sync(sqsEvent([byCohort('other')]), lambdaContext('sync', 30_000)),
+      ),
     ]);
 
     // Assess

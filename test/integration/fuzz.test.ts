@@ -26,7 +26,10 @@ interface Outcome {
 }
 
 const call = async (
-  handler: (event: ReturnType<typeof httpEvent>, ctx: ReturnType<typeof context>) => Promise<APIGatewayProxyStructuredResultV2>,
+  handler: (
+    event: ReturnType<typeof httpEvent>,
+    ctx: ReturnType<typeof context>,
+  ) => Promise<APIGatewayProxyStructuredResultV2>,
   routeKey: string,
   body: string,
   options: Parameters<typeof httpEvent>[2] = {},
@@ -54,7 +57,10 @@ const change = fc.record(
     user_ids: fc.oneof(fc.array(identifier, { maxLength: 4 }), fc.anything()),
     device_ids: fc.oneof(fc.array(identifier, { maxLength: 4 }), fc.anything()),
     aliases: fc.oneof(
-      fc.array(fc.record({ alias_name: identifier, alias_label: fc.oneof(identifier, fc.anything()) }, { requiredKeys: [] }), { maxLength: 3 }),
+      fc.array(
+        fc.record({ alias_name: identifier, alias_label: fc.oneof(identifier, fc.anything()) }, { requiredKeys: [] }),
+        { maxLength: 3 },
+      ),
       fc.anything(),
     ),
     should_remove: fc.oneof(fc.boolean(), fc.anything()),
@@ -64,14 +70,20 @@ const change = fc.record(
 
 /** Valid keys (so the body, not auth, is what is tested), with mutated or random fields. */
 const changesBody = () =>
-  fc.record(
-    {
-      cohort_id: fc.oneof(identifier, fc.anything()),
-      cohort_changes: fc.oneof(fc.array(change, { maxLength: 4 }), fc.anything()),
-      extra: fc.anything(),
-    },
-    { requiredKeys: [] },
-  ).map((fields) => ({ partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey, ...fields }));
+  fc
+    .record(
+      {
+        cohort_id: fc.oneof(identifier, fc.anything()),
+        cohort_changes: fc.oneof(fc.array(change, { maxLength: 4 }), fc.anything()),
+        extra: fc.anything(),
+      },
+      { requiredKeys: [] },
+    )
+    .map((fields) => ({
+      partner_api_key: stack.partnerApiKey,
+      client_secret: stack.workspace.dataImportKey,
+      ...fields,
+    }));
 
 const rawBody = fc.oneof(
   fc.string(),
@@ -87,11 +99,20 @@ describe('partner endpoints', () => {
 
     // Act
     await fc.assert(
-      fc.asyncProperty(fc.oneof(changesBody().map((body) => JSON.stringify(body)), rawBody), async (body) => {
-        const outcome = await call(stack.handlers.ingest, 'POST /partners/{partner}/cohorts/users', body, { pathParameters: { partner: 'heap' } });
-        expectWellFormed(outcome, [201, 400, 401, 413]);
-        if (outcome.status === 201 && (JSON.parse(body) as { cohort_changes: unknown[] }).cohort_changes.length > 0) queued += 1;
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          changesBody().map((body) => JSON.stringify(body)),
+          rawBody,
+        ),
+        async (body) => {
+          const outcome = await call(stack.handlers.ingest, 'POST /partners/{partner}/cohorts/users', body, {
+            pathParameters: { partner: 'heap' },
+          });
+          expectWellFormed(outcome, [201, 400, 401, 413]);
+          if (outcome.status === 201 && (JSON.parse(body) as { cohort_changes: unknown[] }).cohort_changes.length > 0)
+            queued += 1;
+        },
+      ),
       { numRuns: 1_500 },
     );
 
@@ -107,14 +128,26 @@ describe('partner endpoints', () => {
         {
           cohort_id: fc.oneof(identifier, fc.anything()),
           name: fc.oneof(identifier, fc.anything()),
-          created_at: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), identifier, fc.anything()),
+          created_at: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+            identifier,
+            fc.anything(),
+          ),
         },
         { requiredKeys: [] },
       )
-      .map((fields) => JSON.stringify({ partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey, ...fields }));
+      .map((fields) =>
+        JSON.stringify({
+          partner_api_key: stack.partnerApiKey,
+          client_secret: stack.workspace.dataImportKey,
+          ...fields,
+        }),
+      );
     await fc.assert(
       fc.asyncProperty(fc.oneof(nameBody, rawBody), async (body) => {
-        const outcome = await call(stack.handlers.ingest, 'POST /partners/{partner}/cohorts', body, { pathParameters: { partner: 'heap' } });
+        const outcome = await call(stack.handlers.ingest, 'POST /partners/{partner}/cohorts', body, {
+          pathParameters: { partner: 'heap' },
+        });
         expectWellFormed(outcome, [201, 400, 401]);
       }),
       { numRuns: 500 },
@@ -142,63 +175,88 @@ describe('partner endpoints', () => {
 
 describe('workspace REST endpoints', () => {
   const authorization = () => ({ authorization: `Bearer ${stack.workspace.restApiKey}` });
-  const alias = fc.record({ alias_name: fc.oneof(identifier, fc.anything()), alias_label: fc.oneof(identifier, fc.anything()) }, { requiredKeys: [] });
+  const alias = fc.record(
+    { alias_name: fc.oneof(identifier, fc.anything()), alias_label: fc.oneof(identifier, fc.anything()) },
+    { requiredKeys: [] },
+  );
 
   it.each([
     [
       'POST /users/track',
-      fc.record({
-        attributes: fc.oneof(
-          fc.array(
-            fc.record(
-              { external_id: fc.oneof(identifier, fc.anything()), user_alias: fc.oneof(alias, fc.anything()), device_id: identifier, plan: fc.anything() },
-              { requiredKeys: [] },
+      fc.record(
+        {
+          attributes: fc.oneof(
+            fc.array(
+              fc.record(
+                {
+                  external_id: fc.oneof(identifier, fc.anything()),
+                  user_alias: fc.oneof(alias, fc.anything()),
+                  device_id: identifier,
+                  plan: fc.anything(),
+                },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 4 },
             ),
-            { maxLength: 4 },
+            fc.anything(),
           ),
-          fc.anything(),
-        ),
-        events: fc.oneof(
-          fc.array(
-            fc.record(
-              {
-                external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
-                braze_id: fc.oneof(identifier, fc.anything()),
-                name: fc.oneof(identifier, fc.anything()),
-                time: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), identifier),
-                properties: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.anything()),
-              },
-              { requiredKeys: [] },
+          events: fc.oneof(
+            fc.array(
+              fc.record(
+                {
+                  external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
+                  braze_id: fc.oneof(identifier, fc.anything()),
+                  name: fc.oneof(identifier, fc.anything()),
+                  time: fc.oneof(
+                    fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+                    identifier,
+                  ),
+                  properties: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.anything()),
+                },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 3 },
             ),
-            { maxLength: 3 },
+            fc.anything(),
           ),
-          fc.anything(),
-        ),
-        purchases: fc.oneof(
-          fc.array(
-            fc.record(
-              {
-                external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
-                product_id: identifier,
-                currency: fc.oneof(fc.constantFrom('USD', 'EUR'), identifier),
-                price: fc.oneof(fc.double(), fc.anything()),
-                quantity: fc.oneof(fc.integer(), fc.anything()),
-                time: fc.oneof(fc.date({ noInvalidDate: true }).map((date) => date.toISOString()), identifier),
-              },
-              { requiredKeys: [] },
+          purchases: fc.oneof(
+            fc.array(
+              fc.record(
+                {
+                  external_id: fc.oneof(fc.constant('fuzz-user'), identifier),
+                  product_id: identifier,
+                  currency: fc.oneof(fc.constantFrom('USD', 'EUR'), identifier),
+                  price: fc.oneof(fc.double(), fc.anything()),
+                  quantity: fc.oneof(fc.integer(), fc.anything()),
+                  time: fc.oneof(
+                    fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
+                    identifier,
+                  ),
+                },
+                { requiredKeys: [] },
+              ),
+              { maxLength: 3 },
             ),
-            { maxLength: 3 },
+            fc.anything(),
           ),
-          fc.anything(),
-        ),
-      }, { requiredKeys: [] }),
+        },
+        { requiredKeys: [] },
+      ),
     ],
     [
       'POST /users/identify',
       fc.record(
         {
-          aliases_to_identify: fc.oneof(fc.array(fc.record({ external_id: identifier, user_alias: alias }, { requiredKeys: [] }), { maxLength: 3 }), fc.anything()),
-          devices_to_identify: fc.oneof(fc.array(fc.record({ external_id: identifier, device_id: identifier }, { requiredKeys: [] }), { maxLength: 3 }), fc.anything()),
+          aliases_to_identify: fc.oneof(
+            fc.array(fc.record({ external_id: identifier, user_alias: alias }, { requiredKeys: [] }), { maxLength: 3 }),
+            fc.anything(),
+          ),
+          devices_to_identify: fc.oneof(
+            fc.array(fc.record({ external_id: identifier, device_id: identifier }, { requiredKeys: [] }), {
+              maxLength: 3,
+            }),
+            fc.anything(),
+          ),
         },
         { requiredKeys: [] },
       ),
@@ -206,16 +264,27 @@ describe('workspace REST endpoints', () => {
     [
       'POST /users/export/ids',
       fc.record(
-        { external_ids: fc.oneof(fc.array(identifier, { maxLength: 4 }), fc.anything()), user_aliases: fc.oneof(fc.array(alias, { maxLength: 3 }), fc.anything()), device_id: fc.oneof(identifier, fc.anything()), braze_id: fc.oneof(identifier, fc.anything()) },
+        {
+          external_ids: fc.oneof(fc.array(identifier, { maxLength: 4 }), fc.anything()),
+          user_aliases: fc.oneof(fc.array(alias, { maxLength: 3 }), fc.anything()),
+          device_id: fc.oneof(identifier, fc.anything()),
+          braze_id: fc.oneof(identifier, fc.anything()),
+        },
         { requiredKeys: [] },
       ),
     ],
   ] as const)('%s never answers 5xx', async (routeKey, bodies) => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof((bodies as fc.Arbitrary<unknown>).map((body) => JSON.stringify(body)), rawBody), async (body) => {
-        const outcome = await call(stack.handlers.api, routeKey, body, { headers: authorization() });
-        expectWellFormed(outcome, [201, 400]);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          (bodies as fc.Arbitrary<unknown>).map((body) => JSON.stringify(body)),
+          rawBody,
+        ),
+        async (body) => {
+          const outcome = await call(stack.handlers.api, routeKey, body, { headers: authorization() });
+          expectWellFormed(outcome, [201, 400]);
+        },
+      ),
       { numRuns: 400 },
     );
   });

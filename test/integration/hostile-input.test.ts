@@ -27,7 +27,11 @@ const KNOWN_COHORT = 'known';
 const restHeaders = () => ({ authorization: `Bearer ${stack.workspace.restApiKey}` });
 const keys = () => ({ partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey });
 
-const send = (method: string, path: string, options: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string> } = {}) =>
+const send = (
+  method: string,
+  path: string,
+  options: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string> } = {},
+) =>
   rawRequest(stack.url, {
     method,
     path,
@@ -45,7 +49,10 @@ const expectRejected = (response: RawResponse, status: number | number[], messag
   expect(typeof body?.message, context).toBe('string');
   expect((body.message as string).length, context).toBeGreaterThan(0);
   expect(Array.isArray(body.errors), context).toBe(true);
-  expect((body.errors as unknown[]).every((detail) => typeof detail === 'string'), context).toBe(true);
+  expect(
+    (body.errors as unknown[]).every((detail) => typeof detail === 'string'),
+    context,
+  ).toBe(true);
   if (typeof message === 'string') expect(body.message, context).toBe(message);
   else if (message) expect(body.message, context).toMatch(message);
 };
@@ -66,14 +73,24 @@ const expectServing = async () => {
 
 const queueDepth = async (queueUrl: string): Promise<number> => {
   const { Attributes } = await stack.clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 };
 
 /** Nothing left to process, nothing dead-lettered. */
 const expectQueuesSettled = async () => {
-  await eventually(async () => ((await queueDepth(stack.queues.queueUrl)) === 0 ? true : undefined), 20_000, 'the cohort queue to drain');
+  await eventually(
+    async () => ((await queueDepth(stack.queues.queueUrl)) === 0 ? true : undefined),
+    20_000,
+    'the cohort queue to drain',
+  );
   expect(await queueDepth(stack.queues.deadLetterQueueUrl)).toBe(0);
 };
 
@@ -81,10 +98,24 @@ beforeAll(async () => {
   process.on('uncaughtException', onEscape);
   process.on('unhandledRejection', onEscape);
   stack = await startTestStack({ gatewayTimeouts: TIMEOUTS });
-  expect((await rest('POST', '/users/track', { body: { attributes: [{ external_id: 'known-user' }] } })).status).toBe(201);
-  expect((await send('POST', '/partners/heap/cohorts', { body: { ...keys(), cohort_id: KNOWN_COHORT, name: 'Known', created_at: '2021-01-21T19:20:30+05:00' } })).status).toBe(201);
-  await eventually(async () => ((await rest('GET', `/cohorts/heap/${KNOWN_COHORT}`)).status === 200 ? true : undefined), 20_000, 'the known cohort');
-  const created = await rest('POST', '/segments', { body: { name: 'known', filter: { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true } } } });
+  expect((await rest('POST', '/users/track', { body: { attributes: [{ external_id: 'known-user' }] } })).status).toBe(
+    201,
+  );
+  expect(
+    (
+      await send('POST', '/partners/heap/cohorts', {
+        body: { ...keys(), cohort_id: KNOWN_COHORT, name: 'Known', created_at: '2021-01-21T19:20:30+05:00' },
+      })
+    ).status,
+  ).toBe(201);
+  await eventually(
+    async () => ((await rest('GET', `/cohorts/heap/${KNOWN_COHORT}`)).status === 200 ? true : undefined),
+    20_000,
+    'the known cohort',
+  );
+  const created = await rest('POST', '/segments', {
+    body: { name: 'known', filter: { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true } } },
+  });
   expect(created.status, created.text).toBe(201);
   segmentId = (created.json as { segment: { segment_id: string } }).segment.segment_id;
 });
@@ -98,10 +129,18 @@ afterAll(async () => {
 /** Every route of serverless.yml, and a path for it with each parameter given (or replaced). */
 const ROUTES = routesFromServerlessYml().map((route) => ({ ...route, path: route.routeKey.split(' ')[1]! }));
 const validParameter = (name: string): string =>
-  ({ partner: 'heap', cohort_id: KNOWN_COHORT, segment_id: segmentId, export_id: 'no-such-export', connector_id: stack.currents.demoConnectorId })[name] ?? 'x';
+  ({
+    partner: 'heap',
+    cohort_id: KNOWN_COHORT,
+    segment_id: segmentId,
+    export_id: 'no-such-export',
+    connector_id: stack.currents.demoConnectorId,
+  })[name] ?? 'x';
 const pathWith = (path: string, replaced: Record<string, string>) =>
   path.replace(/\{([^}]+)\}/g, (_match, name: string) => replaced[name] ?? encodeURIComponent(validParameter(name)));
-const PARAMETER_SLOTS = ROUTES.flatMap((route) => route.parameterNames.map((name) => ({ route, name, label: `${route.routeKey} {${name}}` })));
+const PARAMETER_SLOTS = ROUTES.flatMap((route) =>
+  route.parameterNames.map((name) => ({ route, name, label: `${route.routeKey} {${name}}` })),
+);
 /** A body each route would accept, so that only the path is wrong. */
 const bodyFor = (routeKey: string): unknown =>
   routeKey.startsWith('PUT /segments')
@@ -121,7 +160,9 @@ describe('path parameters', () => {
   it.each(PARAMETER_SLOTS)('a malformed percent-escape in $label is a 400, not a crash', async ({ route, name }) => {
     for (const malformed of MALFORMED_ESCAPES) {
       // Act
-      const response = await send(route.method, pathWith(route.path, { [name]: malformed }), { headers: restHeaders() });
+      const response = await send(route.method, pathWith(route.path, { [name]: malformed }), {
+        headers: restHeaders(),
+      });
 
       // Assess
       expectRejected(response, 400, 'Bad Request');
@@ -130,35 +171,48 @@ describe('path parameters', () => {
   });
 
   /** What each parameter may carry, in UTF-8 bytes (README: the tightest DynamoDB key holding it, minus its other parts). */
-  const LIMIT_BYTES: Record<string, number> = { partner: 1_022, cohort_id: 1_019, segment_id: 1_024, export_id: 1_024, connector_id: 1_024 };
+  const LIMIT_BYTES: Record<string, number> = {
+    partner: 1_022,
+    cohort_id: 1_019,
+    segment_id: 1_024,
+    export_id: 1_024,
+    connector_id: 1_024,
+  };
   /** With the other parameters as short as they can be, so that only this one can be too long. */
   const shortOthers = (name: string): Record<string, string> => (name === 'partner' ? { cohort_id: 'k' } : {});
 
-  it.each(PARAMETER_SLOTS)('$label: over its key limit in bytes is a 400 naming it; at the limit, an ordinary answer', async ({ route, name }) => {
-    const limit = LIMIT_BYTES[name]!;
-    const cases = [
-      { value: 'a'.repeat(5_000), rejected: true },
-      { value: 'a'.repeat(limit + 1), rejected: true },
-      // Bytes, not characters: 2-byte characters reach the limit at half as many.
-      { value: 'é'.repeat(Math.floor(limit / 2) + 1), rejected: true },
-      { value: '😀'.repeat(300), rejected: true },
-      { value: 'a'.repeat(limit), rejected: false },
-      { value: 'é'.repeat(Math.floor(limit / 2)), rejected: false },
-    ];
-    for (const { value, rejected } of cases) {
-      // Act
-      const response = await send(route.method, pathWith(route.path, { ...shortOthers(name), [name]: encodeURIComponent(value) }), {
-        headers: restHeaders(),
-        body: bodyFor(route.routeKey),
-      });
+  it.each(PARAMETER_SLOTS)(
+    '$label: over its key limit in bytes is a 400 naming it; at the limit, an ordinary answer',
+    async ({ route, name }) => {
+      const limit = LIMIT_BYTES[name]!;
+      const cases = [
+        { value: 'a'.repeat(5_000), rejected: true },
+        { value: 'a'.repeat(limit + 1), rejected: true },
+        // Bytes, not characters: 2-byte characters reach the limit at half as many.
+        { value: 'é'.repeat(Math.floor(limit / 2) + 1), rejected: true },
+        { value: '😀'.repeat(300), rejected: true },
+        { value: 'a'.repeat(limit), rejected: false },
+        { value: 'é'.repeat(Math.floor(limit / 2)), rejected: false },
+      ];
+      for (const { value, rejected } of cases) {
+        // Act
+        const response = await send(
+          route.method,
+          pathWith(route.path, { ...shortOthers(name), [name]: encodeURIComponent(value) }),
+          {
+            headers: restHeaders(),
+            body: bodyFor(route.routeKey),
+          },
+        );
 
-      // Assess
-      if (rejected) expectRejected(response, 400, new RegExp(`^Invalid path parameter: \`${name}\` is \\d+ bytes`));
-      // Nothing has such an id: not found (partner routes: the partner key does not match an unknown partner).
-      else expectRejected(response, route.functionName === 'ingest' ? 401 : 404);
-      await expectServing();
-    }
-  });
+        // Assess
+        if (rejected) expectRejected(response, 400, new RegExp(`^Invalid path parameter: \`${name}\` is \\d+ bytes`));
+        // Nothing has such an id: not found (partner routes: the partner key does not match an unknown partner).
+        else expectRejected(response, route.functionName === 'ingest' ? 401 : 404);
+        await expectServing();
+      }
+    },
+  );
 });
 
 describe('the connection itself', () => {
@@ -166,7 +220,9 @@ describe('the connection itself', () => {
     for (const path of ['/partners/heap/cohorts/users', '/users/track', '/segments']) {
       // Act: Content-Length 10, one byte sent, the socket closed.
       const connection = openRaw(stack.url);
-      await connection.write(`POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-length: 10\r\n\r\n{`);
+      await connection.write(
+        `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-length: 10\r\n\r\n{`,
+      );
       connection.socket.destroy();
       await connection.response.catch(() => undefined);
 
@@ -180,7 +236,9 @@ describe('the connection itself', () => {
     await half.write('GET /cohorts HTTP/1.1\r\nhost: local');
     half.socket.destroy();
     const early = openRaw(stack.url);
-    await early.write(`POST /users/track HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-type: application/json\r\ncontent-length: 47\r\n\r\n{"attributes":[{"external_id":"hung-up-user"}]}`);
+    await early.write(
+      `POST /users/track HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-type: application/json\r\ncontent-length: 47\r\n\r\n{"attributes":[{"external_id":"hung-up-user"}]}`,
+    );
     early.socket.destroy();
     await Promise.all([half.response.catch(() => undefined), early.response.catch(() => undefined)]);
     await expectServing();
@@ -190,7 +248,12 @@ describe('the connection itself', () => {
     // Act: a byte every 100 ms, for longer than the gateway waits.
     const slow = openRaw(stack.url);
     let done = false;
-    void slow.trickle(`GET /cohorts HTTP/1.1\r\nhost: localhost\r\nx-slow: ${'a'.repeat(200)}\r\n\r\n`, 1, 100, () => done);
+    void slow.trickle(
+      `GET /cohorts HTTP/1.1\r\nhost: localhost\r\nx-slow: ${'a'.repeat(200)}\r\n\r\n`,
+      1,
+      100,
+      () => done,
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     await expectServing();
     const response = await slow.response.finally(() => (done = true));
@@ -205,7 +268,9 @@ describe('the connection itself', () => {
   it('a body that stops coming is answered 408 within the request timeout', async () => {
     // Act: headers complete, 10 bytes of the 100 announced, then nothing.
     const stalled = openRaw(stack.url);
-    await stalled.write(`POST /users/track HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"attribut`);
+    await stalled.write(
+      `POST /users/track HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${stack.workspace.restApiKey}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"attribut`,
+    );
     const response = await stalled.response;
 
     // Assess
@@ -216,7 +281,13 @@ describe('the connection itself', () => {
 
   it('many stalled clients at once do not keep others from being served', async () => {
     const stalled = Array.from({ length: 30 }, () => openRaw(stack.url));
-    await Promise.all(stalled.map((connection) => connection.write('POST /partners/heap/cohorts/users HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1000\r\n\r\n{')));
+    await Promise.all(
+      stalled.map((connection) =>
+        connection.write(
+          'POST /partners/heap/cohorts/users HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1000\r\n\r\n{',
+        ),
+      ),
+    );
     await expectServing();
     const answers = await Promise.all(stalled.map((connection) => connection.response));
     for (const answer of answers) expectRejected(answer, 408);
@@ -226,7 +297,10 @@ describe('the connection itself', () => {
   it('headers over 10,240 bytes (request line included, API Gateway quota) are a 431; under it, served', async () => {
     const cases = [
       { headers: { 'x-big': 'a'.repeat(11_000) }, status: 431 },
-      { headers: Object.fromEntries(Array.from({ length: 200 }, (_, index) => [`x-h${index}`, 'a'.repeat(60)])), status: 431 },
+      {
+        headers: Object.fromEntries(Array.from({ length: 200 }, (_, index) => [`x-h${index}`, 'a'.repeat(60)])),
+        status: 431,
+      },
       { path: `/segments/${'a'.repeat(12_000)}`, headers: {}, status: 431 },
       { headers: { 'x-big': 'a'.repeat(9_000) }, status: 200 },
     ];
@@ -261,7 +335,12 @@ describe('the connection itself', () => {
   });
 
   it('routes that do not exist are a 404 in the same shape', async () => {
-    for (const [method, path] of [['GET', '/nowhere'], ['PATCH', `/segments/${segmentId}`], ['DELETE', '/cohorts'], ['GET', '/%E0%A4%A']]) {
+    for (const [method, path] of [
+      ['GET', '/nowhere'],
+      ['PATCH', `/segments/${segmentId}`],
+      ['DELETE', '/cohorts'],
+      ['GET', '/%E0%A4%A'],
+    ]) {
       expectRejected(await send(method!, path!, { headers: restHeaders() }), 404);
       await expectServing();
     }
@@ -284,9 +363,16 @@ const withBytes = (json: string, marker: string, bytes: number[]) => {
 
 describe('bodies', () => {
   it.each(INVALID_UTF8)('a body with %s (not UTF-8, RFC 8259) is a 400, not a U+FFFD', async (_name, bytes) => {
-    const partnerBody = JSON.stringify({ ...keys(), cohort_id: 'utf8-@@', cohort_changes: [{ user_ids: ['known-user'] }] });
+    const partnerBody = JSON.stringify({
+      ...keys(),
+      cohort_id: 'utf8-@@',
+      cohort_changes: [{ user_ids: ['known-user'] }],
+    });
     const restBody = JSON.stringify({ attributes: [{ external_id: 'utf8-@@' }] });
-    for (const [path, body] of [['/partners/heap/cohorts/users', partnerBody], ['/users/track', restBody]] as const) {
+    for (const [path, body] of [
+      ['/partners/heap/cohorts/users', partnerBody],
+      ['/users/track', restBody],
+    ] as const) {
       // Act
       const response = await send('POST', path, { rawBody: withBytes(body, '@@', bytes), headers: restHeaders() });
 
@@ -296,11 +382,14 @@ describe('bodies', () => {
       await expectServing();
     }
     // Nothing of it was stored under a replaced name.
-    const exported = await rest('POST', '/users/export/ids', { body: { external_ids: ['utf8-\uFFFD', 'utf8-\uFFFD\uFFFD'] } });
+    const exported = await rest('POST', '/users/export/ids', {
+      body: { external_ids: ['utf8-\uFFFD', 'utf8-\uFFFD\uFFFD'] },
+    });
     expect((exported.json as { users: unknown[] }).users).toEqual([]);
   });
 
-  const deepFilter = (levels: number) => `${'{"all":['.repeat(levels)}{"cohort":{"partner":"heap","cohort_id":"${KNOWN_COHORT}","includes":true}}${']}'.repeat(levels)}`;
+  const deepFilter = (levels: number) =>
+    `${'{"all":['.repeat(levels)}{"cohort":{"partner":"heap","cohort_id":"${KNOWN_COHORT}","includes":true}}${']}'.repeat(levels)}`;
   const deepValue = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
   const deepArray = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
 
@@ -310,9 +399,17 @@ describe('bodies', () => {
       ['PUT', `/segments/${segmentId}`, `{"name":"deep","filter":${deepFilter(5_000)}}`],
       ['POST', '/users/track', `{"attributes":[{"external_id":"known-user","deep":${deepValue(5_000)}}]}`],
       ['POST', '/users/track', `{"attributes":[{"external_id":"known-user","deep":${deepArray(20_000)}}]}`],
-      ['POST', '/users/track', `{"events":[{"external_id":"known-user","name":"e","time":"2026-01-01T00:00:00Z","properties":{"p":${deepValue(3_000)}}}]}`],
+      [
+        'POST',
+        '/users/track',
+        `{"events":[{"external_id":"known-user","name":"e","time":"2026-01-01T00:00:00Z","properties":{"p":${deepValue(3_000)}}}]}`,
+      ],
       ['POST', '/users/export/ids', `{"external_ids":${deepArray(10_000)}}`],
-      ['POST', '/partners/heap/cohorts/users', `{"partner_api_key":"${stack.partnerApiKey}","client_secret":"${stack.workspace.dataImportKey}","cohort_id":"c","cohort_changes":[{"user_ids":${deepArray(10_000)}}]}`],
+      [
+        'POST',
+        '/partners/heap/cohorts/users',
+        `{"partner_api_key":"${stack.partnerApiKey}","client_secret":"${stack.workspace.dataImportKey}","cohort_id":"c","cohort_changes":[{"user_ids":${deepArray(10_000)}}]}`,
+      ],
     ];
     for (const [method, path, body] of cases) {
       expect(Buffer.byteLength(body)).toBeGreaterThan(10_000);
@@ -326,10 +423,20 @@ describe('bodies', () => {
   });
 
   it('filters nest at most 6 levels and attributes 5, said as such; a filter of 6 levels is accepted', async () => {
-    expectRejected(await rest('POST', '/segments', { rawBody: `{"name":"deep","filter":${deepFilter(6)}}` }), 400, 'Invalid filter: nested deeper than 6 levels');
-    expectRejected(await rest('POST', '/segments', { rawBody: `{"name":"deep","filter":${deepFilter(25)}}` }), 400, 'Invalid filter: nested deeper than 6 levels');
     expectRejected(
-      await rest('POST', '/users/track', { rawBody: `{"attributes":[{"external_id":"known-user","deep":${deepValue(6)}}]}` }),
+      await rest('POST', '/segments', { rawBody: `{"name":"deep","filter":${deepFilter(6)}}` }),
+      400,
+      'Invalid filter: nested deeper than 6 levels',
+    );
+    expectRejected(
+      await rest('POST', '/segments', { rawBody: `{"name":"deep","filter":${deepFilter(25)}}` }),
+      400,
+      'Invalid filter: nested deeper than 6 levels',
+    );
+    expectRejected(
+      await rest('POST', '/users/track', {
+        rawBody: `{"attributes":[{"external_id":"known-user","deep":${deepValue(6)}}]}`,
+      }),
       400,
       /nested deeper than 5 levels/,
     );
@@ -347,9 +454,27 @@ describe('bodies', () => {
   });
 
   it('bodies that are not JSON objects are a 4xx in the same shape', async () => {
-    const routes = ['/partners/heap/cohorts', '/partners/heap/cohorts/users', '/users/track', '/users/identify', '/users/export/ids', '/segments'];
+    const routes = [
+      '/partners/heap/cohorts',
+      '/partners/heap/cohorts/users',
+      '/users/track',
+      '/users/identify',
+      '/users/export/ids',
+      '/segments',
+    ];
     for (const path of routes) {
-      for (const body of ['', '[]', '"x"', 'null', '1', 'true', '{', '{"a":1}{"a":1}', '\uFEFF{}', '{"__proto__":{"polluted":1}}']) {
+      for (const body of [
+        '',
+        '[]',
+        '"x"',
+        'null',
+        '1',
+        'true',
+        '{',
+        '{"a":1}{"a":1}',
+        '\uFEFF{}',
+        '{"__proto__":{"polluted":1}}',
+      ]) {
         // Act
         const response = await send('POST', path, { rawBody: body, headers: restHeaders() });
 
@@ -372,10 +497,31 @@ describe('body fields × wrong types', () => {
         body: { cohort_id: cohortId, cohort_changes: [{ user_ids: ['known-user'] }] },
         message: PARTNER_MESSAGES.cohortId,
       })),
-      ...[...WRONG, [{}], [{ user_ids: 'x' }], [{ user_ids: [1] }], [{ device_ids: {} }], [{ aliases: [1] }], [{ aliases: [{ alias_name: 1, alias_label: 'l' }] }], [{ user_ids: ['a'], should_remove: 'yes' }], [{ user_ids: ['a'.repeat(513)] }]]
+      ...[
+        ...WRONG,
+        [{}],
+        [{ user_ids: 'x' }],
+        [{ user_ids: [1] }],
+        [{ device_ids: {} }],
+        [{ aliases: [1] }],
+        [{ aliases: [{ alias_name: 1, alias_label: 'l' }] }],
+        [{ user_ids: ['a'], should_remove: 'yes' }],
+        [{ user_ids: ['a'.repeat(513)] }],
+      ]
         .filter((changes) => !(Array.isArray(changes) && changes.length === 0))
-        .map((cohortChanges) => ({ path: '/partners/heap/cohorts/users', body: { cohort_id: 'c', cohort_changes: cohortChanges }, message: PARTNER_MESSAGES.cohortChanges })),
-      { path: '/partners/heap/cohorts/users', body: { cohort_id: 'c', cohort_changes: [{ user_ids: Array.from({ length: 1_001 }, (_, index) => `u${index}`) }] }, message: PARTNER_MESSAGES.tooManyIdentifiers },
+        .map((cohortChanges) => ({
+          path: '/partners/heap/cohorts/users',
+          body: { cohort_id: 'c', cohort_changes: cohortChanges },
+          message: PARTNER_MESSAGES.cohortChanges,
+        })),
+      {
+        path: '/partners/heap/cohorts/users',
+        body: {
+          cohort_id: 'c',
+          cohort_changes: [{ user_ids: Array.from({ length: 1_001 }, (_, index) => `u${index}`) }],
+        },
+        message: PARTNER_MESSAGES.tooManyIdentifiers,
+      },
       ...[1, null, '', '   ', [], {}, 'x'.repeat(1_025)].map((name) => ({
         path: '/partners/heap/cohorts',
         body: { cohort_id: 'c', name, created_at: '2021-01-21T19:20:30+05:00' },
@@ -414,9 +560,21 @@ describe('body fields × wrong types', () => {
       // 512 characters, 1,536 bytes: more than a key holds.
       ['POST', '/users/track', { events: [{ braze_id: '日'.repeat(512), name: 'e', time }] }],
       ['POST', '/users/track', { events: [{ external_id: 'known-user', name: 'e', time, properties: [1] }] }],
-      ['POST', '/users/track', { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'usd', price: 1, time }] }],
-      ['POST', '/users/track', { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'USD', price: '1', time }] }],
-      ['POST', '/users/track', { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'USD', price: 1, quantity: 0.5, time }] }],
+      [
+        'POST',
+        '/users/track',
+        { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'usd', price: 1, time }] },
+      ],
+      [
+        'POST',
+        '/users/track',
+        { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'USD', price: '1', time }] },
+      ],
+      [
+        'POST',
+        '/users/track',
+        { purchases: [{ external_id: 'known-user', product_id: 'p', currency: 'USD', price: 1, quantity: 0.5, time }] },
+      ],
       ...WRONG.map((value): [string, string, unknown] => ['POST', '/users/identify', { aliases_to_identify: value }]),
       ['POST', '/users/identify', { devices_to_identify: [{ external_id: 1, device_id: 'd' }] }],
       ['POST', '/users/identify', {}],
@@ -424,10 +582,24 @@ describe('body fields × wrong types', () => {
       ['POST', '/users/export/ids', { braze_id: 1 }],
       ['POST', '/users/export/ids', { braze_id: '日'.repeat(512) }],
       ['POST', '/users/export/ids', { external_ids: Array.from({ length: 51 }, (_, index) => `u${index}`) }],
-      ...WRONG.map((name): [string, string, unknown] => ['POST', '/segments', { name, filter: { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true } } }]),
-      ...[...WRONG, { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: 'yes' } }, { all: [] }, { none: [] }, { cohort: { partner: 'p'.repeat(51), cohort_id: KNOWN_COHORT, includes: true } }, { cohort: { partner: 'heap', cohort_id: 'c'.repeat(201), includes: true } }, { any: Array.from({ length: 21 }, () => ({ cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true } })) }].map(
-        (filter): [string, string, unknown] => ['PUT', `/segments/${segmentId}`, { name: 'n', filter }],
-      ),
+      ...WRONG.map((name): [string, string, unknown] => [
+        'POST',
+        '/segments',
+        { name, filter: { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true } } },
+      ]),
+      ...[
+        ...WRONG,
+        { cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: 'yes' } },
+        { all: [] },
+        { none: [] },
+        { cohort: { partner: 'p'.repeat(51), cohort_id: KNOWN_COHORT, includes: true } },
+        { cohort: { partner: 'heap', cohort_id: 'c'.repeat(201), includes: true } },
+        {
+          any: Array.from({ length: 21 }, () => ({
+            cohort: { partner: 'heap', cohort_id: KNOWN_COHORT, includes: true },
+          })),
+        },
+      ].map((filter): [string, string, unknown] => ['PUT', `/segments/${segmentId}`, { name: 'n', filter }]),
       ['POST', '/segments', { name: 'no filter' }],
     ];
     for (const [method, path, body] of cases) {
@@ -468,18 +640,48 @@ const withSurrogate = (body: unknown, surrogate: string) => JSON.stringify(body)
 describe('Unicode in every identifier and name position', () => {
   it('a lone surrogate anywhere in a partner request is a 400 with the contract message for its field', async () => {
     const cases: [string, unknown, string][] = [
-      ['/partners/heap/cohorts/users', { cohort_id: 'lone-@@', cohort_changes: [{ user_ids: ['known-user'] }] }, PARTNER_MESSAGES.cohortId],
-      ['/partners/heap/cohorts', { cohort_id: 'lone-@@', name: 'n', created_at: '2021-01-21T19:20:30+05:00' }, PARTNER_MESSAGES.cohortId],
-      ['/partners/heap/cohorts', { cohort_id: 'lone', name: 'name-@@', created_at: '2021-01-21T19:20:30+05:00' }, PARTNER_MESSAGES.name],
-      ['/partners/heap/cohorts/users', { cohort_id: 'lone', cohort_changes: [{ user_ids: ['known-user', 'u-@@'] }] }, PARTNER_MESSAGES.cohortChanges],
-      ['/partners/heap/cohorts/users', { cohort_id: 'lone', cohort_changes: [{ device_ids: ['d-@@'] }] }, PARTNER_MESSAGES.cohortChanges],
-      ['/partners/heap/cohorts/users', { cohort_id: 'lone', cohort_changes: [{ aliases: [{ alias_name: 'n-@@', alias_label: 'l' }] }] }, PARTNER_MESSAGES.cohortChanges],
-      ['/partners/heap/cohorts/users', { cohort_id: 'lone', cohort_changes: [{ aliases: [{ alias_name: 'n', alias_label: 'l-@@' }] }] }, PARTNER_MESSAGES.cohortChanges],
+      [
+        '/partners/heap/cohorts/users',
+        { cohort_id: 'lone-@@', cohort_changes: [{ user_ids: ['known-user'] }] },
+        PARTNER_MESSAGES.cohortId,
+      ],
+      [
+        '/partners/heap/cohorts',
+        { cohort_id: 'lone-@@', name: 'n', created_at: '2021-01-21T19:20:30+05:00' },
+        PARTNER_MESSAGES.cohortId,
+      ],
+      [
+        '/partners/heap/cohorts',
+        { cohort_id: 'lone', name: 'name-@@', created_at: '2021-01-21T19:20:30+05:00' },
+        PARTNER_MESSAGES.name,
+      ],
+      [
+        '/partners/heap/cohorts/users',
+        { cohort_id: 'lone', cohort_changes: [{ user_ids: ['known-user', 'u-@@'] }] },
+        PARTNER_MESSAGES.cohortChanges,
+      ],
+      [
+        '/partners/heap/cohorts/users',
+        { cohort_id: 'lone', cohort_changes: [{ device_ids: ['d-@@'] }] },
+        PARTNER_MESSAGES.cohortChanges,
+      ],
+      [
+        '/partners/heap/cohorts/users',
+        { cohort_id: 'lone', cohort_changes: [{ aliases: [{ alias_name: 'n-@@', alias_label: 'l' }] }] },
+        PARTNER_MESSAGES.cohortChanges,
+      ],
+      [
+        '/partners/heap/cohorts/users',
+        { cohort_id: 'lone', cohort_changes: [{ aliases: [{ alias_name: 'n', alias_label: 'l-@@' }] }] },
+        PARTNER_MESSAGES.cohortChanges,
+      ],
     ];
     for (const surrogate of LONE_SURROGATES) {
       for (const [path, body, message] of cases) {
         // Act
-        const response = await send('POST', path, { rawBody: withSurrogate({ ...keys(), ...(body as object) }, surrogate) });
+        const response = await send('POST', path, {
+          rawBody: withSurrogate({ ...keys(), ...(body as object) }, surrogate),
+        });
 
         // Assess
         expectRejected(response, 400, message);
@@ -494,7 +696,9 @@ describe('Unicode in every identifier and name position', () => {
 
   it('a lone surrogate anywhere in a REST body (ids, names, attribute names and values, filters) is a 400 naming where', async () => {
     const time = '2026-01-01T00:00:00Z';
-    const cohortTest = (partner: string, cohortId: string) => ({ cohort: { partner, cohort_id: cohortId, includes: true } });
+    const cohortTest = (partner: string, cohortId: string) => ({
+      cohort: { partner, cohort_id: cohortId, includes: true },
+    });
     const cases: [string, string, unknown][] = [
       ['POST', '/users/track', { attributes: [{ external_id: 'x-@@' }] }],
       ['POST', '/users/track', { attributes: [{ device_id: 'd-@@' }] }],
@@ -509,8 +713,16 @@ describe('Unicode in every identifier and name position', () => {
       ['POST', '/users/track', { events: [{ braze_id: 'b-@@', name: 'e', time }] }],
       ['POST', '/users/track', { events: [{ external_id: 'known-user', name: 'e', time, app_id: 'a-@@' }] }],
       ['POST', '/users/track', { events: [{ external_id: 'known-user', name: 'e', time, properties: { 'p-@@': 1 } }] }],
-      ['POST', '/users/track', { purchases: [{ external_id: 'known-user', product_id: 'p-@@', currency: 'USD', price: 1, time }] }],
-      ['POST', '/users/identify', { aliases_to_identify: [{ external_id: 'x-@@', user_alias: { alias_name: 'n', alias_label: 'l' } }] }],
+      [
+        'POST',
+        '/users/track',
+        { purchases: [{ external_id: 'known-user', product_id: 'p-@@', currency: 'USD', price: 1, time }] },
+      ],
+      [
+        'POST',
+        '/users/identify',
+        { aliases_to_identify: [{ external_id: 'x-@@', user_alias: { alias_name: 'n', alias_label: 'l' } }] },
+      ],
       ['POST', '/users/identify', { devices_to_identify: [{ external_id: 'x', device_id: 'd-@@' }] }],
       ['POST', '/users/export/ids', { external_ids: ['x-@@'] }],
       ['POST', '/users/export/ids', { user_aliases: [{ alias_name: 'n-@@', alias_label: 'l' }] }],
@@ -519,7 +731,11 @@ describe('Unicode in every identifier and name position', () => {
       ['POST', '/segments', { name: 's-@@', filter: cohortTest('heap', KNOWN_COHORT) }],
       ['POST', '/segments', { name: 's', filter: cohortTest('heap-@@', KNOWN_COHORT) }],
       ['POST', '/segments', { name: 's', filter: cohortTest('heap', 'c-@@') }],
-      ['PUT', `/segments/${segmentId}`, { name: 's', filter: { any: [cohortTest('heap', KNOWN_COHORT), cohortTest('heap', 'c-@@')] } }],
+      [
+        'PUT',
+        `/segments/${segmentId}`,
+        { name: 's', filter: { any: [cohortTest('heap', KNOWN_COHORT), cohortTest('heap', 'c-@@')] } },
+      ],
     ];
     for (const [method, path, body] of cases) {
       // Act
@@ -571,32 +787,66 @@ describe('Unicode in every identifier and name position', () => {
     const members = externalIds.length + 2;
 
     // Act
-    const named = await send('POST', '/partners/heap/cohorts', { body: { ...keys(), cohort_id: cohortId, name: cohortName, created_at: '2021-01-21T19:20:30+05:00' } });
+    const named = await send('POST', '/partners/heap/cohorts', {
+      body: { ...keys(), cohort_id: cohortId, name: cohortName, created_at: '2021-01-21T19:20:30+05:00' },
+    });
     const changed = await send('POST', '/partners/heap/cohorts/users', {
-      body: { ...keys(), cohort_id: cohortId, cohort_changes: [{ user_ids: externalIds, aliases: [alias], device_ids: [anonymousDevice] }] },
+      body: {
+        ...keys(),
+        cohort_id: cohortId,
+        cohort_changes: [{ user_ids: externalIds, aliases: [alias], device_ids: [anonymousDevice] }],
+      },
     });
 
     // Assess
     expect(named.status, named.text).toBe(201);
     expect(changed.status, changed.text).toBe(201);
     const path = `/cohorts/heap/${encodeURIComponent(cohortId)}`;
-    const cohort = await eventually(async () => {
-      const detail = (await rest('GET', path)).json as { cohort?: { name: string; member_count: number; sync_reports: Record<string, number>[] } };
-      return detail.cohort && detail.cohort.sync_reports.length >= 1 && detail.cohort.name === cohortName ? detail.cohort : undefined;
-    }, 20_000, 'the sync report of the Unicode cohort');
+    const cohort = await eventually(
+      async () => {
+        const detail = (await rest('GET', path)).json as {
+          cohort?: { name: string; member_count: number; sync_reports: Record<string, number>[] };
+        };
+        return detail.cohort && detail.cohort.sync_reports.length >= 1 && detail.cohort.name === cohortName
+          ? detail.cohort
+          : undefined;
+      },
+      20_000,
+      'the sync report of the Unicode cohort',
+    );
     expect(cohort.member_count).toBe(members);
     expect(cohort.sync_reports[0]).toMatchObject({ received: members, matched: members, unmatched: 0, added: members });
-    const exported = (await rest('POST', '/users/export/ids', { body: { external_ids: externalIds, user_aliases: [alias], device_id: anonymousDevice } })).json as {
+    const exported = (
+      await rest('POST', '/users/export/ids', {
+        body: { external_ids: externalIds, user_aliases: [alias], device_id: anonymousDevice },
+      })
+    ).json as {
       users: { external_id?: string; cohorts: { cohort_id: string; name: string }[] }[];
       invalid_user_ids: string[];
     };
     expect(exported.invalid_user_ids).toEqual([]);
     expect(exported.users).toHaveLength(members);
-    for (const user of exported.users) expect(user.cohorts).toContainEqual(expect.objectContaining({ cohort_id: cohortId, name: cohortName }));
-    expect(exported.users.map((user) => user.external_id).filter(Boolean).sort()).toEqual([...externalIds].sort());
-    const segment = await rest('POST', '/segments', { body: { name: `audience ${cohortName}`, filter: { cohort: { partner: 'heap', cohort_id: cohortId, includes: true } } } });
+    for (const user of exported.users)
+      expect(user.cohorts).toContainEqual(expect.objectContaining({ cohort_id: cohortId, name: cohortName }));
+    expect(
+      exported.users
+        .map((user) => user.external_id)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual([...externalIds].sort());
+    const segment = await rest('POST', '/segments', {
+      body: {
+        name: `audience ${cohortName}`,
+        filter: { cohort: { partner: 'heap', cohort_id: cohortId, includes: true } },
+      },
+    });
     expect(segment.status, segment.text).toBe(201);
-    const audience = (await rest('GET', `/segments/${(segment.json as { segment: { segment_id: string } }).segment.segment_id}/users?limit=1000`)).json as { users: unknown[] };
+    const audience = (
+      await rest(
+        'GET',
+        `/segments/${(segment.json as { segment: { segment_id: string } }).segment.segment_id}/users?limit=1000`,
+      )
+    ).json as { users: unknown[] };
     expect(audience.users).toHaveLength(members);
     await expectQueuesSettled();
     await expectServing();

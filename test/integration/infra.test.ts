@@ -45,7 +45,9 @@ const getAtts = (value: unknown): [string, string][] => {
 beforeAll(async () => {
   for (const name of FUNCTIONS) await bundleFunction(name);
   await run('npx', ['osls', 'package', '--stage', 'test'], { env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' } });
-  const template = JSON.parse(await readFile('.serverless/cloudformation-template-update-stack.json', 'utf8')) as { Resources: Record<string, Resource> };
+  const template = JSON.parse(await readFile('.serverless/cloudformation-template-update-stack.json', 'utf8')) as {
+    Resources: Record<string, Resource>;
+  };
   resources = template.Resources;
 }, 180_000);
 
@@ -66,7 +68,8 @@ describe('the packaged CloudFormation template', () => {
         if (!(name in spec.properties)) problems.push(`${logicalId} (${Type}): unknown property ${name}`);
       }
       for (const [name, property] of Object.entries(spec.properties)) {
-        if (property.required && !(name in Properties)) problems.push(`${logicalId} (${Type}): missing required ${name}`);
+        if (property.required && !(name in Properties))
+          problems.push(`${logicalId} (${Type}): missing required ${name}`);
       }
     }
     for (const [logicalId, attribute] of getAtts(resources)) {
@@ -76,7 +79,8 @@ describe('the packaged CloudFormation template', () => {
         continue;
       }
       const [spec] = db.lookup('resource', 'cloudFormationType', 'equals', target.Type);
-      if (spec && !(attribute in spec.attributes)) problems.push(`GetAtt ${logicalId}.${attribute}: ${target.Type} has no such attribute`);
+      if (spec && !(attribute in spec.attributes))
+        problems.push(`GetAtt ${logicalId}.${attribute}: ${target.Type} has no such attribute`);
     }
 
     // Assess
@@ -90,12 +94,16 @@ describe('the packaged CloudFormation template', () => {
     expect(Number(queue.VisibilityTimeout)).toBeGreaterThanOrEqual(6 * syncTimeout);
     expect(redrive.maxReceiveCount).toBeGreaterThanOrEqual(5);
     expect(redrive.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': ['CohortDeadLetterQueue', 'Arn'] });
-    expect(Number(props('CohortDeadLetterQueue').MessageRetentionPeriod)).toBeGreaterThan(Number(queue.MessageRetentionPeriod));
+    expect(Number(props('CohortDeadLetterQueue').MessageRetentionPeriod)).toBeGreaterThan(
+      Number(queue.MessageRetentionPeriod),
+    );
   });
 
-  it('reports partial batch failures from the cohort queue, with the sync\'s concurrency bounded', () => {
+  it("reports partial batch failures from the cohort queue, with the sync's concurrency bounded", () => {
     const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
-      ([, resource]) => JSON.stringify(resource.Properties?.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': ['CohortQueue', 'Arn'] }),
+      ([, resource]) =>
+        JSON.stringify(resource.Properties?.EventSourceArn) ===
+        JSON.stringify({ 'Fn::GetAtt': ['CohortQueue', 'Arn'] }),
     )?.[1];
     expect(mapping?.Properties).toMatchObject({
       FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -106,17 +114,23 @@ describe('the packaged CloudFormation template', () => {
   it('publishes membership events from the cohorts table stream, retrying failed batches in order', () => {
     expect(props('CohortsTable').StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
     const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
-      ([, resource]) => JSON.stringify(resource.Properties?.EventSourceArn) === JSON.stringify({ 'Fn::GetAtt': ['CohortsTable', 'StreamArn'] }),
+      ([, resource]) =>
+        JSON.stringify(resource.Properties?.EventSourceArn) ===
+        JSON.stringify({ 'Fn::GetAtt': ['CohortsTable', 'StreamArn'] }),
     )?.[1];
     expect(mapping?.Properties).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['EventsLambdaFunction', 'Arn'] },
       StartingPosition: 'TRIM_HORIZON',
       MaximumRetryAttempts: -1,
       BisectBatchOnFunctionError: true,
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'M#' }] } } } }) }] },
+      FilterCriteria: {
+        Filters: [{ Pattern: JSON.stringify({ dynamodb: { Keys: { sk: { S: [{ prefix: 'M#' }] } } } }) }],
+      },
     });
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
-    expect(alarms).toEqual(expect.arrayContaining([expect.objectContaining({ MetricName: 'IteratorAge', Namespace: 'AWS/Lambda' })]));
+    expect(alarms).toEqual(
+      expect.arrayContaining([expect.objectContaining({ MetricName: 'IteratorAge', Namespace: 'AWS/Lambda' })]),
+    );
   });
 
   it('alarms on DLQ depth and on the age of the oldest message', () => {
@@ -139,12 +153,18 @@ describe('the packaged CloudFormation template', () => {
     }
     expect(roles.size).toBe(FUNCTIONS.length);
     for (const [logicalId, role] of ofType('AWS::IAM::Role')) {
-      const statements = ((role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap(
-        (policy) => policy.PolicyDocument.Statement,
-      );
+      const statements = (
+        (role.Properties?.Policies ?? []) as {
+          PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] };
+        }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement);
       for (const statement of statements) {
-        expect(statement.Action.every((action) => !action.includes('*')), `${logicalId}: ${statement.Action.join(',')}`).toBe(true);
-        if (statement.Resource === '*') expect(statement.Action.every((action) => action.startsWith('xray:'))).toBe(true);
+        expect(
+          statement.Action.every((action) => !action.includes('*')),
+          `${logicalId}: ${statement.Action.join(',')}`,
+        ).toBe(true);
+        if (statement.Resource === '*')
+          expect(statement.Action.every((action) => action.startsWith('xray:'))).toBe(true);
       }
     }
   });
@@ -173,6 +193,8 @@ describe('the bundles', () => {
   it('fails the cold start naming a missing variable', async () => {
     const script = `await import('./dist/ingest/index.mjs');`;
     const env = { ...process.env, AWS_REGION: 'us-east-1', WORKSPACES_TABLE: '', USERS_TABLE: 'u', COHORTS_TABLE: 'c' };
-    await expect(run(process.execPath, ['--input-type=module', '-e', script], { env })).rejects.toThrow(/WORKSPACES_TABLE/);
+    await expect(run(process.execPath, ['--input-type=module', '-e', script], { env })).rejects.toThrow(
+      /WORKSPACES_TABLE/,
+    );
   });
 });

@@ -24,15 +24,23 @@ const waitForReports = (cohortId: string, count: number) =>
 /** Every event that has reached the queue subscribed to the topic so far (kept across reads). */
 const arrived: MembershipEvent[] = [];
 const watched = async (): Promise<MembershipEvent[]> => {
-  arrived.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
+  arrived.push(
+    ...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map(
+      (body) => JSON.parse(body) as MembershipEvent,
+    ),
+  );
   return arrived;
 };
 /** Waits until `count` events of a cohort have arrived (late deliveries included), then returns them. */
 const eventsOf = (cohortId: string, count: number) =>
-  eventually(async () => {
-    const events = (await watched()).filter((event) => event.cohort_id === cohortId);
-    return events.length >= count ? events : undefined;
-  }, 30_000, `${count} events of ${cohortId}`);
+  eventually(
+    async () => {
+      const events = (await watched()).filter((event) => event.cohort_id === cohortId);
+      return events.length >= count ? events : undefined;
+    },
+    30_000,
+    `${count} events of ${cohortId}`,
+  );
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -63,7 +71,10 @@ describe('membership events', () => {
     // Act
     await partnerClient(stack).changeCohort('funnel', [{ user_ids: ['e1', 'e2', 'nobody'], device_ids: ['anon-1'] }]);
     await waitForReports('funnel', 1);
-    await partnerClient(stack).changeCohort('funnel', [{ user_ids: ['e1'] }, { user_ids: ['e2'], should_remove: true }]);
+    await partnerClient(stack).changeCohort('funnel', [
+      { user_ids: ['e1'] },
+      { user_ids: ['e2'], should_remove: true },
+    ]);
     await waitForReports('funnel', 2);
 
     // Assess

@@ -18,10 +18,16 @@ let stack: LocalStack;
 const rates: FaultRates = { transactionConflict: 0 };
 let faults: ReturnType<typeof injectDynamoDbFaults>;
 
-const memberCount = async (cohortId: string) => (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.member_count;
+const memberCount = async (cohortId: string) =>
+  (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.member_count;
 const members = async (cohortId: string) => {
   const ids: string[] = [];
-  for await (const id of stack.stores.memberships.cohortMembers({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId })) ids.push(id);
+  for await (const id of stack.stores.memberships.cohortMembers({
+    workspaceId: stack.workspace.workspaceId,
+    partner: 'heap',
+    cohortId,
+  }))
+    ids.push(id);
   return ids;
 };
 const waitForReports = (cohortId: string, count: number) =>
@@ -49,8 +55,14 @@ describe('identify and merge under transaction conflicts', () => {
     // Assess: the device names the identified user, so cohort imports never match it (rule 3).
     expect(tracked.status).toBe(201);
     expect(faults.transactionConflicts).toBeGreaterThan(0);
-    const owner = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'device_id', deviceId: 'linked-device' });
-    const user = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'linked-user' });
+    const owner = await stack.stores.users.find(stack.workspace.workspaceId, {
+      type: 'device_id',
+      deviceId: 'linked-device',
+    });
+    const user = await stack.stores.users.find(stack.workspace.workspaceId, {
+      type: 'external_id',
+      externalId: 'linked-user',
+    });
     expect(owner).toEqual({ brazeId: user!.brazeId, identified: true });
   });
 
@@ -66,7 +78,9 @@ describe('identify and merge under transaction conflicts', () => {
     rates.transactionConflict = 0.6;
 
     // Act
-    const merged = await workspace.identify({ devices_to_identify: [{ external_id: 'target-conflicted', device_id: 'anon-conflicted' }] });
+    const merged = await workspace.identify({
+      devices_to_identify: [{ external_id: 'target-conflicted', device_id: 'anon-conflicted' }],
+    });
     rates.transactionConflict = 0;
 
     // Assess
@@ -85,8 +99,16 @@ describe('a membership written for a profile a merge deleted', () => {
     // sync matched an anonymous profile just before identify merged it away.
     const workspace = workspaceClient(stack);
     await workspace.track([{ external_id: 'orphan-to-be' }, { external_id: 'stays' }]);
-    const orphan = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'orphan-to-be' });
-    await stack.clients.documents.send(new DeleteCommand({ TableName: stack.tables.users, Key: { pk: profileKey(stack.workspace.workspaceId, orphan!.brazeId) } }));
+    const orphan = await stack.stores.users.find(stack.workspace.workspaceId, {
+      type: 'external_id',
+      externalId: 'orphan-to-be',
+    });
+    await stack.clients.documents.send(
+      new DeleteCommand({
+        TableName: stack.tables.users,
+        Key: { pk: profileKey(stack.workspace.workspaceId, orphan!.brazeId) },
+      }),
+    );
     await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl);
 
     // Act
@@ -94,18 +116,33 @@ describe('a membership written for a profile a merge deleted', () => {
     await waitForReports('orphaned', 1);
 
     // Assess: only the user that exists remains, and only its add is published.
-    const stays = await stack.stores.users.find(stack.workspace.workspaceId, { type: 'external_id', externalId: 'stays' });
-    await eventually(async () => ((await memberCount('orphaned')) === 1 ? true : undefined), 20_000, 'the orphan ended');
+    const stays = await stack.stores.users.find(stack.workspace.workspaceId, {
+      type: 'external_id',
+      externalId: 'stays',
+    });
+    await eventually(
+      async () => ((await memberCount('orphaned')) === 1 ? true : undefined),
+      20_000,
+      'the orphan ended',
+    );
     expect(await members('orphaned')).toEqual([stays!.brazeId]);
     const events: MembershipEvent[] = [];
     await eventually(async () => {
-      events.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
+      events.push(
+        ...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map(
+          (body) => JSON.parse(body) as MembershipEvent,
+        ),
+      );
       return events.some((event) => event.cohort_id === 'orphaned') ? true : undefined;
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    events.push(...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map((body) => JSON.parse(body) as MembershipEvent));
-    expect(events.filter((event) => event.cohort_id === 'orphaned').map((event) => [event.type, event.user.braze_id])).toEqual([
-      ['cohort.membership.added', stays!.brazeId],
-    ]);
+    events.push(
+      ...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map(
+        (body) => JSON.parse(body) as MembershipEvent,
+      ),
+    );
+    expect(
+      events.filter((event) => event.cohort_id === 'orphaned').map((event) => [event.type, event.user.braze_id]),
+    ).toEqual([['cohort.membership.added', stays!.brazeId]]);
   });
 });

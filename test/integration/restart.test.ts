@@ -25,15 +25,23 @@ afterAll(() => rm(dataDir, { recursive: true, force: true }));
 /** `npm start`'s script, as a separate process on its own port, reading what it prints. */
 const start = async (): Promise<Running> => {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'scripts/local-stack.ts'], {
-    env: { ...process.env, LOCAL_DATA_DIR: dataDir, PORT: String(port), POWERTOOLS_LOG_LEVEL: 'ERROR' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'scripts/local-stack.ts'],
+    {
+      env: { ...process.env, LOCAL_DATA_DIR: dataDir, PORT: String(port), POWERTOOLS_LOG_LEVEL: 'ERROR' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(async () => (output.includes('Ctrl-C stops everything') ? true : undefined), 90_000, `the stack to start:\n${output}`);
+  await eventually(
+    async () => (output.includes('Ctrl-C stops everything') ? true : undefined),
+    90_000,
+    `the stack to start:\n${output}`,
+  );
   const field = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(output)![1]!;
   return {
     child,
@@ -55,7 +63,12 @@ const changeCohort = (stack: Running, cohortId: string, userIds: string[]) =>
   fetch(`${stack.url}/partners/heap/cohorts/users`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ partner_api_key: stack.keys.partner, client_secret: stack.keys.dataImport, cohort_id: cohortId, cohort_changes: [{ user_ids: userIds }] }),
+    body: JSON.stringify({
+      partner_api_key: stack.keys.partner,
+      client_secret: stack.keys.dataImport,
+      cohort_id: cohortId,
+      cohort_changes: [{ user_ids: userIds }],
+    }),
   }).then((response) => response.status);
 
 const memberCount = async (stack: Running, cohortId: string): Promise<number | undefined> => {
@@ -71,9 +84,15 @@ describe('the local stack across restarts', () => {
   it('keeps everything through Ctrl-C (SIGINT)', async () => {
     // Prepare
     first = await start();
-    expect((await rest(first, '/users/track', { attributes: USERS.map((external_id) => ({ external_id })) })).status).toBe(201);
+    expect(
+      (await rest(first, '/users/track', { attributes: USERS.map((external_id) => ({ external_id })) })).status,
+    ).toBe(201);
     expect(await changeCohort(first, 'kept', USERS.slice(0, 10))).toBe(201);
-    await eventually(async () => ((await memberCount(first, 'kept')) === 10 ? true : undefined), 30_000, 'the first sync');
+    await eventually(
+      async () => ((await memberCount(first, 'kept')) === 10 ? true : undefined),
+      30_000,
+      'the first sync',
+    );
 
     // Act
     first.child.kill('SIGINT');
@@ -91,7 +110,8 @@ describe('the local stack across restarts', () => {
   it('applies every accepted change after a SIGKILL, and ends the orphaned DynamoDB Local', async () => {
     // Prepare: changes accepted in a burst, the process killed right after the last 201.
     const running = await start();
-    for (let index = 0; index < 40; index += 1) expect(await changeCohort(running, `burst-${index % 4}`, [USERS[index]!])).toBe(201);
+    for (let index = 0; index < 40; index += 1)
+      expect(await changeCohort(running, `burst-${index % 4}`, [USERS[index]!])).toBe(201);
 
     // Act
     running.child.kill('SIGKILL');
@@ -101,7 +121,11 @@ describe('the local stack across restarts', () => {
 
     // Assess: 10 members in each cohort once the queued rest is applied.
     for (let cohort = 0; cohort < 4; cohort += 1) {
-      await eventually(async () => ((await memberCount(restarted, `burst-${cohort}`)) === 10 ? true : undefined), 60_000, `burst-${cohort}`);
+      await eventually(
+        async () => ((await memberCount(restarted, `burst-${cohort}`)) === 10 ? true : undefined),
+        60_000,
+        `burst-${cohort}`,
+      );
     }
     expect(await memberCount(restarted, 'kept')).toBe(10);
     expect(await readFile(`/proc/${orphan}/cmdline`, 'utf8').catch(() => 'gone')).toBe('gone');

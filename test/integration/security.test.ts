@@ -39,10 +39,12 @@ describe('keys at rest and in logs', () => {
   it('never writes a key to the logs, whatever the request', async () => {
     // Prepare
     const write = process.stdout.write.bind(process.stdout);
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      logs.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
-      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    });
+    const spy = vi
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        logs.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
+        return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+      });
     const partner = partnerClient(stack);
     const wrongSecret = `${stack.workspace.dataImportKey.slice(0, 8)}-not-the-key`;
 
@@ -54,10 +56,20 @@ describe('keys at rest and in logs', () => {
         body: { partner_api_key: stack.partnerApiKey, client_secret: wrongSecret, cohort_id: 'c', cohort_changes: [] },
       });
       const notEnabled = await request(`${stack.url}/partners/segment/cohorts/users`, {
-        body: { partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey, cohort_id: 'c', cohort_changes: [] },
+        body: {
+          partner_api_key: stack.partnerApiKey,
+          client_secret: stack.workspace.dataImportKey,
+          cohort_id: 'c',
+          cohort_changes: [],
+        },
       });
       await request(`${stack.url}/partners/heap/cohorts/users`, {
-        body: { partner_api_key: stack.partnerApiKey, client_secret: stack.workspace.dataImportKey, cohort_id: 'c', cohort_changes: 'bad' },
+        body: {
+          partner_api_key: stack.partnerApiKey,
+          client_secret: stack.workspace.dataImportKey,
+          cohort_id: 'c',
+          cohort_changes: 'bad',
+        },
       });
       await request(`${stack.url}/cohorts`, { headers: { authorization: `Bearer ${stack.workspace.dataImportKey}` } });
       expect(notEnabled.status).toBe(401);
@@ -112,9 +124,17 @@ describe('key rotation', () => {
     try {
       const send = (clientSecret: string) =>
         request(`${cachedStack.url}/partners/heap/cohorts/users`, {
-          body: { partner_api_key: cachedStack.partnerApiKey, client_secret: clientSecret, cohort_id: 'c', cohort_changes: [] },
+          body: {
+            partner_api_key: cachedStack.partnerApiKey,
+            client_secret: clientSecret,
+            cohort_id: 'c',
+            cohort_changes: [],
+          },
         });
-      const workspace = await cachedStack.stores.workspaces.createWorkspace({ name: 'rotate-cached', partners: ['heap'] });
+      const workspace = await cachedStack.stores.workspaces.createWorkspace({
+        name: 'rotate-cached',
+        partners: ['heap'],
+      });
       expect((await send(workspace.dataImportKey)).status).toBe(201);
       const cachedAt = Date.now();
 
@@ -128,7 +148,10 @@ describe('key rotation', () => {
       const stale = await send(workspace.dataImportKey);
       if (beforeStale - cachedAt < ttlMs / 2) expect(stale.status).toBe(201);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, cachedAt + ttlMs + 100 - Date.now())));
-      expect(await send(workspace.dataImportKey)).toMatchObject({ status: 401, body: { message: PARTNER_MESSAGES.invalidClientSecret } });
+      expect(await send(workspace.dataImportKey)).toMatchObject({
+        status: 401,
+        body: { message: PARTNER_MESSAGES.invalidClientSecret },
+      });
     } finally {
       await cachedStack.stop();
     }
@@ -164,7 +187,10 @@ describe('rate limit', () => {
     expect(reset).toBeGreaterThan(Date.now() / 1000);
     expect(reset % 3600).toBe(0);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(limited.body).toMatchObject({ message: 'Rate limit exceeded', errors: [expect.stringContaining('3 requests per hour')] });
+    expect(limited.body).toMatchObject({
+      message: 'Rate limit exceeded',
+      errors: [expect.stringContaining('3 requests per hour')],
+    });
     // Another workspace of the same partner has its own budget.
     const other = await stack.stores.workspaces.createWorkspace({ name: 'other', partners: ['heap'] });
     expect((await partnerClient(stack, other).changeCohort('c', [])).status).toBe(201);

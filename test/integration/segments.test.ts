@@ -23,12 +23,21 @@ let segment: ReturnType<typeof partnerClient>;
 const brazeIdOf = new Map<string, string>();
 
 const includes = (cohortId: string, partner = 'heap') => ({ cohort: { partner, cohort_id: cohortId, includes: true } });
-const excludes = (cohortId: string, partner = 'heap') => ({ cohort: { partner, cohort_id: cohortId, includes: false } });
+const excludes = (cohortId: string, partner = 'heap') => ({
+  cohort: { partner, cohort_id: cohortId, includes: false },
+});
 
-const syncAndWait = async (client: ReturnType<typeof partnerClient>, partner: string, cohortId: string, changes: unknown[]) => {
+const syncAndWait = async (
+  client: ReturnType<typeof partnerClient>,
+  partner: string,
+  cohortId: string,
+  changes: unknown[],
+) => {
   const before = (await workspace.cohort(partner, cohortId)).body.cohort?.sync_reports.length ?? 0;
   expect((await client.changeCohort(cohortId, changes)).status).toBe(201);
-  await eventually(async () => ((await workspace.cohort(partner, cohortId)).body.cohort?.sync_reports.length > before ? true : undefined));
+  await eventually(async () =>
+    (await workspace.cohort(partner, cohortId)).body.cohort?.sync_reports.length > before ? true : undefined,
+  );
 };
 
 /** The audience as external ids, read page by page through the cursor. */
@@ -43,7 +52,8 @@ const audience = async (segmentId: string, limit = 2): Promise<string[]> => {
   } while (cursor);
   return seen;
 };
-const sortedByBrazeId = (externalIds: string[]) => [...externalIds].sort((a, b) => (brazeIdOf.get(a)! < brazeIdOf.get(b)! ? -1 : 1));
+const sortedByBrazeId = (externalIds: string[]) =>
+  [...externalIds].sort((a, b) => (brazeIdOf.get(a)! < brazeIdOf.get(b)! ? -1 : 1));
 
 /** GET the segment until its size is settled: exact, or computed and current. */
 const settledSize = (segmentId: string, what = 'a settled size') =>
@@ -59,13 +69,18 @@ const settledSize = (segmentId: string, what = 'a settled size') =>
 beforeAll(async () => {
   // Without the 30 s sync write window and the 1-minute recompute interval, so that the
   // tests need not wait them out (their defaults are unit-tested).
-  stack = await startTestStack({ partners: ['heap', 'segment'], segmentSizePolicy: { syncWriteWindowMs: 0, minRecomputeIntervalMs: 0, jobLeaseMs: 600_000 } });
+  stack = await startTestStack({
+    partners: ['heap', 'segment'],
+    segmentSizePolicy: { syncWriteWindowMs: 0, minRecomputeIntervalMs: 0, jobLeaseMs: 600_000 },
+  });
   workspace = workspaceClient(stack);
   heap = partnerClient(stack, stack.workspace, 'heap');
   segment = partnerClient(stack, stack.workspace, 'segment');
   // Prepare: eight users; heap/a = u1–u4, heap/b = u3–u5, segment/c = u4, u6.
   await workspace.track(Array.from({ length: 8 }, (_, index) => ({ external_id: `u${index + 1}` })));
-  const exported = await workspace.exportIds({ external_ids: Array.from({ length: 8 }, (_, index) => `u${index + 1}`) });
+  const exported = await workspace.exportIds({
+    external_ids: Array.from({ length: 8 }, (_, index) => `u${index + 1}`),
+  });
   for (const user of exported.body.users) brazeIdOf.set(user.external_id!, user.braze_id);
   await heap.nameCohort('a', 'Cohort A');
   await syncAndWait(heap, 'heap', 'a', [{ user_ids: ['u1', 'u2', 'u3', 'u4'] }]);
@@ -80,7 +95,12 @@ describe('segments', () => {
     ['does not include, alone: the workspace minus the cohort', excludes('a'), ['u5', 'u6', 'u7', 'u8'], 'exact'],
     ['all, with an exclusion', { all: [includes('a'), excludes('b')] }, ['u1', 'u2'], 'computed'],
     ['any, across partners', { any: [includes('b'), includes('c', 'segment')] }, ['u3', 'u4', 'u5', 'u6'], 'computed'],
-    ['nested', { any: [{ all: [includes('a'), excludes('b')] }, { all: [includes('b'), includes('c', 'segment')] }] }, ['u1', 'u2', 'u4'], 'computed'],
+    [
+      'nested',
+      { any: [{ all: [includes('a'), excludes('b')] }, { all: [includes('b'), includes('c', 'segment')] }] },
+      ['u1', 'u2', 'u4'],
+      'computed',
+    ],
   ] as const)('%s', async (_case, filter, expected, kind) => {
     // Act
     const created = await workspace.createSegment({ name: _case, filter });
@@ -88,24 +108,38 @@ describe('segments', () => {
     // Assess: exact from counts at once, or the first computation queued with the segment.
     expect(created.status).toBe(201);
     expect(created.body.segment).toMatchObject(
-      kind === 'exact' ? { size: expected.length, size_status: 'exact', size_recomputing: false } : { size: null, size_status: 'pending', size_computed_at: null, size_recomputing: true },
+      kind === 'exact'
+        ? { size: expected.length, size_status: 'exact', size_recomputing: false }
+        : { size: null, size_status: 'pending', size_computed_at: null, size_recomputing: true },
     );
     const id = created.body.segment.segment_id;
     const settled = await settledSize(id);
-    expect(settled).toMatchObject({ name: _case, filter, size: expected.length, size_status: kind === 'exact' ? 'exact' : 'current', size_recomputing: false });
+    expect(settled).toMatchObject({
+      name: _case,
+      filter,
+      size: expected.length,
+      size_status: kind === 'exact' ? 'exact' : 'current',
+      size_recomputing: false,
+    });
     expect(settled.size_bounds.min).toBeLessThanOrEqual(expected.length);
     expect(settled.size_bounds.max).toBeGreaterThanOrEqual(expected.length);
     expect(await audience(id)).toEqual(sortedByBrazeId([...expected]));
   });
 
   it('answers a filter naming an unknown cohort with a 400 that says which', async () => {
-    const response = await workspace.createSegment({ name: 'x', filter: { all: [includes('a'), includes('nope'), includes('zz', 'segment')] } });
+    const response = await workspace.createSegment({
+      name: 'x',
+      filter: { all: [includes('a'), includes('nope'), includes('zz', 'segment')] },
+    });
     expect(response.status).toBe(400);
     expect(response.body.message).toBe('Unknown cohorts in filter: heap/nope, segment/zz');
   });
 
   it('answers a malformed filter with a 400 that says what is wrong', async () => {
-    const response = await workspace.createSegment({ name: 'x', filter: { cohort: { partner: 'heap', cohort_id: 'a' } } });
+    const response = await workspace.createSegment({
+      name: 'x',
+      filter: { cohort: { partner: 'heap', cohort_id: 'a' } },
+    });
     expect(response.status).toBe(400);
     expect(response.body.message).toMatch(/^Invalid filter: /);
   });
@@ -113,7 +147,10 @@ describe('segments', () => {
   it('lists, renames and deletes segments', async () => {
     const created = await workspace.createSegment({ name: 'to rename', filter: includes('a') });
     const id = created.body.segment.segment_id;
-    expect((await workspace.updateSegment(id, { name: 'renamed', filter: includes('b') })).body.segment).toMatchObject({ name: 'renamed', filter: includes('b') });
+    expect((await workspace.updateSegment(id, { name: 'renamed', filter: includes('b') })).body.segment).toMatchObject({
+      name: 'renamed',
+      filter: includes('b'),
+    });
     expect((await workspace.segments()).body.segments.map((listed) => listed.name)).toContain('renamed');
     expect((await workspace.deleteSegment(id)).status).toBe(200);
     expect((await workspace.segment(id)).status).toBe(404);
@@ -122,7 +159,9 @@ describe('segments', () => {
 
   it('pages through the audience while memberships change, never seeing a user twice', async () => {
     // Prepare: a segment of everyone in heap/b or segment/c.
-    const id = (await workspace.createSegment({ name: 'moving', filter: { any: [includes('b'), includes('c', 'segment')] } })).body.segment.segment_id;
+    const id = (
+      await workspace.createSegment({ name: 'moving', filter: { any: [includes('b'), includes('c', 'segment')] } })
+    ).body.segment.segment_id;
     const ordered = sortedByBrazeId(['u3', 'u4', 'u5', 'u6']);
     const first = await workspace.segmentUsers(id, { limit: '1' });
     expect(first.body.users.map((user) => user.external_id)).toEqual(ordered.slice(0, 1));
@@ -184,11 +223,17 @@ describe('segment sizes', () => {
     const now = new Date();
 
     // Act
-    const created = await Promise.all(Array.from({ length: 20 }, (_, index) => users.findOrCreate(workspaceId, { type: 'external_id', externalId: `c${index}` }, now)));
+    const created = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        users.findOrCreate(workspaceId, { type: 'external_id', externalId: `c${index}` }, now),
+      ),
+    );
     // A client that did not hear the answer creates the same user again.
     const retried = await users.findOrCreate(workspaceId, { type: 'external_id', externalId: 'c0' }, now);
     // Eight concurrent first sightings of one device.
-    const racing = await Promise.all(Array.from({ length: 8 }, () => users.findOrCreate(workspaceId, { type: 'device_id', deviceId: 'raced' }, now)));
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, () => users.findOrCreate(workspaceId, { type: 'device_id', deviceId: 'raced' }, now)),
+    );
     const source = (await users.getProfile(workspaceId, racing[0]!.brazeId))!;
     const target = (await users.getProfile(workspaceId, created[1]!.brazeId))!;
     await users.mergeInto(workspaceId, source, target, now);
@@ -214,7 +259,12 @@ describe('segment sizes', () => {
 
     // Act: two new users, one of them sent twice (a retried /users/track); an anonymous
     // device identified as an existing user (a merge: its profile is removed).
-    await workspace.track([{ external_id: 'count-1' }, { external_id: 'count-2' }, { external_id: 'count-1' }, { device_id: 'count-device' }]);
+    await workspace.track([
+      { external_id: 'count-1' },
+      { external_id: 'count-2' },
+      { external_id: 'count-1' },
+      { device_id: 'count-device' },
+    ]);
     const afterCreates = (await workspace.segment(id)).body.segment;
     await workspace.identify({ devices_to_identify: [{ external_id: 'count-2', device_id: 'count-device' }] });
     const afterMerge = (await workspace.segment(id)).body.segment;
@@ -227,7 +277,9 @@ describe('segment sizes', () => {
 
   it('computes a combination in the background, marks it stale when a cohort it names syncs, and recomputes it', async () => {
     // Prepare: u3–u6, computed by the job.
-    const id = (await workspace.createSegment({ name: 'b or c', filter: { any: [includes('b'), includes('c', 'segment')] } })).body.segment.segment_id;
+    const id = (
+      await workspace.createSegment({ name: 'b or c', filter: { any: [includes('b'), includes('c', 'segment')] } })
+    ).body.segment.segment_id;
     const first = await settledSize(id, 'the first computation');
     expect(first).toMatchObject({ size: 4, size_status: 'current' });
 
@@ -237,21 +289,36 @@ describe('segment sizes', () => {
     const recomputed = await settledSize(id, 'the recomputation');
 
     // Assess: the last size, said to be stale, with a recompute under way; then the new size, as of later.
-    expect(stale).toMatchObject({ size: 4, size_status: 'stale', size_computed_at: first.size_computed_at, size_recomputing: true });
+    expect(stale).toMatchObject({
+      size: 4,
+      size_status: 'stale',
+      size_computed_at: first.size_computed_at,
+      size_recomputing: true,
+    });
     expect(recomputed).toMatchObject({ size: 5, size_status: 'current', size_recomputing: false });
     expect(Date.parse(recomputed.size_computed_at!)).toBeGreaterThan(Date.parse(first.size_computed_at!));
     await syncAndWait(heap, 'heap', 'b', [{ user_ids: ['u7'], should_remove: true }]);
   });
 
   it('computes a new filter afresh, and keeps the size through a rename', async () => {
-    const id = (await workspace.createSegment({ name: 'edit', filter: { all: [includes('a'), excludes('b')] } })).body.segment.segment_id;
+    const id = (await workspace.createSegment({ name: 'edit', filter: { all: [includes('a'), excludes('b')] } })).body
+      .segment.segment_id;
     const computed = await settledSize(id);
 
-    const renamed = (await workspace.updateSegment(id, { name: 'edited', filter: { all: [excludes('b'), includes('a')].reverse() } })).body.segment;
-    const refiltered = (await workspace.updateSegment(id, { name: 'edited', filter: { all: [includes('a'), includes('b')] } })).body.segment;
+    const renamed = (
+      await workspace.updateSegment(id, { name: 'edited', filter: { all: [excludes('b'), includes('a')].reverse() } })
+    ).body.segment;
+    const refiltered = (
+      await workspace.updateSegment(id, { name: 'edited', filter: { all: [includes('a'), includes('b')] } })
+    ).body.segment;
     const recomputed = await settledSize(id);
 
-    expect(renamed).toMatchObject({ name: 'edited', size: computed.size, size_status: 'current', size_computed_at: computed.size_computed_at });
+    expect(renamed).toMatchObject({
+      name: 'edited',
+      size: computed.size,
+      size_status: 'current',
+      size_computed_at: computed.size_computed_at,
+    });
     expect(refiltered).toMatchObject({ size: null, size_status: 'pending', size_recomputing: true });
     expect(recomputed).toMatchObject({ size: 2, size_status: 'current' });
   });
@@ -264,7 +331,9 @@ describe('segment sizes', () => {
     const brazeIds: string[] = [];
     for (let batch = 0; batch < 1_000; batch += 25) {
       const created = await Promise.all(
-        Array.from({ length: 25 }, (_, index) => stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: `p${batch + index}` }, now)),
+        Array.from({ length: 25 }, (_, index) =>
+          stack.stores.users.findOrCreate(workspaceId, { type: 'external_id', externalId: `p${batch + index}` }, now),
+        ),
       );
       brazeIds.push(...created.map((user) => user.brazeId));
     }
@@ -273,10 +342,16 @@ describe('segment sizes', () => {
     const cohort = { workspaceId, partner: 'heap', cohortId: 'almost-everyone' };
     await stack.stores.memberships.applyMemberships(
       cohort,
-      sorted.filter((brazeId) => !outsiders.includes(brazeId)).map((brazeId) => ({ brazeId, member: true, orderKey: '0001' })),
+      sorted
+        .filter((brazeId) => !outsiders.includes(brazeId))
+        .map((brazeId) => ({ brazeId, member: true, orderKey: '0001' })),
       now,
     );
-    const dynamodb = new DynamoDBClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+    const dynamodb = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
     const counting = DynamoDBDocumentClient.from(dynamodb);
     const keysRead = { count: 0 };
     counting.middlewareStack.add(
@@ -287,8 +362,17 @@ describe('segment sizes', () => {
       },
       { step: 'initialize', name: 'countKeysRead' },
     );
-    const ports = { memberships: new DynamoMembershipStore(counting, stack.tables.cohorts), users: new DynamoUserStore(counting, stack.tables.users) };
-    const segment = { segmentId: 'page', name: 'page', filter: excludes('almost-everyone'), createdAt: now.toISOString(), updatedAt: now.toISOString() };
+    const ports = {
+      memberships: new DynamoMembershipStore(counting, stack.tables.cohorts),
+      users: new DynamoUserStore(counting, stack.tables.users),
+    };
+    const segment = {
+      segmentId: 'page',
+      name: 'page',
+      filter: excludes('almost-everyone'),
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
     const readBudget = 200;
 
     // Act

@@ -31,11 +31,22 @@ export interface WorkspaceKeys {
 export const partnerClient = (stack: LocalStack, keys: WorkspaceKeys = stack.workspace, partner = 'heap') => ({
   nameCohort: (cohortId: string, name: string, createdAt = '2021-01-21T19:20:30+05:00') =>
     request(`${stack.url}/partners/${partner}/cohorts`, {
-      body: { partner_api_key: stack.partnerApiKey, client_secret: keys.dataImportKey, cohort_id: cohortId, name, created_at: createdAt },
+      body: {
+        partner_api_key: stack.partnerApiKey,
+        client_secret: keys.dataImportKey,
+        cohort_id: cohortId,
+        name,
+        created_at: createdAt,
+      },
     }),
   changeCohort: (cohortId: string, cohortChanges: unknown[]) =>
     request(`${stack.url}/partners/${partner}/cohorts/users`, {
-      body: { partner_api_key: stack.partnerApiKey, client_secret: keys.dataImportKey, cohort_id: cohortId, cohort_changes: cohortChanges },
+      body: {
+        partner_api_key: stack.partnerApiKey,
+        client_secret: keys.dataImportKey,
+        cohort_id: cohortId,
+        cohort_changes: cohortChanges,
+      },
     }),
 });
 
@@ -44,17 +55,33 @@ export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.w
   return {
     track: (attributes: unknown[]) => request(`${stack.url}/users/track`, { body: { attributes }, headers }),
     identify: (body: unknown) => request(`${stack.url}/users/identify`, { body, headers }),
-    exportIds: (body: unknown) => request<{ users: ExportedUser[]; invalid_user_ids: string[] }>(`${stack.url}/users/export/ids`, { body, headers }),
+    exportIds: (body: unknown) =>
+      request<{ users: ExportedUser[]; invalid_user_ids: string[] }>(`${stack.url}/users/export/ids`, {
+        body,
+        headers,
+      }),
     cohorts: () => request<{ cohorts: CohortView[] }>(`${stack.url}/cohorts`, { headers }),
-    createSegment: (body: unknown) => request<{ segment: SegmentView & SegmentSizeView; message: string }>(`${stack.url}/segments`, { body, headers }),
+    createSegment: (body: unknown) =>
+      request<{ segment: SegmentView & SegmentSizeView; message: string }>(`${stack.url}/segments`, { body, headers }),
     segments: () => request<{ segments: SegmentView[] }>(`${stack.url}/segments`, { headers }),
-    segment: (segmentId: string) => request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { headers }),
-    updateSegment: (segmentId: string, body: unknown) => request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { method: 'PUT', body, headers }),
+    segment: (segmentId: string) =>
+      request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { headers }),
+    updateSegment: (segmentId: string, body: unknown) =>
+      request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, {
+        method: 'PUT',
+        body,
+        headers,
+      }),
     deleteSegment: (segmentId: string) => request(`${stack.url}/segments/${segmentId}`, { method: 'DELETE', headers }),
     segmentUsers: (segmentId: string, query: Record<string, string> = {}) =>
-      request<{ users: ExportedUser[]; next_cursor: string | null }>(`${stack.url}/segments/${segmentId}/users?${new URLSearchParams(query)}`, { headers }),
-    exportSegment: (segmentId: string) => request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports`, { method: 'POST', headers }),
-    exportStatus: (segmentId: string, exportId: string) => request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports/${exportId}`, { headers }),
+      request<{ users: ExportedUser[]; next_cursor: string | null }>(
+        `${stack.url}/segments/${segmentId}/users?${new URLSearchParams(query)}`,
+        { headers },
+      ),
+    exportSegment: (segmentId: string) =>
+      request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports`, { method: 'POST', headers }),
+    exportStatus: (segmentId: string, exportId: string) =>
+      request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports/${exportId}`, { headers }),
     cohort: (partner: string, cohortId: string) =>
       request<{ cohort: CohortView & { sync_reports: Record<string, unknown>[] } }>(
         `${stack.url}/cohorts/${encodeURIComponent(partner)}/${encodeURIComponent(cohortId)}`,
@@ -98,4 +125,3 @@ export interface SegmentSizeView {
   size_bounds: { min: number; max: number };
   size_recomputing: boolean;
 }
-

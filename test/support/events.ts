@@ -29,7 +29,9 @@ export const context = (name = 'sync') => lambdaContext(name, 30_000);
 export const drainMessages = async (client: SQSClient, queueUrl: string): Promise<string[]> => {
   const bodies: string[] = [];
   for (;;) {
-    const response = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const response = await client.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
     const messages = response.Messages ?? [];
     if (messages.length === 0) return bodies;
     bodies.push(...messages.map((message) => message.Body!));

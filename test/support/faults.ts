@@ -46,7 +46,10 @@ export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, 
       const command = context.commandName;
       if (random() < (rates.throttle ?? 0)) {
         counts.throttled += 1;
-        throw new ProvisionedThroughputExceededException({ message: 'injected: throughput exceeded', $metadata: { httpStatusCode: 400 } });
+        throw new ProvisionedThroughputExceededException({
+          message: 'injected: throughput exceeded',
+          $metadata: { httpStatusCode: 400 },
+        });
       }
       if (command === 'TransactWriteItemsCommand' && random() < (rates.transactionConflict ?? 0)) {
         counts.transactionConflicts += 1;
@@ -54,7 +57,9 @@ export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, 
         throw new TransactionCanceledException({
           message: 'injected: transaction conflict',
           $metadata: { httpStatusCode: 400 },
-          CancellationReasons: Array.from({ length: items }, (_, index) => ({ Code: index === 0 ? 'TransactionConflict' : 'None' })),
+          CancellationReasons: Array.from({ length: items }, (_, index) => ({
+            Code: index === 0 ? 'TransactionConflict' : 'None',
+          })),
         });
       }
       return next(args);
@@ -67,8 +72,19 @@ export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, 
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const request = (args as { request?: { body?: unknown; headers: Record<string, string> } }).request;
-      const raw = typeof request?.body === 'string' ? request.body : request?.body instanceof Uint8Array ? Buffer.from(request.body).toString('utf8') : undefined;
-      if (context.commandName !== 'BatchGetItemCommand' || !(rates.unprocessedKeys ?? 0) || !request || raw === undefined) return next(args);
+      const raw =
+        typeof request?.body === 'string'
+          ? request.body
+          : request?.body instanceof Uint8Array
+            ? Buffer.from(request.body).toString('utf8')
+            : undefined;
+      if (
+        context.commandName !== 'BatchGetItemCommand' ||
+        !(rates.unprocessedKeys ?? 0) ||
+        !request ||
+        raw === undefined
+      )
+        return next(args);
       const body = JSON.parse(raw) as { RequestItems: Record<string, { Keys: unknown[] }> };
       const heldBack: Record<string, { Keys: unknown[] }> = {};
       for (const [table, tableRequest] of Object.entries(body.RequestItems)) {
@@ -79,12 +95,16 @@ export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, 
         tableRequest.Keys = keep;
         // The answer goes up through the DocumentClient's unmarshalling, which sits below
         // this step: hand it keys in the native form it would have produced.
-        if (hold.length > 0) heldBack[table] = { ...tableRequest, Keys: hold.map((key) => unmarshall(key as Parameters<typeof unmarshall>[0])) };
+        if (hold.length > 0)
+          heldBack[table] = {
+            ...tableRequest,
+            Keys: hold.map((key) => unmarshall(key as Parameters<typeof unmarshall>[0])),
+          };
         counts.unprocessedKeys += hold.length;
       }
       const serialized = JSON.stringify(body);
       request.body = serialized;
-      request.headers["content-length"] = String(Buffer.byteLength(serialized));
+      request.headers['content-length'] = String(Buffer.byteLength(serialized));
       const result = await next(args);
       const output = result.output as { UnprocessedKeys?: Record<string, { Keys: unknown[] }> };
       output.UnprocessedKeys = { ...(output.UnprocessedKeys ?? {}), ...heldBack };

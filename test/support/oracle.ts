@@ -4,7 +4,10 @@
  */
 import { CohortMessage, changeOrderKey } from '../../lib/cohorts/messages.js';
 
-export const serialOracle = (bodies: readonly string[], brazeIdOf: (externalId: string) => string | undefined): Map<string, boolean> => {
+export const serialOracle = (
+  bodies: readonly string[],
+  brazeIdOf: (externalId: string) => string | undefined,
+): Map<string, boolean> => {
   const messages = bodies
     .map((body) => CohortMessage.parse(JSON.parse(body)))
     .sort((a, b) => (changeOrderKey(a.stamp, 0) < changeOrderKey(b.stamp, 0) ? -1 : 1));

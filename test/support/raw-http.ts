@@ -37,7 +37,10 @@ const decodeChunked = (body: Buffer): Buffer => {
 
 export const parseResponse = (raw: Buffer, elapsedMs: number): RawResponse => {
   const headerEnd = raw.indexOf('\r\n\r\n');
-  if (headerEnd < 0) throw new Error(`no HTTP response (got ${raw.length} bytes: ${JSON.stringify(raw.toString('latin1').slice(0, 200))})`);
+  if (headerEnd < 0)
+    throw new Error(
+      `no HTTP response (got ${raw.length} bytes: ${JSON.stringify(raw.toString('latin1').slice(0, 200))})`,
+    );
   const [statusLine = '', ...lines] = raw.subarray(0, headerEnd).toString('latin1').split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
   const headers = Object.fromEntries(
@@ -111,7 +114,12 @@ export const rawRequest = async (
   url: string,
   request: { method: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
 ): Promise<RawResponse> => {
-  const body = request.body === undefined ? undefined : Buffer.isBuffer(request.body) ? request.body : Buffer.from(request.body, 'utf8');
+  const body =
+    request.body === undefined
+      ? undefined
+      : Buffer.isBuffer(request.body)
+        ? request.body
+        : Buffer.from(request.body, 'utf8');
   const headers = {
     host: 'localhost',
     connection: 'close',

@@ -36,7 +36,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { DescribeTableCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+} from '@aws-sdk/client-dynamodb-streams';
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -202,7 +207,10 @@ interface OracleCohort {
  * workspaces and partners, and the flips it implies. Within a request a user's last change
  * wins (serial application of the array ends there); requests apply in stamp order.
  */
-export const soakOracle = (bodies: readonly string[], brazeIdOf: (workspaceId: string, identifier: { externalId?: string; alias?: Alias }) => string | undefined) => {
+export const soakOracle = (
+  bodies: readonly string[],
+  brazeIdOf: (workspaceId: string, identifier: { externalId?: string; alias?: Alias }) => string | undefined,
+) => {
   const messages = bodies
     .map((body) => CohortMessage.parse(JSON.parse(body)))
     .sort((a, b) => (changeOrderKey(a.stamp, 0) < changeOrderKey(b.stamp, 0) ? -1 : 1));
@@ -241,7 +249,11 @@ export const soakOracle = (bodies: readonly string[], brazeIdOf: (workspaceId: s
 };
 
 /** Segment audiences by set algebra over the oracle. An exclusion is only ever inside an `all` beside an inclusion. */
-const evaluateFilter = (filter: SegmentFilter, membersOf: (partner: string, cohortId: string) => Set<string>, universe: Set<string>): Set<string> => {
+const evaluateFilter = (
+  filter: SegmentFilter,
+  membersOf: (partner: string, cohortId: string) => Set<string>,
+  universe: Set<string>,
+): Set<string> => {
   if ('cohort' in filter) {
     const members = membersOf(filter.cohort.partner, filter.cohort.cohort_id);
     return filter.cohort.includes ? members : new Set([...universe].filter((brazeId) => !members.has(brazeId)));
@@ -271,28 +283,46 @@ const REGISTER_PK = /^([^#]+)#M\d{2}#([^#]+)#(.+)$/s;
  * its own (not through the events function), with the stream's images compared directly.
  */
 const readStreamFlips = async (stack: LocalStack): Promise<StreamFlip[]> => {
-  const streams = new DynamoDBStreamsClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: stack.dynamoDbEndpoint });
+  const streams = new DynamoDBStreamsClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: stack.dynamoDbEndpoint,
+  });
   try {
     const { Table } = await stack.clients.dynamodb.send(new DescribeTableCommand({ TableName: stack.tables.cohorts }));
     const streamArn = Table!.LatestStreamArn!;
     const shardIds: string[] = [];
     let exclusiveStartShardId: string | undefined;
     do {
-      const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }));
+      const { StreamDescription } = await streams.send(
+        new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      );
       shardIds.push(...(StreamDescription?.Shards ?? []).map((shard) => shard.ShardId!));
       exclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
     } while (exclusiveStartShardId);
     const flips: StreamFlip[] = [];
     for (const shardId of shardIds) {
-      let { ShardIterator: iterator } = await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      let { ShardIterator: iterator } = await streams.send(
+        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
       while (iterator) {
-        const { Records = [], NextShardIterator } = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1_000 }));
+        const { Records = [], NextShardIterator } = await streams.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: 1_000 }),
+        );
         for (const record of Records) {
           const keys = unmarshall((record.dynamodb?.Keys ?? {}) as Record<string, AttributeValue>);
           const key = REGISTER_PK.exec(String(keys.pk ?? ''));
-          if (!key || !String(keys.sk ?? '').startsWith('M#') || record.eventName === 'REMOVE' || !record.dynamodb?.NewImage) continue;
+          if (
+            !key ||
+            !String(keys.sk ?? '').startsWith('M#') ||
+            record.eventName === 'REMOVE' ||
+            !record.dynamodb?.NewImage
+          )
+            continue;
           const next = unmarshall(record.dynamodb.NewImage as Record<string, AttributeValue>);
-          const previous = record.dynamodb.OldImage ? unmarshall(record.dynamodb.OldImage as Record<string, AttributeValue>) : undefined;
+          const previous = record.dynamodb.OldImage
+            ? unmarshall(record.dynamodb.OldImage as Record<string, AttributeValue>)
+            : undefined;
           if ((previous?.member === true) === (next.member === true)) continue;
           flips.push({
             ref: { workspaceId: key[1]!, partner: key[2]!, cohortId: key[3]! },
@@ -320,7 +350,11 @@ const queueDepth = async (stack: LocalStack, queueUrl: string): Promise<number> 
   const { Attributes = {} } = await stack.clients.sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
     }),
   );
   return (
@@ -342,7 +376,7 @@ interface HttpAnswer {
 
 export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
   const log = options.log ?? (() => undefined);
-  const seed = options.seed ?? (Date.now() % 1_000_000);
+  const seed = options.seed ?? Date.now() % 1_000_000;
   const random = seededRandom(seed);
   const chance = (p: number) => random() < p;
   const int = (below: number) => Math.floor(random() * below);
@@ -409,18 +443,25 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
   /** One sync invocation, with the faults of a Lambda invocation: dying mid-batch after committed writes, or before answering. */
   const invokeSync = async (handler: SqsHandler, event: SQSEvent, context: Context) => {
     const ids = new Map(event.Records.map((record) => [record.messageId, requestIdOf(record.body)]));
-    for (const record of event.Records) trace(ids.get(record.messageId)!, `received (receive ${record.attributes.ApproximateReceiveCount})`);
+    for (const record of event.Records)
+      trace(ids.get(record.messageId)!, `received (receive ${record.attributes.ApproximateReceiveCount})`);
     const roll = chaos.on ? random() : 1;
-    const state = { dieAfterTransactions: roll < P_SYNC_DIES_MID_BATCH ? 1 + int(3) : undefined, transactions: 0, dead: false };
+    const state = {
+      dieAfterTransactions: roll < P_SYNC_DIES_MID_BATCH ? 1 + int(3) : undefined,
+      transactions: 0,
+      dead: false,
+    };
     let result: Awaited<ReturnType<typeof handler>>;
     try {
       result = await invocation.run(state, () => handler(event, context));
     } catch (error: unknown) {
-      for (const requestId of ids.values()) trace(requestId, `the invocation threw: ${error instanceof Error ? error.message : String(error)}`);
+      for (const requestId of ids.values())
+        trace(requestId, `the invocation threw: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
     }
     const failed = new Set((result?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
-    for (const [messageId, requestId] of ids) trace(requestId, failed.has(messageId) ? 'failed (batchItemFailures)' : 'done');
+    for (const [messageId, requestId] of ids)
+      trace(requestId, failed.has(messageId) ? 'failed (batchItemFailures)' : 'done');
     if (state.dead) {
       faults.add('sync died mid-batch, after committed writes');
       for (const requestId of ids.values()) trace(requestId, 'the invocation died mid-batch');
@@ -561,11 +602,18 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     const byStatus = (answers[kind] ??= {});
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   };
-  const call = async (kind: string, path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<HttpAnswer | undefined> => {
+  const call = async (
+    kind: string,
+    path: string,
+    init: { method?: string; body?: unknown; token?: string } = {},
+  ): Promise<HttpAnswer | undefined> => {
     try {
       const response = await fetch(`${stack.url}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-        headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
       const text = await response.text();
@@ -593,7 +641,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       if (attempt > 0) requests.add('partner retries');
       const answer = await call(kind, path, { body });
       if (answer?.status === 201) return true;
-      if (answer?.status === 503 && !/nothing was accepted/.test(String(answer.body.message))) mismatch(`${kind}: a 503 that does not say nothing was accepted: ${answer.text}`);
+      if (answer?.status === 503 && !/nothing was accepted/.test(String(answer.body.message)))
+        mismatch(`${kind}: a 503 that does not say nothing was accepted: ${answer.text}`);
       if (answer && answer.status < 500 && answer.status !== 429) {
         mismatch(`${kind} ${path}: ${answer.status} ${answer.text.slice(0, 300)}`);
         return false;
@@ -603,13 +652,19 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     mismatch(`${kind} ${path}: still refused after ${PARTNER_MAX_ATTEMPTS} attempts`);
     return false;
   };
-  const expectStatus = (kind: string, answer: HttpAnswer | undefined, expected: readonly number[]): answer is HttpAnswer => {
+  const expectStatus = (
+    kind: string,
+    answer: HttpAnswer | undefined,
+    expected: readonly number[],
+  ): answer is HttpAnswer => {
     if (!answer) return false;
     if (!expected.includes(answer.status)) {
-      if (answer.status < 500) mismatch(`${kind}: ${answer.status} where ${expected.join(' or ')} was expected: ${answer.text.slice(0, 300)}`);
+      if (answer.status < 500)
+        mismatch(`${kind}: ${answer.status} where ${expected.join(' or ')} was expected: ${answer.text.slice(0, 300)}`);
       return false;
     }
-    if (Array.isArray(answer.body.errors) && answer.body.errors.length > 0) mismatch(`${kind}: per-item errors for valid items: ${JSON.stringify(answer.body.errors).slice(0, 300)}`);
+    if (Array.isArray(answer.body.errors) && answer.body.errors.length > 0)
+      mismatch(`${kind}: per-item errors for valid items: ${JSON.stringify(answer.body.errors).slice(0, 300)}`);
     return true;
   };
 
@@ -617,9 +672,23 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     // --- Setup: two workspaces, four partner feeds, the cohort pool, every cohort named ---
     const second = await stack.stores.workspaces.createWorkspace({ name: 'soak-b', partners: ['heap', 'amplitude'] });
     const workspaces: SoakWorkspace[] = [
-      { label: 'demo', ...stack.workspace, feeds: new Map([['heap', ['h1', 'h2', 'h3']], ['segment', ['s1', 's2']]]) },
+      {
+        label: 'demo',
+        ...stack.workspace,
+        feeds: new Map([
+          ['heap', ['h1', 'h2', 'h3']],
+          ['segment', ['s1', 's2']],
+        ]),
+      },
       // The same cohort ids under heap in both workspaces: isolation is checked by the same comparisons.
-      { label: 'b', ...second, feeds: new Map([['heap', ['h1', 'h2']], ['amplitude', ['a1', 'a2', 'a3']]]) },
+      {
+        label: 'b',
+        ...second,
+        feeds: new Map([
+          ['heap', ['h1', 'h2']],
+          ['amplitude', ['a1', 'a2', 'a3']],
+        ]),
+      },
     ].map((workspace) => ({
       label: workspace.label,
       workspaceId: workspace.workspaceId,
@@ -635,7 +704,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       created: 0,
     }));
     const refsOf = (workspace: SoakWorkspace): CohortRef[] =>
-      [...workspace.feeds].flatMap(([partner, cohortIds]) => cohortIds.map((cohortId) => ({ workspaceId: workspace.workspaceId, partner, cohortId })));
+      [...workspace.feeds].flatMap(([partner, cohortIds]) =>
+        cohortIds.map((cohortId) => ({ workspaceId: workspace.workspaceId, partner, cohortId })),
+      );
 
     for (const workspace of workspaces) {
       const pool = Array.from({ length: POOL_USERS }, (_, index) => ({
@@ -645,13 +716,23 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         tier: 'pool',
       }));
       for (const part of chunk(pool, MAX_TRACK_ATTRIBUTES)) {
-        if (!expectStatus('setup: /users/track', await call('setup', '/users/track', { body: { attributes: part }, token: workspace.restApiKey }), [201])) {
+        if (
+          !expectStatus(
+            'setup: /users/track',
+            await call('setup', '/users/track', { body: { attributes: part }, token: workspace.restApiKey }),
+            [201],
+          )
+        ) {
           throw new Error('the cohort pool could not be created');
         }
       }
       for (const part of chunk(pool, MAX_EXPORT_IDS)) {
-        const answer = await call('setup', '/users/export/ids', { body: { external_ids: part.map((user) => user.external_id) }, token: workspace.restApiKey });
-        if (!expectStatus('setup: /users/export/ids', answer, [201])) throw new Error('the cohort pool could not be read back');
+        const answer = await call('setup', '/users/export/ids', {
+          body: { external_ids: part.map((user) => user.external_id) },
+          token: workspace.restApiKey,
+        });
+        if (!expectStatus('setup: /users/export/ids', answer, [201]))
+          throw new Error('the cohort pool could not be read back');
         for (const user of answer.body.users as { braze_id: string; external_id: string; user_aliases: Alias[] }[]) {
           workspace.byExternalId.set(user.external_id, user.braze_id);
           for (const alias of user.user_aliases) {
@@ -659,9 +740,12 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
             workspace.aliases.push(alias);
           }
         }
-        workspace.devices.push(...part.flatMap((user) => ('device_id' in user && user.device_id ? [user.device_id] : [])));
+        workspace.devices.push(
+          ...part.flatMap((user) => ('device_id' in user && user.device_id ? [user.device_id] : [])),
+        );
       }
-      if (workspace.byExternalId.size !== POOL_USERS) throw new Error(`${workspace.label}: ${workspace.byExternalId.size} of ${POOL_USERS} pool users read back`);
+      if (workspace.byExternalId.size !== POOL_USERS)
+        throw new Error(`${workspace.label}: ${workspace.byExternalId.size} of ${POOL_USERS} pool users read back`);
       for (const ref of refsOf(workspace)) {
         const named = await sendAsPartner('partner names (setup)', `/partners/${ref.partner}/cohorts`, {
           partner_api_key: stack.partnerApiKey,
@@ -679,7 +763,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       for (;;) {
         const answer = await call('setup', '/cohorts', { token: workspace.restApiKey });
         if ((answer?.body.cohorts as unknown[] | undefined)?.length === refsOf(workspace).length) break;
-        if (Date.now() > setupDeadline) throw new Error(`${workspace.label}: the cohorts were not named within a minute`);
+        if (Date.now() > setupDeadline)
+          throw new Error(`${workspace.label}: the cohorts were not named within a minute`);
         await sleep(200);
       }
     }
@@ -689,7 +774,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       if (identifier.externalId !== undefined) return workspace.byExternalId.get(identifier.externalId);
       return identifier.alias ? workspace.byAlias.get(aliasKey(identifier.alias)) : undefined;
     };
-    log(`setup done in ${((Date.now() - started) / 1000).toFixed(1)} s: 2 workspaces, ${workspaces.reduce((sum, w) => sum + refsOf(w).length, 0)} cohorts, ${POOL_USERS} pool users each; chaos for ${options.minutes} min (seed ${seed})`);
+    log(
+      `setup done in ${((Date.now() - started) / 1000).toFixed(1)} s: 2 workspaces, ${workspaces.reduce((sum, w) => sum + refsOf(w).length, 0)} cohorts, ${POOL_USERS} pool users each; chaos for ${options.minutes} min (seed ${seed})`,
+    );
 
     // --- Chaos ---
     const chaosStarted = Date.now();
@@ -709,7 +796,12 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           else if (roll < 0.84) aliases.push(pick(workspace.aliases));
           else if (roll < 0.9) userIds.push(`ghost-${int(1_000)}`);
           // An alias nobody has: an unknown name, or a pool alias's name under another label.
-          else if (roll < 0.95) aliases.push(chance(0.5) ? { alias_name: `ghost-alias-${int(1_000)}`, alias_label: 'crm' } : { alias_name: `alias-${int(POOL_USERS)}`, alias_label: 'email' });
+          else if (roll < 0.95)
+            aliases.push(
+              chance(0.5)
+                ? { alias_name: `ghost-alias-${int(1_000)}`, alias_label: 'crm' }
+                : { alias_name: `alias-${int(POOL_USERS)}`, alias_label: 'email' },
+            );
           // A device of an identified user (contract rule 3: never matched), or nobody's.
           else deviceIds.push(chance(0.7) ? pick(workspace.devices) : `ghost-device-${int(1_000)}`);
         }
@@ -727,12 +819,23 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       let version = 0;
       while (running()) {
         const cohortId = pick(cohortIds);
-        const keys = { partner_api_key: stack.partnerApiKey, client_secret: workspace.dataImportKey, cohort_id: cohortId };
+        const keys = {
+          partner_api_key: stack.partnerApiKey,
+          client_secret: workspace.dataImportKey,
+          cohort_id: cohortId,
+        };
         if (chance(0.05)) {
           version += 1;
-          await sendAsPartner('partner renames', `/partners/${partner}/cohorts`, { ...keys, name: `${partner} ${cohortId} v${version}`, created_at: new Date().toISOString() });
+          await sendAsPartner('partner renames', `/partners/${partner}/cohorts`, {
+            ...keys,
+            name: `${partner} ${cohortId} v${version}`,
+            created_at: new Date().toISOString(),
+          });
         } else {
-          await sendAsPartner('partner cohort deltas', `/partners/${partner}/cohorts/users`, { ...keys, cohort_changes: cohortDelta(workspace) });
+          await sendAsPartner('partner cohort deltas', `/partners/${partner}/cohorts/users`, {
+            ...keys,
+            cohort_changes: cohortDelta(workspace),
+          });
         }
         await sleep(150 + int(350));
       }
@@ -767,8 +870,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         if (roll < 0.14) {
           // New users, never named by a delta.
           requests.add('/users/track (new users)');
-          const attributes = Array.from({ length: 1 + int(8) }, () => ({ external_id: `tracked-${workspace.label}-${(workspace.created += 1)}`, plan: pick(['free', 'pro']), visits: int(100) }));
-          expectStatus('/users/track', await call('/users/track', '/users/track', { body: { attributes }, token }), [201]);
+          const attributes = Array.from({ length: 1 + int(8) }, () => ({
+            external_id: `tracked-${workspace.label}-${(workspace.created += 1)}`,
+            plan: pick(['free', 'pro']),
+            visits: int(100),
+          }));
+          expectStatus(
+            '/users/track',
+            await call('/users/track', '/users/track', { body: { attributes }, token }),
+            [201],
+          );
         } else if (roll < 0.28) {
           // Attributes, events and purchases of pool users (events go on to Currents).
           requests.add('/users/track (attributes, events, purchases)');
@@ -780,7 +891,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
               body: {
                 attributes: [{ external_id: externalId, last_seen_soak: time, score: int(1_000) }],
                 events: [{ external_id: externalId, name: 'soaked', time, properties: { round: int(10) } }],
-                purchases: chance(0.3) ? [{ external_id: externalId, product_id: 'sku-1', currency: 'USD', price: 9.99, quantity: 1, time }] : undefined,
+                purchases: chance(0.3)
+                  ? [{ external_id: externalId, product_id: 'sku-1', currency: 'USD', price: 9.99, quantity: 1, time }]
+                  : undefined,
               },
               token,
             }),
@@ -789,8 +902,20 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         } else if (roll < 0.4) {
           // Anonymous profiles, as an SDK creates them.
           requests.add('/users/track (anonymous profiles)');
-          const devices = Array.from({ length: 1 + int(4) }, () => `anon-${workspace.label}-${(workspace.created += 1)}`);
-          if (expectStatus('/users/track', await call('/users/track', '/users/track', { body: { attributes: devices.map((device_id) => ({ device_id, source: 'sdk' })) }, token }), [201])) {
+          const devices = Array.from(
+            { length: 1 + int(4) },
+            () => `anon-${workspace.label}-${(workspace.created += 1)}`,
+          );
+          if (
+            expectStatus(
+              '/users/track',
+              await call('/users/track', '/users/track', {
+                body: { attributes: devices.map((device_id) => ({ device_id, source: 'sdk' })) },
+                token,
+              }),
+              [201],
+            )
+          ) {
             workspace.anonymous.push(...devices);
           }
         } else if (roll < 0.5 && workspace.anonymous.length > 0) {
@@ -801,7 +926,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
             device_id,
             external_id: chance(0.5) ? poolExternalId(int(POOL_USERS)) : `identified-${device_id}`,
           }));
-          const answer = await call('/users/identify', '/users/identify', { body: { devices_to_identify: devicesToIdentify }, token });
+          const answer = await call('/users/identify', '/users/identify', {
+            body: { devices_to_identify: devicesToIdentify },
+            token,
+          });
           if (expectStatus('/users/identify', answer, [201])) {
             requests.add('identify: merged into a pool user', Number(answer.body.merged ?? 0));
             requests.add('identify: identified in place', Number(answer.body.identified ?? 0));
@@ -812,11 +940,19 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
             const [segmentId] = shuffled([...workspace.segments.keys()]);
             workspace.segments.delete(segmentId!);
             requests.add('segment delete');
-            expectStatus('segment delete', await call('segment delete', `/segments/${segmentId}`, { method: 'DELETE', token }), [200]);
+            expectStatus(
+              'segment delete',
+              await call('segment delete', `/segments/${segmentId}`, { method: 'DELETE', token }),
+              [200],
+            );
           }
           const filter = randomFilter(workspace);
-          const answer = await call('segment create', '/segments', { body: { name: `soak ${int(1e6)}`, filter }, token });
-          if (expectStatus('segment create', answer, [201])) workspace.segments.set((answer.body.segment as { segment_id: string }).segment_id, filter);
+          const answer = await call('segment create', '/segments', {
+            body: { name: `soak ${int(1e6)}`, filter },
+            token,
+          });
+          if (expectStatus('segment create', answer, [201]))
+            workspace.segments.set((answer.body.segment as { segment_id: string }).segment_id, filter);
         } else if (roll < 0.72 && workspace.segments.size > 0) {
           requests.add('segment read');
           const segmentId = pick([...workspace.segments.keys()]);
@@ -845,19 +981,29 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           const pollUntil = Date.now() + 60_000;
           while (exportView.status !== 'done' && Date.now() < pollUntil) {
             await sleep(250);
-            const status = await call('export poll', `/segments/${segmentId}/exports/${exportView.export_id}`, { token });
+            const status = await call('export poll', `/segments/${segmentId}/exports/${exportView.export_id}`, {
+              token,
+            });
             if (!expectStatus('export poll', status, [200])) break;
             exportView = status.body.export as typeof exportView;
           }
-          if (exportView.status !== 'done') mismatch(`export ${exportView.export_id} of segment ${segmentId} not done within a minute`);
+          if (exportView.status !== 'done')
+            mismatch(`export ${exportView.export_id} of segment ${segmentId} not done within a minute`);
         } else {
           requests.add('cohorts read');
           const ref = pick(refsOf(workspace));
           expectStatus('cohorts read', await call('cohorts read', '/cohorts', { token }), [200]);
-          expectStatus('cohorts read', await call('cohorts read', `/cohorts/${ref.partner}/${ref.cohortId}`, { token }), [200]);
           expectStatus(
             'cohorts read',
-            await call('cohorts read', '/users/export/ids', { body: { external_ids: Array.from({ length: 5 }, () => poolExternalId(int(POOL_USERS))) }, token }),
+            await call('cohorts read', `/cohorts/${ref.partner}/${ref.cohortId}`, { token }),
+            [200],
+          );
+          expectStatus(
+            'cohorts read',
+            await call('cohorts read', '/users/export/ids', {
+              body: { external_ids: Array.from({ length: 5 }, () => poolExternalId(int(POOL_USERS))) },
+              token,
+            }),
             [201],
           );
         }
@@ -870,9 +1016,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       while (running()) {
         await sleep(500 + int(1_500));
         if (accepted.length === 0) continue;
-        const copies = shuffled(Array.from({ length: 1 + int(10) }, () => (chance(0.5) ? accepted[accepted.length - 1 - int(Math.min(50, accepted.length))]! : pick(accepted))));
+        const copies = shuffled(
+          Array.from({ length: 1 + int(10) }, () =>
+            chance(0.5) ? accepted[accepted.length - 1 - int(Math.min(50, accepted.length))]! : pick(accepted),
+          ),
+        );
         const sent = await stack.clients.sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: stack.queues.queueUrl, Entries: copies.map((body, index) => ({ Id: String(index), MessageBody: body })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: stack.queues.queueUrl,
+            Entries: copies.map((body, index) => ({ Id: String(index), MessageBody: body })),
+          }),
         );
         faults.add('duplicate deliveries (accepted messages re-sent, shuffled)', sent.Successful?.length ?? 0);
       }
@@ -891,7 +1044,11 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         const severe = chance(1 / 3);
         limits.enabled = true;
         if (severe) Object.assign(dynamoDbFaultRates, SEVERE_STORM_FAULT_RATES);
-        faults.add(severe ? `severe throttling storms (AWS limits model ÷${STORM_SCALE}, and more)` : `throttling storms (AWS limits model ÷${STORM_SCALE})`);
+        faults.add(
+          severe
+            ? `severe throttling storms (AWS limits model ÷${STORM_SCALE}, and more)`
+            : `throttling storms (AWS limits model ÷${STORM_SCALE})`,
+        );
         await sleep((4 + int(8)) * 1_000);
         limits.enabled = false;
         if (severe && chaos.on) Object.assign(dynamoDbFaultRates, DYNAMODB_FAULT_RATES);
@@ -918,7 +1075,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         faults.add('cohort store outages (until records are dead-lettered)');
         log(`outage of ${ref.partner}/${ref.cohortId} (${ref.workspaceId})`);
         // It may outlast the chaos a little: the drain starts once its records are in the DLQ.
-        while (Date.now() - began < shortest || ((await queueDepth(stack, stack.queues.deadLetterQueueUrl)) === 0 && Date.now() - began < longest)) {
+        while (
+          Date.now() - began < shortest ||
+          ((await queueDepth(stack, stack.queues.deadLetterQueueUrl)) === 0 && Date.now() - began < longest)
+        ) {
           await sleep(1_000);
         }
         outage = undefined;
@@ -939,7 +1099,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     };
 
     await Promise.all([
-      ...workspaces.flatMap((workspace) => [...workspace.feeds].map(([partner, cohortIds]) => partnerFeed(workspace, partner, cohortIds))),
+      ...workspaces.flatMap((workspace) =>
+        [...workspace.feeds].map(([partner, cohortIds]) => partnerFeed(workspace, partner, cohortIds)),
+      ),
       ...workspaces.flatMap((workspace) => [restClient(workspace), restClient(workspace)]),
       duplicator(),
       storms(),
@@ -986,14 +1148,20 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     let exactNames = 0;
     const allRefs = workspaces.flatMap(refsOf);
     for (const ref of allRefs) {
-      const expected: OracleCohort = oracle.cohorts.get(cohortKey(ref)) ?? { members: new Map(), history: new Map(), serialFlips: 0 };
+      const expected: OracleCohort = oracle.cohorts.get(cohortKey(ref)) ?? {
+        members: new Map(),
+        history: new Map(),
+        serialFlips: 0,
+      };
       const before = mismatchCount;
       const stored = await readRegisters(stack, ref);
       registers += stored.size;
       const where = `${ref.workspaceId}/${ref.partner}/${ref.cohortId}`;
       for (const brazeId of new Set([...stored.keys(), ...expected.members.keys()])) {
         if (stored.get(brazeId) !== expected.members.get(brazeId)) {
-          mismatch(`membership ${where} ${brazeId}: stored ${stored.get(brazeId) ?? 'nothing'}, oracle ${expected.members.get(brazeId) ?? 'nothing'}`);
+          mismatch(
+            `membership ${where} ${brazeId}: stored ${stored.get(brazeId) ?? 'nothing'}, oracle ${expected.members.get(brazeId) ?? 'nothing'}`,
+          );
         }
       }
       const expectedCount = [...expected.members.values()].filter(Boolean).length;
@@ -1001,24 +1169,38 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       if (cohort?.memberCount === expectedCount) exactCounts += 1;
       else mismatch(`member_count ${where}: stored ${cohort?.memberCount}, oracle ${expectedCount}`);
       if (cohort?.name === expected.name?.name) exactNames += 1;
-      else mismatch(`name ${where}: stored ${JSON.stringify(cohort?.name)}, oracle (latest rename) ${JSON.stringify(expected.name?.name)}`);
+      else
+        mismatch(
+          `name ${where}: stored ${JSON.stringify(cohort?.name)}, oracle (latest rename) ${JSON.stringify(expected.name?.name)}`,
+        );
       if (mismatchCount > before) {
         // Where the requests of a cohort that mismatches went: those the store has no report of.
         for (const body of accepted) {
           const message = CohortMessage.parse(JSON.parse(body));
           if (message.type !== 'cohort.changed' || cohortKey(message) !== cohortKey(ref)) continue;
           if (await stack.stores.memberships.hasSyncReport(ref, message.stamp)) continue;
-          diagnose(`no sync report for ${where} ${message.stamp.requestId}: ${(lifecycle.get(message.stamp.requestId) ?? []).join('; ')}`);
+          diagnose(
+            `no sync report for ${where} ${message.stamp.requestId}: ${(lifecycle.get(message.stamp.requestId) ?? []).join('; ')}`,
+          );
         }
       }
     }
     // What the workspace sees over the API: the same counts.
     for (const workspace of workspaces) {
       const answer = await call('final check', '/cohorts', { token: workspace.restApiKey });
-      for (const view of (answer?.body.cohorts ?? []) as { partner: string; cohort_id: string; member_count: number }[]) {
-        const expected = oracle.cohorts.get(cohortKey({ workspaceId: workspace.workspaceId, partner: view.partner, cohortId: view.cohort_id }));
+      for (const view of (answer?.body.cohorts ?? []) as {
+        partner: string;
+        cohort_id: string;
+        member_count: number;
+      }[]) {
+        const expected = oracle.cohorts.get(
+          cohortKey({ workspaceId: workspace.workspaceId, partner: view.partner, cohortId: view.cohort_id }),
+        );
         const expectedCount = expected ? [...expected.members.values()].filter(Boolean).length : 0;
-        if (view.member_count !== expectedCount) mismatch(`GET /cohorts ${workspace.label} ${view.partner}/${view.cohort_id}: member_count ${view.member_count}, oracle ${expectedCount}`);
+        if (view.member_count !== expectedCount)
+          mismatch(
+            `GET /cohorts ${workspace.label} ${view.partner}/${view.cohort_id}: member_count ${view.member_count}, oracle ${expectedCount}`,
+          );
       }
     }
     checks.push(
@@ -1029,20 +1211,37 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     // --- Every flip has its event, every event its flip ---
     const flips = await readStreamFlips(stack);
     for (const flip of flips.filter((candidate) => candidate.endedBy !== undefined)) {
-      mismatch(`${cohortKey(flip.ref)} ${flip.brazeId}: membership ended by ${flip.endedBy}, but pool users are never merged away`);
+      mismatch(
+        `${cohortKey(flip.ref)} ${flip.brazeId}: membership ended by ${flip.endedBy}, but pool users are never merged away`,
+      );
     }
-    const flipIds = new Map(flips.map((flip) => [membershipEventId(flip.ref, flip.brazeId, flip.endedBy === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey), flip]));
+    const flipIds = new Map(
+      flips.map((flip) => [
+        membershipEventId(flip.ref, flip.brazeId, flip.endedBy === 'merge' ? `${flip.orderKey}#merged` : flip.orderKey),
+        flip,
+      ]),
+    );
     const eventsDeadline = Date.now() + 120_000;
     while ([...flipIds.keys()].some((id) => !published.has(id)) && Date.now() < eventsDeadline) await sleep(500);
     for (const [id, flip] of flipIds) {
       const event = published.get(id)?.event;
-      if (!event) mismatch(`flip without an event: ${cohortKey(flip.ref)} ${flip.brazeId} ${flip.effect} at ${flip.orderKey}`);
-      else if (event.type !== `cohort.membership.${flip.effect}` || event.order_stamp !== flip.orderKey || event.user.braze_id !== flip.brazeId) {
-        mismatch(`event ${id} says ${event.type} of ${event.user.braze_id} at ${event.order_stamp}; the flip was ${flip.effect} of ${flip.brazeId} at ${flip.orderKey}`);
+      if (!event)
+        mismatch(`flip without an event: ${cohortKey(flip.ref)} ${flip.brazeId} ${flip.effect} at ${flip.orderKey}`);
+      else if (
+        event.type !== `cohort.membership.${flip.effect}` ||
+        event.order_stamp !== flip.orderKey ||
+        event.user.braze_id !== flip.brazeId
+      ) {
+        mismatch(
+          `event ${id} says ${event.type} of ${event.user.braze_id} at ${event.order_stamp}; the flip was ${flip.effect} of ${flip.brazeId} at ${flip.orderKey}`,
+        );
       }
     }
     for (const [id, { event }] of published) {
-      if (!flipIds.has(id)) mismatch(`event without a flip: ${event.type} ${event.workspace_id}/${event.partner}/${event.cohort_id} ${event.user.braze_id} at ${event.order_stamp}`);
+      if (!flipIds.has(id))
+        mismatch(
+          `event without a flip: ${event.type} ${event.workspace_id}/${event.partner}/${event.cohort_id} ${event.user.braze_id} at ${event.order_stamp}`,
+        );
     }
     // The flips against the oracle: each at a change the oracle has for that user with that
     // effect, alternating from an add, ending in the oracle's state. Requests that reached a
@@ -1057,14 +1256,18 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     let inOrderMemberships = 0;
     for (const cohort of oracle.cohorts.values()) serialFlips += cohort.serialFlips;
     const flipsPerCohort = new Map<string, number>();
-    for (const flip of flips) flipsPerCohort.set(cohortKey(flip.ref), (flipsPerCohort.get(cohortKey(flip.ref)) ?? 0) + 1);
+    for (const flip of flips)
+      flipsPerCohort.set(cohortKey(flip.ref), (flipsPerCohort.get(cohortKey(flip.ref)) ?? 0) + 1);
     for (const [key, count] of flipsPerCohort) {
       const expected = oracle.cohorts.get(key)?.serialFlips ?? 0;
-      if (count > expected) mismatch(`${key}: ${count} flips in the store, more than the ${expected} of serial application`);
+      if (count > expected)
+        mismatch(`${key}: ${count} flips in the store, more than the ${expected} of serial application`);
     }
     for (const [key, cohort] of oracle.cohorts) {
       for (const [brazeId, history] of cohort.history) {
-        const membershipFlips = (flipsByMembership.get(`${key}\u0000${brazeId}`) ?? []).sort((a, b) => (a.orderKey < b.orderKey ? -1 : 1));
+        const membershipFlips = (flipsByMembership.get(`${key}\u0000${brazeId}`) ?? []).sort((a, b) =>
+          a.orderKey < b.orderKey ? -1 : 1,
+        );
         let member = false;
         let legal = true;
         for (const flip of membershipFlips) {
@@ -1074,10 +1277,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           member = effect;
         }
         if (member !== (cohort.members.get(brazeId) ?? false)) legal = false;
-        if (!legal) mismatch(`flips of ${key} ${brazeId} are no history of the oracle's changes: ${membershipFlips.map((flip) => `${flip.effect}@${flip.orderKey}`).join(', ')}`);
+        if (!legal)
+          mismatch(
+            `flips of ${key} ${brazeId} are no history of the oracle's changes: ${membershipFlips.map((flip) => `${flip.effect}@${flip.orderKey}`).join(', ')}`,
+          );
         let serial = 0;
         let state = false;
-        for (const entry of history) if (entry.member !== state) ((serial += 1), (state = entry.member));
+        for (const entry of history) if (entry.member !== state) (serial += 1), (state = entry.member);
         if (serial === membershipFlips.length) inOrderMemberships += 1;
       }
     }
@@ -1105,7 +1311,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         let cursor: string | null = null;
         do {
           const query: string = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) }).toString();
-          const answer = await call('final check', `/segments/${segmentId}/users?${query}`, { token: workspace.restApiKey });
+          const answer = await call('final check', `/segments/${segmentId}/users?${query}`, {
+            token: workspace.restApiKey,
+          });
           if (!expectStatus('final segment page', answer, [200])) break;
           seen.push(...(answer.body.users as { braze_id: string }[]).map((user) => user.braze_id));
           cursor = answer.body.next_cursor as string | null;
@@ -1114,28 +1322,39 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         const missing = [...expected].filter((brazeId) => !distinct.has(brazeId));
         const extra = [...distinct].filter((brazeId) => !expected.has(brazeId));
         if (distinct.size !== seen.length || missing.length > 0 || extra.length > 0) {
-          mismatch(`segment ${segmentId} ${JSON.stringify(filter)}: ${seen.length} users paged (${distinct.size} distinct), oracle ${expected.size}; missing ${missing.length}, extra ${extra.length}`);
+          mismatch(
+            `segment ${segmentId} ${JSON.stringify(filter)}: ${seen.length} users paged (${distinct.size} distinct), oracle ${expected.size}; missing ${missing.length}, extra ${extra.length}`,
+          );
         } else audiences += 1;
         const segment = await call('final check', `/segments/${segmentId}`, { token: workspace.restApiKey });
         const view = segment?.body.segment as { size: number | null; size_status: string } | undefined;
         if (view && (view.size_status === 'exact' || view.size_status === 'current')) {
-          if (view.size !== expected.size) mismatch(`segment ${segmentId}: size ${view.size} (${view.size_status}), oracle ${expected.size}`);
+          if (view.size !== expected.size)
+            mismatch(`segment ${segmentId}: size ${view.size} (${view.size_status}), oracle ${expected.size}`);
           else sizes += 1;
         }
       }
       for (const segmentId of [...workspace.segments.keys()].slice(0, 2)) {
         const expected = evaluateFilter(workspace.segments.get(segmentId)!, membersOf, universe);
-        const started = await call('final check', `/segments/${segmentId}/exports`, { method: 'POST', token: workspace.restApiKey });
+        const started = await call('final check', `/segments/${segmentId}/exports`, {
+          method: 'POST',
+          token: workspace.restApiKey,
+        });
         if (!expectStatus('final export', started, [201, 202])) continue;
         let view = started.body.export as { export_id: string; status: string; users_written: number };
         const until = Date.now() + 60_000;
         while (view.status !== 'done' && Date.now() < until) {
           await sleep(250);
-          const polled = await call('final check', `/segments/${segmentId}/exports/${view.export_id}`, { token: workspace.restApiKey });
+          const polled = await call('final check', `/segments/${segmentId}/exports/${view.export_id}`, {
+            token: workspace.restApiKey,
+          });
           if (!expectStatus('final export poll', polled, [200])) break;
           view = polled.body.export as typeof view;
         }
-        if (view.status !== 'done' || view.users_written !== expected.size) mismatch(`export of segment ${segmentId}: ${view.status}, ${view.users_written} users written, oracle ${expected.size}`);
+        if (view.status !== 'done' || view.users_written !== expected.size)
+          mismatch(
+            `export of segment ${segmentId}: ${view.status}, ${view.users_written} users written, oracle ${expected.size}`,
+          );
         else exportsChecked += 1;
       }
     }
@@ -1152,9 +1371,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     const refused = faults.counts['ingest queue refused the message (503)'] ?? 0;
     if (partner503 !== refused) mismatch(`partners got ${partner503} 503s; ${refused} were injected`);
     const other5xx = Object.entries(answers).flatMap(([kind, byStatus]) =>
-      Object.entries(byStatus).filter(([status]) => Number(status) >= 500 && !(status === '503' && kind.startsWith('partner'))).map(([status, count]) => `${kind} ${status} ×${count}`),
+      Object.entries(byStatus)
+        .filter(([status]) => Number(status) >= 500 && !(status === '503' && kind.startsWith('partner')))
+        .map(([status, count]) => `${kind} ${status} ×${count}`),
     );
-    checks.push(`HTTP: ${partner503} 503s, each an injected queue refusal retried to a 201; other 5XX: ${other5xx.length === 0 ? 'none' : other5xx.join(', ')}`);
+    checks.push(
+      `HTTP: ${partner503} 503s, each an injected queue refusal retried to a 201; other 5XX: ${other5xx.length === 0 ? 'none' : other5xx.join(', ')}`,
+    );
     checks.push(
       `DLQ: ${deadLettersAtEnd} after ${redriven} redriven; the sync put ${requeued} requests back under load; drained in ${((Date.now() - drainStarted) / 1000).toFixed(0)} s`,
     );
@@ -1176,7 +1399,11 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       mismatchCount,
       diagnostics,
       deadLettersAtEnd,
-      elapsedSeconds: { chaos: chaosSeconds, drain: (Date.now() - drainStarted) / 1000, total: (Date.now() - started) / 1000 },
+      elapsedSeconds: {
+        chaos: chaosSeconds,
+        drain: (Date.now() - drainStarted) / 1000,
+        total: (Date.now() - started) / 1000,
+      },
     };
   } finally {
     chaos.on = false;
@@ -1203,7 +1430,14 @@ export const formatSummary = (summary: SoakSummary, shown = 10): string => {
   for (const [kind, count] of Object.entries(summary.requests).sort()) lines.push(row(kind, number(count)));
   lines.push('', 'HTTP answers by status');
   for (const [kind, byStatus] of Object.entries(summary.answers).sort()) {
-    lines.push(row(kind, Object.entries(byStatus).map(([status, count]) => `${status} ×${number(count)}`).join(', ')));
+    lines.push(
+      row(
+        kind,
+        Object.entries(byStatus)
+          .map(([status, count]) => `${status} ×${number(count)}`)
+          .join(', '),
+      ),
+    );
   }
   lines.push('', 'Faults injected');
   for (const [kind, count] of Object.entries(summary.faults).sort()) lines.push(row(kind, number(count)));
@@ -1212,6 +1446,7 @@ export const formatSummary = (summary: SoakSummary, shown = 10): string => {
   lines.push('', `Mismatches: ${summary.mismatchCount}`);
   for (const text of summary.mismatches.slice(0, shown)) lines.push(`  - ${text}`);
   if (summary.mismatchCount > shown) lines.push(`  … and ${summary.mismatchCount - shown} more`);
-  if (summary.diagnostics.length > 0) lines.push('', 'Requests behind the mismatches', ...summary.diagnostics.slice(0, shown).map((text) => `  ${text}`));
+  if (summary.diagnostics.length > 0)
+    lines.push('', 'Requests behind the mismatches', ...summary.diagnostics.slice(0, shown).map((text) => `  ${text}`));
   return lines.join('\n');
 };

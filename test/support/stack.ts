@@ -17,7 +17,11 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
   });
 
 /** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
-export const eventually = async <T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> => {
+export const eventually = async <T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> => {
   const started = Date.now();
   let last: unknown;
   for (;;) {
@@ -27,7 +31,8 @@ export const eventually = async <T>(check: () => Promise<T | undefined>, timeout
     } catch (error: unknown) {
       last = error;
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };

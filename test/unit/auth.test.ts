@@ -7,7 +7,10 @@ import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 
 /** A plain in-memory credential store: hashes in, grants out. */
 const memoryStore = (partners: PartnerRegistration[], grants: Record<string, KeyGrant>): CredentialStore => ({
-  getPartnerAndKey: async (partner, keyHash) => ({ partner: partners.find((p) => p.partner === partner), grant: grants[keyHash] }),
+  getPartnerAndKey: async (partner, keyHash) => ({
+    partner: partners.find((p) => p.partner === partner),
+    grant: grants[keyHash],
+  }),
   getKey: async (keyHash) => grants[keyHash],
 });
 
@@ -37,21 +40,59 @@ describe('authenticatePartner', () => {
   const now = new Date(2_000_000);
 
   it('resolves a valid partner key and client secret to the workspace', async () => {
-    await expect(authenticatePartner(store, { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'secret-a' }, now)).resolves.toEqual({
+    await expect(
+      authenticatePartner(store, { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'secret-a' }, now),
+    ).resolves.toEqual({
       workspaceId: 'A',
     });
   });
 
   it.each([
-    ['a wrong partner key', { partner: 'heap', partnerApiKey: 'nope', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
-    ["another partner's key", { partner: 'heap', partnerApiKey: 'segment-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
-    ['an unknown partner', { partner: 'nobody', partnerApiKey: 'heap-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
-    ['a disabled partner', { partner: 'kubit', partnerApiKey: 'kubit-key', clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
-    ['a partner key that is not a string', { partner: 'heap', partnerApiKey: 7, clientSecret: 'secret-a' }, PARTNER_MESSAGES.invalidPartnerKey],
-    ['a wrong client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'nope' }, PARTNER_MESSAGES.invalidClientSecret],
-    ['a missing client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: undefined }, PARTNER_MESSAGES.invalidClientSecret],
-    ['a REST key as client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'rest-a' }, PARTNER_MESSAGES.invalidClientSecret],
-    ['an expired client secret', { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'old-secret' }, PARTNER_MESSAGES.invalidClientSecret],
+    [
+      'a wrong partner key',
+      { partner: 'heap', partnerApiKey: 'nope', clientSecret: 'secret-a' },
+      PARTNER_MESSAGES.invalidPartnerKey,
+    ],
+    [
+      "another partner's key",
+      { partner: 'heap', partnerApiKey: 'segment-key', clientSecret: 'secret-a' },
+      PARTNER_MESSAGES.invalidPartnerKey,
+    ],
+    [
+      'an unknown partner',
+      { partner: 'nobody', partnerApiKey: 'heap-key', clientSecret: 'secret-a' },
+      PARTNER_MESSAGES.invalidPartnerKey,
+    ],
+    [
+      'a disabled partner',
+      { partner: 'kubit', partnerApiKey: 'kubit-key', clientSecret: 'secret-a' },
+      PARTNER_MESSAGES.invalidPartnerKey,
+    ],
+    [
+      'a partner key that is not a string',
+      { partner: 'heap', partnerApiKey: 7, clientSecret: 'secret-a' },
+      PARTNER_MESSAGES.invalidPartnerKey,
+    ],
+    [
+      'a wrong client secret',
+      { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'nope' },
+      PARTNER_MESSAGES.invalidClientSecret,
+    ],
+    [
+      'a missing client secret',
+      { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: undefined },
+      PARTNER_MESSAGES.invalidClientSecret,
+    ],
+    [
+      'a REST key as client secret',
+      { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'rest-a' },
+      PARTNER_MESSAGES.invalidClientSecret,
+    ],
+    [
+      'an expired client secret',
+      { partner: 'heap', partnerApiKey: 'heap-key', clientSecret: 'old-secret' },
+      PARTNER_MESSAGES.invalidClientSecret,
+    ],
   ])('answers 401 to %s', async (_case, request, message) => {
     const error = await failure(authenticatePartner(store, request, now));
     expect(error.statusCode).toBe(401);
@@ -59,7 +100,9 @@ describe('authenticatePartner', () => {
   });
 
   it('says the partner is not enabled, echoing the secret on the wire but masking it for the logs', async () => {
-    const error = await failure(authenticatePartner(store, { partner: 'segment', partnerApiKey: 'segment-key', clientSecret: 'secret-a' }, now));
+    const error = await failure(
+      authenticatePartner(store, { partner: 'segment', partnerApiKey: 'segment-key', clientSecret: 'secret-a' }, now),
+    );
     expect(error.message).toBe('Partner not enabled for client with client secret: secret-a');
     expect(error.logMessage).not.toContain('secret-a');
   });

@@ -47,7 +47,7 @@ describe('itemSize (DynamoDB item sizes and formats)', () => {
 
   it('adds up the attribute names (UTF-8) and values', () => {
     // Prepare
-    const item = { pk: { S: 'user#1' }, 'ü': { N: '10' }, ok: { BOOL: true } };
+    const item = { pk: { S: 'user#1' }, ü: { N: '10' }, ok: { BOOL: true } };
 
     // Act
     const size = itemSize(item);
@@ -172,8 +172,14 @@ describe('indexWrites (GSI throughput considerations)', () => {
 
   it('bills each index write by the projected size, not the item size', () => {
     // Prepare: a 3 KB item; the index keeps its keys only, the ALL index all of it
-    const all: TableShape = { ...table, indexes: [{ name: 'all', partitionKey: 'gpk', projection: 'ALL', nonKeyAttributes: [] }] };
-    const keysOnly: TableShape = { ...table, indexes: [{ name: 'keys', partitionKey: 'gpk', projection: 'KEYS_ONLY', nonKeyAttributes: [] }] };
+    const all: TableShape = {
+      ...table,
+      indexes: [{ name: 'all', partitionKey: 'gpk', projection: 'ALL', nonKeyAttributes: [] }],
+    };
+    const keysOnly: TableShape = {
+      ...table,
+      indexes: [{ name: 'keys', partitionKey: 'gpk', projection: 'KEYS_ONLY', nonKeyAttributes: [] }],
+    };
     const item = { pk: { S: 'u1' }, gpk: { S: 'g' }, big: { S: 'x'.repeat(3 * KB) } };
 
     // Act / Assess
@@ -240,15 +246,26 @@ describe('projectAwsTime', () => {
       ],
       ['cohorts/byCohort', new Map([['c1', { readUnits: 0, writeUnits: 2_000 }]])],
     ]);
-    const byTable = { cohorts: { readUnits: 9_010, writeUnits: 400_000 }, 'cohorts/byCohort': { readUnits: 0, writeUnits: 2_000 } };
+    const byTable = {
+      cohorts: { readUnits: 9_010, writeUnits: 400_000 },
+      'cohorts/byCohort': { readUnits: 0, writeUnits: 2_000 },
+    };
 
     // Act
     const projection = projectAwsTime({ byTable, partitions });
 
     // Assess: 12,000 ÷ 1,000 = 12 s beats 400,000 ÷ 40,000 = 10 s, 9,000 ÷ 3,000 = 3 s, 2,000 ÷ 1,000 = 2 s
     expect(projection.seconds).toBe(12);
-    expect(projection.binding).toMatchObject({ limit: 'partition write', scope: 'cohorts', partitionKey: 'hot', units: 12_000, unitsPerSecond: 1_000 });
-    expect(projection.binding!.arithmetic).toBe('busiest partition write of cohorts ("hot"): 12,000 units ÷ 1,000/s = 12.00 s');
+    expect(projection.binding).toMatchObject({
+      limit: 'partition write',
+      scope: 'cohorts',
+      partitionKey: 'hot',
+      units: 12_000,
+      unitsPerSecond: 1_000,
+    });
+    expect(projection.binding!.arithmetic).toBe(
+      'busiest partition write of cohorts ("hot"): 12,000 units ÷ 1,000/s = 12.00 s',
+    );
     expect(projection.terms.map((term) => [term.limit, term.seconds])).toEqual([
       ['partition write', 12],
       ['table write', 10],
@@ -260,7 +277,11 @@ describe('projectAwsTime', () => {
   });
 
   it('projects nothing for an empty trace', () => {
-    expect(projectAwsTime({ byTable: {}, partitions: new Map() })).toEqual({ seconds: 0, binding: undefined, terms: [] });
+    expect(projectAwsTime({ byTable: {}, partitions: new Map() })).toEqual({
+      seconds: 0,
+      binding: undefined,
+      terms: [],
+    });
   });
 });
 
@@ -272,7 +293,13 @@ describe('tableShapes', () => {
     // Assess
     const byName = new Map(shapes.map((shape) => [shape.name, shape]));
     expect(byName.get('w')).toEqual({ name: 'w', partitionKey: 'pk', sortKey: undefined, indexes: [] });
-    expect(byName.get('u')?.indexes).toContainEqual({ name: 'byWorkspace', partitionKey: 'wpk', sortKey: 'wsk', projection: 'KEYS_ONLY', nonKeyAttributes: [] });
+    expect(byName.get('u')?.indexes).toContainEqual({
+      name: 'byWorkspace',
+      partitionKey: 'wpk',
+      sortKey: 'wsk',
+      projection: 'KEYS_ONLY',
+      nonKeyAttributes: [],
+    });
     expect(byName.get('c')).toMatchObject({ partitionKey: 'pk', sortKey: 'sk' });
   });
 });

@@ -8,8 +8,12 @@ import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 
 /** A plain in-memory credential store that can be changed, and counts its reads. */
 const memoryStore = () => {
-  const partners = new Map<string, PartnerRegistration>([['heap', { partner: 'heap', keyHash: hashKey('heap-key'), enabled: true }]]);
-  const grants = new Map<string, KeyGrant>([[hashKey('secret-a'), { kind: 'data_import', workspaceId: 'A', partners: ['heap'] }]]);
+  const partners = new Map<string, PartnerRegistration>([
+    ['heap', { partner: 'heap', keyHash: hashKey('heap-key'), enabled: true }],
+  ]);
+  const grants = new Map<string, KeyGrant>([
+    [hashKey('secret-a'), { kind: 'data_import', workspaceId: 'A', partners: ['heap'] }],
+  ]);
   const reads: string[] = [];
   const store: CredentialStore = {
     getPartnerAndKey: async (partner, keyHash) => {
@@ -113,7 +117,11 @@ describe('credential cache', () => {
     await authenticate(cached, 'secret-a');
 
     // Act
-    const result = await authenticatePartner(cached, { partner: 'heap', partnerApiKey: 'wrong', clientSecret: 'secret-a' }).catch((error: Error) => error.message);
+    const result = await authenticatePartner(cached, {
+      partner: 'heap',
+      partnerApiKey: 'wrong',
+      clientSecret: 'secret-a',
+    }).catch((error: Error) => error.message);
 
     // Assess
     expect(result).toBe(PARTNER_MESSAGES.invalidPartnerKey);
@@ -140,7 +148,8 @@ describe('credential cache', () => {
   it('holds at most maxEntries lookups, dropping the least recently used', async () => {
     // Prepare
     const { store, grants, reads } = memoryStore();
-    for (const secret of ['s1', 's2', 's3']) grants.set(hashKey(secret), { kind: 'data_import', workspaceId: secret, partners: ['heap'] });
+    for (const secret of ['s1', 's2', 's3'])
+      grants.set(hashKey(secret), { kind: 'data_import', workspaceId: secret, partners: ['heap'] });
     const cached = new CachedCredentialStore(store, { maxEntries: 2 });
 
     // Act: s1 is used again after s2, so s2 is the one dropped for s3.

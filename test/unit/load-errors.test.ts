@@ -9,7 +9,11 @@ import { isLoadError, LoadError, OutOfTimeError } from '../../lib/errors.js';
 
 const metadata = { $metadata: {} };
 const cancelled = (...codes: string[]) =>
-  new TransactionCanceledException({ message: 'cancelled', ...metadata, CancellationReasons: codes.map((Code) => ({ Code })) });
+  new TransactionCanceledException({
+    message: 'cancelled',
+    ...metadata,
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
 
 describe('isLoadError', () => {
   it('takes throttling, conflicts and running out of time for load', () => {

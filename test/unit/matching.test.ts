@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { identifierKey, matchChanges, matchUser, type DirectoryEntry, type IdentifierRef } from '../../lib/cohorts/matching.js';
+import {
+  identifierKey,
+  matchChanges,
+  matchUser,
+  type DirectoryEntry,
+  type IdentifierRef,
+} from '../../lib/cohorts/matching.js';
 import { changeOrderKey, type CohortChangedMessage } from '../../lib/cohorts/messages.js';
 
 const identified: DirectoryEntry = { brazeId: 'identified-user', identified: true };
@@ -7,13 +13,48 @@ const anonymous: DirectoryEntry = { brazeId: 'anonymous-user', identified: false
 
 describe('matchUser: the contract rules as a table', () => {
   it.each<[string, IdentifierRef, DirectoryEntry | undefined, string | undefined]>([
-    ['rule 1: an external id matches its identified user', { type: 'external_id', externalId: 'e' }, identified, 'identified-user'],
-    ['rule 1: an alias matches its user', { type: 'alias', label: 'email', name: 'a@b.io' }, identified, 'identified-user'],
-    ['rule 1: an alias of an alias-only user matches it', { type: 'alias', label: 'crm', name: 'lead' }, anonymous, 'anonymous-user'],
-    ['rule 2: a device id matches an anonymous user', { type: 'device_id', deviceId: 'd' }, anonymous, 'anonymous-user'],
-    ['rule 3: a device id never matches an identified user', { type: 'device_id', deviceId: 'd' }, identified, undefined],
-    ['rule 4: an unknown external id matches nobody', { type: 'external_id', externalId: 'nobody' }, undefined, undefined],
-    ['rule 4: an unknown alias matches nobody', { type: 'alias', label: 'email', name: 'nobody' }, undefined, undefined],
+    [
+      'rule 1: an external id matches its identified user',
+      { type: 'external_id', externalId: 'e' },
+      identified,
+      'identified-user',
+    ],
+    [
+      'rule 1: an alias matches its user',
+      { type: 'alias', label: 'email', name: 'a@b.io' },
+      identified,
+      'identified-user',
+    ],
+    [
+      'rule 1: an alias of an alias-only user matches it',
+      { type: 'alias', label: 'crm', name: 'lead' },
+      anonymous,
+      'anonymous-user',
+    ],
+    [
+      'rule 2: a device id matches an anonymous user',
+      { type: 'device_id', deviceId: 'd' },
+      anonymous,
+      'anonymous-user',
+    ],
+    [
+      'rule 3: a device id never matches an identified user',
+      { type: 'device_id', deviceId: 'd' },
+      identified,
+      undefined,
+    ],
+    [
+      'rule 4: an unknown external id matches nobody',
+      { type: 'external_id', externalId: 'nobody' },
+      undefined,
+      undefined,
+    ],
+    [
+      'rule 4: an unknown alias matches nobody',
+      { type: 'alias', label: 'email', name: 'nobody' },
+      undefined,
+      undefined,
+    ],
     ['rule 4: an unknown device matches nobody', { type: 'device_id', deviceId: 'nobody' }, undefined, undefined],
   ])('%s', (_rule, ref, entry, expected) => {
     expect(matchUser(ref, entry)).toBe(expected);
@@ -39,14 +80,21 @@ describe('matchChanges', () => {
   ]);
 
   it('counts received, matched and unmatched identifiers, and never invents a user', () => {
-    const result = matchChanges(message([{ user_ids: ['e1', 'ghost'], device_ids: ['d1', 'd2'], aliases: [] }]), directory);
+    const result = matchChanges(
+      message([{ user_ids: ['e1', 'ghost'], device_ids: ['d1', 'd2'], aliases: [] }]),
+      directory,
+    );
     expect(result).toMatchObject({ received: 4, matched: 2, unmatched: 2 });
     expect(result.desired.map((membership) => membership.brazeId).sort()).toEqual(['u1', 'u2']);
   });
 
   it('collapses a user named several times to the last change in array order', () => {
     const result = matchChanges(
-      message([{ user_ids: ['e1'] }, { aliases: [{ alias_name: 'one@x.io', alias_label: 'email' }], should_remove: true }, { device_ids: ['d2'] }]),
+      message([
+        { user_ids: ['e1'] },
+        { aliases: [{ alias_name: 'one@x.io', alias_label: 'email' }], should_remove: true },
+        { device_ids: ['d2'] },
+      ]),
       directory,
     );
     expect(result.desired).toEqual([

@@ -19,7 +19,12 @@ describe('membershipFlips', () => {
       { eventName: 'INSERT', keys, newImage: register(true, 'k1') },
       { eventName: 'MODIFY', keys, oldImage: register(true, 'k1'), newImage: register(false, 'k2') },
       { eventName: 'MODIFY', keys, oldImage: register(false, 'k2'), newImage: register(true, 'k3') },
-      { eventName: 'MODIFY', keys, oldImage: register(true, 'k3'), newImage: { ...register(false, 'k3'), endedBy: 'merge' } },
+      {
+        eventName: 'MODIFY',
+        keys,
+        oldImage: register(true, 'k3'),
+        newImage: { ...register(false, 'k3'), endedBy: 'merge' },
+      },
     ];
 
     // Act
@@ -32,7 +37,10 @@ describe('membershipFlips', () => {
       ['added', 'k3', 'change'],
       ['removed', 'k3', 'merge'],
     ]);
-    expect(flips[0]).toMatchObject({ cohort: { workspaceId: 'ws1', partner: 'heap', cohortId: 'cohort#with#hashes' }, brazeId: '0f00aa' });
+    expect(flips[0]).toMatchObject({
+      cohort: { workspaceId: 'ws1', partner: 'heap', cohortId: 'cohort#with#hashes' },
+      brazeId: '0f00aa',
+    });
   });
 
   it('ignores writes that flip nothing and items that are not registers', () => {
@@ -40,8 +48,18 @@ describe('membershipFlips', () => {
       { eventName: 'INSERT', keys, newImage: register(false, 'k1') }, // a tombstone for a removal of a non-member
       { eventName: 'MODIFY', keys, oldImage: register(true, 'k1'), newImage: register(true, 'k2') }, // already a member
       { eventName: 'REMOVE', keys, oldImage: register(true, 'k2') },
-      { eventName: 'MODIFY', keys, oldImage: register(true, 'k2'), newImage: { ...register(false, 'k2'), endedBy: 'orphan' } }, // ended by the events function
-      { eventName: 'MODIFY', keys: { pk: 'ws1#C#heap#c1', sk: 'N#03' }, oldImage: { members: 1 }, newImage: { members: 2 } },
+      {
+        eventName: 'MODIFY',
+        keys,
+        oldImage: register(true, 'k2'),
+        newImage: { ...register(false, 'k2'), endedBy: 'orphan' },
+      }, // ended by the events function
+      {
+        eventName: 'MODIFY',
+        keys: { pk: 'ws1#C#heap#c1', sk: 'N#03' },
+        oldImage: { members: 1 },
+        newImage: { members: 2 },
+      },
       { eventName: 'INSERT', keys: { pk: 'ws1#COHORTS', sk: 'heap#c1' }, newImage: { name: 'c1', member: true } },
     ];
     expect(membershipFlips(records)).toEqual([]);

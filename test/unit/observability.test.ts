@@ -8,7 +8,11 @@ describe('tracing', () => {
 
   it.each([
     ['on in Lambda', { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' }, true],
-    ['off in Lambda with POWERTOOLS_TRACE_ENABLED=false', { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', POWERTOOLS_TRACE_ENABLED: 'false' }, false],
+    [
+      'off in Lambda with POWERTOOLS_TRACE_ENABLED=false',
+      { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', POWERTOOLS_TRACE_ENABLED: 'false' },
+      false,
+    ],
     ['off outside Lambda', {}, false],
     ['off outside Lambda even if asked for', { POWERTOOLS_TRACE_ENABLED: 'true' }, false],
     ['off under SAM local', { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', AWS_SAM_LOCAL: 'true' }, false],
@@ -38,6 +42,8 @@ describe('tracing', () => {
 
     // Assess
     expect(observability.tracer?.isTracingEnabled()).toBe(true);
-    expect(traceHandler(observability)).toEqual([expect.objectContaining({ before: expect.any(Function), after: expect.any(Function) })]);
+    expect(traceHandler(observability)).toEqual([
+      expect.objectContaining({ before: expect.any(Function), after: expect.any(Function) }),
+    ]);
   });
 });

@@ -5,18 +5,42 @@ import { decideMembership, memberCountDelta, type MembershipState } from '../../
 describe('decideMembership', () => {
   it.each<[string, MembershipState | undefined, { member: boolean; orderKey: string }, string]>([
     ['adds a new member', undefined, { member: true, orderKey: 'b' }, 'added'],
-    ['writes a tombstone for a removal of someone never seen', undefined, { member: false, orderKey: 'b' }, 'unchanged'],
+    [
+      'writes a tombstone for a removal of someone never seen',
+      undefined,
+      { member: false, orderKey: 'b' },
+      'unchanged',
+    ],
     ['removes a member', { member: true, orderKey: 'a', effect: 'added' }, { member: false, orderKey: 'b' }, 'removed'],
-    ['records a newer add of a member as unchanged', { member: true, orderKey: 'a', effect: 'added' }, { member: true, orderKey: 'b' }, 'unchanged'],
-    ['ignores an older add after a newer removal', { member: false, orderKey: 'c', effect: 'removed' }, { member: true, orderKey: 'b' }, 'superseded'],
-    ['reports a redelivered change as it was applied', { member: true, orderKey: 'b', effect: 'added' }, { member: true, orderKey: 'b' }, 'added'],
+    [
+      'records a newer add of a member as unchanged',
+      { member: true, orderKey: 'a', effect: 'added' },
+      { member: true, orderKey: 'b' },
+      'unchanged',
+    ],
+    [
+      'ignores an older add after a newer removal',
+      { member: false, orderKey: 'c', effect: 'removed' },
+      { member: true, orderKey: 'b' },
+      'superseded',
+    ],
+    [
+      'reports a redelivered change as it was applied',
+      { member: true, orderKey: 'b', effect: 'added' },
+      { member: true, orderKey: 'b' },
+      'added',
+    ],
   ])('%s', (_case, current, desired, outcome) => {
     expect(decideMembership(current, desired).outcome).toBe(outcome);
   });
 
   it('skips (writes nothing) for stale and redelivered changes', () => {
-    expect(decideMembership({ member: true, orderKey: 'c', effect: 'added' }, { member: false, orderKey: 'b' }).action).toBe('skip');
-    expect(decideMembership({ member: true, orderKey: 'b', effect: 'added' }, { member: true, orderKey: 'b' }).action).toBe('skip');
+    expect(
+      decideMembership({ member: true, orderKey: 'c', effect: 'added' }, { member: false, orderKey: 'b' }).action,
+    ).toBe('skip');
+    expect(
+      decideMembership({ member: true, orderKey: 'b', effect: 'added' }, { member: true, orderKey: 'b' }).action,
+    ).toBe('skip');
   });
 
   /**
@@ -45,7 +69,10 @@ describe('decideMembership', () => {
           let count = 0;
           for (const index of deliveries) {
             const item = changes[index]!;
-            const decision = decideMembership(registers.get(item.user), { member: item.member, orderKey: orderKey(index) });
+            const decision = decideMembership(registers.get(item.user), {
+              member: item.member,
+              orderKey: orderKey(index),
+            });
             count += memberCountDelta(decision);
             if (decision.action === 'write') registers.set(item.user, decision.next);
           }

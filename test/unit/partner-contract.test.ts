@@ -47,14 +47,34 @@ describe('POST /partners/{partner}/cohorts/users', () => {
   it.each([
     ['not an array', { a: 1 }, 'cohort_changes: must be an array'],
     ['an array of strings', ['ext-1'], 'cohort_changes[0]: must be an object'],
-    ['a change without identifiers', [{ should_remove: true }], 'cohort_changes[0]: must have `user_ids`, `device_ids` or `aliases`'],
+    [
+      'a change without identifiers',
+      [{ should_remove: true }],
+      'cohort_changes[0]: must have `user_ids`, `device_ids` or `aliases`',
+    ],
     ['user_ids of numbers', [{ user_ids: [1] }], 'cohort_changes[0].user_ids[0]: must be a string'],
     ['user_ids not an array', [{ user_ids: 'ext-1' }], 'cohort_changes[0].user_ids: must be an array of strings'],
     ['an empty identifier', [{ device_ids: [''] }], 'cohort_changes[0].device_ids[0]: must be a non-empty string'],
-    ['an over-long identifier', [{ user_ids: ['x'.repeat(MAX_IDENTIFIER_LENGTH + 1)] }], `cohort_changes[0].user_ids[0]: must be at most ${MAX_IDENTIFIER_LENGTH} characters`],
-    ['an alias without its label', [{ aliases: [{ alias_name: 'a@b.io' }] }], 'cohort_changes[0].aliases[0].alias_label: must be a string'],
-    ['an alias that is a string', [{ aliases: ['a@b.io'] }], 'cohort_changes[0].aliases[0]: must be an object with `alias_name` and `alias_label`'],
-    ['should_remove as a string', [{ user_ids: ['a'], should_remove: 'yes' }], 'cohort_changes[0].should_remove: must be a boolean'],
+    [
+      'an over-long identifier',
+      [{ user_ids: ['x'.repeat(MAX_IDENTIFIER_LENGTH + 1)] }],
+      `cohort_changes[0].user_ids[0]: must be at most ${MAX_IDENTIFIER_LENGTH} characters`,
+    ],
+    [
+      'an alias without its label',
+      [{ aliases: [{ alias_name: 'a@b.io' }] }],
+      'cohort_changes[0].aliases[0].alias_label: must be a string',
+    ],
+    [
+      'an alias that is a string',
+      [{ aliases: ['a@b.io'] }],
+      'cohort_changes[0].aliases[0]: must be an object with `alias_name` and `alias_label`',
+    ],
+    [
+      'should_remove as a string',
+      [{ user_ids: ['a'], should_remove: 'yes' }],
+      'cohort_changes[0].should_remove: must be a boolean',
+    ],
     ['null', null, 'cohort_changes: must be an array'],
   ])('rejects cohort_changes that are %s', (_case, changes, detail) => {
     const error = rejection(() => validateCohortChangesRequest({ ...cohortChanges, cohort_changes: changes }));
@@ -68,22 +88,38 @@ describe('POST /partners/{partner}/cohorts/users', () => {
       device_ids: Array.from({ length: 300 }, (_, index) => `d${index}`),
       aliases: Array.from({ length: 200 }, (_, index) => ({ alias_name: `a${index}`, alias_label: 'email' })),
     });
-    expect(() => validateCohortChangesRequest({ ...cohortChanges, cohort_changes: [change(MAX_IDENTIFIERS_PER_REQUEST)] })).not.toThrow();
-    const error = rejection(() => validateCohortChangesRequest({ ...cohortChanges, cohort_changes: [change(MAX_IDENTIFIERS_PER_REQUEST + 1)] }));
+    expect(() =>
+      validateCohortChangesRequest({ ...cohortChanges, cohort_changes: [change(MAX_IDENTIFIERS_PER_REQUEST)] }),
+    ).not.toThrow();
+    const error = rejection(() =>
+      validateCohortChangesRequest({ ...cohortChanges, cohort_changes: [change(MAX_IDENTIFIERS_PER_REQUEST + 1)] }),
+    );
     expect(error.message).toBe(PARTNER_MESSAGES.tooManyIdentifiers);
     expect(error.message).toBe('Only 1,000 `user_ids`, `device_ids`, and `aliases` are allowed per request');
   });
 
   it('names the first failing field in contract order when several fail', () => {
-    const error = rejection(() => validateCohortChangesRequest({ ...cohortChanges, cohort_id: 1, cohort_changes: 'x' }));
+    const error = rejection(() =>
+      validateCohortChangesRequest({ ...cohortChanges, cohort_id: 1, cohort_changes: 'x' }),
+    );
     expect(error.message).toBe(PARTNER_MESSAGES.cohortId);
   });
 
   it('never throws anything but a contract ValidationError, whatever the body', () => {
-    const messages = new Set<string>([PARTNER_MESSAGES.cohortId, PARTNER_MESSAGES.cohortChanges, PARTNER_MESSAGES.tooManyIdentifiers]);
+    const messages = new Set<string>([
+      PARTNER_MESSAGES.cohortId,
+      PARTNER_MESSAGES.cohortChanges,
+      PARTNER_MESSAGES.tooManyIdentifiers,
+    ]);
     fc.assert(
       fc.property(
-        fc.record({ cohort_id: fc.oneof(fc.string(), fc.anything()), cohort_changes: fc.oneof(fc.anything(), fc.array(fc.anything())) }, { requiredKeys: [] }),
+        fc.record(
+          {
+            cohort_id: fc.oneof(fc.string(), fc.anything()),
+            cohort_changes: fc.oneof(fc.anything(), fc.array(fc.anything())),
+          },
+          { requiredKeys: [] },
+        ),
         (body) => {
           try {
             validateCohortChangesRequest({ partner_api_key: 'k', client_secret: 's', ...body });

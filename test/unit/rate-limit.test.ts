@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { blockSize, MAX_BLOCK, RateLimitedError, RateLimiter, type ClaimResult, type RequestCounter } from '../../lib/workspaces/rate-limit.js';
+import {
+  blockSize,
+  MAX_BLOCK,
+  RateLimitedError,
+  RateLimiter,
+  type ClaimResult,
+  type RequestCounter,
+} from '../../lib/workspaces/rate-limit.js';
 
 /** The shared counter as DynamoDB keeps it (one conditional update per claim), in memory. */
 class MemoryCounter implements RequestCounter {
@@ -57,7 +64,11 @@ describe('rate limiter', () => {
     expect(answers.map((answer) => answer.status)).toEqual([201, 201, 201, 429]);
     expect(answers.map((answer) => answer.headers['X-RateLimit-Remaining'])).toEqual(['2', '1', '0', '0']);
     const reset = (windowStartMs + HOUR) / 1000;
-    expect(answers[3]!.headers).toMatchObject({ 'X-RateLimit-Limit': '3', 'X-RateLimit-Reset': String(reset), 'Retry-After': String(reset - (windowStartMs + 1_000) / 1000) });
+    expect(answers[3]!.headers).toMatchObject({
+      'X-RateLimit-Limit': '3',
+      'X-RateLimit-Reset': String(reset),
+      'Retry-After': String(reset - (windowStartMs + 1_000) / 1000),
+    });
   });
 
   it('makes one round trip per block, not per request', async () => {
@@ -153,8 +164,12 @@ describe('rate limiter', () => {
     await limiter.admit(request());
 
     // Act & Assess
-    await expect(limiter.admit({ ...request(), workspaceId: 'B' })).resolves.toMatchObject({ 'X-RateLimit-Remaining': '0' });
-    await expect(limiter.admit({ ...request(), partner: 'segment' })).resolves.toMatchObject({ 'X-RateLimit-Remaining': '0' });
+    await expect(limiter.admit({ ...request(), workspaceId: 'B' })).resolves.toMatchObject({
+      'X-RateLimit-Remaining': '0',
+    });
+    await expect(limiter.admit({ ...request(), partner: 'segment' })).resolves.toMatchObject({
+      'X-RateLimit-Remaining': '0',
+    });
     await expect(limiter.admit(request())).rejects.toBeInstanceOf(RateLimitedError);
   });
 });

@@ -15,7 +15,13 @@ import {
   type SizeInputs,
   type SizePorts,
 } from '../../lib/segments/size.js';
-import { newSizeJob, type ComputedSize, type Segment, type SizeJob, type SizeRange } from '../../lib/dynamodb/segment-store.js';
+import {
+  newSizeJob,
+  type ComputedSize,
+  type Segment,
+  type SizeJob,
+  type SizeRange,
+} from '../../lib/dynamodb/segment-store.js';
 import type { Cohort } from '../../lib/cohorts/ports.js';
 import type { UserCount } from '../../lib/dynamodb/user-store.js';
 import type { SegmentJobMessage } from '../../lib/sqs/export-queue.js';
@@ -31,7 +37,9 @@ const audienceOf = (filter: Filter, users: readonly string[], members: Record<st
       return node.cohort.includes ? set : new Set(users.filter((user) => !set.has(user)));
     }
     const sets = ('all' in node ? node.all : node.any).map(select);
-    return new Set(users.filter((user) => ('all' in node ? sets.every((set) => set.has(user)) : sets.some((set) => set.has(user)))));
+    return new Set(
+      users.filter((user) => ('all' in node ? sets.every((set) => set.has(user)) : sets.some((set) => set.has(user)))),
+    );
   };
   return [...select(filter)].sort();
 };
@@ -80,13 +88,25 @@ class Workspace {
     return {
       memberships: {
         getCohorts: async (_workspaceId, refs) =>
-          refs.flatMap((ref) => (this.members[ref.cohortId] ? [cohort(ref.cohortId, this.members[ref.cohortId]!.length, this.lastSyncedAt[ref.cohortId])] : [])),
+          refs.flatMap((ref) =>
+            this.members[ref.cohortId]
+              ? [cohort(ref.cohortId, this.members[ref.cohortId]!.length, this.lastSyncedAt[ref.cohortId])]
+              : [],
+          ),
         cohortMembers: (ref, after, pageSize) => this.stream(this.members[ref.cohortId] ?? [], after, pageSize),
       },
       users: {
         workspaceUsers: (_workspaceId, after, pageSize) => this.stream(this.users, after, pageSize),
         getProfiles: async (_workspaceId, brazeIds) =>
-          brazeIds.map((brazeId) => ({ brazeId, workspaceId: this.workspaceId, aliases: [], deviceIds: [], customAttributes: {}, createdAt: '', updatedAt: '' })),
+          brazeIds.map((brazeId) => ({
+            brazeId,
+            workspaceId: this.workspaceId,
+            aliases: [],
+            deviceIds: [],
+            customAttributes: {},
+            createdAt: '',
+            updatedAt: '',
+          })),
         workspaceUserCount: async () => this.userCount,
       },
       segments: {
@@ -101,11 +121,18 @@ class Workspace {
         delete: async (_workspaceId, segmentId) => this.segmentsById.delete(segmentId),
         requestSizeJob: async (_workspaceId, segmentId, job, presumedLostBefore) => {
           const segment = this.segmentsById.get(segmentId);
-          if (!segment || (segment.sizeJob && Date.parse(segment.sizeJob.progressAt) >= presumedLostBefore.getTime())) return false;
+          if (!segment || (segment.sizeJob && Date.parse(segment.sizeJob.progressAt) >= presumedLostBefore.getTime()))
+            return false;
           segment.sizeJob = structuredClone(job);
           return true;
         },
-        advanceSizeJob: async (_workspaceId, segmentId, job, progress: { startedAt: string; ranges: SizeRange[] }, now) => {
+        advanceSizeJob: async (
+          _workspaceId,
+          segmentId,
+          job,
+          progress: { startedAt: string; ranges: SizeRange[] },
+          now,
+        ) => {
           const current = this.segmentsById.get(segmentId)?.sizeJob;
           if (!current || current.jobId !== job.jobId || current.chunks !== job.chunks) return false;
           Object.assign(current, structuredClone(progress), { chunks: job.chunks + 1, progressAt: now.toISOString() });
@@ -113,7 +140,8 @@ class Workspace {
         },
         finishSizeJob: async (_workspaceId, segmentId, job: SizeJob, size: ComputedSize) => {
           const segment = this.segmentsById.get(segmentId);
-          if (!segment?.sizeJob || segment.sizeJob.jobId !== job.jobId || segment.sizeJob.chunks !== job.chunks) return false;
+          if (!segment?.sizeJob || segment.sizeJob.jobId !== job.jobId || segment.sizeJob.chunks !== job.chunks)
+            return false;
           segment.computedSize = size;
           delete segment.sizeJob;
           return true;
@@ -126,13 +154,21 @@ class Workspace {
   source(): MemberSource {
     const ports = this.ports();
     return {
-      cohortMembers: (_partner, cohortId, after) => ports.memberships.cohortMembers({ workspaceId: this.workspaceId, partner: 'heap', cohortId }, after),
+      cohortMembers: (_partner, cohortId, after) =>
+        ports.memberships.cohortMembers({ workspaceId: this.workspaceId, partner: 'heap', cohortId }, after),
       workspaceUsers: (after) => ports.users.workspaceUsers(this.workspaceId, after),
     };
   }
 
   segment(filter: Filter, fields: Partial<Segment> = {}): Segment {
-    const segment: Segment = { segmentId: `s${this.segmentsById.size}`, name: 'n', filter, createdAt: '', updatedAt: '', ...fields };
+    const segment: Segment = {
+      segmentId: `s${this.segmentsById.size}`,
+      name: 'n',
+      filter,
+      createdAt: '',
+      updatedAt: '',
+      ...fields,
+    };
     this.segmentsById.set(segment.segmentId, segment);
     return segment;
   }
@@ -173,9 +209,20 @@ describe('size bounds from counts', () => {
   it('always holds the true size, and is exact only where the size is', () => {
     const users = [...'abcdefghij'];
     const ids = fc.uniqueArray(fc.constantFrom(...users), { maxLength: 10 });
-    const leaf = fc.record({ cohort: fc.record({ partner: fc.constant('heap'), cohort_id: fc.constantFrom('p', 'q', 'r'), includes: fc.boolean() }) });
+    const leaf = fc.record({
+      cohort: fc.record({
+        partner: fc.constant('heap'),
+        cohort_id: fc.constantFrom('p', 'q', 'r'),
+        includes: fc.boolean(),
+      }),
+    });
     const filter: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-      f: fc.oneof({ depthSize: 'small' }, leaf, fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }), fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) })),
+      f: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+      ),
     })).f;
     fc.assert(
       fc.property(ids, ids, ids, filter, (p, q, r, f) => {
@@ -228,7 +275,13 @@ describe('the size a request answers', () => {
     const first = await answerSize(ws.workspaceId, segment, ws.ports(), now);
     const second = await answerSize(ws.workspaceId, ws.segmentsById.get(segment.segmentId)!, ws.ports(), now);
 
-    expect(first).toMatchObject({ size: null, status: 'pending', computedAt: null, recomputing: true, bounds: { min: 0, max: 30 } });
+    expect(first).toMatchObject({
+      size: null,
+      status: 'pending',
+      computedAt: null,
+      recomputing: true,
+      bounds: { min: 0, max: 30 },
+    });
     expect(second).toMatchObject({ status: 'pending', recomputing: true });
     expect(ws.sent).toHaveLength(1);
     expect(ws.read).toBe(0);
@@ -237,7 +290,10 @@ describe('the size a request answers', () => {
   it('is current while nothing it depends on has changed since the count began', async () => {
     const ws = workspace();
     ws.lastSyncedAt = { a: minutesAgo(30), b: minutesAgo(20) };
-    const segment = ws.segment({ all: [includes('a'), excludes('b')] }, { computedSize: { value: 20, computedAt: minutesAgo(10) } });
+    const segment = ws.segment(
+      { all: [includes('a'), excludes('b')] },
+      { computedSize: { value: 20, computedAt: minutesAgo(10) } },
+    );
 
     const answer = await answerSize(ws.workspaceId, segment, ws.ports(), now);
 
@@ -247,17 +303,31 @@ describe('the size a request answers', () => {
 
   it.each([
     ['a cohort it names synced after the count began', { lastSyncedAt: { a: minutesAgo(5) } }],
-    ['a sync began shortly before the count (it may have written during it)', { lastSyncedAt: { a: new Date(Date.parse(minutesAgo(10)) - 20_000).toISOString() } }],
+    [
+      'a sync began shortly before the count (it may have written during it)',
+      { lastSyncedAt: { a: new Date(Date.parse(minutesAgo(10)) - 20_000).toISOString() } },
+    ],
     ['a profile was removed (merged) since', { userCount: { users: 100, lastRemovedAt: minutesAgo(1) } }],
   ])('is stale, and queues a recompute, when %s', async (_case, change) => {
     const ws = workspace();
     Object.assign(ws, change);
-    const segment = ws.segment({ all: [includes('a'), excludes('b')] }, { computedSize: { value: 20, computedAt: minutesAgo(10) } });
+    const segment = ws.segment(
+      { all: [includes('a'), excludes('b')] },
+      { computedSize: { value: 20, computedAt: minutesAgo(10) } },
+    );
 
     const answer = await answerSize(ws.workspaceId, segment, ws.ports(), now);
 
     expect(answer).toMatchObject({ size: 20, status: 'stale', recomputing: true });
-    expect(ws.sent).toEqual([{ v: 1, type: 'segment-size', workspaceId: 'ws', segmentId: segment.segmentId, jobId: ws.segmentsById.get(segment.segmentId)!.sizeJob!.jobId }]);
+    expect(ws.sent).toEqual([
+      {
+        v: 1,
+        type: 'segment-size',
+        workspaceId: 'ws',
+        segmentId: segment.segmentId,
+        jobId: ws.segmentsById.get(segment.segmentId)!.sizeJob!.jobId,
+      },
+    ]);
   });
 
   it('ignores new users where users in no cohort are not in the segment, and not where they are', async () => {
@@ -265,8 +335,18 @@ describe('the size a request answers', () => {
     ws.userCount = { users: 100, lastCreatedAt: minutesAgo(1) };
     const computedSize = { value: 20, computedAt: minutesAgo(10) };
 
-    const inclusive = await answerSize(ws.workspaceId, ws.segment({ all: [includes('a'), excludes('b')] }, { computedSize }), ws.ports(), now);
-    const exclusive = await answerSize(ws.workspaceId, ws.segment({ all: [excludes('a'), excludes('b')] }, { computedSize }), ws.ports(), now);
+    const inclusive = await answerSize(
+      ws.workspaceId,
+      ws.segment({ all: [includes('a'), excludes('b')] }, { computedSize }),
+      ws.ports(),
+      now,
+    );
+    const exclusive = await answerSize(
+      ws.workspaceId,
+      ws.segment({ all: [excludes('a'), excludes('b')] }, { computedSize }),
+      ws.ports(),
+      now,
+    );
 
     expect(inclusive.status).toBe('current');
     expect(exclusive.status).toBe('stale');
@@ -275,7 +355,10 @@ describe('the size a request answers', () => {
   it('recomputes a stale size at most once per interval, and again once a job is presumed lost', async () => {
     const ws = workspace();
     ws.lastSyncedAt = { a: now.toISOString() };
-    const recent = ws.segment({ all: [includes('a'), excludes('b')] }, { computedSize: { value: 20, computedAt: new Date(now.getTime() - 30_000).toISOString() } });
+    const recent = ws.segment(
+      { all: [includes('a'), excludes('b')] },
+      { computedSize: { value: 20, computedAt: new Date(now.getTime() - 30_000).toISOString() } },
+    );
     const lost = ws.segment(
       { all: [includes('a'), excludes('b')] },
       { computedSize: { value: 20, computedAt: minutesAgo(60) }, sizeJob: { ...newSizeJob(new Date(minutesAgo(30))) } },
@@ -285,14 +368,18 @@ describe('the size a request answers', () => {
       { computedSize: { value: 20, computedAt: minutesAgo(60) }, sizeJob: { ...newSizeJob(new Date(minutesAgo(1))) } },
     );
 
-    const answers = await Promise.all([recent, lost, running].map((segment) => answerSize(ws.workspaceId, segment, ws.ports(), now)));
+    const answers = await Promise.all(
+      [recent, lost, running].map((segment) => answerSize(ws.workspaceId, segment, ws.ports(), now)),
+    );
 
     expect(answers.map((answer) => [answer.status, answer.recomputing])).toEqual([
       ['stale', false],
       ['stale', true],
       ['stale', true],
     ]);
-    expect(ws.sent.map((message) => ('segmentId' in message ? message.segmentId : undefined))).toEqual([lost.segmentId]);
+    expect(ws.sent.map((message) => ('segmentId' in message ? message.segmentId : undefined))).toEqual([
+      lost.segmentId,
+    ]);
     expect(DEFAULT_SIZE_POLICY.jobLeaseMs).toBeGreaterThan(360_000 + 60_000);
   });
 });
@@ -304,29 +391,36 @@ describe('the size job', () => {
     { any: [{ all: [includes('a'), excludes('b')] }, { all: [excludes('a'), excludes('c')] }] },
   ];
 
-  it.each(filters.map((filter) => [JSON.stringify(filter), filter] as const))('counts %s exactly, over chunks that run out of time', async (_case, filter) => {
-    // Prepare: 5,000 users; cohorts of 60 %, 30 % and 90 % of them.
-    const ws = new Workspace();
-    ws.setUsers(hexIds(5_000, 7));
-    ws.members = { a: ws.users.filter((_, index) => index % 5 < 3), b: ws.users.filter((_, index) => index % 10 < 3), c: ws.users.filter((_, index) => index % 10 !== 0) };
-    const job = newSizeJob(new Date());
-    const segment = ws.segment(filter, { sizeJob: job });
-    const message = { workspaceId: ws.workspaceId, segmentId: segment.segmentId, jobId: job.jobId };
+  it.each(filters.map((filter) => [JSON.stringify(filter), filter] as const))(
+    'counts %s exactly, over chunks that run out of time',
+    async (_case, filter) => {
+      // Prepare: 5,000 users; cohorts of 60 %, 30 % and 90 % of them.
+      const ws = new Workspace();
+      ws.setUsers(hexIds(5_000, 7));
+      ws.members = {
+        a: ws.users.filter((_, index) => index % 5 < 3),
+        b: ws.users.filter((_, index) => index % 10 < 3),
+        c: ws.users.filter((_, index) => index % 10 !== 0),
+      };
+      const job = newSizeJob(new Date());
+      const segment = ws.segment(filter, { sizeJob: job });
+      const message = { workspaceId: ws.workspaceId, segmentId: segment.segmentId, jobId: job.jobId };
 
-    // Act: every chunk is out of time after its first step.
-    const outcomes = [];
-    for (let chunk = 0; chunk < 100; chunk += 1) {
-      const outcome = await runSizeJobChunk(message, ws.ports(), { outOfTime: () => true });
-      outcomes.push(outcome.status);
-      if (outcome.status !== 'running') break;
-    }
+      // Act: every chunk is out of time after its first step.
+      const outcomes = [];
+      for (let chunk = 0; chunk < 100; chunk += 1) {
+        const outcome = await runSizeJobChunk(message, ws.ports(), { outOfTime: () => true });
+        outcomes.push(outcome.status);
+        if (outcome.status !== 'running') break;
+      }
 
-    // Assess
-    const expected = audienceOf(filter, ws.users, ws.members).length;
-    expect(outcomes.at(-1)).toBe('done');
-    expect(ws.segmentsById.get(segment.segmentId)).toMatchObject({ computedSize: { value: expected } });
-    expect(ws.segmentsById.get(segment.segmentId)?.sizeJob).toBeUndefined();
-  });
+      // Assess
+      const expected = audienceOf(filter, ws.users, ws.members).length;
+      expect(outcomes.at(-1)).toBe('done');
+      expect(ws.segmentsById.get(segment.segmentId)).toMatchObject({ computedSize: { value: expected } });
+      expect(ws.segmentsById.get(segment.segmentId)?.sizeJob).toBeUndefined();
+    },
+  );
 
   it('waits out the sync write window after a change it depends on, at most one window after it was requested', async () => {
     // Prepare: heap/a synced 10 s ago; one job requested just now, one requested 40 s ago.
@@ -341,8 +435,16 @@ describe('the size job', () => {
     const overdue = ws.segment({ all: [includes('a'), excludes('b')] }, { sizeJob: old });
 
     // Act
-    const deferred = await runSizeJobChunk({ workspaceId: ws.workspaceId, segmentId: waiting.segmentId, jobId: fresh.jobId }, ws.ports(), { outOfTime: () => false, clock: () => now });
-    const counted = await runSizeJobChunk({ workspaceId: ws.workspaceId, segmentId: overdue.segmentId, jobId: old.jobId }, ws.ports(), { outOfTime: () => false, clock: () => now });
+    const deferred = await runSizeJobChunk(
+      { workspaceId: ws.workspaceId, segmentId: waiting.segmentId, jobId: fresh.jobId },
+      ws.ports(),
+      { outOfTime: () => false, clock: () => now },
+    );
+    const counted = await runSizeJobChunk(
+      { workspaceId: ws.workspaceId, segmentId: overdue.segmentId, jobId: old.jobId },
+      ws.ports(),
+      { outOfTime: () => false, clock: () => now },
+    );
 
     // Assess: 30 s after the sync, less the 10 s gone; the overdue one counts (20 = a − b).
     expect(deferred).toEqual({ status: 'deferred', delaySeconds: 20 });
@@ -363,7 +465,11 @@ describe('the size job', () => {
     const first = await runSizeJobChunk(message, ws.ports(), { outOfTime: () => false });
     ws.segmentsById.get(segment.segmentId)!.sizeJob = stale;
     ws.segmentsById.get(segment.segmentId)!.sizeJob!.chunks = 1;
-    const duplicate = await runSizeJobChunk(message, { ...ws.ports(), segments: { ...ws.ports().segments, get: async () => ({ ...segment, sizeJob: job }) } }, { outOfTime: () => false });
+    const duplicate = await runSizeJobChunk(
+      message,
+      { ...ws.ports(), segments: { ...ws.ports().segments, get: async () => ({ ...segment, sizeJob: job }) } },
+      { outOfTime: () => false },
+    );
     const superseded = await runSizeJobChunk({ ...message, jobId: 'another' }, ws.ports(), { outOfTime: () => false });
 
     // Assess
@@ -396,31 +502,54 @@ describe('pages within a read budget', () => {
   it('pages through exactly the audience, whatever the budget, never twice', async () => {
     const users = hexIds(60, 11);
     const ids = fc.uniqueArray(fc.constantFrom(...users), { maxLength: 60 });
-    const leaf = fc.record({ cohort: fc.record({ partner: fc.constant('heap'), cohort_id: fc.constantFrom('p', 'q', 'r'), includes: fc.boolean() }) });
+    const leaf = fc.record({
+      cohort: fc.record({
+        partner: fc.constant('heap'),
+        cohort_id: fc.constantFrom('p', 'q', 'r'),
+        includes: fc.boolean(),
+      }),
+    });
     const filter: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-      f: fc.oneof({ depthSize: 'small' }, leaf, fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }), fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) })),
+      f: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+      ),
     })).f;
     await fc.assert(
-      fc.asyncProperty(ids, ids, ids, filter, fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 40 }), async (p, q, r, f, limit, extra) => {
-        const ws = new Workspace();
-        ws.setUsers(users);
-        ws.members = { p, q, r };
-        // At least one read per source, so that every page moves forward.
-        const sources = JSON.stringify(f).split('"cohort":').length - 1;
-        const readBudget = 2 * sources + 1 + extra;
-        const served: string[] = [];
-        let after: string | undefined;
-        for (let page = 0; page < 1_000; page += 1) {
-          const result = await takeWithin(f, ws.source(), { ...(after !== undefined ? { after } : {}), limit, readBudget });
-          expect(result.values.length).toBeLessThanOrEqual(limit);
-          served.push(...result.values);
-          if (!result.more) break;
-          expect(result.resumeAfter).toBeDefined();
-          expect(after === undefined || result.resumeAfter! > after).toBe(true);
-          after = result.resumeAfter;
-        }
-        expect(served).toEqual(audienceOf(f, users, { p, q, r }));
-      }),
+      fc.asyncProperty(
+        ids,
+        ids,
+        ids,
+        filter,
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 0, max: 40 }),
+        async (p, q, r, f, limit, extra) => {
+          const ws = new Workspace();
+          ws.setUsers(users);
+          ws.members = { p, q, r };
+          // At least one read per source, so that every page moves forward.
+          const sources = JSON.stringify(f).split('"cohort":').length - 1;
+          const readBudget = 2 * sources + 1 + extra;
+          const served: string[] = [];
+          let after: string | undefined;
+          for (let page = 0; page < 1_000; page += 1) {
+            const result = await takeWithin(f, ws.source(), {
+              ...(after !== undefined ? { after } : {}),
+              limit,
+              readBudget,
+            });
+            expect(result.values.length).toBeLessThanOrEqual(limit);
+            served.push(...result.values);
+            if (!result.more) break;
+            expect(result.resumeAfter).toBeDefined();
+            expect(after === undefined || result.resumeAfter! > after).toBe(true);
+            after = result.resumeAfter;
+          }
+          expect(served).toEqual(audienceOf(f, users, { p, q, r }));
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -27,8 +27,12 @@ const collect = async (stream: AsyncIterable<string>) => {
   return values;
 };
 
-const includes = (cohortId: string, partner = 'heap'): Filter => ({ cohort: { partner, cohort_id: cohortId, includes: true } });
-const excludes = (cohortId: string, partner = 'heap'): Filter => ({ cohort: { partner, cohort_id: cohortId, includes: false } });
+const includes = (cohortId: string, partner = 'heap'): Filter => ({
+  cohort: { partner, cohort_id: cohortId, includes: true },
+});
+const excludes = (cohortId: string, partner = 'heap'): Filter => ({
+  cohort: { partner, cohort_id: cohortId, includes: false },
+});
 
 const users = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
 const cohorts = { 'heap/x': ['a', 'b', 'c', 'd'], 'heap/y': ['c', 'd', 'e'], 'segment/z': ['d', 'g'] };
@@ -40,7 +44,11 @@ describe('evaluate', () => {
     ['all: intersection', { all: [includes('x'), includes('y')] }, ['c', 'd']],
     ['any: union without duplicates', { any: [includes('x'), includes('y')] }, ['a', 'b', 'c', 'd', 'e']],
     ['all with an exclusion', { all: [includes('x'), excludes('y')] }, ['a', 'b']],
-    ['partners mixed, nested', { any: [{ all: [includes('x'), excludes('y')] }, includes('z', 'segment')] }, ['a', 'b', 'd', 'g']],
+    [
+      'partners mixed, nested',
+      { any: [{ all: [includes('x'), excludes('y')] }, includes('z', 'segment')] },
+      ['a', 'b', 'd', 'g'],
+    ],
     ['only exclusions', { all: [excludes('x'), excludes('z', 'segment')] }, ['e', 'f']],
     ['an unknown cohort is empty', includes('nope'), []],
   ])('%s', async (_case, filter, expected) => {
@@ -55,9 +63,20 @@ describe('evaluate', () => {
 
   it('matches set algebra for random filters and memberships', async () => {
     const ids = fc.uniqueArray(fc.constantFrom(...'abcdefghij'), { maxLength: 10 });
-    const leaf = fc.record({ cohort: fc.record({ partner: fc.constant('heap'), cohort_id: fc.constantFrom('p', 'q', 'r'), includes: fc.boolean() }) });
+    const leaf = fc.record({
+      cohort: fc.record({
+        partner: fc.constant('heap'),
+        cohort_id: fc.constantFrom('p', 'q', 'r'),
+        includes: fc.boolean(),
+      }),
+    });
     const filter: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-      f: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }), fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) })),
+      f: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+      ),
     })).f;
     await fc.assert(
       fc.asyncProperty(ids, ids, ids, filter, async (p, q, r, f) => {
@@ -83,7 +102,8 @@ describe('evaluate', () => {
   it('pages with a cursor in stable order, never repeating a user', async () => {
     const { source } = memorySource(users, cohorts);
     const filter: Filter = { any: [includes('x'), includes('y')] };
-    const page = (after?: string) => takeWithin(filter, source, { ...(after !== undefined ? { after } : {}), limit: 2, readBudget: 1_000 });
+    const page = (after?: string) =>
+      takeWithin(filter, source, { ...(after !== undefined ? { after } : {}), limit: 2, readBudget: 1_000 });
     const first = await page();
     expect(first).toMatchObject({ values: ['a', 'b'], more: true, resumeAfter: 'b' });
     const cursor = encodeCursor(first.resumeAfter!);

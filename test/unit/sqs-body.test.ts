@@ -32,7 +32,11 @@ describe('attributeValueProblem: what DynamoDB can store', () => {
     ['a nested object', { a: [1, 'x', { b: true }] }, undefined],
     ['a denormal number', -5e-324, 'number -5e-324 is out of range (magnitude 1e-130 to 1e126, or 0)'],
     ['a huge number', 1e200, 'number 1e+200 is out of range (magnitude 1e-130 to 1e126, or 0)'],
-    ['an unsafe integer', 2 ** 53, 'integer 9007199254740992 is beyond 2^53 and would lose precision: send it as a string'],
+    [
+      'an unsafe integer',
+      2 ** 53,
+      'integer 9007199254740992 is beyond 2^53 and would lose precision: send it as a string',
+    ],
     ['deep nesting', [[[[[[1]]]]]], 'nested deeper than 5 levels'],
   ])('%s', (_case, value, problem) => {
     expect(attributeValueProblem(value)).toBe(problem);

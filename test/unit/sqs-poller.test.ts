@@ -3,7 +3,11 @@ import { recordsToDelete } from '../../lib/local/sqs-poller.js';
 import { sqsRecord } from '../support/events.js';
 
 describe('recordsToDelete: what Lambda deletes after a batch', () => {
-  const records = [sqsRecord('a', { messageId: 'm1' }), sqsRecord('b', { messageId: 'm2' }), sqsRecord('c', { messageId: 'm3' })];
+  const records = [
+    sqsRecord('a', { messageId: 'm1' }),
+    sqsRecord('b', { messageId: 'm2' }),
+    sqsRecord('c', { messageId: 'm3' }),
+  ];
   const ids = (deleted: { messageId: string }[]) => deleted.map((record) => record.messageId);
 
   it('deletes all records when the handler reports no failures', () => {
