@@ -8,6 +8,16 @@ const env = {
 
 export default defineConfig({
   test: {
+    // `npm test` runs with --coverage (so CI does): v8 coverage of the service's own code.
+    coverage: {
+      provider: 'v8',
+      include: ['lib/**/*.ts', 'functions/**/*.ts'],
+      // lib/local is the local stack and the AWS-limits model: measured too, but it is tooling, not the service,
+      // so the threshold below is for what runs on AWS.
+      exclude: ['lib/local/**'],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'coverage',
+    },
     projects: [
       // No network: pure domain logic with in-memory ports.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env } },
