@@ -105,12 +105,18 @@ describe('POST /partners/{partner}/cohorts/users', () => {
     expect(error.message).toBe(PARTNER_MESSAGES.cohortId);
   });
 
+  const contractMessages = new Set<string>([
+    PARTNER_MESSAGES.cohortId,
+    PARTNER_MESSAGES.cohortChanges,
+    PARTNER_MESSAGES.tooManyIdentifiers,
+  ]);
+
   it('never throws anything but a contract ValidationError, whatever the body', () => {
-    const messages = new Set<string>([
-      PARTNER_MESSAGES.cohortId,
-      PARTNER_MESSAGES.cohortChanges,
-      PARTNER_MESSAGES.tooManyIdentifiers,
-    ]);
+    // Prepare: counted, so that a validator that accepted everything (or threw nothing) fails here.
+    let accepted = 0;
+    let rejected = 0;
+
+    // Act
     fc.assert(
       fc.property(
         fc.record(
@@ -121,15 +127,52 @@ describe('POST /partners/{partner}/cohorts/users', () => {
           { requiredKeys: [] },
         ),
         (body) => {
+          let outcome: { request: unknown } | { error: unknown };
           try {
-            validateCohortChangesRequest({ partner_api_key: 'k', client_secret: 's', ...body });
+            outcome = { request: validateCohortChangesRequest({ partner_api_key: 'k', client_secret: 's', ...body }) };
           } catch (error: unknown) {
-            expect(error).toBeInstanceOf(ValidationError);
-            expect(messages.has((error as ValidationError).message)).toBe(true);
+            outcome = { error };
+          }
+          // Assess: either the parsed request, or a ValidationError with a contract message.
+          if ('request' in outcome) {
+            accepted += 1;
+            expect(outcome.request).toMatchObject({ cohort_id: expect.any(String), cohort_changes: expect.any(Array) });
+          } else {
+            rejected += 1;
+            expect(outcome.error).toBeInstanceOf(ValidationError);
+            expect(contractMessages).toContain((outcome.error as ValidationError).message);
           }
         },
       ),
       { numRuns: 500 },
+    );
+
+    // Assess: both kinds of outcome were exercised.
+    expect(rejected).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('rejects every body whose cohort_changes is not an array, with a contract message', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.anything()),
+        fc.anything().filter((value) => !Array.isArray(value)),
+        (cohortId, changes) => {
+          // Act
+          const error = rejection(() =>
+            validateCohortChangesRequest({
+              partner_api_key: 'k',
+              client_secret: 's',
+              cohort_id: cohortId,
+              cohort_changes: changes,
+            }),
+          );
+
+          // Assess
+          expect(contractMessages).toContain(error.message);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
