@@ -1,6 +1,6 @@
 import {
   BatchGetCommand,
-  QueryCommand,
+  paginateQuery,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -91,17 +91,17 @@ export const batchGetAll = async (
   return results.flat();
 };
 
-/** Every item a query returns, page after page (pages of `Limit` when given). */
+/**
+ * Every item a query returns, page after page (pages of `Limit` when given), through the
+ * SDK's paginator. Pages are read as they are consumed: a reader that stops early sends
+ * no further query.
+ */
 export async function* queryItems(
   client: DynamoDBDocumentClient,
   input: QueryCommandInput,
 ): AsyncGenerator<Record<string, unknown>> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-    yield* page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  // A copy: the paginator writes each page's ExclusiveStartKey into the input it is given.
+  for await (const page of paginateQuery({ client }, { ...input })) yield* page.Items ?? [];
 }
 
 export const queryAll = async (

@@ -55,6 +55,10 @@ export const parseSegmentBody = (body: unknown): { name: string; filter: Filter 
  * Reads a sorted stream in pages that grow from `first` to `max` values: a page that
  * needs a few users asks DynamoDB for a few, a long run asks for big pages (fewer round
  * trips). Each page is a query after the last value read.
+ *
+ * Not the SDK's paginateQuery: its pages keep one `Limit` and resume from DynamoDB's
+ * LastEvaluatedKey, while these grow, and resume from a braze_id, the same cursor an API
+ * page hands out (`next_cursor`) and the page read budget is counted against.
  */
 async function* growingPages(
   open: (after: string | undefined, pageSize: number) => AsyncIterable<string>,
