@@ -10,9 +10,14 @@ import {
   validateCohortChangesRequest,
   validateNameCohortRequest,
 } from '../../lib/contract/partner.js';
-import { enqueueCohortChanges, enqueueCohortName, type CohortQueue } from '../../lib/cohorts/ingest.js';
+import {
+  type Acceptance,
+  enqueueCohortChanges,
+  enqueueCohortName,
+  type CohortQueue,
+} from '../../lib/cohorts/ingest.js';
 import { toRequestId } from '../../lib/cohorts/messages.js';
-import { AuthenticationError, NotFoundError } from '../../lib/errors.js';
+import { AuthenticationError, NotFoundError, ServiceError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRequest } from '../../lib/http/api.js';
 import type { Observability } from '../../lib/observability.js';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
@@ -39,6 +44,7 @@ export interface IngestDependencies {
    */
   credentialCacheTtlMs?: number;
   observability: Observability;
+  /** The time of acceptance stamps, key expiry (grace periods), the credential cache and the rate-limit window. */
   clock?: () => Date;
 }
 
@@ -57,30 +63,12 @@ export const createIngestHandler = ({
   clock = () => new Date(),
 }: IngestDependencies) => {
   // Per instance (the handler is built once per cold start): see the modules for what each costs and guarantees.
-  const cachedCredentials = new CachedCredentialStore(credentials, { ttlMs: credentialCacheTtlMs });
+  const cachedCredentials = new CachedCredentialStore(credentials, {
+    ttlMs: credentialCacheTtlMs,
+    now: () => clock().getTime(),
+  });
   const rateLimiter = new RateLimiter(requestCounter, requestsPerHour);
-  return httpApi(observability, async (request: JsonRequest) => {
-    const partner = request.pathParameters.partner ?? '';
-    const { workspaceId } = await authenticatePartner(cachedCredentials, {
-      partner,
-      partnerApiKey: field(request.body, 'partner_api_key'),
-      clientSecret: field(request.body, 'client_secret'),
-    }).catch((error: unknown) => {
-      if (error instanceof AuthenticationError) observability.metrics.addMetric('authFailures', MetricUnit.Count, 1);
-      throw error;
-    });
-    observability.logger.appendKeys({ workspaceId, partner });
-    const now = clock();
-    const rateLimit = await rateLimiter.admit({ partner, workspaceId, now }).catch((error: unknown) => {
-      if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
-      throw error;
-    });
-    const acceptance = {
-      workspaceId,
-      partner,
-      stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) },
-    };
-
+  const accept = async (request: JsonRequest, acceptance: Acceptance): Promise<void> => {
     if (request.routeKey === INGEST_ROUTES[0]) {
       const cohortName = validateNameCohortRequest(request.body);
       await enqueueCohortName(cohortName, acceptance, queue);
@@ -98,6 +86,39 @@ export const createIngestHandler = ({
       });
     } else {
       throw new NotFoundError(`No route ${request.routeKey}`);
+    }
+  };
+  return httpApi(observability, async (request: JsonRequest) => {
+    const partner = request.pathParameters.partner ?? '';
+    const now = clock();
+    const { workspaceId } = await authenticatePartner(
+      cachedCredentials,
+      {
+        partner,
+        partnerApiKey: field(request.body, 'partner_api_key'),
+        clientSecret: field(request.body, 'client_secret'),
+      },
+      now,
+    ).catch((error: unknown) => {
+      if (error instanceof AuthenticationError) observability.metrics.addMetric('authFailures', MetricUnit.Count, 1);
+      throw error;
+    });
+    observability.logger.appendKeys({ workspaceId, partner });
+    const rateLimit = await rateLimiter.admit({ partner, workspaceId, now }).catch((error: unknown) => {
+      if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
+      throw error;
+    });
+    const acceptance = {
+      workspaceId,
+      partner,
+      stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) },
+    };
+    try {
+      await accept(request, acceptance);
+    } catch (error: unknown) {
+      // The request counted against the hour, so its answer (a 400, a 503) says how many are left, as a 201's does.
+      if (error instanceof ServiceError) Object.assign(error.headers, rateLimit);
+      throw error;
     }
     observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
     return json(201, { message: 'success' }, rateLimit);

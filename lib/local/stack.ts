@@ -73,6 +73,8 @@ export interface LocalStackOptions {
   requestsPerHour?: number;
   /** How long ingest reuses a credential lookup (default: as in AWS, 30 s); 0 turns its cache off. */
   credentialCacheTtlMs?: number;
+  /** Ingest's time (tests move it: key grace periods, the credential cache, the hourly rate-limit window). */
+  ingestClock?: () => Date;
   /** When computed segment sizes are stale (tests shorten the windows). */
   segmentSizePolicy?: SizePolicy;
   /** Where segment exports are written (default: .local/exports). */
@@ -298,6 +300,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         requestCounter: workspaces,
         requestsPerHour: options.requestsPerHour,
         credentialCacheTtlMs: options.credentialCacheTtlMs,
+        clock: options.ingestClock,
         queue: (options.wrapQueue ?? ((queue) => queue))(new SqsCohortQueue(sqs, queues.queueUrl)),
         observability: await createObservability('ingest'),
       }),

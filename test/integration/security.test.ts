@@ -7,7 +7,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { hashKey } from '../../lib/workspaces/keys.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
-import { startTestStack } from '../support/stack.js';
+import { manualClock, startTestStack } from '../support/stack.js';
 import { RateLimitedError, RateLimiter } from '../../lib/workspaces/rate-limit.js';
 import { partnerClient, request, workspaceClient } from '../support/client.js';
 
@@ -89,8 +89,10 @@ describe('keys at rest and in logs', () => {
 
 describe('key rotation', () => {
   let stack: LocalStack;
+  // Ingest's time, moved by the tests (no sleeping): mid-hour, so no step crosses a rate-limit window.
+  const clock = manualClock(new Date(Date.UTC(2030, 0, 1, 10, 30)));
   beforeAll(async () => {
-    stack = await startTestStack({ poll: false });
+    stack = await startTestStack({ poll: false, ingestClock: clock.now });
   });
   afterAll(() => stack?.stop());
 
@@ -108,19 +110,33 @@ describe('key rotation', () => {
   });
 
   it('keeps the old key working during the grace period, then not', async () => {
+    // Prepare
     const workspace = await stack.stores.workspaces.createWorkspace({ name: 'rotate-later', partners: ['heap'] });
-    const newKey = await stack.stores.workspaces.rotateKey(workspace.workspaceId, 'data_import', 1);
+
+    // Act: a grace of 60 s, as ingest's clock sees it.
+    const newKey = await stack.stores.workspaces.rotateKey(workspace.workspaceId, 'data_import', 60, clock.now());
+
+    // Assess: both keys work until the grace ends, to the second; then only the new one.
     expect((await changeWith(newKey)).status).toBe(201);
     expect((await changeWith(workspace.dataImportKey)).status).toBe(201);
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    expect((await changeWith(workspace.dataImportKey)).status).toBe(401);
+    clock.advance(59_000);
+    expect((await changeWith(workspace.dataImportKey)).status).toBe(201);
+    clock.advance(1_000);
+    expect(await changeWith(workspace.dataImportKey)).toMatchObject({
+      status: 401,
+      body: { message: PARTNER_MESSAGES.invalidClientSecret },
+    });
     expect((await changeWith(newKey)).status).toBe(201);
   });
 
   it('with the credential cache on, lets a rotated-out key work until the cache TTL ends, and a new key at once', async () => {
-    // Prepare: a stack whose ingest caches credentials for 2 s (AWS: 30 s).
-    const ttlMs = 2_000;
-    const cachedStack = await startTestStack({ poll: false, credentialCacheTtlMs: ttlMs });
+    // Prepare: a stack whose ingest caches credentials for 30 s, as in AWS, on a clock of its own.
+    const cacheClock = manualClock(new Date(Date.UTC(2030, 0, 1, 10, 30)));
+    const cachedStack = await startTestStack({
+      poll: false,
+      credentialCacheTtlMs: 30_000,
+      ingestClock: cacheClock.now,
+    });
     try {
       const send = (clientSecret: string) =>
         request(`${cachedStack.url}/partners/heap/cohorts/users`, {
@@ -136,18 +152,16 @@ describe('key rotation', () => {
         partners: ['heap'],
       });
       expect((await send(workspace.dataImportKey)).status).toBe(201);
-      const cachedAt = Date.now();
 
       // Act
       const newKey = await cachedStack.stores.workspaces.rotateKey(workspace.workspaceId, 'data_import');
 
       // Assess: the new key was never looked up, so nothing stale stands in its way; the old one
-      // is still cached (checked only while well inside the TTL, so a slow machine cannot fail it).
+      // is served from the cache until its 30 s are up, then refused.
       expect((await send(newKey)).status).toBe(201);
-      const beforeStale = Date.now();
-      const stale = await send(workspace.dataImportKey);
-      if (beforeStale - cachedAt < ttlMs / 2) expect(stale.status).toBe(201);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, cachedAt + ttlMs + 100 - Date.now())));
+      cacheClock.advance(29_999);
+      expect((await send(workspace.dataImportKey)).status).toBe(201);
+      cacheClock.advance(1);
       expect(await send(workspace.dataImportKey)).toMatchObject({
         status: 401,
         body: { message: PARTNER_MESSAGES.invalidClientSecret },
@@ -167,12 +181,15 @@ describe('key rotation', () => {
 
 describe('rate limit', () => {
   let stack: LocalStack;
+  // Ingest's time: half past ten, so the hourly window resets at eleven whenever the test runs.
+  const windowEnd = Date.UTC(2030, 0, 1, 11);
+  const clock = manualClock(new Date(windowEnd - 1_800_000));
   beforeAll(async () => {
-    stack = await startTestStack({ poll: false, requestsPerHour: 3 });
+    stack = await startTestStack({ poll: false, requestsPerHour: 3, ingestClock: clock.now });
   });
   afterAll(() => stack?.stop());
 
-  it('answers 429 with the X-RateLimit headers over the limit, per partner and workspace', async () => {
+  it('answers 429 with the X-RateLimit headers over the limit, per partner and workspace, until the hour ends', async () => {
     // Act
     const partner = partnerClient(stack);
     const responses = [];
@@ -183,10 +200,8 @@ describe('rate limit', () => {
     expect(responses.map((response) => response.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
     const limited = responses[3]!;
     expect(limited.headers.get('x-ratelimit-limit')).toBe('3');
-    const reset = Number(limited.headers.get('x-ratelimit-reset'));
-    expect(reset).toBeGreaterThan(Date.now() / 1000);
-    expect(reset % 3600).toBe(0);
-    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('x-ratelimit-reset')).toBe(String(windowEnd / 1000));
+    expect(limited.headers.get('retry-after')).toBe('1800');
     expect(limited.body).toMatchObject({
       message: 'Rate limit exceeded',
       errors: [expect.stringContaining('3 requests per hour')],
@@ -194,6 +209,32 @@ describe('rate limit', () => {
     // Another workspace of the same partner has its own budget.
     const other = await stack.stores.workspaces.createWorkspace({ name: 'other', partners: ['heap'] });
     expect((await partnerClient(stack, other).changeCohort('c', [])).status).toBe(201);
+    // The next hour is a new window.
+    clock.advance(1_800_000);
+    const nextHour = await partner.changeCohort('c', []);
+    expect(nextHour.status).toBe(201);
+    expect(nextHour.headers.get('x-ratelimit-reset')).toBe(String(windowEnd / 1000 + 3_600));
+  });
+
+  it('sends the X-RateLimit headers with a 400 after the keys were accepted (it counted), not with a 401', async () => {
+    // Prepare
+    const workspace = await stack.stores.workspaces.createWorkspace({ name: 'counted', partners: ['heap'] });
+    const partner = partnerClient(stack, workspace);
+
+    // Act
+    const invalid = await partner.changeCohort('', []);
+    const accepted = await partner.changeCohort('c', []);
+    const unauthorized = await partnerClient(stack, { ...workspace, dataImportKey: 'not-a-key' }).changeCohort('c', []);
+
+    // Assess: the 400 used one of the hour's 3 requests, and says so.
+    expect(invalid).toMatchObject({ status: 400, body: { message: PARTNER_MESSAGES.cohortId } });
+    expect(invalid.headers.get('x-ratelimit-limit')).toBe('3');
+    expect(invalid.headers.get('x-ratelimit-remaining')).toBe('2');
+    expect(Number(invalid.headers.get('x-ratelimit-reset'))).toBeGreaterThan(clock.now().getTime() / 1000);
+    expect(accepted.headers.get('x-ratelimit-remaining')).toBe('1');
+    // A 401 names no workspace whose budget it could count against.
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.headers.get('x-ratelimit-remaining')).toBeNull();
   });
 
   it('admits at most the limit across instances claiming blocks of the shared DynamoDB counter', async () => {

@@ -36,3 +36,14 @@ export const eventually = async <T>(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/** A clock that moves only when told: tests step through grace periods, TTLs and hourly windows instead of sleeping. */
+export const manualClock = (start: Date) => {
+  let nowMs = start.getTime();
+  return {
+    now: () => new Date(nowMs),
+    advance: (ms: number) => {
+      nowMs += ms;
+    },
+  };
+};
