@@ -1,0 +1,90 @@
+/**
+ * Liquid templating of webhook messages (Braze's templating language is Liquid; liquidjs
+ * implements it). A template is checked when a campaign is saved (a parse error is a 400)
+ * and rendered per user at send time; a render that fails (a runaway loop, an unknown
+ * filter, output over the bound) skips that user with a counted reason: a message is sent
+ * fully rendered or not at all, never half-rendered.
+ *
+ * Variables: `external_id`, `braze_id`, `aliases` (and `user_aliases`, the same list of
+ * `{alias_name, alias_label}`), `device_ids`, `custom_attributes.<name>`, `cohort.name`
+ * (and `cohort.cohort_id`, `cohort.partner`: the cohort whose event started the entry),
+ * `campaign.name`, `campaign.id`, `step.name`. A variable that is not there renders empty
+ * (`strictVariables` off), as Braze renders a missing attribute.
+ */
+import { Liquid, type Template } from 'liquidjs';
+
+/** A rendered body this large is refused (the SQS message and most receivers' limits are far above; a template that grows past it is a mistake). */
+export const MAX_RENDERED_BYTES = 256 * 1024;
+/** Template sources are kept with the campaign (a DynamoDB item is at most 400 KB). */
+export const MAX_TEMPLATE_LENGTH = 64 * 1024;
+/** DoS bounds of liquidjs: milliseconds per render and objects created (liquidjs's own `renderLimit`, `memoryLimit`). */
+const RENDER_LIMIT_MS = 200;
+const MEMORY_LIMIT = 1_000_000;
+
+export interface TemplateVariables {
+  external_id?: string;
+  braze_id: string;
+  aliases: { alias_name: string; alias_label: string }[];
+  user_aliases: { alias_name: string; alias_label: string }[];
+  device_ids: string[];
+  custom_attributes: Record<string, unknown>;
+  cohort?: { partner: string; cohort_id: string; name: string };
+  campaign: { id: string; name: string };
+  step?: { name: string };
+}
+
+export class TemplateError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TemplateError';
+  }
+}
+
+const engine = new Liquid({
+  // Never the file system: `{% include %}` and `{% render %}` look only here (empty), so a
+  // template cannot read a file of the sender's host.
+  templates: {},
+  strictFilters: true,
+  strictVariables: false,
+  // No prototype walks: `{{ custom_attributes.constructor }}` is empty, not a function.
+  ownPropertyOnly: true,
+  parseLimit: MAX_TEMPLATE_LENGTH,
+  renderLimit: RENDER_LIMIT_MS,
+  memoryLimit: MEMORY_LIMIT,
+  cache: false,
+});
+
+/** Parses a template; a syntax error (or an unknown filter) is a TemplateError naming the problem. */
+export const parseTemplate = (source: string): Template[] => {
+  if (source.length > MAX_TEMPLATE_LENGTH)
+    throw new TemplateError(`template longer than ${MAX_TEMPLATE_LENGTH} characters`);
+  try {
+    return engine.parse(source);
+  } catch (error: unknown) {
+    throw new TemplateError(error instanceof Error ? error.message.split('\n')[0]! : String(error), { cause: error });
+  }
+};
+
+/** Renders a parsed template, whole or not at all. */
+export const renderParsed = async (templates: Template[], variables: TemplateVariables): Promise<string> => {
+  let output: unknown;
+  try {
+    output = await engine.render(templates, variables as unknown as Record<string, unknown>);
+  } catch (error: unknown) {
+    throw new TemplateError(error instanceof Error ? error.message.split('\n')[0]! : String(error), { cause: error });
+  }
+  const text = String(output);
+  if (Buffer.byteLength(text) > MAX_RENDERED_BYTES)
+    throw new TemplateError(`rendered output over ${MAX_RENDERED_BYTES} bytes`);
+  return text;
+};
+
+/** Parses and renders: the per-user path keeps parsed templates instead (see compileTemplate). */
+export const renderTemplate = (source: string, variables: TemplateVariables): Promise<string> =>
+  renderParsed(parseTemplate(source), variables);
+
+/** A template parsed once and rendered per user. */
+export const compileTemplate = (source: string): ((variables: TemplateVariables) => Promise<string>) => {
+  const parsed = parseTemplate(source);
+  return (variables) => renderParsed(parsed, variables);
+};
