@@ -18,6 +18,7 @@ import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
 const keyPk = (keyHash: string) => `KEY#${keyHash}`;
@@ -72,16 +73,48 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     );
   }
 
-  /** Registers (or re-keys) a partner; returns its new partner API key unless one is given. */
+  async getPartner(partner: string): Promise<PartnerRegistration | undefined> {
+    const item = await this.getItem(partnerPk(partner));
+    return item && { partner: item.partner as string, keyHash: item.keyHash as string, enabled: item.enabled === true };
+  }
+
+  /**
+   * Registers (or re-keys) a partner; returns its new partner API key unless one is given.
+   * Re-keying cuts the partner's current key off at once: `registerPartnerIfAbsent` never does.
+   */
   async registerPartner(partner: string, options: { partnerApiKey?: string; enabled?: boolean } = {}): Promise<string> {
     const partnerApiKey = options.partnerApiKey ?? generateKey();
     await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: partnerPk(partner), partner, keyHash: hashKey(partnerApiKey), enabled: options.enabled ?? true },
-      }),
+      new PutCommand({ TableName: this.tableName, Item: this.partnerItem(partner, partnerApiKey, options.enabled) }),
     );
     return partnerApiKey;
+  }
+
+  /**
+   * Registers a partner unless it already is (one conditional write, so two concurrent
+   * deploy steps cannot both issue a key): then the registration is returned, key untouched.
+   */
+  async registerPartnerIfAbsent(
+    partner: string,
+    options: { partnerApiKey?: string; enabled?: boolean } = {},
+  ): Promise<{ partnerApiKey: string } | { existing: PartnerRegistration }> {
+    const partnerApiKey = options.partnerApiKey ?? generateKey();
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: this.partnerItem(partner, partnerApiKey, options.enabled),
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { partnerApiKey };
+    } catch (error: unknown) {
+      if (!(error instanceof ConditionalCheckFailedException) || !error.Item) throw error;
+      // The document client does not unmarshall an error's item: it is in DynamoDB's own format.
+      const item = unmarshall(error.Item);
+      return { existing: { partner, keyHash: item.keyHash as string, enabled: item.enabled === true } };
+    }
   }
 
   async setPartnerEnabled(partner: string, enabled: boolean): Promise<void> {
@@ -263,6 +296,10 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
     if (!item) throw new Error(`No workspace ${workspaceId}`);
     return item;
+  }
+
+  private partnerItem(partner: string, partnerApiKey: string, enabled = true) {
+    return { pk: partnerPk(partner), partner, keyHash: hashKey(partnerApiKey), enabled };
   }
 
   private grantItem(keyHash: string, kind: KeyKind, workspace: Workspace) {

@@ -7,10 +7,13 @@
  */
 import {
   DeleteMessageBatchCommand,
+  ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
+  StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RedriveResult {
   moved: number;
@@ -64,4 +67,41 @@ export const redriveDeadLetters = async (
     if (messages.length > toDelete.length) break;
   }
   return { moved, failed };
+};
+
+export interface MoveTaskProgress {
+  moved: number;
+  /** Known once SQS has counted the DLQ. */
+  toMove?: number;
+}
+
+/**
+ * On AWS, SQS moves dead letters back itself: StartMessageMoveTask with no destination
+ * returns each message to the queue it came from, at SQS's own pace and with its own
+ * retries. Resolves when the task has ended (SQS has no waiter for it: the task is polled);
+ * throws if it failed or was cancelled. fauxqs has no move tasks: locally, redriveDeadLetters.
+ */
+export const moveDeadLetters = async (
+  client: SQSClient,
+  deadLetterQueueArn: string,
+  options: { pollIntervalMs?: number; onProgress?: (progress: MoveTaskProgress) => void } = {},
+): Promise<{ moved: number }> => {
+  const started = await client.send(new StartMessageMoveTaskCommand({ SourceArn: deadLetterQueueArn }));
+  for (;;) {
+    await sleep(options.pollIntervalMs ?? 2_000);
+    // Most recent first, and SQS runs one task per queue at a time: the first is the one just started.
+    const listed = await client.send(new ListMessageMoveTasksCommand({ SourceArn: deadLetterQueueArn, MaxResults: 1 }));
+    const task = listed.Results?.[0];
+    if (!task) throw new Error(`The message move task ${started.TaskHandle} is not listed for ${deadLetterQueueArn}`);
+    const progress = {
+      moved: task.ApproximateNumberOfMessagesMoved ?? 0,
+      toMove: task.ApproximateNumberOfMessagesToMove,
+    };
+    if (task.Status === 'COMPLETED') return { moved: progress.moved };
+    if (task.Status === 'FAILED' || task.Status === 'CANCELLED')
+      throw new Error(
+        `The message move task ${task.Status.toLowerCase()} after ${progress.moved} message(s)${task.FailureReason ? `: ${task.FailureReason}` : ''}`,
+      );
+    options.onProgress?.(progress);
+  }
 };
