@@ -4,7 +4,9 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 // imported at run time only when tracing is on (createObservability).
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import type { MiddlewareObj } from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
 
 export const METRICS_NAMESPACE = 'HeapBrazeCohortImport';
 
@@ -52,3 +54,15 @@ export const traceHandler = (observability: Observability): MiddlewareObj[] =>
 /** An AWS SDK v3 client whose calls become subsegments when tracing is on; the client itself otherwise. */
 export const traceClient = <Client>(observability: Observability, client: Client): Client =>
   observability.tracer ? observability.tracer.captureAWSv3Client(client) : client;
+
+/**
+ * The middy chain every function starts from: the handler's trace segment (when tracing
+ * is on), the Lambda context on every log line with the keys an invocation appended reset
+ * before the next, and the invocation's metrics flushed at its end (also when it throws).
+ * A function adds its own middleware and `.handler()`.
+ */
+export const observedHandler = <Event, Result>(observability: Observability) =>
+  middy<Event, Result>()
+    .use(traceHandler(observability))
+    .use(injectLambdaContext(observability.logger, { resetKeys: true }))
+    .use(logMetrics(observability.metrics));

@@ -9,9 +9,6 @@
  * Not Powertools' BatchProcessor: it handles records one by one, and this function must
  * see the whole batch to group it into POSTs; it still answers `batchItemFailures`.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import {
@@ -26,7 +23,7 @@ import {
 } from '../../lib/currents/delivery.js';
 import type { Connector, DeadLetter, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { CurrentsMessage } from '../../lib/sqs/currents-queue.js';
-import { traceHandler, type Observability } from '../../lib/observability.js';
+import { observedHandler, type Observability } from '../../lib/observability.js';
 
 /** A paused connector holds its events, checking every 5 minutes, for as long as an auth failure would. */
 const PAUSED_RETRY_SECONDS = 300;
@@ -133,45 +130,41 @@ export const createCurrentsHandler = ({
     metrics.addMetric('currentsRetried', MetricUnit.Count, pending.length - counts.delivered - counts.dropped);
   };
 
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(observability))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler(async (event) => {
-      const failures: string[] = [];
-      const groups = new Map<string, { record: SQSRecord; message: CurrentsMessage }[]>();
-      for (const record of event.Records) {
-        const parsed = CurrentsMessage.safeParse(
-          (() => {
-            try {
-              return JSON.parse(record.body) as unknown;
-            } catch {
-              return undefined;
-            }
-          })(),
-        );
-        if (!parsed.success) {
-          // Not a Currents message: fail it, so that after maxReceiveCount it lands in the DLQ.
-          logger.error('invalid Currents message', { messageId: record.messageId });
-          failures.push(record.messageId);
-          continue;
-        }
-        const key = `${parsed.data.workspaceId}\u0000${parsed.data.connectorId}`;
-        groups.set(key, [...(groups.get(key) ?? []), { record, message: parsed.data }]);
+  return observedHandler<SQSEvent, SQSBatchResponse>(observability).handler(async (event) => {
+    const failures: string[] = [];
+    const groups = new Map<string, { record: SQSRecord; message: CurrentsMessage }[]>();
+    for (const record of event.Records) {
+      const parsed = CurrentsMessage.safeParse(
+        (() => {
+          try {
+            return JSON.parse(record.body) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (!parsed.success) {
+        // Not a Currents message: fail it, so that after maxReceiveCount it lands in the DLQ.
+        logger.error('invalid Currents message', { messageId: record.messageId });
+        failures.push(record.messageId);
+        continue;
       }
-      for (const [key, records] of groups) {
-        const [workspaceId, connectorId] = key.split('\u0000') as [string, string];
-        try {
-          await deliverGroup(workspaceId, connectorId, records, failures);
-        } catch (error: unknown) {
-          logger.error('Currents delivery failed; the records will be retried', {
-            workspaceId,
-            connectorId,
-            error: String(error),
-          });
-          for (const { record } of records) if (!failures.includes(record.messageId)) failures.push(record.messageId);
-        }
+      const key = `${parsed.data.workspaceId}\u0000${parsed.data.connectorId}`;
+      groups.set(key, [...(groups.get(key) ?? []), { record, message: parsed.data }]);
+    }
+    for (const [key, records] of groups) {
+      const [workspaceId, connectorId] = key.split('\u0000') as [string, string];
+      try {
+        await deliverGroup(workspaceId, connectorId, records, failures);
+      } catch (error: unknown) {
+        logger.error('Currents delivery failed; the records will be retried', {
+          workspaceId,
+          connectorId,
+          error: String(error),
+        });
+        for (const { record } of records) if (!failures.includes(record.messageId)) failures.push(record.messageId);
       }
-      return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-    });
+    }
+    return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+  });
 };

@@ -8,16 +8,13 @@
  * batch (bisecting it on repeated failure) from the same place in the shard, so flips of
  * one membership are never published out of their order.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { membershipEvents, type EventSources, type MembershipEventPublisher } from '../../lib/cohorts/events.js';
 import { membershipFlips, type RegisterStreamRecord } from '../../lib/dynamodb/membership-stream.js';
-import { traceHandler, type Observability } from '../../lib/observability.js';
+import { observedHandler, type Observability } from '../../lib/observability.js';
 
 export interface EventsDependencies {
   sources: EventSources;
@@ -80,24 +77,20 @@ export const createEventsHandler = ({
     ...sources,
     cohorts: rememberingCohorts(sources.cohorts, cohortNameTtlMs, clock),
   };
-  return middy<DynamoDBStreamEvent, void>()
-    .use(traceHandler(observability))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler(async (event) => {
-      const flips = membershipFlips(toRegisterRecords(event));
-      if (flips.length === 0) return;
-      const events = await membershipEvents(flips, eventSources);
-      try {
-        await publisher.publish(events);
-      } catch (error: unknown) {
-        logger.error('membership events not published; the stream batch will be retried', {
-          records: event.Records.length,
-          events: events.length,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        throw error;
-      }
-      metrics.addMetric('membershipEventsPublished', MetricUnit.Count, events.length);
-    }) as unknown as EventsHandler;
+  return observedHandler<DynamoDBStreamEvent, void>(observability).handler(async (event) => {
+    const flips = membershipFlips(toRegisterRecords(event));
+    if (flips.length === 0) return;
+    const events = await membershipEvents(flips, eventSources);
+    try {
+      await publisher.publish(events);
+    } catch (error: unknown) {
+      logger.error('membership events not published; the stream batch will be retried', {
+        records: event.Records.length,
+        events: events.length,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+    metrics.addMetric('membershipEventsPublished', MetricUnit.Count, events.length);
+  }) as unknown as EventsHandler;
 };

@@ -3,18 +3,15 @@
  * batch reports failed records (`ReportBatchItemFailures`), so one bad record is
  * retried, and after maxReceiveCount moved to the DLQ, without holding back the others.
  */
-import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { parser } from '@aws-lambda-powertools/batch/parser';
 import type { ParsedRecord } from '@aws-lambda-powertools/batch';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSEvent, SQSRecord, SQSBatchResponse } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
-import { traceHandler, type Observability } from '../../lib/observability.js';
+import { observedHandler, type Observability } from '../../lib/observability.js';
 import type { CohortQueue } from '../../lib/cohorts/ingest.js';
 import { isLoadError, OutOfTimeError } from '../../lib/errors.js';
 
@@ -138,13 +135,9 @@ export const createSyncHandler = ({
     logger.info('cohort changes synced', { ...context, report: result.report, redelivery: !result.firstTime });
   };
 
-  return middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(observability))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler((event, context) =>
-      // A batch where every record failed is reported like any other (all ids in
-      // batchItemFailures) rather than thrown: same redelivery, no invocation error.
-      processPartialResponse(event, recordHandler, newProcessor(), { context, throwOnFullBatchFailure: false }),
-    );
+  return observedHandler<SQSEvent, SQSBatchResponse>(observability).handler((event, context) =>
+    // A batch where every record failed is reported like any other (all ids in
+    // batchItemFailures) rather than thrown: same redelivery, no invocation error.
+    processPartialResponse(event, recordHandler, newProcessor(), { context, throwOnFullBatchFailure: false }),
+  );
 };

@@ -3,15 +3,12 @@
  * (logger, tracer, metrics), header normalization, a JSON body reader that answers in
  * the contract's error shape, and an error handler that never leaks internals.
  */
-import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpSecurityHeaders from '@middy/http-security-headers';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
-import { traceHandler, type Observability } from '../observability.js';
+import { observedHandler, type Observability } from '../observability.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, pathParameterProblems } from './limits.js';
 import { firstMalformedString, isWellFormedUnicode } from '../unicode.js';
 
@@ -142,10 +139,7 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
     }
   };
 
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(traceHandler(observability))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+  return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(observability)
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders())
     .handler(async (event, context) => {

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createObservability, isTracingEnabled, traceClient, traceHandler } from '../../lib/observability.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  createObservability,
+  isTracingEnabled,
+  observedHandler,
+  traceClient,
+  traceHandler,
+} from '../../lib/observability.js';
+import { lambdaContext } from '../../lib/local/lambda-context.js';
 
 describe('tracing', () => {
   afterEach(() => {
@@ -45,5 +53,41 @@ describe('tracing', () => {
     expect(traceHandler(observability)).toEqual([
       expect.objectContaining({ before: expect.any(Function), after: expect.any(Function) }),
     ]);
+  });
+});
+
+describe('the chain every function starts from', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it('logs with the Lambda context, forgets the keys of one invocation before the next, and flushes its metrics', async () => {
+    // Prepare: log lines at INFO, captured where the Logger writes them.
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+    const lines: Record<string, unknown>[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      return true;
+    });
+    const observability = await createObservability('chain-test', { POWERTOOLS_TRACE_ENABLED: 'false' });
+    const handler = observedHandler<{ workspaceId?: string }, boolean>(observability).handler(async (event) => {
+      if (event.workspaceId) observability.logger.appendKeys({ workspaceId: event.workspaceId });
+      observability.logger.info('handled');
+      observability.metrics.addMetric('handled', MetricUnit.Count, 1);
+      return observability.metrics.hasStoredMetrics();
+    });
+
+    // Act
+    const storedDuring = await handler({ workspaceId: 'ws-1' }, lambdaContext('chain-test', 1_000));
+    await handler({}, lambdaContext('chain-test', 1_000));
+
+    // Assess
+    const handled = lines.filter((line) => line.message === 'handled');
+    expect(handled).toHaveLength(2);
+    expect(handled[0]).toMatchObject({ workspaceId: 'ws-1', function_name: 'chain-test' });
+    expect(handled[1]).not.toHaveProperty('workspaceId');
+    expect(storedDuring).toBe(true);
+    expect(observability.metrics.hasStoredMetrics()).toBe(false);
   });
 });
