@@ -68,6 +68,7 @@ const cohortView = (cohort: Cohort) => ({
   name: cohort.name,
   member_count: cohort.memberCount,
   created_at: cohort.createdAt ?? null,
+  renamed_at: cohort.renamedAt ?? null,
   first_seen_at: cohort.firstSeenAt,
   last_synced_at: cohort.lastSyncedAt ?? null,
 });

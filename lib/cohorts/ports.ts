@@ -10,7 +10,10 @@ export interface Cohort {
   cohortId: string;
   name: string;
   memberCount: number;
+  /** The partner's `created_at` of the cohort's first name request (renames send one too; it is not kept). */
   createdAt?: string;
+  /** When the name shown was accepted, if it is a rename (absent while the cohort has its first name). */
+  renamedAt?: string;
   firstSeenAt: string;
   lastSyncedAt?: string;
 }
@@ -28,6 +31,16 @@ export interface SyncReport {
   superseded: number;
 }
 
+/** A create-or-rename request, as the sync hands it to the store. */
+export interface CohortNaming {
+  name: string;
+  /** The partner's `created_at`. */
+  createdAt: string;
+  /** The request's place in the acceptance order (lib/cohorts/messages.ts). */
+  orderKey: string;
+  acceptedAt: string;
+}
+
 export interface ApplyOutcome {
   added: number;
   removed: number;
@@ -38,7 +51,7 @@ export interface ApplyOutcome {
 /** Where memberships, cohorts and sync reports live. */
 export interface MembershipStore {
   applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome>;
-  nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void>;
+  nameCohort(cohort: CohortRef, naming: CohortNaming, now: Date): Promise<void>;
   recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
   hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;
   getCohort(cohort: CohortRef): Promise<Cohort | undefined>;

@@ -21,7 +21,16 @@ export const syncCohortMessage = async (message: CohortMessage, ports: SyncPorts
   const now = (ports.clock ?? (() => new Date()))();
   const cohort: CohortRef = { workspaceId: message.workspaceId, partner: message.partner, cohortId: message.cohortId };
   if (message.type === 'cohort.named') {
-    await ports.memberships.nameCohort(cohort, message.name, message.createdAt, changeOrderKey(message.stamp, 0), now);
+    await ports.memberships.nameCohort(
+      cohort,
+      {
+        name: message.name,
+        createdAt: message.createdAt,
+        orderKey: changeOrderKey(message.stamp, 0),
+        acceptedAt: message.stamp.acceptedAt,
+      },
+      now,
+    );
     return { type: 'cohort.named' };
   }
   const directory = await ports.directory.lookup(message.workspaceId, identifiersToLookUp(message));

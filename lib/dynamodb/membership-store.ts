@@ -1,7 +1,8 @@
 /**
  * Cohorts table (hash `pk`, range `sk`), laid out so that one cohort of millions spreads
  * its writes over many partitions (docs/architecture.md, "Keys for big cohorts"):
- *   pk <ws>#COHORTS,                      sk <partner>#<cohortId>   cohort: name, createdAt, firstSeenAt, lastSyncedAt
+ *   pk <ws>#COHORTS,                      sk <partner>#<cohortId>   cohort: name, createdAt, firstSeenAt, lastSyncedAt,
+ *                                                                   nameOrderKey, nameAcceptedAt, createdOrderKey
  *   pk <ws>#M<shard>#<partner>#<cohortId>, sk M#<brazeId>            membership register: member, orderKey, effect
  *   pk <ws>#C#<partner>#<cohortId>,        sk N#<lane>               a share of the member count (the count is the sum)
  *   pk <ws>#C#<partner>#<cohortId>,        sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
@@ -33,7 +34,7 @@ import {
 } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
-import type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
+import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
@@ -255,27 +256,45 @@ export class DynamoMembershipStore implements MembershipStore {
     );
   }
 
-  /** Create-or-rename; a rename older than the last one applied changes nothing. */
-  async nameCohort(cohort: CohortRef, name: string, createdAt: string, orderKey: string, now: Date): Promise<void> {
+  /**
+   * Create-or-rename, exact whatever order the requests are applied in (retries, DLQ
+   * redrives): the name is the latest request's, `created_at` the first one's. Partners
+   * send `created_at` with every rename (Segment sends its event time), so a rename must
+   * not move it; when the name was accepted is kept apart (`renamedAt` once it is a rename).
+   */
+  async nameCohort(cohort: CohortRef, naming: CohortNaming, now: Date): Promise<void> {
+    const key = { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) };
+    await this.updateUnlessConditionFails({
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression:
+        'SET partner = :partner, cohortId = :cohortId, #name = :name, nameOrderKey = :orderKey, nameAcceptedAt = :acceptedAt, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+      ConditionExpression: 'attribute_not_exists(nameOrderKey) OR nameOrderKey < :orderKey',
+      ExpressionAttributeNames: { '#name': 'name' },
+      ExpressionAttributeValues: {
+        ':partner': cohort.partner,
+        ':cohortId': cohort.cohortId,
+        ':name': naming.name,
+        ':orderKey': naming.orderKey,
+        ':acceptedAt': naming.acceptedAt,
+        ':now': now.toISOString(),
+      },
+    });
+    // A cohort named before createdOrderKey was kept has a createdAt of unknown order: it stays.
+    await this.updateUnlessConditionFails({
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression: 'SET createdAt = :createdAt, createdOrderKey = :orderKey',
+      ConditionExpression:
+        '(attribute_not_exists(createdOrderKey) AND attribute_not_exists(createdAt)) OR createdOrderKey > :orderKey',
+      ExpressionAttributeValues: { ':createdAt': naming.createdAt, ':orderKey': naming.orderKey },
+    });
+  }
+
+  /** A conditional update whose failed condition means "a newer (or older) request already wrote it": nothing to do. */
+  private async updateUnlessConditionFails(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
-          UpdateExpression:
-            'SET partner = :partner, cohortId = :cohortId, #name = :name, createdAt = :createdAt, nameOrderKey = :orderKey, firstSeenAt = if_not_exists(firstSeenAt, :now)',
-          ConditionExpression: 'attribute_not_exists(nameOrderKey) OR nameOrderKey < :orderKey',
-          ExpressionAttributeNames: { '#name': 'name' },
-          ExpressionAttributeValues: {
-            ':partner': cohort.partner,
-            ':cohortId': cohort.cohortId,
-            ':name': name,
-            ':createdAt': createdAt,
-            ':orderKey': orderKey,
-            ':now': now.toISOString(),
-          },
-        }),
-      );
+      await this.client.send(new UpdateCommand(input));
     } catch (error: unknown) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -473,6 +492,10 @@ const toCohort = (item: Record<string, unknown>, memberCount: number): Cohort =>
   name: item.name as string,
   memberCount,
   ...(item.createdAt ? { createdAt: item.createdAt as string } : {}),
+  // A rename: the name shown came from another request than the first name.
+  ...(item.createdOrderKey && item.nameOrderKey !== item.createdOrderKey && item.nameAcceptedAt
+    ? { renamedAt: item.nameAcceptedAt as string }
+    : {}),
   firstSeenAt: item.firstSeenAt as string,
   ...(item.lastSyncedAt ? { lastSyncedAt: item.lastSyncedAt as string } : {}),
 });

@@ -13,6 +13,7 @@ import { partnerClient, request, workspaceClient } from '../support/client.js';
 import { context, drainMessages, shuffle, sqsEvent } from '../support/events.js';
 import { serialOracle } from '../support/oracle.js';
 import { readMemberships } from '../support/store.js';
+import { changeOrderKey, type CohortNamedMessage } from '../../lib/cohorts/messages.js';
 
 const USERS = Array.from({ length: 40 }, (_, index) => `user-${index}`);
 
@@ -94,6 +95,75 @@ describe('duplicated and shuffled delivery', () => {
       cohortId: 'late-add',
     });
     expect(cohort?.memberCount).toBe(0);
+  });
+
+  it('keeps the first created_at and the latest name, whatever order a create and its renames are applied in', async () => {
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
+    for (const [index, order] of orders.entries()) {
+      // Prepare: a create and two renames, each with the partner's own timestamp (as Segment sends them).
+      const cohortId = `renamed-${index}`;
+      const partner = partnerClient(stack);
+      for (const [name, createdAt] of [
+        ['First name', '2021-01-21T19:20:30+05:00'],
+        ['Second name', '2026-02-01T10:00:00Z'],
+        ['Third name', '2026-03-01T10:00:00Z'],
+      ] as const) {
+        expect((await partner.nameCohort(cohortId, name, createdAt)).status).toBe(201);
+      }
+      // In acceptance order (two requests in one millisecond are ordered by request id).
+      const bodies = (await drainMessages(stack.clients.sqs, stack.queues.queueUrl))
+        .map((body) => ({ body, message: JSON.parse(body) as CohortNamedMessage }))
+        .sort((a, b) => changeOrderKey(a.message.stamp, 0).localeCompare(changeOrderKey(b.message.stamp, 0)));
+      expect(bodies).toHaveLength(3);
+      const [first, , last] = bodies.map(({ message }) => message);
+
+      // Act: applied in this order, the first one applied twice.
+      for (const position of [order[0]!, ...order]) {
+        await stack.handlers.sync(sqsEvent([bodies[position]!.body]), context());
+      }
+
+      // Assess: as the API shows it.
+      const { body } = await workspaceClient(stack).cohort('heap', cohortId);
+      expect(body.cohort, `order ${order.join(',')}`).toMatchObject({
+        name: last!.name,
+        created_at: first!.createdAt,
+        renamed_at: last!.stamp.acceptedAt,
+      });
+    }
+  });
+
+  it('shows no renamed_at while a cohort has its first name, and the first created_at after a rename', async () => {
+    // Prepare
+    const partner = partnerClient(stack);
+    await partner.nameCohort('named-once', 'Abandoned funnel', '2021-01-21T19:20:30+05:00');
+    const [created] = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
+    await stack.handlers.sync(sqsEvent([created!]), context());
+    const before = await workspaceClient(stack).cohort('heap', 'named-once');
+
+    // Act: a rename, with the partner's time of the rename as its created_at.
+    await partner.nameCohort('named-once', 'Abandoned cart', '2026-02-01T10:00:00Z');
+    const [renamed] = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
+    await stack.handlers.sync(sqsEvent([renamed!]), context());
+
+    // Assess
+    expect(before.body.cohort).toMatchObject({
+      name: 'Abandoned funnel',
+      created_at: '2021-01-21T19:20:30+05:00',
+      renamed_at: null,
+    });
+    const after = await workspaceClient(stack).cohorts();
+    expect(after.body.cohorts.find((cohort) => cohort.cohort_id === 'named-once')).toMatchObject({
+      name: 'Abandoned cart',
+      created_at: '2021-01-21T19:20:30+05:00',
+      renamed_at: (JSON.parse(renamed!) as CohortNamedMessage).stamp.acceptedAt,
+    });
   });
 
   it('reports a redelivered request exactly as the first delivery did', async () => {

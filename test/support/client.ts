@@ -96,6 +96,7 @@ export interface CohortView {
   name: string;
   member_count: number;
   created_at: string | null;
+  renamed_at: string | null;
   last_synced_at: string | null;
 }
 
