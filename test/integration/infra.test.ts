@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import { loadAwsServiceSpecSync } from '@aws-cdk/aws-service-spec';
 import { bundleFunction, FUNCTIONS, PLACEHOLDER_FUNCTION_ENV } from '../../scripts/build.js';
 import { INGEST_ROUTES } from '../../functions/ingest/app.js';
@@ -41,6 +41,54 @@ const getAtts = (value: unknown): [string, string][] => {
   }
   return [];
 };
+
+/** A queue's logical id from `Fn::GetAtt: [Queue, Arn]`. */
+const queueOf = (arn: unknown): string => {
+  const [found] = getAtts(arn);
+  if (!found) throw new Error(`not a GetAtt: ${JSON.stringify(arn)}`);
+  return found[0];
+};
+
+interface AlarmProperties {
+  AlarmName: string;
+  AlarmDescription?: string;
+  Namespace?: string;
+  MetricName?: string;
+  Dimensions?: { Name: string; Value: unknown }[];
+  Statistic?: string;
+  Period?: number;
+  EvaluationPeriods?: number;
+  Threshold?: number;
+  ComparisonOperator?: string;
+  TreatMissingData?: string;
+  AlarmActions?: unknown[];
+  OKActions?: unknown[];
+}
+const alarms = () =>
+  ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties as unknown as AlarmProperties);
+/** The alarms on one metric with exactly these dimensions. */
+const alarmsOn = (namespace: string, metricName: string, dimensions: Record<string, unknown>) =>
+  alarms().filter(
+    (alarm) =>
+      alarm.Namespace === namespace &&
+      alarm.MetricName === metricName &&
+      isDeepStrictEqual(
+        Object.fromEntries((alarm.Dimensions ?? []).map(({ Name, Value }) => [Name, Value])),
+        dimensions,
+      ),
+  );
+/** The queues some queue's redrive policy dead-letters to. */
+const deadLetterQueues = () =>
+  new Set(
+    ofType('AWS::SQS::Queue').flatMap(([, queue]) => {
+      const redrive = queue.Properties?.RedrivePolicy as { deadLetterTargetArn: unknown } | undefined;
+      return redrive ? [queueOf(redrive.deadLetterTargetArn)] : [];
+    }),
+  );
+/** AWS keeps this much of the account's concurrency unreserved (Lambda: "Configuring reserved concurrency"). */
+const UNRESERVED_MINIMUM = 100;
+/** The default Lambda concurrency of an account in a region. */
+const ACCOUNT_CONCURRENCY = 1_000;
 
 beforeAll(async () => {
   for (const name of FUNCTIONS) await bundleFunction(name);
@@ -87,16 +135,30 @@ describe('the packaged CloudFormation template', () => {
     expect(problems).toEqual([]);
   });
 
-  it('gives failed records time and retries before the DLQ, and keeps DLQ messages longer', () => {
-    const syncTimeout = Number(props('SyncLambdaFunction').Timeout);
-    const queue = props('CohortQueue');
-    const redrive = queue.RedrivePolicy as { maxReceiveCount: number; deadLetterTargetArn: unknown };
-    expect(Number(queue.VisibilityTimeout)).toBeGreaterThanOrEqual(6 * syncTimeout);
-    expect(redrive.maxReceiveCount).toBeGreaterThanOrEqual(5);
-    expect(redrive.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': ['CohortDeadLetterQueue', 'Arn'] });
-    expect(Number(props('CohortDeadLetterQueue').MessageRetentionPeriod)).toBeGreaterThan(
-      Number(queue.MessageRetentionPeriod),
-    );
+  it('gives failed records time and retries before every DLQ, and keeps DLQ messages longer', () => {
+    // Prepare: every queue a function reads, with its function
+    const mappings = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, mapping]) => mapping.Properties ?? {})
+      .filter((mapping) => getAtts(mapping.EventSourceArn).some(([id]) => resource(id).Type === 'AWS::SQS::Queue'));
+
+    // Assess
+    expect(mappings.map((mapping) => queueOf(mapping.EventSourceArn)).sort()).toEqual([
+      'CohortQueue',
+      'CurrentsQueue',
+      'ExportQueue',
+    ]);
+    for (const mapping of mappings) {
+      const queueId = queueOf(mapping.EventSourceArn);
+      const functionId = queueOf(mapping.FunctionName);
+      const queue = props(queueId);
+      const redrive = queue.RedrivePolicy as { maxReceiveCount: number; deadLetterTargetArn: unknown };
+      expect(Number(queue.VisibilityTimeout), queueId).toBeGreaterThanOrEqual(6 * Number(props(functionId).Timeout));
+      expect(redrive.maxReceiveCount, queueId).toBeGreaterThanOrEqual(5);
+      expect(Number(props(queueOf(redrive.deadLetterTargetArn)).MessageRetentionPeriod), queueId).toBeGreaterThan(
+        Number(queue.MessageRetentionPeriod),
+      );
+      expect(mapping.FunctionResponseTypes, queueId).toEqual(['ReportBatchItemFailures']);
+    }
   });
 
   it("reports partial batch failures from the cohort queue, with the sync's concurrency bounded", () => {
@@ -113,11 +175,13 @@ describe('the packaged CloudFormation template', () => {
 
   it('publishes membership events from the cohorts table stream, retrying failed batches in order', () => {
     expect(props('CohortsTable').StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
-    const mapping = ofType('AWS::Lambda::EventSourceMapping').find(
-      ([, resource]) =>
-        JSON.stringify(resource.Properties?.EventSourceArn) ===
-        JSON.stringify({ 'Fn::GetAtt': ['CohortsTable', 'StreamArn'] }),
-    )?.[1];
+    // Every mapping reads a queue (checked above) or this stream: none goes unchecked.
+    const streamMappings = ofType('AWS::Lambda::EventSourceMapping').filter(
+      ([, mapping]) => resource(queueOf(mapping.Properties?.EventSourceArn)).Type !== 'AWS::SQS::Queue',
+    );
+    expect(streamMappings).toHaveLength(1);
+    const [mapping] = streamMappings.map(([, found]) => found);
+    expect(mapping?.Properties?.EventSourceArn).toEqual({ 'Fn::GetAtt': ['CohortsTable', 'StreamArn'] });
     expect(mapping?.Properties).toMatchObject({
       FunctionName: { 'Fn::GetAtt': ['EventsLambdaFunction', 'Arn'] },
       StartingPosition: 'TRIM_HORIZON',
@@ -133,14 +197,178 @@ describe('the packaged CloudFormation template', () => {
     );
   });
 
-  it('alarms on DLQ depth and on the age of the oldest message', () => {
-    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
-    expect(alarms).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0 }),
-        expect.objectContaining({ MetricName: 'ApproximateAgeOfOldestMessage' }),
-      ]),
-    );
+  it('alarms on the age of the oldest message of every queue, before it expires', () => {
+    // Prepare
+    const queues = ofType('AWS::SQS::Queue');
+    const missing: string[] = [];
+
+    // Act
+    for (const [queueId, queue] of queues) {
+      const [alarm] = alarmsOn('AWS/SQS', 'ApproximateAgeOfOldestMessage', {
+        QueueName: { 'Fn::GetAtt': [queueId, 'QueueName'] },
+      });
+      if (!alarm) missing.push(queueId);
+      else expect(alarm.Threshold, queueId).toBeLessThan(Number(queue.Properties?.MessageRetentionPeriod));
+    }
+
+    // Assess
+    expect(queues.length).toBeGreaterThanOrEqual(6);
+    expect(missing).toEqual([]);
+  });
+
+  it('pages at the first message in every DLQ, and in time to redrive before it expires', () => {
+    // Prepare: a message expires after the DLQ's retention counted from when it was first
+    // queued, and the DLQ's age counts from the move, up to the source's retention later.
+    const sourceRetention = new Map<string, number>();
+    for (const [, queue] of ofType('AWS::SQS::Queue')) {
+      const redrive = queue.Properties?.RedrivePolicy as { deadLetterTargetArn: unknown } | undefined;
+      if (redrive)
+        sourceRetention.set(queueOf(redrive.deadLetterTargetArn), Number(queue.Properties?.MessageRetentionPeriod));
+    }
+    const missing: string[] = [];
+
+    // Act
+    for (const queueId of deadLetterQueues()) {
+      const dimensions = { QueueName: { 'Fn::GetAtt': [queueId, 'QueueName'] } };
+      const [depth] = alarmsOn('AWS/SQS', 'ApproximateNumberOfMessagesVisible', dimensions);
+      const [age] = alarmsOn('AWS/SQS', 'ApproximateAgeOfOldestMessage', dimensions);
+      if (!depth) missing.push(`${queueId} depth`);
+      else
+        expect(depth, queueId).toMatchObject({
+          Statistic: 'Maximum',
+          EvaluationPeriods: 1,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          // SQS stops publishing for a queue left alone: a DLQ still holding messages stays in alarm.
+          TreatMissingData: 'ignore',
+        });
+      if (age)
+        expect((age.Threshold ?? 0) + (sourceRetention.get(queueId) ?? 0), queueId).toBeLessThan(
+          Number(props(queueId).MessageRetentionPeriod),
+        );
+    }
+
+    // Assess
+    expect([...deadLetterQueues()].sort()).toEqual([
+      'CohortDeadLetterQueue',
+      'CurrentsDeadLetterQueue',
+      'ExportDeadLetterQueue',
+    ]);
+    expect(missing).toEqual([]);
+  });
+
+  it('alarms on the errors and throttles of every function', () => {
+    // Prepare
+    const functions = ofType('AWS::Lambda::Function');
+    const missing: string[] = [];
+
+    // Act
+    for (const [functionId] of functions)
+      for (const metricName of ['Errors', 'Throttles'])
+        if (alarmsOn('AWS/Lambda', metricName, { FunctionName: { Ref: functionId } }).length === 0)
+          missing.push(`${functionId} ${metricName}`);
+
+    // Assess
+    expect(functions).toHaveLength(FUNCTIONS.length);
+    expect(missing).toEqual([]);
+  });
+
+  it('alarms on throttled reads and writes of every table and every index', () => {
+    // Prepare: the TableName dimension alone counts the table only; an index needs its own
+    // (DynamoDB: "Metrics and dimensions", ReadThrottleEvents / WriteThrottleEvents).
+    const targets = ofType('AWS::DynamoDB::Table').flatMap(([tableId, table]) => [
+      { TableName: { Ref: tableId } },
+      ...((table.Properties?.GlobalSecondaryIndexes ?? []) as { IndexName: string }[]).map(({ IndexName }) => ({
+        TableName: { Ref: tableId },
+        GlobalSecondaryIndexName: IndexName,
+      })),
+    ]);
+    const missing: string[] = [];
+
+    // Act
+    for (const dimensions of targets)
+      for (const metricName of ['ReadThrottleEvents', 'WriteThrottleEvents'])
+        if (alarmsOn('AWS/DynamoDB', metricName, dimensions).length === 0)
+          missing.push(`${JSON.stringify(dimensions)} ${metricName}`);
+
+    // Assess
+    expect(targets).toHaveLength(4);
+    expect(missing).toEqual([]);
+  });
+
+  it('sends every alarm and its all-clear to the alerts topic, with missing data treated on purpose', () => {
+    for (const alarm of alarms()) {
+      expect(alarm.AlarmActions, alarm.AlarmName).toEqual([{ Ref: 'AlertsTopic' }]);
+      expect(alarm.OKActions, alarm.AlarmName).toEqual([{ Ref: 'AlertsTopic' }]);
+      expect(['notBreaching', 'ignore'], alarm.AlarmName).toContain(alarm.TreatMissingData);
+    }
+    expect(props('AlertsTopic').TopicName).toBe('heap-braze-cohort-import-test-alerts');
+  });
+
+  it('has a runbook entry in docs/operations.md for every alarm, named in its description', async () => {
+    // Prepare
+    const runbook = await readFile('docs/operations.md', 'utf8');
+    const prefix = 'heap-braze-cohort-import-test-';
+
+    // Act
+    const entries = alarms().map((alarm) => {
+      expect(alarm.AlarmName.startsWith(prefix), alarm.AlarmName).toBe(true);
+      return { alarm, entry: alarm.AlarmName.slice(prefix.length) };
+    });
+
+    // Assess
+    expect(new Set(entries.map(({ entry }) => entry)).size).toBe(entries.length);
+    expect(entries.filter(({ entry }) => !runbook.includes(`| \`${entry}\` |`)).map(({ entry }) => entry)).toEqual([]);
+    for (const { alarm, entry } of entries)
+      expect(alarm.AlarmDescription, entry).toContain(`Runbook: docs/operations.md, ${entry}.`);
+  });
+
+  it('reserves concurrency for ingest and the API and bounds every other function', () => {
+    // Prepare
+    const reserved = (functionId: string) => props(functionId).ReservedConcurrentExecutions as number | undefined;
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, mapping]) => mapping.Properties ?? {});
+    /** The caps of a function's SQS event sources (undefined: uncapped, or not an SQS source). */
+    const capsOf = (functionId: string) =>
+      mappings
+        .filter((mapping) => queueOf(mapping.FunctionName) === functionId)
+        .map((mapping) => (mapping.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency);
+    /** The most a function runs at once: its reservation, else the sum of its sources' caps. */
+    const boundOf = (functionId: string): number => {
+      const caps = capsOf(functionId);
+      return (
+        reserved(functionId) ??
+        (caps.length === 0 ? Infinity : caps.reduce<number>((sum, cap) => sum + (cap ?? Infinity), 0))
+      );
+    };
+    const functionIds = ofType('AWS::Lambda::Function').map(([functionId]) => functionId);
+
+    // Act
+    const bounds = Object.fromEntries(functionIds.map((functionId) => [functionId, boundOf(functionId)]));
+    const totalReserved = functionIds.reduce((sum, functionId) => sum + (reserved(functionId) ?? 0), 0);
+    const unreservedUse = functionIds
+      .filter((functionId) => reserved(functionId) === undefined)
+      .reduce((sum, functionId) => sum + boundOf(functionId), 0);
+
+    // Assess: ingest and the API reserved (nothing else can take their capacity), the rest bounded
+    expect(bounds).toEqual({
+      IngestLambdaFunction: 150,
+      ApiLambdaFunction: 250,
+      EventsLambdaFunction: 50,
+      SyncLambdaFunction: 10,
+      CurrentsLambdaFunction: 10,
+      ExportLambdaFunction: 5,
+    });
+    expect(reserved('IngestLambdaFunction')).toBe(150);
+    expect(reserved('ApiLambdaFunction')).toBe(250);
+    expect(reserved('EventsLambdaFunction')).toBe(50);
+    // A source's cap above its function's reservation would only turn into throttles.
+    for (const functionId of functionIds)
+      for (const cap of capsOf(functionId))
+        if (cap !== undefined && reserved(functionId) !== undefined)
+          expect(cap, functionId).toBeLessThanOrEqual(reserved(functionId) ?? 0);
+    // Everything at its bound at once fits an account's default concurrency, with the
+    // unreserved minimum AWS keeps for functions without a reservation.
+    expect(totalReserved + Math.max(UNRESERVED_MINIMUM, unreservedUse)).toBeLessThanOrEqual(ACCOUNT_CONCURRENCY);
   });
 
   it('runs every function on Node 22 with a role of its own and no wildcard actions', () => {
