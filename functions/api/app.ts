@@ -5,7 +5,7 @@
  */
 import type { Context } from 'aws-lambda';
 import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
-import type { CurrentsQueue } from '../../lib/sqs/currents-queue.js';
+import type { CurrentsQueue } from '../../lib/currents/ports.js';
 import { NotFoundError } from '../../lib/errors.js';
 import { httpApi, json, rejectMalformedStrings, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
 import type { Cohort, DynamoMembershipStore, SyncReport } from '../../lib/dynamodb/membership-store.js';
@@ -13,22 +13,19 @@ import type { Observability } from '../../lib/observability.js';
 import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../../lib/users/requests.js';
 import { exportUsers, identifyUsers, trackUsers, type UserPorts } from '../../lib/users/service.js';
 import { authenticateRestKey } from '../../lib/workspaces/auth.js';
-import type { DynamoSegmentStore, Segment } from '../../lib/dynamodb/segment-store.js';
-import type { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
-import type { BlobStore } from '../../lib/exports/blob-store.js';
-import type { ExportQueue } from '../../lib/sqs/export-queue.js';
+import type { BlobStore, ExportQueue, ExportStore, Segment, SegmentStore } from '../../lib/segments/ports.js';
 import { exportView, runExportChunk, startExport } from '../../lib/segments/export.js';
 import { audiencePage, parseSegmentBody, requireSegment, type SegmentPorts } from '../../lib/segments/service.js';
 import {
   answerSize,
   needsSizeJob,
+  newSizeJob,
   readSizeInputs,
   sizeJobMessage,
   sizeView,
   type SizeAnswer,
   type SizePolicy,
 } from '../../lib/segments/size.js';
-import { newSizeJob } from '../../lib/dynamodb/segment-store.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
 
 export const API_ROUTES = [
@@ -53,12 +50,12 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: { connectors: Pick<DynamoConnectorStore, 'list' | 'get'>; queue: CurrentsQueue };
   credentials: CredentialStore;
   cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports'>;
-  segments: DynamoSegmentStore;
+  segments: SegmentStore;
   /** Segment evaluation reads memberships and users through these. */
   segmentSources: Omit<SegmentPorts, 'segments'>;
   /** When a computed segment size is stale and how often it is recomputed (default: lib/segments/size.ts). */
   segmentSizePolicy?: SizePolicy;
-  exports: { store: DynamoExportStore; blobs: BlobStore; queue: ExportQueue };
+  exports: { store: ExportStore; blobs: BlobStore; queue: ExportQueue };
   observability: Observability;
 }
 

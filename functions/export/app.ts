@@ -10,7 +10,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { runExportChunk, type ExportPorts } from '../../lib/segments/export.js';
 import { runSizeJobChunk, type SizePolicy } from '../../lib/segments/size.js';
 import type { SegmentPorts } from '../../lib/segments/service.js';
-import { SegmentJobMessage, type ExportQueue } from '../../lib/sqs/export-queue.js';
+import { SegmentJobMessage } from '../../lib/segments/messages.js';
+import type { ExportQueue } from '../../lib/segments/ports.js';
 import { observedHandler, type Observability } from '../../lib/observability.js';
 
 /** Stop starting new steps when less than this is left before the function's timeout. */

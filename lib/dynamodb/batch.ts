@@ -18,24 +18,8 @@ export const chunk = <T>(items: readonly T[], size: number): T[][] => {
   return chunks;
 };
 
-/** Maps with at most `limit` calls in flight; results keep the input's order. */
-export const mapLimit = async <T, R>(
-  items: readonly T[],
-  limit: number,
-  map: (item: T, index: number) => Promise<R>,
-): Promise<R[]> => {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await map(items[index]!, index);
-      }
-    }),
-  );
-  return results;
-};
+/** In lib/concurrency.ts, where the segment size job (domain code, which imports no adapter) finds it too. */
+export { mapLimit } from '../concurrency.js';
 
 /** Full jitter: a random wait up to an exponentially growing cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
 export const backoff = (attempt: number, baseMs = 20, capMs = 2_000): Promise<void> =>

@@ -5,27 +5,12 @@
  */
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-
-export interface ExportJob {
-  workspaceId: string;
-  exportId: string;
-  segmentId: string;
-  status: 'running' | 'done';
-  /** Every user of the audience up to this braze_id is written (or was rejected); the next chunk starts after it. */
-  cursor?: string;
-  usersWritten: number;
-  /** Object keys of the parts, in order. */
-  parts: string[];
-  prefix: string;
-  startedAt: string;
-  updatedAt: string;
-  finishedAt?: string;
-}
+import type { ExportJob, ExportStore } from '../segments/ports.js';
 
 const listKey = (workspaceId: string) => `${workspaceId}#EXPORTS`;
 const EXPORT_TTL_SECONDS = 30 * 24 * 3600;
 
-export class DynamoExportStore {
+export class DynamoExportStore implements ExportStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,

@@ -17,42 +17,7 @@ import { queryAll } from './batch.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import { sameFilter, type Filter } from '../segments/filter.js';
-
-/** A size computed by the job: the audience's size as of `computedAt` (when the count began). */
-export interface ComputedSize {
-  value: number;
-  computedAt: string;
-}
-
-/** One range of braze_ids a size job counts: after `after` (exclusive), below `end` (exclusive; none: to the end). */
-export interface SizeRange {
-  after?: string;
-  end?: string;
-  counted: number;
-  done: boolean;
-}
-
-export interface SizeJob {
-  jobId: string;
-  requestedAt: string;
-  /** Chunks written so far; each write is conditioned on it. */
-  chunks: number;
-  /** Last sign of life (queued, or a chunk written): a job silent for too long is presumed lost. */
-  progressAt: string;
-  /** When counting began: the size is as of this moment. */
-  startedAt?: string;
-  ranges?: SizeRange[];
-}
-
-export interface Segment {
-  segmentId: string;
-  name: string;
-  filter: Filter;
-  createdAt: string;
-  updatedAt: string;
-  computedSize?: ComputedSize;
-  sizeJob?: SizeJob;
-}
+import type { ComputedSize, Segment, SegmentStore, SizeJob, SizeRange } from '../segments/ports.js';
 
 const listKey = (workspaceId: string) => `${workspaceId}#SEGMENTS`;
 
@@ -66,13 +31,6 @@ const toSegment = (item: Record<string, unknown>): Segment => ({
   ...(item.sizeJob ? { sizeJob: item.sizeJob as SizeJob } : {}),
 });
 
-export const newSizeJob = (now: Date): SizeJob => ({
-  jobId: generateId(),
-  requestedAt: now.toISOString(),
-  chunks: 0,
-  progressAt: now.toISOString(),
-});
-
 const failedCondition = async (write: Promise<unknown>): Promise<boolean> => {
   try {
     await write;
@@ -83,7 +41,7 @@ const failedCondition = async (write: Promise<unknown>): Promise<boolean> => {
   }
 };
 
-export class DynamoSegmentStore {
+export class DynamoSegmentStore implements SegmentStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,

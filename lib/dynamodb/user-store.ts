@@ -15,22 +15,14 @@ import { backoff, batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
 import { generateId } from '../workspaces/keys.js';
 import { isLoadError } from '../errors.js';
-
-export interface UserAliasValue {
-  alias_label: string;
-  alias_name: string;
-}
-
-export interface UserProfile {
-  brazeId: string;
-  workspaceId: string;
-  externalId?: string;
-  aliases: UserAliasValue[];
-  deviceIds: string[];
-  customAttributes: Record<string, unknown>;
-  createdAt: string;
-  updatedAt: string;
-}
+import {
+  UserConflictError,
+  type UserAliasValue,
+  type UserCount,
+  type UserProfile,
+  type UserStore,
+} from '../users/ports.js';
+import type { WorkspaceUsers } from '../segments/ports.js';
 
 const digest = (...parts: string[]): string =>
   createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('base64url');
@@ -68,13 +60,6 @@ const randomLane = () => Math.floor(Math.random() * USER_COUNT_LANES);
 /** Transactions cancelled by load only (a conflict on a lane, throttling) are retried this many times. */
 const MAX_COUNT_ATTEMPTS = 8;
 
-/** The workspace's users, and when a profile was last created or removed (what a computed segment size depends on). */
-export interface UserCount {
-  users: number;
-  lastCreatedAt?: string;
-  lastRemovedAt?: string;
-}
-
 /** Why a transaction was cancelled: a failed condition (something moved) or only load. */
 const conditionFailed = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException ||
@@ -88,13 +73,6 @@ export const indexItem = (workspaceId: string, ref: IdentifierRef, brazeId: stri
   identified,
   value: identifierKey(ref),
 });
-
-export class UserConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserConflictError';
-  }
-}
 
 /** Load (a transaction conflict, throttling) is retried this many times before the request fails. */
 const MAX_LOAD_ATTEMPTS = 8;
@@ -115,7 +93,7 @@ const retryingLoad = async <T>(send: () => Promise<T>): Promise<T> => {
   }
 };
 
-export class DynamoUserStore implements UserDirectory {
+export class DynamoUserStore implements UserDirectory, UserStore, WorkspaceUsers {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,

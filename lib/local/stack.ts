@@ -18,7 +18,7 @@ import { startStreamPoller } from './stream-poller.js';
 import { loadDemoState, saveDemoState } from './demo-state.js';
 import { createExportHandler } from '../../functions/export/app.js';
 import { DynamoExportStore } from '../dynamodb/export-store.js';
-import { FileBlobStore } from '../exports/blob-store.js';
+import { FileBlobStore } from './blob-store.js';
 import { SqsExportQueue } from '../sqs/export-queue.js';
 import { createCurrentsHandler } from '../../functions/currents/app.js';
 import { DynamoConnectorStore } from '../dynamodb/connector-store.js';

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { BlobStore } from '../exports/blob-store.js';
+import type { BlobStore } from '../segments/ports.js';
 
 /**
  * Exports in S3. The client can be given, or created on the first write: S3's client is

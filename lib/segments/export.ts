@@ -5,12 +5,10 @@
  * function timing out: the job record says where to continue.
  */
 import { randomBytes } from 'node:crypto';
-import type { BlobStore } from '../exports/blob-store.js';
-import type { DynamoExportStore, ExportJob } from '../dynamodb/export-store.js';
-import type { Segment } from '../dynamodb/segment-store.js';
 import { generateId } from '../workspaces/keys.js';
 import { takeWithin } from './evaluate.js';
 import { MAX_FILTER_COHORTS, type Filter } from './filter.js';
+import type { BlobStore, ExportJob, ExportStore, Segment } from './ports.js';
 import { audienceUser, memberSource, type SegmentPorts } from './service.js';
 
 /** Users written per step; a chunk stops between steps when it is out of time, users or reads. */
@@ -19,7 +17,7 @@ const STEP_USERS = 1_000;
 const STEP_READS = 20_000;
 
 export interface ExportPorts extends Pick<SegmentPorts, 'memberships' | 'users'> {
-  exports: DynamoExportStore;
+  exports: ExportStore;
   blobs: BlobStore;
 }
 

@@ -5,11 +5,10 @@
  */
 import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
-import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
-import type { DynamoSegmentStore, Segment } from '../dynamodb/segment-store.js';
-import type { DynamoUserStore, UserProfile } from '../dynamodb/user-store.js';
+import type { UserProfile } from '../users/ports.js';
 import { decodeCursor, encodeCursor, takeWithin, type MemberSource } from './evaluate.js';
 import { MAX_FILTER_COHORTS, parseFilter, type Filter } from './filter.js';
+import type { MemberReader, Segment, SegmentStore, WorkspaceUsers } from './ports.js';
 
 export const MAX_PAGE = 1_000;
 export const DEFAULT_PAGE = 100;
@@ -25,12 +24,9 @@ export const PAGE_READ_BUDGET = 5_000;
 const MAX_QUERY_PAGE = 1_000;
 
 export interface SegmentPorts {
-  segments: Pick<
-    DynamoSegmentStore,
-    'get' | 'create' | 'update' | 'list' | 'delete' | 'requestSizeJob' | 'advanceSizeJob' | 'finishSizeJob'
-  >;
-  memberships: Pick<DynamoMembershipStore, 'getCohorts' | 'cohortMembers'>;
-  users: Pick<DynamoUserStore, 'workspaceUsers' | 'getProfiles' | 'workspaceUserCount'>;
+  segments: SegmentStore;
+  memberships: MemberReader;
+  users: WorkspaceUsers;
   clock?: () => Date;
 }
 
@@ -96,7 +92,7 @@ export const memberSource = (
 export const requireSegment = async (
   workspaceId: string,
   segmentId: string,
-  segments: Pick<DynamoSegmentStore, 'get'>,
+  segments: Pick<SegmentStore, 'get'>,
 ): Promise<Segment> => {
   const segment = await segments.get(workspaceId, segmentId);
   if (!segment) throw new NotFoundError(`No segment ${segmentId} in this workspace`);

@@ -10,12 +10,13 @@
  *   segment, as of when the count began. A request answers that size, says whether it is
  *   still current, and queues a recompute when it is not.
  */
-import { mapLimit } from '../dynamodb/batch.js';
-import { newSizeJob, type Segment, type SizeJob, type SizeRange } from '../dynamodb/segment-store.js';
-import type { UserCount } from '../dynamodb/user-store.js';
+import { mapLimit } from '../concurrency.js';
 import type { Cohort } from '../cohorts/ports.js';
 import { ValidationError } from '../errors.js';
-import type { ExportQueue, SegmentJobMessage } from '../sqs/export-queue.js';
+import type { UserCount } from '../users/ports.js';
+import { generateId } from '../workspaces/keys.js';
+import type { SegmentJobMessage } from './messages.js';
+import type { ExportQueue, Segment, SizeJob, SizeRange } from './ports.js';
 import { takeWithin } from './evaluate.js';
 import { cohortTestsOf, type Filter } from './filter.js';
 import { memberSource, type SegmentPorts } from './service.js';
@@ -65,6 +66,14 @@ const RANGES_IN_PARALLEL = 4;
 /** A counting step: up to this many users, or this many keys read (so a step that rejects everything still ends). */
 const STEP_USERS = 10_000;
 const STEP_READS = 50_000;
+
+/** A job to compute a size, as queued: its chunks and ranges are recorded as it runs. */
+export const newSizeJob = (now: Date): SizeJob => ({
+  jobId: generateId(),
+  requestedAt: now.toISOString(),
+  chunks: 0,
+  progressAt: now.toISOString(),
+});
 
 export interface SizeInputs {
   /** The filter's cohorts with their member counts, by `partner/cohort_id`. */

@@ -1,24 +1,11 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
-import { CurrentsEvent } from '../currents/events.js';
 import { chunk } from '../dynamodb/batch.js';
 import { ServiceUnavailableError } from '../errors.js';
+import type { CurrentsMessage, CurrentsQueue } from '../currents/ports.js';
 import { toSqsBody } from './cohort-queue.js';
 
-/** One Currents event on its way to one connector. */
-export const CurrentsMessage = z.object({
-  v: z.literal(1),
-  workspaceId: z.string().min(1),
-  connectorId: z.string().min(1),
-  /** Epoch ms when first queued: the sender's 24 h / 48 h windows count from here. */
-  queuedAt: z.number().int(),
-  event: CurrentsEvent,
-});
-export type CurrentsMessage = z.infer<typeof CurrentsMessage>;
-
-export interface CurrentsQueue {
-  send(messages: readonly CurrentsMessage[]): Promise<void>;
-}
+/** The message's schema lives with the port; the delivery function parses what this queue carries with it. */
+export { CurrentsMessage } from '../currents/ports.js';
 
 /** AWS: SendMessageBatch takes at most 10 entries. */
 const SEND_BATCH_LIMIT = 10;

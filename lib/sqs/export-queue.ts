@@ -1,28 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
-
-/** "Continue export X of workspace W": the job record holds everything else. */
-export const ExportMessage = z.object({ v: z.literal(1), workspaceId: z.string().min(1), exportId: z.string().min(1) });
-export type ExportMessage = z.infer<typeof ExportMessage>;
-
-/** "Count segment S for size job J": the segment's `sizeJob` holds the progress. */
-export const SegmentSizeMessage = z.object({
-  v: z.literal(1),
-  type: z.literal('segment-size'),
-  workspaceId: z.string().min(1),
-  segmentId: z.string().min(1),
-  jobId: z.string().min(1),
-});
-export type SegmentSizeMessage = z.infer<typeof SegmentSizeMessage>;
-
-/** The segment worker's queue carries both kinds of job (a size message has a `type`; an export message, from before sizes, has none). */
-export const SegmentJobMessage = z.union([SegmentSizeMessage, ExportMessage]);
-export type SegmentJobMessage = z.infer<typeof SegmentJobMessage>;
-
-export interface ExportQueue {
-  /** `delaySeconds`: deliver it no sooner (SQS: at most 900). */
-  send(message: SegmentJobMessage, options?: { delaySeconds?: number }): Promise<void>;
-}
+import type { SegmentJobMessage } from '../segments/messages.js';
+import type { ExportQueue } from '../segments/ports.js';
 
 export class SqsExportQueue implements ExportQueue {
   constructor(

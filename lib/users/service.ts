@@ -3,8 +3,6 @@
  * /users/track, /users/identify and /users/export/ids, as Braze's endpoints of those names.
  */
 import type { IdentifierRef } from '../cohorts/matching.js';
-import { UserConflictError, type DynamoUserStore, type UserProfile } from '../dynamodb/user-store.js';
-import type { DynamoMembershipStore } from '../dynamodb/membership-store.js';
 import {
   customAttributesOf,
   type ExportIdsRequest,
@@ -14,28 +12,14 @@ import {
   type TrackRequest,
 } from './requests.js';
 import { customEvent, purchaseEvent, type EventUser } from '../currents/events.js';
-import type { DynamoConnectorStore } from '../dynamodb/connector-store.js';
-import type { CurrentsQueue } from '../sqs/currents-queue.js';
-
-export type UserStore = Pick<
-  DynamoUserStore,
-  | 'find'
-  | 'findOrCreate'
-  | 'getProfile'
-  | 'getProfiles'
-  | 'addAlias'
-  | 'addDeviceToIdentifiedUser'
-  | 'setCustomAttributes'
-  | 'identifyInPlace'
-  | 'mergeInto'
->;
-export type MembershipReader = Pick<DynamoMembershipStore, 'cohortsOfUser' | 'getCohorts' | 'dropUser'>;
+import type { ConnectorDirectory, CurrentsQueue } from '../currents/ports.js';
+import { UserConflictError, type UserMemberships, type UserProfile, type UserStore } from './ports.js';
 
 export interface UserPorts {
   users: UserStore;
-  memberships: MembershipReader;
+  memberships: UserMemberships;
   /** Where tracked events and purchases go: the workspace's Currents connectors, through their queue. */
-  currents?: { connectors: Pick<DynamoConnectorStore, 'list'>; queue: CurrentsQueue };
+  currents?: { connectors: ConnectorDirectory; queue: CurrentsQueue };
   clock?: () => Date;
 }
 
@@ -265,7 +249,7 @@ export const exportUsers = async (
 const toExportedUser = async (
   workspaceId: string,
   profile: UserProfile,
-  memberships: MembershipReader,
+  memberships: UserMemberships,
 ): Promise<ExportedUser> => {
   const refs = await memberships.cohortsOfUser(workspaceId, profile.brazeId);
   const cohorts = refs.length > 0 ? await memberships.getCohorts(workspaceId, refs) : [];

@@ -14,7 +14,7 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { runExportChunk, startExport } from '../../lib/segments/export.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
-import { FileBlobStore } from '../../lib/exports/blob-store.js';
+import { FileBlobStore } from '../../lib/local/blob-store.js';
 import { S3BlobStore } from '../../lib/s3/blob-store.js';
 import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';

@@ -9,22 +9,17 @@ import type { Filter } from '../../lib/segments/filter.js';
 import {
   answerSize,
   DEFAULT_SIZE_POLICY,
+  newSizeJob,
   runSizeJobChunk,
   sizeBounds,
   takesUsersInNoCohort,
   type SizeInputs,
   type SizePorts,
 } from '../../lib/segments/size.js';
-import {
-  newSizeJob,
-  type ComputedSize,
-  type Segment,
-  type SizeJob,
-  type SizeRange,
-} from '../../lib/dynamodb/segment-store.js';
+import type { ComputedSize, Segment, SizeJob, SizeRange } from '../../lib/segments/ports.js';
 import type { Cohort } from '../../lib/cohorts/ports.js';
-import type { UserCount } from '../../lib/dynamodb/user-store.js';
-import type { SegmentJobMessage } from '../../lib/sqs/export-queue.js';
+import type { UserCount } from '../../lib/users/ports.js';
+import type { SegmentJobMessage } from '../../lib/segments/messages.js';
 
 const includes = (cohortId: string): Filter => ({ cohort: { partner: 'heap', cohort_id: cohortId, includes: true } });
 const excludes = (cohortId: string): Filter => ({ cohort: { partner: 'heap', cohort_id: cohortId, includes: false } });

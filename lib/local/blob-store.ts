@@ -1,13 +1,8 @@
-/** Where audience exports are written: S3 in AWS, a local folder on the local stack. */
+/** Exports in a folder: the local stack's stand-in for S3 (lib/s3/blob-store.ts), behind the same port. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-
-export interface BlobStore {
-  put(key: string, body: string, contentType: string): Promise<void>;
-  /** Where a key (or a prefix) can be found, as a URI a person or a sender can use. */
-  locate(key: string): string;
-}
+import type { BlobStore } from '../segments/ports.js';
 
 export class FileBlobStore implements BlobStore {
   private readonly root: string;

@@ -1,0 +1,33 @@
+/**
+ * The ports queuing events for Currents is written against: the workspace's connectors
+ * and the queue to the delivery function. lib/dynamodb and lib/sqs implement them.
+ */
+import * as z from 'zod';
+import { CurrentsEvent } from './events.js';
+
+/** One Currents event on its way to one connector. */
+export const CurrentsMessage = z.object({
+  v: z.literal(1),
+  workspaceId: z.string().min(1),
+  connectorId: z.string().min(1),
+  /** Epoch ms when first queued: the sender's 24 h / 48 h windows count from here. */
+  queuedAt: z.number().int(),
+  event: CurrentsEvent,
+});
+export type CurrentsMessage = z.infer<typeof CurrentsMessage>;
+
+export interface CurrentsQueue {
+  /** All or nothing for the caller: a message the queue refused is a ServiceUnavailableError (the client retries). */
+  send(messages: readonly CurrentsMessage[]): Promise<void>;
+}
+
+/** A connector as far as queuing events for it goes: which event types it takes, and whether it is paused. */
+export interface ConnectorSubscription {
+  connectorId: string;
+  eventTypes: readonly string[];
+  paused: boolean;
+}
+
+export interface ConnectorDirectory {
+  list(workspaceId: string): Promise<readonly ConnectorSubscription[]>;
+}
