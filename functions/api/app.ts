@@ -7,7 +7,16 @@ import type { Context } from 'aws-lambda';
 import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../../lib/currents/ports.js';
 import { NotFoundError } from '../../lib/errors.js';
-import { httpApi, json, rejectMalformedStrings, type JsonRequest, type JsonResponse } from '../../lib/http/api.js';
+import {
+  httpApi,
+  json,
+  rejectMalformedStrings,
+  routeKeyOf,
+  type JsonHandler,
+  type JsonRequest,
+  type JsonResponse,
+  type JsonRoute,
+} from '../../lib/http/api.js';
 import type { Cohort, DynamoMembershipStore, SyncReport } from '../../lib/dynamodb/membership-store.js';
 import type { Observability } from '../../lib/observability.js';
 import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../../lib/users/requests.js';
@@ -25,26 +34,9 @@ import {
   sizeView,
   type SizeAnswer,
   type SizePolicy,
+  type SizePorts,
 } from '../../lib/segments/size.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
-
-export const API_ROUTES = [
-  'POST /users/track',
-  'POST /users/identify',
-  'POST /users/export/ids',
-  'GET /cohorts',
-  'GET /cohorts/{partner}/{cohort_id}',
-  'POST /segments',
-  'GET /segments',
-  'GET /segments/{segment_id}',
-  'PUT /segments/{segment_id}',
-  'DELETE /segments/{segment_id}',
-  'GET /segments/{segment_id}/users',
-  'POST /segments/{segment_id}/exports',
-  'GET /segments/{segment_id}/exports/{export_id}',
-  'GET /currents/{connector_id}',
-] as const;
-type ApiRoute = (typeof API_ROUTES)[number];
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: { connectors: Pick<DynamoConnectorStore, 'list' | 'get'>; queue: CurrentsQueue };
@@ -116,19 +108,24 @@ const INLINE_EXPORT_READS = 50_000;
 const withErrors = <T extends object>(body: T, errors: unknown[]): T & { errors?: unknown[] } =>
   errors.length > 0 ? { ...body, errors } : body;
 
-export const createApiHandler = (dependencies: ApiDependencies) => {
-  const { credentials, cohorts, segments, segmentSources, exports, observability } = dependencies;
-  const clock = dependencies.clock ?? (() => new Date());
-  const segmentOf = (workspaceId: string, request: JsonRequest) =>
-    requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments);
-  const sizePorts = { ...segmentSources, segments, queue: exports.queue };
-  const policy = dependencies.segmentSizePolicy;
-  const routes: Record<
-    ApiRoute,
-    (workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>
-  > = {
-    'POST /users/track': async (workspaceId, request) => {
-      const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), dependencies);
+/** What the routes read: the dependencies, and what the handler derives from them once. */
+interface Api extends ApiDependencies {
+  clock: () => Date;
+  sizePorts: SizePorts;
+  policy: SizePolicy | undefined;
+  /** The segment the path names, or a 404. */
+  segmentOf(workspaceId: string, request: JsonRequest): Promise<Segment>;
+}
+
+/** A route's answer for a workspace whose REST API key the request carried. */
+type ApiRouteHandler = (api: Api, workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>;
+
+const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler })[] = [
+  {
+    method: 'POST',
+    path: '/users/track',
+    handle: async (api, workspaceId, request) => {
+      const result = await trackUsers(workspaceId, parseBody(TrackRequest, request.body, '/users/track'), api);
       return json(
         201,
         withErrors(
@@ -142,30 +139,42 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
         ),
       );
     },
-    'POST /users/identify': async (workspaceId, request) => {
-      const result = await identifyUsers(
-        workspaceId,
-        parseBody(IdentifyRequest, request.body, '/users/identify'),
-        dependencies,
-      );
+  },
+  {
+    method: 'POST',
+    path: '/users/identify',
+    handle: async (api, workspaceId, request) => {
+      const result = await identifyUsers(workspaceId, parseBody(IdentifyRequest, request.body, '/users/identify'), api);
       return json(
         201,
         withErrors({ message: 'success', identified: result.identified, merged: result.merged }, result.errors),
       );
     },
-    'POST /users/export/ids': async (workspaceId, request) => {
+  },
+  {
+    method: 'POST',
+    path: '/users/export/ids',
+    handle: async (api, workspaceId, request) => {
       const result = await exportUsers(
         workspaceId,
         parseBody(ExportIdsRequest, request.body, '/users/export/ids'),
-        dependencies,
+        api,
       );
       return json(201, { users: result.users, invalid_user_ids: result.invalidUserIds, message: 'success' });
     },
-    'GET /cohorts': async (workspaceId) => {
+  },
+  {
+    method: 'GET',
+    path: '/cohorts',
+    handle: async ({ cohorts }, workspaceId) => {
       const list = await cohorts.listCohorts(workspaceId);
       return json(200, { cohorts: list.map(cohortView), message: 'success' });
     },
-    'GET /cohorts/{partner}/{cohort_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'GET',
+    path: '/cohorts/{partner}/{cohort_id}',
+    handle: async ({ cohorts }, workspaceId, request) => {
       const ref = {
         workspaceId,
         partner: request.pathParameters.partner ?? '',
@@ -181,7 +190,11 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
         message: 'success',
       });
     },
-    'POST /segments': async (workspaceId, request) => {
+  },
+  {
+    method: 'POST',
+    path: '/segments',
+    handle: async ({ segments, segmentSources, exports, clock, sizePorts, policy }, workspaceId, request) => {
       const input = parseSegmentBody(request.body);
       const now = clock();
       // The counts say whether the size is exact from them; if not, the first computation is queued now.
@@ -194,18 +207,30 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
         message: 'success',
       });
     },
-    'GET /segments': async (workspaceId) => {
+  },
+  {
+    method: 'GET',
+    path: '/segments',
+    handle: async ({ segments }, workspaceId) => {
       const list = await segments.list(workspaceId);
       return json(200, { segments: list.map((segment) => segmentView(segment)), message: 'success' });
     },
-    'GET /segments/{segment_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'GET',
+    path: '/segments/{segment_id}',
+    handle: async ({ clock, sizePorts, policy, segmentOf }, workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
       return json(200, {
         segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })),
         message: 'success',
       });
     },
-    'PUT /segments/{segment_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'PUT',
+    path: '/segments/{segment_id}',
+    handle: async ({ segments, segmentSources, exports, clock, sizePorts, policy }, workspaceId, request) => {
       const input = parseSegmentBody(request.body);
       const now = clock();
       const inputs = await readSizeInputs(workspaceId, input.filter, segmentSources);
@@ -223,18 +248,30 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
         message: 'success',
       });
     },
-    'DELETE /segments/{segment_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'DELETE',
+    path: '/segments/{segment_id}',
+    handle: async ({ segments }, workspaceId, request) => {
       if (!(await segments.delete(workspaceId, request.pathParameters.segment_id ?? ''))) {
         throw new NotFoundError(`No segment ${request.pathParameters.segment_id} in this workspace`);
       }
       return json(200, { message: 'success' });
     },
-    'GET /segments/{segment_id}/users': async (workspaceId, request) => {
+  },
+  {
+    method: 'GET',
+    path: '/segments/{segment_id}/users',
+    handle: async ({ segmentSources, segmentOf }, workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
       const page = await audiencePage(workspaceId, segment, request.queryStringParameters, segmentSources);
       return json(200, { users: page.users, next_cursor: page.nextCursor, message: 'success' });
     },
-    'POST /segments/{segment_id}/exports': async (workspaceId, request, context) => {
+  },
+  {
+    method: 'POST',
+    path: '/segments/{segment_id}/exports',
+    handle: async ({ segmentSources, exports, clock, segmentOf }, workspaceId, request, context) => {
       const segment = await segmentOf(workspaceId, request);
       const ports = { ...segmentSources, exports: exports.store, blobs: exports.blobs };
       const job = await startExport(workspaceId, segment, ports, clock());
@@ -252,29 +289,54 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
         message: 'success',
       });
     },
-    'GET /currents/{connector_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'GET',
+    path: '/currents/{connector_id}',
+    handle: async (api, workspaceId, request) => {
       const connector =
-        dependencies.currents &&
-        (await dependencies.currents.connectors.get(workspaceId, request.pathParameters.connector_id ?? ''));
+        api.currents && (await api.currents.connectors.get(workspaceId, request.pathParameters.connector_id ?? ''));
       if (!connector)
         throw new NotFoundError(`No Currents connector ${request.pathParameters.connector_id} in this workspace`);
       return json(200, { connector: connectorView(connector), message: 'success' });
     },
-    'GET /segments/{segment_id}/exports/{export_id}': async (workspaceId, request) => {
+  },
+  {
+    method: 'GET',
+    path: '/segments/{segment_id}/exports/{export_id}',
+    handle: async ({ exports }, workspaceId, request) => {
       const job = await exports.store.get(workspaceId, request.pathParameters.export_id ?? '');
       if (!job || job.segmentId !== request.pathParameters.segment_id)
         throw new NotFoundError(`No export ${request.pathParameters.export_id} of this segment`);
       return json(200, { export: exportView(job, exports.blobs), message: 'success' });
     },
-  };
+  },
+];
 
-  return httpApi(observability, async (request, context) => {
-    const { workspaceId } = await authenticateRestKey(credentials, request.headers.authorization);
-    observability.logger.appendKeys({ workspaceId });
-    // Every string of a body (ids, names, attribute names and values, filters) is stored or sent on: none UTF-8 cannot carry.
-    rejectMalformedStrings(request.body);
-    const route = routes[request.routeKey as ApiRoute];
-    if (!route) throw new NotFoundError(`No route ${request.routeKey}`);
-    return route(workspaceId, request, context);
-  });
+/** The routes as API Gateway names them (serverless.yml declares the same; the infra test compares). */
+export const API_ROUTES: readonly string[] = apiRoutes.map(routeKeyOf);
+
+export const createApiHandler = (dependencies: ApiDependencies) => {
+  const { credentials, segments, segmentSources, exports, observability } = dependencies;
+  const api: Api = {
+    ...dependencies,
+    clock: dependencies.clock ?? (() => new Date()),
+    sizePorts: { ...segmentSources, segments, queue: exports.queue },
+    policy: dependencies.segmentSizePolicy,
+    segmentOf: (workspaceId, request) => requireSegment(workspaceId, request.pathParameters.segment_id ?? '', segments),
+  };
+  /** Every route answers a workspace: its REST API key first, then the body's strings. */
+  const authenticated =
+    (handle: ApiRouteHandler): JsonHandler =>
+    async (request, context) => {
+      const { workspaceId } = await authenticateRestKey(credentials, request.headers.authorization);
+      observability.logger.appendKeys({ workspaceId });
+      // Every string of a body (ids, names, attribute names and values, filters) is stored or sent on: none UTF-8 cannot carry.
+      rejectMalformedStrings(request.body);
+      return handle(api, workspaceId, request, context);
+    };
+  return httpApi(
+    observability,
+    apiRoutes.map(({ method, path, handle }) => ({ method, path, handle: authenticated(handle) })),
+  );
 };

@@ -17,8 +17,8 @@ import {
   type CohortQueue,
 } from '../../lib/cohorts/ingest.js';
 import { toRequestId } from '../../lib/cohorts/messages.js';
-import { AuthenticationError, NotFoundError, ServiceError } from '../../lib/errors.js';
-import { httpApi, json, type JsonRequest } from '../../lib/http/api.js';
+import { AuthenticationError, ServiceError } from '../../lib/errors.js';
+import { httpApi, json, routeKeyOf, type JsonHandler, type JsonRequest, type JsonRoute } from '../../lib/http/api.js';
 import type { Observability } from '../../lib/observability.js';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
 import { CachedCredentialStore, DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
@@ -29,8 +29,6 @@ import {
   RateLimiter,
   type RequestCounter,
 } from '../../lib/workspaces/rate-limit.js';
-
-export const INGEST_ROUTES = ['POST /partners/{partner}/cohorts', 'POST /partners/{partner}/cohorts/users'] as const;
 
 export interface IngestDependencies {
   credentials: CredentialStore;
@@ -53,6 +51,44 @@ const field = (body: unknown, name: string): unknown =>
     ? (body as Record<string, unknown>)[name]
     : undefined;
 
+/** What a route does with a request whose keys were valid and that the rate limit admitted. */
+type Accept = (
+  request: JsonRequest,
+  acceptance: Acceptance,
+  ports: Pick<IngestDependencies, 'queue' | 'observability'>,
+) => Promise<void>;
+
+const ingestRoutes: readonly (Omit<JsonRoute, 'handle'> & { accept: Accept })[] = [
+  {
+    method: 'POST',
+    path: '/partners/{partner}/cohorts',
+    accept: async (request, acceptance, { queue, observability }) => {
+      const cohortName = validateNameCohortRequest(request.body);
+      await enqueueCohortName(cohortName, acceptance, queue);
+      observability.logger.info('cohort name accepted', { cohortId: cohortName.cohort_id });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/partners/{partner}/cohorts/users',
+    accept: async (request, acceptance, { queue, observability }) => {
+      const cohortChanges = validateCohortChangesRequest(request.body);
+      const identifiers = countIdentifiers(cohortChanges.cohort_changes);
+      // An empty delta is how partners test credentials: valid keys get their 201, nothing is queued.
+      if (cohortChanges.cohort_changes.length > 0) await enqueueCohortChanges(cohortChanges, acceptance, queue);
+      observability.metrics.addMetric('identifiersAccepted', MetricUnit.Count, identifiers);
+      observability.logger.info('cohort changes accepted', {
+        cohortId: cohortChanges.cohort_id,
+        changes: cohortChanges.cohort_changes.length,
+        identifiers,
+      });
+    },
+  },
+];
+
+/** The routes as API Gateway names them (serverless.yml declares the same; the infra test compares). */
+export const INGEST_ROUTES: readonly string[] = ingestRoutes.map(routeKeyOf);
+
 export const createIngestHandler = ({
   credentials,
   queue,
@@ -68,59 +104,46 @@ export const createIngestHandler = ({
     now: () => clock().getTime(),
   });
   const rateLimiter = new RateLimiter(requestCounter, requestsPerHour);
-  const accept = async (request: JsonRequest, acceptance: Acceptance): Promise<void> => {
-    if (request.routeKey === INGEST_ROUTES[0]) {
-      const cohortName = validateNameCohortRequest(request.body);
-      await enqueueCohortName(cohortName, acceptance, queue);
-      observability.logger.info('cohort name accepted', { cohortId: cohortName.cohort_id });
-    } else if (request.routeKey === INGEST_ROUTES[1]) {
-      const cohortChanges = validateCohortChangesRequest(request.body);
-      const identifiers = countIdentifiers(cohortChanges.cohort_changes);
-      // An empty delta is how partners test credentials: valid keys get their 201, nothing is queued.
-      if (cohortChanges.cohort_changes.length > 0) await enqueueCohortChanges(cohortChanges, acceptance, queue);
-      observability.metrics.addMetric('identifiersAccepted', MetricUnit.Count, identifiers);
-      observability.logger.info('cohort changes accepted', {
-        cohortId: cohortChanges.cohort_id,
-        changes: cohortChanges.cohort_changes.length,
-        identifiers,
+  /** Every route: authenticate (always first), rate-limit, then the route's own work; 201 once it is queued. */
+  const admitted =
+    (accept: Accept): JsonHandler =>
+    async (request) => {
+      const partner = request.pathParameters.partner ?? '';
+      const now = clock();
+      const { workspaceId } = await authenticatePartner(
+        cachedCredentials,
+        {
+          partner,
+          partnerApiKey: field(request.body, 'partner_api_key'),
+          clientSecret: field(request.body, 'client_secret'),
+        },
+        now,
+      ).catch((error: unknown) => {
+        if (error instanceof AuthenticationError) observability.metrics.addMetric('authFailures', MetricUnit.Count, 1);
+        throw error;
       });
-    } else {
-      throw new NotFoundError(`No route ${request.routeKey}`);
-    }
-  };
-  return httpApi(observability, async (request: JsonRequest) => {
-    const partner = request.pathParameters.partner ?? '';
-    const now = clock();
-    const { workspaceId } = await authenticatePartner(
-      cachedCredentials,
-      {
+      observability.logger.appendKeys({ workspaceId, partner });
+      const rateLimit = await rateLimiter.admit({ partner, workspaceId, now }).catch((error: unknown) => {
+        if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
+        throw error;
+      });
+      const acceptance = {
+        workspaceId,
         partner,
-        partnerApiKey: field(request.body, 'partner_api_key'),
-        clientSecret: field(request.body, 'client_secret'),
-      },
-      now,
-    ).catch((error: unknown) => {
-      if (error instanceof AuthenticationError) observability.metrics.addMetric('authFailures', MetricUnit.Count, 1);
-      throw error;
-    });
-    observability.logger.appendKeys({ workspaceId, partner });
-    const rateLimit = await rateLimiter.admit({ partner, workspaceId, now }).catch((error: unknown) => {
-      if (error instanceof RateLimitedError) observability.metrics.addMetric('rateLimited', MetricUnit.Count, 1);
-      throw error;
-    });
-    const acceptance = {
-      workspaceId,
-      partner,
-      stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) },
+        stamp: { acceptedAt: now.toISOString(), requestId: toRequestId(request.requestId) },
+      };
+      try {
+        await accept(request, acceptance, { queue, observability });
+      } catch (error: unknown) {
+        // The request counted against the hour, so its answer (a 400, a 503) says how many are left, as a 201's does.
+        if (error instanceof ServiceError) Object.assign(error.headers, rateLimit);
+        throw error;
+      }
+      observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
+      return json(201, { message: 'success' }, rateLimit);
     };
-    try {
-      await accept(request, acceptance);
-    } catch (error: unknown) {
-      // The request counted against the hour, so its answer (a 400, a 503) says how many are left, as a 201's does.
-      if (error instanceof ServiceError) Object.assign(error.headers, rateLimit);
-      throw error;
-    }
-    observability.metrics.addMetric('requestsAccepted', MetricUnit.Count, 1);
-    return json(201, { message: 'success' }, rateLimit);
-  });
+  return httpApi(
+    observability,
+    ingestRoutes.map(({ method, path, accept }) => ({ method, path, handle: admitted(accept) })),
+  );
 };

@@ -1,13 +1,15 @@
 /**
  * The HTTP chain shared by the API Gateway functions: middy with Powertools
- * (logger, tracer, metrics), header normalization, a JSON body reader that answers in
- * the contract's error shape, and an error handler that never leaks internals.
+ * (logger, tracer, metrics), header normalization, routing by method and path (middy's
+ * http-router), a JSON body reader that answers in the contract's error shape, and one
+ * error handler that never leaks internals.
  */
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpRouterHandler from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
+import { NotFoundError, PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
 import { observedHandler, type Observability } from '../observability.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, pathParameterProblems } from './limits.js';
 import { firstMalformedString, isWellFormedUnicode } from '../unicode.js';
@@ -98,44 +100,80 @@ const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 => 
   body: JSON.stringify(response.body),
 });
 
-export const errorResponse = (error: ServiceError): JsonResponse =>
-  json(error.statusCode, { message: error.message, errors: error.errors }, error.headers);
-
 export type JsonHandler = (request: JsonRequest, context: Context) => Promise<JsonResponse>;
 
-/** Wraps a route handler in the shared chain. */
-export const httpApi = (observability: Observability, handle: JsonHandler) => {
-  const { logger, metrics } = observability;
+/** A route as serverless.yml declares it (`path` with `{name}` parameters), and what answers it. */
+export interface JsonRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  handle: JsonHandler;
+}
 
-  const respond = async (event: APIGatewayProxyEventV2, context: Context): Promise<JsonResponse> => {
+/** `POST /users/track`: how API Gateway names a route (its route key). */
+export const routeKeyOf = (route: Pick<JsonRoute, 'method' | 'path'>): string => `${route.method} ${route.path}`;
+
+const jsonRequest = (event: APIGatewayProxyEventV2, requestId: string): JsonRequest => ({
+  routeKey: event.routeKey,
+  requestId,
+  pathParameters: event.pathParameters ?? {},
+  queryStringParameters: event.queryStringParameters ?? {},
+  headers: event.headers ?? {},
+  body: readJsonBody(event),
+});
+
+/**
+ * The one error handler of the HTTP functions: an error a client may see answers its
+ * status, `{message, errors}` and headers; anything else is logged and answers a 500
+ * that says nothing of it.
+ */
+const errorResponse = (error: unknown, logger: Observability['logger']): JsonResponse => {
+  if (error instanceof ServiceError) {
+    // Client errors are expected traffic: info, with the log-safe message only.
+    const level = error.statusCode >= 500 ? 'warn' : 'info';
+    logger[level]('request rejected', {
+      statusCode: error.statusCode,
+      reason: error.logMessage,
+      errors: error.errors.slice(0, 5),
+    });
+    return json(error.statusCode, { message: error.message, errors: error.errors }, error.headers);
+  }
+  logger.error('unexpected error', error instanceof Error ? error : String(error));
+  return json(500, { message: 'Internal server error', errors: [] });
+};
+
+/**
+ * The shared chain around a function's routes. API Gateway picks the function by the
+ * same table (serverless.yml); middy's http-router picks the route within it by the
+ * method and `requestContext.http.path` of the payload 2.0 event (the $default stage
+ * serverless.yml deploys adds no prefix), keeping API Gateway's decoded path parameters.
+ */
+export const httpApi = (observability: Observability, routes: readonly JsonRoute[]) => {
+  const { logger, metrics } = observability;
+  const route = httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({
+    routes: routes.map(({ method, path, handle }) => ({
+      method,
+      path,
+      handler: async (event: APIGatewayProxyEventV2, context: Context) => {
+        const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+        return toResult(await handle(jsonRequest(event, requestId), context));
+      },
+    })),
+    notFoundResponse: ({ method, path }) => {
+      throw new NotFoundError(`No route ${method} ${path}`);
+    },
+  });
+
+  const respond = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     logger.appendKeys({ routeKey: event.routeKey, requestId });
     try {
       checkPathParameters(event.pathParameters ?? {});
-      return await handle(
-        {
-          routeKey: event.routeKey,
-          requestId,
-          pathParameters: event.pathParameters ?? {},
-          queryStringParameters: event.queryStringParameters ?? {},
-          headers: event.headers ?? {},
-          body: readJsonBody(event),
-        },
-        context,
-      );
+      return await route(event, context);
     } catch (error: unknown) {
-      if (error instanceof ServiceError) {
-        // Client errors are expected traffic: info, with the log-safe message only.
-        const level = error.statusCode >= 500 ? 'warn' : 'info';
-        logger[level]('request rejected', {
-          statusCode: error.statusCode,
-          reason: error.logMessage,
-          errors: error.errors.slice(0, 5),
-        });
-        return errorResponse(error);
-      }
-      logger.error('unexpected error', error instanceof Error ? error : String(error));
-      return json(500, { message: 'Internal server error', errors: [] });
+      return toResult(errorResponse(error, logger));
     }
   };
 
@@ -143,8 +181,8 @@ export const httpApi = (observability: Observability, handle: JsonHandler) => {
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders())
     .handler(async (event, context) => {
-      const response = await respond(event, context);
-      metrics.addMetric(statusClass(response.statusCode), MetricUnit.Count, 1);
-      return toResult(response);
+      const result = await respond(event, context);
+      metrics.addMetric(statusClass(result.statusCode ?? 200), MetricUnit.Count, 1);
+      return result;
     });
 };
