@@ -16,6 +16,7 @@ import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirect
 import { generateId } from '../workspaces/keys.js';
 import { isLoadError } from '../errors.js';
 import {
+  newProfile,
   UserConflictError,
   type UserAliasValue,
   type UserCount,
@@ -227,14 +228,7 @@ export class DynamoUserStore implements UserDirectory, UserStore, WorkspaceUsers
       const profile: UserProfile & { pk: string; wpk: string; wsk: string } = {
         pk: profileKey(workspaceId, brazeId),
         ...workspaceIndexKeys(workspaceId, brazeId),
-        brazeId,
-        workspaceId,
-        ...(ref.type === 'external_id' ? { externalId: ref.externalId } : {}),
-        aliases: ref.type === 'alias' ? [{ alias_label: ref.label, alias_name: ref.name }] : [],
-        deviceIds: ref.type === 'device_id' ? [ref.deviceId] : [],
-        customAttributes: {},
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
+        ...newProfile(workspaceId, brazeId, ref, now),
       };
       try {
         await this.client.send(

@@ -22,6 +22,18 @@ export interface UserProfile {
   updatedAt: string;
 }
 
+/** A new user's profile: owned by the one identifier it was created for, nothing else known yet. */
+export const newProfile = (workspaceId: string, brazeId: string, owner: IdentifierRef, now: Date): UserProfile => ({
+  brazeId,
+  workspaceId,
+  ...(owner.type === 'external_id' ? { externalId: owner.externalId } : {}),
+  aliases: owner.type === 'alias' ? [{ alias_label: owner.label, alias_name: owner.name }] : [],
+  deviceIds: owner.type === 'device_id' ? [owner.deviceId] : [],
+  customAttributes: {},
+  createdAt: now.toISOString(),
+  updatedAt: now.toISOString(),
+});
+
 /** The workspace's users, and when a profile was last created or removed (what a computed segment size depends on). */
 export interface UserCount {
   users: number;

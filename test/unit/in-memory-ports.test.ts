@@ -21,6 +21,7 @@ import { audiencePage } from '../../lib/segments/service.js';
 import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../../lib/users/requests.js';
 import { exportUsers, identifyUsers, trackUsers, type UserPorts } from '../../lib/users/service.js';
 import {
+  newProfile,
   UserConflictError,
   type UserAliasValue,
   type UserMemberships,
@@ -57,16 +58,7 @@ class MemoryUsers implements UserStore, WorkspaceUsers {
     if (existing) return { brazeId: existing.brazeId, created: false };
     // Hex ids that sort in creation order, like the braze_ids segments merge on.
     const brazeId = (this.nextId++).toString(16).padStart(24, '0');
-    this.profiles.set(brazeId, {
-      brazeId,
-      workspaceId,
-      ...(ref.type === 'external_id' ? { externalId: ref.externalId } : {}),
-      aliases: ref.type === 'alias' ? [{ alias_label: ref.label, alias_name: ref.name }] : [],
-      deviceIds: ref.type === 'device_id' ? [ref.deviceId] : [],
-      customAttributes: {},
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-    });
+    this.profiles.set(brazeId, newProfile(workspaceId, brazeId, ref, now));
     this.own(ref, brazeId);
     return { brazeId, created: true };
   }
