@@ -43,3 +43,11 @@ export const readExportsConfig = (env: NodeJS.ProcessEnv = process.env) =>
 
 export const readCurrentsQueueUrl = (env: NodeJS.ProcessEnv = process.env): string =>
   required(env, 'CURRENTS_QUEUE_URL');
+
+/** KEY_PEPPER_SECRET_ARN: the Secrets Manager secret whose value peppers key hashes (ingest, api). */
+export const readKeyPepperSecretId = (env: NodeJS.ProcessEnv = process.env): string =>
+  required(env, 'KEY_PEPPER_SECRET_ARN');
+
+/** CONNECTOR_TOKEN_SECRET_ARN: the Secrets Manager secret whose value seals Currents connector tokens (currents). */
+export const readConnectorTokenSecretId = (env: NodeJS.ProcessEnv = process.env): string =>
+  required(env, 'CONNECTOR_TOKEN_SECRET_ARN');

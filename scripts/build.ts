@@ -21,6 +21,8 @@ export const PLACEHOLDER_FUNCTION_ENV = {
   EXPORTS_BUCKET: 'b',
   EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
   CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
+  KEY_PEPPER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:p',
+  CONNECTOR_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:t',
   AWS_REGION: 'us-east-1',
 } as const;
 

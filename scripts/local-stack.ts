@@ -4,11 +4,14 @@
  * LOCAL_DATA_DIR (default .local/state) and found again at the next start; `--reset`
  * deletes it first. Keys are generated on the first start unless fixed through
  * LOCAL_DATA_IMPORT_KEY, LOCAL_PARTNER_API_KEY and LOCAL_REST_API_KEY (which apply when
- * the demo workspace is created). Ctrl-C stops everything it started.
+ * the demo workspace is created; each must carry 256 random bits, as generated keys do).
+ * The service secrets (key-hash pepper, connector-token key) are generated into
+ * <LOCAL_DATA_DIR>/secrets.json. Ctrl-C stops everything it started.
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { describeStack, startLocalStack } from '../lib/local/stack.js';
+import { keyStrengthProblem } from '../lib/workspaces/keys.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -25,6 +28,22 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+// Unset or empty: generated. Set: refused below 256 bits, before anything starts.
+const givenKey = (name: string): string | undefined => {
+  const key = process.env[name] || undefined;
+  const problem = key === undefined ? undefined : keyStrengthProblem(key);
+  if (problem) {
+    console.error(`${name} is too weak: ${problem}`);
+    process.exit(2);
+  }
+  return key;
+};
+const givenKeys = {
+  partnerApiKey: givenKey('LOCAL_PARTNER_API_KEY'),
+  dataImportKey: givenKey('LOCAL_DATA_IMPORT_KEY'),
+  restApiKey: givenKey('LOCAL_REST_API_KEY'),
+};
+
 const { values: flags } = parseArgs({ options: { reset: { type: 'boolean', default: false } } });
 const dataDir = process.env.LOCAL_DATA_DIR ?? '.local/state';
 if (flags.reset) {
@@ -37,9 +56,7 @@ const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 3000),
   host: '127.0.0.1',
   partners,
-  partnerApiKey: process.env.LOCAL_PARTNER_API_KEY,
-  dataImportKey: process.env.LOCAL_DATA_IMPORT_KEY,
-  restApiKey: process.env.LOCAL_REST_API_KEY,
+  ...givenKeys,
   visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
   printCurrents: true,
   dataDir,

@@ -1,5 +1,7 @@
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
-import { readCurrentsQueueUrl, readExportsConfig, readTables } from '../../lib/config.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createSecretsProvider, secretsManagerSecret } from '../../lib/aws/secrets.js';
+import { readCurrentsQueueUrl, readExportsConfig, readKeyPepperSecretId, readTables } from '../../lib/config.js';
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
@@ -10,6 +12,7 @@ import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
+import { createKeyHasher } from '../../lib/workspaces/keys.js';
 import { createApiHandler } from './app.js';
 
 const tables = readTables();
@@ -19,9 +22,13 @@ const documents = traceClient(observability, createDocumentClient());
 const sqs = traceClient(observability, createSqsClient());
 const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 const users = new DynamoUserStore(documents, tables.users);
+// The pepper of key hashes: fetched at the first request, kept for the instance's life. The API never
+// opens connector tokens (their store here has no cipher).
+const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
+const keyHasher = createKeyHasher(secretsManagerSecret(secrets, readKeyPepperSecretId()));
 
 export const handler = createApiHandler({
-  credentials: new DynamoWorkspaceStore(documents, tables.workspaces),
+  credentials: new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher),
   users,
   memberships,
   cohorts: memberships,

@@ -21,7 +21,12 @@ import {
   type PendingEvent,
   type PostEvents,
 } from '../../lib/currents/delivery.js';
-import type { Connector, DeadLetter, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
+import type {
+  Connector,
+  DeadLetter,
+  DeliveryTarget,
+  DynamoConnectorStore,
+} from '../../lib/dynamodb/connector-store.js';
 import { CurrentsMessage } from '../../lib/sqs/currents-queue.js';
 import { observedHandler, type Observability } from '../../lib/observability.js';
 
@@ -29,10 +34,10 @@ import { observedHandler, type Observability } from '../../lib/observability.js'
 const PAUSED_RETRY_SECONDS = 300;
 
 export interface CurrentsDeliveryDependencies {
-  connectors: Pick<DynamoConnectorStore, 'get' | 'recordDeliveries' | 'putDeadLetters'>;
+  connectors: Pick<DynamoConnectorStore, 'getForDelivery' | 'recordDeliveries' | 'putDeadLetters'>;
   /** Makes a failed record come back after `seconds` (SQS ChangeMessageVisibility). */
   retryLater(receiptHandle: string, seconds: number): Promise<void>;
-  poster?: (connector: Connector) => PostEvents;
+  poster?: (connector: DeliveryTarget) => PostEvents;
   clock?: DeliveryClock;
   observability: Observability;
 }
@@ -52,7 +57,7 @@ export const createCurrentsHandler = ({
     records: { record: SQSRecord; message: CurrentsMessage }[],
     failures: string[],
   ) => {
-    const connector = await connectors.get(workspaceId, connectorId);
+    const connector = await connectors.getForDelivery(workspaceId, connectorId);
     if (!connector) {
       logger.warn('connector deleted: its queued events are discarded', {
         workspaceId,

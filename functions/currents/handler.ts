@@ -1,8 +1,11 @@
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
-import { readCurrentsQueueUrl, readTables } from '../../lib/config.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createSecretsProvider, secretsManagerSecret } from '../../lib/aws/secrets.js';
+import { readConnectorTokenSecretId, readCurrentsQueueUrl, readTables } from '../../lib/config.js';
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
+import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
 import { createCurrentsHandler } from './app.js';
 
 const tables = readTables();
@@ -10,9 +13,12 @@ const queueUrl = readCurrentsQueueUrl();
 const observability = await createObservability('currents');
 const documents = traceClient(observability, createDocumentClient());
 const sqs = traceClient(observability, createSqsClient());
+// The key of connector tokens: fetched at the first delivery, kept for the instance's life.
+const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
+const tokenCipher = createTokenCipher(secretsManagerSecret(secrets, readConnectorTokenSecretId()));
 
 export const handler = createCurrentsHandler({
-  connectors: new DynamoConnectorStore(documents, tables.cohorts),
+  connectors: new DynamoConnectorStore(documents, tables.cohorts, tokenCipher),
   retryLater: async (receiptHandle, seconds) => {
     await sqs.send(
       new ChangeMessageVisibilityCommand({

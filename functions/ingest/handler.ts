@@ -1,8 +1,11 @@
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
-import { readQueueUrl, readRequestsPerHour, readTables } from '../../lib/config.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createSecretsProvider, secretsManagerSecret } from '../../lib/aws/secrets.js';
+import { readKeyPepperSecretId, readQueueUrl, readRequestsPerHour, readTables } from '../../lib/config.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
+import { createKeyHasher } from '../../lib/workspaces/keys.js';
 import { createIngestHandler } from './app.js';
 
 const tables = readTables();
@@ -10,7 +13,10 @@ const observability = await createObservability('ingest');
 const documents = traceClient(observability, createDocumentClient());
 const sqs = traceClient(observability, createSqsClient());
 
-const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
+// The pepper of key hashes: fetched at the first request, kept for the instance's life.
+const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
+const keyHasher = createKeyHasher(secretsManagerSecret(secrets, readKeyPepperSecretId()));
+const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher);
 
 export const handler = createIngestHandler({
   credentials: workspaces,

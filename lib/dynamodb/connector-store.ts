@@ -1,9 +1,13 @@
 /**
  * Currents connectors live in the Cohorts table:
- *   pk <ws>#CURRENTS, sk <connectorId>     url, token, event types, paused, delivery counters
+ *   pk <ws>#CURRENTS, sk <connectorId>     url, sealed token, event types, paused, delivery counters
  *   pk <ws>#CURRENTS-DEAD#<connectorId>, sk <droppedAt>#<eventId>   a dropped event (kept 14 days)
- * The token is what the receiver (Heap) expects in `Authorization: Bearer`; it is stored
- * as given (DynamoDB encrypts at rest), never logged, never returned by the API.
+ * The token is what the receiver (Heap) expects in `Authorization: Bearer`. It is stored
+ * sealed (`tokenSealed`: AES-256-GCM under a key from a service secret, bound to the
+ * connector; lib/secrets/token-cipher.ts), opened only by `getForDelivery` (the currents
+ * function), never logged, never returned by the API or `get`/`list`. A connector stored
+ * before sealing holds its token in a plain `token` attribute until its next delivery
+ * seals it.
  */
 import {
   BatchWriteCommand,
@@ -15,6 +19,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
+import type { TokenCipher } from '../secrets/token-cipher.js';
 import { backoff, chunk, queryAll } from './batch.js';
 import type { CurrentsEvent } from '../currents/events.js';
 
@@ -22,7 +27,6 @@ export interface Connector {
   workspaceId: string;
   connectorId: string;
   url: string;
-  token?: string;
   eventTypes: string[];
   paused: boolean;
   createdAt: string;
@@ -46,23 +50,33 @@ const DEAD_LETTER_TTL_SECONDS = 14 * 24 * 3600;
 /** AWS: BatchWriteItem takes at most 25 items. */
 const BATCH_WRITE_LIMIT = 25;
 
+/** A connector with what delivering to it takes: its token, opened. */
+export type DeliveryTarget = Connector & { token?: string };
+
 const toConnector = (item: Record<string, unknown>): Connector => {
-  const { pk: _pk, sk, ...fields } = item;
+  // The token, sealed or (stored before sealing) plain, never leaves the store this way.
+  const { pk: _pk, sk, token: _token, tokenSealed: _tokenSealed, ...fields } = item;
   return { ...(fields as Omit<Connector, 'connectorId'>), connectorId: sk as string };
 };
 
+/** What a sealed token is bound to: a sealed token copied to another connector does not open. */
+const tokenContext = (workspaceId: string, connectorId: string) => `currents-connector#${workspaceId}#${connectorId}`;
+
 export class DynamoConnectorStore {
+  /** `tokenCipher`: needed to create a connector with a token and to deliver (not to list or count). */
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly tokenCipher?: TokenCipher,
   ) {}
 
   async create(
     input: { workspaceId: string; url: string; token?: string; eventTypes: string[] },
     now: Date,
   ): Promise<Connector> {
+    const { token, ...fields } = input;
     const connector: Connector = {
-      ...input,
+      ...fields,
       connectorId: generateId(),
       paused: false,
       createdAt: now.toISOString(),
@@ -70,15 +84,55 @@ export class DynamoConnectorStore {
       retrying: 0,
       dropped: 0,
     };
-    const { connectorId, ...fields } = connector;
+    const { connectorId, ...stored } = connector;
+    const tokenSealed =
+      token === undefined ? undefined : await this.cipher().seal(token, tokenContext(input.workspaceId, connectorId));
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { pk: listKey(input.workspaceId), sk: connectorId, ...fields },
+        Item: { pk: listKey(input.workspaceId), sk: connectorId, ...stored, tokenSealed },
         ConditionExpression: 'attribute_not_exists(sk)',
       }),
     );
     return connector;
+  }
+
+  /**
+   * The connector with its token opened, for the currents function. A token still stored
+   * plain (before sealing) is sealed now, in a write conditioned on it being unchanged.
+   */
+  async getForDelivery(workspaceId: string, connectorId: string): Promise<DeliveryTarget | undefined> {
+    const response = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: listKey(workspaceId), sk: connectorId } }),
+    );
+    if (!response.Item) return undefined;
+    const connector = toConnector(response.Item);
+    const context = tokenContext(workspaceId, connectorId);
+    const { tokenSealed, token: plainToken } = response.Item as { tokenSealed?: string; token?: string };
+    if (typeof tokenSealed === 'string') return { ...connector, token: await this.cipher().open(tokenSealed, context) };
+    if (typeof plainToken !== 'string') return connector;
+    const sealed = await this.cipher().seal(plainToken, context);
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: listKey(workspaceId), sk: connectorId },
+          UpdateExpression: 'SET tokenSealed = :sealed REMOVE #token',
+          ConditionExpression: '#token = :plain',
+          ExpressionAttributeNames: { '#token': 'token' },
+          ExpressionAttributeValues: { ':sealed': sealed, ':plain': plainToken },
+        }),
+      )
+      .catch((error: unknown) => {
+        // Sealed meanwhile by another delivery, or deleted: either way nothing is left to seal.
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+    return { ...connector, token: plainToken };
+  }
+
+  private cipher(): TokenCipher {
+    if (!this.tokenCipher) throw new Error('This connector store was built without a token cipher');
+    return this.tokenCipher;
   }
 
   async list(workspaceId: string): Promise<Connector[]> {

@@ -2,8 +2,10 @@
  * Workspaces table: workspaces, key grants (by key hash) and the partner registry.
  * Items (hash key `pk` only):
  *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys
- *   KEY#<sha256(key)>    a grant: kind, workspaceId, partners (denormalized for one-read auth)
+ *   KEY#<key hash>       a grant: kind, workspaceId, partners (denormalized for one-read auth)
  *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
+ * Key hashes are `v2:` + a peppered HMAC (lib/workspaces/keys.ts); items written before
+ * peppers hold a plain SHA-256 until their key's next successful use moves them.
  *   RATE#<partner>#<ws>#<window start>  requests claimed by all ingest instances in an hourly window (TTL-deleted)
  */
 import {
@@ -14,10 +16,10 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { generateId, generateKey, hashKey } from '../workspaces/keys.js';
+import { assertStrongKey, generateId, generateKey, type KeyHasher } from '../workspaces/keys.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 const workspacePk = (workspaceId: string) => `WS#${workspaceId}`;
@@ -39,6 +41,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
+    readonly keyHasher: KeyHasher,
   ) {}
 
   async getPartnerAndKey(
@@ -85,7 +88,10 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
   async registerPartner(partner: string, options: { partnerApiKey?: string; enabled?: boolean } = {}): Promise<string> {
     const partnerApiKey = options.partnerApiKey ?? generateKey();
     await this.client.send(
-      new PutCommand({ TableName: this.tableName, Item: this.partnerItem(partner, partnerApiKey, options.enabled) }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: await this.partnerItem(partner, partnerApiKey, options.enabled),
+      }),
     );
     return partnerApiKey;
   }
@@ -103,7 +109,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: this.partnerItem(partner, partnerApiKey, options.enabled),
+          Item: await this.partnerItem(partner, partnerApiKey, options.enabled),
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -142,13 +148,15 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       partners: [...new Set(input.partners)],
       createdAt: new Date().toISOString(),
     };
-    const dataImportKey = input.dataImportKey ?? generateKey();
-    const restApiKey = input.restApiKey ?? generateKey();
+    const dataImportKey =
+      input.dataImportKey === undefined ? generateKey() : assertStrongKey(input.dataImportKey, 'data import key');
+    const restApiKey =
+      input.restApiKey === undefined ? generateKey() : assertStrongKey(input.restApiKey, 'REST API key');
     const item: WorkspaceItem = {
       pk: workspacePk(workspace.workspaceId),
       ...workspace,
-      dataImportKeyHash: hashKey(dataImportKey),
-      restKeyHash: hashKey(restApiKey),
+      dataImportKeyHash: await this.keyHasher.hash(dataImportKey),
+      restKeyHash: await this.keyHasher.hash(restApiKey),
     };
     await this.client.send(
       new TransactWriteCommand({
@@ -211,7 +219,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
   async rotateKey(workspaceId: string, kind: KeyKind, graceSeconds = 0, now: Date = new Date()): Promise<string> {
     const item = await this.requireWorkspaceItem(workspaceId);
     const newKey = generateKey();
-    const newHash = hashKey(newKey);
+    const newHash = await this.keyHasher.hash(newKey);
     const hashField = kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
     const oldHash = item[hashField];
     // Rounded up: a grace of N seconds lasts at least N seconds (rounded down, 1 s could last 1 ms).
@@ -251,6 +259,73 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       }),
     );
     return newKey;
+  }
+
+  /**
+   * One transaction: the grant is written under its new hash and deleted under the old,
+   * and, for a workspace's current key, the workspace's record of it follows. Each part
+   * is conditioned on what was read, so a concurrent upgrade (another instance), rotation
+   * or revocation cancels it, and that outcome is final: what is current is found next time.
+   */
+  async upgradeKeyHash(legacyHash: string, keyHash: string, grant: KeyGrant): Promise<void> {
+    const old = (await this.getItem(keyPk(legacyHash))) as (KeyGrant & { pk: string }) | undefined;
+    if (!old) return;
+    const { pk: _pk, ...fields } = old;
+    const hashField = grant.kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: keyPk(keyHash), ...fields },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { pk: keyPk(legacyHash) },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            // A key in its grace period is no longer the workspace's current one: only its grant moves.
+            ...(old.expiresAt === undefined
+              ? [
+                  {
+                    Update: {
+                      TableName: this.tableName,
+                      Key: { pk: workspacePk(old.workspaceId) },
+                      UpdateExpression: `SET ${hashField} = :new`,
+                      ConditionExpression: `${hashField} = :old`,
+                      ExpressionAttributeValues: { ':new': keyHash, ':old': legacyHash },
+                    },
+                  },
+                ]
+              : []),
+          ],
+        }),
+      );
+    } catch (error: unknown) {
+      if (!isConditionCancellation(error)) throw error;
+    }
+  }
+
+  async upgradePartnerKeyHash(partner: string, legacyHash: string, keyHash: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: partnerPk(partner) },
+          UpdateExpression: 'SET keyHash = :new',
+          ConditionExpression: 'keyHash = :old',
+          ExpressionAttributeValues: { ':new': keyHash, ':old': legacyHash },
+        }),
+      );
+    } catch (error: unknown) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /**
@@ -298,8 +373,10 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     return item;
   }
 
-  private partnerItem(partner: string, partnerApiKey: string, enabled = true) {
-    return { pk: partnerPk(partner), partner, keyHash: hashKey(partnerApiKey), enabled };
+  /** A partner's item; a key the caller chose must be as strong as a generated one. */
+  private async partnerItem(partner: string, partnerApiKey: string, enabled = true) {
+    assertStrongKey(partnerApiKey, 'partner API key');
+    return { pk: partnerPk(partner), partner, keyHash: await this.keyHasher.hash(partnerApiKey), enabled };
   }
 
   private grantItem(keyHash: string, kind: KeyKind, workspace: Workspace) {
@@ -311,3 +388,8 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     return response.Item;
   }
 }
+
+/** A transaction cancelled because a condition failed (not by load: that is worth retrying, and is thrown). */
+const isConditionCancellation = (error: unknown): boolean =>
+  error instanceof TransactionCanceledException &&
+  (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed');

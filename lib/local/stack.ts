@@ -27,7 +27,7 @@ import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
 import type { DeliveryClock } from '../currents/delivery.js';
 import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Tables } from '../config.js';
 import { DynamoMembershipStore } from '../dynamodb/membership-store.js';
 import { DynamoUserStore } from '../dynamodb/user-store.js';
@@ -40,7 +40,11 @@ import type { CohortQueue } from '../cohorts/ingest.js';
 import type { MembershipStore } from '../dynamodb/membership-store.js';
 import type { UserDirectory } from '../cohorts/matching.js';
 import type { MembershipEventPublisher } from '../cohorts/events.js';
-import { generateKey } from '../workspaces/keys.js';
+import { assertStrongKey, createKeyHasher, generateKey, keyStrengthProblem } from '../workspaces/keys.js';
+import { createTokenCipher } from '../secrets/token-cipher.js';
+import { loadOrCreateLocalSecrets } from './secrets.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { KNOWN_PARTNERS } from '../workspaces/partners.js';
 import {
   LOCAL_CREDENTIALS,
@@ -131,6 +135,8 @@ export interface LocalStack {
   queues: LocalQueues;
   partnerApiKey: string;
   workspace: CreatedWorkspace;
+  /** The service secrets (what Secrets Manager holds on AWS): <dataDir>/secrets.json, or a temporary file. */
+  secretsFile: string;
   clients: { dynamodb: DynamoDBClient; documents: DynamoDBDocumentClient; sqs: SQSClient; sns: SNSClient };
   stores: { workspaces: DynamoWorkspaceStore; users: DynamoUserStore; memberships: DynamoMembershipStore };
   handlers: {
@@ -150,8 +156,13 @@ export interface LocalStack {
 
 /** What `npm run admin -- --local` needs to find a running stack: endpoints and names, never keys. */
 export const describeStack = (
-  stack: Pick<LocalStack, 'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events' | 'currents'>,
+  stack: Pick<
+    LocalStack,
+    'sqsEndpoint' | 'dynamoDbEndpoint' | 'tables' | 'queues' | 'events' | 'currents' | 'secretsFile'
+  >,
 ) => ({
+  // Where the pepper and token key are (the CLI hashes keys and seals tokens as the stack does), not them.
+  secretsFile: stack.secretsFile,
   sqsEndpoint: stack.sqsEndpoint,
   currentsQueueUrl: stack.currents.queues.queueUrl,
   membershipEventsWatchQueueUrl: stack.events.watchQueueUrl,
@@ -163,11 +174,22 @@ export const describeStack = (
 
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const started: Emulator[] = [];
+  let temporaryDir: string | undefined;
   const stopAll = async () => {
     for (const emulator of started.reverse()) await emulator.stop().catch(() => undefined);
+    if (temporaryDir) await rm(temporaryDir, { recursive: true, force: true });
   };
   try {
+    // Keys a caller chose are refused below 256 bits before anything starts.
+    if (options.partnerApiKey !== undefined) assertStrongKey(options.partnerApiKey, 'partner API key');
+    if (options.dataImportKey !== undefined) assertStrongKey(options.dataImportKey, 'data import key');
+    if (options.restApiKey !== undefined) assertStrongKey(options.restApiKey, 'REST API key');
     const dataDir = options.dataDir && resolve(options.dataDir);
+    // Kept with the data (a restart must hash keys with the same pepper); a stack without data gets a throwaway file.
+    const secretsFile = dataDir
+      ? join(dataDir, 'secrets.json')
+      : join((temporaryDir = await mkdtemp(join(tmpdir(), 'local-secrets-'))), 'secrets.json');
+    const secrets = await loadOrCreateLocalSecrets(secretsFile);
     const sqsEndpoint =
       options.sqsEndpoint ??
       (started.push(await startSqsEmulator(0, { dataDir: dataDir && `${dataDir}/sqs` })), started.at(-1)!.endpoint);
@@ -234,11 +256,14 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const blobs = new FileBlobStore(exportsFolder);
     const exportQueue = new SqsExportQueue(sqs, exportQueues.queueUrl);
 
-    const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces);
+    const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, createKeyHasher(secrets.keyPepper));
     const users = new DynamoUserStore(documents, tables.users);
     const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 
-    const partnerApiKey = options.partnerApiKey ?? saved?.partnerApiKey ?? generateKey();
+    // A saved partner key from before 256-bit keys (a UUID) is replaced: the store refuses to register it again.
+    const savedPartnerApiKey =
+      saved?.partnerApiKey && !keyStrengthProblem(saved.partnerApiKey) ? saved.partnerApiKey : undefined;
+    const partnerApiKey = options.partnerApiKey ?? savedPartnerApiKey ?? generateKey();
     const partners = options.partners ?? ['heap'];
     for (const partner of KNOWN_PARTNERS) {
       await workspaces.registerPartner(partner, { partnerApiKey, enabled: partners.includes(partner) });
@@ -269,7 +294,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     }
 
     const segmentSources = { memberships, users };
-    const connectors = new DynamoConnectorStore(documents, tables.cohorts);
+    const connectors = new DynamoConnectorStore(
+      documents,
+      tables.cohorts,
+      createTokenCipher(secrets.connectorTokenKey),
+    );
     const demoConnector =
       (saved && existing && (await connectors.get(workspace.workspaceId, saved.connectorId))) ||
       (await connectors.create(
@@ -427,6 +456,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       queues,
       partnerApiKey,
       workspace,
+      secretsFile,
       clients: { dynamodb, documents, sqs, sns },
       stores: { workspaces, users, memberships },
       handlers,

@@ -13,6 +13,7 @@
  *   partner disabled or re-keyed, a workspace's partners changed) reaches an instance that
  *   had it cached up to `ttlMs` late.
  */
+import type { KeyHasher } from './keys.js';
 import type { CredentialStore, KeyGrant, PartnerRegistration } from './types.js';
 
 /** Product decision: a revoked key may keep working for up to 30 s on a warm instance. */
@@ -63,6 +64,7 @@ export class CachedCredentialStore implements CredentialStore {
   private readonly partnerRequests: ExpiringMap<{ partner: PartnerRegistration; grant: KeyGrant }>;
   private readonly grants: ExpiringMap<KeyGrant>;
   private readonly enabled: boolean;
+  readonly keyHasher: KeyHasher;
 
   constructor(
     private readonly store: CredentialStore,
@@ -72,6 +74,7 @@ export class CachedCredentialStore implements CredentialStore {
     const maxEntries = options.maxEntries ?? DEFAULT_CREDENTIAL_CACHE_ENTRIES;
     const now = options.now ?? Date.now;
     this.enabled = ttlMs > 0 && maxEntries > 0;
+    this.keyHasher = store.keyHasher;
     this.partnerRequests = new ExpiringMap(ttlMs, maxEntries, now);
     this.grants = new ExpiringMap(ttlMs, maxEntries, now);
   }
@@ -81,7 +84,7 @@ export class CachedCredentialStore implements CredentialStore {
     keyHash: string,
   ): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
     if (!this.enabled) return this.store.getPartnerAndKey(partner, keyHash);
-    // A key hash is 64 hex digits, so hash first makes the pair unambiguous whatever the partner's name.
+    // Key hashes of a version all have one length, so hash first makes the pair unambiguous whatever the partner's name.
     const cacheKey = `${keyHash}${partner}`;
     const cached = this.partnerRequests.get(cacheKey);
     if (cached) return cached;
@@ -89,6 +92,15 @@ export class CachedCredentialStore implements CredentialStore {
     if (found.partner && found.grant)
       this.partnerRequests.set(cacheKey, { partner: found.partner, grant: found.grant });
     return found;
+  }
+
+  /** Writes go to the store; what is cached under the legacy hash ages out (a lookup by the new hash comes first). */
+  upgradeKeyHash(legacyHash: string, keyHash: string, grant: KeyGrant): Promise<void> {
+    return this.store.upgradeKeyHash(legacyHash, keyHash, grant);
+  }
+
+  upgradePartnerKeyHash(partner: string, legacyHash: string, keyHash: string): Promise<void> {
+    return this.store.upgradePartnerKeyHash(partner, legacyHash, keyHash);
   }
 
   async getKey(keyHash: string): Promise<KeyGrant | undefined> {

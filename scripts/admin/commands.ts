@@ -16,6 +16,8 @@ import { type Connector, DynamoConnectorStore } from '../../lib/dynamodb/connect
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { moveDeadLetters, redriveDeadLetters } from '../../lib/sqs/redrive.js';
+import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
+import { createKeyHasher } from '../../lib/workspaces/keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import type { KeyKind, Workspace } from '../../lib/workspaces/types.js';
 import { type Args, CliError, type Command, type OptionSpec, type Output, UsageError } from './cli.js';
@@ -30,8 +32,16 @@ export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 const KEY_CACHE_SECONDS = 30;
 
 const stores = (target: Target) => ({
-  workspaces: new DynamoWorkspaceStore(target.documents, target.tables.workspaces),
-  connectors: new DynamoConnectorStore(target.documents, target.tables.cohorts),
+  workspaces: new DynamoWorkspaceStore(
+    target.documents,
+    target.tables.workspaces,
+    createKeyHasher(target.secrets.keyPepper),
+  ),
+  connectors: new DynamoConnectorStore(
+    target.documents,
+    target.tables.cohorts,
+    createTokenCipher(target.secrets.connectorTokenKey),
+  ),
 });
 
 const workspaceOption: OptionSpec = {

@@ -6,7 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
+import { createSecretsProvider, stageSecrets } from '../../lib/aws/secrets.js';
+import { readLocalSecrets } from '../../lib/local/secrets.js';
+import type { ServiceSecrets } from '../../lib/secrets/secret.js';
 import type { Tables } from '../../lib/config.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import { type Args, CliError, UsageError } from './cli.js';
@@ -36,6 +40,8 @@ export interface Target {
   watchQueueUrl?: string;
   /** Local stack only. */
   endpoints?: { sqs: string; dynamodb: string };
+  /** The key-hash pepper and connector-token key, read only by the commands that hash a key or seal a token. */
+  secrets: ServiceSecrets;
 }
 
 interface StackFile {
@@ -44,6 +50,7 @@ interface StackFile {
   tables: Tables;
   queueUrl: string;
   membershipEventsWatchQueueUrl: string;
+  secretsFile?: string;
 }
 
 const stackFilePath = (args: Args): string => args.string('stack-file') ?? DEFAULT_STACK_FILE;
@@ -77,6 +84,7 @@ export const connect = (args: Args): Target => {
         .replace(/-cohort-changes$/, ''),
       watchQueueUrl: stack.membershipEventsWatchQueueUrl,
       endpoints: { sqs: stack.sqsEndpoint, dynamodb: stack.dynamoDbEndpoint },
+      secrets: readLocalSecrets(stack.secretsFile ?? '.local/state/secrets.json'),
     };
   }
   if (args.string('stack-file') !== undefined)
@@ -95,6 +103,8 @@ export const connect = (args: Args): Target => {
     documents: createDocumentClient({ region }),
     sqs: createSqsClient({ region }),
     queuePrefix: prefix,
+    // The stage's Secrets Manager secrets (infra/secrets.yml): reading them takes secretsmanager:GetSecretValue.
+    secrets: stageSecrets(createSecretsProvider(new SecretsManagerClient({ region })), prefix),
   };
 };
 

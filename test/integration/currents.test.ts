@@ -4,6 +4,7 @@
  * dead-letter store, replay, and per-connector delivery state. Time is controlled.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { CurrentsEvent } from '../../lib/currents/events.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
@@ -74,7 +75,10 @@ describe('Currents to Heap', () => {
       properties: { name: 'added_to_cart', custom_properties: { sku: 'A1' } },
     });
     const batch = stack.currents.receiver.batches[0]!;
-    const connector = await stack.currents.connectors.get(stack.workspace.workspaceId, stack.currents.demoConnectorId);
+    const connector = await stack.currents.connectors.getForDelivery(
+      stack.workspace.workspaceId,
+      stack.currents.demoConnectorId,
+    );
     expect(batch.headers).toMatchObject({ authorization: `Bearer ${connector!.token}`, 'braze-currents-version': '1' });
     expect(await connectorState()).toMatchObject({
       delivered: 2,
@@ -211,5 +215,81 @@ describe('Currents to Heap', () => {
       status: 500,
       reason: 'receiver failing (500) for 24 hours',
     });
+  });
+
+  const connectorItem = async (connectorId: string) =>
+    (
+      await stack.clients.documents.send(
+        new GetCommand({
+          TableName: stack.tables.cohorts,
+          Key: { pk: `${stack.workspace.workspaceId}#CURRENTS`, sk: connectorId },
+        }),
+      )
+    ).Item!;
+
+  it('keeps the token sealed in the table and out of what the store lists', async () => {
+    // Prepare
+    const { token } = (await stack.currents.connectors.getForDelivery(
+      stack.workspace.workspaceId,
+      stack.currents.demoConnectorId,
+    ))!;
+
+    // Act
+    const item = await connectorItem(stack.currents.demoConnectorId);
+    const listed = await stack.currents.connectors.list(stack.workspace.workspaceId);
+
+    // Assess: read straight from DynamoDB, no attribute holds the token.
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(item.token).toBeUndefined();
+    expect(item.tokenSealed).toMatch(/^v1\.[\w-]+\.[\w-]+$/);
+    expect(JSON.stringify(item)).not.toContain(token!);
+    expect(JSON.stringify(listed)).not.toContain(token!);
+    expect(JSON.stringify(listed)).not.toContain(item.tokenSealed as string);
+  });
+
+  it('seals a token stored in plain before sealing at its next delivery, sending it as before', async () => {
+    // Prepare: a connector as the store wrote them before sealing.
+    const connectorId = `plain-${Date.now()}`;
+    const token = 'plain-token-from-before';
+    await stack.clients.documents.send(
+      new PutCommand({
+        TableName: stack.tables.cohorts,
+        Item: {
+          pk: `${stack.workspace.workspaceId}#CURRENTS`,
+          sk: connectorId,
+          workspaceId: stack.workspace.workspaceId,
+          url: stack.currents.receiver.url,
+          token,
+          eventTypes: ['users.behaviors.CustomEvent'],
+          paused: false,
+          createdAt: new Date(now).toISOString(),
+          delivered: 0,
+          retrying: 0,
+          dropped: 0,
+        },
+      }),
+    );
+    try {
+      // Act
+      await request(`${stack.url}/users/track`, {
+        headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+        body: { events: [{ external_id: 'buyer', name: 'to_plain', time: '2026-01-01T00:00:00Z' }] },
+      });
+
+      // Assess
+      await eventually(async () =>
+        stack.currents.receiver.batches.some((batch) => batch.headers.authorization === `Bearer ${token}`)
+          ? true
+          : undefined,
+      );
+      const item = await connectorItem(connectorId);
+      expect(item.token).toBeUndefined();
+      expect(JSON.stringify(item)).not.toContain(token);
+      expect((await stack.currents.connectors.getForDelivery(stack.workspace.workspaceId, connectorId))?.token).toBe(
+        token,
+      );
+    } finally {
+      await stack.currents.connectors.delete(stack.workspace.workspaceId, connectorId);
+    }
   });
 });

@@ -409,6 +409,55 @@ describe('the packaged CloudFormation template', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.RouteKey);
     expect(routeKeys.sort()).toEqual([...INGEST_ROUTES, ...API_ROUTES].sort());
   });
+
+  /** [role, resource, actions] of every statement of every role that allows one of `actions`. */
+  const grantsOf = (...actions: string[]) =>
+    ofType('AWS::IAM::Role')
+      .flatMap(([logicalId, role]) =>
+        (
+          (role.Properties?.Policies ?? []) as {
+            PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] };
+          }[]
+        )
+          .flatMap((policy) => policy.PolicyDocument.Statement)
+          .filter((statement) => statement.Action.some((action) => actions.includes(action)))
+          .map((statement) => [logicalId, statement.Resource, [...statement.Action].sort()] as const),
+      )
+      .sort(([left], [right]) => left.localeCompare(right));
+  const environmentOf = (logicalId: string) =>
+    (props(logicalId).Environment as { Variables: Record<string, unknown> } | undefined)?.Variables ?? {};
+
+  it('keeps the key pepper and the connector token key in Secrets Manager, readable by exactly the functions that use them', () => {
+    // Assess: generated (≥ 256 bits: 43 letters and digits carry 256), kept when the stack goes.
+    for (const logicalId of ['KeyPepperSecret', 'ConnectorTokenSecret']) {
+      const secret = resource(logicalId) as Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+      expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+      expect(secret.DeletionPolicy).toBe('Retain');
+      expect(secret.UpdateReplacePolicy).toBe('Retain');
+      const generated = secret.Properties?.GenerateSecretString as {
+        PasswordLength: number;
+        ExcludePunctuation: boolean;
+      };
+      expect(generated.PasswordLength * Math.log2(62)).toBeGreaterThanOrEqual(256);
+      expect(generated.ExcludePunctuation).toBe(true);
+    }
+    expect(grantsOf('secretsmanager:GetSecretValue')).toEqual([
+      ['ApiRole', { Ref: 'KeyPepperSecret' }, ['secretsmanager:GetSecretValue']],
+      ['CurrentsRole', { Ref: 'ConnectorTokenSecret' }, ['secretsmanager:GetSecretValue']],
+      ['IngestRole', { Ref: 'KeyPepperSecret' }, ['secretsmanager:GetSecretValue']],
+    ]);
+    const withSecret = (name: string) =>
+      ofType('AWS::Lambda::Function')
+        .filter(([logicalId]) => name in environmentOf(logicalId))
+        .map(([logicalId]) => [logicalId, environmentOf(logicalId)[name]]);
+    expect(withSecret('KEY_PEPPER_SECRET_ARN').sort()).toEqual([
+      ['ApiLambdaFunction', { Ref: 'KeyPepperSecret' }],
+      ['IngestLambdaFunction', { Ref: 'KeyPepperSecret' }],
+    ]);
+    expect(withSecret('CONNECTOR_TOKEN_SECRET_ARN')).toEqual([
+      ['CurrentsLambdaFunction', { Ref: 'ConnectorTokenSecret' }],
+    ]);
+  });
 });
 
 describe('the bundles', () => {

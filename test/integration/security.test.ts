@@ -1,11 +1,19 @@
 /**
- * Keys: stored only as hashes, never in logs, rotatable with a grace period; requests
- * per partner and workspace are rate limited as the contract says.
+ * Keys: 256 random bits, stored only as peppered hashes (older plain hashes still work and
+ * are upgraded at first use), chosen keys refused below 256 bits, never in logs, rotatable
+ * with a grace period; requests per partner and workspace are rate limited as the
+ * contract says.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
-import { hashKey } from '../../lib/workspaces/keys.js';
+import { generateKey, legacyKeyHash, WeakKeyError } from '../../lib/workspaces/keys.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { manualClock, startTestStack } from '../support/stack.js';
 import { RateLimitedError, RateLimiter } from '../../lib/workspaces/rate-limit.js';
@@ -24,16 +32,21 @@ describe('keys at rest and in logs', () => {
   });
   afterAll(() => stack?.stop());
 
-  it('stores only hashes of the partner, data import and REST keys', async () => {
+  it('stores only peppered hashes of the partner, data import and REST keys, generated with 256 bits', async () => {
     // Act
-    const items = await stack.clients.documents.send(new ScanCommand({ TableName: stack.tables.workspaces }));
-    const stored = JSON.stringify(items.Items);
+    const items = (await stack.clients.documents.send(new ScanCommand({ TableName: stack.tables.workspaces }))).Items!;
+    const stored = JSON.stringify(items);
 
     // Assess
     for (const key of [stack.partnerApiKey, stack.workspace.dataImportKey, stack.workspace.restApiKey]) {
+      expect(key).toMatch(/^[0-9a-f]{64}$/);
       expect(stored).not.toContain(key);
-      expect(stored).toContain(hashKey(key));
+      expect(stored).not.toContain(legacyKeyHash(key));
+      expect(stored).toContain(await stack.stores.workspaces.keyHasher.hash(key));
     }
+    const grants = items.filter((item) => String(item.pk).startsWith('KEY#'));
+    expect(grants).toHaveLength(2);
+    for (const grant of grants) expect(grant.pk).toMatch(/^KEY#v2:[0-9a-f]{64}$/);
   });
 
   it('never writes a key to the logs, whatever the request', async () => {
@@ -261,5 +274,147 @@ describe('rate limit', () => {
     // At most one unused block per instance (a 64th of the unclaimed part: ≤ 10 here).
     expect(admitted).toBeGreaterThanOrEqual(limit - instances.length * 10);
     expect(answers.filter((status) => status === 429).length).toBe(1_000 - admitted);
+  });
+});
+
+describe('keys stored before peppers (plain SHA-256)', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ poll: false });
+  });
+  afterAll(() => stack?.stop());
+
+  const item = async (pk: string) =>
+    (await stack.clients.documents.send(new GetCommand({ TableName: stack.tables.workspaces, Key: { pk } }))).Item;
+
+  /** A workspace and partner as the service stored them before peppers: grants under KEY#<sha256>. */
+  const storeTheOldWay = async (dataImportKey: string, restApiKey: string) => {
+    const workspaceId = `legacy-${randomUUID()}`;
+    const table = stack.tables.workspaces;
+    const put = (entry: Record<string, unknown>) =>
+      stack.clients.documents.send(new PutCommand({ TableName: table, Item: entry }));
+    const workspace = { workspaceId, name: 'legacy', partners: ['heap'], createdAt: new Date().toISOString() };
+    await put({
+      pk: `WS#${workspaceId}`,
+      ...workspace,
+      dataImportKeyHash: legacyKeyHash(dataImportKey),
+      restKeyHash: legacyKeyHash(restApiKey),
+    });
+    await put({ pk: `KEY#${legacyKeyHash(dataImportKey)}`, kind: 'data_import', workspaceId, partners: ['heap'] });
+    await put({ pk: `KEY#${legacyKeyHash(restApiKey)}`, kind: 'rest', workspaceId, partners: ['heap'] });
+    await stack.clients.documents.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: 'PARTNER#heap' },
+        UpdateExpression: 'SET keyHash = :legacy',
+        ExpressionAttributeValues: { ':legacy': legacyKeyHash(stack.partnerApiKey) },
+      }),
+    );
+    return workspaceId;
+  };
+
+  it('keep working, and are stored under their peppered hashes once used', async () => {
+    // Prepare: UUID keys, as generated before 256-bit keys.
+    const keys = { dataImportKey: randomUUID(), restApiKey: randomUUID() };
+    const workspaceId = await storeTheOldWay(keys.dataImportKey, keys.restApiKey);
+    const { keyHasher } = stack.stores.workspaces;
+
+    // Act
+    const partnerAnswer = await partnerClient(stack, keys).changeCohort('c', []);
+    const restAnswer = await workspaceClient(stack, keys).cohorts();
+
+    // Assess: accepted, and read straight from the table, nothing is left under a legacy hash.
+    expect(partnerAnswer.status).toBe(201);
+    expect(restAnswer.status).toBe(200);
+    expect(await item(`KEY#${legacyKeyHash(keys.dataImportKey)}`)).toBeUndefined();
+    expect(await item(`KEY#${legacyKeyHash(keys.restApiKey)}`)).toBeUndefined();
+    expect(await item(`KEY#${await keyHasher.hash(keys.dataImportKey)}`)).toMatchObject({
+      kind: 'data_import',
+      workspaceId,
+    });
+    expect(await item(`KEY#${await keyHasher.hash(keys.restApiKey)}`)).toMatchObject({ kind: 'rest', workspaceId });
+    expect(await item(`WS#${workspaceId}`)).toMatchObject({
+      dataImportKeyHash: await keyHasher.hash(keys.dataImportKey),
+      restKeyHash: await keyHasher.hash(keys.restApiKey),
+    });
+    expect(await item('PARTNER#heap')).toMatchObject({ keyHash: await keyHasher.hash(stack.partnerApiKey) });
+    // Upgraded keys go on working, and rotate as any other.
+    expect((await partnerClient(stack, keys).changeCohort('c', [])).status).toBe(201);
+    const newKey = await stack.stores.workspaces.rotateKey(workspaceId, 'data_import');
+    expect((await partnerClient(stack, { ...keys, dataImportKey: newKey }).changeCohort('c', [])).status).toBe(201);
+    expect((await partnerClient(stack, keys).changeCohort('c', [])).status).toBe(401);
+  });
+});
+
+describe('keys a caller chooses', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ poll: false });
+  });
+  afterAll(() => stack?.stop());
+
+  it('are refused below 256 bits by the store, naming the key and what to do', async () => {
+    // Act
+    const refusals = [
+      await stack.stores.workspaces
+        .createWorkspace({ name: 'weak', partners: ['heap'], dataImportKey: randomUUID() })
+        .catch((error: unknown) => error),
+      await stack.stores.workspaces
+        .createWorkspace({ name: 'weak', partners: ['heap'], restApiKey: 'password123' })
+        .catch((error: unknown) => error),
+      await stack.stores.workspaces
+        .registerPartner('segment', { partnerApiKey: 'segment-key' })
+        .catch((error: unknown) => error),
+    ];
+
+    // Assess
+    expect(refusals.map((error) => (error as WeakKeyError).message)).toEqual([
+      expect.stringMatching(/^The data import key given is too weak: it carries at most 128 random bits/),
+      expect.stringMatching(/^The REST API key given is too weak: it carries at most \d+ random bits/),
+      expect.stringMatching(/^The partner API key given is too weak: /),
+    ]);
+    for (const error of refusals) expect(error).toBeInstanceOf(WeakKeyError);
+    const stored = JSON.stringify(
+      (await stack.clients.documents.send(new ScanCommand({ TableName: stack.tables.workspaces }))).Items,
+    );
+    expect(stored).not.toContain('"weak"');
+  });
+
+  it('work end to end when strong enough', async () => {
+    // Prepare
+    const keys = { dataImportKey: generateKey(), restApiKey: Buffer.from(generateKey(), 'hex').toString('base64url') };
+
+    // Act
+    await stack.stores.workspaces.createWorkspace({ name: 'chosen', partners: ['heap'], ...keys });
+
+    // Assess
+    expect((await partnerClient(stack, keys).changeCohort('c', [])).status).toBe(201);
+    expect((await workspaceClient(stack, keys).cohorts()).status).toBe(200);
+  });
+
+  it('are refused by the local stack before it starts', async () => {
+    await expect(startTestStack({ partnerApiKey: randomUUID() })).rejects.toThrow(
+      /The partner API key given is too weak/,
+    );
+  });
+
+  it('are refused by npm start, naming the variable, before anything starts', async () => {
+    // Prepare
+    const dataDir = await mkdtemp(join(tmpdir(), 'weak-start-'));
+
+    // Act
+    const started = await promisify(execFile)(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--import', 'tsx', 'scripts/local-stack.ts'],
+      { env: { ...process.env, LOCAL_DATA_DIR: dataDir, LOCAL_REST_API_KEY: randomUUID() }, timeout: 30_000 },
+    ).catch((error: { code: number; stderr: string }) => error);
+
+    // Assess
+    expect(started).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(
+        /^LOCAL_REST_API_KEY is too weak: it carries at most 128 random bits.*openssl rand -hex 32/,
+      ),
+    });
   });
 });

@@ -2,9 +2,11 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
 import { CachedCredentialStore } from '../../lib/workspaces/credential-cache.js';
-import { hashKey } from '../../lib/workspaces/keys.js';
 import type { CredentialStore, KeyGrant, PartnerRegistration } from '../../lib/workspaces/types.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
+import { hashedKeys } from '../support/keys.js';
+
+const { keyHasher, hashKey } = await hashedKeys(['heap-key', 'secret-a', 'secret-new', 's1', 's2', 's3']);
 
 /** A plain in-memory credential store that can be changed, and counts its reads. */
 const memoryStore = () => {
@@ -16,6 +18,9 @@ const memoryStore = () => {
   ]);
   const reads: string[] = [];
   const store: CredentialStore = {
+    keyHasher,
+    upgradeKeyHash: async () => undefined,
+    upgradePartnerKeyHash: async () => undefined,
     getPartnerAndKey: async (partner, keyHash) => {
       reads.push(keyHash);
       return { partner: partners.get(partner), grant: grants.get(keyHash) };
