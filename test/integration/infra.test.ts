@@ -458,6 +458,16 @@ describe('the packaged CloudFormation template', () => {
       ['CurrentsLambdaFunction', { Ref: 'ConnectorTokenSecret' }],
     ]);
   });
+
+  it('encrypts the membership events topic (user identifiers) with a key only the events function may use', () => {
+    expect(props('MembershipEventsTopic').KmsMasterKeyId).toEqual({ 'Fn::GetAtt': ['MembershipEventsKey', 'Arn'] });
+    expect(props('MembershipEventsKey').EnableKeyRotation).toBe(true);
+    expect(
+      grantsOf('kms:GenerateDataKey', 'kms:Decrypt', 'kms:Encrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant'),
+    ).toEqual([
+      ['EventsRole', { 'Fn::GetAtt': ['MembershipEventsKey', 'Arn'] }, ['kms:Decrypt', 'kms:GenerateDataKey']],
+    ]);
+  });
 });
 
 describe('the bundles', () => {
