@@ -123,6 +123,13 @@ const codeOf = (error: unknown): string | undefined => {
 /** One line, what went wrong and what to do, for the errors an operator meets; undefined for the rest. */
 export const explain = (error: unknown, args: Args): string | undefined => {
   if (!(error instanceof Error)) return undefined;
+  // Powertools wraps what Secrets Manager answered (keys are hashed with the stage's pepper, read first).
+  if (error.name === 'GetParameterError' && error.cause instanceof Error) {
+    const secretError = error.cause;
+    if (secretError.name === 'ResourceNotFoundException')
+      return `a secret of stage ${stage(args)} does not exist (${secretError.message}): check --stage and --region (is the stage deployed there, with infra/secrets.yml?)`;
+    return explain(secretError, args);
+  }
   const { name, message } = error;
   const local = args.flag('local');
   const where = local
@@ -140,7 +147,10 @@ export const explain = (error: unknown, args: Args): string | undefined => {
   if (/^(UnrecognizedClientException|InvalidClientTokenId|InvalidSignatureException|SignatureDoesNotMatch)$/.test(name))
     return `AWS rejected the credentials (${name}): check AWS_PROFILE or the access keys, and that --region is the stage's region`;
   if (/AccessDenied/.test(name))
-    return `AWS denied it (${name}: ${message}): use credentials allowed to act on the ${SERVICE}-${stage(args)} tables and queues`;
+    return `AWS denied it (${name}: ${message}): use credentials allowed to act on the ${SERVICE}-${stage(args)} tables, queues and secrets`;
+  // lib/local/secrets.ts: the stack file names a secrets file that is gone (the stack was reset or moved).
+  if (local && /^No secrets file /.test(message))
+    return `the local stack's secrets are missing (${message.replace(/: is the local stack running\?$/, '')}): start it with \`npm start\`, or pass the --stack-file of the running one`;
   const missing =
     name === 'ResourceNotFoundException'
       ? 'table'

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,25 +147,41 @@ describe('a command line the CLI cannot run', () => {
       }),
     );
 
+    // A stack file naming a secrets file that is gone (the stack's data was reset or moved).
+    const noSecretsStackFile = join(dirname(staleStackFile), 'no-secrets.json');
+    await writeFile(
+      noSecretsStackFile,
+      JSON.stringify({ ...describeStack(stack), secretsFile: join(dirname(staleStackFile), 'gone.json') }),
+    );
+
     // Act
-    const [noCredentials, noRegion, debug, notStarted, stale] = await Promise.all([
+    const [noCredentials, noCredentialsForSecrets, noRegion, debug, notStarted, stale, noSecrets] = await Promise.all([
       cli(['workspace', 'show', '--workspace', 'w', '--region', 'eu-west-1'], env),
+      // Creating a workspace reads the stage's key-hash pepper from Secrets Manager first.
+      cli(['workspace', 'create', '--name', 'n', '--partners', 'heap', '--region', 'eu-west-1'], env),
       cli(['dlq', 'count'], env),
       cli(['workspace', 'show', '--workspace', 'w', '--region', 'eu-west-1', '--debug'], env),
       cli(['dlq', 'count', '--local', '--stack-file', join(tmpdir(), 'no-such-dir', 'stack.json')]),
       cli(['dlq', 'count', '--local', '--stack-file', staleStackFile]),
+      cli(['workspace', 'create', '--name', 'n', '--partners', 'heap', '--local', '--stack-file', noSecretsStackFile]),
     ]);
 
     // Assess
     const configure =
       'pass --local to act on the local stack (`npm start`), or configure AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`) and a region (--region, AWS_REGION or the profile’s)';
     expectOneLineFailure(noCredentials, 1, `error: no AWS credentials found: ${configure}\n`);
+    expectOneLineFailure(noCredentialsForSecrets, 1, `error: no AWS credentials found: ${configure}\n`);
     expectOneLineFailure(noRegion, 1, `error: no AWS region given: ${configure}\n`);
     expect(debug.code).toBe(1);
     expect(debug.stderr.split('\n')[0]).toBe(`error: no AWS credentials found: ${configure}`);
     expect(debug.stderr).toMatch(/^CredentialsProviderError: .*\n\s+at /m);
     expectOneLineFailure(notStarted, 1, /no local stack found \(.*stack\.json\): run `npm start` first/);
     expectOneLineFailure(stale, 1, 'the local stack does not answer (ECONNREFUSED;');
+    expectOneLineFailure(
+      noSecrets,
+      1,
+      /^error: the local stack's secrets are missing \(No secrets file .*gone\.json .*\): start it with `npm start`, or pass the --stack-file of the running one\n$/,
+    );
   });
 });
 
