@@ -17,6 +17,7 @@ import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { moveDeadLetters, redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
+import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
 import { createKeyHasher } from '../../lib/workspaces/keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import type { KeyKind, Workspace } from '../../lib/workspaces/types.js';
@@ -28,8 +29,8 @@ import { INVOCATION, QUEUES, type QueueName, queueUrl, suggest, type Target } fr
  * client, and a key that leaked is what gets rotated, so it should not live on for long.
  */
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
-/** Ingest instances keep a key lookup this long (lib/workspaces/credential-cache.ts, CREDENTIAL_CACHE_TTL_MS). */
-const KEY_CACHE_SECONDS = 30;
+/** Ingest instances keep a key lookup this long: what a cut-off key or partner may still be accepted for. */
+const KEY_CACHE_SECONDS = DEFAULT_CREDENTIAL_CACHE_TTL_MS / 1000;
 
 const stores = (target: Target) => ({
   workspaces: new DynamoWorkspaceStore(
