@@ -56,6 +56,7 @@ import {
 import { functionTimeoutMs, startGateway } from './gateway.js';
 import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
+import { startLocalCampaigns, type LocalCampaignOptions, type LocalCampaigns } from './campaigns.js';
 
 export interface LocalStackOptions {
   /** HTTP port of the API (0: any free port). */
@@ -114,6 +115,8 @@ export interface LocalStackOptions {
   onBatch?: PollerOptions['onBatch'];
   /** How long the HTTP API waits for a client's headers and for its whole request (defaults: lib/local/gateway.ts). */
   gatewayTimeouts?: { headersMs?: number; requestMs?: number };
+  /** Campaigns and Canvases: their clock, retries, ticker, webhook receiver (lib/local/campaigns.ts). */
+  campaigns?: LocalCampaignOptions;
 }
 
 export interface LocalStack {
@@ -151,6 +154,8 @@ export interface LocalStack {
   eventsPoller?: Poller;
   exportPoller?: Poller;
   currentsPoller?: Poller;
+  /** Campaigns and Canvases: store, service, journeys, sender, their queues, the webhook receiver, tick(). */
+  campaigns: LocalCampaigns;
   stop(): Promise<void>;
 }
 
@@ -323,6 +328,22 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const currents = { connectors, queue: new SqsCurrentsQueue(sqs, currentsQueues.queueUrl) };
     const exportStore = new DynamoExportStore(documents, tables.cohorts);
     const segments = new DynamoSegmentStore(documents, tables.cohorts);
+    const campaigns = await startLocalCampaigns({
+      dynamodb,
+      documents,
+      sqs,
+      sns,
+      prefix,
+      topicArn: events.topicArn,
+      cohortsTable: tables.cohorts,
+      users,
+      segments,
+      segmentSources,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+      keepTables: dataDir !== undefined,
+      poll: options.poll !== false,
+      options: options.campaigns ?? {},
+    });
     const handlers = {
       ingest: createIngestHandler({
         credentials: workspaces,
@@ -464,7 +485,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       exportPoller,
       currentsPoller,
       eventsPoller,
+      campaigns,
       stop: async () => {
+        await campaigns.stop();
         await poller?.stop();
         await eventsPoller?.stop();
         await exportPoller?.stop();

@@ -1,0 +1,37 @@
+import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
+import { readTables } from '../../lib/config.js';
+import { readCampaignsConfig } from '../../lib/campaigns/config.js';
+import { createSender } from '../../lib/campaigns/sender.js';
+import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
+import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
+import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
+import { createObservability, traceClient } from '../../lib/observability.js';
+import { createSenderHandler } from './app.js';
+
+const tables = readTables();
+const config = readCampaignsConfig();
+const observability = await createObservability('sender');
+const documents = traceClient(observability, createDocumentClient());
+const sqs = traceClient(observability, createSqsClient());
+
+export const handler = createSenderHandler({
+  sender: createSender({
+    campaigns: new DynamoCampaignStore(documents, config.table),
+    memberships: new DynamoMembershipReader(documents, tables.cohorts),
+    users: new DynamoUserStore(documents, tables.users),
+    // https only in AWS; the operator's allow-list admits named internal destinations.
+    webhooks: new SafeHttpClient({ allowList: config.allowList }),
+    clock: () => new Date(),
+  }),
+  retryLater: async (receiptHandle, seconds) => {
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: config.sendQueueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  },
+  observability,
+});

@@ -1,0 +1,266 @@
+/**
+ * Campaigns and Canvases: what a workspace defines (zod schemas of the REST bodies, in
+ * Braze's snake_case) and the stored shape. A campaign is one webhook message to a
+ * target, scheduled (once or recurring) or action-based (when a user enters the target);
+ * a Canvas is an entry (a user enters the target), then ordered steps, each a delay and a
+ * webhook message. Both leave a user who leaves the target.
+ */
+import * as z from 'zod';
+import { ServiceError, ValidationError } from '../errors.js';
+import { describeIssues } from '../contract/partner.js';
+import type { Filter } from '../segments/filter.js';
+import { headerProblem, WEBHOOK_METHODS } from '../webhooks/safe-http.js';
+import { parseTemplate, TemplateError } from './template.js';
+import { isValidTimeZone } from './schedule.js';
+
+export type CampaignKind = 'campaign' | 'canvas';
+export type CampaignStatus = 'draft' | 'active' | 'stopped' | 'archived';
+
+export interface WebhookMessage {
+  url: string;
+  method: (typeof WEBHOOK_METHODS)[number];
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Step {
+  name: string;
+  /** After the entry (first step) or the previous step. */
+  delaySeconds: number;
+  message: WebhookMessage;
+}
+
+export type RecurringSchedule = {
+  frequency: 'daily' | 'weekly';
+  /** HH:MM, local time in `timezone`. */
+  time: string;
+  timezone: string;
+  /** 0 = Sunday … 6 = Saturday (weekly only). */
+  weekdays?: number[];
+};
+
+export type Delivery =
+  | { type: 'scheduled'; at?: string; recurring?: RecurringSchedule }
+  | { type: 'action_based'; reeligibleAfterDays: number | null };
+
+export interface Campaign {
+  workspaceId: string;
+  campaignId: string;
+  kind: CampaignKind;
+  name: string;
+  status: CampaignStatus;
+  segmentIds: string[];
+  /** The AND of the segments' filters, as they were at launch. */
+  filter?: Filter;
+  delivery: Delivery;
+  steps: Step[];
+  createdAt: string;
+  updatedAt: string;
+  launchedAt?: string;
+  stoppedAt?: string;
+  nextRunAt?: string;
+}
+
+/** One user at a time in a journey: the last step's due time plus this, before a re-entry can replace an entry. */
+export const JOURNEY_GRACE_MS = 3600_000;
+/** Delays up to 90 days (a timer item waits as long as needed; the bound keeps mistakes visible). */
+export const MAX_DELAY_SECONDS = 90 * 86_400;
+export const MAX_CANVAS_STEPS = 10;
+export const MAX_SEGMENTS = 5;
+
+export class ConflictError extends ServiceError {
+  constructor(message: string) {
+    super(409, message);
+    this.name = 'ConflictError';
+  }
+}
+
+const nonEmpty = z.string({ error: 'must be a string' }).trim().min(1, { error: 'must be a non-empty string' });
+
+const MessageSchema = z.strictObject({
+  url: nonEmpty.max(2048),
+  method: z.enum(WEBHOOK_METHODS).default('POST'),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z
+    .string()
+    .max(64 * 1024)
+    .default(''),
+});
+
+const RecurringSchema = z.strictObject({
+  frequency: z.enum(['daily', 'weekly']),
+  time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM' }),
+  timezone: z.string().refine(isValidTimeZone, { error: 'must be an IANA time zone' }),
+  weekdays: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(),
+});
+
+const DelaySchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
+const ReeligibleSchema = z.number().int().min(0).max(3650).nullable().default(null);
+const SegmentIdsSchema = z.array(nonEmpty.max(1024)).min(1).max(MAX_SEGMENTS);
+
+const CampaignBody = z.strictObject({
+  name: nonEmpty.max(255),
+  segment_ids: SegmentIdsSchema,
+  message: MessageSchema,
+  delivery: z.discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('scheduled'),
+      /** ISO-8601; absent: now (at launch). */
+      at: z.iso.datetime({ offset: true }).optional(),
+      recurring: RecurringSchema.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('action_based'),
+      delay_seconds: DelaySchema.default(0),
+      /** null: never again; N: N days after the last entry. */
+      reeligible_after_days: ReeligibleSchema,
+    }),
+  ]),
+});
+
+const CanvasBody = z.strictObject({
+  name: nonEmpty.max(255),
+  segment_ids: SegmentIdsSchema,
+  reeligible_after_days: ReeligibleSchema,
+  steps: z
+    .array(z.strictObject({ name: nonEmpty.max(255), delay_seconds: DelaySchema, message: MessageSchema }))
+    .min(1)
+    .max(MAX_CANVAS_STEPS),
+});
+
+export interface CampaignInput {
+  name: string;
+  segmentIds: string[];
+  delivery: Delivery;
+  steps: Step[];
+}
+
+const checkMessage = (message: WebhookMessage, where: string): void => {
+  const problem = headerProblem(message.headers);
+  if (problem) throw new ValidationError(`Invalid ${where}: ${problem}`);
+  for (const [part, source] of [
+    ['url', message.url],
+    ['body', message.body],
+    ...Object.entries(message.headers).map(([name, value]) => [`header ${name}`, value] as const),
+  ] as const) {
+    try {
+      parseTemplate(source);
+    } catch (error: unknown) {
+      if (error instanceof TemplateError)
+        throw new ValidationError(`Invalid ${where} ${part} template: ${error.message}`);
+      throw error;
+    }
+  }
+};
+
+const parseOrThrow = <T>(schema: z.ZodType<T>, body: unknown, what: string): T => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ValidationError(`The body must be a JSON object describing the ${what}`);
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const details = describeIssues(result.error);
+    throw new ValidationError(`Invalid ${what}: ${details[0] ?? 'invalid body'}`, details);
+  }
+  return result.data;
+};
+
+export const parseCampaignBody = (body: unknown): CampaignInput => {
+  const input = parseOrThrow(CampaignBody, body, 'campaign');
+  const message = input.message as WebhookMessage;
+  checkMessage(message, 'message');
+  const { delivery } = input;
+  if (delivery.type === 'scheduled') {
+    if (delivery.recurring?.frequency === 'daily' && delivery.recurring.weekdays)
+      throw new ValidationError('Invalid campaign: `weekdays` is for weekly schedules');
+    if (delivery.recurring?.frequency === 'weekly' && !delivery.recurring.weekdays)
+      throw new ValidationError('Invalid campaign: a weekly schedule needs `weekdays` (0 = Sunday … 6 = Saturday)');
+    return {
+      name: input.name,
+      segmentIds: input.segment_ids,
+      delivery: {
+        type: 'scheduled',
+        ...(delivery.at !== undefined ? { at: new Date(delivery.at).toISOString() } : {}),
+        ...(delivery.recurring ? { recurring: delivery.recurring } : {}),
+      },
+      steps: [{ name: input.name, delaySeconds: 0, message }],
+    };
+  }
+  return {
+    name: input.name,
+    segmentIds: input.segment_ids,
+    delivery: { type: 'action_based', reeligibleAfterDays: delivery.reeligible_after_days },
+    steps: [{ name: input.name, delaySeconds: delivery.delay_seconds, message }],
+  };
+};
+
+export const parseCanvasBody = (body: unknown): CampaignInput => {
+  const input = parseOrThrow(CanvasBody, body, 'canvas');
+  const steps = input.steps.map((step, index) => {
+    checkMessage(step.message as WebhookMessage, `steps[${index}].message`);
+    return { name: step.name, delaySeconds: step.delay_seconds, message: step.message as WebhookMessage };
+  });
+  return {
+    name: input.name,
+    segmentIds: input.segment_ids,
+    delivery: { type: 'action_based', reeligibleAfterDays: input.reeligible_after_days },
+    steps,
+  };
+};
+
+/** When each step is due after an entry at `enteredAt` (ms): the delays add up. */
+export const stepDueTimes = (campaign: Pick<Campaign, 'steps'>, enteredAt: number): number[] => {
+  let at = enteredAt;
+  return campaign.steps.map((step) => {
+    at += step.delaySeconds * 1000;
+    return at;
+  });
+};
+
+/** The public view of a campaign or Canvas (snake_case, as the API answers). */
+export const campaignView = (campaign: Campaign) => {
+  const message = (step: Step) => ({
+    url: step.message.url,
+    method: step.message.method,
+    headers: step.message.headers,
+    body: step.message.body,
+  });
+  const common = {
+    [campaign.kind === 'canvas' ? 'canvas_id' : 'campaign_id']: campaign.campaignId,
+    name: campaign.name,
+    status: campaign.status,
+    segment_ids: campaign.segmentIds,
+    created_at: campaign.createdAt,
+    updated_at: campaign.updatedAt,
+    launched_at: campaign.launchedAt ?? null,
+    stopped_at: campaign.stoppedAt ?? null,
+  };
+  if (campaign.kind === 'canvas') {
+    return {
+      ...common,
+      reeligible_after_days: campaign.delivery.type === 'action_based' ? campaign.delivery.reeligibleAfterDays : null,
+      steps: campaign.steps.map((step) => ({
+        name: step.name,
+        delay_seconds: step.delaySeconds,
+        message: message(step),
+      })),
+    };
+  }
+  const delivery = campaign.delivery;
+  return {
+    ...common,
+    message: message(campaign.steps[0]!),
+    delivery:
+      delivery.type === 'scheduled'
+        ? {
+            type: 'scheduled',
+            at: delivery.at ?? null,
+            recurring: delivery.recurring ?? null,
+            next_run_at: campaign.nextRunAt ?? null,
+          }
+        : {
+            type: 'action_based',
+            delay_seconds: campaign.steps[0]!.delaySeconds,
+            reeligible_after_days: delivery.reeligibleAfterDays,
+          },
+  };
+};

@@ -1,0 +1,158 @@
+/**
+ * The ports campaigns and Canvases are written against; lib/dynamodb/campaign-store.ts and
+ * lib/sqs/campaign-queues.ts implement them (docs/campaigns.md, "Data model").
+ */
+import type { Campaign, CampaignKind, CampaignStatus } from './model.js';
+import type { SendMessage, WorkMessage } from './messages.js';
+
+export const SKIP_REASONS = [
+  'left_segment',
+  'frequency_cap',
+  'template_error',
+  'user_not_found',
+  'campaign_stopped',
+  'entry_ended',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+export type Counter = 'targeted' | 'sent' | 'delivered' | 'failed' | `skipped_${SkipReason}`;
+
+/** What a step's counters move by in one write. */
+export type StatsDelta = Partial<Record<Counter, number>>;
+export interface LastError {
+  at: string;
+  reason: string;
+  status: number;
+}
+export interface StepStats {
+  targeted: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skipped: Record<SkipReason, number>;
+  lastError: LastError | null;
+}
+
+/** At most `maxMessages` webhook messages per user per rolling `windowSeconds`, per workspace. */
+export interface FrequencyCap {
+  maxMessages: number;
+  windowSeconds: number;
+}
+
+/** A user's place in an action-based campaign or Canvas. */
+export interface Entry {
+  /** The membership event that entered the user (its `event_id`). */
+  stamp: string;
+  orderStamp: string;
+  enteredAt: string;
+  /** The last step's due time plus a grace: until then the user is in the journey. */
+  endsAt: string;
+  state: 'active' | 'exited';
+  /** When a next entry is allowed (re-eligibility): the end of time for "never". */
+  reeligibleAt: string;
+}
+
+/** One of a run's 16 braze_id ranges: where it has got to. */
+export interface RunRange {
+  range: number;
+  after?: string;
+  end?: string;
+  chunks: number;
+  targeted: number;
+  done: boolean;
+}
+
+export interface DueRun {
+  workspaceId: string;
+  campaignId: string;
+  scheduledAt: string;
+}
+
+export interface Timer {
+  timerId: string;
+  dueAt: string;
+  message: SendMessage;
+}
+
+export type SendOutcome =
+  | { kind: 'delivered'; status: number }
+  | { kind: 'failed'; status: number; reason: string; sent: boolean }
+  | { kind: 'skipped'; reason: SkipReason; detail?: string };
+
+export type Claim =
+  | { state: 'claimed'; attempt: number }
+  | { state: 'done' }
+  | { state: 'busy'; retryInMs: number }
+  | { state: 'abandoned'; attempt: number };
+
+export interface CampaignStore {
+  create(campaign: Campaign): Promise<void>;
+  get(workspaceId: string, campaignId: string): Promise<Campaign | undefined>;
+  list(workspaceId: string, kind: CampaignKind): Promise<Campaign[]>;
+  /** Replaces the campaign if its status is one of `from`: false otherwise (someone moved it first). */
+  replace(campaign: Campaign, from: readonly CampaignStatus[]): Promise<boolean>;
+
+  putTriggers(workspaceId: string, campaignId: string, cohorts: { partner: string; cohortId: string }[]): Promise<void>;
+  deleteTriggers(
+    workspaceId: string,
+    campaignId: string,
+    cohorts: { partner: string; cohortId: string }[],
+  ): Promise<void>;
+  triggersOf(workspaceId: string, partner: string, cohortId: string): Promise<string[]>;
+
+  putDue(run: DueRun): Promise<void>;
+  deleteDue(run: DueRun): Promise<void>;
+  dueRuns(now: Date, limit?: number): Promise<DueRun[]>;
+  startRun(run: DueRun, runId: string, ranges: RunRange[], next: DueRun | undefined, now: Date): Promise<boolean>;
+  getRange(workspaceId: string, campaignId: string, runId: string, range: number): Promise<RunRange | undefined>;
+  advanceRange(
+    workspaceId: string,
+    campaignId: string,
+    runId: string,
+    range: RunRange,
+    next: { after?: string; done: boolean; targeted: number },
+  ): Promise<boolean>;
+
+  enter(
+    workspaceId: string,
+    campaignId: string,
+    brazeId: string,
+    entry: Entry,
+    steps: number,
+    now: Date,
+  ): Promise<'entered' | 'again' | 'not_eligible'>;
+  getEntry(workspaceId: string, campaignId: string, brazeId: string): Promise<Entry | undefined>;
+  exit(workspaceId: string, campaignId: string, brazeId: string, stamp: string, now: Date): Promise<boolean>;
+
+  putTimers(timers: readonly Timer[]): Promise<void>;
+  dueTimers(shard: number, until: Date, limit: number): Promise<Timer[]>;
+  deleteTimers(timers: readonly Timer[]): Promise<void>;
+
+  claimSend(message: SendMessage, now: Date, leaseMs: number): Promise<Claim>;
+  markRetrying(message: SendMessage, attempt: number, reason: string, now: Date): Promise<void>;
+  finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean>;
+
+  getFrequencyCap(workspaceId: string): Promise<FrequencyCap | undefined>;
+  setFrequencyCap(workspaceId: string, cap: FrequencyCap | null): Promise<void>;
+  admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean>;
+
+  stats(workspaceId: string, campaignId: string, steps: number): Promise<StepStats[]>;
+}
+
+/** A user's memberships in some cohorts, read strongly consistent: keys from `membershipKey`. */
+export interface MembershipChecks {
+  memberOf(
+    workspaceId: string,
+    brazeId: string,
+    cohorts: readonly { partner: string; cohortId: string }[],
+  ): Promise<Set<string>>;
+}
+
+/** Timer shards: the store spreads timers over this many partition keys. */
+export const TIMER_SHARDS = 32;
+
+export interface SendQueue {
+  send(messages: readonly { message: SendMessage; delaySeconds?: number }[]): Promise<void>;
+}
+export interface WorkQueue {
+  send(messages: readonly WorkMessage[], delaySeconds?: number): Promise<void>;
+}

@@ -1,0 +1,216 @@
+/**
+ * Campaigns and Canvases as the REST API sees them: create, list, get, update (while a
+ * draft), launch, stop, archive, their figures, and a test send to one user. Launch
+ * snapshots the target (the AND of its segments' filters), writes the triggers of an
+ * action-based one and the first due run of a scheduled one.
+ */
+import { NotFoundError, ValidationError } from '../errors.js';
+import type { CampaignStore, FrequencyCap, StepStats } from './ports.js';
+import type { SegmentStore } from '../segments/ports.js';
+import type { UserStore } from '../users/ports.js';
+import { generateId } from '../workspaces/keys.js';
+import { judge } from '../webhooks/policy.js';
+import type { WebhookClient } from '../webhooks/safe-http.js';
+import { cohortsOf, combineFilters } from './audience.js';
+import {
+  ConflictError,
+  parseCampaignBody,
+  parseCanvasBody,
+  type Campaign,
+  type CampaignInput,
+  type CampaignKind,
+} from './model.js';
+import { nextOccurrence } from './schedule.js';
+import { profileOf, renderRequest, templateVariables } from './sender.js';
+import { TemplateError } from './template.js';
+
+export interface CampaignServicePorts {
+  campaigns: Pick<
+    CampaignStore,
+    | 'create'
+    | 'get'
+    | 'list'
+    | 'replace'
+    | 'putTriggers'
+    | 'deleteTriggers'
+    | 'putDue'
+    | 'deleteDue'
+    | 'stats'
+    | 'getFrequencyCap'
+    | 'setFrequencyCap'
+  >;
+  segments: Pick<SegmentStore, 'get'>;
+  users: Pick<UserStore, 'find' | 'getProfile'>;
+  webhooks: WebhookClient;
+  clock: () => Date;
+}
+
+const noun = (kind: CampaignKind) => (kind === 'canvas' ? 'Canvas' : 'campaign');
+const parseBody = (kind: CampaignKind, body: unknown): CampaignInput =>
+  kind === 'canvas' ? parseCanvasBody(body) : parseCampaignBody(body);
+
+export const createCampaignService = (ports: CampaignServicePorts) => {
+  const require = async (workspaceId: string, kind: CampaignKind, campaignId: string): Promise<Campaign> => {
+    const campaign = await ports.campaigns.get(workspaceId, campaignId);
+    if (!campaign || campaign.kind !== kind)
+      throw new NotFoundError(`No ${noun(kind)} ${campaignId} in this workspace`);
+    return campaign;
+  };
+
+  const create = async (workspaceId: string, kind: CampaignKind, body: unknown): Promise<Campaign> => {
+    const input = parseBody(kind, body);
+    const now = ports.clock().toISOString();
+    const campaign: Campaign = {
+      workspaceId,
+      campaignId: generateId(),
+      kind,
+      status: 'draft',
+      ...input,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await ports.campaigns.create(campaign);
+    return campaign;
+  };
+
+  const update = async (workspaceId: string, kind: CampaignKind, campaignId: string, body: unknown) => {
+    const current = await require(workspaceId, kind, campaignId);
+    if (current.status !== 'draft')
+      throw new ConflictError(`Only a draft ${noun(kind)} can be changed; this one is ${current.status}`);
+    const updated: Campaign = { ...current, ...parseBody(kind, body), updatedAt: ports.clock().toISOString() };
+    if (!(await ports.campaigns.replace(updated, ['draft'])))
+      throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
+    return updated;
+  };
+
+  const launch = async (workspaceId: string, kind: CampaignKind, campaignId: string): Promise<Campaign> => {
+    const current = await require(workspaceId, kind, campaignId);
+    if (current.status !== 'draft')
+      throw new ConflictError(`Only a draft ${noun(kind)} can be launched; this one is ${current.status}`);
+    const filters = [];
+    for (const segmentId of current.segmentIds) {
+      const segment = await ports.segments.get(workspaceId, segmentId);
+      if (!segment) throw new ValidationError(`Unknown segment in segment_ids: ${segmentId}`);
+      filters.push(segment.filter);
+    }
+    const filter = combineFilters(filters);
+    const now = ports.clock();
+    let nextRunAt: string | undefined;
+    if (current.delivery.type === 'scheduled') {
+      const { at, recurring } = current.delivery;
+      nextRunAt = recurring
+        ? new Date(nextOccurrence(recurring, Math.max(now.getTime(), at ? Date.parse(at) : 0) - 1)).toISOString()
+        : (at ?? now.toISOString());
+    }
+    const launched: Campaign = {
+      ...current,
+      status: 'active',
+      filter,
+      launchedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      ...(nextRunAt ? { nextRunAt } : {}),
+    };
+    // Triggers first: an event seen before the campaign is active finds it still a draft and does nothing.
+    if (current.delivery.type === 'action_based')
+      await ports.campaigns.putTriggers(workspaceId, campaignId, cohortsOf(filter));
+    if (!(await ports.campaigns.replace(launched, ['draft'])))
+      throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
+    if (nextRunAt) await ports.campaigns.putDue({ workspaceId, campaignId, scheduledAt: nextRunAt });
+    return launched;
+  };
+
+  /** Stops an active campaign (or archives one): no new entries or runs; pending sends are skipped (`campaign_stopped`). */
+  const end = async (workspaceId: string, kind: CampaignKind, campaignId: string, to: 'stopped' | 'archived') => {
+    const current = await require(workspaceId, kind, campaignId);
+    if (to === 'stopped' && current.status !== 'active')
+      throw new ConflictError(`Only an active ${noun(kind)} can be stopped; this one is ${current.status}`);
+    if (to === 'archived' && current.status === 'archived') return current;
+    const now = ports.clock().toISOString();
+    const ended: Campaign = {
+      ...current,
+      status: to,
+      updatedAt: now,
+      ...(current.status === 'active' ? { stoppedAt: now } : {}),
+    };
+    if (!(await ports.campaigns.replace(ended, [current.status])))
+      throw new ConflictError(`The ${noun(kind)} changed meanwhile; try again`);
+    if (current.status === 'active' && current.filter && current.delivery.type === 'action_based')
+      await ports.campaigns.deleteTriggers(workspaceId, campaignId, cohortsOf(current.filter));
+    if (current.nextRunAt) await ports.campaigns.deleteDue({ workspaceId, campaignId, scheduledAt: current.nextRunAt });
+    return ended;
+  };
+
+  const report = async (workspaceId: string, kind: CampaignKind, campaignId: string) => {
+    const campaign = await require(workspaceId, kind, campaignId);
+    const stats = await ports.campaigns.stats(workspaceId, campaignId, campaign.steps.length);
+    return { campaign, stats };
+  };
+
+  /**
+   * Renders and posts the message (or a Canvas step) for one user now: not counted, not
+   * capped, not recorded; the answer says what happened.
+   */
+  const testSend = async (workspaceId: string, kind: CampaignKind, campaignId: string, body: unknown) => {
+    const campaign = await require(workspaceId, kind, campaignId);
+    const input = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const step = input.step === undefined ? 0 : Number(input.step);
+    if (!Number.isInteger(step) || step < 0 || step >= campaign.steps.length)
+      throw new ValidationError(`\`step\` must be an integer from 0 to ${campaign.steps.length - 1}`);
+    let brazeId: string | undefined;
+    if (typeof input.external_id === 'string')
+      brazeId = (await ports.users.find(workspaceId, { type: 'external_id', externalId: input.external_id }))?.brazeId;
+    else if (typeof input.braze_id === 'string') brazeId = input.braze_id;
+    else throw new ValidationError('A test send needs `external_id` or `braze_id`');
+    const profile = brazeId && (await ports.users.getProfile(workspaceId, brazeId));
+    if (!profile) throw new NotFoundError('No such user in this workspace');
+    let request: Awaited<ReturnType<typeof renderRequest>>;
+    try {
+      request = await renderRequest(
+        campaign,
+        step,
+        templateVariables(campaign, step, profile.brazeId, profileOf(profile)),
+        `test-${generateId()}`,
+      );
+    } catch (error: unknown) {
+      if (error instanceof TemplateError) return { outcome: 'template_error', reason: error.message, status: null };
+      throw error;
+    }
+    const result = await ports.webhooks.send(request);
+    const verdict = await judge(result);
+    return {
+      outcome: verdict.kind === 'delivered' ? 'delivered' : 'failed',
+      status: verdict.status || null,
+      reason: verdict.kind === 'delivered' ? null : verdict.reason,
+      response_body: result.kind === 'response' ? result.body.slice(0, 1_000) : null,
+    };
+  };
+
+  return {
+    create,
+    list: (workspaceId: string, kind: CampaignKind) => ports.campaigns.list(workspaceId, kind),
+    get: require,
+    update,
+    launch,
+    stop: (workspaceId: string, kind: CampaignKind, campaignId: string) =>
+      end(workspaceId, kind, campaignId, 'stopped'),
+    archive: (workspaceId: string, kind: CampaignKind, campaignId: string) =>
+      end(workspaceId, kind, campaignId, 'archived'),
+    report,
+    testSend,
+    getFrequencyCap: (workspaceId: string) => ports.campaigns.getFrequencyCap(workspaceId),
+    setFrequencyCap: (workspaceId: string, cap: FrequencyCap | null) =>
+      ports.campaigns.setFrequencyCap(workspaceId, cap),
+  };
+};
+
+export type CampaignService = ReturnType<typeof createCampaignService>;
+
+/** The figures as the API answers them, per step (a campaign has one). */
+export const statsView = (stats: StepStats) => ({
+  targeted: stats.targeted,
+  sent: stats.sent,
+  delivered: stats.delivered,
+  failed: stats.failed,
+  skipped: stats.skipped,
+  last_error: stats.lastError,
+});

@@ -1,0 +1,798 @@
+/**
+ * The campaigns table (docs/campaigns.md, "Data model"): definitions, triggers, due runs
+ * and their ranges, journey entries, timers, send records, frequency caps and counters.
+ * Every counter moves in the transaction that records what it counts, so the figures are
+ * exact; per-user items have the user in their partition key, so a 10M-member audience
+ * spreads over 10M partitions.
+ */
+import {
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { createHash } from 'node:crypto';
+import { batchGetAll, chunk, queryAll } from './batch.js';
+import { memberSortKey, registerKey } from './membership-store.js';
+import { registerShardOf } from './shards.js';
+import type { Campaign, CampaignKind, CampaignStatus } from '../campaigns/model.js';
+import type { SendMessage } from '../campaigns/messages.js';
+import {
+  SKIP_REASONS,
+  type CampaignStore,
+  type Claim,
+  type DueRun,
+  type Entry,
+  type FrequencyCap,
+  type LastError,
+  type MembershipChecks,
+  type RunRange,
+  type SendOutcome,
+  type SkipReason,
+  type StatsDelta,
+  type StepStats,
+  type Timer,
+  TIMER_SHARDS,
+} from '../campaigns/ports.js';
+import { membershipKey } from '../campaigns/audience.js';
+
+/** AWS: BatchWriteItem takes at most 25 items. */
+const BATCH_WRITE_LIMIT = 25;
+/** Counters over 32 partition keys: 32 × 1,000 WCU/s (a transactional update is 2 WCU) ≈ 16,000 counted events/s per campaign. */
+export const STATS_LANES = 32;
+/** Timer items over TIMER_SHARDS (32) partition keys: 32 × 1,000 WCU/s, above what one cohort's flips (≈ 15,800/s) can enter. */
+/** Send records outlive any redelivery or retry window by far; DynamoDB's TTL drops them after 30 days. */
+const SEND_TTL_SECONDS = 30 * 86_400;
+
+const campaignsKey = (workspaceId: string) => `${workspaceId}#CAMPAIGNS`;
+const triggersKey = (workspaceId: string) => `${workspaceId}#TRIGGERS`;
+const DUE_KEY = 'RUNS#DUE';
+const dueSortKey = (at: string, workspaceId: string, campaignId: string) => `${at}#${workspaceId}#${campaignId}`;
+const runKey = (workspaceId: string, campaignId: string, runId: string) => `${workspaceId}#${campaignId}#RUN#${runId}`;
+const rangeSortKey = (range: number) => `R${String(range).padStart(2, '0')}`;
+const entryKey = (workspaceId: string, campaignId: string, brazeId: string) =>
+  `${workspaceId}#${campaignId}#E#${brazeId}`;
+const timerKey = (shard: number) => `TIMERS#${String(shard).padStart(2, '0')}`;
+const sendRecordKey = (message: Pick<SendMessage, 'workspaceId' | 'campaignId' | 'step' | 'brazeId' | 'entry'>) => ({
+  pk: `${message.workspaceId}#${message.campaignId}#S#${message.brazeId}`,
+  sk: `${message.step}#${message.entry}`,
+});
+const capKey = (workspaceId: string, brazeId: string) => ({ pk: `${workspaceId}#CAP#${brazeId}`, sk: 'CAP' });
+const settingsKey = (workspaceId: string) => ({ pk: `${workspaceId}#SETTINGS`, sk: 'FREQUENCY_CAP' });
+const statsKey = (workspaceId: string, campaignId: string, lane: number) => ({
+  pk: `${workspaceId}#${campaignId}#STATS#${String(lane).padStart(2, '0')}`,
+  sk: 'STATS',
+});
+const randomLane = () => Math.floor(Math.random() * STATS_LANES);
+
+const isConditionFailure = (error: unknown): boolean =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof TransactionCanceledException &&
+    (error.CancellationReasons ?? []).some((reason) => reason.Code === 'ConditionalCheckFailed'));
+
+/** An update that adds `delta` to step `step`'s counters (and sets its last error), as transaction or command input. */
+const statsUpdate = (
+  tableName: string,
+  workspaceId: string,
+  campaignId: string,
+  deltas: { step: number; delta: StatsDelta; lastError?: LastError }[],
+) => {
+  const adds: string[] = [];
+  const sets: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  let index = 0;
+  for (const { step, delta, lastError } of deltas) {
+    for (const [counter, value] of Object.entries(delta)) {
+      if (!value) continue;
+      names[`#c${index}`] = `s${step}_${counter}`;
+      values[`:c${index}`] = value;
+      adds.push(`#c${index} :c${index}`);
+      index += 1;
+    }
+    if (lastError) {
+      names[`#e${index}`] = `s${step}_last_error`;
+      values[`:e${index}`] = lastError;
+      sets.push(`#e${index} = :e${index}`);
+      index += 1;
+    }
+  }
+  if (adds.length === 0 && sets.length === 0) return undefined;
+  return {
+    TableName: tableName,
+    Key: statsKey(workspaceId, campaignId, randomLane()),
+    UpdateExpression: [adds.length ? `ADD ${adds.join(', ')}` : '', sets.length ? `SET ${sets.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+};
+
+const toCampaign = (item: Record<string, unknown>): Campaign => {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as unknown as Campaign;
+};
+
+export class DynamoCampaignStore implements CampaignStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  // --- definitions -----------------------------------------------------------------------
+
+  async create(campaign: Campaign): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: campaignsKey(campaign.workspaceId), sk: campaign.campaignId, ...campaign },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+  }
+
+  async get(workspaceId: string, campaignId: string): Promise<Campaign | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: campaignsKey(workspaceId), sk: campaignId },
+        ConsistentRead: true,
+      }),
+    );
+    return Item && toCampaign(Item);
+  }
+
+  async list(workspaceId: string, kind: CampaignKind): Promise<Campaign[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      FilterExpression: 'kind = :kind',
+      ExpressionAttributeValues: { ':pk': campaignsKey(workspaceId), ':kind': kind },
+    });
+    return items.map(toCampaign);
+  }
+
+  /**
+   * Replaces the campaign if its status is one of `from` (and its kind matches): false
+   * otherwise. Launch, stop, archive and draft edits all go through here, so two
+   * concurrent calls cannot both move a campaign out of the same state.
+   */
+  async replace(campaign: Campaign, from: readonly CampaignStatus[]): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: campaignsKey(campaign.workspaceId), sk: campaign.campaignId, ...campaign },
+          ConditionExpression: `attribute_exists(pk) AND kind = :kind AND #status IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':kind': campaign.kind,
+            ...Object.fromEntries(from.map((status, i) => [`:s${i}`, status])),
+          },
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- triggers: which action-based campaigns an event on a cohort concerns ----------------
+
+  async putTriggers(workspaceId: string, campaignId: string, cohorts: { partner: string; cohortId: string }[]) {
+    await this.batchWrite(
+      cohorts.map((cohort) => ({
+        PutRequest: {
+          Item: {
+            pk: triggersKey(workspaceId),
+            sk: `${cohort.partner}#${cohort.cohortId}#${campaignId}`,
+            partner: cohort.partner,
+            cohortId: cohort.cohortId,
+            campaignId,
+          },
+        },
+      })),
+    );
+  }
+
+  async deleteTriggers(workspaceId: string, campaignId: string, cohorts: { partner: string; cohortId: string }[]) {
+    await this.batchWrite(
+      cohorts.map((cohort) => ({
+        DeleteRequest: {
+          Key: { pk: triggersKey(workspaceId), sk: `${cohort.partner}#${cohort.cohortId}#${campaignId}` },
+        },
+      })),
+    );
+  }
+
+  async triggersOf(workspaceId: string, partner: string, cohortId: string): Promise<string[]> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': triggersKey(workspaceId), ':prefix': `${partner}#${cohortId}#` },
+    });
+    // A cohort id may hold '#': the prefix of "c" also finds "c#1"'s triggers.
+    return items
+      .filter((item) => item.partner === partner && item.cohortId === cohortId)
+      .map((item) => item.campaignId as string);
+  }
+
+  // --- scheduled runs ----------------------------------------------------------------------
+
+  async putDue(run: DueRun): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId), ...run },
+      }),
+    );
+  }
+
+  async deleteDue(run: DueRun): Promise<void> {
+    await this.client.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [this.tableName]: [
+            {
+              DeleteRequest: { Key: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId) } },
+            },
+          ],
+        },
+      }),
+    );
+  }
+
+  async dueRuns(now: Date, limit = 100): Promise<DueRun[]> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk <= :now',
+        ExpressionAttributeValues: { ':pk': DUE_KEY, ':now': `${now.toISOString()}#~` },
+        ConsistentRead: true,
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => ({
+      workspaceId: item.workspaceId as string,
+      campaignId: item.campaignId as string,
+      scheduledAt: item.scheduledAt as string,
+    }));
+  }
+
+  /**
+   * Starts a due run, once: the due item is consumed (conditioned on being there, so two
+   * ticks cannot both start it), the next occurrence written, and the run's ranges created.
+   * False when another tick got there first.
+   */
+  async startRun(run: DueRun, runId: string, ranges: RunRange[], next: DueRun | undefined, now: Date) {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId) },
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            ...(next
+              ? [
+                  {
+                    Put: {
+                      TableName: this.tableName,
+                      Item: {
+                        pk: DUE_KEY,
+                        sk: dueSortKey(next.scheduledAt, next.workspaceId, next.campaignId),
+                        ...next,
+                      },
+                    },
+                  },
+                ]
+              : []),
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: campaignsKey(run.workspaceId), sk: run.campaignId },
+                UpdateExpression: next
+                  ? 'SET nextRunAt = :next, lastRunAt = :now'
+                  : 'SET lastRunAt = :now REMOVE nextRunAt',
+                ExpressionAttributeValues: {
+                  ':now': now.toISOString(),
+                  ...(next ? { ':next': next.scheduledAt } : {}),
+                },
+              },
+            },
+            ...ranges.map((range) => ({
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: runKey(run.workspaceId, run.campaignId, runId),
+                  sk: rangeSortKey(range.range),
+                  ...range,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            })),
+          ],
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getRange(workspaceId: string, campaignId: string, runId: string, range: number): Promise<RunRange | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: runKey(workspaceId, campaignId, runId), sk: rangeSortKey(range) },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item) return undefined;
+    const { pk: _pk, sk: _sk, ...rest } = Item;
+    return rest as RunRange;
+  }
+
+  /** Records a chunk of a range, conditioned on the chunk number (a duplicate chunk records nothing), with `targeted` counted. */
+  async advanceRange(
+    workspaceId: string,
+    campaignId: string,
+    runId: string,
+    range: RunRange,
+    next: { after?: string; done: boolean; targeted: number },
+  ): Promise<boolean> {
+    const stats = statsUpdate(this.tableName, workspaceId, campaignId, [
+      { step: 0, delta: { targeted: next.targeted } },
+    ]);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: runKey(workspaceId, campaignId, runId), sk: rangeSortKey(range.range) },
+                UpdateExpression: `SET chunks = :next, done = :done, targeted = targeted + :n${next.after !== undefined ? ', #after = :after' : ''}`,
+                ConditionExpression: 'chunks = :chunks',
+                ExpressionAttributeNames: next.after !== undefined ? { '#after': 'after' } : undefined,
+                ExpressionAttributeValues: {
+                  ':chunks': range.chunks,
+                  ':next': range.chunks + 1,
+                  ':done': next.done,
+                  ':n': next.targeted,
+                  ...(next.after !== undefined ? { ':after': next.after } : {}),
+                },
+              },
+            },
+            ...(stats ? [{ Update: stats }] : []),
+          ],
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- journey entries ---------------------------------------------------------------------
+
+  /**
+   * Enters a user, with `targeted + 1` on every step in the same transaction: only if the
+   * user has no entry, or the last one is over (exited, or past its end) and the user is
+   * re-eligible. `again`: this very entry exists already (a duplicate event).
+   */
+  async enter(
+    workspaceId: string,
+    campaignId: string,
+    brazeId: string,
+    entry: Entry,
+    steps: number,
+    now: Date,
+  ): Promise<'entered' | 'again' | 'not_eligible'> {
+    const stats = statsUpdate(
+      this.tableName,
+      workspaceId,
+      campaignId,
+      Array.from({ length: steps }, (_, step) => ({ step, delta: { targeted: 1 } })),
+    );
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: entryKey(workspaceId, campaignId, brazeId), sk: 'ENTRY', ...entry },
+                ConditionExpression:
+                  'attribute_not_exists(pk) OR ((#state = :exited OR endsAt <= :now) AND reeligibleAt <= :now AND stamp <> :stamp)',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: { ':exited': 'exited', ':now': now.toISOString(), ':stamp': entry.stamp },
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            ...(stats ? [{ Update: stats }] : []),
+          ],
+        }),
+      );
+      return 'entered';
+    } catch (error: unknown) {
+      if (error instanceof TransactionCanceledException) {
+        const old = error.CancellationReasons?.[0]?.Item;
+        if (error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed')
+          return old && unmarshall(old).stamp === entry.stamp ? 'again' : 'not_eligible';
+      }
+      throw error;
+    }
+  }
+
+  async getEntry(workspaceId: string, campaignId: string, brazeId: string): Promise<Entry | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: entryKey(workspaceId, campaignId, brazeId), sk: 'ENTRY' },
+        ConsistentRead: true,
+      }),
+    );
+    return Item as Entry | undefined;
+  }
+
+  /** Ends an active entry (the user left the segment), conditioned on its stamp. */
+  async exit(workspaceId: string, campaignId: string, brazeId: string, stamp: string, now: Date): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: entryKey(workspaceId, campaignId, brazeId), sk: 'ENTRY' },
+          UpdateExpression: 'SET #state = :exited, exitedAt = :now',
+          ConditionExpression: 'stamp = :stamp AND #state = :active',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':exited': 'exited',
+            ':active': 'active',
+            ':stamp': stamp,
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- timers ------------------------------------------------------------------------------
+
+  static timerShard(timerId: string): number {
+    return createHash('sha256').update(timerId).digest().readUInt32BE(0) % TIMER_SHARDS;
+  }
+
+  /** Same id, same item: putting a timer twice (a duplicate event) leaves one. */
+  async putTimers(timers: readonly Timer[]): Promise<void> {
+    await this.batchWrite(
+      timers.map((timer) => ({
+        PutRequest: {
+          Item: {
+            pk: timerKey(DynamoCampaignStore.timerShard(timer.timerId)),
+            sk: `${timer.dueAt}#${timer.timerId}`,
+            ...timer,
+          },
+        },
+      })),
+    );
+  }
+
+  /** Timers of a shard due at or before `until`, earliest first. */
+  async dueTimers(shard: number, until: Date, limit: number): Promise<Timer[]> {
+    const { Items } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk <= :until',
+        ExpressionAttributeValues: { ':pk': timerKey(shard), ':until': `${until.toISOString()}#~` },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map((item) => ({
+      timerId: item.timerId as string,
+      dueAt: item.dueAt as string,
+      message: item.message as SendMessage,
+    }));
+  }
+
+  async deleteTimers(timers: readonly Timer[]): Promise<void> {
+    await this.batchWrite(
+      timers.map((timer) => ({
+        DeleteRequest: {
+          Key: { pk: timerKey(DynamoCampaignStore.timerShard(timer.timerId)), sk: `${timer.dueAt}#${timer.timerId}` },
+        },
+      })),
+    );
+  }
+
+  // --- sends: the idempotency record of each message ---------------------------------------
+
+  /**
+   * Takes a message for sending: absent or `retrying` → `sending` with a lease and the
+   * attempt number. Done → nothing to do. Sending under a live lease → another delivery
+   * has it (come back later). Sending with the lease run out → a sender died mid-request:
+   * taken over, to record it failed (its outcome is unknown: it is not sent again).
+   */
+  async claimSend(message: SendMessage, now: Date, leaseMs: number): Promise<Claim> {
+    const key = sendRecordKey(message);
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression:
+            'SET #state = :sending, attempt = if_not_exists(attempt, :zero) + :one, leaseUntil = :lease, updatedAt = :now, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(pk) OR #state = :retrying',
+          ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':sending': 'sending',
+            ':retrying': 'retrying',
+            ':zero': 0,
+            ':one': 1,
+            ':lease': now.getTime() + leaseMs,
+            ':now': now.toISOString(),
+            ':ttl': Math.floor(now.getTime() / 1000) + SEND_TTL_SECONDS,
+          },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { state: 'claimed', attempt: Number(Attributes?.attempt ?? 1) };
+    } catch (error: unknown) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const old = error.Item ? unmarshall(error.Item) : undefined;
+      if (!old || old.state === 'done') return { state: 'done' };
+      const leaseUntil = Number(old.leaseUntil ?? 0);
+      if (leaseUntil > now.getTime()) return { state: 'busy', retryInMs: leaseUntil - now.getTime() };
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET leaseUntil = :lease, updatedAt = :now',
+            ConditionExpression: '#state = :sending AND leaseUntil = :old',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':sending': 'sending',
+              ':old': leaseUntil,
+              ':lease': now.getTime() + leaseMs,
+              ':now': now.toISOString(),
+            },
+          }),
+        );
+        return { state: 'abandoned', attempt: Number(old.attempt ?? 1) };
+      } catch (takeover: unknown) {
+        if (takeover instanceof ConditionalCheckFailedException) return { state: 'done' };
+        throw takeover;
+      }
+    }
+  }
+
+  /** Hands the message back for a later attempt (the attempt keeps its number). */
+  async markRetrying(message: SendMessage, attempt: number, reason: string, now: Date): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sendRecordKey(message),
+          UpdateExpression: 'SET #state = :retrying, lastReason = :reason, updatedAt = :now',
+          ConditionExpression: '#state = :sending AND attempt = :attempt',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':retrying': 'retrying',
+            ':sending': 'sending',
+            ':attempt': attempt,
+            ':reason': reason,
+            ':now': now.toISOString(),
+          },
+        }),
+      );
+    } catch (error: unknown) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /**
+   * Records a message's outcome and counts it, in one transaction conditioned on this
+   * attempt still holding the message: counted once, whatever is redelivered.
+   */
+  async finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean> {
+    const delta: StatsDelta =
+      outcome.kind === 'delivered'
+        ? { sent: 1, delivered: 1 }
+        : outcome.kind === 'failed'
+          ? { ...(outcome.sent ? { sent: 1 } : {}), failed: 1 }
+          : { [`skipped_${outcome.reason}`]: 1 };
+    const lastError =
+      outcome.kind === 'failed'
+        ? { at: now.toISOString(), reason: outcome.reason, status: outcome.status }
+        : outcome.kind === 'skipped' && outcome.reason === 'template_error'
+          ? { at: now.toISOString(), reason: `template error: ${outcome.detail ?? ''}`, status: 0 }
+          : undefined;
+    const stats = statsUpdate(this.tableName, message.workspaceId, message.campaignId, [
+      { step: message.step, delta, ...(lastError ? { lastError } : {}) },
+    ]);
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: sendRecordKey(message),
+                UpdateExpression: 'SET #state = :done, outcome = :outcome, updatedAt = :now',
+                ConditionExpression: '#state = :sending AND attempt = :attempt',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: {
+                  ':done': 'done',
+                  ':sending': 'sending',
+                  ':attempt': attempt,
+                  ':outcome': outcome,
+                  ':now': now.toISOString(),
+                },
+              },
+            },
+            ...(stats ? [{ Update: stats }] : []),
+          ],
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  // --- the frequency cap -------------------------------------------------------------------
+
+  async getFrequencyCap(workspaceId: string): Promise<FrequencyCap | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: settingsKey(workspaceId) }),
+    );
+    return Item ? { maxMessages: Item.maxMessages as number, windowSeconds: Item.windowSeconds as number } : undefined;
+  }
+
+  async setFrequencyCap(workspaceId: string, cap: FrequencyCap | null): Promise<void> {
+    if (cap === null) {
+      await this.client.send(
+        new BatchWriteCommand({
+          RequestItems: { [this.tableName]: [{ DeleteRequest: { Key: settingsKey(workspaceId) } }] },
+        }),
+      );
+      return;
+    }
+    await this.client.send(
+      new PutCommand({ TableName: this.tableName, Item: { ...settingsKey(workspaceId), ...cap } }),
+    );
+  }
+
+  /**
+   * Takes a slot of the user's cap for message `key`: the user's item lists the keys sent
+   * inside the window; fewer than the cap → this key is added, conditioned on the version
+   * read (a concurrent send makes this one read again). Exact under any concurrency; a
+   * key already listed (a retry of the same message) takes no second slot.
+   */
+  async admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean> {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: capKey(workspaceId, brazeId), ConsistentRead: true }),
+      );
+      const version = Number(Item?.version ?? 0);
+      const since = now.getTime() - cap.windowSeconds * 1000;
+      const recent = ((Item?.sends ?? []) as { k: string; at: number }[]).filter((send) => send.at > since);
+      if (recent.some((send) => send.k === key)) return true;
+      if (recent.length >= cap.maxMessages) return false;
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...capKey(workspaceId, brazeId),
+              sends: [...recent, { k: key, at: now.getTime() }],
+              version: version + 1,
+              ttl: Math.floor(now.getTime() / 1000) + cap.windowSeconds + 86_400,
+            },
+            ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
+            ExpressionAttributeValues: version === 0 ? undefined : { ':version': version },
+          }),
+        );
+        return true;
+      } catch (error: unknown) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    throw new Error('frequency cap: too many concurrent sends to one user');
+  }
+
+  // --- figures -----------------------------------------------------------------------------
+
+  async stats(workspaceId: string, campaignId: string, steps: number): Promise<StepStats[]> {
+    const lanes = await batchGetAll(
+      this.client,
+      this.tableName,
+      Array.from({ length: STATS_LANES }, (_, lane) => statsKey(workspaceId, campaignId, lane)),
+      { consistentRead: true },
+    );
+    return Array.from({ length: steps }, (_, step) => {
+      const sum = (counter: string) =>
+        lanes.reduce((total, lane) => total + Number(lane[`s${step}_${counter}`] ?? 0), 0);
+      const lastError = lanes
+        .map((lane) => lane[`s${step}_last_error`] as LastError | undefined)
+        .filter((error): error is LastError => error !== undefined)
+        .sort((a, b) => (a.at < b.at ? 1 : -1))[0];
+      return {
+        targeted: sum('targeted'),
+        sent: sum('sent'),
+        delivered: sum('delivered'),
+        failed: sum('failed'),
+        skipped: Object.fromEntries(SKIP_REASONS.map((reason) => [reason, sum(`skipped_${reason}`)])) as Record<
+          SkipReason,
+          number
+        >,
+        lastError: lastError ?? null,
+      };
+    });
+  }
+
+  private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
+    for (const batch of chunk(requests, BATCH_WRITE_LIMIT)) {
+      let pending = batch;
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
+        const response = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = (response.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
+      }
+    }
+  }
+}
+
+/**
+ * A user's memberships in some cohorts, from the cohorts table's registers, read strongly
+ * consistent (one BatchGetItem per 100 cohorts): what decides whether the user is in a
+ * campaign's target now.
+ */
+export class DynamoMembershipReader implements MembershipChecks {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly cohortsTable: string,
+  ) {}
+
+  async memberOf(
+    workspaceId: string,
+    brazeId: string,
+    cohorts: readonly { partner: string; cohortId: string }[],
+  ): Promise<Set<string>> {
+    const keys = cohorts.map((cohort) => ({
+      pk: registerKey({ workspaceId, ...cohort }, registerShardOf(brazeId)),
+      sk: memberSortKey(brazeId),
+    }));
+    const items = await batchGetAll(this.client, this.cohortsTable, keys, {
+      consistentRead: true,
+      attributes: ['pk', 'member'],
+    });
+    const members = new Set(items.filter((item) => item.member === true).map((item) => item.pk as string));
+    return new Set(
+      cohorts
+        .filter((cohort) => members.has(registerKey({ workspaceId, ...cohort }, registerShardOf(brazeId))))
+        .map((cohort) => membershipKey(cohort.partner, cohort.cohortId)),
+    );
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * Campaigns on the local stack: the campaigns table and queues from infra/campaigns.yml,
+ * the membership events topic's subscription, pollers standing in for the two functions'
+ * event source mappings, a webhook receiver that prints what it gets, and a ticker that
+ * puts the minute tick on the work queue (as EventBridge Scheduler does in AWS). Tests
+ * leave the ticker off and call `tick()` with the stack's clock moved instead.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import {
+  CreateTableCommand,
+  ResourceInUseException,
+  type CreateTableCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { createCampaignsHandler } from '../../functions/campaigns/app.js';
+import { createSenderHandler } from '../../functions/sender/app.js';
+import { createJourneys, type JourneyPorts } from '../campaigns/journeys.js';
+import { createSender, type SenderPorts } from '../campaigns/sender.js';
+import { createCampaignService } from '../campaigns/service.js';
+import { DynamoCampaignStore, DynamoMembershipReader } from '../dynamodb/campaign-store.js';
+import type { DynamoUserStore } from '../dynamodb/user-store.js';
+import type { DynamoSegmentStore } from '../dynamodb/segment-store.js';
+import { createObservability } from '../observability.js';
+import type { SegmentPorts } from '../segments/service.js';
+import { SqsSendQueue, SqsWorkQueue } from '../sqs/campaign-queues.js';
+import { SafeHttpClient, type WebhookClient } from '../webhooks/safe-http.js';
+import { functionTimeoutMs } from './gateway.js';
+import { startPoller, type Poller, type SqsHandler } from './sqs-poller.js';
+import { startWebhookReceiver } from './webhook-receiver.js';
+
+export interface LocalCampaignOptions {
+  /** The campaigns' clock (entries, timers, runs, the sender): tests move it instead of waiting. */
+  clock?: () => Date;
+  /** Webhook destinations allowed besides the local receiver (which always is). */
+  allowList?: string[];
+  /** The sender's retry delays and attempts (tests: no delay). */
+  retry?: SenderPorts['retry'];
+  /** Steps due within this go to the sends queue with a delay (default 5 min; tests 0: every delay is a timer). */
+  horizonMs?: number;
+  /** How long definitions are reused (default 1 s locally; tests 0). */
+  cacheTtlMs?: number;
+  /** Put a tick on the work queue this often (default 60 s, as EventBridge Scheduler does in AWS; 0: no ticker). */
+  tickEveryMs?: number;
+  /** Print what the webhook receiver gets (npm start). */
+  print?: boolean;
+  receiverPort?: number;
+  /** Replace the HTTP client (fault injection). */
+  wrapWebhooks?: (
+    client: WebhookClient & SafeHttpClient,
+  ) => WebhookClient & Partial<Pick<SafeHttpClient, 'destination'>>;
+  /** Wrap the sender handler as the poller invokes it (e.g. deliver records twice). */
+  wrapSenderHandler?: (handler: SqsHandler) => SqsHandler;
+  /** Wrap the campaigns handler as the pollers invoke it. */
+  wrapCampaignsHandler?: (handler: SqsHandler) => SqsHandler;
+  senderConcurrency?: number;
+}
+
+export interface LocalCampaignQueues {
+  events: LocalQueue;
+  work: LocalQueue;
+  sends: LocalQueue;
+}
+interface LocalQueue {
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+}
+
+type CfnResources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const resources = (): CfnResources =>
+  (
+    parse(readFileSync(fileURLToPath(new URL('../../infra/campaigns.yml', import.meta.url)), 'utf8')) as {
+      Resources: CfnResources;
+    }
+  ).Resources;
+
+const queueArnOf = async (client: SQSClient, queueUrl: string) =>
+  (await client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!
+    .QueueArn!;
+
+const createQueue = async (
+  client: SQSClient,
+  definitions: CfnResources,
+  logicalId: string,
+  name: string,
+  visibilityTimeoutSeconds: number | undefined,
+): Promise<LocalQueue> => {
+  const queue = definitions[logicalId]!.Properties;
+  const redrive = queue.RedrivePolicy as { maxReceiveCount: number };
+  const dlqId = `${logicalId.replace(/Queue$/, '')}DeadLetterQueue`;
+  const dlq = await client.send(
+    new CreateQueueCommand({
+      QueueName: `${name}-dlq`,
+      Attributes: { MessageRetentionPeriod: String(definitions[dlqId]!.Properties.MessageRetentionPeriod) },
+    }),
+  );
+  const main = await client.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(visibilityTimeoutSeconds ?? queue.VisibilityTimeout),
+        MessageRetentionPeriod: String(queue.MessageRetentionPeriod),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: await queueArnOf(client, dlq.QueueUrl!),
+          maxReceiveCount: redrive.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  return {
+    queueUrl: main.QueueUrl!,
+    queueArn: await queueArnOf(client, main.QueueUrl!),
+    deadLetterQueueUrl: dlq.QueueUrl!,
+  };
+};
+
+export const startLocalCampaigns = async (context: {
+  dynamodb: DynamoDBClient;
+  documents: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  sns: SNSClient;
+  prefix: string;
+  topicArn: string;
+  cohortsTable: string;
+  users: DynamoUserStore;
+  segments: DynamoSegmentStore;
+  segmentSources: Pick<SegmentPorts, 'memberships' | 'users'>;
+  visibilityTimeoutSeconds?: number;
+  keepTables: boolean;
+  poll: boolean;
+  options: LocalCampaignOptions;
+}) => {
+  const { sqs, documents, options } = context;
+  const definitions = resources();
+  const table = `${context.prefix}-campaigns`;
+  const tableProperties = definitions.CampaignsTable!.Properties;
+  try {
+    await context.dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: tableProperties.BillingMode as CreateTableCommandInput['BillingMode'],
+        AttributeDefinitions: tableProperties.AttributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
+        KeySchema: tableProperties.KeySchema as CreateTableCommandInput['KeySchema'],
+      }),
+    );
+  } catch (error: unknown) {
+    if (!(context.keepTables && error instanceof ResourceInUseException)) throw error;
+  }
+  const queues: LocalCampaignQueues = {
+    events: await createQueue(
+      sqs,
+      definitions,
+      'CampaignEventsQueue',
+      `${context.prefix}-campaign-events`,
+      context.visibilityTimeoutSeconds,
+    ),
+    work: await createQueue(
+      sqs,
+      definitions,
+      'CampaignWorkQueue',
+      `${context.prefix}-campaign-work`,
+      context.visibilityTimeoutSeconds,
+    ),
+    sends: await createQueue(
+      sqs,
+      definitions,
+      'WebhookSendQueue',
+      `${context.prefix}-webhook-sends`,
+      context.visibilityTimeoutSeconds,
+    ),
+  };
+  await context.sns.send(
+    new SubscribeCommand({
+      TopicArn: context.topicArn,
+      Protocol: 'sqs',
+      Endpoint: queues.events.queueArn,
+      Attributes: { RawMessageDelivery: 'true' },
+    }),
+  );
+
+  const receiver = await startWebhookReceiver({ print: options.print, port: options.receiverPort }).catch(() =>
+    startWebhookReceiver({ print: options.print }),
+  );
+  const clock = options.clock ?? (() => new Date());
+  const store = new DynamoCampaignStore(documents, table);
+  const memberships = new DynamoMembershipReader(documents, context.cohortsTable);
+  const safe = new SafeHttpClient({
+    allowHttp: true,
+    allowList: [`127.0.0.1:${receiver.port}`, ...(options.allowList ?? [])],
+  });
+  const webhooks = options.wrapWebhooks ? options.wrapWebhooks(safe) : safe;
+  const sends = new SqsSendQueue(sqs, queues.sends.queueUrl);
+  const work = new SqsWorkQueue(sqs, queues.work.queueUrl);
+  const journeyPorts: JourneyPorts = {
+    campaigns: store,
+    memberships,
+    segmentSources: context.segmentSources,
+    sends,
+    work,
+    clock,
+    horizonMs: options.horizonMs,
+    cacheTtlMs: options.cacheTtlMs ?? 1_000,
+  };
+  const journeys = createJourneys(journeyPorts);
+  const sender = createSender({
+    campaigns: store,
+    memberships,
+    users: context.users,
+    webhooks,
+    clock,
+    retry: options.retry,
+    cacheTtlMs: options.cacheTtlMs ?? 1_000,
+  });
+  const service = createCampaignService({
+    campaigns: store,
+    segments: context.segments,
+    users: context.users,
+    webhooks,
+    clock,
+  });
+  const handlers = {
+    campaigns: createCampaignsHandler({ journeys, observability: await createObservability('campaigns') }),
+    sender: createSenderHandler({
+      sender,
+      retryLater: async (receiptHandle, seconds) => {
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queues.sends.queueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: seconds,
+          }),
+        );
+      },
+      observability: await createObservability('sender'),
+    }),
+  };
+  const campaignsHandler = (options.wrapCampaignsHandler ?? ((handler) => handler))(handlers.campaigns as SqsHandler);
+  const pollers: Poller[] = context.poll
+    ? [
+        startPoller({
+          client: sqs,
+          queueUrl: queues.events.queueUrl,
+          queueArn: queues.events.queueArn,
+          handler: campaignsHandler,
+          functionName: 'campaigns',
+          timeoutMs: functionTimeoutMs('campaigns'),
+          batchSize: 10,
+          concurrency: 2,
+        }),
+        startPoller({
+          client: sqs,
+          queueUrl: queues.work.queueUrl,
+          queueArn: queues.work.queueArn,
+          handler: campaignsHandler,
+          functionName: 'campaigns',
+          timeoutMs: functionTimeoutMs('campaigns'),
+          batchSize: 1,
+          concurrency: 2,
+        }),
+        startPoller({
+          client: sqs,
+          queueUrl: queues.sends.queueUrl,
+          queueArn: queues.sends.queueArn,
+          handler: (options.wrapSenderHandler ?? ((handler) => handler))(handlers.sender as SqsHandler),
+          functionName: 'sender',
+          timeoutMs: functionTimeoutMs('sender'),
+          batchSize: 10,
+          concurrency: options.senderConcurrency ?? 4,
+        }),
+      ]
+    : [];
+  const tickEveryMs = options.tickEveryMs ?? 60_000;
+  const ticker =
+    context.poll && tickEveryMs > 0
+      ? setInterval(() => {
+          work.send([{ v: 1, type: 'campaign.tick' }]).catch((error: unknown) => {
+            console.error('[campaigns] tick not queued:', error);
+          });
+        }, tickEveryMs)
+      : undefined;
+  return {
+    table,
+    queues,
+    store,
+    service,
+    journeys,
+    sender,
+    handlers,
+    receiver,
+    webhooks: safe,
+    /** Runs the minute tick now (as the scheduler's message would), with the campaigns' clock. */
+    tick: () => journeys.tick(),
+    stop: async () => {
+      if (ticker) clearInterval(ticker);
+      await Promise.all(pollers.map((poller) => poller.stop()));
+      safe.close();
+      await receiver.stop();
+    },
+  };
+};
+
+export type LocalCampaigns = Awaited<ReturnType<typeof startLocalCampaigns>>;

@@ -1,0 +1,474 @@
+/**
+ * Campaigns and Canvases end to end on the local stack: partner cohort changes → the sync →
+ * membership events → the campaigns function → the sends queue → the sender → a real
+ * webhook receiver on loopback. Time is the campaigns' clock, moved by the tests (a day's
+ * delay takes no real time); the minute tick is called, not waited for.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SQSEvent } from 'aws-lambda';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { LocalStack } from '../../lib/local/stack.js';
+import type { SqsHandler } from '../../lib/local/sqs-poller.js';
+import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
+import type { CampaignKind } from '../../lib/campaigns/model.js';
+import type { MembershipEvent } from '../../lib/cohorts/events.js';
+import { eventually, startTestStack } from '../support/stack.js';
+import { partnerClient, workspaceClient } from '../support/client.js';
+
+let stack: LocalStack;
+let offsetMs = 0;
+const clock = () => new Date(Date.now() + offsetMs);
+const advance = (ms: number) => {
+  offsetMs += ms;
+};
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+/** Deliver every batch twice (redelivery), to the campaigns function and to the sender. */
+let duplicateDeliveries = false;
+/** Every membership event the campaigns function was handed, to publish some again. */
+const seenEvents: MembershipEvent[] = [];
+const twice =
+  (handler: SqsHandler, record?: (event: SQSEvent) => void): SqsHandler =>
+  async (event, context) => {
+    record?.(event);
+    if (!duplicateDeliveries) return handler(event, context);
+    await handler(event, context);
+    return handler(event, context);
+  };
+
+const ws = () => stack.workspace.workspaceId;
+const service = () => stack.campaigns.service;
+const received = (prefix: string): ReceivedWebhook[] =>
+  stack.campaigns.receiver.received.filter((webhook) => webhook.path.startsWith(prefix));
+const hook = (path: string) => `${stack.campaigns.receiver.url}${path}`;
+
+/** Names a cohort, applies changes, and waits until the sync has reported each of them. */
+const cohortChanges = async (cohortId: string, changes: unknown[]) => {
+  const before = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
+  await partnerClient(stack).changeCohort(cohortId, changes);
+  await eventually(
+    async () => {
+      const reports = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
+      return reports > before ? true : undefined;
+    },
+    30_000,
+    `sync of ${cohortId}`,
+  );
+};
+const segmentOn = async (cohortId: string, members: string[]): Promise<string> => {
+  await partnerClient(stack).nameCohort(cohortId, `Cohort ${cohortId}`);
+  if (members.length > 0) await cohortChanges(cohortId, [{ user_ids: members }]);
+  const created = await workspaceClient(stack).createSegment({
+    name: `on ${cohortId}`,
+    filter: { cohort: { partner: 'heap', cohort_id: cohortId, includes: true } },
+  });
+  return (created.body as { segment: { segment_id: string } }).segment.segment_id;
+};
+const userIds = new Map<string, string>();
+const brazeIdOf = async (externalId: string) => {
+  const found = await stack.stores.users.find(ws(), { type: 'external_id', externalId });
+  userIds.set(externalId, found!.brazeId);
+  return found!.brazeId;
+};
+const entryOf = async (campaignId: string, externalId: string) =>
+  stack.campaigns.store.getEntry(ws(), campaignId, await brazeIdOf(externalId));
+const figures = async (kind: CampaignKind, campaignId: string) =>
+  (await service().report(ws(), kind, campaignId)).stats;
+/** Lets the sender drain what is queued now (there is nothing to wait for but the queue). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 1_500));
+
+const message = (path: string, body = '{"user":"{{ external_id }}","plan":"{{ custom_attributes.plan }}"}') => ({
+  url: hook(path),
+  method: 'POST',
+  headers: { 'content-type': 'application/json', 'X-Campaign': '{{ campaign.name }}' },
+  body,
+});
+const actionCampaign = async (
+  segmentId: string,
+  path: string,
+  delivery: { delay_seconds?: number; reeligible_after_days?: number | null } = {},
+  body?: string,
+) => {
+  const campaign = await service().create(ws(), 'campaign', {
+    name: `action ${path}`,
+    segment_ids: [segmentId],
+    message: message(path, body),
+    delivery: { type: 'action_based', ...delivery },
+  });
+  await service().launch(ws(), 'campaign', campaign.campaignId);
+  return campaign.campaignId;
+};
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    eventsRetryDelayMs: 50,
+    campaigns: {
+      clock,
+      horizonMs: 0,
+      cacheTtlMs: 0,
+      tickEveryMs: 0,
+      retry: { baseSeconds: 0, capSeconds: 0, maxAttempts: 3 },
+      wrapCampaignsHandler: (handler) =>
+        twice(handler, (event) => {
+          for (const record of event.Records) {
+            const body = JSON.parse(record.body) as MembershipEvent;
+            if (body.event_id) seenEvents.push(body);
+          }
+        }),
+      wrapSenderHandler: (handler) => twice(handler),
+      // The test's own guard: only the loopback receiver is ever connected to, whatever the client decides.
+      wrapWebhooks: (client) => ({
+        destination: (url: string) => client.destination(url),
+        send: async (request) => {
+          const where = await client.destination(request.url);
+          if (!('refused' in where) && where.address !== '127.0.0.1')
+            throw new Error(`test guard: would have connected to ${where.address}`);
+          return client.send(request);
+        },
+      }),
+    },
+  });
+  await workspaceClient(stack).track(
+    Array.from({ length: 12 }, (_, index) => ({ external_id: `u${index}`, plan: index % 2 ? 'pro' : 'free' })),
+  );
+});
+afterAll(() => stack?.stop());
+
+describe('action-based campaigns', () => {
+  it('sends on entry after a delay, rendered, with an idempotency key; nothing before the time', async () => {
+    // Prepare
+    const segmentId = await segmentOn('abandoned', []);
+    const campaignId = await actionCampaign(segmentId, '/delay/', { delay_seconds: 86_400 });
+
+    // Act: u1 enters
+    await cohortChanges('abandoned', [{ user_ids: ['u1'] }]);
+    await eventually(() => entryOf(campaignId, 'u1'), 20_000, 'the entry');
+    await stack.campaigns.tick();
+    await settle();
+    const early = received('/delay/').length;
+    advance(DAY + 60_000);
+    await stack.campaigns.tick();
+
+    // Assess
+    expect(early).toBe(0);
+    const [webhook] = await eventually(async () => (received('/delay/').length > 0 ? received('/delay/') : undefined));
+    expect(JSON.parse(webhook!.body)).toEqual({ user: 'u1', plan: 'pro' });
+    expect(webhook!.headers['x-campaign']).toBe('action /delay/');
+    expect(webhook!.headers['idempotency-key']).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const [stats] = await eventually(async () => {
+      const current = await figures('campaign', campaignId);
+      return current[0]!.delivered === 1 ? current : undefined;
+    });
+    expect(stats).toMatchObject({ targeted: 1, sent: 1, delivered: 1, failed: 0 });
+  });
+
+  it('does not send to a user who left the segment before the send', async () => {
+    // Prepare
+    const segmentId = await segmentOn('trial', []);
+    const campaignId = await actionCampaign(segmentId, '/exit/', { delay_seconds: 3600 });
+    await cohortChanges('trial', [{ user_ids: ['u2', 'u3'] }]);
+    await eventually(() => entryOf(campaignId, 'u3'), 20_000, 'the entries');
+
+    // Act: u2 converts (leaves) within the hour
+    await cohortChanges('trial', [{ user_ids: ['u2'], should_remove: true }]);
+    await eventually(async () => ((await entryOf(campaignId, 'u2'))?.state === 'exited' ? true : undefined));
+    advance(HOUR + 60_000);
+    await stack.campaigns.tick();
+
+    // Assess
+    const stats = await eventually(async () => {
+      const [current] = await figures('campaign', campaignId);
+      return current!.delivered + current!.skipped.left_segment === 2 ? current : undefined;
+    });
+    expect(stats).toMatchObject({ targeted: 2, delivered: 1, skipped: { left_segment: 1 } });
+    expect(received('/exit/').map((webhook) => JSON.parse(webhook.body).user)).toEqual(['u3']);
+  });
+
+  it('re-enters a user only when re-eligible: never, or after N days', async () => {
+    // Prepare
+    const segmentId = await segmentOn('reeligible', []);
+    const never = await actionCampaign(segmentId, '/never/', { reeligible_after_days: null });
+    const daily = await actionCampaign(segmentId, '/after-1-day/', { reeligible_after_days: 1 });
+    const enterAndLeave = async () => {
+      await cohortChanges('reeligible', [{ user_ids: ['u4'] }]);
+      await settle();
+      await cohortChanges('reeligible', [{ user_ids: ['u4'], should_remove: true }]);
+    };
+
+    // Act: in, out, in again at once (neither re-eligible), then a day later
+    await enterAndLeave();
+    await eventually(async () => (received('/after-1-day/').length === 1 ? true : undefined));
+    await enterAndLeave();
+    await settle();
+    const sameDay = [received('/never/').length, received('/after-1-day/').length];
+    advance(DAY + 60_000);
+    await enterAndLeave();
+    await eventually(async () => (received('/after-1-day/').length === 2 ? true : undefined));
+    await settle();
+
+    // Assess
+    expect(sameDay).toEqual([1, 1]);
+    expect(received('/never/')).toHaveLength(1);
+    expect(received('/after-1-day/')).toHaveLength(2);
+    expect((await figures('campaign', never))[0]!.targeted).toBe(1);
+    expect((await figures('campaign', daily))[0]!.targeted).toBe(2);
+  });
+
+  it('sends one message per user for duplicate membership events and redelivered queue messages', async () => {
+    // Prepare: every batch of both functions handled twice from here on
+    const segmentId = await segmentOn('duplicates', []);
+    const campaignId = await actionCampaign(segmentId, '/dup/');
+    duplicateDeliveries = true;
+
+    // Act: three users enter; then their events are published again
+    await cohortChanges('duplicates', [{ user_ids: ['u5', 'u6', 'u7'] }]);
+    await eventually(async () => (received('/dup/').length >= 3 ? true : undefined));
+    for (const event of seenEvents.filter((seen) => seen.cohort_id === 'duplicates'))
+      await stack.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.campaigns.queues.events.queueUrl,
+          MessageBody: JSON.stringify(event),
+        }),
+      );
+    await settle();
+    await settle();
+    duplicateDeliveries = false;
+
+    // Assess
+    const webhooks = received('/dup/');
+    expect(webhooks.map((webhook) => JSON.parse(webhook.body).user).sort()).toEqual(['u5', 'u6', 'u7']);
+    expect(new Set(webhooks.map((webhook) => webhook.headers['idempotency-key'])).size).toBe(3);
+    expect((await figures('campaign', campaignId))[0]).toMatchObject({ targeted: 3, sent: 3, delivered: 3 });
+  });
+
+  it('retries 5XX until delivered and never retries another 4XX', async () => {
+    // Prepare: the receiver fails the first two attempts of u8 with 503, and answers u9 with 404
+    const segmentId = await segmentOn('flaky', []);
+    let failures = 2;
+    stack.campaigns.receiver.answer = (webhook) => {
+      if (webhook.path === '/flaky/u8' && failures > 0) {
+        failures -= 1;
+        return 503;
+      }
+      return webhook.path === '/flaky/u9' ? 404 : 200;
+    };
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'flaky',
+      segment_ids: [segmentId],
+      message: { ...message('/flaky/'), url: `${hook('/flaky/')}{{ external_id }}` },
+      delivery: { type: 'action_based' },
+    });
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+
+    // Act
+    await cohortChanges('flaky', [{ user_ids: ['u8', 'u9'] }]);
+
+    // Assess
+    const [stats] = await eventually(async () => {
+      const current = await figures('campaign', campaign.campaignId);
+      return current[0]!.delivered + current[0]!.failed === 2 ? current : undefined;
+    });
+    stack.campaigns.receiver.answer = () => 200;
+    expect(received('/flaky/u8')).toHaveLength(3);
+    expect(received('/flaky/u9')).toHaveLength(1);
+    expect(stats).toMatchObject({ sent: 2, delivered: 1, failed: 1, lastError: { status: 404 } });
+    expect(stats!.lastError!.reason).toBe('receiver answered 404');
+  });
+
+  it('skips a user whose template fails to render, counted, and sends the rest', async () => {
+    // Prepare: u10 has an attribute that makes the body grow past the bound
+    await workspaceClient(stack).track([{ external_id: 'u10', repeat: 200_000 }]);
+    const segmentId = await segmentOn('templated', []);
+    const campaignId = await actionCampaign(
+      segmentId,
+      '/tpl/',
+      {},
+      '{"u":"{{ external_id }}","pad":"{% for i in (1..custom_attributes.repeat) %}xx{% endfor %}"}',
+    );
+
+    // Act
+    await cohortChanges('templated', [{ user_ids: ['u10', 'u11'] }]);
+
+    // Assess
+    const [stats] = await eventually(async () => {
+      const current = await figures('campaign', campaignId);
+      return current[0]!.delivered + current[0]!.skipped.template_error === 2 ? current : undefined;
+    });
+    expect(stats).toMatchObject({ delivered: 1, skipped: { template_error: 1 } });
+    expect(stats!.lastError!.reason).toMatch(/^template error: /);
+    expect(received('/tpl/').map((webhook) => JSON.parse(webhook.body).u)).toEqual(['u11']);
+  });
+
+  it('holds every user to the frequency cap, across campaigns, exactly', async () => {
+    // Prepare: at most one message per user per day; two campaigns on the same cohort
+    await service().setFrequencyCap(ws(), { maxMessages: 1, windowSeconds: 86_400 });
+    const segmentId = await segmentOn('capped', []);
+    const first = await actionCampaign(segmentId, '/cap-a/');
+    const second = await actionCampaign(segmentId, '/cap-b/');
+
+    // Act
+    await cohortChanges('capped', [{ user_ids: ['u0', 'u2', 'u4'] }]);
+
+    // Assess
+    const totals = await eventually(async () => {
+      const [a, b] = [(await figures('campaign', first))[0]!, (await figures('campaign', second))[0]!];
+      return a.delivered + a.skipped.frequency_cap + b.delivered + b.skipped.frequency_cap === 6 ? [a, b] : undefined;
+    });
+    await service().setFrequencyCap(ws(), null);
+    expect(totals[0]!.delivered + totals[1]!.delivered).toBe(3);
+    expect(totals[0]!.skipped.frequency_cap + totals[1]!.skipped.frequency_cap).toBe(3);
+    const users = [...received('/cap-a/'), ...received('/cap-b/')].map((webhook) => JSON.parse(webhook.body).user);
+    expect(users.sort()).toEqual(['u0', 'u2', 'u4']);
+  });
+});
+
+describe('Canvases', () => {
+  it('sends step 1 after a day and nothing of step 2 once the user left after step 1', async () => {
+    // Prepare
+    const segmentId = await segmentOn('trial-canvas', []);
+    const canvas = await service().create(ws(), 'canvas', {
+      name: 'Trial reminders',
+      segment_ids: [segmentId],
+      steps: [
+        { name: 'Day 1', delay_seconds: 86_400, message: message('/canvas/1', '{"step":"{{ step.name }}"}') },
+        { name: 'Day 3', delay_seconds: 2 * 86_400, message: message('/canvas/2', '{"step":"{{ step.name }}"}') },
+      ],
+    });
+    await service().launch(ws(), 'canvas', canvas.campaignId);
+    await cohortChanges('trial-canvas', [{ user_ids: ['u1', 'u3'] }]);
+    await eventually(() => entryOf(canvas.campaignId, 'u3'), 20_000, 'the entries');
+
+    // Act: a day later step 1 goes to both; u1 activates (leaves); two days later step 2
+    advance(DAY + 60_000);
+    await stack.campaigns.tick();
+    await eventually(async () => (received('/canvas/1').length === 2 ? true : undefined));
+    await cohortChanges('trial-canvas', [{ user_ids: ['u1'], should_remove: true }]);
+    await eventually(async () => ((await entryOf(canvas.campaignId, 'u1'))?.state === 'exited' ? true : undefined));
+    advance(2 * DAY + 60_000);
+    await stack.campaigns.tick();
+
+    // Assess
+    const stats = await eventually(async () => {
+      const current = await figures('canvas', canvas.campaignId);
+      return current[1]!.delivered + current[1]!.skipped.left_segment === 2 ? current : undefined;
+    });
+    expect(JSON.parse(received('/canvas/1')[0]!.body)).toEqual({ step: 'Day 1' });
+    expect(received('/canvas/2')).toHaveLength(1);
+    expect(JSON.parse(received('/canvas/2')[0]!.body)).toEqual({ step: 'Day 3' });
+    expect(stats[0]).toMatchObject({ targeted: 2, delivered: 2 });
+    expect(stats[1]).toMatchObject({ targeted: 2, delivered: 1, skipped: { left_segment: 1 } });
+  });
+});
+
+describe('scheduled campaigns', () => {
+  it('sends to the audience at send time, not at launch', async () => {
+    // Prepare: u0, u1 in the segment at launch
+    const segmentId = await segmentOn('promo', ['u0', 'u1']);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'Promo',
+      segment_ids: [segmentId],
+      message: message('/promo/'),
+      delivery: { type: 'scheduled', at: new Date(clock().getTime() + HOUR).toISOString() },
+    });
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+
+    // Act: before the send, u1 leaves and u2 joins
+    await cohortChanges('promo', [{ user_ids: ['u1'], should_remove: true }, { user_ids: ['u2'] }]);
+    await stack.campaigns.tick();
+    await settle();
+    const early = received('/promo/').length;
+    advance(HOUR + 60_000);
+    await stack.campaigns.tick();
+
+    // Assess
+    await eventually(async () => (received('/promo/').length === 2 ? true : undefined));
+    await settle();
+    expect(early).toBe(0);
+    expect(
+      received('/promo/')
+        .map((webhook) => JSON.parse(webhook.body).user)
+        .sort(),
+    ).toEqual(['u0', 'u2']);
+    expect((await figures('campaign', campaign.campaignId))[0]).toMatchObject({ targeted: 2, delivered: 2 });
+  });
+
+  it('sends a recurring campaign once per occurrence', async () => {
+    // Prepare: daily, at the next whole hour (UTC)
+    const segmentId = await segmentOn('weekly-digest', ['u5', 'u6']);
+    const at = new Date(clock().getTime() + HOUR);
+    const time = `${String(at.getUTCHours()).padStart(2, '0')}:00`;
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'Digest',
+      segment_ids: [segmentId],
+      message: message('/digest/'),
+      delivery: { type: 'scheduled', recurring: { frequency: 'daily', time, timezone: 'UTC' } },
+    });
+    const launched = await service().launch(ws(), 'campaign', campaign.campaignId);
+
+    // Act: the first occurrence, then the next day's
+    advance(Date.parse(launched.nextRunAt!) - clock().getTime() + 60_000);
+    await stack.campaigns.tick();
+    await eventually(async () => (received('/digest/').length === 2 ? true : undefined));
+    advance(DAY);
+    await stack.campaigns.tick();
+    await eventually(async () => (received('/digest/').length === 4 ? true : undefined));
+    await settle();
+    await service().stop(ws(), 'campaign', campaign.campaignId);
+
+    // Assess
+    const users = received('/digest/').map((webhook) => JSON.parse(webhook.body).user);
+    expect(users.sort()).toEqual(['u5', 'u5', 'u6', 'u6']);
+    expect(new Set(received('/digest/').map((webhook) => webhook.headers['idempotency-key'])).size).toBe(4);
+    expect((await figures('campaign', campaign.campaignId))[0]).toMatchObject({ targeted: 4, delivered: 4 });
+  });
+});
+
+describe('safe destinations', () => {
+  it('refuses private, metadata and loopback destinations and redirects to them, with the reason in the figures', async () => {
+    // Prepare
+    const segmentId = await segmentOn('unsafe', ['u7']);
+    stack.campaigns.receiver.answer = (webhook) =>
+      webhook.path === '/redirect'
+        ? { status: 302, headers: { location: 'http://169.254.169.254/latest/meta-data/' } }
+        : 200;
+    const targets = {
+      private: 'https://10.0.0.1/hook',
+      metadata: 'http://169.254.169.254/latest/meta-data/',
+      loopback: 'http://127.0.0.1:1/hook',
+      redirect: hook('/redirect'),
+    };
+
+    // Act
+    const ids: Record<string, string> = {};
+    for (const [name, url] of Object.entries(targets)) {
+      const campaign = await service().create(ws(), 'campaign', {
+        name,
+        segment_ids: [segmentId],
+        message: { url, method: 'POST', headers: {}, body: '{}' },
+        delivery: { type: 'scheduled' },
+      });
+      await service().launch(ws(), 'campaign', campaign.campaignId);
+      ids[name] = campaign.campaignId;
+    }
+    await stack.campaigns.tick();
+
+    // Assess
+    const reasons: Record<string, string> = {};
+    for (const [name, campaignId] of Object.entries(ids)) {
+      const [stats] = await eventually(async () => {
+        const current = await figures('campaign', campaignId);
+        return current[0]!.failed === 1 ? current : undefined;
+      });
+      expect(stats!.delivered).toBe(0);
+      reasons[name] = stats!.lastError!.reason;
+    }
+    stack.campaigns.receiver.answer = () => 200;
+    expect(reasons).toEqual({
+      private: 'destination refused: 10.0.0.1: private address',
+      metadata: 'destination refused: 169.254.169.254: metadata address',
+      loopback: 'destination refused: 127.0.0.1: loopback address',
+      redirect: 'redirect (302) to a refused destination not followed: 169.254.169.254: metadata address',
+    });
+    expect(received('/redirect')).toHaveLength(1);
+  });
+});
