@@ -120,6 +120,8 @@ const CLIENTS: Record<(typeof FUNCTIONS)[number], Array<keyof typeof CLIENT_SOUR
   export: ['dynamodb', 's3', 'sqs'],
   currents: ['dynamodb', 'sqs'],
   events: ['dynamodb', 'sns'],
+  campaigns: ['dynamodb', 'sqs'],
+  sender: ['dynamodb', 'sqs'],
 };
 const CLIENT_SOURCE = {
   sqs: { imports: "import { SQSClient } from '@aws-sdk/client-sqs';", create: 'new SQSClient({})' },

@@ -6,7 +6,7 @@
 import { build } from 'esbuild';
 import { rm } from 'node:fs/promises';
 
-export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents', 'events'] as const;
+export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents', 'events', 'campaigns', 'sender'] as const;
 
 /**
  * What the functions read from their environment at cold start, as placeholders: enough
@@ -21,6 +21,9 @@ export const PLACEHOLDER_FUNCTION_ENV = {
   EXPORTS_BUCKET: 'b',
   EXPORT_QUEUE_URL: 'http://127.0.0.1:1/e',
   CURRENTS_QUEUE_URL: 'http://127.0.0.1:1/c',
+  CAMPAIGNS_TABLE: 'cp',
+  WEBHOOK_SEND_QUEUE_URL: 'http://127.0.0.1:1/s',
+  CAMPAIGN_WORK_QUEUE_URL: 'http://127.0.0.1:1/w',
   KEY_PEPPER_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:p',
   CONNECTOR_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:t',
   AWS_REGION: 'us-east-1',

@@ -143,9 +143,12 @@ describe('the packaged CloudFormation template', () => {
 
     // Assess
     expect(mappings.map((mapping) => queueOf(mapping.EventSourceArn)).sort()).toEqual([
+      'CampaignEventsQueue',
+      'CampaignWorkQueue',
       'CohortQueue',
       'CurrentsQueue',
       'ExportQueue',
+      'WebhookSendQueue',
     ]);
     for (const mapping of mappings) {
       const queueId = queueOf(mapping.EventSourceArn);
@@ -195,6 +198,28 @@ describe('the packaged CloudFormation template', () => {
     expect(alarms).toEqual(
       expect.arrayContaining([expect.objectContaining({ MetricName: 'IteratorAge', Namespace: 'AWS/Lambda' })]),
     );
+  });
+
+  it('feeds campaigns from the membership events topic and ticks them every minute', () => {
+    // Assess: raw delivery (the body is the event), SNS allowed to send to that queue only
+    expect(props('CampaignEventsSubscription')).toMatchObject({
+      TopicArn: { Ref: 'MembershipEventsTopic' },
+      Protocol: 'sqs',
+      Endpoint: { 'Fn::GetAtt': ['CampaignEventsQueue', 'Arn'] },
+      RawMessageDelivery: true,
+    });
+    const policy = props('CampaignEventsQueuePolicy').PolicyDocument as { Statement: Record<string, unknown>[] };
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'sns.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': { Ref: 'MembershipEventsTopic' } } },
+      }),
+    ]);
+    expect(props('CampaignTickSchedule')).toMatchObject({
+      ScheduleExpression: 'rate(1 minute)',
+      Target: { Arn: { 'Fn::GetAtt': ['CampaignWorkQueue', 'Arn'] }, Input: '{"v":1,"type":"campaign.tick"}' },
+    });
   });
 
   it('alarms on the age of the oldest message of every queue, before it expires', () => {
@@ -250,9 +275,12 @@ describe('the packaged CloudFormation template', () => {
 
     // Assess
     expect([...deadLetterQueues()].sort()).toEqual([
+      'CampaignEventsDeadLetterQueue',
+      'CampaignWorkDeadLetterQueue',
       'CohortDeadLetterQueue',
       'CurrentsDeadLetterQueue',
       'ExportDeadLetterQueue',
+      'WebhookSendDeadLetterQueue',
     ]);
     expect(missing).toEqual([]);
   });
@@ -292,7 +320,7 @@ describe('the packaged CloudFormation template', () => {
           missing.push(`${JSON.stringify(dimensions)} ${metricName}`);
 
     // Assess
-    expect(targets).toHaveLength(4);
+    expect(targets).toHaveLength(5);
     expect(missing).toEqual([]);
   });
 
@@ -357,6 +385,8 @@ describe('the packaged CloudFormation template', () => {
       SyncLambdaFunction: 10,
       CurrentsLambdaFunction: 10,
       ExportLambdaFunction: 5,
+      CampaignsLambdaFunction: 30,
+      SenderLambdaFunction: 50,
     });
     expect(reserved('IngestLambdaFunction')).toBe(150);
     expect(reserved('ApiLambdaFunction')).toBe(250);
