@@ -37,6 +37,8 @@ import {
   type SizePorts,
 } from '../../lib/segments/size.js';
 import type { CredentialStore } from '../../lib/workspaces/types.js';
+import type { CampaignService } from '../../lib/campaigns/service.js';
+import { campaignRoutes } from './campaign-routes.js';
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: { connectors: Pick<DynamoConnectorStore, 'list' | 'get'>; queue: CurrentsQueue };
@@ -48,6 +50,8 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   /** When a computed segment size is stale and how often it is recomputed (default: lib/segments/size.ts). */
   segmentSizePolicy?: SizePolicy;
   exports: { store: ExportStore; blobs: BlobStore; queue: ExportQueue };
+  /** Campaigns and Canvases (functions/api/campaign-routes.ts); without it their routes answer 404. */
+  campaigns?: CampaignService;
   observability: Observability;
 }
 
@@ -311,6 +315,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       return json(200, { export: exportView(job, exports.blobs), message: 'success' });
     },
   },
+  ...campaignRoutes,
 ];
 
 /** The routes as API Gateway names them (serverless.yml declares the same; the infra test compares). */

@@ -13,6 +13,10 @@ import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { createKeyHasher } from '../../lib/workspaces/keys.js';
+import { readCampaignsApiConfig } from '../../lib/campaigns/config.js';
+import { createCampaignService } from '../../lib/campaigns/service.js';
+import { DynamoCampaignStore } from '../../lib/dynamodb/campaign-store.js';
+import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
 import { createApiHandler } from './app.js';
 
 const tables = readTables();
@@ -22,6 +26,8 @@ const documents = traceClient(observability, createDocumentClient());
 const sqs = traceClient(observability, createSqsClient());
 const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 const users = new DynamoUserStore(documents, tables.users);
+const segments = new DynamoSegmentStore(documents, tables.cohorts);
+const campaignsConfig = readCampaignsApiConfig();
 // The pepper of key hashes: fetched at the first request, kept for the instance's life. The API never
 // opens connector tokens (their store here has no cipher).
 const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
@@ -32,7 +38,15 @@ export const handler = createApiHandler({
   users,
   memberships,
   cohorts: memberships,
-  segments: new DynamoSegmentStore(documents, tables.cohorts),
+  segments,
+  campaigns: createCampaignService({
+    campaigns: new DynamoCampaignStore(documents, campaignsConfig.table),
+    segments,
+    users,
+    // Test sends go through the same safe client as the sender.
+    webhooks: new SafeHttpClient({ allowList: campaignsConfig.allowList }),
+    clock: () => new Date(),
+  }),
   segmentSources: { memberships, users },
   currents: {
     connectors: new DynamoConnectorStore(documents, tables.cohorts),

@@ -8,14 +8,21 @@ const required = (env: NodeJS.ProcessEnv, name: string): string => {
   return value;
 };
 
+/** What the API needs: the table, and the allow-list for test sends. */
+export const readCampaignsApiConfig = (env: NodeJS.ProcessEnv = process.env) =>
+  Object.freeze({ table: required(env, 'CAMPAIGNS_TABLE'), allowList: allowListOf(env) });
+
+const allowListOf = (env: NodeJS.ProcessEnv) =>
+  (env.WEBHOOK_ALLOWED_DESTINATIONS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+
 export const readCampaignsConfig = (env: NodeJS.ProcessEnv = process.env) =>
   Object.freeze({
     table: required(env, 'CAMPAIGNS_TABLE'),
     sendQueueUrl: required(env, 'WEBHOOK_SEND_QUEUE_URL'),
     workQueueUrl: required(env, 'CAMPAIGN_WORK_QUEUE_URL'),
     /** Operator allow-list of webhook destinations (comma list of hosts, addresses or CIDRs, each optionally :port). */
-    allowList: (env.WEBHOOK_ALLOWED_DESTINATIONS ?? '')
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean),
+    allowList: allowListOf(env),
   });

@@ -362,6 +362,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         requeueDelayBaseSeconds: options.requeueDelayBaseSeconds,
       }),
       api: createApiHandler({
+        campaigns: campaigns.service,
         credentials: workspaces,
         users,
         memberships,

@@ -1,0 +1,135 @@
+/**
+ * The REST routes of campaigns and Canvases (Bearer REST API key, like every API route):
+ *   POST|GET /campaigns, GET|PUT /campaigns/{campaign_id},
+ *   POST /campaigns/{campaign_id}/launch|stop|archive|test-send, and the same for /canvases;
+ *   GET|PUT /settings/frequency-cap.
+ * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
+ */
+import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
+import { campaignView, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
+import type { StepStats } from '../../lib/campaigns/ports.js';
+import { statsView, type CampaignService } from '../../lib/campaigns/service.js';
+
+type CampaignRoute = Omit<JsonRoute, 'handle'> & {
+  handle: (api: { campaigns?: CampaignService }, workspaceId: string, request: JsonRequest) => Promise<JsonResponse>;
+};
+
+const serviceOf = (api: { campaigns?: CampaignService }): CampaignService => {
+  if (!api.campaigns) throw new NotFoundError('Campaigns are not enabled here');
+  return api.campaigns;
+};
+
+/** The answer's view: the definition, and the figures when read. */
+const view = (campaign: Campaign, stats?: StepStats[]) => {
+  const base = campaignView(campaign);
+  if (!stats) return base;
+  if (campaign.kind === 'canvas')
+    return {
+      ...base,
+      steps: (base as { steps: object[] }).steps.map((step, index) => ({ ...step, figures: statsView(stats[index]!) })),
+    };
+  return { ...base, figures: statsView(stats[0]!) };
+};
+
+const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: string): CampaignRoute[] => {
+  const one = kind === 'canvas' ? 'canvas' : 'campaign';
+  const idOf = (request: JsonRequest) => request.pathParameters[idName] ?? '';
+  const answer = (statusCode: number, campaign: Campaign, stats?: StepStats[]) =>
+    json(statusCode, { [one]: view(campaign, stats), message: 'success' });
+  const action = (name: 'launch' | 'stop' | 'archive'): CampaignRoute => ({
+    method: 'POST',
+    path: `/${plural}/{${idName}}/${name}`,
+    handle: async (api, workspaceId, request) =>
+      answer(200, await serviceOf(api)[name](workspaceId, kind, idOf(request))),
+  });
+  return [
+    {
+      method: 'POST',
+      path: `/${plural}`,
+      handle: async (api, workspaceId, request) =>
+        answer(201, await serviceOf(api).create(workspaceId, kind, request.body)),
+    },
+    {
+      method: 'GET',
+      path: `/${plural}`,
+      handle: async (api, workspaceId) =>
+        json(200, {
+          [plural]: (await serviceOf(api).list(workspaceId, kind)).map((campaign) => campaignView(campaign)),
+          message: 'success',
+        }),
+    },
+    {
+      method: 'GET',
+      path: `/${plural}/{${idName}}`,
+      handle: async (api, workspaceId, request) => {
+        const { campaign, stats } = await serviceOf(api).report(workspaceId, kind, idOf(request));
+        return answer(200, campaign, stats);
+      },
+    },
+    {
+      method: 'PUT',
+      path: `/${plural}/{${idName}}`,
+      handle: async (api, workspaceId, request) =>
+        answer(200, await serviceOf(api).update(workspaceId, kind, idOf(request), request.body)),
+    },
+    action('launch'),
+    action('stop'),
+    action('archive'),
+    {
+      method: 'POST',
+      path: `/${plural}/{${idName}}/test-send`,
+      handle: async (api, workspaceId, request) =>
+        json(200, {
+          test_send: await serviceOf(api).testSend(workspaceId, kind, idOf(request), request.body),
+          message: 'success',
+        }),
+    },
+  ];
+};
+
+/** AWS: at most a year of window; a cap of 0 would stop every message (stop the campaigns instead). */
+const MAX_CAP_WINDOW_SECONDS = 365 * 86_400;
+
+export const campaignRoutes: readonly CampaignRoute[] = [
+  ...routesOf('campaign', 'campaigns', 'campaign_id'),
+  ...routesOf('canvas', 'canvases', 'canvas_id'),
+  {
+    method: 'GET',
+    path: '/settings/frequency-cap',
+    handle: async (api, workspaceId) => {
+      const cap = await serviceOf(api).getFrequencyCap(workspaceId);
+      return json(200, {
+        frequency_cap: cap ? { max_messages: cap.maxMessages, window_seconds: cap.windowSeconds } : null,
+        message: 'success',
+      });
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/settings/frequency-cap',
+    handle: async (api, workspaceId, request) => {
+      const body = request.body as { frequency_cap?: { max_messages?: unknown; window_seconds?: unknown } | null };
+      const cap = body?.frequency_cap;
+      if (cap === null) {
+        await serviceOf(api).setFrequencyCap(workspaceId, null);
+        return json(200, { frequency_cap: null, message: 'success' });
+      }
+      const max = Number(cap?.max_messages);
+      const window = Number(cap?.window_seconds);
+      if (
+        !Number.isInteger(max) ||
+        max < 1 ||
+        max > 1_000 ||
+        !Number.isInteger(window) ||
+        window < 60 ||
+        window > MAX_CAP_WINDOW_SECONDS
+      )
+        throw new ValidationError(
+          '`frequency_cap` must be null or {max_messages: 1…1000, window_seconds: 60…31536000}',
+        );
+      await serviceOf(api).setFrequencyCap(workspaceId, { maxMessages: max, windowSeconds: window });
+      return json(200, { frequency_cap: { max_messages: max, window_seconds: window }, message: 'success' });
+    },
+  },
+];

@@ -1,0 +1,198 @@
+/**
+ * The campaigns and Canvases REST API over HTTP on the local stack: create, validate,
+ * update while a draft, launch, figures, test send, stop, archive, the frequency cap.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../lib/local/stack.js';
+import { eventually, startTestStack } from '../support/stack.js';
+import { partnerClient, request, workspaceClient } from '../support/client.js';
+
+let stack: LocalStack;
+let segmentId: string;
+const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
+  request<Record<string, any>>(`${stack.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+  });
+const hook = (path: string) => `${stack.campaigns.receiver.url}${path}`;
+
+beforeAll(async () => {
+  stack = await startTestStack({ campaigns: { cacheTtlMs: 0, tickEveryMs: 0 } });
+  await workspaceClient(stack).track([
+    { external_id: 'ada', first_name: 'Ada' },
+    { external_id: 'bob', first_name: 'Bob' },
+  ]);
+  await partnerClient(stack).nameCohort('vip', 'VIP');
+  await partnerClient(stack).changeCohort('vip', [{ user_ids: ['ada', 'bob'] }]);
+  await eventually(async () =>
+    ((await workspaceClient(stack).cohort('heap', 'vip')).body.cohort?.member_count ?? 0) === 2 ? true : undefined,
+  );
+  const created = await workspaceClient(stack).createSegment({
+    name: 'VIP',
+    filter: { cohort: { partner: 'heap', cohort_id: 'vip', includes: true } },
+  });
+  segmentId = (created.body as { segment: { segment_id: string } }).segment.segment_id;
+});
+afterAll(() => stack?.stop());
+
+describe('/campaigns', () => {
+  it('creates, lists, updates a draft, launches, reports the figures, refuses edits once launched', async () => {
+    // Prepare
+    const body = {
+      name: 'VIP announcement',
+      segment_ids: [segmentId],
+      message: {
+        url: hook('/api/announce'),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"hi":"{{ custom_attributes.first_name }}"}',
+      },
+      delivery: { type: 'scheduled' },
+    };
+
+    // Act
+    const created = await api('/campaigns', { body });
+    const id = created.body.campaign.campaign_id as string;
+    const updated = await api(`/campaigns/${id}`, { method: 'PUT', body: { ...body, name: 'VIP news' } });
+    const listed = await api('/campaigns');
+    const launched = await api(`/campaigns/${id}/launch`, { body: {} });
+    await stack.campaigns.tick();
+    const report = await eventually(async () => {
+      const read = await api(`/campaigns/${id}`);
+      return read.body.campaign.figures.delivered === 2 ? read : undefined;
+    });
+    const edit = await api(`/campaigns/${id}`, { method: 'PUT', body });
+    const stopped = await api(`/campaigns/${id}/stop`, { body: {} });
+    const archived = await api(`/campaigns/${id}/archive`, { body: {} });
+
+    // Assess
+    expect(created.status).toBe(201);
+    expect(created.body.campaign).toMatchObject({
+      name: 'VIP announcement',
+      status: 'draft',
+      segment_ids: [segmentId],
+    });
+    expect(updated.body.campaign.name).toBe('VIP news');
+    expect(listed.body.campaigns.map((campaign: { campaign_id: string }) => campaign.campaign_id)).toContain(id);
+    expect(launched.body.campaign.status).toBe('active');
+    expect(report.body.campaign.figures).toEqual({
+      targeted: 2,
+      sent: 2,
+      delivered: 2,
+      failed: 0,
+      skipped: {
+        left_segment: 0,
+        frequency_cap: 0,
+        template_error: 0,
+        user_not_found: 0,
+        campaign_stopped: 0,
+        entry_ended: 0,
+      },
+      last_error: null,
+    });
+    const bodies = stack.campaigns.receiver.received
+      .filter((webhook) => webhook.path === '/api/announce')
+      .map((webhook) => webhook.body);
+    expect(bodies.sort()).toEqual(['{"hi":"Ada"}', '{"hi":"Bob"}']);
+    expect(edit.status).toBe(409);
+    expect(stopped.body.campaign.status).toBe('stopped');
+    expect(archived.body.campaign.status).toBe('archived');
+  });
+
+  it('answers 400 for a bad body, a template that does not parse or an injected header, and 404 for an unknown id', async () => {
+    // Prepare
+    const base = {
+      name: 'x',
+      segment_ids: [segmentId],
+      message: { url: hook('/x'), body: '{}' },
+      delivery: { type: 'action_based' },
+    };
+
+    // Act
+    const answers = await Promise.all([
+      api('/campaigns', { body: { ...base, delivery: { type: 'sometimes' } } }),
+      api('/campaigns', { body: { ...base, message: { url: hook('/x'), body: '{% if %}' } } }),
+      api('/campaigns', { body: { ...base, message: { url: hook('/x'), headers: { 'X-A': 'a\r\nX-B: b' } } } }),
+      api('/campaigns/nope'),
+    ]);
+
+    // Assess
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400, 404]);
+    expect(answers[1]!.body.message).toMatch(/^Invalid message body template: /);
+    expect(answers[2]!.body.message).toMatch(/CR, LF/);
+  });
+
+  it('test-sends to one user at once, uncounted', async () => {
+    // Prepare
+    const created = await api('/campaigns', {
+      body: {
+        name: 'Test me',
+        segment_ids: [segmentId],
+        message: { url: hook('/api/test-send'), body: '{"to":"{{ external_id }}"}' },
+        delivery: { type: 'action_based' },
+      },
+    });
+    const id = created.body.campaign.campaign_id as string;
+
+    // Act
+    const sent = await api(`/campaigns/${id}/test-send`, { body: { external_id: 'bob' } });
+    const read = await api(`/campaigns/${id}`);
+
+    // Assess
+    expect(sent.body.test_send).toMatchObject({ outcome: 'delivered', status: 200 });
+    const webhook = stack.campaigns.receiver.received.find((received) => received.path === '/api/test-send');
+    expect(webhook?.body).toBe('{"to":"bob"}');
+    expect(read.body.campaign.figures.sent).toBe(0);
+  });
+});
+
+describe('/canvases and the frequency cap', () => {
+  it('creates and launches a Canvas, with figures per step', async () => {
+    // Act
+    const created = await api('/canvases', {
+      body: {
+        name: 'Onboarding',
+        segment_ids: [segmentId],
+        reeligible_after_days: 30,
+        steps: [
+          { name: 'Welcome', delay_seconds: 0, message: { url: hook('/api/welcome'), body: '{}' } },
+          { name: 'Tips', delay_seconds: 86_400, message: { url: hook('/api/tips'), body: '{}' } },
+        ],
+      },
+    });
+    const id = created.body.canvas.canvas_id as string;
+    const launched = await api(`/canvases/${id}/launch`, { body: {} });
+    const read = await api(`/canvases/${id}`);
+
+    // Assess
+    expect(created.status).toBe(201);
+    expect(launched.body.canvas.status).toBe('active');
+    expect(read.body.canvas.steps.map((step: { name: string; figures: { targeted: number } }) => step.name)).toEqual([
+      'Welcome',
+      'Tips',
+    ]);
+    expect(read.body.canvas.steps[1].figures.targeted).toBe(0);
+    expect((await api(`/campaigns/${id}`)).status).toBe(404);
+  });
+
+  it('sets, reads and removes the workspace frequency cap', async () => {
+    // Act
+    const set = await api('/settings/frequency-cap', {
+      method: 'PUT',
+      body: { frequency_cap: { max_messages: 3, window_seconds: 86_400 } },
+    });
+    const read = await api('/settings/frequency-cap');
+    const refused = await api('/settings/frequency-cap', {
+      method: 'PUT',
+      body: { frequency_cap: { max_messages: 0 } },
+    });
+    const removed = await api('/settings/frequency-cap', { method: 'PUT', body: { frequency_cap: null } });
+
+    // Assess
+    expect(set.status).toBe(200);
+    expect(read.body.frequency_cap).toEqual({ max_messages: 3, window_seconds: 86_400 });
+    expect(refused.status).toBe(400);
+    expect(removed.body.frequency_cap).toBeNull();
+    expect((await api('/settings/frequency-cap')).body.frequency_cap).toBeNull();
+  });
+});
