@@ -15,6 +15,9 @@ export default defineConfig({
       // lib/local is the local stack and the AWS-limits model: measured too, but it is tooling, not the service,
       // so the threshold below is for what runs on AWS.
       exclude: ['lib/local/**'],
+      // What the suite reached when the gate was set (lines 92.4%, statements 91.2%, functions 93.6%,
+      // branches 84.2%), rounded down: a change that lands untested code fails `npm test`.
+      thresholds: { lines: 90, statements: 90, functions: 90, branches: 82 },
       reporter: ['text-summary', 'json-summary'],
       reportsDirectory: 'coverage',
     },
