@@ -4,7 +4,8 @@
  * taken from the runtime, so the pinned versions are the ones that run.
  */
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { cp, rm } from 'node:fs/promises';
+import { buildConsole } from './console.js';
 
 export const FUNCTIONS = ['ingest', 'sync', 'api', 'export', 'currents', 'events', 'campaigns', 'sender'] as const;
 
@@ -61,4 +62,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + (output.bytes ?? 0), 0);
     console.log(`dist/${name}/index.mjs  ${(bytes / 1024).toFixed(0)} KiB (with source map)`);
   }
+  // The console, served by the api function from its bundle (dist/api/console: serverless.yml packages dist/api/**).
+  await cp(await buildConsole(), 'dist/api/console', { recursive: true });
+  console.log('dist/console, copied to dist/api/console');
 }

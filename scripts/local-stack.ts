@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { describeStack, startLocalStack } from '../lib/local/stack.js';
 import { keyStrengthProblem } from '../lib/workspaces/keys.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
+import { ensureConsoleBuilt } from './console.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
@@ -51,6 +52,8 @@ if (flags.reset) {
   console.log(`--reset: deleted ${dataDir}`);
 }
 
+// The console at / (a fresh clone has none built; an edited one is rebuilt).
+if ((await ensureConsoleBuilt()) === 'built') console.log('Built the console into dist/console.');
 console.log(`Starting the local stack (SQS emulator, DynamoDB Local, HTTP API, sync), data in ${dataDir}…`);
 const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 3000),
@@ -71,6 +74,7 @@ console.log(`
 Heap → Braze cohort import is running.
 
   REST endpoint      ${stack.url}
+  Console            ${stack.url}/   (sign in with the REST API key below)
   Workspace          ${stack.workspace.name} (${stack.workspace.workspaceId}), partners: ${partners.join(', ')}
   Partner API key    ${stack.partnerApiKey}
   Data import key    ${stack.workspace.dataImportKey}

@@ -2,6 +2,9 @@
  * Workspace REST API (Authorization: Bearer <REST API key>):
  *   POST /users/track, POST /users/identify, POST /users/export/ids
  *   GET /cohorts, GET /cohorts/{partner}/{cohort_id}
+ *   segments, their audiences and exports; Currents connectors; the workspace's own
+ *   partners and data import key (the console's pages)
+ * and, without a key, the console itself: GET / and GET /assets/{file}.
  */
 import type { Context } from 'aws-lambda';
 import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
@@ -23,7 +26,20 @@ import { ExportIdsRequest, IdentifyRequest, parseBody, TrackRequest } from '../.
 import { exportUsers, identifyUsers, trackUsers, type UserPorts } from '../../lib/users/service.js';
 import { authenticateRestKey } from '../../lib/workspaces/auth.js';
 import type { BlobStore, ExportQueue, ExportStore, Segment, SegmentStore } from '../../lib/segments/ports.js';
-import { exportView, runExportChunk, startExport } from '../../lib/segments/export.js';
+import { exportView, readExport, runExportChunk, startExport } from '../../lib/segments/export.js';
+import { PayloadTooLargeError, ValidationError } from '../../lib/errors.js';
+import { replayDeadLetters } from '../../lib/currents/replay.js';
+import { isAssetName, type StaticSite, staticResponse } from '../../lib/http/static-site.js';
+import {
+  keyInfoView,
+  parseKeyKind,
+  partnerStatuses,
+  partnerStatusView,
+  requireWorkspace,
+  rotateDataImportKey,
+  setPartnerEnabled,
+  type WorkspaceSettingsStore,
+} from '../../lib/workspaces/settings.js';
 import { audiencePage, parseSegmentBody, requireSegment, type SegmentPorts } from '../../lib/segments/service.js';
 import {
   answerSize,
@@ -41,7 +57,14 @@ import type { CampaignService } from '../../lib/campaigns/service.js';
 import { campaignRoutes } from './campaign-routes.js';
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
-  currents?: { connectors: Pick<DynamoConnectorStore, 'list' | 'get'>; queue: CurrentsQueue };
+  currents?: {
+    connectors: Pick<DynamoConnectorStore, 'list' | 'get' | 'setPaused' | 'listDeadLetters' | 'deleteDeadLetter'>;
+    queue: CurrentsQueue;
+  };
+  /** The workspace's own settings (its partners, its data import key), as the console changes them. */
+  workspaces?: WorkspaceSettingsStore;
+  /** The console's files (dist/console), served at / and /assets/{file} (absent: those routes answer 404). */
+  console?: StaticSite;
   credentials: CredentialStore;
   cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports'>;
   segments: SegmentStore;
@@ -120,6 +143,47 @@ interface Api extends ApiDependencies {
   /** The segment the path names, or a 404. */
   segmentOf(workspaceId: string, request: JsonRequest): Promise<Segment>;
 }
+
+/** The workspace settings port, which every deployed api has (tests may build an api without it). */
+const requireSettings = (api: Api): WorkspaceSettingsStore => {
+  if (!api.workspaces) throw new NotFoundError('Workspace settings are not served by this API');
+  return api.workspaces;
+};
+
+const requireConnector = async (api: Api, workspaceId: string, request: JsonRequest) => {
+  const connectorId = request.pathParameters.connector_id ?? '';
+  const connector = api.currents && (await api.currents.connectors.get(workspaceId, connectorId));
+  if (!api.currents || !connector) throw new NotFoundError(`No Currents connector ${connectorId} in this workspace`);
+  return { currents: api.currents, connector };
+};
+
+/** A paused connector holds its events (the sender checks every 5 minutes, for 48 h at most); resumed, they flow again. */
+const setConnectorPaused = async (api: Api, workspaceId: string, request: JsonRequest, paused: boolean) => {
+  const { currents, connector } = await requireConnector(api, workspaceId, request);
+  if (!(await currents.connectors.setPaused(workspaceId, connector.connectorId, paused)))
+    throw new NotFoundError(`No Currents connector ${connector.connectorId} in this workspace`);
+  return json(200, { connector: connectorView({ ...connector, paused }), message: 'success' });
+};
+
+/** The console's page and the files it loads: served to anyone (they hold no data; every call the page makes carries the key). */
+const CONSOLE_ROUTES = [
+  { method: 'GET', path: '/' },
+  { method: 'GET', path: '/assets/{file}' },
+] as const;
+
+const consoleHandler =
+  (site: StaticSite | undefined): JsonHandler =>
+  async (request) => {
+    const file = request.pathParameters.file;
+    const name = file === undefined ? 'index.html' : `assets/${file}`;
+    const found = site && (file === undefined || isAssetName(file)) ? await site.get(name) : undefined;
+    if (!found)
+      throw new NotFoundError(
+        file === undefined ? 'The console is not built here: run npm run build' : `No console file ${file}`,
+      );
+    // Vite names every asset by its content's hash: a new build is a new name, so an asset never changes.
+    return staticResponse(found, { acceptEncoding: request.headers['accept-encoding'], immutable: file !== undefined });
+  };
 
 /** A route's answer for a workspace whose REST API key the request carried. */
 type ApiRouteHandler = (api: Api, workspaceId: string, request: JsonRequest, context: Context) => Promise<JsonResponse>;
@@ -316,10 +380,140 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     },
   },
   ...campaignRoutes,
+  {
+    method: 'GET',
+    path: '/segments/{segment_id}/exports/{export_id}/download',
+    handle: async ({ exports }, workspaceId, request) => {
+      const job = await exports.store.get(workspaceId, request.pathParameters.export_id ?? '');
+      if (!job || job.segmentId !== request.pathParameters.segment_id)
+        throw new NotFoundError(`No export ${request.pathParameters.export_id} of this segment`);
+      if (job.status !== 'done')
+        throw new ValidationError(`Export ${job.exportId} is still running: download it once its status is done`);
+      const read = await readExport(job, exports.blobs);
+      if ('tooLarge' in read)
+        throw new PayloadTooLargeError(
+          `Export ${job.exportId} is larger than the API can answer (Lambda's 6 MB response limit): read its parts from ${exports.blobs.locate(job.prefix)}`,
+        );
+      return {
+        statusCode: 200,
+        body: undefined,
+        headers: {
+          'content-type': 'application/x-ndjson; charset=utf-8',
+          'content-disposition': `attachment; filename="export-${job.exportId}.ndjson"`,
+          'cache-control': 'no-store',
+        },
+        raw: { body: read.body, isBase64Encoded: false },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/currents',
+    handle: async ({ currents }, workspaceId) => {
+      const list = currents ? await currents.connectors.list(workspaceId) : [];
+      return json(200, { connectors: list.map(connectorView), message: 'success' });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/currents/{connector_id}/pause',
+    handle: (api, workspaceId, request) => setConnectorPaused(api, workspaceId, request, true),
+  },
+  {
+    method: 'POST',
+    path: '/currents/{connector_id}/resume',
+    handle: (api, workspaceId, request) => setConnectorPaused(api, workspaceId, request, false),
+  },
+  {
+    method: 'GET',
+    path: '/currents/{connector_id}/dead-letters',
+    handle: async (api, workspaceId, request) => {
+      const { currents, connector } = await requireConnector(api, workspaceId, request);
+      const letters = await currents.connectors.listDeadLetters(workspaceId, connector.connectorId);
+      // No personal data: the event's id and type, and why it was dropped.
+      return json(200, {
+        dead_letters: letters.map((letter) => ({
+          dropped_at: letter.droppedAt,
+          reason: letter.reason,
+          status: letter.status,
+          event_id: letter.event.id,
+          event_type: letter.event.event_type,
+        })),
+        message: 'success',
+      });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/currents/{connector_id}/replay',
+    handle: async (api, workspaceId, request) => {
+      const { currents, connector } = await requireConnector(api, workspaceId, request);
+      const requeued = await replayDeadLetters(currents.connectors, currents.queue, workspaceId, connector.connectorId);
+      return json(200, { connector_id: connector.connectorId, requeued, message: 'success' });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/workspace',
+    handle: async (api, workspaceId) => {
+      const workspace = await requireWorkspace(requireSettings(api), workspaceId);
+      return json(200, {
+        workspace: {
+          workspace_id: workspace.workspaceId,
+          name: workspace.name,
+          partners: workspace.partners,
+          created_at: workspace.createdAt,
+        },
+        message: 'success',
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/workspace/partners',
+    handle: async (api, workspaceId) => {
+      const statuses = await partnerStatuses(requireSettings(api), workspaceId);
+      return json(200, { partners: statuses.map(partnerStatusView), message: 'success' });
+    },
+  },
+  {
+    method: 'PUT',
+    path: '/workspace/partners/{partner}',
+    handle: async (api, workspaceId, request) => {
+      const status = await setPartnerEnabled(
+        requireSettings(api),
+        workspaceId,
+        request.pathParameters.partner ?? '',
+        request.body,
+      );
+      return json(200, { partner: partnerStatusView(status), message: 'success' });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/workspace/keys/{kind}',
+    handle: async (api, workspaceId, request) => {
+      const kind = parseKeyKind(request.pathParameters.kind);
+      const info = await requireSettings(api).getKeyInfo(workspaceId, kind);
+      if (!info) throw new NotFoundError(`No workspace ${workspaceId}`);
+      return json(200, { key: keyInfoView(info), message: 'success' });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/workspace/keys/{kind}',
+    handle: async (api, workspaceId, request) => {
+      const kind = parseKeyKind(request.pathParameters.kind);
+      const key = await rotateDataImportKey(requireSettings(api), workspaceId, kind, request.body, api.clock());
+      // The key is in this answer only: never cached, never stored but as its hash.
+      return json(201, { key, message: 'success' }, { 'cache-control': 'no-store' });
+    },
+  },
 ];
 
+/** The console: its page and the files it loads, for anyone (it holds no data; every call it makes carries the key). */
 /** The routes as API Gateway names them (serverless.yml declares the same; the infra test compares). */
-export const API_ROUTES: readonly string[] = apiRoutes.map(routeKeyOf);
+export const API_ROUTES: readonly string[] = [...apiRoutes, ...CONSOLE_ROUTES].map(routeKeyOf);
 
 export const createApiHandler = (dependencies: ApiDependencies) => {
   const { credentials, segments, segmentSources, exports, observability } = dependencies;
@@ -340,8 +534,8 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       rejectMalformedStrings(request.body);
       return handle(api, workspaceId, request, context);
     };
-  return httpApi(
-    observability,
-    apiRoutes.map(({ method, path, handle }) => ({ method, path, handle: authenticated(handle) })),
-  );
+  return httpApi(observability, [
+    ...apiRoutes.map(({ method, path, handle }) => ({ method, path, handle: authenticated(handle) })),
+    ...CONSOLE_ROUTES.map(({ method, path }) => ({ method, path, handle: consoleHandler(dependencies.console) })),
+  ]);
 };

@@ -18,6 +18,8 @@ import { createCampaignService } from '../../lib/campaigns/service.js';
 import { DynamoCampaignStore } from '../../lib/dynamodb/campaign-store.js';
 import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
 import { createApiHandler } from './app.js';
+import { fileURLToPath } from 'node:url';
+import { folderSite } from '../../lib/http/static-site.js';
 
 const tables = readTables();
 const exportsConfig = readExportsConfig();
@@ -33,8 +35,13 @@ const campaignsConfig = readCampaignsApiConfig();
 const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
 const keyHasher = createKeyHasher(secretsManagerSecret(secrets, readKeyPepperSecretId()));
 
+const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher);
+
 export const handler = createApiHandler({
-  credentials: new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher),
+  credentials: workspaces,
+  workspaces,
+  // The console's files, copied beside the bundle by scripts/build.ts (dist/api/console).
+  console: folderSite(fileURLToPath(new URL('./console/', import.meta.url))),
   users,
   memberships,
   cohorts: memberships,

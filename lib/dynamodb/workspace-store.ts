@@ -16,7 +16,9 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { assertStrongKey, generateId, generateKey, type KeyHasher } from '../workspaces/keys.js';
+import { assertStrongKey, generateId, generateKey, keyHint, type KeyHasher } from '../workspaces/keys.js';
+import { KNOWN_PARTNERS } from '../workspaces/partners.js';
+import type { KeyInfo, WorkspaceSettingsStore } from '../workspaces/settings.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -30,14 +32,24 @@ interface WorkspaceItem extends Workspace {
   pk: string;
   dataImportKeyHash: string;
   restKeyHash: string;
+  /** What the console shows of each current key (lib/workspaces/keys.ts, keyHint) and when it was issued; absent on keys issued before. */
+  dataImportKeyHint?: string;
+  dataImportKeyCreatedAt?: string;
+  restKeyHint?: string;
+  restKeyCreatedAt?: string;
 }
+
+const keyFields = (kind: KeyKind) =>
+  kind === 'data_import'
+    ? ({ hash: 'dataImportKeyHash', hint: 'dataImportKeyHint', createdAt: 'dataImportKeyCreatedAt' } as const)
+    : ({ hash: 'restKeyHash', hint: 'restKeyHint', createdAt: 'restKeyCreatedAt' } as const);
 
 export interface CreatedWorkspace extends Workspace {
   dataImportKey: string;
   restApiKey: string;
 }
 
-export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
+export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, WorkspaceSettingsStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -79,6 +91,35 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
   async getPartner(partner: string): Promise<PartnerRegistration | undefined> {
     const item = await this.getItem(partnerPk(partner));
     return item && { partner: item.partner as string, keyHash: item.keyHash as string, enabled: item.enabled === true };
+  }
+
+  /** The partner registry: every known partner that is registered (one read). */
+  async listPartners(): Promise<PartnerRegistration[]> {
+    const response = await this.client.send(
+      new BatchGetCommand({
+        RequestItems: { [this.tableName]: { Keys: KNOWN_PARTNERS.map((partner) => ({ pk: partnerPk(partner) })) } },
+      }),
+    );
+    let items = response.Responses?.[this.tableName] ?? [];
+    // A handful of keys is under every limit: anything unprocessed was throttled, so read those singly.
+    const unprocessed = (response.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as { pk: string }[];
+    for (const key of unprocessed) {
+      const item = await this.getItem(key.pk);
+      if (item) items = [...items, item];
+    }
+    return items.map((item) => ({
+      partner: item.partner as string,
+      keyHash: item.keyHash as string,
+      enabled: item.enabled === true,
+    }));
+  }
+
+  /** What may be shown of a workspace's current key of a kind: its hint and when it was issued (never the key or its hash). */
+  async getKeyInfo(workspaceId: string, kind: KeyKind): Promise<KeyInfo | undefined> {
+    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+    if (!item) return undefined;
+    const fields = keyFields(kind);
+    return { kind, hint: item[fields.hint], createdAt: item[fields.createdAt] };
   }
 
   /**
@@ -157,6 +198,10 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
       ...workspace,
       dataImportKeyHash: await this.keyHasher.hash(dataImportKey),
       restKeyHash: await this.keyHasher.hash(restApiKey),
+      dataImportKeyHint: keyHint(dataImportKey),
+      dataImportKeyCreatedAt: workspace.createdAt,
+      restKeyHint: keyHint(restApiKey),
+      restKeyCreatedAt: workspace.createdAt,
     };
     await this.client.send(
       new TransactWriteCommand({
@@ -220,7 +265,8 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
     const item = await this.requireWorkspaceItem(workspaceId);
     const newKey = generateKey();
     const newHash = await this.keyHasher.hash(newKey);
-    const hashField = kind === 'data_import' ? 'dataImportKeyHash' : 'restKeyHash';
+    const fields = keyFields(kind);
+    const hashField = fields.hash;
     const oldHash = item[hashField];
     // Rounded up: a grace of N seconds lasts at least N seconds (rounded down, 1 s could last 1 ms).
     const expiresAt = Math.ceil(now.getTime() / 1000) + Math.max(0, graceSeconds);
@@ -231,9 +277,14 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter {
             Update: {
               TableName: this.tableName,
               Key: { pk: item.pk },
-              UpdateExpression: `SET ${hashField} = :new`,
+              UpdateExpression: `SET ${hashField} = :new, ${fields.hint} = :hint, ${fields.createdAt} = :createdAt`,
               ConditionExpression: `${hashField} = :old`,
-              ExpressionAttributeValues: { ':new': newHash, ':old': oldHash },
+              ExpressionAttributeValues: {
+                ':new': newHash,
+                ':old': oldHash,
+                ':hint': keyHint(newKey),
+                ':createdAt': now.toISOString(),
+              },
             },
           },
           {

@@ -31,6 +31,8 @@ export interface JsonResponse {
   statusCode: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** A body that is not JSON (the console's files, an export's NDJSON), sent as it is. */
+  raw?: { body: string; isBase64Encoded: boolean };
 }
 
 export const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JsonResponse => ({
@@ -94,11 +96,43 @@ export const rejectMalformedStrings = (body: unknown): void => {
 
 const statusClass = (statusCode: number) => `responses${Math.floor(statusCode / 100)}xx`;
 
-const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 => ({
-  statusCode: response.statusCode,
-  headers: { 'content-type': 'application/json', ...response.headers },
-  body: JSON.stringify(response.body),
-});
+const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 =>
+  response.raw
+    ? {
+        statusCode: response.statusCode,
+        headers: { ...response.headers },
+        body: response.raw.body,
+        isBase64Encoded: response.raw.isBase64Encoded,
+      }
+    : {
+        statusCode: response.statusCode,
+        headers: { 'content-type': 'application/json', ...response.headers },
+        body: JSON.stringify(response.body),
+      };
+
+/**
+ * The Content-Security-Policy of every answer (the console's page among them): scripts,
+ * styles, images and requests from this origin only, no inline script or style, no
+ * plugins, no framing, no form posting, and DOM sinks that take strings (innerHTML…)
+ * refused outright (Trusted Types). Not middy's default: its `sandbox` would stop the
+ * console's own script, and its `upgrade-insecure-requests` would send the local stack's
+ * http requests to https (API Gateway serves only https on AWS, and
+ * Strict-Transport-Security keeps browsers there).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+  "require-trusted-types-for 'script'",
+  "trusted-types 'none'",
+].join('; ');
 
 export type JsonHandler = (request: JsonRequest, context: Context) => Promise<JsonResponse>;
 
@@ -179,9 +213,17 @@ export const httpApi = (observability: Observability, routes: readonly JsonRoute
 
   return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(observability)
     .use(httpHeaderNormalizer())
-    .use(httpSecurityHeaders())
+    .use(
+      httpSecurityHeaders({
+        // Set below instead: middy's option cannot leave out its `sandbox` default.
+        contentSecurityPolicy: false,
+        // The console's "Copy" button writes the new key to the clipboard (middy's default denies it).
+        permissionsPolicy: { 'clipboard-write': 'self' },
+      }),
+    )
     .handler(async (event, context) => {
       const result = await respond(event, context);
+      result.headers = { ...result.headers, 'Content-Security-Policy': CONTENT_SECURITY_POLICY };
       metrics.addMetric(statusClass(result.statusCode ?? 200), MetricUnit.Count, 1);
       return result;
     });

@@ -1,5 +1,5 @@
 /** Exports in a folder: the local stack's stand-in for S3 (lib/s3/blob-store.ts), behind the same port. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BlobStore } from '../segments/ports.js';
@@ -13,6 +13,14 @@ export class FileBlobStore implements BlobStore {
     const path = join(this.root, key);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, body);
+  }
+  async get(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(join(this.root, key), 'utf8');
+    } catch (error: unknown) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
   locate(key: string): string {
     return pathToFileURL(join(this.root, key)).href;

@@ -128,7 +128,7 @@ export const startGateway = async (
 
   const serve = async (request: IncomingMessage, response: ServerResponse) => {
     const method = (request.method ?? 'GET').toUpperCase();
-    const send = (status: number, body: string, headers: Record<string, string | number | boolean> = {}) => {
+    const send = (status: number, body: string | Buffer, headers: Record<string, string | number | boolean> = {}) => {
       if (response.headersSent || response.destroyed) return;
       response.writeHead(status, {
         'content-type': 'application/json',
@@ -199,7 +199,14 @@ export const startGateway = async (
     };
     try {
       const result = await handler(event, lambdaContext(route.functionName, timeouts.get(route.functionName) ?? 6_000));
-      send(result.statusCode ?? 200, typeof result.body === 'string' ? result.body : '', {
+      // A binary or compressed answer (the console's files) comes base64-encoded, as Lambda returns it to API Gateway.
+      const payload =
+        typeof result.body !== 'string'
+          ? ''
+          : result.isBase64Encoded
+            ? Buffer.from(result.body, 'base64')
+            : result.body;
+      send(result.statusCode ?? 200, payload, {
         ...(result.headers ?? {}),
         'apigw-requestid': requestId,
       });

@@ -54,6 +54,7 @@ import {
   type Emulator,
 } from './emulators.js';
 import { functionTimeoutMs, startGateway } from './gateway.js';
+import { folderSite } from '../http/static-site.js';
 import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
 import { startLocalCampaigns, type LocalCampaignOptions, type LocalCampaigns } from './campaigns.js';
@@ -117,6 +118,8 @@ export interface LocalStackOptions {
   gatewayTimeouts?: { headersMs?: number; requestMs?: number };
   /** Campaigns and Canvases: their clock, retries, ticker, webhook receiver (lib/local/campaigns.ts). */
   campaigns?: LocalCampaignOptions;
+  /** The console's built files, served at / (default: dist/console, which `npm start` and `npm run build` write). */
+  consoleFolder?: string;
 }
 
 export interface LocalStack {
@@ -364,6 +367,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       api: createApiHandler({
         campaigns: campaigns.service,
         credentials: workspaces,
+        workspaces,
+        console: folderSite(resolve(options.consoleFolder ?? 'dist/console')),
         users,
         memberships,
         cohorts: memberships,

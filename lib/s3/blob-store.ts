@@ -20,6 +20,20 @@ export class S3BlobStore implements BlobStore {
     await client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
   }
 
+  async get(key: string): Promise<string | undefined> {
+    const [client, { GetObjectCommand, NoSuchKey }] = await Promise.all([
+      this.resolveClient(),
+      import('@aws-sdk/client-s3'),
+    ]);
+    try {
+      const object = await client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await object.Body?.transformToString('utf-8');
+    } catch (error: unknown) {
+      if (error instanceof NoSuchKey) return undefined;
+      throw error;
+    }
+  }
+
   locate(key: string): string {
     return `s3://${this.bucket}/${key}`;
   }

@@ -143,3 +143,26 @@ export const exportView = (job: ExportJob, blobs: BlobStore) => ({
   started_at: job.startedAt,
   finished_at: job.finishedAt ?? null,
 });
+
+/**
+ * A finished export's NDJSON, its parts in order, for a download through the API. Lambda
+ * answers at most 6 MB synchronously (AWS Lambda quotas): above DOWNLOAD_MAX_BYTES the
+ * caller is pointed at the parts where they are stored.
+ */
+export const DOWNLOAD_MAX_BYTES = 5 * 1024 * 1024;
+
+export const readExport = async (
+  job: ExportJob,
+  blobs: BlobStore,
+  maxBytes = DOWNLOAD_MAX_BYTES,
+): Promise<{ body: string } | { tooLarge: number }> => {
+  const parts: string[] = [];
+  let bytes = 0;
+  for (const part of job.parts) {
+    const text = (await blobs.get(part)) ?? '';
+    bytes += Buffer.byteLength(text);
+    if (bytes > maxBytes) return { tooLarge: bytes };
+    parts.push(text);
+  }
+  return { body: parts.join('') };
+};

@@ -125,6 +125,8 @@ export interface ExportStore {
 /** Where audience exports are written: S3 in AWS (lib/s3/blob-store.ts), a folder on the local stack (lib/local/blob-store.ts). */
 export interface BlobStore {
   put(key: string, body: string, contentType: string): Promise<void>;
+  /** A stored object's text, or undefined if there is none (an export's parts, read back for a download). */
+  get(key: string): Promise<string | undefined>;
   /** Where a key (or a prefix) can be found, as a URI a person or a sender can use. */
   locate(key: string): string;
 }

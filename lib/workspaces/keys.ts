@@ -118,3 +118,10 @@ export const maskKey = (key: unknown): string => {
   if (typeof key !== 'string' || key.length === 0) return '<none>';
   return key.length <= 8 ? '****' : `${key.slice(0, 4)}…(${key.length})`;
 };
+
+/**
+ * What the console shows of a workspace's current key, stored beside its hash when the
+ * key is issued: its last 4 characters (16 of a generated key's 256 bits, so 240 stay
+ * secret), enough for a customer to tell which key a partner holds, never enough to use it.
+ */
+export const keyHint = (key: string): string => `…${key.slice(-4)}`;

@@ -163,6 +163,9 @@ class MemoryBlobs implements BlobStore {
   async put(key: string, body: string) {
     this.objects.set(key, body);
   }
+  async get(key: string) {
+    return this.objects.get(key);
+  }
   locate(key: string) {
     return `memory://${key}`;
   }

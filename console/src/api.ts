@@ -1,0 +1,172 @@
+/**
+ * The REST API, as the console calls it: same origin, `Authorization: Bearer <REST API
+ * key>`. Every error the API answers carries `{message, errors}`; it is thrown as an
+ * ApiError with that message, so a page can show it as sent.
+ */
+import { session } from './session.ts';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Called when the API refuses the key (401): the app signs out and shows the sign-in page with the message. */
+let onUnauthorized: (message: string) => void = () => undefined;
+export const setUnauthorizedHandler = (handler: (message: string) => void) => {
+  onUnauthorized = handler;
+};
+
+const detailsOf = (errors: unknown): string[] =>
+  Array.isArray(errors) ? errors.map((error) => (typeof error === 'string' ? error : JSON.stringify(error))) : [];
+
+export const request = async <T>(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  key: string | undefined = session.key(),
+): Promise<T> => {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      // The key goes in the header only: no cookies, nothing cached.
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (error: unknown) {
+    throw new ApiError(0, error instanceof Error ? error.message : String(error));
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? {} : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const answer = (parsed ?? {}) as { message?: unknown; errors?: unknown };
+    const message =
+      typeof answer.message === 'string' && answer.message !== ''
+        ? answer.message
+        : `${response.status} ${response.statusText}`;
+    const error = new ApiError(response.status, message, detailsOf(answer.errors));
+    // Only for the session's key: a key being tried on the sign-in page is answered there.
+    if (response.status === 401 && key !== undefined && key === session.key()) onUnauthorized(message);
+    throw error;
+  }
+  if (parsed === undefined) throw new ApiError(response.status, 'The API answered something that is not JSON');
+  return parsed as T;
+};
+
+/** Path segments are percent-encoded: cohort and connector ids may hold any character. */
+export const path = (strings: TemplateStringsArray, ...values: string[]) =>
+  strings.reduce(
+    (out, part, index) => out + part + (index < values.length ? encodeURIComponent(values[index]!) : ''),
+    '',
+  );
+
+// What the API answers (functions/api/app.ts), as far as the console reads it.
+export interface Cohort {
+  partner: string;
+  cohort_id: string;
+  name: string;
+  member_count: number;
+  created_at: string | null;
+  renamed_at: string | null;
+  first_seen_at: string;
+  last_synced_at: string | null;
+}
+export interface SyncReport {
+  request_id: string;
+  accepted_at: string;
+  processed_at: string;
+  received: number;
+  matched: number;
+  unmatched: number;
+  added: number;
+  removed: number;
+  already_in_state: number;
+  superseded: number;
+}
+export type Filter =
+  | { cohort: { partner: string; cohort_id: string; includes: boolean } }
+  | { all: Filter[] }
+  | { any: Filter[] };
+export interface Segment {
+  segment_id: string;
+  name: string;
+  filter: Filter;
+  created_at: string;
+  updated_at: string;
+  size?: number | null;
+  size_status?: 'exact' | 'current' | 'stale' | 'pending';
+  size_computed_at?: string | null;
+  size_bounds?: { min: number; max: number };
+  size_recomputing?: boolean;
+}
+export interface AudienceUser {
+  braze_id: string;
+  external_id?: string;
+  user_aliases: { alias_name: string; alias_label: string }[];
+  device_ids: string[];
+}
+export interface ExportJob {
+  export_id: string;
+  segment_id: string;
+  status: 'running' | 'done';
+  users_written: number;
+  parts: number;
+  location: string;
+  manifest: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+export interface Workspace {
+  workspace_id: string;
+  name: string;
+  partners: string[];
+}
+export interface PartnerStatus {
+  partner: string;
+  enabled: boolean;
+  available: boolean;
+}
+export interface KeyInfo {
+  kind: 'data_import' | 'rest';
+  hint: string | null;
+  created_at: string | null;
+}
+export interface NewKey extends KeyInfo {
+  key: string;
+  previous_key_expires_at: string | null;
+}
+export interface Connector {
+  connector_id: string;
+  url: string;
+  events: string[];
+  paused: boolean;
+  delivered: number;
+  retrying: number;
+  dropped: number;
+  last_success_at: string | null;
+  last_error: { at: string; status: number; reason: string } | null;
+  created_at: string;
+}
+export interface DeadLetter {
+  dropped_at: string;
+  reason: string;
+  status: number;
+  event_id: string;
+  event_type: string;
+}

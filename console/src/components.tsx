@@ -1,0 +1,123 @@
+/** Pieces every page uses: loading, errors (the API's message, as sent), titles that take focus, tables that scroll. */
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api.ts';
+import { t } from './i18n.ts';
+
+export interface Load<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => Promise<void>;
+  setData: (data: T) => void;
+}
+
+/** Loads once per change of `deps`; `reload` asks again (polling keeps the data shown meanwhile). */
+export const useLoad = <T,>(load: () => Promise<T>, deps: readonly unknown[]): Load<T> => {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<unknown>();
+  const [loading, setLoading] = useState(true);
+  const current = useRef(0);
+  const reload = useCallback(async () => {
+    const call = ++current.current;
+    try {
+      const value = await load();
+      if (call !== current.current) return;
+      setData(value);
+      setError(undefined);
+    } catch (caught: unknown) {
+      if (call === current.current) setError(caught);
+    } finally {
+      if (call === current.current) setLoading(false);
+    }
+  }, deps);
+  useEffect(() => {
+    setLoading(true);
+    setData(undefined);
+    void reload();
+  }, [reload]);
+  return { data, error, loading, reload, setData };
+};
+
+/** Calls `tick` every `ms` while the page is shown (and not at all in a background tab). */
+export const useInterval = (tick: () => void, ms: number | undefined) => {
+  const saved = useRef(tick);
+  saved.current = tick;
+  useEffect(() => {
+    if (ms === undefined) return;
+    const id = window.setInterval(() => {
+      if (document.visibilityState === 'visible') saved.current();
+    }, ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+};
+
+export const Loading = () => (
+  <p class="muted" role="status">
+    {t('app.loading')}
+  </p>
+);
+
+/** An error from the API, shown with its message and details as the API sent them (as text). */
+export const ErrorMessage = ({ error, retry }: { error: unknown; retry?: () => void }) => {
+  const api = error instanceof ApiError ? error : undefined;
+  const message =
+    api?.status === 0
+      ? t('app.networkError', { message: api.message })
+      : (api?.message ?? (error instanceof Error ? error.message : String(error)));
+  return (
+    <div class="error" role="alert">
+      <p class="error-title">{t('app.errorTitle')}</p>
+      <p class="error-message">{message}</p>
+      {api && api.status > 0 && <p class="muted">{t('app.errorStatus', { status: api.status })}</p>}
+      {api && api.details.length > 0 && (
+        <ul>
+          {api.details.slice(0, 10).map((detail) => (
+            <li key={detail}>{detail}</li>
+          ))}
+        </ul>
+      )}
+      {retry && (
+        <button type="button" class="secondary" onClick={retry}>
+          {t('app.retry')}
+        </button>
+      )}
+    </div>
+  );
+};
+
+/** The page's heading: it takes the focus when the page opens, so a screen reader announces where we are. */
+export const PageTitle = ({ children, title }: { children: ComponentChildren; title: string }) => {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · ${t('app.title')}`;
+    heading.current?.focus();
+  }, [title]);
+  return (
+    <h1 ref={heading} tabIndex={-1} id="page-title">
+      {children}
+    </h1>
+  );
+};
+
+/** A wide table on a narrow screen scrolls sideways; the region can take the focus so the keyboard scrolls it too. */
+export const TableRegion = ({ label, children }: { label: string; children: ComponentChildren }) => (
+  // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard (WCAG 2.1.1)
+  <section class="table-wrap" aria-label={t('app.scrollRegion', { name: label })} tabIndex={0}>
+    {children}
+  </section>
+);
+
+/** Announced politely when it changes (a saved form, a copied key). */
+export const Notice = ({ message }: { message: string | undefined }) => (
+  <p class="notice" role="status">
+    {message ?? ''}
+  </p>
+);
+
+export const Field = ({ label, value }: { label: string; value: ComponentChildren }) => (
+  <div class="field">
+    <dt>{label}</dt>
+    <dd>{value}</dd>
+  </div>
+);

@@ -1,0 +1,282 @@
+import { useRef, useState } from 'preact/hooks';
+import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '../api.ts';
+import { ErrorMessage, Field, type Load, Loading, Notice, PageTitle, TableRegion, useLoad } from '../components.tsx';
+import { formatDate, t } from '../i18n.ts';
+import { partnerName } from '../partners.ts';
+import { href } from '../router.ts';
+
+const loadPartners = () => request<{ partners: PartnerStatus[] }>('GET', '/workspace/partners');
+
+const setEnabled = (partner: string, enabled: boolean) =>
+  request<{ partner: PartnerStatus }>('PUT', path`/workspace/partners/${partner}`, { enabled });
+
+const StatusBadge = ({ status }: { status: PartnerStatus }) => (
+  <span class={status.enabled ? 'badge on' : 'badge off'}>
+    {status.enabled ? t('partners.enabled') : t('partners.disabled')}
+  </span>
+);
+
+const ToggleButton = ({
+  status,
+  onChanged,
+  onError,
+}: {
+  status: PartnerStatus;
+  onChanged: (status: PartnerStatus) => void;
+  onError: (error: unknown) => void;
+}) => {
+  const [busy, setBusy] = useState(false);
+  const name = partnerName(status.partner);
+  const toggle = async () => {
+    setBusy(true);
+    try {
+      onChanged((await setEnabled(status.partner, !status.enabled)).partner);
+    } catch (error: unknown) {
+      onError(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <button
+      type="button"
+      class="secondary"
+      disabled={busy}
+      onClick={toggle}
+      aria-label={
+        status.enabled ? t('partners.disableLabel', { partner: name }) : t('partners.enableLabel', { partner: name })
+      }
+    >
+      {status.enabled ? t('partners.disable') : t('partners.enable')}
+    </button>
+  );
+};
+
+export const PartnersPage = () => {
+  const partners = useLoad(loadPartners, []);
+  const [notice, setNotice] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const changed = (status: PartnerStatus) => {
+    setError(undefined);
+    partners.setData({
+      partners: (partners.data?.partners ?? []).map((item) => (item.partner === status.partner ? status : item)),
+    });
+    const name = partnerName(status.partner);
+    setNotice(
+      status.enabled ? t('partners.nowEnabled', { partner: name }) : t('partners.nowDisabled', { partner: name }),
+    );
+  };
+  return (
+    <>
+      <PageTitle title={t('partners.title')}>{t('partners.title')}</PageTitle>
+      <p>{t('partners.intro')}</p>
+      <Notice message={notice} />
+      {error !== undefined && <ErrorMessage error={error} />}
+      {partners.loading && <Loading />}
+      {partners.error !== undefined && <ErrorMessage error={partners.error} retry={partners.reload} />}
+      {partners.data && (
+        <TableRegion label={t('partners.tableCaption')}>
+          <table>
+            <caption>{t('partners.tableCaption')}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('partners.partner')}</th>
+                <th scope="col">{t('partners.status')}</th>
+                <th scope="col">{t('partners.action')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {partners.data.partners.map((status) => (
+                <tr key={status.partner}>
+                  <th scope="row">
+                    <a href={href('partners', status.partner)}>{partnerName(status.partner)}</a>
+                  </th>
+                  <td>
+                    <StatusBadge status={status} />
+                    {!status.available && <span class="muted small"> {t('partners.unavailable')}</span>}
+                  </td>
+                  <td>
+                    <ToggleButton status={status} onChanged={changed} onError={setError} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableRegion>
+      )}
+    </>
+  );
+};
+
+const GRACE_OPTIONS = [
+  { seconds: 3600, key: 'partner.graceHour' },
+  { seconds: 86_400, key: 'partner.graceDay' },
+  { seconds: 604_800, key: 'partner.graceWeek' },
+  { seconds: 0, key: 'partner.graceNone' },
+] as const;
+
+const KeyField = ({ partner, info }: { partner: string; info: Load<{ key: KeyInfo }> }) => (
+  <Field
+    label={t('partner.dataImportKey')}
+    value={
+      <>
+        {info.loading && <Loading />}
+        {info.error !== undefined && <ErrorMessage error={info.error} retry={info.reload} />}
+        {info.data &&
+          (info.data.key.hint ? (
+            <span data-testid="key-hint">
+              {t('partner.keyHint', { hint: info.data.key.hint, created: formatDate(info.data.key.created_at) })}
+            </span>
+          ) : (
+            <span>{t('partner.keyUnknown')}</span>
+          ))}
+        <p class="muted">{t('partner.keyHashed', { partner: partnerName(partner) })}</p>
+      </>
+    }
+  />
+);
+
+const GenerateKey = ({ partner, onCreated }: { partner: string; onCreated: (key: NewKey) => void }) => {
+  const name = partnerName(partner);
+  const [grace, setGrace] = useState(3600);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [created, setCreated] = useState<NewKey>();
+  const [notice, setNotice] = useState<string>();
+  const keyField = useRef<HTMLInputElement>(null);
+
+  const generate = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      const answer = await request<{ key: NewKey }>('POST', '/workspace/keys/data_import', { grace_seconds: grace });
+      setCreated(answer.key);
+      onCreated(answer.key);
+    } catch (caught: unknown) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const copy = async () => {
+    if (!created) return;
+    try {
+      await navigator.clipboard.writeText(created.key);
+      setNotice(t('partner.copied'));
+    } catch {
+      keyField.current?.select();
+      setNotice(t('partner.copyFailed'));
+    }
+  };
+
+  return (
+    <section aria-labelledby="generate-title" class="panel">
+      <h2 id="generate-title">{t('partner.generateTitle')}</h2>
+      <form onSubmit={generate}>
+        <fieldset>
+          <legend>{t('partner.grace')}</legend>
+          {GRACE_OPTIONS.map((option) => (
+            <label key={option.seconds} class="choice">
+              <input
+                type="radio"
+                name="grace"
+                value={option.seconds}
+                checked={grace === option.seconds}
+                onChange={() => setGrace(option.seconds)}
+              />
+              {t(option.key)}
+            </label>
+          ))}
+        </fieldset>
+        {grace === 0 && <p class="warning">{t('partner.graceNoneWarning', { partner: name })}</p>}
+        <button type="submit" disabled={busy}>
+          {t('partner.generate')}
+        </button>
+      </form>
+      {error !== undefined && <ErrorMessage error={error} />}
+      {created && (
+        <div class="new-key">
+          <label for="new-key">{t('partner.newKey')}</label>
+          <div class="row">
+            <input id="new-key" ref={keyField} readOnly value={created.key} spellcheck={false} class="mono" />
+            <button type="button" onClick={copy}>
+              {t('partner.copy')}
+            </button>
+          </div>
+          <p class="warning">{t('partner.newKeyOnce')}</p>
+          <p>
+            {created.previous_key_expires_at
+              ? t('partner.oldKeyUntil', { time: formatDate(created.previous_key_expires_at) })
+              : t('partner.oldKeyStopped')}
+          </p>
+        </div>
+      )}
+      <Notice message={notice} />
+    </section>
+  );
+};
+
+export const PartnerPage = ({ partner }: { partner: string }) => {
+  const name = partnerName(partner);
+  const partners = useLoad(loadPartners, []);
+  const keyInfo = useLoad(() => request<{ key: KeyInfo }>('GET', '/workspace/keys/data_import'), []);
+  const [error, setError] = useState<unknown>();
+  const status = partners.data?.partners.find((item) => item.partner === partner);
+  const endpoint = location.origin;
+  return (
+    <>
+      <p class="breadcrumb">
+        <a href={href('partners')}>{t('partners.title')}</a>
+      </p>
+      <PageTitle title={name}>{name}</PageTitle>
+      {partners.loading && <Loading />}
+      {partners.error !== undefined && <ErrorMessage error={partners.error} retry={partners.reload} />}
+      {partners.data && !status && <ErrorMessage error={new Error(t('app.notFoundBody'))} />}
+      {status && (
+        <>
+          <p class="status-line">
+            <StatusBadge status={status} />{' '}
+            <ToggleButton
+              status={status}
+              onChanged={(changed) =>
+                partners.setData({
+                  partners: (partners.data?.partners ?? []).map((item) =>
+                    item.partner === changed.partner ? changed : item,
+                  ),
+                })
+              }
+              onError={setError}
+            />
+          </p>
+          {!status.enabled && <p class="warning">{t('partner.disabledNote', { partner: name })}</p>}
+          {!status.available && <p class="warning">{t('partners.unavailable')}</p>}
+          {error !== undefined && <ErrorMessage error={error} />}
+          <p>{t('partner.handOver', { partner: name })}</p>
+          <dl class="fields">
+            <Field
+              label={t('partner.endpoint')}
+              value={
+                <>
+                  <code data-testid="rest-endpoint">{endpoint}</code>
+                  <p class="muted small">
+                    {t('partner.endpointHelp', {
+                      partner: name,
+                      url: `${endpoint}${path`/partners/${partner}/cohorts`}`,
+                    })}
+                  </p>
+                </>
+              }
+            />
+            <KeyField partner={partner} info={keyInfo} />
+          </dl>
+          <GenerateKey partner={partner} onCreated={(key) => keyInfo.setData({ key })} />
+          <p>
+            <a href={href('cohorts')}>{t('partner.cohortsLink', { partner: name })}</a>
+          </p>
+        </>
+      )}
+    </>
+  );
+};

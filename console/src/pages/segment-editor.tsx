@@ -1,0 +1,287 @@
+/**
+ * The segment builder: a name, and a filter of "<Partner> cohort" → includes / does not
+ * include → cohort (a dropdown of the workspace's cohorts by name, narrowed by a search),
+ * combined with all/any in groups nested as deep as the API takes.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, path, request, type Cohort, type Segment } from '../api.ts';
+import { ErrorMessage, Loading, PageTitle, useLoad } from '../components.tsx';
+import {
+  cohortKey,
+  conditionsOf,
+  estimate,
+  formatEstimate,
+  MAX_FILTER_DEPTH,
+  newCondition,
+  newGroup,
+  rootOf,
+  toFilter,
+  type Condition,
+  type Group,
+  type Node,
+} from '../filters.tsx';
+import { t } from '../i18n.ts';
+import { partnerName } from '../partners.ts';
+import { href, navigate } from '../router.ts';
+import { byPartner, loadCohorts } from './cohorts.tsx';
+
+interface EditorContext {
+  cohorts: [string, Cohort[]][];
+  update: (node: Node) => void;
+  remove: (id: number) => void;
+}
+
+/** Replaces the node with `next.id` anywhere under `node`. */
+const replace = (node: Node, next: Node): Node =>
+  node.id === next.id
+    ? next
+    : node.kind === 'group'
+      ? { ...node, children: node.children.map((child) => replace(child, next)) }
+      : node;
+
+const without = (node: Node, id: number): Node =>
+  node.kind === 'group'
+    ? { ...node, children: node.children.filter((child) => child.id !== id).map((child) => without(child, id)) }
+    : node;
+
+const ConditionEditor = ({
+  condition,
+  number,
+  context,
+}: {
+  condition: Condition;
+  number: number;
+  context: EditorContext;
+}) => {
+  const [search, setSearch] = useState('');
+  const partnerCohorts = context.cohorts.find(([partner]) => partner === condition.partner)?.[1] ?? [];
+  const needle = search.trim().toLocaleLowerCase();
+  const matching = partnerCohorts.filter(
+    (cohort) =>
+      needle === '' ||
+      cohort.name.toLocaleLowerCase().includes(needle) ||
+      cohort.cohort_id.toLocaleLowerCase().includes(needle) ||
+      cohort.cohort_id === condition.cohortId,
+  );
+  const id = `condition-${condition.id}`;
+  const set = (change: Partial<Condition>) => context.update({ ...condition, ...change });
+  // The only match of a search is chosen, so typing a name is enough.
+  useEffect(() => {
+    if (needle !== '' && matching.length === 1 && matching[0]!.cohort_id !== condition.cohortId)
+      set({ cohortId: matching[0]!.cohort_id });
+  }, [needle]);
+  return (
+    <fieldset class="condition">
+      <legend>{t('builder.condition', { n: number })}</legend>
+      <div class="condition-fields">
+        <label>
+          <span>{t('builder.type')}</span>
+          <select
+            value={condition.partner}
+            onChange={(event) => set({ partner: (event.currentTarget as HTMLSelectElement).value, cohortId: '' })}
+          >
+            {context.cohorts.map(([partner]) => (
+              <option key={partner} value={partner}>
+                {t('builder.cohortOf', { partner: partnerName(partner) })}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span>{t('builder.test')}</span>
+          <select
+            value={condition.includes ? 'includes' : 'excludes'}
+            onChange={(event) => set({ includes: (event.currentTarget as HTMLSelectElement).value === 'includes' })}
+          >
+            <option value="includes">{t('builder.includes')}</option>
+            <option value="excludes">{t('builder.excludes')}</option>
+          </select>
+        </label>
+        <label>
+          <span>{t('builder.search')}</span>
+          <input
+            type="search"
+            value={search}
+            aria-controls={`${id}-cohort`}
+            onInput={(event) => setSearch((event.currentTarget as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          <span>{t('builder.cohort')}</span>
+          <select
+            id={`${id}-cohort`}
+            value={condition.cohortId}
+            onChange={(event) => set({ cohortId: (event.currentTarget as HTMLSelectElement).value })}
+          >
+            <option value="">{t('builder.chooseCohort')}</option>
+            {matching.map((cohort) => (
+              <option key={cohort.cohort_id} value={cohort.cohort_id}>
+                {cohort.name === cohort.cohort_id ? cohort.name : `${cohort.name} (${cohort.cohort_id})`}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {matching.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
+      <button type="button" class="link" onClick={() => context.remove(condition.id)}>
+        {t('builder.remove', { n: number })}
+      </button>
+    </fieldset>
+  );
+};
+
+const GroupEditor = ({
+  group,
+  level,
+  context,
+  numbering,
+}: {
+  group: Group;
+  level: number;
+  context: EditorContext;
+  numbering: Map<number, number>;
+}) => {
+  const firstPartner = context.cohorts[0]?.[0] ?? 'heap';
+  return (
+    <fieldset class={level === 1 ? 'group root' : 'group'}>
+      <legend>{level === 1 ? t('builder.group') : t('builder.nestedGroup', { level })}</legend>
+      <label class="inline">
+        <span>{t('builder.match')}</span>
+        <select
+          value={group.combinator}
+          onChange={(event) =>
+            context.update({ ...group, combinator: (event.currentTarget as HTMLSelectElement).value as 'all' | 'any' })
+          }
+        >
+          <option value="all">{t('builder.all')}</option>
+          <option value="any">{t('builder.any')}</option>
+        </select>
+      </label>
+      {group.children.map((child) =>
+        child.kind === 'cohort' ? (
+          <ConditionEditor key={child.id} condition={child} number={numbering.get(child.id) ?? 0} context={context} />
+        ) : (
+          <GroupEditor key={child.id} group={child} level={level + 1} context={context} numbering={numbering} />
+        ),
+      )}
+      <div class="actions">
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => context.update({ ...group, children: [...group.children, newCondition(firstPartner)] })}
+        >
+          {t('builder.addCondition')}
+        </button>
+        {/* A nested group holds cohort tests one level further down: at most MAX_FILTER_DEPTH levels in all. */}
+        {level + 2 <= MAX_FILTER_DEPTH && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() =>
+              context.update({ ...group, children: [...group.children, newGroup([newCondition(firstPartner)])] })
+            }
+          >
+            {t('builder.addGroup')}
+          </button>
+        )}
+        {level > 1 && (
+          <button type="button" class="link" onClick={() => context.remove(group.id)}>
+            {t('builder.removeGroup')}
+          </button>
+        )}
+      </div>
+    </fieldset>
+  );
+};
+
+const Editor = ({ segment, cohorts }: { segment: Segment | undefined; cohorts: Cohort[] }) => {
+  const grouped = useMemo(() => byPartner(cohorts), [cohorts]);
+  const [name, setName] = useState(segment?.name ?? '');
+  const [root, setRoot] = useState<Group>(() => rootOf(segment?.filter, grouped[0]?.[0] ?? 'heap'));
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const counts = useMemo(
+    () => new Map(cohorts.map((cohort) => [cohortKey(cohort.partner, cohort.cohort_id), cohort.member_count])),
+    [cohorts],
+  );
+  const conditions = conditionsOf(root);
+  const numbering = new Map(conditions.map((condition, index) => [condition.id, index + 1]));
+  const complete = conditions.length > 0 && conditions.every((condition) => condition.cohortId !== '');
+  const context: EditorContext = {
+    cohorts: grouped,
+    update: (node) => setRoot((current) => replace(current, node) as Group),
+    remove: (id) => setRoot((current) => without(current, id) as Group),
+  };
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    if (name.trim() === '') return setError(new ApiError(400, t('builder.missingName')));
+    if (!complete) return setError(new ApiError(400, t('builder.missingCohort')));
+    setBusy(true);
+    setError(undefined);
+    try {
+      const body = { name: name.trim(), filter: toFilter(root) };
+      const answer = segment
+        ? await request<{ segment: Segment }>('PUT', path`/segments/${segment.segment_id}`, body)
+        : await request<{ segment: Segment }>('POST', '/segments', body);
+      navigate(href('segments', answer.segment.segment_id));
+    } catch (caught: unknown) {
+      setError(caught);
+      setBusy(false);
+    }
+  };
+
+  if (grouped.length === 0) return <p>{t('builder.noCohorts')}</p>;
+  return (
+    <form onSubmit={save} noValidate>
+      <label for="segment-name">{t('builder.name')}</label>
+      <input
+        id="segment-name"
+        value={name}
+        maxLength={500}
+        onInput={(event) => setName((event.currentTarget as HTMLInputElement).value)}
+      />
+      <h2>{t('builder.filter')}</h2>
+      <GroupEditor group={root} level={1} context={context} numbering={numbering} />
+      <p class="estimate" role="status" data-testid="estimate">
+        {complete ? formatEstimate(estimate(root, counts)) : ''}
+      </p>
+      {error !== undefined && <ErrorMessage error={error} />}
+      <div class="actions">
+        <button type="submit" disabled={busy}>
+          {t('builder.save')}
+        </button>
+        <a class="button secondary" href={segment ? href('segments', segment.segment_id) : href('segments')}>
+          {t('builder.cancel')}
+        </a>
+      </div>
+    </form>
+  );
+};
+
+export const SegmentEditor = ({ segmentId }: { segmentId?: string }) => {
+  const cohorts = useLoad(loadCohorts, []);
+  const segment = useLoad(
+    () =>
+      segmentId === undefined
+        ? Promise.resolve(undefined)
+        : request<{ segment: Segment }>('GET', path`/segments/${segmentId}`).then((answer) => answer.segment),
+    [segmentId],
+  );
+  const title = segmentId ? t('builder.titleEdit') : t('builder.titleNew');
+  const loading = cohorts.loading || segment.loading;
+  return (
+    <>
+      <p class="breadcrumb">
+        <a href={href('segments')}>{t('segments.title')}</a>
+      </p>
+      <PageTitle title={title}>{title}</PageTitle>
+      {loading && <Loading />}
+      {cohorts.error !== undefined && <ErrorMessage error={cohorts.error} retry={cohorts.reload} />}
+      {segment.error !== undefined && <ErrorMessage error={segment.error} retry={segment.reload} />}
+      {!loading && cohorts.data && segment.error === undefined && (
+        <Editor segment={segment.data} cohorts={cohorts.data.cohorts} />
+      )}
+    </>
+  );
+};

@@ -1,0 +1,13 @@
+/** How partners are named on the page (the API names them by their lowercase id). */
+const NAMES: Record<string, string> = {
+  heap: 'Heap',
+  segment: 'Segment',
+  amplitude: 'Amplitude',
+  mixpanel: 'Mixpanel',
+  census: 'Census',
+  hightouch: 'Hightouch',
+  kubit: 'Kubit',
+  treasuredata: 'Treasure Data',
+};
+
+export const partnerName = (partner: string): string => NAMES[partner] ?? partner;
