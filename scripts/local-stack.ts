@@ -63,6 +63,8 @@ const stack = await startLocalStack({
   visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
   printCurrents: true,
   dataDir,
+  // Campaign webhooks go to a local receiver that prints them (port 4010 unless taken); ticks every 10 s.
+  campaigns: { print: true, receiverPort: Number(process.env.LOCAL_WEBHOOK_PORT ?? 4010), tickEveryMs: 10_000 },
 });
 
 // For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
@@ -96,6 +98,8 @@ Currents: tracked events go to connector ${stack.currents.demoConnectorId} → t
   curl -s -XPOST ${stack.url}/users/track -H 'Authorization: Bearer ${stack.workspace.restApiKey}' -H 'content-type: application/json' \\
     -d '{"events":[{"external_id":"user-1","name":"added_to_cart","time":"2026-01-01T00:00:00Z","properties":{"sku":"A1"}}]}'
   curl -s ${stack.url}/currents/${stack.currents.demoConnectorId} -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
+
+Campaigns and Canvases: webhooks to ${stack.campaigns.receiver.url} (or any https URL) are printed below.
 
 Ctrl-C stops everything.
 `);

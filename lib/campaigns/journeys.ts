@@ -85,6 +85,14 @@ export const runRanges = (): RunRange[] =>
 
 export const runIdOf = (scheduledAt: string) => `R${scheduledAt}`;
 
+/** A chunk of a run whose ranges are not written yet (startRun queues first): retried by the queue. */
+export class RangeNotYetWrittenError extends Error {
+  constructor(runId: string, range: number) {
+    super(`range ${range} of run ${runId} is not written yet; the chunk will be retried`);
+    this.name = 'RangeNotYetWrittenError';
+  }
+}
+
 /** Send messages for due steps: within the horizon with a delay (≤ 900 s), later as timers. */
 const release = async (messages: SendMessage[], ports: JourneyPorts): Promise<void> => {
   const now = ports.clock().getTime();
@@ -252,9 +260,14 @@ export const createJourneys = (ports: JourneyPorts) => {
   const runAudienceChunk = async (
     message: Extract<WorkMessage, { type: 'campaign.audience' }>,
     outOfTime: () => boolean,
+    receiveCount = 1,
   ): Promise<{ users: number; done: boolean } | undefined> => {
     const { workspaceId, campaignId, runId } = message;
     const range = await ports.campaigns.getRange(workspaceId, campaignId, runId, message.range);
+    // A run's first chunks are queued just before its ranges are written (startRun): one
+    // taken before the write lands finds nothing, and comes back later. After 3 receives
+    // the run never started (its due item was consumed otherwise): nothing to do.
+    if (!range && message.chunk === 0 && receiveCount < 3) throw new RangeNotYetWrittenError(runId, message.range);
     if (!range || range.done || range.chunks !== message.chunk) return undefined;
     const campaign = await ports.campaigns.get(workspaceId, campaignId);
     if (campaign?.status !== 'active' || !campaign.filter) {
