@@ -1,5 +1,5 @@
 /** The shell: header with the workspace, navigation, language and sign-out; the page the hash names. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { request, setUnauthorizedHandler, type Workspace } from './api.ts';
 import { LANGUAGES, language, onLanguageChanged, setLanguage, t, type Language } from './i18n.ts';
 import { href, navigate, useRoute, type Route } from './router.ts';
@@ -67,9 +67,10 @@ const Page = ({ route }: { route: Route }) => {
 };
 
 const LanguageSwitch = () => (
-  <label class="language">
-    <span>{t('app.language')}</span>
+  <div class="language">
+    <label for="language">{t('app.language')}</label>
     <select
+      id="language"
       value={language()}
       onChange={(event) => void setLanguage((event.currentTarget as HTMLSelectElement).value as Language)}
     >
@@ -79,7 +80,7 @@ const LanguageSwitch = () => (
         </option>
       ))}
     </select>
-  </label>
+  </div>
 );
 
 export const App = () => {
@@ -87,6 +88,8 @@ export const App = () => {
   const [, setRenders] = useState(0);
   const [signInMessage, setSignInMessage] = useState<string>();
   const [workspace, setWorkspace] = useState<Workspace>();
+  // Where a refused key was (a revoked key mid-page): signed in again, the user is taken back there.
+  const returnTo = useRef<string | undefined>(undefined);
   const key = session.key();
 
   useEffect(() => onLanguageChanged(() => setRenders((count) => count + 1)), []);
@@ -96,6 +99,7 @@ export const App = () => {
         // A key the API no longer takes (revoked, rotated out): back to sign-in, saying why.
         session.signOut();
         setWorkspace(undefined);
+        if (!location.hash.startsWith('#/sign-in')) returnTo.current = location.hash;
         setSignInMessage(t('signIn.refused', { message }));
         navigate('#/sign-in');
       }),
@@ -158,7 +162,8 @@ export const App = () => {
             onSignedIn={(signedInWorkspace) => {
               setWorkspace(signedInWorkspace);
               setSignInMessage(undefined);
-              navigate(route.page === 'sign-in' ? href('partners') : location.hash);
+              navigate(route.page === 'sign-in' ? (returnTo.current ?? href('partners')) : location.hash);
+              returnTo.current = undefined;
             }}
           />
         )}

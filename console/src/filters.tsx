@@ -104,8 +104,10 @@ export const FilterView = ({ filter, cohorts }: { filter: Filter; cohorts: reado
 };
 
 export const formatEstimate = (bounds: { min: number; max: number }): string =>
-  Number.isFinite(bounds.max)
-    ? t('builder.estimate', { min: bounds.min, max: bounds.max })
-    : t('builder.estimateOpen', { min: bounds.min });
+  bounds.min === bounds.max
+    ? t('builder.estimateExact', { count: bounds.min })
+    : Number.isFinite(bounds.max)
+      ? t('builder.estimate', { min: bounds.min, max: bounds.max })
+      : t('builder.estimateOpen', { min: bounds.min });
 
 export { formatNumber };

@@ -74,9 +74,10 @@ const ConditionEditor = ({
     <fieldset class="condition">
       <legend>{t('builder.condition', { n: number })}</legend>
       <div class="condition-fields">
-        <label>
-          <span>{t('builder.type')}</span>
+        <div class="control">
+          <label for={`${id}-type`}>{t('builder.type')}</label>
           <select
+            id={`${id}-type`}
             value={condition.partner}
             onChange={(event) => set({ partner: (event.currentTarget as HTMLSelectElement).value, cohortId: '' })}
           >
@@ -86,28 +87,30 @@ const ConditionEditor = ({
               </option>
             ))}
           </select>
-        </label>
-        <label>
-          <span>{t('builder.test')}</span>
+        </div>
+        <div class="control">
+          <label for={`${id}-test`}>{t('builder.test')}</label>
           <select
+            id={`${id}-test`}
             value={condition.includes ? 'includes' : 'excludes'}
             onChange={(event) => set({ includes: (event.currentTarget as HTMLSelectElement).value === 'includes' })}
           >
             <option value="includes">{t('builder.includes')}</option>
             <option value="excludes">{t('builder.excludes')}</option>
           </select>
-        </label>
-        <label>
-          <span>{t('builder.search')}</span>
+        </div>
+        <div class="control">
+          <label for={`${id}-search`}>{t('builder.search')}</label>
           <input
+            id={`${id}-search`}
             type="search"
             value={search}
             aria-controls={`${id}-cohort`}
             onInput={(event) => setSearch((event.currentTarget as HTMLInputElement).value)}
           />
-        </label>
-        <label>
-          <span>{t('builder.cohort')}</span>
+        </div>
+        <div class="control">
+          <label for={`${id}-cohort`}>{t('builder.cohort')}</label>
           <select
             id={`${id}-cohort`}
             value={condition.cohortId}
@@ -120,7 +123,7 @@ const ConditionEditor = ({
               </option>
             ))}
           </select>
-        </label>
+        </div>
       </div>
       {matching.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
       <button type="button" class="link" onClick={() => context.remove(condition.id)}>
@@ -145,9 +148,10 @@ const GroupEditor = ({
   return (
     <fieldset class={level === 1 ? 'group root' : 'group'}>
       <legend>{level === 1 ? t('builder.group') : t('builder.nestedGroup', { level })}</legend>
-      <label class="inline">
-        <span>{t('builder.match')}</span>
+      <div class="control inline">
+        <label for={`group-${group.id}-match`}>{t('builder.match')}</label>
         <select
+          id={`group-${group.id}-match`}
           value={group.combinator}
           onChange={(event) =>
             context.update({ ...group, combinator: (event.currentTarget as HTMLSelectElement).value as 'all' | 'any' })
@@ -156,7 +160,7 @@ const GroupEditor = ({
           <option value="all">{t('builder.all')}</option>
           <option value="any">{t('builder.any')}</option>
         </select>
-      </label>
+      </div>
       {group.children.map((child) =>
         child.kind === 'cohort' ? (
           <ConditionEditor key={child.id} condition={child} number={numbering.get(child.id) ?? 0} context={context} />

@@ -142,8 +142,8 @@ const Export = ({ segmentId }: { segmentId: string }) => {
         {t('segment.exportStart')}
       </button>
       <p role="status" data-testid="export-status">
-        {job?.status === 'running' && t('segment.exportRunning', { count: job.users_written, parts: job.parts })}
-        {job?.status === 'done' && t('segment.exportDone', { count: job.users_written, parts: job.parts })}
+        {job?.status === 'running' && t('segment.exportRunning', { count: job.users_written })}
+        {job?.status === 'done' && t('segment.exportDone', { count: job.users_written })}
       </p>
       {job?.status === 'running' && <progress aria-label={t('segment.export')} />}
       {job?.status === 'done' && (
