@@ -1,7 +1,7 @@
 /**
  * The REST routes of campaigns and Canvases (Bearer REST API key, like every API route):
  *   POST|GET /campaigns, GET|PUT /campaigns/{campaign_id},
- *   POST /campaigns/{campaign_id}/launch|stop|archive|test-send, and the same for /canvases;
+ *   POST /campaigns/{campaign_id}/launch|stop|archive|test-send|preview, and the same for /canvases;
  *   GET|PUT /settings/frequency-cap.
  * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
  */
@@ -76,6 +76,15 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
     action('launch'),
     action('stop'),
     action('archive'),
+    {
+      method: 'POST',
+      path: `/${plural}/{${idName}}/preview`,
+      handle: async (api, workspaceId, request) =>
+        json(200, {
+          preview: await serviceOf(api).preview(workspaceId, kind, idOf(request), request.body),
+          message: 'success',
+        }),
+    },
     {
       method: 'POST',
       path: `/${plural}/{${idName}}/test-send`,

@@ -147,10 +147,16 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
   };
 
   /**
-   * Renders and posts the message (or a Canvas step) for one user now: not counted, not
-   * capped, not recorded; the answer says what happened.
+   * The message (or a Canvas step) rendered for one user (`external_id` or `braze_id`, and
+   * `step`), whole or a template error: what a test send posts and a preview shows.
    */
-  const testSend = async (workspaceId: string, kind: CampaignKind, campaignId: string, body: unknown) => {
+  const renderForUser = async (
+    workspaceId: string,
+    kind: CampaignKind,
+    campaignId: string,
+    body: unknown,
+    idempotencyKey: string,
+  ): Promise<{ request: Awaited<ReturnType<typeof renderRequest>> } | { templateError: string }> => {
     const campaign = await require(workspaceId, kind, campaignId);
     const input = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
     const step = input.step === undefined ? 0 : Number(input.step);
@@ -163,19 +169,29 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     else throw new ValidationError('A test send needs `external_id` or `braze_id`');
     const profile = brazeId && (await ports.users.getProfile(workspaceId, brazeId));
     if (!profile) throw new NotFoundError('No such user in this workspace');
-    let request: Awaited<ReturnType<typeof renderRequest>>;
     try {
-      request = await renderRequest(
-        campaign,
-        step,
-        templateVariables(campaign, step, profile.brazeId, profileOf(profile)),
-        `test-${generateId()}`,
-      );
+      return {
+        request: await renderRequest(
+          campaign,
+          step,
+          templateVariables(campaign, step, profile.brazeId, profileOf(profile)),
+          idempotencyKey,
+        ),
+      };
     } catch (error: unknown) {
-      if (error instanceof TemplateError) return { outcome: 'template_error', reason: error.message, status: null };
+      if (error instanceof TemplateError) return { templateError: error.message };
       throw error;
     }
-    const result = await ports.webhooks.send(request);
+  };
+
+  /**
+   * Renders and posts the message (or a Canvas step) for one user now: not counted, not
+   * capped, not recorded; the answer says what happened.
+   */
+  const testSend = async (workspaceId: string, kind: CampaignKind, campaignId: string, body: unknown) => {
+    const rendered = await renderForUser(workspaceId, kind, campaignId, body, `test-${generateId()}`);
+    if ('templateError' in rendered) return { outcome: 'template_error', reason: rendered.templateError, status: null };
+    const result = await ports.webhooks.send(rendered.request);
     const verdict = await judge(result);
     return {
       outcome: verdict.kind === 'delivered' ? 'delivered' : 'failed',
@@ -183,6 +199,15 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       reason: verdict.kind === 'delivered' ? null : verdict.reason,
       response_body: result.kind === 'response' ? result.body.slice(0, 1_000) : null,
     };
+  };
+
+  /** The request a send to one user would make, rendered and not sent (the console's preview). */
+  const preview = async (workspaceId: string, kind: CampaignKind, campaignId: string, body: unknown) => {
+    const rendered = await renderForUser(workspaceId, kind, campaignId, body, 'preview');
+    if ('templateError' in rendered)
+      return { outcome: 'template_error', reason: rendered.templateError, request: null };
+    const { url, method, headers, body: payload } = rendered.request;
+    return { outcome: 'rendered', reason: null, request: { url, method, headers, body: payload ?? null } };
   };
 
   return {
@@ -197,6 +222,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       end(workspaceId, kind, campaignId, 'archived'),
     report,
     testSend,
+    preview,
     getFrequencyCap: (workspaceId: string) => ports.campaigns.getFrequencyCap(workspaceId),
     setFrequencyCap: (workspaceId: string, cap: FrequencyCap | null) =>
       ports.campaigns.setFrequencyCap(workspaceId, cap),

@@ -327,3 +327,60 @@ describe('an export, downloaded', () => {
     expect(missing.status).toBe(404);
   });
 });
+
+describe('a campaign, previewed for one user', () => {
+  it('renders the webhook as a send would make it, without sending it', async () => {
+    // Prepare
+    const workspace = workspaceClient(stack);
+    await workspace.track([{ external_id: 'p-1', plan: '<b>pro</b>' }]);
+    await partnerClient(stack).changeCohort('pv', [{ user_ids: ['p-1'] }]);
+    await eventually(async () =>
+      (await workspace.cohort('heap', 'pv')).body.cohort?.member_count === 1 ? true : undefined,
+    );
+    const segment = await workspace.createSegment({
+      name: 'preview',
+      filter: { cohort: { partner: 'heap', cohort_id: 'pv', includes: true } },
+    });
+    const campaign = await request<{ campaign: { campaign_id: string } }>(`${stack.url}/campaigns`, {
+      headers: auth,
+      body: {
+        name: 'Preview me',
+        segment_ids: [segment.body.segment.segment_id],
+        message: {
+          url: `${stack.campaigns.receiver.url}/hook/{{ external_id }}`,
+          headers: { 'x-plan': '{{ custom_attributes.plan }}' },
+          body: '{"to": "{{ external_id }}", "campaign": "{{ campaign.name }}"}',
+        },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    const sentBefore = stack.campaigns.receiver.received.length;
+
+    // Act
+    const preview = await request(`${stack.url}/campaigns/${campaign.body.campaign.campaign_id}/preview`, {
+      headers: auth,
+      body: { external_id: 'p-1' },
+    });
+    const nobody = await request(`${stack.url}/campaigns/${campaign.body.campaign.campaign_id}/preview`, {
+      headers: auth,
+      body: { external_id: 'nobody' },
+    });
+
+    // Assess
+    expect(preview.body).toEqual({
+      preview: {
+        outcome: 'rendered',
+        reason: null,
+        request: {
+          url: `${stack.campaigns.receiver.url}/hook/p-1`,
+          method: 'POST',
+          headers: { 'x-plan': '<b>pro</b>', 'Idempotency-Key': 'preview' },
+          body: '{"to": "p-1", "campaign": "Preview me"}',
+        },
+      },
+      message: 'success',
+    });
+    expect(stack.campaigns.receiver.received.length).toBe(sentBefore);
+    expect(nobody).toMatchObject({ status: 404, body: { message: 'No such user in this workspace' } });
+  });
+});
