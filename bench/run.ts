@@ -2,6 +2,7 @@
  * `npm run bench [-- --scenario many-cohorts|big-cohort ...]`: the benchmark scenarios.
  *   many-cohorts (default): many cohorts of 1,000, against raw ceilings; ingest, cold start, cost (bench/many-cohorts.ts)
  *   big-cohort: one cohort of N users under a model of AWS's limits, with the AWS projection (bench/big-cohort.ts)
+ *   campaign: a scheduled campaign's webhooks/s against the raw ceiling, import-to-webhook latency (bench/campaign.ts)
  */
 import { parseArgs } from 'node:util';
 
@@ -10,6 +11,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
   'many-cohorts': () => import('./many-cohorts.js'),
   'big-cohort': () => import('./big-cohort.js'),
   segments: () => import('./segments.js'),
+  campaign: () => import('./campaign.js'),
 };
 const scenario = SCENARIOS[String(values.scenario)];
 if (!scenario) {

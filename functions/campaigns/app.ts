@@ -55,11 +55,7 @@ export const createCampaignsHandler = ({ journeys, observability }: CampaignsDep
       const released = await journeys.drainTimers(message.shard, outOfTime);
       if (released > 0) metrics.addMetric('timersReleased', MetricUnit.Count, released);
     } else {
-      const chunk = await journeys.runAudienceChunk(
-        message,
-        outOfTime,
-        Number(record.attributes.ApproximateReceiveCount ?? '1'),
-      );
+      const chunk = await journeys.runAudienceChunk(message, outOfTime);
       if (chunk) {
         metrics.addMetric('audienceQueued', MetricUnit.Count, chunk.users);
         logger.info('audience chunk', {

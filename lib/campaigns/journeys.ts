@@ -41,7 +41,8 @@ export interface JourneyPorts {
     | 'deleteTimers'
     | 'dueRuns'
     | 'deleteDue'
-    | 'startRun'
+    | 'beginRun'
+    | 'completeRun'
     | 'getRange'
     | 'advanceRange'
   >;
@@ -84,14 +85,6 @@ export const runRanges = (): RunRange[] =>
   }));
 
 export const runIdOf = (scheduledAt: string) => `R${scheduledAt}`;
-
-/** A chunk of a run whose ranges are not written yet (startRun queues first): retried by the queue. */
-export class RangeNotYetWrittenError extends Error {
-  constructor(runId: string, range: number) {
-    super(`range ${range} of run ${runId} is not written yet; the chunk will be retried`);
-    this.name = 'RangeNotYetWrittenError';
-  }
-}
 
 /** Send messages for due steps: within the horizon with a delay (≤ 900 s), later as timers. */
 const release = async (messages: SendMessage[], ports: JourneyPorts): Promise<void> => {
@@ -183,7 +176,12 @@ export const createJourneys = (ports: JourneyPorts) => {
     return counts;
   };
 
-  /** Starts one due run: queues its 16 ranges, then consumes the due item (a duplicate tick's copies find the ranges taken). */
+  /**
+   * Starts one due run in three steps, each safe to repeat: write its 16 ranges and mark
+   * the due item started (once), queue the ranges' first chunks, consume the due item and
+   * write the next occurrence. A tick that dies midway leaves the due item started, and the
+   * next tick queues the chunks again (a duplicate chunk advances nothing) and finishes.
+   */
   const startRun = async (run: DueRun): Promise<boolean> => {
     const campaign = await ports.campaigns.get(run.workspaceId, run.campaignId);
     if (campaign?.status !== 'active' || campaign.delivery.type !== 'scheduled') {
@@ -191,16 +189,8 @@ export const createJourneys = (ports: JourneyPorts) => {
       return false;
     }
     const runId = runIdOf(run.scheduledAt);
-    const recurring = campaign.delivery.recurring;
-    const next = recurring
-      ? {
-          ...run,
-          scheduledAt: new Date(
-            nextOccurrence(recurring, Math.max(Date.parse(run.scheduledAt), ports.clock().getTime())),
-          ).toISOString(),
-        }
-      : undefined;
     const ranges = runRanges();
+    if (!run.started && !(await ports.campaigns.beginRun(run, runId, ranges))) return false;
     await ports.work.send(
       ranges.map((range) => ({
         v: 1,
@@ -212,7 +202,17 @@ export const createJourneys = (ports: JourneyPorts) => {
         chunk: 0,
       })),
     );
-    return ports.campaigns.startRun(run, runId, ranges, next, ports.clock());
+    const recurring = campaign.delivery.recurring;
+    const next = recurring
+      ? {
+          workspaceId: run.workspaceId,
+          campaignId: run.campaignId,
+          scheduledAt: new Date(
+            nextOccurrence(recurring, Math.max(Date.parse(run.scheduledAt), ports.clock().getTime())),
+          ).toISOString(),
+        }
+      : undefined;
+    return ports.campaigns.completeRun(run, next, ports.clock());
   };
 
   /** The minute tick: due runs started, and a drain queued for each timer shard with something due. */
@@ -260,14 +260,9 @@ export const createJourneys = (ports: JourneyPorts) => {
   const runAudienceChunk = async (
     message: Extract<WorkMessage, { type: 'campaign.audience' }>,
     outOfTime: () => boolean,
-    receiveCount = 1,
   ): Promise<{ users: number; done: boolean } | undefined> => {
     const { workspaceId, campaignId, runId } = message;
     const range = await ports.campaigns.getRange(workspaceId, campaignId, runId, message.range);
-    // A run's first chunks are queued just before its ranges are written (startRun): one
-    // taken before the write lands finds nothing, and comes back later. After 3 receives
-    // the run never started (its due item was consumed otherwise): nothing to do.
-    if (!range && message.chunk === 0 && receiveCount < 3) throw new RangeNotYetWrittenError(runId, message.range);
     if (!range || range.done || range.chunks !== message.chunk) return undefined;
     const campaign = await ports.campaigns.get(workspaceId, campaignId);
     if (campaign?.status !== 'active' || !campaign.filter) {

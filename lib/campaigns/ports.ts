@@ -65,6 +65,8 @@ export interface DueRun {
   workspaceId: string;
   campaignId: string;
   scheduledAt: string;
+  /** Its ranges are written (beginRun); what is left is queueing them and the next occurrence. */
+  started?: boolean;
 }
 
 export interface Timer {
@@ -102,7 +104,10 @@ export interface CampaignStore {
   putDue(run: DueRun): Promise<void>;
   deleteDue(run: DueRun): Promise<void>;
   dueRuns(now: Date, limit?: number): Promise<DueRun[]>;
-  startRun(run: DueRun, runId: string, ranges: RunRange[], next: DueRun | undefined, now: Date): Promise<boolean>;
+  /** Writes a due run's ranges and marks it started, once; false if begun already or no longer due. */
+  beginRun(run: DueRun, runId: string, ranges: RunRange[]): Promise<boolean>;
+  /** Consumes the due item and writes the next occurrence; false if another tick did. */
+  completeRun(run: DueRun, next: DueRun | undefined, now: Date): Promise<boolean>;
   getRange(workspaceId: string, campaignId: string, runId: string, range: number): Promise<RunRange | undefined>;
   advanceRange(
     workspaceId: string,

@@ -263,15 +263,51 @@ export class DynamoCampaignStore implements CampaignStore {
       workspaceId: item.workspaceId as string,
       campaignId: item.campaignId as string,
       scheduledAt: item.scheduledAt as string,
+      ...(item.started === true ? { started: true } : {}),
     }));
   }
 
   /**
-   * Starts a due run, once: the due item is consumed (conditioned on being there, so two
-   * ticks cannot both start it), the next occurrence written, and the run's ranges created.
-   * False when another tick got there first.
+   * Begins a due run, once: its ranges are created and the due item marked started, in one
+   * transaction conditioned on the due item being there and the ranges not (two ticks cannot
+   * both begin it). False when it was begun already or is no longer due.
    */
-  async startRun(run: DueRun, runId: string, ranges: RunRange[], next: DueRun | undefined, now: Date) {
+  async beginRun(run: DueRun, runId: string, ranges: RunRange[]): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId) },
+                UpdateExpression: 'SET started = :true',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':true': true },
+              },
+            },
+            ...ranges.map((range) => ({
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: runKey(run.workspaceId, run.campaignId, runId), sk: rangeSortKey(range.range), ...range },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            })),
+          ],
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Ends the start of a run whose first chunks are queued: the due item goes, the next
+   * occurrence (recurring) comes, in one transaction. False when another tick did it.
+   */
+  async completeRun(run: DueRun, next: DueRun | undefined, now: Date): Promise<boolean> {
     try {
       await this.client.send(
         new TransactWriteCommand({
@@ -291,7 +327,9 @@ export class DynamoCampaignStore implements CampaignStore {
                       Item: {
                         pk: DUE_KEY,
                         sk: dueSortKey(next.scheduledAt, next.workspaceId, next.campaignId),
-                        ...next,
+                        workspaceId: next.workspaceId,
+                        campaignId: next.campaignId,
+                        scheduledAt: next.scheduledAt,
                       },
                     },
                   },
@@ -310,17 +348,6 @@ export class DynamoCampaignStore implements CampaignStore {
                 },
               },
             },
-            ...ranges.map((range) => ({
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  pk: runKey(run.workspaceId, run.campaignId, runId),
-                  sk: rangeSortKey(range.range),
-                  ...range,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            })),
           ],
         }),
       );
