@@ -10,6 +10,7 @@ import { partnerClient, request, workspaceClient } from '../support/client.js';
 let stack: LocalStack;
 let segmentId: string;
 const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read as the test expects and asserted
   request<Record<string, any>>(`${stack.url}${path}`, {
     ...init,
     headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
