@@ -170,3 +170,54 @@ export interface DeadLetter {
   event_id: string;
   event_type: string;
 }
+export type CampaignKind = 'campaign' | 'canvas';
+export interface WebhookMessage {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+}
+export interface Figures {
+  targeted: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+  skipped: Record<string, number>;
+  last_error: { at?: string; status?: number | null; reason?: string } | string | null;
+}
+export interface Campaign {
+  campaign_id?: string;
+  canvas_id?: string;
+  name: string;
+  status: 'draft' | 'active' | 'stopped' | 'archived';
+  segment_ids: string[];
+  created_at: string;
+  updated_at: string;
+  launched_at: string | null;
+  stopped_at: string | null;
+  message?: WebhookMessage;
+  delivery?:
+    | { type: 'scheduled'; at: string | null; recurring: Recurring | null; next_run_at: string | null }
+    | { type: 'action_based'; delay_seconds: number; reeligible_after_days: number | null };
+  reeligible_after_days?: number | null;
+  steps?: { name: string; delay_seconds: number; message: WebhookMessage; figures?: Figures }[];
+  figures?: Figures;
+}
+export interface Recurring {
+  frequency: 'daily' | 'weekly';
+  time: string;
+  timezone: string;
+  weekdays?: number[];
+}
+export interface Preview {
+  outcome: 'rendered' | 'template_error';
+  reason: string | null;
+  request: { url: string; method: string; headers: Record<string, string>; body: string | null } | null;
+}
+export interface TestSend {
+  outcome: 'delivered' | 'failed' | 'template_error';
+  status: number | null;
+  reason: string | null;
+  response_body?: string | null;
+}
+export const campaignId = (campaign: Campaign): string => campaign.campaign_id ?? campaign.canvas_id ?? '';

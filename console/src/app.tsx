@@ -11,12 +11,14 @@ import { SegmentsPage } from './pages/segments.tsx';
 import { SegmentEditor } from './pages/segment-editor.tsx';
 import { SegmentPage } from './pages/segment.tsx';
 import { ConnectorPage, CurrentsPage } from './pages/currents.tsx';
+import { CampaignEditor, CampaignPage, CampaignsPage } from './pages/campaigns.tsx';
 import { PageTitle } from './components.tsx';
 
 const NAV = [
   { section: 'partners', key: 'nav.partners' },
   { section: 'cohorts', key: 'nav.cohorts' },
   { section: 'segments', key: 'nav.segments' },
+  { section: 'campaigns', key: 'nav.campaigns' },
   { section: 'currents', key: 'nav.currents' },
 ] as const;
 
@@ -27,9 +29,11 @@ const sectionOf = (route: Route): string =>
       ? 'cohorts'
       : route.page.startsWith('segment')
         ? 'segments'
-        : route.page === 'currents' || route.page === 'connector'
-          ? 'currents'
-          : '';
+        : route.page.startsWith('campaign')
+          ? 'campaigns'
+          : route.page === 'currents' || route.page === 'connector'
+            ? 'currents'
+            : '';
 
 const Page = ({ route }: { route: Route }) => {
   switch (route.page) {
@@ -49,6 +53,12 @@ const Page = ({ route }: { route: Route }) => {
       return <SegmentEditor segmentId={route.segmentId} />;
     case 'segment':
       return <SegmentPage segmentId={route.segmentId} />;
+    case 'campaigns':
+      return <CampaignsPage />;
+    case 'campaign-new':
+      return <CampaignEditor kind={route.kind} segmentId={route.segmentId} />;
+    case 'campaign':
+      return <CampaignPage kind={route.kind} id={route.campaignId} />;
     case 'currents':
       return <CurrentsPage />;
     case 'connector':

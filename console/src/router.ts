@@ -15,6 +15,9 @@ export type Route =
   | { page: 'segment-new' }
   | { page: 'segment'; segmentId: string }
   | { page: 'segment-edit'; segmentId: string }
+  | { page: 'campaigns' }
+  | { page: 'campaign-new'; kind: 'campaign' | 'canvas'; segmentId?: string }
+  | { page: 'campaign'; kind: 'campaign' | 'canvas'; campaignId: string }
   | { page: 'currents' }
   | { page: 'connector'; connectorId: string }
   | { page: 'not-found' };
@@ -43,6 +46,13 @@ export const parseHash = (hash: string): Route => {
       if (!second) return { page: 'segments' };
       if (parts[1] === 'new') return { page: 'segment-new' };
       return third === 'edit' ? { page: 'segment-edit', segmentId: second } : { page: 'segment', segmentId: second };
+    case 'campaigns':
+    case 'canvases': {
+      const kind = first === 'campaigns' ? 'campaign' : 'canvas';
+      if (!second) return { page: 'campaigns' };
+      if (parts[1] === 'new') return { page: 'campaign-new', kind, ...(third ? { segmentId: third } : {}) };
+      return { page: 'campaign', kind, campaignId: second };
+    }
     case 'currents':
       return second ? { page: 'connector', connectorId: second } : { page: 'currents' };
     default:

@@ -3,7 +3,9 @@
  * against a local stack serving a fresh build of it: sign in with the REST API key;
  * Technology Partners > Heap; generate a data import key; a partner syncs a cohort with it;
  * the cohort appears with its count; build "Heap cohort includes <it>"; see its size and
- * members; export and download it. A cohort named <img src=x onerror=alert(1)> and user
+ * members; export and download it; create a campaign targeting it (Target users by segment),
+ * preview its webhook for one user, launch it and see it delivered to the local webhook
+ * receiver, with its figures. A cohort named <img src=x onerror=alert(1)> and user
  * values with </script> show as text, and no script runs (no dialog, no console error);
  * axe-core finds no serious or critical violation on any page, at laptop and phone widths;
  * a wrong key, and a key revoked while signed in, land on sign-in with the API's message.
@@ -230,10 +232,49 @@ describe('the console in Chromium', () => {
     await checkPage('segment-exported');
   });
 
+  it('creates a campaign targeting the segment, previews it for one user, launches it and sees it send', async () => {
+    // Act: from the segment's page, Target users by segment.
+    await page.getByText('No campaign or Canvas targets this segment yet.').waitFor();
+    await page.getByRole('link', { name: 'New campaign for this segment' }).click();
+    await heading('New campaign').waitFor();
+    expect(await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).isChecked()).toBe(true);
+    await page.getByLabel('Name', { exact: true }).fill('Win back');
+    await page.getByLabel('URL').fill(`${stack.campaigns.receiver.url}/win-back`);
+    await page.getByLabel(/^Body/).fill('{"to": "{{ external_id }}", "why": "{{ campaign.name }}"}');
+    await checkPage('campaign-new');
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await heading('Win back').waitFor();
+    await page.getByLabel('External id of the user').fill(XSS_EXTERNAL_ID);
+    await page.getByRole('button', { name: 'Render the message' }).click();
+    const preview = page.getByTestId('preview');
+    await preview.waitFor();
+    expect(await preview.textContent()).toContain(`{"to": "${XSS_EXTERNAL_ID}", "why": "Win back"}`);
+    expect(await page.locator('svg[onload]').count()).toBe(0);
+    await page.getByRole('button', { name: 'Launch' }).click();
+    await page.getByTestId('campaign-status').getByText('Active').waitFor();
+    // The minute tick (EventBridge Scheduler on AWS) sends the scheduled run.
+    await stack.campaigns.tick();
+
+    // Assess
+    await expect.poll(() => page.getByTestId('delivered').first().textContent(), { timeout: 30_000 }).toBe('3');
+    const received = stack.campaigns.receiver.received.filter((webhook) => webhook.path === '/win-back');
+    // Liquid renders as it is told (no JSON escaping): the bodies are compared as text.
+    expect(received.map((webhook) => webhook.body).sort()).toEqual(
+      [XSS_EXTERNAL_ID, 'user-1', 'user-2'].map((id) => `{"to": "${id}", "why": "Win back"}`).sort(),
+    );
+    await checkPage('campaign');
+    await navLink('Campaigns').click();
+    await heading('Campaigns and Canvases').waitFor();
+    await page.getByRole('link', { name: 'Win back' }).waitFor();
+    await checkPage('campaigns');
+    await page.goto(segmentUrl);
+    await page.getByRole('link', { name: 'Win back' }).waitFor();
+  });
+
   it('reads well at a phone width', async () => {
     // Act
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.reload();
+    await page.goto(segmentUrl);
     await heading('Abandoned funnel (console)').waitFor();
 
     // Assess: nothing wider than the screen but the tables, which scroll in their own region.

@@ -7,6 +7,7 @@ import { formatDate, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
 import { session } from '../session.ts';
 import { loadCohorts } from './cohorts.tsx';
+import { TargetingPanel } from './campaigns.tsx';
 
 const PAGE_SIZE = 25;
 
@@ -243,10 +244,7 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
           {error !== undefined && <ErrorMessage error={error} />}
           <Members segmentId={segmentId} />
           <Export segmentId={segmentId} />
-          <section aria-labelledby="targeting-title">
-            <h2 id="targeting-title">{t('segment.targeting')}</h2>
-            <p>{t('segment.targetingBody', { id: segmentId, path: `GET ${path`/segments/${segmentId}/users`}` })}</p>
-          </section>
+          <TargetingPanel segmentId={segmentId} />
         </>
       )}
     </>

@@ -1,0 +1,850 @@
+/**
+ * Campaigns and Canvases (functions/api/campaign-routes.ts): the list, a new one targeting
+ * segments (Target users by segment) with its webhook message and delivery, and one with
+ * its figures (per step), launch/stop/archive, a preview rendered for one user and a test send.
+ */
+import { useState } from 'preact/hooks';
+import {
+  ApiError,
+  type Campaign,
+  type CampaignKind,
+  campaignId,
+  type Figures,
+  path,
+  type Preview,
+  request,
+  type Segment,
+  type TestSend,
+} from '../api.ts';
+import { ErrorMessage, Field, Loading, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
+import { href, navigate } from '../router.ts';
+
+const plural = (kind: CampaignKind) => (kind === 'campaign' ? 'campaigns' : 'canvases');
+const loadSegments = () => request<{ segments: Segment[] }>('GET', '/segments');
+const statusLabel = (status: Campaign['status']) => t(`campaigns.status_${status}` as MessageKey);
+/** lib/webhooks/safe-http.ts: WEBHOOK_METHODS. */
+const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const;
+/** lib/campaigns/model.ts: MAX_SEGMENTS, MAX_CANVAS_STEPS. */
+const MAX_SEGMENTS = 5;
+const MAX_STEPS = 10;
+const LIQUID_EXAMPLE = '{{ external_id }}, {{ custom_attributes.plan }}, {{ cohort.name }}';
+
+export const deliverySummary = (campaign: Campaign): string => {
+  if (campaign.steps && !campaign.message) return t('campaigns.canvasSummary', { count: campaign.steps.length });
+  const delivery = campaign.delivery;
+  if (!delivery) return '';
+  if (delivery.type === 'action_based')
+    return t('campaigns.deliverySummaryAction', { minutes: Math.round(delivery.delay_seconds / 60) });
+  if (delivery.recurring)
+    return t('campaigns.deliverySummaryRecurring', {
+      frequency: t(delivery.recurring.frequency === 'daily' ? 'campaigns.daily' : 'campaigns.weekly'),
+      time: delivery.recurring.time,
+      timezone: delivery.recurring.timezone,
+    });
+  return delivery.at
+    ? t('campaigns.deliverySummaryAt', { time: formatDate(delivery.at) })
+    : t('campaigns.deliverySummaryNow');
+};
+
+const CampaignTable = ({ kind, list, segments }: { kind: CampaignKind; list: Campaign[]; segments: Segment[] }) => {
+  const caption = kind === 'campaign' ? t('campaigns.campaigns') : t('campaigns.canvases');
+  if (list.length === 0)
+    return <p>{kind === 'campaign' ? t('campaigns.noneCampaigns') : t('campaigns.noneCanvases')}</p>;
+  return (
+    <TableRegion label={caption}>
+      <table>
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{t('campaigns.name')}</th>
+            <th scope="col">{t('campaigns.status')}</th>
+            <th scope="col">{t('campaigns.targets')}</th>
+            <th scope="col">{t('campaigns.delivery')}</th>
+            <th scope="col">{t('campaigns.updated')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((campaign) => (
+            <tr key={campaignId(campaign)}>
+              <th scope="row">
+                <a href={href(plural(kind), campaignId(campaign))}>{campaign.name}</a>
+              </th>
+              <td>{statusLabel(campaign.status)}</td>
+              <td>
+                {campaign.segment_ids
+                  .map((id) => segments.find((segment) => segment.segment_id === id)?.name ?? id)
+                  .join(', ')}
+              </td>
+              <td>{deliverySummary(campaign)}</td>
+              <td>{formatDate(campaign.updated_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableRegion>
+  );
+};
+
+export const loadCampaigns = async () => {
+  const [campaigns, canvases] = await Promise.all([
+    request<{ campaigns: Campaign[] }>('GET', '/campaigns'),
+    request<{ canvases: Campaign[] }>('GET', '/canvases'),
+  ]);
+  return { campaigns: campaigns.campaigns, canvases: canvases.canvases };
+};
+
+export const CampaignsPage = () => {
+  const campaigns = useLoad(loadCampaigns, []);
+  const segments = useLoad(loadSegments, []);
+  return (
+    <>
+      <PageTitle title={t('campaigns.title')}>{t('campaigns.title')}</PageTitle>
+      <p>{t('campaigns.intro')}</p>
+      <div class="actions">
+        <a class="button" href={href('campaigns', 'new')}>
+          {t('campaigns.newCampaign')}
+        </a>
+        <a class="button secondary" href={href('canvases', 'new')}>
+          {t('campaigns.newCanvas')}
+        </a>
+      </div>
+      {campaigns.loading && <Loading />}
+      {campaigns.error !== undefined && <ErrorMessage error={campaigns.error} retry={campaigns.reload} />}
+      {campaigns.data && (
+        <>
+          <h2>{t('campaigns.campaigns')}</h2>
+          <CampaignTable kind="campaign" list={campaigns.data.campaigns} segments={segments.data?.segments ?? []} />
+          <h2>{t('campaigns.canvases')}</h2>
+          <CampaignTable kind="canvas" list={campaigns.data.canvases} segments={segments.data?.segments ?? []} />
+        </>
+      )}
+    </>
+  );
+};
+
+interface MessageDraft {
+  url: string;
+  method: string;
+  headers: string;
+  body: string;
+}
+interface StepDraft extends MessageDraft {
+  id: number;
+  name: string;
+  delayMinutes: string;
+}
+let nextStep = 1;
+const newStep = (n: number): StepDraft => ({
+  id: nextStep++,
+  name: `Step ${n}`,
+  delayMinutes: '0',
+  url: '',
+  method: 'POST',
+  headers: 'content-type: application/json',
+  body: '',
+});
+
+/** "Name: value" lines as the API's header map. */
+const parseHeaders = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .map((line) => {
+        const colon = line.indexOf(':');
+        return colon < 0 ? [line, ''] : [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
+      }),
+  );
+
+const messageOf = (draft: MessageDraft) => ({
+  url: draft.url.trim(),
+  method: draft.method,
+  headers: parseHeaders(draft.headers),
+  body: draft.body,
+});
+
+const MessageFields = ({
+  id,
+  draft,
+  onChange,
+}: {
+  id: string;
+  draft: MessageDraft;
+  onChange: (draft: MessageDraft) => void;
+}) => (
+  <fieldset>
+    <legend>{t('campaigns.message')}</legend>
+    <div class="control">
+      <label for={`${id}-url`}>{t('campaigns.url')}</label>
+      <input
+        id={`${id}-url`}
+        type="url"
+        value={draft.url}
+        onInput={(event) => onChange({ ...draft, url: (event.currentTarget as HTMLInputElement).value })}
+      />
+    </div>
+    <div class="control">
+      <label for={`${id}-method`}>{t('campaigns.method')}</label>
+      <select
+        id={`${id}-method`}
+        value={draft.method}
+        onChange={(event) => onChange({ ...draft, method: (event.currentTarget as HTMLSelectElement).value })}
+      >
+        {METHODS.map((method) => (
+          <option key={method} value={method}>
+            {method}
+          </option>
+        ))}
+      </select>
+    </div>
+    <div class="control">
+      <label for={`${id}-headers`}>{t('campaigns.headers')}</label>
+      <textarea
+        id={`${id}-headers`}
+        rows={2}
+        value={draft.headers}
+        onInput={(event) => onChange({ ...draft, headers: (event.currentTarget as HTMLTextAreaElement).value })}
+      />
+    </div>
+    <div class="control">
+      <label for={`${id}-body`}>{t('campaigns.body', { example: LIQUID_EXAMPLE })}</label>
+      <textarea
+        id={`${id}-body`}
+        rows={4}
+        class="mono"
+        value={draft.body}
+        onInput={(event) => onChange({ ...draft, body: (event.currentTarget as HTMLTextAreaElement).value })}
+      />
+    </div>
+  </fieldset>
+);
+
+/** 0 = Sunday … 6 = Saturday (as the API numbers them), named in the page's language. */
+const WEEKDAYS = [1, 2, 3, 4, 5, 6, 0];
+const weekdayName = (day: number) =>
+  new Intl.DateTimeFormat(language(), { weekday: 'long', timeZone: 'UTC' }).format(
+    new Date(Date.UTC(2023, 0, 1 + day)),
+  );
+
+const minutesToSeconds = (minutes: string) => Math.max(0, Math.round(Number(minutes || '0') * 60));
+
+export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmentId?: string }) => {
+  const segments = useLoad(loadSegments, []);
+  const [name, setName] = useState('');
+  const [chosen, setChosen] = useState<string[]>(segmentId ? [segmentId] : []);
+  const [message, setMessage] = useState<MessageDraft>({
+    url: '',
+    method: 'POST',
+    headers: 'content-type: application/json',
+    body: '',
+  });
+  const [deliveryType, setDeliveryType] = useState<'scheduled' | 'action_based'>('scheduled');
+  const [when, setWhen] = useState<'now' | 'at' | 'recurring'>('now');
+  const [at, setAt] = useState('');
+  const [frequency, setFrequency] = useState<'daily' | 'weekly'>('daily');
+  const [time, setTime] = useState('09:00');
+  const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const [weekday, setWeekday] = useState(1);
+  const [delayMinutes, setDelayMinutes] = useState('0');
+  const [reeligible, setReeligible] = useState('');
+  const [steps, setSteps] = useState<StepDraft[]>(() => [newStep(1)]);
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const title = kind === 'campaign' ? t('campaigns.titleNewCampaign') : t('campaigns.titleNewCanvas');
+
+  const reeligibleDays = reeligible.trim() === '' ? null : Number(reeligible);
+  const body = () =>
+    kind === 'campaign'
+      ? {
+          name: name.trim(),
+          segment_ids: chosen,
+          message: messageOf(message),
+          delivery:
+            deliveryType === 'action_based'
+              ? {
+                  type: 'action_based',
+                  delay_seconds: minutesToSeconds(delayMinutes),
+                  reeligible_after_days: reeligibleDays,
+                }
+              : {
+                  type: 'scheduled',
+                  ...(when === 'at' && at ? { at: new Date(at).toISOString() } : {}),
+                  ...(when === 'recurring'
+                    ? {
+                        recurring: {
+                          frequency,
+                          time,
+                          timezone,
+                          ...(frequency === 'weekly' ? { weekdays: [weekday] } : {}),
+                        },
+                      }
+                    : {}),
+                },
+        }
+      : {
+          name: name.trim(),
+          segment_ids: chosen,
+          reeligible_after_days: reeligibleDays,
+          steps: steps.map((step) => ({
+            name: step.name.trim(),
+            delay_seconds: minutesToSeconds(step.delayMinutes),
+            message: messageOf(step),
+          })),
+        };
+
+  const save = async (event: Event) => {
+    event.preventDefault();
+    if (chosen.length === 0) return setError(new ApiError(400, t('campaigns.missingSegment')));
+    setBusy(true);
+    setError(undefined);
+    try {
+      const answer = await request<Record<string, Campaign>>('POST', `/${plural(kind)}`, body());
+      navigate(href(plural(kind), campaignId(answer[kind]!)));
+    } catch (caught: unknown) {
+      setError(caught);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <>
+      <p class="breadcrumb">
+        <a href={href('campaigns')}>{t('campaigns.title')}</a>
+      </p>
+      <PageTitle title={title}>{title}</PageTitle>
+      {segments.loading && <Loading />}
+      {segments.error !== undefined && <ErrorMessage error={segments.error} retry={segments.reload} />}
+      {segments.data && (
+        <form onSubmit={save} noValidate>
+          <label for="campaign-name">{t('campaigns.name')}</label>
+          <input
+            id="campaign-name"
+            value={name}
+            maxLength={255}
+            onInput={(event) => setName((event.currentTarget as HTMLInputElement).value)}
+          />
+          <fieldset>
+            <legend>{t('campaigns.targeting')}</legend>
+            <p class="muted small">{t('campaigns.targetingHelp')}</p>
+            {segments.data.segments.length === 0 && <p>{t('campaigns.noSegments')}</p>}
+            {segments.data.segments.map((segment) => (
+              <label key={segment.segment_id} class="choice">
+                <input
+                  type="checkbox"
+                  checked={chosen.includes(segment.segment_id)}
+                  disabled={!chosen.includes(segment.segment_id) && chosen.length >= MAX_SEGMENTS}
+                  onChange={(event) =>
+                    setChosen((current) =>
+                      (event.currentTarget as HTMLInputElement).checked
+                        ? [...current, segment.segment_id]
+                        : current.filter((id) => id !== segment.segment_id),
+                    )
+                  }
+                />
+                {segment.name}
+              </label>
+            ))}
+          </fieldset>
+          {kind === 'campaign' ? (
+            <>
+              <MessageFields id="message" draft={message} onChange={setMessage} />
+              <fieldset>
+                <legend>{t('campaigns.delivery')}</legend>
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="delivery"
+                    checked={deliveryType === 'scheduled'}
+                    onChange={() => setDeliveryType('scheduled')}
+                  />
+                  {t('campaigns.scheduled')}
+                </label>
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="delivery"
+                    checked={deliveryType === 'action_based'}
+                    onChange={() => setDeliveryType('action_based')}
+                  />
+                  {t('campaigns.actionBased')}
+                </label>
+                {deliveryType === 'scheduled' ? (
+                  <fieldset>
+                    <legend>{t('campaigns.when')}</legend>
+                    {(['now', 'at', 'recurring'] as const).map((option) => (
+                      <label key={option} class="choice">
+                        <input type="radio" name="when" checked={when === option} onChange={() => setWhen(option)} />
+                        {t(`campaigns.${option}`)}
+                      </label>
+                    ))}
+                    {when === 'at' && (
+                      <div class="control">
+                        <label for="delivery-at">{t('campaigns.atTime')}</label>
+                        <input
+                          id="delivery-at"
+                          type="datetime-local"
+                          value={at}
+                          onInput={(event) => setAt((event.currentTarget as HTMLInputElement).value)}
+                        />
+                      </div>
+                    )}
+                    {when === 'recurring' && (
+                      <div class="condition-fields">
+                        <div class="control">
+                          <label for="delivery-frequency">{t('campaigns.frequency')}</label>
+                          <select
+                            id="delivery-frequency"
+                            value={frequency}
+                            onChange={(event) =>
+                              setFrequency((event.currentTarget as HTMLSelectElement).value as 'daily' | 'weekly')
+                            }
+                          >
+                            <option value="daily">{t('campaigns.daily')}</option>
+                            <option value="weekly">{t('campaigns.weekly')}</option>
+                          </select>
+                        </div>
+                        {frequency === 'weekly' && (
+                          <div class="control">
+                            <label for="delivery-weekday">{t('campaigns.weekdays')}</label>
+                            <select
+                              id="delivery-weekday"
+                              value={String(weekday)}
+                              onChange={(event) => setWeekday(Number((event.currentTarget as HTMLSelectElement).value))}
+                            >
+                              {WEEKDAYS.map((day) => (
+                                <option key={day} value={String(day)}>
+                                  {weekdayName(day)}
+                                </option>
+                              ))}
+                            </select>
+                          </div>
+                        )}
+                        <div class="control">
+                          <label for="delivery-time">{t('campaigns.time')}</label>
+                          <input
+                            id="delivery-time"
+                            value={time}
+                            onInput={(event) => setTime((event.currentTarget as HTMLInputElement).value)}
+                          />
+                        </div>
+                        <div class="control">
+                          <label for="delivery-timezone">{t('campaigns.timezone')}</label>
+                          <input
+                            id="delivery-timezone"
+                            value={timezone}
+                            onInput={(event) => setTimezone((event.currentTarget as HTMLInputElement).value)}
+                          />
+                        </div>
+                      </div>
+                    )}
+                  </fieldset>
+                ) : (
+                  <div class="condition-fields">
+                    <div class="control">
+                      <label for="delivery-delay">{t('campaigns.delay')}</label>
+                      <input
+                        id="delivery-delay"
+                        type="number"
+                        min={0}
+                        value={delayMinutes}
+                        onInput={(event) => setDelayMinutes((event.currentTarget as HTMLInputElement).value)}
+                      />
+                    </div>
+                    <div class="control">
+                      <label for="delivery-reeligible">{t('campaigns.reeligible')}</label>
+                      <input
+                        id="delivery-reeligible"
+                        type="number"
+                        min={0}
+                        value={reeligible}
+                        onInput={(event) => setReeligible((event.currentTarget as HTMLInputElement).value)}
+                      />
+                    </div>
+                    <p class="muted small">{t('campaigns.exitNote')}</p>
+                  </div>
+                )}
+              </fieldset>
+            </>
+          ) : (
+            <>
+              <div class="control">
+                <label for="canvas-reeligible">{t('campaigns.reeligible')}</label>
+                <input
+                  id="canvas-reeligible"
+                  type="number"
+                  min={0}
+                  value={reeligible}
+                  onInput={(event) => setReeligible((event.currentTarget as HTMLInputElement).value)}
+                />
+              </div>
+              <p class="muted small">{t('campaigns.canvasExitNote')}</p>
+              <h2>{t('campaigns.steps')}</h2>
+              {steps.map((step, index) => (
+                <fieldset key={step.id}>
+                  <legend>{t('campaigns.step', { n: index + 1 })}</legend>
+                  <div class="condition-fields">
+                    <div class="control">
+                      <label for={`step-${step.id}-name`}>{t('campaigns.stepName')}</label>
+                      <input
+                        id={`step-${step.id}-name`}
+                        value={step.name}
+                        onInput={(event) =>
+                          setSteps((current) =>
+                            current.map((item) =>
+                              item.id === step.id
+                                ? { ...item, name: (event.currentTarget as HTMLInputElement).value }
+                                : item,
+                            ),
+                          )
+                        }
+                      />
+                    </div>
+                    <div class="control">
+                      <label for={`step-${step.id}-delay`}>{t('campaigns.stepDelay')}</label>
+                      <input
+                        id={`step-${step.id}-delay`}
+                        type="number"
+                        min={0}
+                        value={step.delayMinutes}
+                        onInput={(event) =>
+                          setSteps((current) =>
+                            current.map((item) =>
+                              item.id === step.id
+                                ? { ...item, delayMinutes: (event.currentTarget as HTMLInputElement).value }
+                                : item,
+                            ),
+                          )
+                        }
+                      />
+                    </div>
+                  </div>
+                  <MessageFields
+                    id={`step-${step.id}`}
+                    draft={step}
+                    onChange={(draft) =>
+                      setSteps((current) => current.map((item) => (item.id === step.id ? { ...item, ...draft } : item)))
+                    }
+                  />
+                  {steps.length > 1 && (
+                    <button
+                      type="button"
+                      class="link"
+                      onClick={() => setSteps((current) => current.filter((item) => item.id !== step.id))}
+                    >
+                      {t('campaigns.removeStep', { n: index + 1 })}
+                    </button>
+                  )}
+                </fieldset>
+              ))}
+              {steps.length < MAX_STEPS && (
+                <button
+                  type="button"
+                  class="secondary"
+                  onClick={() => setSteps((current) => [...current, newStep(current.length + 1)])}
+                >
+                  {t('campaigns.addStep')}
+                </button>
+              )}
+            </>
+          )}
+          {error !== undefined && <ErrorMessage error={error} />}
+          <div class="actions">
+            <button type="submit" disabled={busy}>
+              {t('campaigns.create')}
+            </button>
+          </div>
+        </form>
+      )}
+    </>
+  );
+};
+
+const skippedTotal = (figures: Figures) => Object.values(figures.skipped ?? {}).reduce((sum, count) => sum + count, 0);
+const lastErrorText = (figures: Figures): string => {
+  const error = figures.last_error;
+  if (!error) return t('app.none');
+  if (typeof error === 'string') return error;
+  return [error.status, error.reason, error.at && formatDate(error.at)].filter(Boolean).join(' · ');
+};
+
+const FiguresTable = ({ campaign }: { campaign: Campaign }) => {
+  const rows: { name: string; figures: Figures }[] = campaign.figures
+    ? [{ name: campaign.name, figures: campaign.figures }]
+    : (campaign.steps ?? []).flatMap((step) => (step.figures ? [{ name: step.name, figures: step.figures }] : []));
+  return (
+    <TableRegion label={t('campaigns.figuresCaption')}>
+      <table data-testid="figures">
+        <caption>{t('campaigns.figuresCaption')}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{t('campaigns.step', { n: '' }).trim()}</th>
+            {(['targeted', 'sent', 'delivered', 'failed', 'skipped'] as const).map((column) => (
+              <th scope="col" class="number" key={column}>
+                {t(`campaigns.${column}`)}
+              </th>
+            ))}
+            <th scope="col">{t('campaigns.lastError')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => (
+            <tr key={`${index}-${row.name}`}>
+              <th scope="row">{row.name}</th>
+              <td class="number">{formatNumber(row.figures.targeted)}</td>
+              <td class="number">{formatNumber(row.figures.sent)}</td>
+              <td class="number" data-testid="delivered">
+                {formatNumber(row.figures.delivered)}
+              </td>
+              <td class="number">{formatNumber(row.figures.failed)}</td>
+              <td class="number" title={JSON.stringify(row.figures.skipped)}>
+                {formatNumber(skippedTotal(row.figures))}
+              </td>
+              <td>{lastErrorText(row.figures)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableRegion>
+  );
+};
+
+const PreviewPanel = ({ kind, campaign }: { kind: CampaignKind; campaign: Campaign }) => {
+  const [externalId, setExternalId] = useState('');
+  const [step, setStep] = useState(0);
+  const [preview, setPreview] = useState<Preview>();
+  const [test, setTest] = useState<TestSend>();
+  const [error, setError] = useState<unknown>();
+  const base = path`/${plural(kind)}/${campaignId(campaign)}`;
+  const run = async (what: 'preview' | 'test-send') => {
+    setError(undefined);
+    try {
+      const answer = await request<{ preview?: Preview; test_send?: TestSend }>('POST', `${base}/${what}`, {
+        external_id: externalId.trim(),
+        step,
+      });
+      if (answer.preview) setPreview(answer.preview);
+      if (answer.test_send) setTest(answer.test_send);
+    } catch (caught: unknown) {
+      setError(caught);
+    }
+  };
+  return (
+    <section aria-labelledby="preview-title">
+      <h2 id="preview-title">{t('campaigns.preview')}</h2>
+      <div class="condition-fields">
+        <div class="control">
+          <label for="preview-user">{t('campaigns.previewUser')}</label>
+          <input
+            id="preview-user"
+            value={externalId}
+            onInput={(event) => setExternalId((event.currentTarget as HTMLInputElement).value)}
+          />
+        </div>
+        {campaign.steps && campaign.steps.length > 1 && (
+          <div class="control">
+            <label for="preview-step">{t('campaigns.previewStep')}</label>
+            <select
+              id="preview-step"
+              value={String(step)}
+              onChange={(event) => setStep(Number((event.currentTarget as HTMLSelectElement).value))}
+            >
+              {campaign.steps.map((item, index) => (
+                <option key={`${index}-${item.name}`} value={String(index)}>
+                  {item.name}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
+      </div>
+      <div class="actions">
+        <button type="button" class="secondary" onClick={() => run('preview')}>
+          {t('campaigns.render')}
+        </button>
+        <button type="button" class="secondary" onClick={() => run('test-send')}>
+          {t('campaigns.testSend')}
+        </button>
+      </div>
+      {error !== undefined && <ErrorMessage error={error} />}
+      {preview?.outcome === 'template_error' && (
+        <p class="warning">{t('campaigns.templateError', { reason: preview.reason ?? '' })}</p>
+      )}
+      {preview?.request && (
+        <>
+          <p>{t('campaigns.rendered')}</p>
+          <pre class="preview" data-testid="preview">
+            {`${preview.request.method} ${preview.request.url}\n${Object.entries(preview.request.headers)
+              .map(([name, value]) => `${name}: ${value}`)
+              .join('\n')}\n\n${preview.request.body ?? ''}`}
+          </pre>
+        </>
+      )}
+      {test && (
+        <div role="status">
+          <p>
+            {t('campaigns.testResult', { outcome: test.outcome, status: test.status ?? '—' })}
+            {test.reason ? ` (${test.reason})` : ''}
+          </p>
+          {test.response_body && (
+            <>
+              <p>{t('campaigns.responseBody')}</p>
+              <pre class="preview">{test.response_body}</pre>
+            </>
+          )}
+        </div>
+      )}
+    </section>
+  );
+};
+
+export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) => {
+  const base = path`/${plural(kind)}/${id}`;
+  const campaign = useLoad(
+    () => request<Record<string, Campaign>>('GET', base).then((answer) => answer[kind]!),
+    [base],
+  );
+  const segments = useLoad(loadSegments, []);
+  const [error, setError] = useState<unknown>();
+  const data = campaign.data;
+  // Figures move while it sends.
+  useInterval(() => void campaign.reload(), data?.status === 'active' ? 2_000 : undefined);
+  const act = async (action: 'launch' | 'stop' | 'archive') => {
+    setError(undefined);
+    try {
+      campaign.setData((await request<Record<string, Campaign>>('POST', `${base}/${action}`))[kind]!);
+      await campaign.reload();
+    } catch (caught: unknown) {
+      setError(caught);
+    }
+  };
+  const title = data?.name ?? id;
+  const messages = data ? (data.message ? [{ name: data.name, message: data.message }] : (data.steps ?? [])) : [];
+  return (
+    <>
+      <p class="breadcrumb">
+        <a href={href('campaigns')}>{t('campaigns.title')}</a>
+      </p>
+      <PageTitle title={title}>{title}</PageTitle>
+      {campaign.loading && <Loading />}
+      {campaign.error !== undefined && <ErrorMessage error={campaign.error} retry={campaign.reload} />}
+      {data && (
+        <>
+          <dl class="fields">
+            <Field
+              label={t('campaigns.status')}
+              value={
+                <>
+                  <span data-testid="campaign-status">{statusLabel(data.status)}</span>
+                  {data.launched_at && (
+                    <span class="muted"> · {t('campaigns.launched', { time: formatDate(data.launched_at) })}</span>
+                  )}
+                </>
+              }
+            />
+            <Field
+              label={t('campaigns.targeting')}
+              value={
+                <ul class="filter-list">
+                  {data.segment_ids.map((segmentId) => (
+                    <li key={segmentId}>
+                      <a href={href('segments', segmentId)}>
+                        {segments.data?.segments.find((segment) => segment.segment_id === segmentId)?.name ?? segmentId}
+                      </a>
+                    </li>
+                  ))}
+                </ul>
+              }
+            />
+            <Field
+              label={t('campaigns.delivery')}
+              value={
+                <>
+                  {deliverySummary(data)}
+                  {data.delivery?.type === 'scheduled' && data.delivery.next_run_at && (
+                    <span class="muted">
+                      {' '}
+                      · {t('campaigns.nextRun', { time: formatDate(data.delivery.next_run_at) })}
+                    </span>
+                  )}
+                </>
+              }
+            />
+          </dl>
+          <div class="actions">
+            {data.status === 'draft' && (
+              <button type="button" onClick={() => act('launch')}>
+                {t('campaigns.launch')}
+              </button>
+            )}
+            {data.status === 'active' && (
+              <button type="button" class="danger" onClick={() => act('stop')}>
+                {t('campaigns.stop')}
+              </button>
+            )}
+            {data.status !== 'archived' && data.status !== 'draft' && (
+              <button type="button" class="secondary" onClick={() => act('archive')}>
+                {t('campaigns.archive')}
+              </button>
+            )}
+          </div>
+          {error !== undefined && <ErrorMessage error={error} />}
+          <h2>{t('campaigns.figures')}</h2>
+          <FiguresTable campaign={data} />
+          <h2>{t('campaigns.message')}</h2>
+          {messages.map((item, index) => (
+            <div key={`${index}-${item.name}`}>
+              {data.steps && data.steps.length > 1 && <h3>{item.name}</h3>}
+              <pre class="preview">{`${item.message.method} ${item.message.url}\n${Object.entries(item.message.headers)
+                .map(([name, value]) => `${name}: ${value}`)
+                .join('\n')}\n\n${item.message.body}`}</pre>
+            </div>
+          ))}
+          <PreviewPanel kind={kind} campaign={data} />
+        </>
+      )}
+    </>
+  );
+};
+
+/** On a segment's page: what targets it, and where to start a campaign or Canvas for it. */
+export const TargetingPanel = ({ segmentId }: { segmentId: string }) => {
+  const campaigns = useLoad(loadCampaigns, []);
+  const targeting = campaigns.data
+    ? [
+        ...campaigns.data.campaigns.map((campaign) => ({ kind: 'campaign' as const, campaign })),
+        ...campaigns.data.canvases.map((campaign) => ({ kind: 'canvas' as const, campaign })),
+      ].filter(({ campaign }) => campaign.segment_ids.includes(segmentId))
+    : [];
+  return (
+    <section aria-labelledby="targeting-title">
+      <h2 id="targeting-title">{t('segment.targeting')}</h2>
+      {campaigns.error !== undefined && <ErrorMessage error={campaigns.error} retry={campaigns.reload} />}
+      {campaigns.data &&
+        (targeting.length === 0 ? (
+          <p>{t('campaigns.targetingNone')}</p>
+        ) : (
+          <>
+            <p>{t('campaigns.targetingThis')}</p>
+            <ul>
+              {targeting.map(({ kind, campaign }) => (
+                <li key={campaignId(campaign)}>
+                  <a href={href(plural(kind), campaignId(campaign))}>{campaign.name}</a> ({statusLabel(campaign.status)}
+                  )
+                </li>
+              ))}
+            </ul>
+          </>
+        ))}
+      <div class="actions">
+        <a class="button secondary" href={href('campaigns', 'new', segmentId)}>
+          {t('campaigns.newForSegment')}
+        </a>
+        <a class="button secondary" href={href('canvases', 'new', segmentId)}>
+          {t('campaigns.newCanvasForSegment')}
+        </a>
+      </div>
+    </section>
+  );
+};
