@@ -76,11 +76,11 @@ console.log(`
 Heap → Braze cohort import is running.
 
   REST endpoint      ${stack.url}
-  Console            ${stack.url}/   (sign in with the REST API key below)
   Workspace          ${stack.workspace.name} (${stack.workspace.workspaceId}), partners: ${partners.join(', ')}
   Partner API key    ${stack.partnerApiKey}
   Data import key    ${stack.workspace.dataImportKey}
   REST API key       ${stack.workspace.restApiKey}
+  Console            ${stack.url}/   (sign in with the REST API key above)
 
   Data               ${dataDir} (kept across restarts; npm start -- --reset for a clean slate)
   SQS emulator       ${stack.sqsEndpoint}   queue ${stack.queues.queueUrl.split('/').pop()} (DLQ after ${stack.queues.maxReceiveCount} receives)
