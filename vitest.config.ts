@@ -24,6 +24,8 @@ export default defineConfig({
     projects: [
       // No network: pure domain logic with in-memory ports.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env } },
+      // The console's logic that needs no browser (its pages run in Chromium: test/integration/console-e2e.test.ts).
+      { test: { name: 'console', include: ['console/test/**/*.test.ts'] } },
       {
         test: {
           name: 'integration',
