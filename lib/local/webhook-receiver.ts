@@ -60,7 +60,14 @@ export const startWebhookReceiver = async (
       response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
     });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  // A port in use is an error event, not a throw: reject, so the caller can take another port.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   receiver.port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
   receiver.url = `http://127.0.0.1:${receiver.port}`;
