@@ -43,7 +43,30 @@ export interface CampaignServicePorts {
   users: Pick<UserStore, 'find' | 'getProfile'>;
   webhooks: WebhookClient;
   clock: () => Date;
+  /** Accept `http:` webhook URLs (the local stack); AWS takes https only. */
+  allowHttp?: boolean;
 }
+
+/**
+ * A URL without Liquid is checked when saved (a templated one when rendered, at send time):
+ * it must parse, and be https (http only where allowed). Whether its host is public is
+ * decided at send time, against what it resolves to then.
+ */
+const checkUrls = (input: CampaignInput, allowHttp: boolean): void => {
+  input.steps.forEach((step, index) => {
+    const url = step.message.url;
+    if (/\{\{|\{%/.test(url)) return;
+    const where = input.steps.length > 1 ? `steps[${index}].message.url` : 'message.url';
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ValidationError(`Invalid ${where}: not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && allowHttp))
+      throw new ValidationError(`Invalid ${where}: webhook URLs must be https`);
+  });
+};
 
 const noun = (kind: CampaignKind) => (kind === 'canvas' ? 'Canvas' : 'campaign');
 const parseBody = (kind: CampaignKind, body: unknown): CampaignInput =>
@@ -59,6 +82,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
 
   const create = async (workspaceId: string, kind: CampaignKind, body: unknown): Promise<Campaign> => {
     const input = parseBody(kind, body);
+    checkUrls(input, ports.allowHttp === true);
     const now = ports.clock().toISOString();
     const campaign: Campaign = {
       workspaceId,
@@ -77,7 +101,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     const current = await require(workspaceId, kind, campaignId);
     if (current.status !== 'draft')
       throw new ConflictError(`Only a draft ${noun(kind)} can be changed; this one is ${current.status}`);
-    const updated: Campaign = { ...current, ...parseBody(kind, body), updatedAt: ports.clock().toISOString() };
+    const input = parseBody(kind, body);
+    checkUrls(input, ports.allowHttp === true);
+    const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
     if (!(await ports.campaigns.replace(updated, ['draft'])))
       throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
     return updated;

@@ -227,6 +227,7 @@ export const startLocalCampaigns = async (context: {
     users: context.users,
     webhooks,
     clock,
+    allowHttp: true,
   });
   const handlers = {
     campaigns: createCampaignsHandler({ journeys, observability: await createObservability('campaigns') }),

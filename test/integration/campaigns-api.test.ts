@@ -115,10 +115,12 @@ describe('/campaigns', () => {
       api('/campaigns', { body: { ...base, message: { url: hook('/x'), body: '{% if %}' } } }),
       api('/campaigns', { body: { ...base, message: { url: hook('/x'), headers: { 'X-A': 'a\r\nX-B: b' } } } }),
       api('/campaigns/nope'),
+      api('/campaigns', { body: { ...base, message: { url: 'ftp://example.com/hook', body: '{}' } } }),
     ]);
 
     // Assess
-    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400, 404]);
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400, 404, 400]);
+    expect(answers[4]!.body.message).toBe('Invalid message.url: webhook URLs must be https');
     expect(answers[1]!.body.message).toMatch(/^Invalid message body template: /);
     expect(answers[2]!.body.message).toMatch(/CR, LF/);
   });
