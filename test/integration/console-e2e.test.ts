@@ -343,7 +343,7 @@ describe('the console in Chromium', () => {
     await heading('Cohorts').waitFor();
   });
 
-  it('lands on sign-in with the API message when the key is revoked while signed in', async () => {
+  it('lands on sign-in with the API message when the key is revoked while signed in; signs out', async () => {
     // Prepare: an operator rotates the REST API key with no grace.
     const newKey = await stack.stores.workspaces.rotateKey(stack.workspace.workspaceId, 'rest', 0);
 
@@ -357,6 +357,13 @@ describe('the console in Chromium', () => {
     await page.getByLabel('REST API key').fill(newKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await heading('Segments').waitFor();
+
+    // Act: signing out forgets the key.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    // Assess
+    await page.getByText('You are signed out.').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
   });
 
   it('ran no script it did not ship: no dialog, no console error, no page error', async () => {
