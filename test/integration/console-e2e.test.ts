@@ -240,7 +240,9 @@ describe('the console in Chromium', () => {
     expect(await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).isChecked()).toBe(true);
     await page.getByLabel('Name', { exact: true }).fill('Win back');
     await page.getByLabel('URL').fill(`${stack.campaigns.receiver.url}/win-back`);
-    await page.getByLabel(/^Body/).fill('{"to": "{{ external_id }}", "why": "{{ campaign.name }}"}');
+    await page
+      .getByLabel(/^Body/)
+      .fill('{"to": "{{ external_id }}", "why": "{{ campaign.name }}", "note": "{{ custom_attributes.note }}"}');
     await checkPage('campaign-new');
     await page.getByRole('button', { name: 'Create (as a draft)' }).click();
     await heading('Win back').waitFor();
@@ -248,7 +250,10 @@ describe('the console in Chromium', () => {
     await page.getByRole('button', { name: 'Render the message' }).click();
     const preview = page.getByTestId('preview');
     await preview.waitFor();
-    expect(await preview.textContent()).toContain(`{"to": "${XSS_EXTERNAL_ID}", "why": "Win back"}`);
+    // The user's attribute note is </script>: in the page as text.
+    expect(await preview.textContent()).toContain(
+      `{"to": "${XSS_EXTERNAL_ID}", "why": "Win back", "note": "</script>"}`,
+    );
     expect(await page.locator('svg[onload]').count()).toBe(0);
     await page.getByRole('button', { name: 'Launch' }).click();
     await page.getByTestId('campaign-status').getByText('Active').waitFor();
@@ -260,7 +265,11 @@ describe('the console in Chromium', () => {
     const received = stack.campaigns.receiver.received.filter((webhook) => webhook.path === '/win-back');
     // Liquid renders as it is told (no JSON escaping): the bodies are compared as text.
     expect(received.map((webhook) => webhook.body).sort()).toEqual(
-      [XSS_EXTERNAL_ID, 'user-1', 'user-2'].map((id) => `{"to": "${id}", "why": "Win back"}`).sort(),
+      [
+        `{"to": "${XSS_EXTERNAL_ID}", "why": "Win back", "note": "</script>"}`,
+        '{"to": "user-1", "why": "Win back", "note": ""}',
+        '{"to": "user-2", "why": "Win back", "note": ""}',
+      ].sort(),
     );
     await checkPage('campaign');
     await navLink('Campaigns').click();
@@ -269,6 +278,32 @@ describe('the console in Chromium', () => {
     await checkPage('campaigns');
     await page.goto(segmentUrl);
     await page.getByRole('link', { name: 'Win back' }).waitFor();
+  });
+
+  it('creates a two-step Canvas targeting the segment', async () => {
+    // Act
+    await navLink('Campaigns').click();
+    await page.getByRole('link', { name: 'New Canvas' }).click();
+    await heading('New Canvas').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Trial reminders');
+    await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).check();
+    await page.getByRole('group', { name: 'Step 1' }).getByLabel('URL').fill(`${stack.campaigns.receiver.url}/day-1`);
+    await page.getByRole('button', { name: 'Add a step' }).click();
+    const second = page.getByRole('group', { name: 'Step 2' });
+    await second.getByLabel('Step name').fill('Day 3');
+    await second.getByLabel(/^Delay/).fill('2880');
+    await second.getByLabel('URL').fill(`${stack.campaigns.receiver.url}/day-3`);
+    await checkPage('canvas-new');
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await heading('Trial reminders').waitFor();
+
+    // Assess
+    await page.getByTestId('campaign-status').getByText('Draft').waitFor();
+    const figures = page.getByTestId('figures');
+    expect(await figures.getByRole('row').count()).toBe(3);
+    await figures.getByRole('rowheader', { name: 'Day 3' }).waitFor();
+    await page.getByText('2 steps').waitFor();
+    await checkPage('canvas');
   });
 
   it('reads well at a phone width', async () => {
