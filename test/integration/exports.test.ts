@@ -140,5 +140,8 @@ describe('segment exports', () => {
     );
     expect(await object.Body?.transformToString()).toBe('{"braze_id":"x"}\n');
     expect(blobs.locate('exports/w/s/e/')).toBe('s3://exports-test/exports/w/s/e/');
+    // Read back for a download (GET …/download); a key that is not there is undefined, not an error.
+    expect(await blobs.get('exports/w/s/e/part-00001.ndjson')).toBe('{"braze_id":"x"}\n');
+    expect(await blobs.get('exports/w/s/e/nothing.ndjson')).toBeUndefined();
   });
 });
