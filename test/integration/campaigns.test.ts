@@ -452,6 +452,8 @@ describe('safe destinations', () => {
       private: 'https://10.0.0.1/hook',
       metadata: 'http://169.254.169.254/latest/meta-data/',
       loopback: 'http://127.0.0.1:1/hook',
+      // A name, resolved by the system (/etc/hosts) at send time.
+      name: 'http://localhost:1/hook',
       redirect: hook('/redirect'),
     };
 
@@ -484,6 +486,7 @@ describe('safe destinations', () => {
       private: 'destination refused: 10.0.0.1: private address',
       metadata: 'destination refused: 169.254.169.254: metadata address',
       loopback: 'destination refused: 127.0.0.1: loopback address',
+      name: expect.stringMatching(/^destination refused: localhost resolves to (127\.0\.0\.1|::1): loopback address$/),
       redirect: 'redirect (302) to a refused destination not followed: 169.254.169.254: metadata address',
     });
     expect(received('/redirect')).toHaveLength(1);
