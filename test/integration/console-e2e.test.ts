@@ -311,6 +311,7 @@ describe('the console in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(segmentUrl);
     await heading('Abandoned funnel (console)').waitFor();
+    await page.getByRole('table', { name: 'Users in this segment, by braze_id' }).waitFor();
 
     // Assess: nothing wider than the screen but the tables, which scroll in their own region.
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
