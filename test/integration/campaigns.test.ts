@@ -492,3 +492,47 @@ describe('safe destinations', () => {
     expect(received('/redirect')).toHaveLength(1);
   });
 });
+
+describe('the sender, at most once', () => {
+  const sendMessage = async (campaignId: string, entry: string) => ({
+    v: 1 as const,
+    workspaceId: ws(),
+    campaignId,
+    step: 0,
+    brazeId: await brazeIdOf('u9'),
+    entry,
+    kind: 'run' as const,
+    dueAt: clock().toISOString(),
+    profile: { external_id: 'u9', user_aliases: [], device_ids: [], custom_attributes: {} },
+  });
+
+  it('hands back a message another delivery holds, and never resends one whose sender died mid-request', async () => {
+    // Prepare: an active campaign; two messages claimed by a "sender" that then died
+    const segmentId = await segmentOn('once', ['u9']);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'once',
+      segment_ids: [segmentId],
+      message: message('/once/'),
+      delivery: { type: 'scheduled', at: new Date(clock().getTime() + 365 * DAY).toISOString() },
+    });
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+    const held = await sendMessage(campaign.campaignId, 'held');
+    const died = await sendMessage(campaign.campaignId, 'died');
+    await stack.campaigns.store.claimSend(held, clock(), 120_000);
+    await stack.campaigns.store.claimSend(died, new Date(clock().getTime() - 300_000), 120_000);
+
+    // Act
+    const busy = await stack.campaigns.sender.send(held);
+    const abandoned = await stack.campaigns.sender.send(died);
+    const again = await stack.campaigns.sender.send(died);
+
+    // Assess
+    expect(busy).toMatchObject({ kind: 'retry', reason: 'another delivery holds it' });
+    expect(abandoned).toMatchObject({ kind: 'done', outcome: { kind: 'failed', sent: false } });
+    expect(again).toEqual({ kind: 'done' });
+    expect(received('/once/')).toHaveLength(0);
+    const [stats] = await figures('campaign', campaign.campaignId);
+    expect(stats).toMatchObject({ sent: 0, failed: 1 });
+    expect(stats!.lastError!.reason).toMatch(/not sent again \(at most once\)/);
+  });
+});
