@@ -252,6 +252,7 @@ export const de: Catalog = {
     canvasExitNote: 'Austritt: wer das Segment verlässt, verlässt das Canvas; spätere Schritte werden nicht gesendet.',
     steps: 'Schritte',
     step: 'Schritt {{n}}',
+    stepColumn: 'Schritt',
     stepName: 'Name des Schritts',
     stepDelay: 'Verzögerung nach dem vorigen Schritt (beim ersten: nach dem Eintritt), in Minuten',
     addStep: 'Schritt hinzufügen',

@@ -245,6 +245,7 @@ export const en = {
     canvasExitNote: 'Exit: a user who leaves the segment leaves the Canvas; later steps are not sent.',
     steps: 'Steps',
     step: 'Step {{n}}',
+    stepColumn: 'Step',
     stepName: 'Step name',
     stepDelay: 'Delay after the previous step (entry for step 1), in minutes',
     addStep: 'Add a step',

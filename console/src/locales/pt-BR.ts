@@ -252,6 +252,7 @@ export const ptBR: Catalog = {
     canvasExitNote: 'Saída: um usuário que sai do segmento sai do Canvas; as etapas seguintes não são enviadas.',
     steps: 'Etapas',
     step: 'Etapa {{n}}',
+    stepColumn: 'Etapa',
     stepName: 'Nome da etapa',
     stepDelay: 'Atraso após a etapa anterior (a entrada, para a etapa 1), em minutos',
     addStep: 'Adicionar uma etapa',

@@ -137,7 +137,7 @@ interface StepDraft extends MessageDraft {
 let nextStep = 1;
 const newStep = (n: number): StepDraft => ({
   id: nextStep++,
-  name: `Step ${n}`,
+  name: t('campaigns.step', { n }),
   delayMinutes: '0',
   url: '',
   method: 'POST',
@@ -579,7 +579,7 @@ const FiguresTable = ({ campaign }: { campaign: Campaign }) => {
         <caption>{t('campaigns.figuresCaption')}</caption>
         <thead>
           <tr>
-            <th scope="col">{t('campaigns.step', { n: '' }).trim()}</th>
+            <th scope="col">{t('campaigns.stepColumn')}</th>
             {(['targeted', 'sent', 'delivered', 'failed', 'skipped'] as const).map((column) => (
               <th scope="col" class="number" key={column}>
                 {t(`campaigns.${column}`)}
