@@ -7,7 +7,7 @@
  * and, without a key, the console itself: GET / and GET /assets/{file}.
  */
 import type { Context } from 'aws-lambda';
-import type { Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
+import type { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../../lib/currents/ports.js';
 import { NotFoundError } from '../../lib/errors.js';
 import {
@@ -29,6 +29,7 @@ import type { BlobStore, ExportQueue, ExportStore, Segment, SegmentStore } from 
 import { exportView, readExport, runExportChunk, startExport } from '../../lib/segments/export.js';
 import { PayloadTooLargeError, ValidationError } from '../../lib/errors.js';
 import { replayDeadLetters } from '../../lib/currents/replay.js';
+import { connectorView, deadLetterView } from '../../lib/currents/views.js';
 import { isAssetName, type StaticSite, staticResponse } from '../../lib/http/static-site.js';
 import {
   keyInfoView,
@@ -105,20 +106,6 @@ const reportView = (report: SyncReport) => ({
 /** Inline part of an export: up to this many users, stopping while the request has time left. */
 const INLINE_EXPORT_USERS = 10_000;
 const INLINE_EXPORT_MARGIN_MS = 8_000;
-
-/** Delivery state of a connector (never its token). */
-const connectorView = (connector: Connector) => ({
-  connector_id: connector.connectorId,
-  url: connector.url,
-  events: connector.eventTypes,
-  paused: connector.paused,
-  delivered: connector.delivered,
-  retrying: connector.retrying,
-  dropped: connector.dropped,
-  last_success_at: connector.lastSuccessAt ?? null,
-  last_error: connector.lastError ?? null,
-  created_at: connector.createdAt,
-});
 
 const segmentView = (segment: Segment, size?: SizeAnswer) => ({
   segment_id: segment.segmentId,
@@ -430,17 +417,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
       const letters = await currents.connectors.listDeadLetters(workspaceId, connector.connectorId);
-      // No personal data: the event's id and type, and why it was dropped.
-      return json(200, {
-        dead_letters: letters.map((letter) => ({
-          dropped_at: letter.droppedAt,
-          reason: letter.reason,
-          status: letter.status,
-          event_id: letter.event.id,
-          event_type: letter.event.event_type,
-        })),
-        message: 'success',
-      });
+      return json(200, { dead_letters: letters.map(deadLetterView), message: 'success' });
     },
   },
   {

@@ -31,3 +31,26 @@ export interface ConnectorSubscription {
 export interface ConnectorDirectory {
   list(workspaceId: string): Promise<readonly ConnectorSubscription[]>;
 }
+
+/** A connector and its delivery state, as stored (its token is never part of it). */
+export interface Connector {
+  workspaceId: string;
+  connectorId: string;
+  url: string;
+  eventTypes: string[];
+  paused: boolean;
+  createdAt: string;
+  delivered: number;
+  retrying: number;
+  dropped: number;
+  lastSuccessAt?: string;
+  lastError?: { at: string; status: number; reason: string };
+}
+
+/** An event a connector dropped, and why. */
+export interface DeadLetter {
+  droppedAt: string;
+  reason: string;
+  status: number;
+  event: CurrentsEvent;
+}

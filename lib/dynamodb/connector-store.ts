@@ -22,27 +22,9 @@ import { generateId } from '../workspaces/keys.js';
 import type { TokenCipher } from '../secrets/token-cipher.js';
 import { backoff, chunk, queryAll } from './batch.js';
 import type { CurrentsEvent } from '../currents/events.js';
+import type { Connector, DeadLetter } from '../currents/ports.js';
 
-export interface Connector {
-  workspaceId: string;
-  connectorId: string;
-  url: string;
-  eventTypes: string[];
-  paused: boolean;
-  createdAt: string;
-  delivered: number;
-  retrying: number;
-  dropped: number;
-  lastSuccessAt?: string;
-  lastError?: { at: string; status: number; reason: string };
-}
-
-export interface DeadLetter {
-  droppedAt: string;
-  reason: string;
-  status: number;
-  event: CurrentsEvent;
-}
+export type { Connector, DeadLetter };
 
 const listKey = (workspaceId: string) => `${workspaceId}#CURRENTS`;
 const deadKey = (workspaceId: string, connectorId: string) => `${workspaceId}#CURRENTS-DEAD#${connectorId}`;

@@ -12,6 +12,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { CURRENTS_EVENT_TYPES } from '../../lib/currents/events.js';
+import { connectorView, deadLetterView } from '../../lib/currents/views.js';
 import { type Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
@@ -96,20 +97,6 @@ const workspaceView = (workspace: Workspace) => ({
   name: workspace.name,
   partners: workspace.partners,
   created_at: workspace.createdAt,
-});
-
-/** As the API's `GET /currents/{connector_id}` shows a connector (never its token). */
-export const connectorView = (connector: Connector) => ({
-  connector_id: connector.connectorId,
-  url: connector.url,
-  events: connector.eventTypes,
-  paused: connector.paused,
-  delivered: connector.delivered,
-  retrying: connector.retrying,
-  dropped: connector.dropped,
-  last_success_at: connector.lastSuccessAt ?? null,
-  last_error: connector.lastError ?? null,
-  created_at: connector.createdAt,
 });
 
 const partnerList = (raw: string): string[] => {
@@ -619,13 +606,7 @@ const currentsCommands: Command<Target>[] = [
       const target = context();
       const connector = await requireConnector(target, args);
       const letters = await stores(target).connectors.listDeadLetters(connector.workspaceId, connector.connectorId);
-      const views = letters.map((letter) => ({
-        dropped_at: letter.droppedAt,
-        reason: letter.reason,
-        status: letter.status,
-        event_id: letter.event.id,
-        event_type: letter.event.event_type,
-      }));
+      const views = letters.map(deadLetterView);
       return {
         json: { dead_letters: views },
         text: [...views.map((view) => JSON.stringify(view)), `${views.length} dropped event(s).`].join('\n'),
