@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { partnerClient, request, workspaceClient } from '../support/client.js';
+import { rejectedDeadLetter } from '../support/events.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -242,20 +243,7 @@ describe('Currents connectors', () => {
     // Prepare
     const connectorId = stack.currents.demoConnectorId;
     const { workspaceId } = stack.workspace;
-    await stack.currents.connectors.putDeadLetters(workspaceId, connectorId, [
-      {
-        droppedAt: new Date().toISOString(),
-        reason: 'rejected by the endpoint (400)',
-        status: 400,
-        event: {
-          id: 'a3bb189e-8bf9-4888-9912-ace4e6543002',
-          event_type: 'users.behaviors.CustomEvent',
-          time: 1_700_000_000,
-          user: { user_id: 'u1', external_user_id: 'user-1' },
-          properties: { name: 'added_to_cart', custom_properties: {} },
-        } as never,
-      },
-    ]);
+    await stack.currents.connectors.putDeadLetters(workspaceId, connectorId, [rejectedDeadLetter()]);
 
     // Act
     const list = await request<{ connectors: { connector_id: string; paused: boolean }[] }>(`${stack.url}/currents`, {

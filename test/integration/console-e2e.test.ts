@@ -21,6 +21,7 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { buildConsole } from '../../scripts/console.js';
 import { axeViolations, describeViolations, launchChromium, type Browser } from '../support/browser.js';
 import { partnerClient, workspaceClient } from '../support/client.js';
+import { rejectedDeadLetter } from '../support/events.js';
 import { startTestStack } from '../support/stack.js';
 
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS ?? '.ci-out/console';
@@ -322,20 +323,7 @@ describe('the console in Chromium', () => {
   it('shows Currents connectors: pause and resume, dead letters and replay', async () => {
     // Prepare
     const connectorId = stack.currents.demoConnectorId;
-    await stack.currents.connectors.putDeadLetters(stack.workspace.workspaceId, connectorId, [
-      {
-        droppedAt: new Date().toISOString(),
-        reason: 'rejected by the endpoint (400)',
-        status: 400,
-        event: {
-          id: 'a3bb189e-8bf9-4888-9912-ace4e6543002',
-          event_type: 'users.behaviors.CustomEvent',
-          time: 1_700_000_000,
-          user: { user_id: 'u1', external_user_id: 'user-1' },
-          properties: { name: 'added_to_cart', custom_properties: {} },
-        } as never,
-      },
-    ]);
+    await stack.currents.connectors.putDeadLetters(stack.workspace.workspaceId, connectorId, [rejectedDeadLetter()]);
 
     // Act
     await navLink('Currents').click();

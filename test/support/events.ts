@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { lambdaContext } from '../../lib/local/lambda-context.js';
+import type { DeadLetter } from '../../lib/currents/ports.js';
 
 export const sqsRecord = (body: string, overrides: Partial<SQSRecord> = {}): SQSRecord => ({
   messageId: randomUUID(),
@@ -92,3 +93,17 @@ export const httpEvent = (
     },
   };
 };
+
+/** A Currents event a receiver refused with 400, as the sender records it in the connector's dead letters (its id fixed, for a test to find). */
+export const rejectedDeadLetter = (): DeadLetter => ({
+  droppedAt: new Date().toISOString(),
+  reason: 'rejected by the endpoint (400)',
+  status: 400,
+  event: {
+    id: 'a3bb189e-8bf9-4888-9912-ace4e6543002',
+    event_type: 'users.behaviors.CustomEvent',
+    time: 1_700_000_000,
+    user: { user_id: 'u1', external_user_id: 'user-1' },
+    properties: { name: 'added_to_cart', custom_properties: {} },
+  },
+});
