@@ -12,6 +12,7 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { CURRENTS_EVENT_TYPES } from '../../lib/currents/events.js';
+import { replayDeadLetters } from '../../lib/currents/replay.js';
 import { connectorView, deadLetterView } from '../../lib/currents/views.js';
 import { type Connector, DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
@@ -621,17 +622,12 @@ const currentsCommands: Command<Target>[] = [
       const target = context();
       const connector = await requireConnector(target, args);
       const { workspaceId, connectorId } = connector;
-      const { connectors } = stores(target);
-      const letters = await connectors.listDeadLetters(workspaceId, connectorId);
       const queue = new SqsCurrentsQueue(target.sqs, await queueUrl(target, `${target.queuePrefix}-currents`));
-      for (const letter of letters) {
-        // A fresh window for the replay: the event is queued again now.
-        await queue.send([{ v: 1, workspaceId, connectorId, queuedAt: Date.now(), event: letter.event }]);
-        await connectors.deleteDeadLetter(workspaceId, connectorId, letter.key);
-      }
+      // The console's replay, the same code: queued before deleted, in a fresh delivery window.
+      const requeued = await replayDeadLetters(stores(target).connectors, queue, workspaceId, connectorId);
       return {
-        json: { connector_id: connectorId, requeued: letters.length },
-        text: `Re-queued ${letters.length} event(s) for connector ${connectorId}.`,
+        json: { connector_id: connectorId, requeued },
+        text: `Re-queued ${requeued} event(s) for connector ${connectorId}.`,
       };
     },
   },

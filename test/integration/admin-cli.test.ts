@@ -17,6 +17,7 @@ import { describeStack, type LocalStack } from '../../lib/local/stack.js';
 import { runCli } from '../../scripts/admin/cli.js';
 import { program } from '../../scripts/admin/program.js';
 import { partnerClient, request } from '../support/client.js';
+import { rejectedDeadLetter } from '../support/events.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -502,6 +503,31 @@ describe('on the local stack', () => {
     );
     expect(json(deadLetters)).toEqual({ dead_letters: [] });
     expectOneLineFailure(unknown, 1, `error: no Currents connector nope in workspace ${workspaceId}: `);
+
+    // Prepare: an event the receiver refused.
+    await stack.currents.connectors.putDeadLetters(workspaceId, connectorId, [rejectedDeadLetter()]);
+
+    // Act
+    const [dropped, apiDropped] = await Promise.all([
+      admin('currents', 'dead-letters', '--workspace', workspaceId, '--connector', connectorId, '--json'),
+      request<{ dead_letters: unknown[] }>(`${stack.url}/currents/${connectorId}/dead-letters`, {
+        headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+      }),
+    ]);
+    const replayed = json(
+      await admin('currents', 'replay', '--workspace', workspaceId, '--connector', connectorId, '--json'),
+    );
+    const droppedAfter = json(
+      await admin('currents', 'dead-letters', '--workspace', workspaceId, '--connector', connectorId, '--json'),
+    );
+
+    // Assess: shown as the API shows it, then queued again and gone from the dead letters.
+    expect(json(dropped).dead_letters).toEqual(apiDropped.body.dead_letters);
+    expect(json(dropped).dead_letters).toEqual([
+      expect.objectContaining({ event_id: 'a3bb189e-8bf9-4888-9912-ace4e6543002', status: 400 }),
+    ]);
+    expect(replayed).toEqual({ connector_id: connectorId, requeued: 1 });
+    expect(droppedAfter).toEqual({ dead_letters: [] });
 
     // Act
     const deleted = await admin(
