@@ -74,15 +74,23 @@ const json = (run: Run): Record<string, unknown> => {
   return JSON.parse(run.stdout) as Record<string, unknown>;
 };
 
+/** The file `--local --stack-file` reads: where the stack's emulators and secrets are. */
+const writeStackFile = async (on: LocalStack, prefix: string): Promise<string> => {
+  const file = join(await mkdtemp(join(tmpdir(), prefix)), 'stack.json');
+  await writeFile(file, JSON.stringify(describeStack(on)));
+  return file;
+};
+/** A command line pointed at the stack a stack file describes, as `npm run admin -- … --local` runs it. */
+const onLocal = (args: string[], file: string) => [...args, '--local', '--stack-file', file];
+
 let stack: LocalStack;
 let stackFile: string;
 /** The CLI on the test stack, as `npm run admin -- --local …`. */
-const admin = (...args: string[]) => cli([...args, '--local', '--stack-file', stackFile]);
+const admin = (...args: string[]) => cli(onLocal(args, stackFile));
 
 beforeAll(async () => {
   stack = await startTestStack({ poll: false });
-  stackFile = join(await mkdtemp(join(tmpdir(), 'admin-')), 'stack.json');
-  await writeFile(stackFile, JSON.stringify(describeStack(stack)));
+  stackFile = await writeStackFile(stack, 'admin-');
 });
 afterAll(() => stack?.stop());
 
@@ -666,12 +674,11 @@ describe('the documented examples', () => {
   let documentedStackFile: string;
   // In-process, the same code as `npm run admin` (whose process-level behaviour the tests above check), in a
   // fraction of the time: a dozen tsx start-ups would take longer than the rest of this file.
-  const adminOnDocumented = (...args: string[]) => inProcess([...args, '--local', '--stack-file', documentedStackFile]);
+  const adminOnDocumented = (...args: string[]) => inProcess(onLocal(args, documentedStackFile));
   beforeAll(async () => {
     // A stack of its own: the examples count an empty DLQ.
     documented = await startTestStack({ poll: false });
-    documentedStackFile = join(await mkdtemp(join(tmpdir(), 'admin-docs-')), 'stack.json');
-    await writeFile(documentedStackFile, JSON.stringify(describeStack(documented)));
+    documentedStackFile = await writeStackFile(documented, 'admin-docs-');
   });
   afterAll(() => documented?.stop());
 
