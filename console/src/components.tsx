@@ -58,6 +58,14 @@ export const Loading = () => (
   </p>
 );
 
+/** What a load shows until its data is there: that it is loading, or its error with a retry. */
+export const LoadStatus = ({ load }: { load: Pick<Load<unknown>, 'loading' | 'error' | 'reload'> }) => (
+  <>
+    {load.loading && <Loading />}
+    {load.error !== undefined && <ErrorMessage error={load.error} retry={load.reload} />}
+  </>
+);
+
 /** An error from the API, shown with its message and details as the API sent them (as text). */
 export const ErrorMessage = ({ error, retry }: { error: unknown; retry?: () => void }) => {
   const api = error instanceof ApiError ? error : undefined;

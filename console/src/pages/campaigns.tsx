@@ -16,7 +16,7 @@ import {
   type Segment,
   type TestSend,
 } from '../api.ts';
-import { ErrorMessage, Field, Loading, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { ErrorMessage, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
 
@@ -109,8 +109,7 @@ export const CampaignsPage = () => {
           {t('campaigns.newCanvas')}
         </a>
       </div>
-      {campaigns.loading && <Loading />}
-      {campaigns.error !== undefined && <ErrorMessage error={campaigns.error} retry={campaigns.reload} />}
+      <LoadStatus load={campaigns} />
       {campaigns.data && (
         <>
           <h2>{t('campaigns.campaigns')}</h2>
@@ -314,8 +313,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
         <a href={href('campaigns')}>{t('campaigns.title')}</a>
       </p>
       <PageTitle title={title}>{title}</PageTitle>
-      {segments.loading && <Loading />}
-      {segments.error !== undefined && <ErrorMessage error={segments.error} retry={segments.reload} />}
+      <LoadStatus load={segments} />
       {segments.data && (
         <form onSubmit={save} noValidate>
           <label for="campaign-name">{t('campaigns.name')}</label>
@@ -727,8 +725,7 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
         <a href={href('campaigns')}>{t('campaigns.title')}</a>
       </p>
       <PageTitle title={title}>{title}</PageTitle>
-      {campaign.loading && <Loading />}
-      {campaign.error !== undefined && <ErrorMessage error={campaign.error} retry={campaign.reload} />}
+      <LoadStatus load={campaign} />
       {data && (
         <>
           <dl class="fields">

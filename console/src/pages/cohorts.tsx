@@ -1,5 +1,5 @@
 import { path, request, type Cohort, type SyncReport } from '../api.ts';
-import { ErrorMessage, Field, Loading, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
@@ -23,8 +23,7 @@ export const CohortsPage = () => {
     <>
       <PageTitle title={t('cohorts.title')}>{t('cohorts.title')}</PageTitle>
       <p>{t('cohorts.intro')}</p>
-      {cohorts.loading && <Loading />}
-      {cohorts.error !== undefined && <ErrorMessage error={cohorts.error} retry={cohorts.reload} />}
+      <LoadStatus load={cohorts} />
       {cohorts.data && cohorts.data.cohorts.length === 0 && <p>{t('cohorts.none')}</p>}
       {cohorts.data &&
         byPartner(cohorts.data.cohorts).map(([partner, list]) => {
@@ -92,8 +91,7 @@ export const CohortPage = ({ partner, cohortId }: { partner: string; cohortId: s
         <a href={href('cohorts')}>{t('cohorts.title')}</a>
       </p>
       <PageTitle title={title}>{title}</PageTitle>
-      {cohort.loading && <Loading />}
-      {cohort.error !== undefined && <ErrorMessage error={cohort.error} retry={cohort.reload} />}
+      <LoadStatus load={cohort} />
       {data && (
         <>
           <dl class="fields">

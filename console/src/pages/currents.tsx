@@ -1,6 +1,15 @@
 import { useState } from 'preact/hooks';
 import { type Connector, type DeadLetter, path, request } from '../api.ts';
-import { ErrorMessage, Field, Loading, Notice, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import {
+  ErrorMessage,
+  Field,
+  LoadStatus,
+  Notice,
+  PageTitle,
+  TableRegion,
+  useInterval,
+  useLoad,
+} from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { href } from '../router.ts';
 
@@ -63,8 +72,7 @@ export const CurrentsPage = () => {
     <>
       <PageTitle title={t('currents.title')}>{t('currents.title')}</PageTitle>
       <p>{t('currents.intro')}</p>
-      {connectors.loading && <Loading />}
-      {connectors.error !== undefined && <ErrorMessage error={connectors.error} retry={connectors.reload} />}
+      <LoadStatus load={connectors} />
       {error !== undefined && <ErrorMessage error={error} />}
       {connectors.data && connectors.data.connectors.length === 0 && <p>{t('currents.none')}</p>}
       {connectors.data && connectors.data.connectors.length > 0 && (
@@ -155,8 +163,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       <PageTitle title={t('currents.connector')}>
         {t('currents.connector')} <span class="mono">{connectorId}</span>
       </PageTitle>
-      {connector.loading && <Loading />}
-      {connector.error !== undefined && <ErrorMessage error={connector.error} retry={connector.reload} />}
+      <LoadStatus load={connector} />
       {data && (
         <>
           <dl class="fields">
@@ -180,8 +187,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       <p class="muted">{t('currents.deadLettersIntro')}</p>
       <Notice message={notice} />
       {error !== undefined && <ErrorMessage error={error} />}
-      {letters.loading && <Loading />}
-      {letters.error !== undefined && <ErrorMessage error={letters.error} retry={letters.reload} />}
+      <LoadStatus load={letters} />
       {letters.data && letters.data.dead_letters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
       {letters.data && letters.data.dead_letters.length > 0 && (
         <>

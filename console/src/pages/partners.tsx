@@ -1,6 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '../api.ts';
-import { ErrorMessage, Field, type Load, Loading, Notice, PageTitle, TableRegion, useLoad } from '../components.tsx';
+import { ErrorMessage, Field, type Load, LoadStatus, Notice, PageTitle, TableRegion, useLoad } from '../components.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
@@ -72,8 +72,7 @@ export const PartnersPage = () => {
       <p>{t('partners.intro')}</p>
       <Notice message={notice} />
       {error !== undefined && <ErrorMessage error={error} />}
-      {partners.loading && <Loading />}
-      {partners.error !== undefined && <ErrorMessage error={partners.error} retry={partners.reload} />}
+      <LoadStatus load={partners} />
       {partners.data && (
         <TableRegion label={t('partners.tableCaption')}>
           <table>
@@ -120,8 +119,7 @@ const KeyField = ({ partner, info }: { partner: string; info: Load<{ key: KeyInf
     label={t('partner.dataImportKey')}
     value={
       <>
-        {info.loading && <Loading />}
-        {info.error !== undefined && <ErrorMessage error={info.error} retry={info.reload} />}
+        <LoadStatus load={info} />
         {info.data &&
           (info.data.key.hint ? (
             <span data-testid="key-hint">
@@ -231,8 +229,7 @@ export const PartnerPage = ({ partner }: { partner: string }) => {
         <a href={href('partners')}>{t('partners.title')}</a>
       </p>
       <PageTitle title={name}>{name}</PageTitle>
-      {partners.loading && <Loading />}
-      {partners.error !== undefined && <ErrorMessage error={partners.error} retry={partners.reload} />}
+      <LoadStatus load={partners} />
       {partners.data && !status && <ErrorMessage error={new Error(t('app.notFoundBody'))} />}
       {status && (
         <>

@@ -1,7 +1,16 @@
 /** A segment: its filter, its size (refreshed while it is computed), a page of its members, exports, and who targets it. */
 import { useState } from 'preact/hooks';
 import { type AudienceUser, type ExportJob, path, request, type Segment } from '../api.ts';
-import { ErrorMessage, Field, Loading, Notice, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import {
+  ErrorMessage,
+  Field,
+  LoadStatus,
+  Notice,
+  PageTitle,
+  TableRegion,
+  useInterval,
+  useLoad,
+} from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
@@ -38,8 +47,7 @@ const Members = ({ segmentId }: { segmentId: string }) => {
   return (
     <section aria-labelledby="members-title">
       <h2 id="members-title">{t('segment.members')}</h2>
-      {page.loading && <Loading />}
-      {page.error !== undefined && <ErrorMessage error={page.error} retry={page.reload} />}
+      <LoadStatus load={page} />
       {page.data && page.data.users.length === 0 && <p>{t('segment.noMembers')}</p>}
       {page.data && page.data.users.length > 0 && (
         <TableRegion label={t('segment.membersCaption')}>
@@ -199,8 +207,7 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
       </p>
       <PageTitle title={title}>{title}</PageTitle>
       <Notice message={notice} />
-      {segment.loading && <Loading />}
-      {segment.error !== undefined && <ErrorMessage error={segment.error} retry={segment.reload} />}
+      <LoadStatus load={segment} />
       {data && (
         <>
           <dl class="fields">

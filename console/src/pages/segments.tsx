@@ -1,5 +1,5 @@
 import { request, type Segment } from '../api.ts';
-import { ErrorMessage, Loading, PageTitle, TableRegion, useLoad } from '../components.tsx';
+import { LoadStatus, PageTitle, TableRegion, useLoad } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href } from '../router.ts';
@@ -17,8 +17,7 @@ export const SegmentsPage = () => {
           {t('segments.new')}
         </a>
       </p>
-      {segments.loading && <Loading />}
-      {segments.error !== undefined && <ErrorMessage error={segments.error} retry={segments.reload} />}
+      <LoadStatus load={segments} />
       {segments.data && segments.data.segments.length === 0 && <p>{t('segments.none')}</p>}
       {segments.data && segments.data.segments.length > 0 && (
         <TableRegion label={t('segments.tableCaption')}>
