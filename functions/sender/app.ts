@@ -1,8 +1,9 @@
 /**
  * The webhook sender (SQS → Lambda): one record per message (campaign or Canvas step,
- * user, entry). Powertools batch runs the records in parallel and reports the failed ones;
- * a message to retry (5XX, 429, timeout, connection error) gets its visibility timeout set
- * to the backoff and is reported failed, so it comes back then (lib/campaigns/sender.ts).
+ * user, entry). The batch is sent as one (lib/campaigns/sender.ts: its claims in one
+ * DynamoDB transaction, its outcomes in another), then Powertools batch reports each
+ * record from its result: a message to retry (5XX, 429, timeout, connection error) gets
+ * its visibility timeout set to the backoff and is reported failed, so it comes back then.
  */
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -13,7 +14,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { SendMessage } from '../../lib/campaigns/messages.js';
-import type { createSender } from '../../lib/campaigns/sender.js';
+import type { createSender, SendResult } from '../../lib/campaigns/sender.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
 
 export interface SenderDependencies {
@@ -33,40 +34,65 @@ class RetryLaterError extends Error {
   }
 }
 
+/** The batch's messages that parse (the others are failed by the batch processor's parser, as before). */
+const parsedMessages = (records: readonly SQSRecord[]) =>
+  records.flatMap((record) => {
+    try {
+      const parsed = SendMessage.safeParse(JSON.parse(record.body));
+      return parsed.success ? [{ messageId: record.messageId, message: parsed.data }] : [];
+    } catch {
+      return [];
+    }
+  });
+
 export const createSenderHandler = ({ sender, retryLater, observability }: SenderDependencies): SenderHandler => {
   const { logger, metrics } = observability;
   const newProcessor = () =>
     new BatchProcessor(EventType.SQS, { parser, innerSchema: SendMessage, transformer: 'json', logger });
 
-  const recordHandler = async (record: ParsedRecord<SQSRecord, SendMessage>) => {
-    const result = await sender.send(record.body);
-    if (result.kind === 'retry') {
-      metrics.addMetric('webhookRetries', MetricUnit.Count, 1);
-      await retryLater(record.receiptHandle, result.delaySeconds);
-      throw new RetryLaterError(`retry in ${result.delaySeconds} s: ${result.reason}`);
-    }
-    const outcome = result.outcome;
-    if (!outcome) return;
-    metrics.addMetric(
-      outcome.kind === 'skipped' ? `webhookSkipped_${outcome.reason}` : `webhook_${outcome.kind}`,
-      MetricUnit.Count,
-      1,
-    );
-    // Ids and reasons only: templates and answers may carry personal data.
-    if (outcome.kind === 'failed')
-      logger.warn('webhook failed', {
-        campaignId: record.body.campaignId,
-        step: record.body.step,
-        status: outcome.status,
-        reason: outcome.reason,
-      });
-  };
+  const recordHandler =
+    (results: ReadonlyMap<string, SendResult>) => async (record: ParsedRecord<SQSRecord, SendMessage>) => {
+      const result = results.get(record.messageId);
+      if (!result) throw new Error('not handled by the batch');
+      if (result.kind === 'error') throw result.error;
+      if (result.kind === 'retry') {
+        metrics.addMetric('webhookRetries', MetricUnit.Count, 1);
+        await retryLater(record.receiptHandle, result.delaySeconds);
+        throw new RetryLaterError(`retry in ${result.delaySeconds} s: ${result.reason}`);
+      }
+      const outcome = result.outcome;
+      if (!outcome) return;
+      metrics.addMetric(
+        outcome.kind === 'skipped' ? `webhookSkipped_${outcome.reason}` : `webhook_${outcome.kind}`,
+        MetricUnit.Count,
+        1,
+      );
+      // Ids and reasons only: templates and answers may carry personal data.
+      if (outcome.kind === 'failed')
+        logger.warn('webhook failed', {
+          campaignId: record.body.campaignId,
+          step: record.body.step,
+          status: outcome.status,
+          reason: outcome.reason,
+        });
+    };
 
   return middy<SQSEvent, SQSBatchResponse>()
     .use(traceHandler(observability))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .handler((event, context) =>
-      processPartialResponse(event, recordHandler, newProcessor(), { context, throwOnFullBatchFailure: false }),
-    );
+    .handler(async (event, context) => {
+      // The whole batch at once: its claims and its outcomes are a few DynamoDB transactions,
+      // not two calls per message. Powertools then reports each record from its result.
+      const messages = parsedMessages(event.Records);
+      const settled = await sender.sendBatch(
+        messages.map(({ message }) => message),
+        { remainingMs: () => context.getRemainingTimeInMillis() },
+      );
+      const results = new Map(messages.map(({ messageId }, index) => [messageId, settled[index]!]));
+      return processPartialResponse(event, recordHandler(results), newProcessor(), {
+        context,
+        throwOnFullBatchFailure: false,
+      });
+    });
 };

@@ -86,6 +86,16 @@ export type Claim =
   | { state: 'busy'; retryInMs: number }
   | { state: 'abandoned'; attempt: number };
 
+/** A claimed message's outcome, to record. */
+export interface FinishedSend {
+  message: SendMessage;
+  attempt: number;
+  outcome: SendOutcome;
+}
+
+/** How many claims the sender hands the store at once (the store makes them one TransactWriteItems: AWS's 100 actions). */
+export const CLAIMS_PER_CALL = 100;
+
 export interface CampaignStore {
   create(campaign: Campaign): Promise<void>;
   get(workspaceId: string, campaignId: string): Promise<Campaign | undefined>;
@@ -132,8 +142,14 @@ export interface CampaignStore {
   dueTimers(shard: number, until: Date, limit: number): Promise<Timer[]>;
   deleteTimers(timers: readonly Timer[]): Promise<void>;
 
+  /** Claims messages with distinct send records, many per call (the sender's batch): one Claim each, in order. */
+  claimSends(messages: readonly SendMessage[], now: Date, leaseMs: number): Promise<Claim[]>;
   claimSend(message: SendMessage, now: Date, leaseMs: number): Promise<Claim>;
   markRetrying(message: SendMessage, attempt: number, reason: string, now: Date): Promise<void>;
+  /** Gives an unused claim back (nothing was sent): the next claim is the same attempt. */
+  releaseSend(message: SendMessage, attempt: number, now: Date): Promise<void>;
+  /** Records outcomes with their counters, many per call; false for a message another delivery took over. */
+  finishSends(sends: readonly FinishedSend[], now: Date): Promise<boolean[]>;
   finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean>;
 
   getFrequencyCap(workspaceId: string): Promise<FrequencyCap | undefined>;

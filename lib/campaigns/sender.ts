@@ -6,7 +6,16 @@
  * record the outcome with its counter. A retryable failure hands the message back with a
  * backoff; anything else is final.
  */
-import type { CampaignStore, FrequencyCap, MembershipChecks, SendOutcome } from './ports.js';
+import {
+  CLAIMS_PER_CALL,
+  type CampaignStore,
+  type Claim,
+  type FinishedSend,
+  type FrequencyCap,
+  type MembershipChecks,
+  type SendOutcome,
+} from './ports.js';
+import { mapLimit } from '../concurrency.js';
 import type { UserProfile } from '../users/ports.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
 import type { WebhookClient, WebhookRequest } from '../webhooks/safe-http.js';
@@ -18,7 +27,15 @@ import { compileTemplate, TemplateError, type TemplateVariables } from './templa
 export interface SenderPorts {
   campaigns: Pick<
     CampaignStore,
-    'get' | 'claimSend' | 'markRetrying' | 'finishSend' | 'getEntry' | 'exit' | 'getFrequencyCap' | 'admit'
+    | 'get'
+    | 'claimSends'
+    | 'markRetrying'
+    | 'releaseSend'
+    | 'finishSends'
+    | 'getEntry'
+    | 'exit'
+    | 'getFrequencyCap'
+    | 'admit'
   >;
   memberships: MembershipChecks;
   users: { getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> };
@@ -31,12 +48,18 @@ export interface SenderPorts {
   leaseMs?: number;
   /** How long definitions and the cap setting are reused (default 5 s; tests 0). */
   cacheTtlMs?: number;
+  /** Webhooks in flight per batch (default 10). */
+  concurrency?: number;
+  /** Start a message only with this much of the function's time left (default 13 s). */
+  startMarginMs?: number;
 }
 
 export type SendResult =
   | { kind: 'done'; outcome?: SendOutcome }
   /** Hand the message back: it comes again after this many seconds. */
-  | { kind: 'retry'; delaySeconds: number; reason: string };
+  | { kind: 'retry'; delaySeconds: number; reason: string }
+  /** Not settled (DynamoDB failed around it): the record fails, and its message comes back after the visibility timeout. */
+  | { kind: 'error'; error: unknown };
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
@@ -121,40 +144,47 @@ const redirectCheck = (webhooks: SenderPorts['webhooks']) =>
       }
     : undefined;
 
+/** What one claimed message comes to before anything is recorded. */
+type Decision =
+  | { kind: 'final'; outcome: SendOutcome }
+  | { kind: 'retry'; delaySeconds: number; reason: string }
+  /** Claimed but not sent (out of time, or a read failed before the request): the claim is given back. */
+  | { kind: 'release'; reason: string; error?: unknown }
+  /** Failed after the request went out: its outcome is unknown, so the claim is kept (at most once). */
+  | { kind: 'error'; error: unknown };
+
+/**
+ * Webhooks in flight per batch: 10, as many as a batch of 10 records had when each was sent
+ * on its own (serverless.yml: 50 invocations × 10 = 500 requests at most to customers' receivers).
+ */
+const DEFAULT_CONCURRENCY = 10;
+/**
+ * A message is started only with this much of the function's time left: one request's
+ * 10 s bound (lib/webhooks/safe-http.ts) plus recording the batch's outcomes. Later ones
+ * are given back unsent, so a batch never runs into the function's timeout holding claims.
+ */
+const DEFAULT_START_MARGIN_MS = 13_000;
+
 export const createSender = (ports: SenderPorts) => {
   const definitions = ttlCache<Campaign | undefined>(ports.cacheTtlMs ?? 5_000);
   const caps = ttlCache<FrequencyCap | undefined>(ports.cacheTtlMs ?? 5_000);
   const random = ports.random ?? Math.random;
   const maxAttempts = ports.retry?.maxAttempts ?? MAX_ATTEMPTS;
+  const leaseMs = ports.leaseMs ?? 120_000;
 
-  const send = async (message: SendMessage): Promise<SendResult> => {
-    const now = ports.clock();
-    const claim = await ports.campaigns.claimSend(message, now, ports.leaseMs ?? 120_000);
-    if (claim.state === 'done') return { kind: 'done' };
-    if (claim.state === 'busy')
-      return { kind: 'retry', delaySeconds: Math.ceil(claim.retryInMs / 1000), reason: 'another delivery holds it' };
-    const finish = async (outcome: SendOutcome): Promise<SendResult> => {
-      await ports.campaigns.finishSend(message, claim.attempt, outcome, ports.clock());
-      return { kind: 'done', outcome };
-    };
-    if (claim.state === 'abandoned')
-      return finish({
-        kind: 'failed',
-        status: 0,
-        sent: false,
-        reason: 'a sender stopped during the request: outcome unknown, not sent again (at most once)',
-      });
-
+  /** Checks, renders, caps and POSTs one claimed message: its decision, nothing recorded yet. */
+  const decide = async (message: SendMessage, attempt: number, now: Date): Promise<Decision> => {
+    const final = (outcome: SendOutcome): Decision => ({ kind: 'final', outcome });
     const campaign = await definitions(`${message.workspaceId}\u0000${message.campaignId}`, () =>
       ports.campaigns.get(message.workspaceId, message.campaignId),
     );
     if (campaign?.status !== 'active' || !campaign.filter || !campaign.steps[message.step])
-      return finish({ kind: 'skipped', reason: 'campaign_stopped' });
+      return final({ kind: 'skipped', reason: 'campaign_stopped' });
 
     if (message.kind === 'entry') {
       const entry = await ports.campaigns.getEntry(message.workspaceId, message.campaignId, message.brazeId);
-      if (!entry || entry.stamp !== message.entry) return finish({ kind: 'skipped', reason: 'entry_ended' });
-      if (entry.state === 'exited') return finish({ kind: 'skipped', reason: 'left_segment' });
+      if (!entry || entry.stamp !== message.entry) return final({ kind: 'skipped', reason: 'entry_ended' });
+      if (entry.state === 'exited') return final({ kind: 'skipped', reason: 'left_segment' });
       // Read now, not trusted from the entry: the exit event may still be on its way.
       const memberships = await ports.memberships.memberOf(
         message.workspaceId,
@@ -163,14 +193,14 @@ export const createSender = (ports: SenderPorts) => {
       );
       if (!matchesFilter(campaign.filter, (partner, cohortId) => memberships.has(membershipKey(partner, cohortId)))) {
         await ports.campaigns.exit(message.workspaceId, message.campaignId, message.brazeId, entry.stamp, now);
-        return finish({ kind: 'skipped', reason: 'left_segment' });
+        return final({ kind: 'skipped', reason: 'left_segment' });
       }
     }
 
     let profile = message.profile;
     if (!profile) {
       const stored = await ports.users.getProfile(message.workspaceId, message.brazeId);
-      if (!stored) return finish({ kind: 'skipped', reason: 'user_not_found' });
+      if (!stored) return final({ kind: 'skipped', reason: 'user_not_found' });
       profile = profileOf(stored);
     }
     const key = sendKey(message);
@@ -184,42 +214,187 @@ export const createSender = (ports: SenderPorts) => {
       );
     } catch (error: unknown) {
       if (error instanceof TemplateError)
-        return finish({ kind: 'skipped', reason: 'template_error', detail: error.message });
+        return final({ kind: 'skipped', reason: 'template_error', detail: error.message });
       throw error;
     }
 
     const cap = await caps(message.workspaceId, () => ports.campaigns.getFrequencyCap(message.workspaceId));
     if (cap && !(await ports.campaigns.admit(message.workspaceId, message.brazeId, key, cap, now)))
-      return finish({ kind: 'skipped', reason: 'frequency_cap' });
+      return final({ kind: 'skipped', reason: 'frequency_cap' });
 
-    const result = await ports.webhooks.send(request);
-    const verdict = await judge(result, { now: now.getTime(), describeRedirect: redirectCheck(ports.webhooks) });
-    if (verdict.kind === 'delivered') return finish({ kind: 'delivered', status: verdict.status });
-    if (verdict.kind === 'failed')
-      return finish({
-        kind: 'failed',
-        status: verdict.status,
+    // From here the request may be out: an error no longer gives the claim back.
+    try {
+      const result = await ports.webhooks.send(request);
+      const verdict = await judge(result, { now: now.getTime(), describeRedirect: redirectCheck(ports.webhooks) });
+      if (verdict.kind === 'delivered') return final({ kind: 'delivered', status: verdict.status });
+      if (verdict.kind === 'failed')
+        return final({
+          kind: 'failed',
+          status: verdict.status,
+          reason: verdict.reason,
+          sent: result.kind !== 'refused',
+        });
+      if (attempt >= maxAttempts)
+        return final({
+          kind: 'failed',
+          status: verdict.status,
+          sent: true,
+          reason: `${verdict.reason}, after ${attempt} attempts`,
+        });
+      return {
+        kind: 'retry',
         reason: verdict.reason,
-        sent: result.kind !== 'refused',
-      });
-    if (claim.attempt >= maxAttempts)
-      return finish({
-        kind: 'failed',
-        status: verdict.status,
-        sent: true,
-        reason: `${verdict.reason}, after ${claim.attempt} attempts`,
-      });
-    await ports.campaigns.markRetrying(message, claim.attempt, verdict.reason, ports.clock());
-    return {
-      kind: 'retry',
-      reason: verdict.reason,
-      delaySeconds: retryDelaySeconds(claim.attempt, random, {
-        ...(ports.retry?.baseSeconds !== undefined ? { baseSeconds: ports.retry.baseSeconds } : {}),
-        ...(ports.retry?.capSeconds !== undefined ? { capSeconds: ports.retry.capSeconds } : {}),
-        ...(verdict.retryAfterSeconds !== undefined ? { retryAfterSeconds: verdict.retryAfterSeconds } : {}),
-      }),
-    };
+        delaySeconds: retryDelaySeconds(attempt, random, {
+          ...(ports.retry?.baseSeconds !== undefined ? { baseSeconds: ports.retry.baseSeconds } : {}),
+          ...(ports.retry?.capSeconds !== undefined ? { capSeconds: ports.retry.capSeconds } : {}),
+          ...(verdict.retryAfterSeconds !== undefined ? { retryAfterSeconds: verdict.retryAfterSeconds } : {}),
+        }),
+      };
+    } catch (error: unknown) {
+      return { kind: 'error', error };
+    }
   };
 
-  return { send };
+  /**
+   * Sends a batch (docs/campaigns.md, "The sender"): one claim transaction per 100
+   * messages, the claimed ones checked and POSTed `concurrency` at a time, then their
+   * outcomes with the counters summed in as few transactions as DynamoDB's limits allow.
+   * A result per message, in order. Two messages of the batch for the same send record
+   * (a duplicate event queued the same step again) are one send: the copy is done.
+   */
+  const sendBatch = async (
+    messages: readonly SendMessage[],
+    options: { remainingMs?: () => number } = {},
+  ): Promise<SendResult[]> => {
+    const results = new Array<SendResult>(messages.length);
+    const now = ports.clock();
+    const firstOf = new Map<string, number>();
+    messages.forEach((message, index) => {
+      const key = sendKey(message);
+      if (firstOf.has(key)) results[index] = { kind: 'done' };
+      else firstOf.set(key, index);
+    });
+
+    // Claims, a call per 100: a call that fails wrote nothing, and only its messages are handed back.
+    const claimed: { index: number; attempt: number }[] = [];
+    const finished: { index: number; sent: FinishedSend }[] = [];
+    await Promise.all(
+      slices([...firstOf.values()], CLAIMS_PER_CALL).map(async (slice) => {
+        let claims: Claim[];
+        try {
+          claims = await ports.campaigns.claimSends(
+            slice.map((index) => messages[index]!),
+            now,
+            leaseMs,
+          );
+        } catch (error: unknown) {
+          for (const index of slice)
+            results[index] = { kind: 'retry', delaySeconds: 1, reason: `not claimed: ${describe(error)}` };
+          return;
+        }
+        slice.forEach((index, position) => {
+          const claim = claims[position]!;
+          if (claim.state === 'done') results[index] = { kind: 'done' };
+          else if (claim.state === 'busy')
+            results[index] = {
+              kind: 'retry',
+              delaySeconds: Math.ceil(claim.retryInMs / 1000),
+              reason: 'another delivery holds it',
+            };
+          else if (claim.state === 'abandoned')
+            finished.push({
+              index,
+              sent: {
+                message: messages[index]!,
+                attempt: claim.attempt,
+                outcome: {
+                  kind: 'failed',
+                  status: 0,
+                  sent: false,
+                  reason: 'a sender stopped during the request: outcome unknown, not sent again (at most once)',
+                },
+              },
+            });
+          else claimed.push({ index, attempt: claim.attempt });
+        });
+      }),
+    );
+
+    const startMarginMs = ports.startMarginMs ?? DEFAULT_START_MARGIN_MS;
+    const decisions = await mapLimit(claimed, ports.concurrency ?? DEFAULT_CONCURRENCY, async ({ index, attempt }) => {
+      if (options.remainingMs && options.remainingMs() < startMarginMs)
+        return { kind: 'release', reason: 'out of time before the function timeout' } satisfies Decision;
+      try {
+        return await decide(messages[index]!, attempt, now);
+      } catch (error: unknown) {
+        // Before the request (a read, a cap write): nothing was sent.
+        return { kind: 'release', reason: describe(error), error } satisfies Decision;
+      }
+    });
+
+    const handBacks: Promise<void>[] = [];
+    decisions.forEach((decision, position) => {
+      const { index, attempt } = claimed[position]!;
+      const message = messages[index]!;
+      if (decision.kind === 'final') finished.push({ index, sent: { message, attempt, outcome: decision.outcome } });
+      else if (decision.kind === 'error') results[index] = { kind: 'error', error: decision.error };
+      else if (decision.kind === 'retry')
+        handBacks.push(
+          ports.campaigns.markRetrying(message, attempt, decision.reason, ports.clock()).then(
+            () => {
+              results[index] = { kind: 'retry', delaySeconds: decision.delaySeconds, reason: decision.reason };
+            },
+            (error: unknown) => {
+              results[index] = { kind: 'error', error };
+            },
+          ),
+        );
+      else
+        handBacks.push(
+          ports.campaigns.releaseSend(message, attempt, ports.clock()).then(
+            () => {
+              results[index] = decision.error
+                ? { kind: 'error', error: decision.error }
+                : { kind: 'retry', delaySeconds: 0, reason: decision.reason };
+            },
+            (error: unknown) => {
+              results[index] = { kind: 'error', error: decision.error ?? error };
+            },
+          ),
+        );
+    });
+
+    const recording = finished.length
+      ? ports.campaigns
+          .finishSends(
+            finished.map(({ sent }) => sent),
+            ports.clock(),
+          )
+          .then(
+            () => {
+              for (const { index, sent } of finished) results[index] = { kind: 'done', outcome: sent.outcome };
+            },
+            (error: unknown) => {
+              // Sent, not recorded: the messages come back, find their claims and are not sent again.
+              for (const { index } of finished) results[index] = { kind: 'error', error };
+            },
+          )
+      : Promise.resolve();
+    await Promise.all([recording, ...handBacks]);
+    return results;
+  };
+
+  /** One message: a batch of one. */
+  const send = async (message: SendMessage): Promise<SendResult> => {
+    const [result] = await sendBatch([message]);
+    if (result!.kind === 'error') throw result!.error;
+    return result!;
+  };
+
+  return { send, sendBatch };
 };
+
+const slices = <T>(items: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, slice) => items.slice(slice * size, (slice + 1) * size));
+
+const describe = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));

@@ -17,7 +17,8 @@ import {
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
-import { batchGetAll, chunk, queryAll } from './batch.js';
+import { backoff, batchGetAll, chunk, queryAll, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { isLoadError, LoadError } from '../errors.js';
 import { memberSortKey, registerKey } from './membership-store.js';
 import { registerShardOf } from './shards.js';
 import type { Campaign, CampaignKind, CampaignStatus } from '../campaigns/model.js';
@@ -28,6 +29,7 @@ import {
   type Claim,
   type DueRun,
   type Entry,
+  type FinishedSend,
   type FrequencyCap,
   type LastError,
   type MembershipChecks,
@@ -112,6 +114,83 @@ const statsUpdate = (
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
+};
+
+/** What a claim expects the send record to be; the transaction's condition says it. */
+type ClaimExpectation =
+  | { kind: 'absent' }
+  | { kind: 'retrying'; attempt: number }
+  /** `sending` whose lease (this value) ran out: a sender died mid-request. */
+  | { kind: 'lapsed'; leaseUntil: number; attempt: number };
+
+/**
+ * Rounds of claim transactions before giving up on a batch (its messages are handed back):
+ * each round settles or re-expects every record whose condition failed, so a few suffice
+ * unless DynamoDB keeps cancelling for load.
+ */
+const MAX_CLAIM_ROUNDS = 12;
+/** Outcome transactions cancelled for load before the error is thrown (the sender hands the messages back). */
+const MAX_TRANSACTION_ATTEMPTS = 12;
+/**
+ * What an outcome transaction may carry besides its records: one stats update per
+ * campaign (AWS: 100 actions per TransactWriteItems) and well under 4 MB in total (the
+ * outcomes' reasons are short; a template error's is bounded by this budget too).
+ */
+const TRANSACTION_BYTES_BUDGET = 1_000_000;
+
+/** A claim whose condition failed, decided from the record as it is: settled, or expected as it is now. */
+const classifyRecord = (record: Record<string, unknown> | undefined, now: Date): Claim | ClaimExpectation => {
+  if (!record) return { kind: 'absent' };
+  if (record.state === 'done') return { state: 'done' };
+  if (record.state === 'retrying') return { kind: 'retrying', attempt: Number(record.attempt ?? 0) };
+  const leaseUntil = Number(record.leaseUntil ?? 0);
+  if (leaseUntil > now.getTime()) return { state: 'busy', retryInMs: leaseUntil - now.getTime() };
+  return { kind: 'lapsed', leaseUntil, attempt: Number(record.attempt ?? 1) };
+};
+
+/** What an outcome adds to its step's counters. */
+const outcomeDelta = (outcome: SendOutcome): StatsDelta =>
+  outcome.kind === 'delivered'
+    ? { sent: 1, delivered: 1 }
+    : outcome.kind === 'failed'
+      ? { ...(outcome.sent ? { sent: 1 } : {}), failed: 1 }
+      : { [`skipped_${outcome.reason}`]: 1 };
+
+const outcomeLastError = (outcome: SendOutcome, now: Date): LastError | undefined =>
+  outcome.kind === 'failed'
+    ? { at: now.toISOString(), reason: outcome.reason, status: outcome.status }
+    : outcome.kind === 'skipped' && outcome.reason === 'template_error'
+      ? { at: now.toISOString(), reason: `template error: ${outcome.detail ?? ''}`, status: 0 }
+      : undefined;
+
+interface StepDelta {
+  step: number;
+  delta: StatsDelta;
+  lastError?: LastError;
+}
+
+/** Outcomes cut into transactions: records plus one stats update per campaign ≤ 100 actions, and within the byte budget. */
+const transactionSlices = (sends: readonly FinishedSend[]): number[][] => {
+  const slices: number[][] = [];
+  let slice: number[] = [];
+  let campaigns = new Set<string>();
+  let bytes = 0;
+  sends.forEach(({ message, outcome }, index) => {
+    const campaign = `${message.workspaceId}\u0000${message.campaignId}`;
+    const size = Buffer.byteLength(JSON.stringify(outcome)) + 512;
+    const actions = slice.length + 1 + campaigns.size + (campaigns.has(campaign) ? 0 : 1);
+    if (slice.length > 0 && (actions > TRANSACT_WRITE_LIMIT || bytes + size > TRANSACTION_BYTES_BUDGET)) {
+      slices.push(slice);
+      slice = [];
+      campaigns = new Set();
+      bytes = 0;
+    }
+    slice.push(index);
+    campaigns.add(campaign);
+    bytes += size;
+  });
+  if (slice.length > 0) slices.push(slice);
+  return slices;
 };
 
 const toCampaign = (item: Record<string, unknown>): Campaign => {
@@ -551,64 +630,110 @@ export class DynamoCampaignStore implements CampaignStore {
   // --- sends: the idempotency record of each message ---------------------------------------
 
   /**
-   * Takes a message for sending: absent or `retrying` → `sending` with a lease and the
-   * attempt number. Done → nothing to do. Sending under a live lease → another delivery
-   * has it (come back later). Sending with the lease run out → a sender died mid-request:
-   * taken over, to record it failed (its outcome is unknown: it is not sent again).
+   * Takes messages for sending, up to 100 in one TransactWriteItems (AWS's limit per call),
+   * each claim conditioned on the record being as expected:
+   * - absent → `sending`, attempt 1, a lease;
+   * - `retrying` after attempt n → `sending`, attempt n + 1, a lease;
+   * - `sending` with its lease run out (a sender died mid-request) → taken over with a new
+   *   lease: `abandoned`, to be recorded failed (its outcome is unknown: never sent again).
+   * A claim whose condition fails cancels the transaction, and its CancellationReason
+   * carries the record as it is (ReturnValuesOnConditionCheckFailure): `done` → nothing to
+   * do; `sending` under a live lease → another delivery has it (`busy`); `retrying` or a
+   * lapsed lease → expected as such in the next round. A cancelled transaction wrote
+   * nothing, so the rest are claimed in the next one; cancelled for load alone (a
+   * conflict, throttling), the same transaction again after a backoff. Each claim stays as
+   * conditional as a single `UpdateItem`'s; the messages must have distinct send records.
    */
-  async claimSend(message: SendMessage, now: Date, leaseMs: number): Promise<Claim> {
-    const key = sendRecordKey(message);
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression:
-            'SET #state = :sending, attempt = if_not_exists(attempt, :zero) + :one, leaseUntil = :lease, updatedAt = :now, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(pk) OR #state = :retrying',
-          ExpressionAttributeNames: { '#state': 'state', '#ttl': 'ttl' },
-          ExpressionAttributeValues: {
-            ':sending': 'sending',
-            ':retrying': 'retrying',
-            ':zero': 0,
-            ':one': 1,
-            ':lease': now.getTime() + leaseMs,
-            ':now': now.toISOString(),
-            ':ttl': Math.floor(now.getTime() / 1000) + SEND_TTL_SECONDS,
-          },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { state: 'claimed', attempt: Number(Attributes?.attempt ?? 1) };
-    } catch (error: unknown) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const old = error.Item ? unmarshall(error.Item) : undefined;
-      if (!old || old.state === 'done') return { state: 'done' };
-      const leaseUntil = Number(old.leaseUntil ?? 0);
-      if (leaseUntil > now.getTime()) return { state: 'busy', retryInMs: leaseUntil - now.getTime() };
-      try {
-        await this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET leaseUntil = :lease, updatedAt = :now',
-            ConditionExpression: '#state = :sending AND leaseUntil = :old',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':sending': 'sending',
-              ':old': leaseUntil,
-              ':lease': now.getTime() + leaseMs,
-              ':now': now.toISOString(),
-            },
-          }),
-        );
-        return { state: 'abandoned', attempt: Number(old.attempt ?? 1) };
-      } catch (takeover: unknown) {
-        if (takeover instanceof ConditionalCheckFailedException) return { state: 'done' };
-        throw takeover;
+  async claimSends(messages: readonly SendMessage[], now: Date, leaseMs: number): Promise<Claim[]> {
+    const claims = new Array<Claim>(messages.length);
+    for (const slice of chunk(
+      messages.map((_, index) => index),
+      TRANSACT_WRITE_LIMIT,
+    )) {
+      const expected = new Map<number, ClaimExpectation>(slice.map((index) => [index, { kind: 'absent' }]));
+      for (let round = 0, loadRounds = 0; expected.size > 0; round += 1) {
+        if (round >= MAX_CLAIM_ROUNDS) throw new LoadError(`claims not settled after ${round} transactions`);
+        const pending = [...expected];
+        try {
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: pending.map(([index, expectation]) => ({
+                Update: this.claimUpdate(messages[index]!, expectation, now, leaseMs),
+              })),
+            }),
+          );
+          for (const [index, expectation] of pending)
+            claims[index] =
+              expectation.kind === 'lapsed'
+                ? { state: 'abandoned', attempt: expectation.attempt }
+                : { state: 'claimed', attempt: expectation.kind === 'absent' ? 1 : expectation.attempt + 1 };
+          expected.clear();
+        } catch (error: unknown) {
+          if (!(error instanceof TransactionCanceledException)) throw error;
+          const reasons = error.CancellationReasons ?? [];
+          let moved = false;
+          pending.forEach(([index], position) => {
+            const reason = reasons[position];
+            if (reason?.Code !== 'ConditionalCheckFailed') return;
+            moved = true;
+            const next = classifyRecord(reason.Item ? unmarshall(reason.Item) : undefined, now);
+            if ('state' in next) {
+              claims[index] = next;
+              expected.delete(index);
+            } else expected.set(index, next);
+          });
+          if (moved) continue;
+          if (!isLoadError(error)) throw error;
+          await backoff(loadRounds++, 50, 2_000);
+        }
       }
     }
+    return claims;
+  }
+
+  /** One message's claim (docs/campaigns.md, "The sender"): `claimSends` of one. */
+  async claimSend(message: SendMessage, now: Date, leaseMs: number): Promise<Claim> {
+    return (await this.claimSends([message], now, leaseMs))[0]!;
+  }
+
+  private claimUpdate(message: SendMessage, expectation: ClaimExpectation, now: Date, leaseMs: number) {
+    const base = {
+      TableName: this.tableName,
+      Key: sendRecordKey(message),
+      ExpressionAttributeNames: { '#state': 'state' } as Record<string, string>,
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+    const lease = { ':lease': now.getTime() + leaseMs, ':now': now.toISOString() };
+    if (expectation.kind === 'lapsed')
+      return {
+        ...base,
+        UpdateExpression: 'SET leaseUntil = :lease, updatedAt = :now',
+        ConditionExpression: '#state = :sending AND leaseUntil = :old',
+        ExpressionAttributeValues: { ...lease, ':sending': 'sending', ':old': expectation.leaseUntil },
+      };
+    const values = {
+      ...lease,
+      ':sending': 'sending',
+      ':attempt': expectation.kind === 'absent' ? 1 : expectation.attempt + 1,
+      ':ttl': Math.floor(now.getTime() / 1000) + SEND_TTL_SECONDS,
+    };
+    const update = 'SET #state = :sending, attempt = :attempt, leaseUntil = :lease, updatedAt = :now, #ttl = :ttl';
+    const names = { '#state': 'state', '#ttl': 'ttl' };
+    return expectation.kind === 'absent'
+      ? {
+          ...base,
+          UpdateExpression: update,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }
+      : {
+          ...base,
+          UpdateExpression: update,
+          ConditionExpression: '#state = :retrying AND attempt = :previous',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':retrying': 'retrying', ':previous': expectation.attempt },
+        };
   }
 
   /** Hands the message back for a later attempt (the attempt keeps its number). */
@@ -636,54 +761,113 @@ export class DynamoCampaignStore implements CampaignStore {
   }
 
   /**
-   * Records a message's outcome and counts it, in one transaction conditioned on this
-   * attempt still holding the message: counted once, whatever is redelivered.
+   * Gives a claim back unused (nothing was sent: the function ran short of time, or a read
+   * failed before the request): `retrying` with the attempt it had before, so the next
+   * claim is the same attempt again.
    */
-  async finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean> {
-    const delta: StatsDelta =
-      outcome.kind === 'delivered'
-        ? { sent: 1, delivered: 1 }
-        : outcome.kind === 'failed'
-          ? { ...(outcome.sent ? { sent: 1 } : {}), failed: 1 }
-          : { [`skipped_${outcome.reason}`]: 1 };
-    const lastError =
-      outcome.kind === 'failed'
-        ? { at: now.toISOString(), reason: outcome.reason, status: outcome.status }
-        : outcome.kind === 'skipped' && outcome.reason === 'template_error'
-          ? { at: now.toISOString(), reason: `template error: ${outcome.detail ?? ''}`, status: 0 }
-          : undefined;
-    const stats = statsUpdate(this.tableName, message.workspaceId, message.campaignId, [
-      { step: message.step, delta, ...(lastError ? { lastError } : {}) },
-    ]);
+  async releaseSend(message: SendMessage, attempt: number, now: Date): Promise<void> {
     try {
       await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: sendRecordKey(message),
-                UpdateExpression: 'SET #state = :done, outcome = :outcome, updatedAt = :now',
-                ConditionExpression: '#state = :sending AND attempt = :attempt',
-                ExpressionAttributeNames: { '#state': 'state' },
-                ExpressionAttributeValues: {
-                  ':done': 'done',
-                  ':sending': 'sending',
-                  ':attempt': attempt,
-                  ':outcome': outcome,
-                  ':now': now.toISOString(),
-                },
-              },
-            },
-            ...(stats ? [{ Update: stats }] : []),
-          ],
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sendRecordKey(message),
+          UpdateExpression: 'SET #state = :retrying, attempt = :previous, updatedAt = :now',
+          ConditionExpression: '#state = :sending AND attempt = :attempt',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':retrying': 'retrying',
+            ':sending': 'sending',
+            ':attempt': attempt,
+            ':previous': attempt - 1,
+            ':now': now.toISOString(),
+          },
         }),
       );
-      return true;
     } catch (error: unknown) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
     }
+  }
+
+  /**
+   * Records outcomes and counts them: each record `done`, conditioned on its attempt still
+   * holding it, and per campaign one stats-lane update with the batch's counters summed,
+   * in one transaction (up to 100 actions, AWS's limit; a few hundred KB, far under its
+   * 4 MB). Counted once whatever is redelivered: a record another delivery took over fails
+   * its condition, which cancels the whole transaction (nothing written); it is left out
+   * (false) and the rest recorded again with their sums recomputed. Cancelled for load
+   * alone: again after a backoff, on another lane.
+   */
+  async finishSends(sends: readonly FinishedSend[], now: Date): Promise<boolean[]> {
+    const recorded = new Array<boolean>(sends.length).fill(false);
+    for (const slice of transactionSlices(sends)) {
+      let pending = slice;
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        const records = pending.map((index) => ({ Update: this.outcomeUpdate(sends[index]!, now) }));
+        const counters = this.batchStats(
+          pending.map((index) => sends[index]!),
+          now,
+        ).map((Update) => ({ Update }));
+        try {
+          await this.client.send(new TransactWriteCommand({ TransactItems: [...records, ...counters] }));
+          for (const index of pending) recorded[index] = true;
+          pending = [];
+        } catch (error: unknown) {
+          if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
+          const reasons = error.CancellationReasons ?? [];
+          const taken = new Set(pending.filter((_, position) => reasons[position]?.Code === 'ConditionalCheckFailed'));
+          if (taken.size > 0) pending = pending.filter((index) => !taken.has(index));
+          else if (isLoadError(error)) await backoff(attempt, 50, 2_000);
+          else throw error;
+        }
+      }
+    }
+    return recorded;
+  }
+
+  /** One message's outcome (`finishSends` of one): false when another delivery holds it. */
+  async finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean> {
+    return (await this.finishSends([{ message, attempt, outcome }], now))[0]!;
+  }
+
+  private outcomeUpdate({ message, attempt, outcome }: FinishedSend, now: Date) {
+    return {
+      TableName: this.tableName,
+      Key: sendRecordKey(message),
+      UpdateExpression: 'SET #state = :done, outcome = :outcome, updatedAt = :now',
+      ConditionExpression: '#state = :sending AND attempt = :attempt',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':done': 'done',
+        ':sending': 'sending',
+        ':attempt': attempt,
+        ':outcome': outcome,
+        ':now': now.toISOString(),
+      },
+    };
+  }
+
+  /** One stats update per campaign among `sends`: each step's counters summed, its last error the batch's last. */
+  private batchStats(sends: readonly FinishedSend[], now: Date) {
+    const campaigns = new Map<string, { workspaceId: string; campaignId: string; steps: Map<number, StepDelta> }>();
+    for (const { message, outcome } of sends) {
+      const id = `${message.workspaceId}\u0000${message.campaignId}`;
+      let campaign = campaigns.get(id);
+      if (!campaign)
+        campaigns.set(
+          id,
+          (campaign = { workspaceId: message.workspaceId, campaignId: message.campaignId, steps: new Map() }),
+        );
+      let step = campaign.steps.get(message.step);
+      if (!step) campaign.steps.set(message.step, (step = { step: message.step, delta: {} }));
+      for (const [counter, value] of Object.entries(outcomeDelta(outcome)) as [keyof StatsDelta, number][])
+        step.delta[counter] = (step.delta[counter] ?? 0) + value;
+      const lastError = outcomeLastError(outcome, now);
+      if (lastError) step.lastError = lastError;
+    }
+    return [...campaigns.values()].flatMap(
+      (campaign) =>
+        statsUpdate(this.tableName, campaign.workspaceId, campaign.campaignId, [...campaign.steps.values()]) ?? [],
+    );
   }
 
   // --- the frequency cap -------------------------------------------------------------------

@@ -62,7 +62,10 @@ export interface LocalCampaignOptions {
   wrapSenderHandler?: (handler: SqsHandler) => SqsHandler;
   /** Wrap the campaigns handler as the pollers invoke it. */
   wrapCampaignsHandler?: (handler: SqsHandler) => SqsHandler;
+  /** Sender invocations at once (default 4). */
   senderConcurrency?: number;
+  /** Records per sender invocation (default 100, as serverless.yml's batchSize). */
+  senderBatchSize?: number;
 }
 
 export interface LocalCampaignQueues {
@@ -275,7 +278,7 @@ export const startLocalCampaigns = async (context: {
           handler: (options.wrapSenderHandler ?? ((handler) => handler))(handlers.sender as SqsHandler),
           functionName: 'sender',
           timeoutMs: functionTimeoutMs('sender'),
-          batchSize: 10,
+          batchSize: options.senderBatchSize ?? 100,
           concurrency: options.senderConcurrency ?? 4,
         }),
       ]

@@ -88,14 +88,19 @@ export const startPoller = (options: PollerOptions): Poller => {
         caught,
       );
     }
-    if (toDelete.length > 0) {
-      await client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: toDelete.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
-        }),
-      );
-    }
+    // AWS: DeleteMessageBatch takes at most 10 entries; a batch of more records is deleted 10 at a time.
+    await Promise.all(
+      Array.from({ length: Math.ceil(toDelete.length / 10) }, (_, call) =>
+        client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: toDelete
+              .slice(call * 10, call * 10 + 10)
+              .map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+          }),
+        ),
+      ),
+    );
     options.onBatch?.({ received: records.length, failed: records.length - toDelete.length, error });
   };
 

@@ -7,6 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SQSEvent } from 'aws-lambda';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoCampaignStore } from '../../lib/dynamodb/campaign-store.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { SqsHandler } from '../../lib/local/sqs-poller.js';
 import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
@@ -534,5 +538,134 @@ describe('the sender, at most once', () => {
     const [stats] = await figures('campaign', campaign.campaignId);
     expect(stats).toMatchObject({ sent: 0, failed: 1 });
     expect(stats!.lastError!.reason).toMatch(/not sent again \(at most once\)/);
+  });
+  it('claims a batch at once: copies, and records already done, held, lapsed or retrying, each settled as if alone', async () => {
+    // Prepare: an active campaign; records in every state a claim can meet
+    const segmentId = await segmentOn('batch', ['u9']);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'batch',
+      segment_ids: [segmentId],
+      message: message('/batch/'),
+      delivery: { type: 'scheduled', at: new Date(clock().getTime() + 365 * DAY).toISOString() },
+    });
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+    const [done, held, lapsed, retrying, fresh, other] = await Promise.all(
+      ['done', 'held', 'lapsed', 'retrying', 'fresh', 'other'].map((entry) => sendMessage(campaign.campaignId, entry)),
+    );
+    const store = stack.campaigns.store;
+    await store.claimSend(done!, clock(), 120_000);
+    await store.finishSend(done!, 1, { kind: 'delivered', status: 200 }, clock());
+    await store.claimSend(held!, clock(), 120_000);
+    await store.claimSend(lapsed!, new Date(clock().getTime() - 300_000), 120_000);
+    await store.claimSend(retrying!, clock(), 120_000);
+    await store.markRetrying(retrying!, 1, 'receiver answered 503', clock());
+
+    // Act: one batch, with `fresh` twice (a duplicate event queued the same step again)
+    const results = await stack.campaigns.sender.sendBatch([done!, held!, lapsed!, retrying!, fresh!, fresh!, other!]);
+
+    // Assess
+    const delivered = { kind: 'done', outcome: { kind: 'delivered', status: 200 } };
+    expect(results).toEqual([
+      { kind: 'done' },
+      { kind: 'retry', delaySeconds: expect.any(Number), reason: 'another delivery holds it' },
+      { kind: 'done', outcome: expect.objectContaining({ kind: 'failed', sent: false }) },
+      delivered,
+      delivered,
+      { kind: 'done' },
+      delivered,
+    ]);
+    expect(received('/batch/')).toHaveLength(3);
+    expect(new Set(received('/batch/').map((webhook) => webhook.headers['idempotency-key'])).size).toBe(3);
+    const [stats] = await figures('campaign', campaign.campaignId);
+    expect(stats).toMatchObject({ sent: 4, delivered: 4, failed: 1 });
+    const record = await stack.clients.documents.send(
+      new GetCommand({
+        TableName: stack.campaigns.table,
+        Key: { pk: `${ws()}#${campaign.campaignId}#S#${retrying!.brazeId}`, sk: '0#retrying' },
+      }),
+    );
+    expect(record.Item).toMatchObject({ state: 'done', attempt: 2 });
+  });
+
+  it('gives back unsent the messages it has no time left to send, and sends them as the same attempt later', async () => {
+    // Prepare
+    const segmentId = await segmentOn('late', ['u9']);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'late',
+      segment_ids: [segmentId],
+      message: message('/late/'),
+      delivery: { type: 'scheduled', at: new Date(clock().getTime() + 365 * DAY).toISOString() },
+    });
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+    const late = await sendMessage(campaign.campaignId, 'late');
+
+    // Act: 5 s left of the function's time, then a later delivery with time
+    const [first] = await stack.campaigns.sender.sendBatch([late], { remainingMs: () => 5_000 });
+    const sentBefore = received('/late/').length;
+    const [second] = await stack.campaigns.sender.sendBatch([late], { remainingMs: () => 30_000 });
+
+    // Assess
+    expect(first).toEqual({ kind: 'retry', delaySeconds: 0, reason: 'out of time before the function timeout' });
+    expect(sentBefore).toBe(0);
+    expect(second).toEqual({ kind: 'done', outcome: { kind: 'delivered', status: 200 } });
+    expect(received('/late/')).toHaveLength(1);
+    const record = await stack.clients.documents.send(
+      new GetCommand({
+        TableName: stack.campaigns.table,
+        Key: { pk: `${ws()}#${campaign.campaignId}#S#${late.brazeId}`, sk: '0#late' },
+      }),
+    );
+    expect(record.Item).toMatchObject({ state: 'done', attempt: 1 });
+  });
+
+  it('retries claim and outcome transactions cancelled for load, and leaves out a record another delivery finished, counting exactly', async () => {
+    // Prepare: a store whose next transactions are cancelled as AWS cancels them under load
+    const cancellations: string[] = [];
+    let cancelled = 0;
+    const client = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const items = (args.input as { TransactItems?: unknown[] }).TransactItems;
+        const code = items ? cancellations.shift() : undefined;
+        if (!items || !code) return next(args);
+        cancelled += 1;
+        throw new TransactionCanceledException({
+          $metadata: { httpStatusCode: 400 },
+          message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${code}]`,
+          CancellationReasons: items.map((_, position) => ({ Code: position === items.length - 1 ? code : 'None' })),
+        });
+      },
+      { step: 'initialize', name: 'cancelForLoad' },
+    );
+    const store = new DynamoCampaignStore(
+      DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+      stack.campaigns.table,
+    );
+    const campaignId = `load-${Date.now()}`;
+    const messages = await Promise.all(['a', 'b', 'c'].map((entry) => sendMessage(campaignId, entry)));
+    const delivered = { kind: 'delivered' as const, status: 200 };
+
+    // Act: the claims meet a conflict and throttling; then another delivery finishes `a`
+    // before the batch's outcomes, whose first transaction meets a conflict too
+    cancellations.push('TransactionConflict', 'ThrottlingError');
+    const claims = await store.claimSends(messages, clock(), 120_000);
+    await store.finishSend(messages[0]!, 1, delivered, clock());
+    cancellations.push('TransactionConflict');
+    const recorded = await store.finishSends(
+      messages.map((message) => ({ message, attempt: 1, outcome: delivered })),
+      clock(),
+    );
+
+    // Assess
+    expect(cancelled).toBe(3);
+    expect(claims).toEqual([1, 2, 3].map(() => ({ state: 'claimed', attempt: 1 })));
+    expect(recorded).toEqual([false, true, true]);
+    const [stats] = await store.stats(ws(), campaignId, 1);
+    expect(stats).toMatchObject({ sent: 3, delivered: 3, failed: 0 });
+    client.destroy();
   });
 });
