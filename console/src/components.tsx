@@ -1,4 +1,4 @@
-/** Pieces every page uses: loading, errors (the API's message, as sent), titles that take focus, tables that scroll. */
+/** Pieces every page uses: loading, actions, errors (the API's message, as sent), titles that take focus, tables that scroll. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
@@ -37,6 +37,28 @@ export const useLoad = <T,>(load: () => Promise<T>, deps: readonly unknown[]): L
     void reload();
   }, [reload]);
   return { data, error, loading, reload, setData };
+};
+
+/**
+ * A request the user started (a toggle, a save, a replay): `busy` while it runs, so its button
+ * cannot start it twice, and what it threw in `error` (or handed to `onError`, where the caller
+ * shows it). `run` clears the last error first.
+ */
+export const useAction = (onError?: (error: unknown) => void) => {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await action();
+    } catch (caught: unknown) {
+      (onError ?? setError)(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
 };
 
 /** Calls `tick` every `ms` while the page is shown (and not at all in a background tab). */

@@ -16,7 +16,16 @@ import {
   type Segment,
   type TestSend,
 } from '../api.ts';
-import { ErrorMessage, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import {
+  ErrorMessage,
+  Field,
+  LoadStatus,
+  PageTitle,
+  TableRegion,
+  useAction,
+  useInterval,
+  useLoad,
+} from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
 
@@ -613,21 +622,17 @@ const PreviewPanel = ({ kind, campaign }: { kind: CampaignKind; campaign: Campai
   const [step, setStep] = useState(0);
   const [preview, setPreview] = useState<Preview>();
   const [test, setTest] = useState<TestSend>();
-  const [error, setError] = useState<unknown>();
+  const { error, run: runAction } = useAction();
   const base = path`/${plural(kind)}/${campaignId(campaign)}`;
-  const run = async (what: 'preview' | 'test-send') => {
-    setError(undefined);
-    try {
+  const run = (what: 'preview' | 'test-send') =>
+    runAction(async () => {
       const answer = await request<{ preview?: Preview; test_send?: TestSend }>('POST', `${base}/${what}`, {
         external_id: externalId.trim(),
         step,
       });
       if (answer.preview) setPreview(answer.preview);
       if (answer.test_send) setTest(answer.test_send);
-    } catch (caught: unknown) {
-      setError(caught);
-    }
-  };
+    });
   return (
     <section aria-labelledby="preview-title">
       <h2 id="preview-title">{t('campaigns.preview')}</h2>
@@ -704,19 +709,15 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
     [base],
   );
   const segments = useLoad(loadSegments, []);
-  const [error, setError] = useState<unknown>();
+  const { error, run } = useAction();
   const data = campaign.data;
   // Figures move while it sends.
   useInterval(() => void campaign.reload(), data?.status === 'active' ? 2_000 : undefined);
-  const act = async (action: 'launch' | 'stop' | 'archive') => {
-    setError(undefined);
-    try {
+  const act = (action: 'launch' | 'stop' | 'archive') =>
+    run(async () => {
       campaign.setData((await request<Record<string, Campaign>>('POST', `${base}/${action}`))[kind]!);
       await campaign.reload();
-    } catch (caught: unknown) {
-      setError(caught);
-    }
-  };
+    });
   const title = data?.name ?? id;
   const messages = data ? (data.message ? [{ name: data.name, message: data.message }] : (data.steps ?? [])) : [];
   return (

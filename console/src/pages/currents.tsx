@@ -7,6 +7,7 @@ import {
   Notice,
   PageTitle,
   TableRegion,
+  useAction,
   useInterval,
   useLoad,
 } from '../components.tsx';
@@ -31,20 +32,14 @@ const PauseButton = ({
   onChanged: (connector: Connector) => void;
   onError: (error: unknown) => void;
 }) => {
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useAction(onError);
   const verb = connector.paused ? 'resume' : 'pause';
-  const toggle = async () => {
-    setBusy(true);
-    try {
+  const toggle = () =>
+    run(async () =>
       onChanged(
         (await request<{ connector: Connector }>('POST', path`/currents/${connector.connector_id}/${verb}`)).connector,
-      );
-    } catch (error: unknown) {
-      onError(error);
-    } finally {
-      setBusy(false);
-    }
-  };
+      ),
+    );
   return (
     <button
       type="button"
@@ -138,23 +133,16 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     () => request<{ dead_letters: DeadLetter[] }>('GET', path`/currents/${connectorId}/dead-letters`),
     [connectorId],
   );
-  const [error, setError] = useState<unknown>();
+  // One error line for the page's actions: the replay and the pause button.
+  const { busy, error, setError, run } = useAction();
   const [notice, setNotice] = useState<string>();
-  const [busy, setBusy] = useState(false);
   const data = connector.data?.connector;
-  const replay = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const replay = () =>
+    run(async () => {
       const answer = await request<{ requeued: number }>('POST', path`/currents/${connectorId}/replay`);
       setNotice(t('currents.replayed', { count: answer.requeued }));
       await Promise.all([letters.reload(), connector.reload()]);
-    } catch (caught: unknown) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <>
       <p class="breadcrumb">

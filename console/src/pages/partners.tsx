@@ -1,6 +1,16 @@
 import { useRef, useState } from 'preact/hooks';
 import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '../api.ts';
-import { ErrorMessage, Field, type Load, LoadStatus, Notice, PageTitle, TableRegion, useLoad } from '../components.tsx';
+import {
+  ErrorMessage,
+  Field,
+  type Load,
+  LoadStatus,
+  Notice,
+  PageTitle,
+  TableRegion,
+  useAction,
+  useLoad,
+} from '../components.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
@@ -25,18 +35,9 @@ const ToggleButton = ({
   onChanged: (status: PartnerStatus) => void;
   onError: (error: unknown) => void;
 }) => {
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useAction(onError);
   const name = partnerName(status.partner);
-  const toggle = async () => {
-    setBusy(true);
-    try {
-      onChanged((await setEnabled(status.partner, !status.enabled)).partner);
-    } catch (error: unknown) {
-      onError(error);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const toggle = () => run(async () => onChanged((await setEnabled(status.partner, !status.enabled)).partner));
   return (
     <button
       type="button"
@@ -137,26 +138,19 @@ const KeyField = ({ partner, info }: { partner: string; info: Load<{ key: KeyInf
 const GenerateKey = ({ partner, onCreated }: { partner: string; onCreated: (key: NewKey) => void }) => {
   const name = partnerName(partner);
   const [grace, setGrace] = useState(3600);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>();
+  const { busy, error, run } = useAction();
   const [created, setCreated] = useState<NewKey>();
   const [notice, setNotice] = useState<string>();
   const keyField = useRef<HTMLInputElement>(null);
 
   const generate = async (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setNotice(undefined);
-    try {
+    await run(async () => {
       const answer = await request<{ key: NewKey }>('POST', '/workspace/keys/data_import', { grace_seconds: grace });
       setCreated(answer.key);
       onCreated(answer.key);
-    } catch (caught: unknown) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const copy = async () => {
     if (!created) return;

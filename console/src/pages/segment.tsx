@@ -8,6 +8,7 @@ import {
   Notice,
   PageTitle,
   TableRegion,
+  useAction,
   useInterval,
   useLoad,
 } from '../components.tsx';
@@ -117,8 +118,8 @@ const download = async (segmentId: string, job: ExportJob) => {
 
 const Export = ({ segmentId }: { segmentId: string }) => {
   const [job, setJob] = useState<ExportJob>();
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  // Starting, polling and downloading report to one error line.
+  const { busy, error, setError, run } = useAction();
   useInterval(
     async () => {
       if (!job) return;
@@ -132,17 +133,10 @@ const Export = ({ segmentId }: { segmentId: string }) => {
     },
     job?.status === 'running' ? 1_000 : undefined,
   );
-  const start = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      setJob((await request<{ export: ExportJob }>('POST', path`/segments/${segmentId}/exports`)).export);
-    } catch (caught: unknown) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const start = () =>
+    run(async () =>
+      setJob((await request<{ export: ExportJob }>('POST', path`/segments/${segmentId}/exports`)).export),
+    );
   return (
     <section aria-labelledby="export-title">
       <h2 id="export-title">{t('segment.export')}</h2>

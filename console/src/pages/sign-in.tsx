@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, request, type Workspace } from '../api.ts';
-import { ErrorMessage, PageTitle } from '../components.tsx';
+import { ErrorMessage, PageTitle, useAction } from '../components.tsx';
 import { t } from '../i18n.ts';
 import { session } from '../session.ts';
 
@@ -12,25 +12,18 @@ export const SignIn = ({
   onSignedIn: (workspace: Workspace) => void;
 }) => {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (event: Event) => {
     event.preventDefault();
     const trimmed = key.trim();
     if (trimmed === '') return setError(new ApiError(400, t('signIn.empty')));
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       // The key is tried before it is kept: a wrong one is answered here, with the API's message.
       const answer = await request<{ workspace: Workspace }>('GET', '/workspace', undefined, trimmed);
       session.signIn(trimmed);
       onSignedIn(answer.workspace);
-    } catch (caught: unknown) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
