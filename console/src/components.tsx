@@ -61,6 +61,27 @@ export const useAction = (onError?: (error: unknown) => void) => {
   return { busy, error, setError, run };
 };
 
+/** A secondary button that runs one request: disabled while it runs, its failure handed to `onError`. */
+export const ActionButton = ({
+  action,
+  onError,
+  label,
+  children,
+}: {
+  action: () => Promise<void>;
+  onError: (error: unknown) => void;
+  /** Its accessible name, where the visible text alone would not say which row it acts on. */
+  label: string;
+  children: ComponentChildren;
+}) => {
+  const { busy, run } = useAction(onError);
+  return (
+    <button type="button" class="secondary" disabled={busy} onClick={() => run(action)} aria-label={label}>
+      {children}
+    </button>
+  );
+};
+
 /** Calls `tick` every `ms` while the page is shown (and not at all in a background tab). */
 export const useInterval = (tick: () => void, ms: number | undefined) => {
   const saved = useRef(tick);

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type Connector, type DeadLetter, path, request } from '../api.ts';
 import {
+  ActionButton,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -32,24 +33,20 @@ const PauseButton = ({
   onChanged: (connector: Connector) => void;
   onError: (error: unknown) => void;
 }) => {
-  const { busy, run } = useAction(onError);
   const verb = connector.paused ? 'resume' : 'pause';
-  const toggle = () =>
-    run(async () =>
-      onChanged(
-        (await request<{ connector: Connector }>('POST', path`/currents/${connector.connector_id}/${verb}`)).connector,
-      ),
-    );
   return (
-    <button
-      type="button"
-      class="secondary"
-      disabled={busy}
-      onClick={toggle}
-      aria-label={t(connector.paused ? 'currents.resumeLabel' : 'currents.pauseLabel', { id: connector.connector_id })}
+    <ActionButton
+      action={async () =>
+        onChanged(
+          (await request<{ connector: Connector }>('POST', path`/currents/${connector.connector_id}/${verb}`))
+            .connector,
+        )
+      }
+      onError={onError}
+      label={t(connector.paused ? 'currents.resumeLabel' : 'currents.pauseLabel', { id: connector.connector_id })}
     >
       {connector.paused ? t('currents.resume') : t('currents.pause')}
-    </button>
+    </ActionButton>
   );
 };
 

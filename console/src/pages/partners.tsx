@@ -1,6 +1,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '../api.ts';
 import {
+  ActionButton,
   ErrorMessage,
   Field,
   type Load,
@@ -35,21 +36,17 @@ const ToggleButton = ({
   onChanged: (status: PartnerStatus) => void;
   onError: (error: unknown) => void;
 }) => {
-  const { busy, run } = useAction(onError);
   const name = partnerName(status.partner);
-  const toggle = () => run(async () => onChanged((await setEnabled(status.partner, !status.enabled)).partner));
   return (
-    <button
-      type="button"
-      class="secondary"
-      disabled={busy}
-      onClick={toggle}
-      aria-label={
+    <ActionButton
+      action={async () => onChanged((await setEnabled(status.partner, !status.enabled)).partner)}
+      onError={onError}
+      label={
         status.enabled ? t('partners.disableLabel', { partner: name }) : t('partners.enableLabel', { partner: name })
       }
     >
       {status.enabled ? t('partners.disable') : t('partners.enable')}
-    </button>
+    </ActionButton>
   );
 };
 
