@@ -56,6 +56,7 @@ describe(`README: ${SECTION}`, () => {
       SECRET: stack.workspace.dataImportKey,
       REST: stack.workspace.restApiKey,
       CONNECTOR: stack.currents.demoConnectorId,
+      HOOKS: stack.campaigns.receiver.url,
     });
   });
   afterAll(async () => {
@@ -85,7 +86,14 @@ describe(`README: ${SECTION}`, () => {
     // Assess: the test fills in each of them, and npm start prints each.
     expect(assigned.sort()).toEqual(Object.keys(variables).sort());
     const printed = readFileSync(new URL('../../scripts/local-stack.ts', import.meta.url), 'utf8');
-    for (const label of ['REST endpoint', 'Partner API key', 'Data import key', 'REST API key', 'connector']) {
+    for (const label of [
+      'REST endpoint',
+      'Partner API key',
+      'Data import key',
+      'REST API key',
+      'connector',
+      'webhooks to',
+    ]) {
       expect(printed).toContain(label);
     }
   });

@@ -7,7 +7,7 @@
  * - Every bash block of a section is run in order, unless the line before it is
  *   `<!-- readme-test: setup -->` (the variables a reader sets from `npm start`) or
  *   `<!-- readme-test: not run (why) -->`.
- * - A command (continued over lines by `\` or an open quote) is followed by the answer it
+ * - A command (continued over lines by `\`, an open quote or a `<<EOF` here-document) is followed by the answer it
  *   gets, as comment lines: `# 201 {…}`, or `# {…}` for a 200, then remarks. Comment lines
  *   that start with neither a status nor JSON are prose.
  * - In a shown answer `…` stands for what varies: a string with `…` matches any string with
@@ -119,6 +119,14 @@ export const stepsOf = (block: ReadmeBlock): ReadmeStep[] => {
     while (isOpen(command) && index < lines.length) {
       command += `\n${lines[index]}`;
       index += 1;
+    }
+    // A body given as a here-document (`-d @- <<EOF`) runs to its delimiter line.
+    const hereDocument = /<<-?\s*'?(\w+)'?\s*$/.exec(command)?.[1];
+    if (hereDocument) {
+      const end = lines.indexOf(hereDocument, index);
+      if (end < 0) throw new Error(`README line ${lineNumber}: the here-document is not closed by ${hereDocument}`);
+      command += `\n${lines.slice(index, end + 1).join('\n')}`;
+      index = end + 1;
     }
     const shown: string[] = [];
     while (index < lines.length && lines[index]!.startsWith('#')) {

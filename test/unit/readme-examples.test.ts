@@ -101,6 +101,25 @@ describe('the steps of a bash block', () => {
     expect(steps[2]).not.toHaveProperty('answer.status');
   });
 
+  it('reads a body given as a here-document up to its delimiter, with the answer under it', () => {
+    // Prepare
+    const text = [
+      'curl -s -XPOST $URL/c -d @- <<EOF',
+      '{"name": "x",',
+      ' "id": "$ID"}',
+      'EOF',
+      '# 201 {"message":"success"}',
+    ];
+
+    // Act
+    const steps = stepsOf({ line: 1, text: text.join('\n') });
+
+    // Assess
+    expect(steps).toMatchObject([{ kind: 'command', line: 2, method: 'POST', answer: { status: 201 } }]);
+    expect(steps[0]).toMatchObject({ command: text.slice(0, 4).join('\n') });
+    expect(() => stepsOf({ line: 1, text: text.slice(0, 3).join('\n') })).toThrow(/not closed by EOF/);
+  });
+
   it('refuses a line of a run block that is neither a curl command nor a capture', () => {
     expect(() => stepsOf({ line: 1, text: 'npm run admin -- dlq count' })).toThrow(/line 2: not a curl command/);
   });
