@@ -3,6 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.ts';
 import { t } from './i18n.ts';
+import { href } from './router.ts';
 
 export interface Load<T> {
   data: T | undefined;
@@ -150,6 +151,13 @@ export const PageTitle = ({ children, title }: { children: ComponentChildren; ti
     </h1>
   );
 };
+
+/** Above the page of one item (a campaign, a cohort, …): the way back to the list it belongs to. */
+export const Breadcrumb = ({ list }: { list: 'campaigns' | 'cohorts' | 'currents' | 'partners' | 'segments' }) => (
+  <p class="breadcrumb">
+    <a href={href(list)}>{t(`${list}.title`)}</a>
+  </p>
+);
 
 /** A wide table on a narrow screen scrolls sideways; the region can take the focus so the keyboard scrolls it too. */
 export const TableRegion = ({ label, children }: { label: string; children: ComponentChildren }) => (

@@ -17,6 +17,7 @@ import {
   type TestSend,
 } from '../api.ts';
 import {
+  Breadcrumb,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -318,9 +319,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
 
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('campaigns')}>{t('campaigns.title')}</a>
-      </p>
+      <Breadcrumb list="campaigns" />
       <PageTitle title={title}>{title}</PageTitle>
       <LoadStatus load={segments} />
       {segments.data && (
@@ -722,9 +721,7 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
   const messages = data ? (data.message ? [{ name: data.name, message: data.message }] : (data.steps ?? [])) : [];
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('campaigns')}>{t('campaigns.title')}</a>
-      </p>
+      <Breadcrumb list="campaigns" />
       <PageTitle title={title}>{title}</PageTitle>
       <LoadStatus load={campaign} />
       {data && (

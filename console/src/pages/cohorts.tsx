@@ -1,5 +1,5 @@
 import { path, request, type Cohort, type SyncReport } from '../api.ts';
-import { Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
@@ -87,9 +87,7 @@ export const CohortPage = ({ partner, cohortId }: { partner: string; cohortId: s
   const title = data?.name ?? cohortId;
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('cohorts')}>{t('cohorts.title')}</a>
-      </p>
+      <Breadcrumb list="cohorts" />
       <PageTitle title={title}>{title}</PageTitle>
       <LoadStatus load={cohort} />
       {data && (

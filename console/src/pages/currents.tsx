@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { type Connector, type DeadLetter, path, request } from '../api.ts';
 import {
   ActionButton,
+  Breadcrumb,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -142,9 +143,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     });
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('currents')}>{t('currents.title')}</a>
-      </p>
+      <Breadcrumb list="currents" />
       <PageTitle title={t('currents.connector')}>
         {t('currents.connector')} <span class="mono">{connectorId}</span>
       </PageTitle>

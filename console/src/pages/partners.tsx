@@ -2,6 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '../api.ts';
 import {
   ActionButton,
+  Breadcrumb,
   ErrorMessage,
   Field,
   type Load,
@@ -216,9 +217,7 @@ export const PartnerPage = ({ partner }: { partner: string }) => {
   const endpoint = location.origin;
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('partners')}>{t('partners.title')}</a>
-      </p>
+      <Breadcrumb list="partners" />
       <PageTitle title={name}>{name}</PageTitle>
       <LoadStatus load={partners} />
       {partners.data && !status && <ErrorMessage error={new Error(t('app.notFoundBody'))} />}

@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, path, request, type Cohort, type Segment } from '../api.ts';
-import { ErrorMessage, Loading, PageTitle, useLoad } from '../components.tsx';
+import { Breadcrumb, ErrorMessage, Loading, PageTitle, useLoad } from '../components.tsx';
 import {
   cohortKey,
   conditionsOf,
@@ -276,9 +276,7 @@ export const SegmentEditor = ({ segmentId }: { segmentId?: string }) => {
   const loading = cohorts.loading || segment.loading;
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('segments')}>{t('segments.title')}</a>
-      </p>
+      <Breadcrumb list="segments" />
       <PageTitle title={title}>{title}</PageTitle>
       {loading && <Loading />}
       {cohorts.error !== undefined && <ErrorMessage error={cohorts.error} retry={cohorts.reload} />}

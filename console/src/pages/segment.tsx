@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { type AudienceUser, type ExportJob, path, request, type Segment } from '../api.ts';
 import {
+  Breadcrumb,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -196,9 +197,7 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
   const title = data?.name ?? segmentId;
   return (
     <>
-      <p class="breadcrumb">
-        <a href={href('segments')}>{t('segments.title')}</a>
-      </p>
+      <Breadcrumb list="segments" />
       <PageTitle title={title}>{title}</PageTitle>
       <Notice message={notice} />
       <LoadStatus load={segment} />
