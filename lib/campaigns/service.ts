@@ -80,9 +80,22 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     return campaign;
   };
 
+  // A target names segments that exist when it is saved (a typo is a 400 at once, not at launch); launch
+  // checks again, since a segment can be deleted while the campaign is a draft.
+  const targetFilters = async (workspaceId: string, segmentIds: readonly string[]) => {
+    const filters = [];
+    for (const segmentId of segmentIds) {
+      const segment = await ports.segments.get(workspaceId, segmentId);
+      if (!segment) throw new ValidationError(`Unknown segment in segment_ids: ${segmentId}`);
+      filters.push(segment.filter);
+    }
+    return filters;
+  };
+
   const create = async (workspaceId: string, kind: CampaignKind, body: unknown): Promise<Campaign> => {
     const input = parseBody(kind, body);
     checkUrls(input, ports.allowHttp === true);
+    await targetFilters(workspaceId, input.segmentIds);
     const now = ports.clock().toISOString();
     const campaign: Campaign = {
       workspaceId,
@@ -103,6 +116,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       throw new ConflictError(`Only a draft ${noun(kind)} can be changed; this one is ${current.status}`);
     const input = parseBody(kind, body);
     checkUrls(input, ports.allowHttp === true);
+    await targetFilters(workspaceId, input.segmentIds);
     const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
     if (!(await ports.campaigns.replace(updated, ['draft'])))
       throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
@@ -113,13 +127,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     const current = await require(workspaceId, kind, campaignId);
     if (current.status !== 'draft')
       throw new ConflictError(`Only a draft ${noun(kind)} can be launched; this one is ${current.status}`);
-    const filters = [];
-    for (const segmentId of current.segmentIds) {
-      const segment = await ports.segments.get(workspaceId, segmentId);
-      if (!segment) throw new ValidationError(`Unknown segment in segment_ids: ${segmentId}`);
-      filters.push(segment.filter);
-    }
-    const filter = combineFilters(filters);
+    const filter = combineFilters(await targetFilters(workspaceId, current.segmentIds));
     const now = ports.clock();
     let nextRunAt: string | undefined;
     if (current.delivery.type === 'scheduled') {

@@ -100,7 +100,7 @@ describe('/campaigns', () => {
     expect(archived.body.campaign.status).toBe('archived');
   });
 
-  it('answers 400 for a bad body, a template that does not parse or an injected header, and 404 for an unknown id', async () => {
+  it('answers 400 for a bad body, a template that does not parse, an injected header or an unknown segment, and 404 for an unknown id', async () => {
     // Prepare
     const base = {
       name: 'x',
@@ -116,10 +116,18 @@ describe('/campaigns', () => {
       api('/campaigns', { body: { ...base, message: { url: hook('/x'), headers: { 'X-A': 'a\r\nX-B: b' } } } }),
       api('/campaigns/nope'),
       api('/campaigns', { body: { ...base, message: { url: 'ftp://example.com/hook', body: '{}' } } }),
+      api('/canvases', {
+        body: {
+          name: 'x',
+          segment_ids: ['no-such-segment'],
+          steps: [{ name: 's', delay_seconds: 0, message: { url: hook('/x') } }],
+        },
+      }),
     ]);
 
     // Assess
-    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400, 404, 400]);
+    expect(answers.map((answer) => answer.status)).toEqual([400, 400, 400, 404, 400, 400]);
+    expect(answers[5]!.body.message).toBe('Unknown segment in segment_ids: no-such-segment');
     expect(answers[4]!.body.message).toBe('Invalid message.url: webhook URLs must be https');
     expect(answers[1]!.body.message).toMatch(/^Invalid message body template: /);
     expect(answers[2]!.body.message).toMatch(/CR, LF/);
