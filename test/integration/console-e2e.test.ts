@@ -138,6 +138,25 @@ describe('the console in Chromium', () => {
     await checkPage('partner-heap-new-key');
   });
 
+  it('disables Heap on its page and enables it again from the list, saying so each time', async () => {
+    // Act: on Heap's page, where the test before left the browser.
+    await page.getByRole('button', { name: 'Disable Heap' }).click();
+
+    // Assess
+    await page
+      .getByText('Heap is disabled for this workspace: its requests are refused until you enable it.')
+      .waitFor();
+
+    // Act: back to the list by the breadcrumb.
+    await page.locator('p.breadcrumb').getByRole('link', { name: 'Technology Partners' }).click();
+    await heading('Technology Partners').waitFor();
+    await page.getByRole('button', { name: 'Enable Heap' }).click();
+
+    // Assess: enabled again (the tests after this one sync Heap's cohorts).
+    await page.getByText('Heap is now enabled for this workspace.').waitFor();
+    await page.getByRole('button', { name: 'Disable Heap' }).waitFor();
+  });
+
   it('shows a cohort the partner synced with that key, with its count, names as text', async () => {
     // Prepare: users, then Heap's requests with the key the console gave.
     const workspace = workspaceClient(stack);

@@ -22,6 +22,12 @@ const loadPartners = () => request<{ partners: PartnerStatus[] }>('GET', '/works
 const setEnabled = (partner: string, enabled: boolean) =>
   request<{ partner: PartnerStatus }>('PUT', path`/workspace/partners/${partner}`, { enabled });
 
+/** Shows a partner's new status (as the API answered the change) in place of its old one. */
+const showStatus = (partners: Load<{ partners: PartnerStatus[] }>, status: PartnerStatus) =>
+  partners.setData({
+    partners: (partners.data?.partners ?? []).map((item) => (item.partner === status.partner ? status : item)),
+  });
+
 const StatusBadge = ({ status }: { status: PartnerStatus }) => (
   <span class={status.enabled ? 'badge on' : 'badge off'}>
     {status.enabled ? t('partners.enabled') : t('partners.disabled')}
@@ -57,9 +63,7 @@ export const PartnersPage = () => {
   const [error, setError] = useState<unknown>();
   const changed = (status: PartnerStatus) => {
     setError(undefined);
-    partners.setData({
-      partners: (partners.data?.partners ?? []).map((item) => (item.partner === status.partner ? status : item)),
-    });
+    showStatus(partners, status);
     const name = partnerName(status.partner);
     setNotice(
       status.enabled ? t('partners.nowEnabled', { partner: name }) : t('partners.nowDisabled', { partner: name }),
@@ -225,17 +229,7 @@ export const PartnerPage = ({ partner }: { partner: string }) => {
         <>
           <p class="status-line">
             <StatusBadge status={status} />{' '}
-            <ToggleButton
-              status={status}
-              onChanged={(changed) =>
-                partners.setData({
-                  partners: (partners.data?.partners ?? []).map((item) =>
-                    item.partner === changed.partner ? changed : item,
-                  ),
-                })
-              }
-              onError={setError}
-            />
+            <ToggleButton status={status} onChanged={(changed) => showStatus(partners, changed)} onError={setError} />
           </p>
           {!status.enabled && <p class="warning">{t('partner.disabledNote', { partner: name })}</p>}
           {!status.available && <p class="warning">{t('partners.unavailable')}</p>}
