@@ -259,6 +259,8 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const [delayMinutes, setDelayMinutes] = useState('0');
   const [reeligible, setReeligible] = useState('');
   const [steps, setSteps] = useState<StepDraft[]>(() => [newStep(1)]);
+  const updateStep = (id: number, change: Partial<StepDraft>) =>
+    setSteps((current) => current.map((item) => (item.id === id ? { ...item, ...change } : item)));
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const title = kind === 'campaign' ? t('campaigns.titleNewCampaign') : t('campaigns.titleNewCanvas');
@@ -497,13 +499,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                         id={`step-${step.id}-name`}
                         value={step.name}
                         onInput={(event) =>
-                          setSteps((current) =>
-                            current.map((item) =>
-                              item.id === step.id
-                                ? { ...item, name: (event.currentTarget as HTMLInputElement).value }
-                                : item,
-                            ),
-                          )
+                          updateStep(step.id, { name: (event.currentTarget as HTMLInputElement).value })
                         }
                       />
                     </div>
@@ -515,24 +511,12 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                         min={0}
                         value={step.delayMinutes}
                         onInput={(event) =>
-                          setSteps((current) =>
-                            current.map((item) =>
-                              item.id === step.id
-                                ? { ...item, delayMinutes: (event.currentTarget as HTMLInputElement).value }
-                                : item,
-                            ),
-                          )
+                          updateStep(step.id, { delayMinutes: (event.currentTarget as HTMLInputElement).value })
                         }
                       />
                     </div>
                   </div>
-                  <MessageFields
-                    id={`step-${step.id}`}
-                    draft={step}
-                    onChange={(draft) =>
-                      setSteps((current) => current.map((item) => (item.id === step.id ? { ...item, ...draft } : item)))
-                    }
-                  />
+                  <MessageFields id={`step-${step.id}`} draft={step} onChange={(draft) => updateStep(step.id, draft)} />
                   {steps.length > 1 && (
                     <button
                       type="button"
