@@ -143,15 +143,19 @@ interface StepDraft extends MessageDraft {
   name: string;
   delayMinutes: string;
 }
+/** A new message: a JSON POST, its URL and body still to fill in. */
+const newMessage = (): MessageDraft => ({
+  url: '',
+  method: 'POST',
+  headers: 'content-type: application/json',
+  body: '',
+});
 let nextStep = 1;
 const newStep = (n: number): StepDraft => ({
   id: nextStep++,
   name: t('campaigns.step', { n }),
   delayMinutes: '0',
-  url: '',
-  method: 'POST',
-  headers: 'content-type: application/json',
-  body: '',
+  ...newMessage(),
 });
 
 /** "Name: value" lines as the API's header map. */
@@ -243,12 +247,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const segments = useLoad(loadSegments, []);
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<string[]>(segmentId ? [segmentId] : []);
-  const [message, setMessage] = useState<MessageDraft>({
-    url: '',
-    method: 'POST',
-    headers: 'content-type: application/json',
-    body: '',
-  });
+  const [message, setMessage] = useState<MessageDraft>(newMessage);
   const [deliveryType, setDeliveryType] = useState<'scheduled' | 'action_based'>('scheduled');
   const [when, setWhen] = useState<'now' | 'at' | 'recurring'>('now');
   const [at, setAt] = useState('');
