@@ -40,6 +40,7 @@ import {
   rotateDataImportKey,
   setPartnerEnabled,
   type WorkspaceSettingsStore,
+  workspaceView,
 } from '../../lib/workspaces/settings.js';
 import { audiencePage, parseSegmentBody, requireSegment, type SegmentPorts } from '../../lib/segments/service.js';
 import {
@@ -434,15 +435,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     path: '/workspace',
     handle: async (api, workspaceId) => {
       const workspace = await requireWorkspace(requireSettings(api), workspaceId);
-      return json(200, {
-        workspace: {
-          workspace_id: workspace.workspaceId,
-          name: workspace.name,
-          partners: workspace.partners,
-          created_at: workspace.createdAt,
-        },
-        message: 'success',
-      });
+      return json(200, { workspace: workspaceView(workspace), message: 'success' });
     },
   },
   {

@@ -42,6 +42,14 @@ export interface PartnerStatus {
   available: boolean;
 }
 
+/** A workspace as the API's `GET /workspace` answers it and the admin CLI prints it (never its keys). */
+export const workspaceView = (workspace: Workspace) => ({
+  workspace_id: workspace.workspaceId,
+  name: workspace.name,
+  partners: workspace.partners,
+  created_at: workspace.createdAt,
+});
+
 export const partnerStatusView = (status: PartnerStatus) => ({
   partner: status.partner,
   enabled: status.enabled,

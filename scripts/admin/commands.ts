@@ -22,6 +22,7 @@ import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
 import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
 import { createKeyHasher } from '../../lib/workspaces/keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
+import { workspaceView } from '../../lib/workspaces/settings.js';
 import type { KeyKind, Workspace } from '../../lib/workspaces/types.js';
 import { type Args, CliError, type Command, type OptionSpec, type Output, UsageError } from './cli.js';
 import { INVOCATION, QUEUES, type QueueName, queueUrl, suggest, type Target } from './target.js';
@@ -92,13 +93,6 @@ const fields = (record: Record<string, unknown>): string =>
       return `${name}: ${shown}`;
     })
     .join('\n');
-
-const workspaceView = (workspace: Workspace) => ({
-  workspace_id: workspace.workspaceId,
-  name: workspace.name,
-  partners: workspace.partners,
-  created_at: workspace.createdAt,
-});
 
 const partnerList = (raw: string): string[] => {
   const partners = [
