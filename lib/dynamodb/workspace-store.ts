@@ -16,7 +16,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { assertStrongKey, generateId, generateKey, keyHint, type KeyHasher } from '../workspaces/keys.js';
+import { assertStrongKey, generateId, generateKey, graceEndsAt, keyHint, type KeyHasher } from '../workspaces/keys.js';
 import { KNOWN_PARTNERS } from '../workspaces/partners.js';
 import type { KeyInfo, WorkspaceSettingsStore } from '../workspaces/settings.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
@@ -268,8 +268,7 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     const fields = keyFields(kind);
     const hashField = fields.hash;
     const oldHash = item[hashField];
-    // Rounded up: a grace of N seconds lasts at least N seconds (rounded down, 1 s could last 1 ms).
-    const expiresAt = Math.ceil(now.getTime() / 1000) + Math.max(0, graceSeconds);
+    const expiresAt = graceEndsAt(now, graceSeconds);
     await this.client.send(
       new TransactWriteCommand({
         TransactItems: [

@@ -125,3 +125,14 @@ export const maskKey = (key: unknown): string => {
  * secret), enough for a customer to tell which key a partner holds, never enough to use it.
  */
 export const keyHint = (key: string): string => `…${key.slice(-4)}`;
+
+/**
+ * When a key rotated out with a grace of `graceSeconds` stops working, in epoch seconds.
+ * Rounded up: a grace of N seconds lasts at least N seconds (rounded down, 1 s could last 1 ms).
+ */
+export const graceEndsAt = (now: Date, graceSeconds: number): number =>
+  Math.ceil(now.getTime() / 1000) + Math.max(0, graceSeconds);
+
+/** What a rotation answers about the old key: until when it works (ISO), or null if it stopped at once. */
+export const oldKeyWorksUntil = (now: Date, graceSeconds: number): string | null =>
+  graceSeconds > 0 ? new Date(graceEndsAt(now, graceSeconds) * 1000).toISOString() : null;

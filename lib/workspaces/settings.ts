@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { describeIssues } from '../contract/partner.js';
-import { keyHint } from './keys.js';
+import { keyHint, oldKeyWorksUntil } from './keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from './partners.js';
 import type { KeyKind, PartnerRegistration, Workspace } from './types.js';
 
@@ -147,13 +147,11 @@ export const rotateDataImportKey = async (
   const { grace_seconds: grace = 0 } = parse(Rotation, body, 'key rotation');
   await requireWorkspace(store, workspaceId);
   const key = await store.rotateKey(workspaceId, kind, grace, now);
-  // As the store computes it: the grace rounded up to the second.
-  const until = grace > 0 ? new Date((Math.ceil(now.getTime() / 1000) + grace) * 1000).toISOString() : null;
   return {
     kind,
     key,
     hint: keyHint(key),
     created_at: now.toISOString(),
-    previous_key_expires_at: until,
+    previous_key_expires_at: oldKeyWorksUntil(now, grace),
   };
 };

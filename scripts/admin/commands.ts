@@ -20,7 +20,7 @@ import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { moveDeadLetters, redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
 import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
-import { createKeyHasher } from '../../lib/workspaces/keys.js';
+import { createKeyHasher, oldKeyWorksUntil } from '../../lib/workspaces/keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import { workspaceView } from '../../lib/workspaces/settings.js';
 import type { KeyKind, Workspace } from '../../lib/workspaces/types.js';
@@ -254,8 +254,7 @@ const workspaceCommands: Command<Target>[] = [
       const workspace = await requireWorkspace(target, args);
       const now = new Date();
       const key = await stores(target).workspaces.rotateKey(workspace.workspaceId, kind, grace, now);
-      // As the store computes it: rounded up to the second.
-      const until = grace > 0 ? new Date((Math.ceil(now.getTime() / 1000) + grace) * 1000).toISOString() : null;
+      const until = oldKeyWorksUntil(now, grace);
       return {
         json: { workspace_id: workspace.workspaceId, kind, key, old_key_works_until: until },
         text: [
