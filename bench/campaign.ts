@@ -24,6 +24,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalStack } from '../lib/local/stack.js';
 import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
 import {
@@ -75,6 +76,20 @@ const campaignsTable = (
 ).Resources.CampaignsTable.Properties;
 const BODY = '{"to":"{{ external_id }}","campaign":"{{ campaign.name }}"}';
 
+/** Messages in a queue, visible or in flight. */
+const queueDepth = async (queueUrl: string): Promise<number> => {
+  const { Attributes } = await stack.clients.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+};
+
 const waitFor = async (check: () => boolean, timeoutMs: number, what: string) => {
   const started = now();
   while (!check()) {
@@ -100,12 +115,19 @@ const timed =
       onDone(now() - started, event.Records.length);
     }
   };
+let eventsPublished = 0;
 const stack = await startLocalStack({
   prefix: `cmp${Date.now().toString(36)}`,
   poll: true,
   visibilityTimeoutSeconds: 180,
   watchEvents: false,
   exportsFolder: 'bench/.exports',
+  wrapEventPublisher: (publisher) => ({
+    publish: async (events) => {
+      await publisher.publish(events);
+      eventsPublished += events.length;
+    },
+  }),
   campaigns: {
     tickEveryMs: 0,
     senderConcurrency: SENDERS,
@@ -195,6 +217,24 @@ try {
   }
   await bulkWrite(documents, stack.tables.users, userItems(), WRITERS, 'users');
   await bulkWrite(documents, stack.tables.cohorts, cohortItems(), WRITERS, 'memberships');
+  // The seeded registers reach the table's stream like a sync's: the events function
+  // publishes N membership events and the campaigns function reads them (no campaign is
+  // triggered by this cohort). They are let through before the measured run, which they
+  // would otherwise share the machine with.
+  const drainStarted = now();
+  const eventsQueue = stack.campaigns.queues.events.queueUrl;
+  for (let quietSince = now(), published = -1; ; ) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const depth = await queueDepth(eventsQueue);
+    if (eventsPublished !== published || depth > 0) {
+      published = eventsPublished;
+      quietSince = now();
+    } else if (now() - quietSince > 5_000) break;
+    if (now() - drainStarted > 600_000) throw new Error(`seeded events not drained: ${eventsPublished} published`);
+  }
+  log(
+    `  seeded membership events: ${eventsPublished.toLocaleString('en-US')} published and read in ${((now() - drainStarted) / 1000).toFixed(0)} s, before the run`,
+  );
 
   const segment = await call<{ segment: { segment_id: string } }>('/segments', {
     name: 'Bench audience',
@@ -210,8 +250,19 @@ try {
   });
   await call(`/campaigns/${scheduled.campaign.campaign_id}/launch`, {});
   const scheduledCount = () => receiver.received.filter((webhook) => webhook.path === '/scheduled').length;
+  // Whether the sender or the audience chunks bind: the sends queue's depth, every 2 s.
+  const sendsDepth: number[] = [];
+  const sampler = setInterval(() => {
+    queueDepth(stack.campaigns.queues.sends.queueUrl).then(
+      (depth) => sendsDepth.push(depth),
+      () => undefined,
+    );
+  }, 2_000);
   limits.reset();
   limits.enabled = true;
+  // Only the run's invocations (the seeded events' batches went through the same wrapper).
+  senderBatches.length = 0;
+  workBatches.length = 0;
   const campaignStarted = now();
   let progress = campaignStarted;
   await stack.campaigns.tick();
@@ -242,6 +293,7 @@ try {
   }
   const recordedMs = now() - campaignStarted;
   limits.enabled = false;
+  clearInterval(sampler);
   // The run's own invocations (the action-based part below adds more).
   const runBatches = [...senderBatches];
   const runWork = [...workBatches];
@@ -405,6 +457,8 @@ try {
       outcomesRecordedSeconds: recordedMs / 1000,
       audienceQueuedSeconds: audienceQueuedMs / 1000,
       // The campaigns function's work during the run: the tick and the audience chunks (5,000 users each).
+      meanSendsQueueDepth: Math.round(mean(sendsDepth)),
+      maxSendsQueueDepth: Math.max(0, ...sendsDepth),
       workInvocations: runWork.length,
       meanWorkMs: Math.round(mean(runWork)),
       senderBatches: runBatches.length,
@@ -458,7 +512,7 @@ try {
     [
       '',
       `scheduled campaign: ${figure(campaignRate)} webhooks/s (${USERS.toLocaleString('en-US')} in ${(campaignMs / 1000).toFixed(1)} s; outcomes recorded at ${(recordedMs / 1000).toFixed(1)} s) against ${figure(rawRate)} POSTs/s from a tight loop, ${IN_FLIGHT} in flight: ratio ${result.ratio} (goal 0.8: ${result.ratio >= 0.8 ? 'met' : 'NOT met'}); ${problems.length === 0 ? 'exact' : `NOT exact: ${problems.join('; ')}`}`,
-      `sender batches: ${runBatches.length}, ${result.scheduled.meanRecordsPerBatch} records each on average, ${result.scheduled.meanBatchMs} ms mean, ${result.scheduled.p99BatchMs} ms p99; audience queued by ${(audienceQueuedMs / 1000).toFixed(1)} s (${runWork.length} work invocations, ${result.scheduled.meanWorkMs} ms mean)`,
+      `sender batches: ${runBatches.length}, ${result.scheduled.meanRecordsPerBatch} records each on average, ${result.scheduled.meanBatchMs} ms mean, ${result.scheduled.p99BatchMs} ms p99; audience queued by ${(audienceQueuedMs / 1000).toFixed(1)} s (${runWork.length} work invocations, ${result.scheduled.meanWorkMs} ms mean); sends queue depth ${result.scheduled.meanSendsQueueDepth} mean, ${result.scheduled.maxSendsQueueDepth} max`,
       `DynamoDB per message: ${result.dynamodb.requestsPerMessage} requests, ${result.dynamodb.billedWriteUnitsPerMessage} WRU, ${result.dynamodb.billedReadUnitsPerMessage} RRU (${JSON.stringify(byTable)})`,
       `  by command: ${Object.entries(byCommand)
         .map(
