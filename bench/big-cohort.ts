@@ -13,7 +13,7 @@
  *   number of items written by the fastest raw path (BatchWriteItem 25 × 16 in flight)
  *   in the same run, as the local ceiling.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -24,6 +24,7 @@ import {
   countPublishes,
   limitSync,
   log,
+  machineDescription,
   now,
   pool,
   postAsPartner,
@@ -254,12 +255,7 @@ try {
   const result = {
     at: new Date().toISOString(),
     scenario: 'big-cohort',
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    machine: machineDescription(),
     parameters: {
       users: USERS,
       requests: REQUESTS,

@@ -21,7 +21,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -39,7 +38,7 @@ import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { SafeHttpClient } from '../lib/webhooks/safe-http.js';
 import { applyAwsLimits, projectAwsTime, tableShape, tableShapes } from '../lib/local/aws-limits.js';
 import type { SqsHandler } from '../lib/local/sqs-poller.js';
-import { billedUnits, bulkWrite, log, mean, now, percentile, pool } from './lib/harness.js';
+import { billedUnits, bulkWrite, log, machineDescription, mean, now, percentile, pool } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -446,7 +445,7 @@ try {
   const result = {
     scenario: 'campaign',
     at: new Date().toISOString(),
-    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    machine: machineDescription(),
     users: USERS,
     inFlight: IN_FLIGHT,
     senders: SENDERS,

@@ -13,7 +13,7 @@
  * Prints a table, writes bench/results/<time>.json and latest.json, and a chart.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -27,6 +27,7 @@ import {
   countPublishes,
   limitSync,
   log,
+  machineDescription,
   mean,
   now,
   percentile,
@@ -255,12 +256,7 @@ try {
   const rawRate = CHANGES / (rawMs / 1000);
   const result = {
     at: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    machine: machineDescription(),
     parameters: {
       requests: REQUESTS,
       identifiersPerRequest: IDS_PER_REQUEST,

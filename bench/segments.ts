@@ -13,7 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../lib/local/stack.js';
 import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
@@ -28,7 +27,7 @@ import {
 import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
-import { bulkWrite, log, now, percentile } from './lib/harness.js';
+import { bulkWrite, log, machineDescription, now, percentile } from './lib/harness.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -291,12 +290,7 @@ try {
   const run = {
     at: new Date().toISOString(),
     scenario: 'segments',
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-    },
+    machine: machineDescription(),
     parameters: { users: USERS, cohorts: COHORTS, writers: WRITERS, samples: SAMPLES, limit: LIMIT },
     seeding: {
       users: usersWritten,

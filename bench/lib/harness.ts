@@ -1,10 +1,19 @@
 /** What every benchmark scenario shares: the stack, pools, statistics, a partner that retries as the contract says. */
+import { cpus, totalmem } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
 export const now = () => performance.now();
+
+/** The machine a result was measured on, recorded with every scenario's figures. */
+export const machineDescription = () => ({
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+});
 export const log = (message: string) => console.error(`[bench] ${message}`);
 
 export const percentile = (samples: readonly number[], p: number) => {
