@@ -301,6 +301,20 @@ describe('the packaged CloudFormation template', () => {
     expect(missing).toEqual([]);
   });
 
+  it('alarms on the 5XX answers of every HTTP API (a 500 the error handler answers is no Lambda error)', () => {
+    // Prepare
+    const apis = ofType('AWS::ApiGatewayV2::Api');
+
+    // Act
+    const missing = apis
+      .filter(([apiId]) => alarmsOn('AWS/ApiGateway', '5xx', { ApiId: { Ref: apiId } }).length === 0)
+      .map(([apiId]) => apiId);
+
+    // Assess
+    expect(apis.length).toBeGreaterThan(0);
+    expect(missing).toEqual([]);
+  });
+
   it('alarms on throttled reads and writes of every table and every index', () => {
     // Prepare: the TableName dimension alone counts the table only; an index needs its own
     // (DynamoDB: "Metrics and dimensions", ReadThrottleEvents / WriteThrottleEvents).
