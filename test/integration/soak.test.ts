@@ -39,7 +39,8 @@ describe('the chaos soak', () => {
       expect(injected(/^sync died/)).toBeGreaterThan(0);
       expect(injected(/^ingest queue refused/)).toBeGreaterThan(0);
       expect(injected(/^duplicate deliveries/)).toBeGreaterThan(0);
-      expect(injected(/^throttling storms/)).toBeGreaterThan(0);
+      // One storm in three is severe, at random: a minute holds a few, all severe now and then.
+      expect(injected(/^(severe )?throttling storms/)).toBeGreaterThan(0);
       expect(injected(/^DynamoDB throttled/)).toBeGreaterThan(0);
       expect(injected(/^cohort store outages/)).toBe(1);
       expect(injected(/^dead letters redriven/)).toBeGreaterThan(0);
