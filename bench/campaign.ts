@@ -25,20 +25,11 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalStack } from '../lib/local/stack.js';
-import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
-import {
-  cohortKey,
-  cohortListKey,
-  cohortSortKey,
-  laneSortKey,
-  memberSortKey,
-  registerKey,
-} from '../lib/dynamodb/membership-store.js';
-import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { SafeHttpClient } from '../lib/webhooks/safe-http.js';
 import { applyAwsLimits, projectAwsTime, tableShape, tableShapes } from '../lib/local/aws-limits.js';
 import type { SqsHandler } from '../lib/local/sqs-poller.js';
 import { billedUnits, bulkWrite, log, machineDescription, mean, now, percentile, pool } from './lib/harness.js';
+import { seededCohort, seededProfiles } from './lib/seeding.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -171,51 +162,20 @@ try {
     .toString('hex')
     .match(/.{24}/g)!;
   const cohort = { workspaceId, partner: 'heap', cohortId: 'bench-audience' };
-  function* userItems() {
-    for (let i = 0; i < USERS; i += 1) {
-      const brazeId = brazeIds[i]!;
-      yield {
-        pk: profileKey(workspaceId, brazeId),
-        ...workspaceIndexKeys(workspaceId, brazeId),
-        brazeId,
-        workspaceId,
-        externalId: `bench-${i}`,
-        aliases: [],
-        deviceIds: [],
-        customAttributes: {},
-        createdAt: seededAt,
-        updatedAt: seededAt,
-      };
-    }
-    for (let lane = 0; lane < USER_COUNT_LANES; lane += 1) {
-      const share = Math.floor(USERS / USER_COUNT_LANES) + (lane < USERS % USER_COUNT_LANES ? 1 : 0);
-      yield { pk: userCountKey(workspaceId, lane), users: share, lastCreatedAt: seededAt };
-    }
-  }
-  function* cohortItems() {
-    for (const brazeId of brazeIds)
-      yield {
-        pk: registerKey(cohort, registerShardOf(brazeId)),
-        sk: memberSortKey(brazeId),
-        brazeId,
-        member: true,
-        orderKey: '0',
-        effect: 'added',
-        updatedAt: seededAt,
-      };
-    yield {
-      pk: cohortListKey(workspaceId),
-      sk: cohortSortKey(cohort),
-      partner: 'heap',
-      cohortId: cohort.cohortId,
-      name: 'Bench audience',
-      firstSeenAt: seededAt,
-      lastSyncedAt: seededAt,
-    };
-    yield { pk: cohortKey(cohort), sk: laneSortKey(0), members: USERS };
-  }
-  await bulkWrite(documents, stack.tables.users, userItems(), WRITERS, 'users');
-  await bulkWrite(documents, stack.tables.cohorts, cohortItems(), WRITERS, 'memberships');
+  await bulkWrite(
+    documents,
+    stack.tables.users,
+    seededProfiles(workspaceId, brazeIds, 'bench-', seededAt),
+    WRITERS,
+    'users',
+  );
+  await bulkWrite(
+    documents,
+    stack.tables.cohorts,
+    seededCohort(cohort, 'Bench audience', brazeIds, seededAt),
+    WRITERS,
+    'memberships',
+  );
   // The seeded registers reach the table's stream like a sync's: the events function
   // publishes N membership events and the campaigns function reads them (no campaign is
   // triggered by this cohort). They are let through before the measured run, which they

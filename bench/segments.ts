@@ -15,19 +15,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../lib/local/stack.js';
-import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../lib/dynamodb/user-store.js';
-import {
-  cohortKey,
-  cohortListKey,
-  cohortSortKey,
-  laneSortKey,
-  memberSortKey,
-  registerKey,
-} from '../lib/dynamodb/membership-store.js';
-import { registerShardOf } from '../lib/dynamodb/shards.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
 import { bulkWrite, log, machineDescription, now, percentile } from './lib/harness.js';
+import { seededCohort, seededProfiles } from './lib/seeding.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -122,58 +113,24 @@ try {
   // Profiles (with their byWorkspace keys) and the count lanes; not the identifier index
   // items, which segments never read (half the items to write).
   log(`seeding ${USERS.toLocaleString('en-US')} users (profiles) and the user count`);
-  function* userItems() {
-    for (let i = 0; i < USERS; i += 1) {
-      const brazeId = brazeIds[i]!;
-      yield {
-        pk: profileKey(workspaceId, brazeId),
-        ...workspaceIndexKeys(workspaceId, brazeId),
-        brazeId,
-        workspaceId,
-        externalId: `seg-user-${i}`,
-        aliases: [],
-        deviceIds: [],
-        customAttributes: {},
-        createdAt: seededAt,
-        updatedAt: seededAt,
-      };
-    }
-    for (let lane = 0; lane < USER_COUNT_LANES; lane += 1) {
-      const share = Math.floor(USERS / USER_COUNT_LANES) + (lane < USERS % USER_COUNT_LANES ? 1 : 0);
-      yield { pk: userCountKey(workspaceId, lane), users: share, lastCreatedAt: seededAt };
-    }
-  }
-  const usersWritten = await writeAll(stack.tables.users, userItems(), 'users');
+  const usersWritten = await writeAll(
+    stack.tables.users,
+    seededProfiles(workspaceId, brazeIds, 'seg-user-', seededAt),
+    'users',
+  );
 
   const memberCounts = fractions.map(() => 0);
   log(`seeding ${COHORTS} cohorts (registers under their 32 shards, the cohort item, a count lane)`);
   function* cohortItems() {
     for (let k = 0; k < COHORTS; k += 1) {
-      const ref = { workspaceId, partner: 'heap', cohortId: cohortId(k) };
-      for (let i = 0; i < USERS; i += 1) {
-        if (!isMember(k, i)) continue;
-        memberCounts[k]! += 1;
-        const brazeId = brazeIds[i]!;
-        yield {
-          pk: registerKey(ref, registerShardOf(brazeId)),
-          sk: memberSortKey(brazeId),
-          brazeId,
-          member: true,
-          orderKey: '0',
-          effect: 'added',
-          updatedAt: seededAt,
-        };
-      }
-      yield {
-        pk: cohortListKey(workspaceId),
-        sk: cohortSortKey(ref),
-        partner: 'heap',
-        cohortId: ref.cohortId,
-        name: `Cohort ${k}`,
-        firstSeenAt: seededAt,
-        lastSyncedAt: seededAt,
+      const members = function* () {
+        for (let i = 0; i < USERS; i += 1) {
+          if (!isMember(k, i)) continue;
+          memberCounts[k]! += 1;
+          yield brazeIds[i]!;
+        }
       };
-      yield { pk: cohortKey(ref), sk: laneSortKey(0), members: memberCounts[k]! };
+      yield* seededCohort({ workspaceId, partner: 'heap', cohortId: cohortId(k) }, `Cohort ${k}`, members(), seededAt);
     }
   }
   const registersWritten = await writeAll(stack.tables.cohorts, cohortItems(), 'memberships');
