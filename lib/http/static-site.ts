@@ -35,7 +35,8 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[a-z0-9]+$/;
 export const isAssetName = (name: string): boolean => ASSET_NAME.test(name) && !name.includes('..');
 
 export const folderSite = (root: string): StaticSite => {
-  // A handful of small files, read once per instance.
+  // A handful of small files, read once per instance. Only files that exist stay cached: any
+  // well-formed asset name may be asked for, so remembered misses would grow without bound.
   const cache = new Map<string, Promise<StaticFile | undefined>>();
   return {
     get: (name) => {
@@ -44,7 +45,10 @@ export const folderSite = (root: string): StaticSite => {
         const extension = name.slice(name.lastIndexOf('.'));
         file = readFile(join(root, name)).then(
           (body) => ({ body, contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream' }),
-          () => undefined,
+          () => {
+            cache.delete(name);
+            return undefined;
+          },
         );
         cache.set(name, file);
       }
