@@ -47,6 +47,12 @@ export interface LocalCampaignOptions {
   retry?: SenderPorts['retry'];
   /** Steps due within this go to the sends queue with a delay (default 5 min; tests 0: every delay is a timer). */
   horizonMs?: number;
+  /**
+   * How long a sender's claim holds a message (default 2 min, as on AWS). A copy of a
+   * message another delivery holds comes back when the lease ends: tests that wait for
+   * everything to settle shorten it.
+   */
+  leaseMs?: number;
   /** How long definitions are reused (default 1 s locally; tests 0). */
   cacheTtlMs?: number;
   /** Put a tick on the work queue this often (default 60 s, as EventBridge Scheduler does in AWS; 0: no ticker). */
@@ -222,6 +228,7 @@ export const startLocalCampaigns = async (context: {
     webhooks,
     clock,
     retry: options.retry,
+    leaseMs: options.leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 1_000,
   });
   const service = createCampaignService({
@@ -302,6 +309,8 @@ export const startLocalCampaigns = async (context: {
     handlers,
     receiver,
     webhooks: safe,
+    /** The pollers standing in for the campaigns and sender functions' event source mappings (none without polling). */
+    pollers,
     /** Runs the minute tick now (as the scheduler's message would), with the campaigns' clock. */
     tick: () => journeys.tick(),
     stop: async () => {

@@ -4,9 +4,25 @@
  * - records named in `batchItemFailures` are left on the queue, to come back after the
  *   visibility timeout; the others are deleted;
  * - a handler that throws, times out or answers something malformed fails the whole batch;
- * - the queue's redrive policy moves a record to the DLQ after maxReceiveCount receives.
+ * - the queue's redrive policy moves a record to the DLQ after maxReceiveCount receives;
+ * - a record is never handed out again while its batch still runs. On AWS the visibility
+ *   timeout is at least 6 × the function timeout (infra test), so that holds by itself.
+ *   Tests and the soak shorten a queue's visibility timeout so that failed records come
+ *   back quickly; the poller then receives with the function's timeout as the visibility
+ *   and, once the batch is over, makes each failed record visible after the queue's own
+ *   (short) timeout, unless the handler set that record's visibility itself (the sender's
+ *   retry delays). Without this a batch slower than the short timeout was handed to a
+ *   second invocation while it ran, so a slower machine did more work: the duplicates
+ *   made conflicts, the conflicts made it slower still.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lambdaContext } from './lambda-context.js';
@@ -30,6 +46,44 @@ export interface PollerOptions {
 
 export interface Poller {
   stop(): Promise<void>;
+  /**
+   * Resolves once a poll that began after the call found nothing while no batch was
+   * running: at that moment this poller had nothing to do. Progress by events, not time:
+   * what `LocalStack.settled()` builds on to assert that something did not happen.
+   */
+  idle(): Promise<void>;
+  /** Batches handed to the function so far. */
+  readonly batches: number;
+}
+
+/**
+ * Receipt handles whose visibility somebody changed through this client (a handler's own
+ * retry delay): the poller leaves those as they were set. One watch per client.
+ */
+const visibilityChanges = new WeakMap<SQSClient, Set<string>>();
+const watchVisibilityChanges = (client: SQSClient): Set<string> => {
+  const known = visibilityChanges.get(client);
+  if (known) return known;
+  const changed = new Set<string>();
+  visibilityChanges.set(client, changed);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = (args as { input: { ReceiptHandle?: string; Entries?: { ReceiptHandle?: string }[] } }).input;
+      if (context.commandName === 'ChangeMessageVisibilityCommand' && input.ReceiptHandle)
+        changed.add(input.ReceiptHandle);
+      if (context.commandName === 'ChangeMessageVisibilityBatchCommand')
+        for (const entry of input.Entries ?? []) if (entry.ReceiptHandle) changed.add(entry.ReceiptHandle);
+      return next(args);
+    },
+    { step: 'initialize', name: 'localPollerVisibilityWatch' },
+  );
+  return changed;
+};
+
+/** A waiter for the next idle poll that begins after `after`. */
+interface IdleWaiter {
+  after: number;
+  resolve: () => void;
 }
 
 const toRecord = (message: Message, queueArn: string): SQSRecord => ({
@@ -67,7 +121,53 @@ export const recordsToDelete = (records: readonly SQSRecord[], response: unknown
 export const startPoller = (options: PollerOptions): Poller => {
   const { client, queueUrl, queueArn, handler } = options;
   const functionName = options.functionName ?? 'sync';
+  const changedVisibility = watchVisibilityChanges(client);
   let running = true;
+  let batches = 0;
+  let busy = 0;
+  let polls = 0;
+  let waiters: IdleWaiter[] = [];
+
+  /** The queue's own visibility timeout, and the one receives use so that a running batch is not handed out again. */
+  let visibility: Promise<{ queueSeconds: number; receiveSeconds?: number }> | undefined;
+  const visibilityOf = () =>
+    (visibility ??= client
+      .send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }))
+      .then(({ Attributes }) => {
+        const queueSeconds = Number(Attributes?.VisibilityTimeout ?? 30);
+        // The handler's time, and a little for the deletes after it.
+        const batchSeconds = Math.ceil(options.timeoutMs / 1000) + 5;
+        return { queueSeconds, receiveSeconds: queueSeconds >= batchSeconds ? undefined : batchSeconds };
+      })
+      .catch((error: unknown) => {
+        visibility = undefined;
+        throw error;
+      }));
+
+  /** Failed records of a batch received with the longer visibility: visible again after the queue's own. */
+  const releaseFailed = async (failed: readonly SQSRecord[]) => {
+    const { queueSeconds, receiveSeconds } = await visibilityOf();
+    const release = failed.filter((record) => !changedVisibility.has(record.receiptHandle));
+    if (receiveSeconds === undefined || release.length === 0) return;
+    // AWS: ChangeMessageVisibilityBatch takes at most 10 entries.
+    await Promise.all(
+      Array.from({ length: Math.ceil(release.length / 10) }, (_, call) =>
+        client
+          .send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: release.slice(call * 10, call * 10 + 10).map((record, index) => ({
+                Id: String(index),
+                ReceiptHandle: record.receiptHandle,
+                VisibilityTimeout: queueSeconds,
+              })),
+            }),
+          )
+          // A record whose receipt is no longer valid is visible already.
+          .catch(() => undefined),
+      ),
+    );
+  };
 
   const runBatch = async (messages: Message[]): Promise<void> => {
     const records = messages.map((message) => toRecord(message, queueArn));
@@ -101,13 +201,28 @@ export const startPoller = (options: PollerOptions): Poller => {
         ),
       ),
     );
+    const deleted = new Set(toDelete.map((record) => record.receiptHandle));
+    await releaseFailed(records.filter((record) => !deleted.has(record.receiptHandle))).catch((caught: unknown) => {
+      console.error(`[${functionName}] failed records keep the longer visibility timeout:`, caught);
+    });
+    for (const record of records) changedVisibility.delete(record.receiptHandle);
     options.onBatch?.({ received: records.length, failed: records.length - toDelete.length, error });
+  };
+
+  /** A poll that began as number `poll` found nothing: wake those who asked before it began, if nothing runs. */
+  const polledEmpty = (poll: number) => {
+    if (busy > 0) return;
+    const ready = waiters.filter((waiter) => waiter.after < poll);
+    waiters = waiters.filter((waiter) => waiter.after >= poll);
+    for (const waiter of ready) waiter.resolve();
   };
 
   const loop = async (): Promise<void> => {
     while (running) {
       let messages: Message[] = [];
+      const poll = (polls += 1);
       try {
+        const { receiveSeconds } = await visibilityOf();
         const batchSize = options.batchSize ?? 10;
         // SQS gives at most 10 per call; like Lambda's batching window, gather up to batchSize.
         for (let first = true; messages.length < batchSize; first = false) {
@@ -116,6 +231,7 @@ export const startPoller = (options: PollerOptions): Poller => {
               QueueUrl: queueUrl,
               MaxNumberOfMessages: Math.min(10, batchSize - messages.length),
               WaitTimeSeconds: first ? 1 : 0,
+              VisibilityTimeout: receiveSeconds,
               MessageSystemAttributeNames: ['All'],
             }),
           );
@@ -129,7 +245,17 @@ export const startPoller = (options: PollerOptions): Poller => {
         await sleep(500);
         continue;
       }
-      if (messages.length > 0) await runBatch(messages);
+      if (messages.length === 0) {
+        polledEmpty(poll);
+        continue;
+      }
+      batches += 1;
+      busy += 1;
+      try {
+        await runBatch(messages);
+      } finally {
+        busy -= 1;
+      }
     }
   };
 
@@ -138,6 +264,17 @@ export const startPoller = (options: PollerOptions): Poller => {
     stop: async () => {
       running = false;
       await Promise.allSettled(loops);
+      for (const waiter of waiters) waiter.resolve();
+      waiters = [];
+    },
+    idle: () =>
+      running
+        ? new Promise<void>((resolve) => {
+            waiters.push({ after: polls, resolve });
+          })
+        : Promise.resolve(),
+    get batches() {
+      return batches;
     },
   };
 };

@@ -15,6 +15,7 @@ import { createSyncHandler } from '../../functions/sync/app.js';
 import { createEventsHandler } from '../../functions/events/app.js';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { startStreamPoller } from './stream-poller.js';
+import { settled } from './settle.js';
 import { loadDemoState, saveDemoState } from './demo-state.js';
 import { createExportHandler } from '../../functions/export/app.js';
 import { DynamoExportStore } from '../dynamodb/export-store.js';
@@ -159,6 +160,11 @@ export interface LocalStack {
   currentsPoller?: Poller;
   /** Campaigns and Canvases: store, service, journeys, sender, their queues, the webhook receiver, tick(). */
   campaigns: LocalCampaigns;
+  /**
+   * Waits until nothing more will happen: every poller idle, every queue empty, no batch
+   * handed out meanwhile (lib/local/settle.ts). Tests call it before asserting an absence.
+   */
+  settled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -492,6 +498,24 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       currentsPoller,
       eventsPoller,
       campaigns,
+      settled: (timeoutMs?: number) =>
+        settled(
+          {
+            sqs,
+            pollers: [poller, eventsPoller, exportPoller, currentsPoller, ...campaigns.pollers].filter(
+              (candidate): candidate is Poller => candidate !== undefined,
+            ),
+            queues: {
+              'cohort-changes': queues.queueUrl,
+              'segment-exports': exportQueues.queueUrl,
+              currents: currentsQueues.queueUrl,
+              'campaign-events': campaigns.queues.events.queueUrl,
+              'campaign-work': campaigns.queues.work.queueUrl,
+              'campaign-sends': campaigns.queues.sends.queueUrl,
+            },
+          },
+          timeoutMs,
+        ),
       stop: async () => {
         await campaigns.stop();
         await poller?.stop();

@@ -48,6 +48,10 @@ const toEventRecord = (record: StreamRecord, streamArn: string): DynamoDBStreamE
 export const startStreamPoller = (options: StreamPollerOptions): Poller => {
   const { client, streamArn, handler } = options;
   let running = true;
+  let batches = 0;
+  let passes = 0;
+  /** Waiters for a pass over every shard (shards described anew) that begins after they asked and delivers nothing. */
+  let waiters: { after: number; resolve: () => void }[] = [];
   /** Open shards and where reading them has got to; a closed shard is dropped once read to its end. */
   const iterators = new Map<string, string>();
   const finished = new Set<string>();
@@ -90,8 +94,11 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
   const loop = (async () => {
     let describedAt = 0;
     while (running) {
+      const pass = (passes += 1);
+      // A pass someone waits on must see shards created since the last description too.
+      const awaited = waiters.length > 0;
       try {
-        if (Date.now() - describedAt > DESCRIBE_EVERY_MS) {
+        if (awaited || Date.now() - describedAt > DESCRIBE_EVERY_MS) {
           await discoverShards();
           describedAt = Date.now();
         }
@@ -102,6 +109,7 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
             new GetRecordsCommand({ ShardIterator: iterator, Limit: options.batchSize ?? 100 }),
           );
           if (Records && Records.length > 0) {
+            batches += 1;
             await deliver(Records);
             delivered += Records.length;
           }
@@ -111,7 +119,14 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
             finished.add(shardId);
           }
         }
-        if (delivered === 0) await sleep(IDLE_MS);
+        if (delivered === 0) {
+          if (awaited) {
+            const ready = waiters.filter((waiter) => waiter.after < pass);
+            waiters = waiters.filter((waiter) => waiter.after >= pass);
+            for (const waiter of ready) waiter.resolve();
+          }
+          await sleep(IDLE_MS);
+        }
       } catch (error: unknown) {
         if (!running) break;
         console.error(
@@ -126,6 +141,17 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
     stop: async () => {
       running = false;
       await loop;
+      for (const waiter of waiters) waiter.resolve();
+      waiters = [];
+    },
+    idle: () =>
+      running
+        ? new Promise<void>((resolve) => {
+            waiters.push({ after: passes, resolve });
+          })
+        : Promise.resolve(),
+    get batches() {
+      return batches;
     },
   };
 };

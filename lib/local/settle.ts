@@ -1,0 +1,67 @@
+/**
+ * "Nothing more will happen": every poller of a local stack idle and every queue empty
+ * (visible, in flight and delayed), with no batch handed out meanwhile. What a test waits
+ * for before it asserts an absence ("nothing sent early", "no second event"): progress by
+ * events, not a fixed sleep that a slower machine outlasts.
+ */
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Poller } from './sqs-poller.js';
+
+export interface SettleTarget {
+  sqs: SQSClient;
+  pollers: readonly Poller[];
+  /** Queues by name, for the message when it does not settle. */
+  queues: Readonly<Record<string, string>>;
+}
+
+/** Messages a queue still holds: visible, in flight and delayed. */
+export const queueDepth = async (sqs: SQSClient, queueUrl: string): Promise<number> => {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+};
+
+/**
+ * Resolves once, in one round, every poller found nothing to do and every queue was
+ * empty, and no poller started a batch during the round. Fails after `timeoutMs` saying
+ * which queues still held messages (a record failing again and again, a long retry delay).
+ */
+export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  const batches = () => target.pollers.reduce((sum, poller) => sum + poller.batches, 0);
+  let pending = 'the pollers had not gone idle';
+  for (;;) {
+    const before = batches();
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      Promise.all(target.pollers.map((poller) => poller.idle())).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (idle) {
+      const depths = await Promise.all(
+        Object.entries(target.queues).map(async ([name, url]) => [name, await queueDepth(target.sqs, url)] as const),
+      );
+      const holding = depths.filter(([, depth]) => depth > 0);
+      if (holding.length === 0 && batches() === before) return;
+      pending =
+        holding.length > 0
+          ? `queues still holding messages: ${holding.map(([name, depth]) => `${name} ${depth}`).join(', ')}`
+          : 'batches kept arriving';
+    }
+    if (Date.now() >= deadline) throw new Error(`the local stack did not settle within ${timeoutMs} ms: ${pending}`);
+  }
+};
