@@ -4,7 +4,7 @@
  * webhook receiver on loopback. Time is the campaigns' clock, moved by the tests (a day's
  * delay takes no real time); the minute tick is called, not waited for.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SQSEvent } from 'aws-lambda';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -97,8 +97,12 @@ const whileTicking = <T>(check: () => Promise<T | undefined>, what = 'the ticks'
     20_000,
     what,
   );
-/** Lets the sender drain what is queued now (there is nothing to wait for but the queue). */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 1_500));
+/**
+ * Waits until nothing more will happen (every poller idle, every queue empty): what the
+ * tests wait for before asserting that something was not sent. Not a sleep: a slower
+ * machine only takes longer to get there.
+ */
+const settle = () => stack.settled();
 
 const message = (path: string, body = '{"user":"{{ external_id }}","plan":"{{ custom_attributes.plan }}"}') => ({
   url: hook(path),
@@ -129,6 +133,8 @@ beforeAll(async () => {
       clock,
       horizonMs: 0,
       cacheTtlMs: 0,
+      // A copy of a message another delivery holds comes back after the lease: settle() waits for it.
+      leaseMs: 10_000,
       tickEveryMs: 0,
       retry: { baseSeconds: 0, capSeconds: 0, maxAttempts: 3 },
       wrapCampaignsHandler: (handler) =>
@@ -156,6 +162,11 @@ beforeAll(async () => {
   );
 });
 afterAll(() => stack?.stop());
+// A test that fails midway leaves no doubled deliveries or failing receiver to the next.
+afterEach(() => {
+  duplicateDeliveries = false;
+  if (stack) stack.campaigns.receiver.answer = () => 200;
+});
 
 describe('action-based campaigns', () => {
   it('sends on entry after a delay, rendered, with an idempotency key; nothing before the time', async () => {
@@ -253,7 +264,6 @@ describe('action-based campaigns', () => {
           MessageBody: JSON.stringify(event),
         }),
       );
-    await settle();
     await settle();
     duplicateDeliveries = false;
 

@@ -14,7 +14,7 @@ import { lambdaContext } from '../../lib/local/lambda-context.js';
 import { DEADLINE_MARGIN_MS } from '../../functions/sync/app.js';
 import { serialOracle } from '../support/oracle.js';
 import { beforeApply, readMemberships } from '../support/store.js';
-import { dieAfterWrites, injectDynamoDbFaults, type FaultCounts } from '../support/faults.js';
+import { dieAfterWrites, injectDynamoDbFaults, type FaultInjection } from '../support/faults.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -65,18 +65,44 @@ const sendRequests = async (stack: LocalStack, cohortId: string, requests: numbe
   return bodies;
 };
 
-const waitForReports = (stack: LocalStack, cohortId: string, count: number) =>
-  eventually(
-    async () => {
-      const reports = await stack.stores.memberships.recentSyncReports(
-        { workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId },
-        100,
-      );
-      return reports.length >= count ? reports : undefined;
-    },
-    60_000,
-    `${count} sync reports`,
+/** How long the sync may take for the fault tests' requests, at the slowest machine of this kind seen, many times over. */
+const SYNC_WAIT_MS = 150_000;
+/** Above every wait inside the tests, so that a wait that runs out says what was pending. */
+const TEST_TIMEOUT_MS = SYNC_WAIT_MS + 60_000;
+
+const queueDepth = async (stack: LocalStack, queueUrl: string) => {
+  const { Attributes = {} } = await stack.clients.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+};
+
+/** Waits for `count` sync reports of the cohort; running out, says how many there were and what the queues held. */
+const waitForReports = async (stack: LocalStack, cohortId: string, count: number) => {
+  const ref = { workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId };
+  try {
+    return await eventually(
+      async () => {
+        const reports = await stack.stores.memberships.recentSyncReports(ref, 100);
+        return reports.length >= count ? reports : undefined;
+      },
+      SYNC_WAIT_MS,
+      `${count} sync reports of ${cohortId}`,
+    );
+  } catch (error: unknown) {
+    const reports = await stack.stores.memberships.recentSyncReports(ref, 100);
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}: ${reports.length} of ${count} reports; ` +
+        `the queue holds ${await queueDepth(stack, stack.queues.queueUrl)} message(s), ` +
+        `the DLQ ${await queueDepth(stack, stack.queues.deadLetterQueueUrl)}`,
+    );
+  }
+};
 
 const expectOracleState = async (
   stack: LocalStack,
@@ -112,7 +138,9 @@ describe('the sync function dies in the middle of a batch', () => {
   });
   afterAll(() => stack?.stop());
 
-  it('ends exact after the retries, with writes of the dead attempts already committed', async () => {
+  it('ends exact after the retries, with writes of the dead attempts already committed', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Act: 6 requests of ~330 changes each (several transactions per request).
     const bodies = await sendRequests(stack, 'dies', 6, 1);
     await waitForReports(stack, 'dies', 6);
@@ -126,19 +154,23 @@ describe('the sync function dies in the middle of a batch', () => {
 describe('DynamoDB throttling, partial reads and transaction conflicts', () => {
   let stack: LocalStack;
   let brazeIds: Map<string, string>;
-  let faults: FaultCounts;
+  let faults: FaultInjection;
 
   beforeAll(async () => {
     stack = await startTestStack({
       configureSyncDynamoDb: (client) => {
         faults = injectDynamoDbFaults(client, { throttle: 0.15, unprocessedKeys: 0.3, transactionConflict: 0.2 }, 42);
+        // Each fault the test is about fires at least once, whatever the dice say.
+        faults.force('throttle');
+        faults.force('unprocessedKeys');
+        faults.force('transactionConflict');
       },
     });
     brazeIds = await seedUsers(stack);
   });
   afterAll(() => stack?.stop());
 
-  it('retries with backoff and loses nothing', async () => {
+  it('retries with backoff and loses nothing', { timeout: TEST_TIMEOUT_MS }, async () => {
     // Act
     const bodies = await sendRequests(stack, 'throttled', 8, 2);
     await waitForReports(stack, 'throttled', 8);
@@ -169,7 +201,9 @@ describe("AWS's limits, modelled (partitions, table quota, transaction conflicts
   });
   afterAll(() => stack?.stop());
 
-  it('ends in the serial oracle state with exact counts, throttled and conflicting, with nothing dead-lettered', async () => {
+  it('ends in the serial oracle state with exact counts, throttled and conflicting, with nothing dead-lettered', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Act: 8 requests of ~330 changes each, two syncs at once on one cohort.
     const bodies = await sendRequests(stack, 'limited', 8, 3);
     await waitForReports(stack, 'limited', 8);
@@ -203,7 +237,9 @@ describe('DLQ redrive', () => {
   });
   afterAll(() => stack?.stop());
 
-  it('re-applies dead-lettered changes, and an old add redriven after a newer removal changes nothing', async () => {
+  it('re-applies dead-lettered changes, and an old add redriven after a newer removal changes nothing', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Prepare: two adds fail five times and land in the DLQ.
     const partner = partnerClient(stack);
     await partner.changeCohort('redrive', [{ user_ids: ['user-1', 'user-2'] }]);
@@ -246,18 +282,26 @@ describe('DLQ redrive', () => {
 describe('a batch close to the function timeout', () => {
   let stack: LocalStack;
 
+  /** Cohort "slow" does not apply until the test is over, as a request on a store that hangs would not. */
+  let release: () => void = () => undefined;
+  const hung = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+
   beforeAll(async () => {
     stack = await startTestStack({
       poll: false,
-      // Cohort "slow" takes 2 s to apply, as a large request on a slow store would.
       wrapMemberships: (store) =>
         beforeApply(store, async (cohort) => {
-          if (cohort.cohortId === 'slow') await new Promise((resolve) => setTimeout(resolve, 2_000));
+          if (cohort.cohortId === 'slow') await hung;
         }),
     });
     await seedUsers(stack);
   });
-  afterAll(() => stack?.stop());
+  afterAll(async () => {
+    release();
+    await stack?.stop();
+  });
 
   it('answers in time, keeping the finished records and putting the unfinished one back on the queue', async () => {
     // Prepare
@@ -267,8 +311,8 @@ describe('a batch close to the function timeout', () => {
     const [fast, slow] = await drainMessages(stack.clients.sqs, stack.queues.queueUrl);
     const event = sqsEvent([fast!, slow!]);
 
-    // Act: 1 s left before the margin.
-    const response = await stack.handlers.sync(event, lambdaContext('sync', DEADLINE_MARGIN_MS + 1_000));
+    // Act: 5 s left before the margin: the fast record's one write is done long before, the slow one never is.
+    const response = await stack.handlers.sync(event, lambdaContext('sync', DEADLINE_MARGIN_MS + 5_000));
 
     // Assess: running out of time is load, not a defect of the record: it comes back as
     // a fresh message (its receive count starts again), so time alone never dead-letters it.
@@ -279,7 +323,8 @@ describe('a batch close to the function timeout', () => {
     expect(requeued.map((body) => JSON.parse(body) as { cohortId: string; requeues?: number })).toEqual([
       expect.objectContaining({ cohortId: 'slow', requeues: 1 }),
     ]);
-    // The copy, with time enough, completes it.
+    // The copy, once the store answers again, completes it.
+    release();
     const retry = await stack.handlers.sync(sqsEvent([requeued[0]!]), lambdaContext('sync', 30_000));
     expect(retry.batchItemFailures).toEqual([]);
     expect((await stack.stores.memberships.getCohort(ref('slow')))?.memberCount).toBe(1);
@@ -289,13 +334,26 @@ describe('a batch close to the function timeout', () => {
 describe('overlapping invocations of one sync handler (the local stack runs several at once)', () => {
   let stack: LocalStack;
 
+  /** Cohort "slow" waits in its apply until the second invocation has answered: the two overlap, by construction. */
+  let reachedSlow: () => void = () => undefined;
+  const slowReached = new Promise<void>((resolve) => {
+    reachedSlow = resolve;
+  });
+  let releaseSlow: () => void = () => undefined;
+  const slowReleased = new Promise<void>((resolve) => {
+    releaseSlow = resolve;
+  });
+
   beforeAll(async () => {
     stack = await startTestStack({
       poll: false,
       wrapMemberships: (store) =>
         beforeApply(store, async (cohort) => {
           if (cohort.cohortId === 'broken') throw new Error('injected: the store refuses this cohort');
-          await new Promise((resolve) => setTimeout(resolve, 400));
+          if (cohort.cohortId === 'slow') {
+            reachedSlow();
+            await slowReleased;
+          }
         }),
     });
     await seedUsers(stack);
@@ -312,13 +370,12 @@ describe('overlapping invocations of one sync handler (the local stack runs seve
       bodies.find((body) => (JSON.parse(body) as { cohortId: string }).cohortId === cohortId)!;
     const first = sqsEvent([byCohort('broken'), byCohort('slow')]);
 
-    // Act: a second invocation starts while the first is still running.
-    const [firstResponse, secondResponse] = await Promise.all([
-      stack.handlers.sync(first, lambdaContext('sync', 30_000)),
-      new Promise((resolve) => setTimeout(resolve, 200)).then(() =>
-        stack.handlers.sync(sqsEvent([byCohort('other')]), lambdaContext('sync', 30_000)),
-      ),
-    ]);
+    // Act: a second invocation starts and answers while the first is still running.
+    const running = stack.handlers.sync(first, lambdaContext('sync', 30_000));
+    await slowReached;
+    const secondResponse = await stack.handlers.sync(sqsEvent([byCohort('other')]), lambdaContext('sync', 30_000));
+    releaseSlow();
+    const firstResponse = await running;
 
     // Assess
     expect(firstResponse.batchItemFailures).toEqual([{ itemIdentifier: first.Records[0]!.messageId }]);

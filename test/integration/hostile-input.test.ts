@@ -265,8 +265,10 @@ describe('the connection itself', () => {
 
     // Assess
     expectRejected(response, 408, 'Request Timeout');
+    // Not before the headers timeout; that it came at all bounds it (without the timeout the
+    // connection would hang past the test's own timeout). No upper bound in wall-clock time:
+    // a slow machine answers later, not wrongly.
     expect(response.elapsedMs).toBeGreaterThanOrEqual(TIMEOUTS.headersMs - 100);
-    expect(response.elapsedMs).toBeLessThan(TIMEOUTS.headersMs + 2_500);
     await expectServing();
   });
 
@@ -279,8 +281,9 @@ describe('the connection itself', () => {
     const response = await stalled.response;
 
     // Assess
+    // That the 408 came at all is the bound: without the timeout the connection would hang.
     expectRejected(response, 408, 'Request Timeout');
-    expect(response.elapsedMs).toBeLessThan(TIMEOUTS.requestMs + 2_500);
+    expect(response.elapsedMs).toBeGreaterThanOrEqual(TIMEOUTS.requestMs - 100);
     await expectServing();
   });
 

@@ -135,7 +135,8 @@ describe('a membership written for a profile a merge deleted', () => {
       );
       return events.some((event) => event.cohort_id === 'orphaned') ? true : undefined;
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Nothing more will come: the stream read to its end, every queue empty.
+    await stack.settled();
     events.push(
       ...(await drainMessages(stack.clients.sqs, stack.events.watchQueueUrl)).map(
         (body) => JSON.parse(body) as MembershipEvent,

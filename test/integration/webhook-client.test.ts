@@ -224,9 +224,10 @@ describe('SafeHttpClient', () => {
     const result = await http.send({ url: `http://127.0.0.1:${port}/slow`, method: 'POST', headers: {} });
     http.close();
 
-    // Assess
+    // Assess: the client gave up (a receiver that never answers would otherwise hold it past
+    // the test's own timeout), and not before its bound; no wall-clock upper bound.
     expect(result).toMatchObject({ kind: 'error', timeout: true });
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300 - 20);
   });
 
   it('refuses a header value that would inject a header, before sending', async () => {

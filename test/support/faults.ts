@@ -36,22 +36,48 @@ export interface FaultCounts {
   transactionConflicts: number;
 }
 
+export type FaultKind = 'throttle' | 'unprocessedKeys' | 'transactionConflict';
+
+export interface FaultInjection extends FaultCounts {
+  /**
+   * The next call that can have this fault has it, whatever the rates and the dice say: a
+   * test about a fault forces it instead of hoping that chance fires it.
+   */
+  force(kind: FaultKind, times?: number): void;
+}
+
 type Args = { input: Record<string, unknown> };
 
-export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, seed = 1): FaultCounts => {
+export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, seed = 1): FaultInjection => {
   const random = seededRandom(seed);
-  const counts: FaultCounts = { throttled: 0, unprocessedKeys: 0, transactionConflicts: 0 };
+  const forced: Record<FaultKind, number> = { throttle: 0, unprocessedKeys: 0, transactionConflict: 0 };
+  const counts: FaultInjection = {
+    throttled: 0,
+    unprocessedKeys: 0,
+    transactionConflicts: 0,
+    force: (kind, times = 1) => {
+      forced[kind] += times;
+    },
+  };
+  /** A forced fault of this kind is owed (and now taken), or the dice say so. */
+  const fires = (kind: FaultKind, rate: number | undefined) => {
+    if (forced[kind] > 0) {
+      forced[kind] -= 1;
+      return true;
+    }
+    return random() < (rate ?? 0);
+  };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const command = context.commandName;
-      if (random() < (rates.throttle ?? 0)) {
+      if (fires('throttle', rates.throttle)) {
         counts.throttled += 1;
         throw new ProvisionedThroughputExceededException({
           message: 'injected: throughput exceeded',
           $metadata: { httpStatusCode: 400 },
         });
       }
-      if (command === 'TransactWriteItemsCommand' && random() < (rates.transactionConflict ?? 0)) {
+      if (command === 'TransactWriteItemsCommand' && fires('transactionConflict', rates.transactionConflict)) {
         counts.transactionConflicts += 1;
         const items = ((args as unknown as Args).input.TransactItems as unknown[]).length;
         throw new TransactionCanceledException({
@@ -80,17 +106,23 @@ export const injectDynamoDbFaults = (client: DynamoDBClient, rates: FaultRates, 
             : undefined;
       if (
         context.commandName !== 'BatchGetItemCommand' ||
-        !(rates.unprocessedKeys ?? 0) ||
+        (!(rates.unprocessedKeys ?? 0) && forced.unprocessedKeys === 0) ||
         !request ||
         raw === undefined
       )
         return next(args);
       const body = JSON.parse(raw) as { RequestItems: Record<string, { Keys: unknown[] }> };
       const heldBack: Record<string, { Keys: unknown[] }> = {};
+      // A forced partial read holds back the last key of a read of two or more (one key is always read).
+      const forceHold =
+        forced.unprocessedKeys > 0 &&
+        Object.values(body.RequestItems).some((tableRequest) => tableRequest.Keys.length > 1);
+      if (forceHold) forced.unprocessedKeys -= 1;
       for (const [table, tableRequest] of Object.entries(body.RequestItems)) {
         const keep: unknown[] = [];
         const hold: unknown[] = [];
-        for (const key of tableRequest.Keys) (random() < rates.unprocessedKeys! ? hold : keep).push(key);
+        for (const key of tableRequest.Keys) (random() < (rates.unprocessedKeys ?? 0) ? hold : keep).push(key);
+        if (forceHold && hold.length === 0 && keep.length > 1) hold.push(keep.pop());
         if (keep.length === 0) keep.push(hold.pop());
         tableRequest.Keys = keep;
         // The answer goes up through the DocumentClient's unmarshalling, which sits below
