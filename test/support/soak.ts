@@ -42,7 +42,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createSyncHandler, type SyncHandler } from '../../functions/sync/app.js';
@@ -52,6 +52,7 @@ import { chunk } from '../../lib/dynamodb/batch.js';
 import { DynamoMembershipStore, type MembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
+import { queueDepth } from '../../lib/local/settle.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { SqsHandler } from '../../lib/local/sqs-poller.js';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
@@ -59,7 +60,7 @@ import { createObservability } from '../../lib/observability.js';
 import { SqsCohortQueue, toSqsBody } from '../../lib/sqs/cohort-queue.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { MAX_EXPORT_IDS, MAX_TRACK_ATTRIBUTES } from '../../lib/users/requests.js';
-import { injectDynamoDbFaults, seededRandom, type FaultCounts } from './faults.js';
+import { injectDynamoDbFaults, seededRandom, type FaultInjection } from './faults.js';
 import { beforeApply, readRegisters } from './store.js';
 
 // ---------------------------------------------------------------------------------------
@@ -67,7 +68,13 @@ import { beforeApply, readRegisters } from './store.js';
 // ---------------------------------------------------------------------------------------
 
 export interface SoakOptions {
+  /** The chaos lasts at least this long… */
   minutes: number;
+  /**
+   * …and until partners have had at least this many cohort deltas accepted (default 0), so
+   * that a slower machine soaks as much work, not less, in a longer time.
+   */
+  minPartnerDeltas?: number;
   seed?: number;
   /** Reuse running emulators (the integration tests' shared ones); otherwise the stack starts its own. */
   sqsEndpoint?: string;
@@ -113,8 +120,18 @@ const DYNAMODB_FAULT_RATES = { throttle: 0.02, unprocessedKeys: 0.05, transactio
 const PARTNER_BACKOFF_BASE_MS = 100;
 const PARTNER_BACKOFF_CAP_MS = 5_000;
 const PARTNER_MAX_ATTEMPTS = 12;
-/** How long the end waits for the queue, the DLQ and the events to drain. */
+/**
+ * Bounds on waits that progress by events (the queue draining, the events arriving, an
+ * outage's records reaching the DLQ): far above what a slow machine of this kind needs,
+ * there only so that a run that stalls ends with a mismatch saying what was pending.
+ */
 const DRAIN_TIMEOUT_MS = 10 * 60_000;
+const SETUP_TIMEOUT_MS = 3 * 60_000;
+const EVENTS_TIMEOUT_MS = 5 * 60_000;
+const EXPORT_TIMEOUT_MS = 3 * 60_000;
+const OUTAGE_TIMEOUT_MS = 10 * 60_000;
+/** When the first throttling storm starts, after the chaos does (later ones: at random). */
+const FIRST_STORM_AFTER_MS = 3_000;
 
 // ---------------------------------------------------------------------------------------
 // The summary
@@ -346,24 +363,6 @@ const readStreamFlips = async (stack: LocalStack): Promise<StreamFlip[]> => {
   }
 };
 
-const queueDepth = async (stack: LocalStack, queueUrl: string): Promise<number> => {
-  const { Attributes = {} } = await stack.clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
-};
-
 // ---------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------
@@ -377,6 +376,8 @@ interface HttpAnswer {
 export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
   const log = options.log ?? (() => undefined);
   const seed = options.seed ?? Date.now() % 1_000_000;
+  // First, so that a run that hangs or dies can still be replayed.
+  log(`seed ${seed} (replay: npm run soak -- --minutes ${options.minutes} --seed ${seed})`);
   const random = seededRandom(seed);
   const chance = (p: number) => random() < p;
   const int = (below: number) => Math.floor(random() * below);
@@ -414,7 +415,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
   // --- Seams (installed before the stack exists; they reach it through `stackRef`) ---
   let stackRef: LocalStack | undefined;
   let syncClient: DynamoDBClient | undefined;
-  let injected: FaultCounts | undefined;
+  let injected: FaultInjection | undefined;
   const dynamoDbFaultRates = { throttle: 0, unprocessedKeys: 0, transactionConflict: 0 };
   const accepted: string[] = [];
   const published = new Map<string, { event: MembershipEvent; copies: number }>();
@@ -437,6 +438,12 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     }
   };
 
+  /**
+   * Faults the soak is about fire at least once whatever the dice say (the rest at
+   * random): a death mid-batch and one before answering, a queue refusal.
+   */
+  const owed = { diesMidBatch: true, diesAfterBatch: true, queueRefusal: true };
+
   /** Per sync invocation: dies (every later DynamoDB call fails) after its Nth committed transaction. */
   const invocation = new AsyncLocalStorage<{ dieAfterTransactions?: number; transactions: number; dead: boolean }>();
 
@@ -447,7 +454,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       trace(ids.get(record.messageId)!, `received (receive ${record.attributes.ApproximateReceiveCount})`);
     const roll = chaos.on ? random() : 1;
     const state = {
-      dieAfterTransactions: roll < P_SYNC_DIES_MID_BATCH ? 1 + int(3) : undefined,
+      dieAfterTransactions: chaos.on && owed.diesMidBatch ? 1 : roll < P_SYNC_DIES_MID_BATCH ? 1 + int(3) : undefined,
       transactions: 0,
       dead: false,
     };
@@ -463,11 +470,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     for (const [messageId, requestId] of ids)
       trace(requestId, failed.has(messageId) ? 'failed (batchItemFailures)' : 'done');
     if (state.dead) {
+      owed.diesMidBatch = false;
       faults.add('sync died mid-batch, after committed writes');
       for (const requestId of ids.values()) trace(requestId, 'the invocation died mid-batch');
       throw new Error('injected: the function died in the middle of the batch');
     }
-    if (roll >= P_SYNC_DIES_MID_BATCH && roll < P_SYNC_DIES_MID_BATCH + P_SYNC_DIES_AFTER_BATCH) {
+    if (
+      (chaos.on && owed.diesAfterBatch) ||
+      (roll >= P_SYNC_DIES_MID_BATCH && roll < P_SYNC_DIES_MID_BATCH + P_SYNC_DIES_AFTER_BATCH)
+    ) {
+      owed.diesAfterBatch = false;
       faults.add('sync died after its batch, before answering');
       for (const requestId of ids.values()) trace(requestId, 'the invocation died before answering');
       throw new Error('injected: the function died before answering');
@@ -542,7 +554,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     },
     wrapQueue: (queue) => ({
       send: async (message, sendOptions) => {
-        if (chaos.on && chance(P_QUEUE_REFUSES)) {
+        if (chaos.on && (owed.queueRefusal || chance(P_QUEUE_REFUSES))) {
+          owed.queueRefusal = false;
           // SQS refusing, for real: a send to a queue that does not exist.
           refusing ??= new SqsCohortQueue(stackRef!.clients.sqs, `${stackRef!.queues.queueUrl}-missing`);
           faults.add('ingest queue refused the message (503)');
@@ -758,13 +771,15 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       }
     }
     // Segments may name a cohort only once the workspace knows it (the sync has applied its name).
-    const setupDeadline = Date.now() + 60_000;
+    const setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
     for (const workspace of workspaces) {
       for (;;) {
         const answer = await call('setup', '/cohorts', { token: workspace.restApiKey });
         if ((answer?.body.cohorts as unknown[] | undefined)?.length === refsOf(workspace).length) break;
         if (Date.now() > setupDeadline)
-          throw new Error(`${workspace.label}: the cohorts were not named within a minute`);
+          throw new Error(
+            `${workspace.label}: the cohorts were not named within ${SETUP_TIMEOUT_MS / 60_000} minutes (the queue holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)})`,
+          );
         await sleep(200);
       }
     }
@@ -781,7 +796,14 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     // --- Chaos ---
     const chaosStarted = Date.now();
     const chaosEnds = chaosStarted + options.minutes * 60_000;
-    const running = () => Date.now() < chaosEnds;
+    const minPartnerDeltas = options.minPartnerDeltas ?? 0;
+    /** Until the time is up and the partners have sent their share of work: a slower machine soaks longer, not less. */
+    let chaosOver = false;
+    const running = () => {
+      if (!chaosOver && Date.now() >= chaosEnds && (requests.counts['partner cohort deltas'] ?? 0) >= minPartnerDeltas)
+        chaosOver = true;
+      return !chaosOver;
+    };
     chaos.on = true;
     Object.assign(dynamoDbFaultRates, DYNAMODB_FAULT_RATES);
 
@@ -978,7 +1000,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           if (deletedMeanwhile(workspace, segmentId, answer)) continue;
           if (!expectStatus('export start', answer, [201, 202])) continue;
           let exportView = answer.body.export as { export_id: string; status: string };
-          const pollUntil = Date.now() + 60_000;
+          const pollUntil = Date.now() + EXPORT_TIMEOUT_MS;
           while (exportView.status !== 'done' && Date.now() < pollUntil) {
             await sleep(250);
             const status = await call('export poll', `/segments/${segmentId}/exports/${exportView.export_id}`, {
@@ -988,7 +1010,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
             exportView = status.body.export as typeof exportView;
           }
           if (exportView.status !== 'done')
-            mismatch(`export ${exportView.export_id} of segment ${segmentId} not done within a minute`);
+            mismatch(
+              `export ${exportView.export_id} of segment ${segmentId} not done within ${EXPORT_TIMEOUT_MS / 60_000} minutes (${exportView.status})`,
+            );
         } else {
           requests.add('cohorts read');
           const ref = pick(refsOf(workspace));
@@ -1013,9 +1037,12 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
 
     /** Copies of already-accepted messages, sent again to the cohort queue in shuffled order: SQS's at-least-once, reordered. */
     const duplicator = async () => {
-      while (running()) {
+      let rounds = 0;
+      // At least one round, whatever the timing: the chaos always has accepted messages to copy.
+      while (running() || (rounds === 0 && accepted.length > 0)) {
         await sleep(500 + int(1_500));
         if (accepted.length === 0) continue;
+        rounds += 1;
         const copies = shuffled(
           Array.from({ length: 1 + int(10) }, () =>
             chance(0.5) ? accepted[accepted.length - 1 - int(Math.min(50, accepted.length))]! : pick(accepted),
@@ -1038,12 +1065,15 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
      * give up and the sync puts requests back on the queue.
      */
     const storms = async () => {
-      while (running()) {
-        await sleep((5 + int(15)) * 1_000);
+      for (let storm = 0; running(); storm += 1) {
+        // The first a few seconds in, so that every soak has one; the others at random.
+        await sleep(storm === 0 ? FIRST_STORM_AFTER_MS : (5 + int(15)) * 1_000);
         if (!running()) break;
         const severe = chance(1 / 3);
         limits.enabled = true;
         if (severe) Object.assign(dynamoDbFaultRates, SEVERE_STORM_FAULT_RATES);
+        // Whatever the model and the dice make of the load meanwhile, each storm throttles, holds back keys and conflicts.
+        for (const kind of ['throttle', 'unprocessedKeys', 'transactionConflict'] as const) injected?.force(kind);
         faults.add(
           severe
             ? `severe throttling storms (AWS limits model ÷${STORM_SCALE}, and more)`
@@ -1057,13 +1087,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
 
     /**
      * One cohort's store refuses every apply until its records have gone to the DLQ (5
-     * receives, a visibility timeout apart, behind whatever backlog there is; at most 3
-     * minutes), then recovers; the dead letters are redriven at the end, older than what
-     * followed them.
+     * receives, a visibility timeout apart, behind whatever backlog there is), then
+     * recovers; the dead letters are redriven at the end, older than what followed them.
+     * The outage sends a delta of its own to the cohort, so that a record always reaches
+     * the DLQ, however the partners' random picks fall.
      */
     const outages = async () => {
       const shortest = VISIBILITY_TIMEOUT_SECONDS * (stack.queues.maxReceiveCount + 1) * 1_000;
-      const longest = 3 * 60_000;
       const allRefs = workspaces.flatMap(refsOf);
       let next = chaosStarted + Math.min(10_000, options.minutes * 6_000);
       while (running()) {
@@ -1074,11 +1104,25 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         const began = Date.now();
         faults.add('cohort store outages (until records are dead-lettered)');
         log(`outage of ${ref.partner}/${ref.cohortId} (${ref.workspaceId})`);
-        // It may outlast the chaos a little: the drain starts once its records are in the DLQ.
+        const workspace = workspaces.find((candidate) => candidate.workspaceId === ref.workspaceId)!;
+        await sendAsPartner('partner cohort deltas', `/partners/${ref.partner}/cohorts/users`, {
+          partner_api_key: stack.partnerApiKey,
+          client_secret: workspace.dataImportKey,
+          cohort_id: ref.cohortId,
+          cohort_changes: [{ user_ids: [poolExternalId(int(POOL_USERS))] }],
+        });
+        // It may outlast the chaos: the drain starts once its records are in the DLQ.
         while (
           Date.now() - began < shortest ||
-          ((await queueDepth(stack, stack.queues.deadLetterQueueUrl)) === 0 && Date.now() - began < longest)
+          (await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)) === 0
         ) {
+          if (Date.now() - began > OUTAGE_TIMEOUT_MS) {
+            mismatch(
+              `outage of ${ref.partner}/${ref.cohortId}: nothing reached the DLQ within ${OUTAGE_TIMEOUT_MS / 60_000} minutes ` +
+                `(the queue holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)})`,
+            );
+            break;
+          }
           await sleep(1_000);
         }
         outage = undefined;
@@ -1090,7 +1134,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     const progress = async () => {
       while (running()) {
         await sleep(Math.min(30_000, Math.max(1_000, chaosEnds - Date.now())));
-        const depth = await queueDepth(stack, stack.queues.queueUrl).catch(() => NaN);
+        const depth = await queueDepth(stack.clients.sqs, stack.queues.queueUrl).catch(() => NaN);
         log(
           `${Math.round((Date.now() - chaosStarted) / 1000)} s: ${accepted.length} accepted, queue ${depth}, ${publishedTotal} events, ` +
             `${Object.values(faults.counts).reduce((sum, count) => sum + count, 0)} faults, ${mismatchCount} mismatches`,
@@ -1120,15 +1164,18 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     let redriven = 0;
     for (let quiet = 0; quiet < 3; ) {
       if (Date.now() - drainStarted > DRAIN_TIMEOUT_MS) {
-        mismatch(`the queue did not drain within ${DRAIN_TIMEOUT_MS / 60_000} minutes`);
+        mismatch(
+          `the queue did not drain within ${DRAIN_TIMEOUT_MS / 60_000} minutes: it holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)}, ` +
+            `the DLQ ${await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)}`,
+        );
         break;
       }
       await sleep(1_000);
-      if ((await queueDepth(stack, stack.queues.queueUrl)) > 0) {
+      if ((await queueDepth(stack.clients.sqs, stack.queues.queueUrl)) > 0) {
         quiet = 0;
         continue;
       }
-      if ((await queueDepth(stack, stack.queues.deadLetterQueueUrl)) > 0) {
+      if ((await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)) > 0) {
         const result = await redriveDeadLetters(stack.clients.sqs, stack.queues);
         redriven += result.moved;
         if (result.failed > 0) mismatch(`DLQ redrive: ${result.failed} message(s) could not be moved`);
@@ -1138,7 +1185,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       quiet += 1;
     }
     if (redriven > 0) faults.add('dead letters redriven (DLQ → queue)', redriven);
-    const deadLettersAtEnd = await queueDepth(stack, stack.queues.deadLetterQueueUrl);
+    const deadLettersAtEnd = await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl);
     if (deadLettersAtEnd > 0) mismatch(`${deadLettersAtEnd} message(s) left in the DLQ after the redrive`);
 
     // --- The store against the oracle ---
@@ -1221,7 +1268,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         flip,
       ]),
     );
-    const eventsDeadline = Date.now() + 120_000;
+    const eventsDeadline = Date.now() + EVENTS_TIMEOUT_MS;
     while ([...flipIds.keys()].some((id) => !published.has(id)) && Date.now() < eventsDeadline) await sleep(500);
     for (const [id, flip] of flipIds) {
       const event = published.get(id)?.event;
@@ -1342,7 +1389,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         });
         if (!expectStatus('final export', started, [201, 202])) continue;
         let view = started.body.export as { export_id: string; status: string; users_written: number };
-        const until = Date.now() + 60_000;
+        const until = Date.now() + EXPORT_TIMEOUT_MS;
         while (view.status !== 'done' && Date.now() < until) {
           await sleep(250);
           const polled = await call('final check', `/segments/${segmentId}/exports/${view.export_id}`, {
