@@ -5,9 +5,9 @@
  *   GET|PUT /settings/frequency-cap.
  * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
  */
-import { NotFoundError, ValidationError } from '../../lib/errors.js';
+import { NotFoundError } from '../../lib/errors.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
-import { campaignView, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
+import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
 import type { StepStats } from '../../lib/campaigns/ports.js';
 import { statsView, type CampaignService } from '../../lib/campaigns/service.js';
 
@@ -97,9 +97,6 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
   ];
 };
 
-/** AWS: at most a year of window; a cap of 0 would stop every message (stop the campaigns instead). */
-const MAX_CAP_WINDOW_SECONDS = 365 * 86_400;
-
 export const campaignRoutes: readonly CampaignRoute[] = [
   ...routesOf('campaign', 'campaigns', 'campaign_id'),
   ...routesOf('canvas', 'canvases', 'canvas_id'),
@@ -118,27 +115,12 @@ export const campaignRoutes: readonly CampaignRoute[] = [
     method: 'PUT',
     path: '/settings/frequency-cap',
     handle: async (api, workspaceId, request) => {
-      const body = request.body as { frequency_cap?: { max_messages?: unknown; window_seconds?: unknown } | null };
-      const cap = body?.frequency_cap;
-      if (cap === null) {
-        await serviceOf(api).setFrequencyCap(workspaceId, null);
-        return json(200, { frequency_cap: null, message: 'success' });
-      }
-      const max = Number(cap?.max_messages);
-      const window = Number(cap?.window_seconds);
-      if (
-        !Number.isInteger(max) ||
-        max < 1 ||
-        max > 1_000 ||
-        !Number.isInteger(window) ||
-        window < 60 ||
-        window > MAX_CAP_WINDOW_SECONDS
-      )
-        throw new ValidationError(
-          '`frequency_cap` must be null or {max_messages: 1…1000, window_seconds: 60…31536000}',
-        );
-      await serviceOf(api).setFrequencyCap(workspaceId, { maxMessages: max, windowSeconds: window });
-      return json(200, { frequency_cap: { max_messages: max, window_seconds: window }, message: 'success' });
+      const cap = parseFrequencyCapBody(request.body);
+      await serviceOf(api).setFrequencyCap(workspaceId, cap);
+      return json(200, {
+        frequency_cap: cap ? { max_messages: cap.maxMessages, window_seconds: cap.windowSeconds } : null,
+        message: 'success',
+      });
     },
   },
 ];

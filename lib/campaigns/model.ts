@@ -7,7 +7,10 @@
  */
 import * as z from 'zod';
 import { ServiceError, ValidationError } from '../errors.js';
-import { describeIssues } from '../contract/partner.js';
+import { describeIssues, Identifier } from '../contract/partner.js';
+import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
+import { BrazeId } from '../users/requests.js';
+import type { FrequencyCap } from './ports.js';
 import type { Filter } from '../segments/filter.js';
 import { headerProblem, WEBHOOK_METHODS } from '../webhooks/safe-http.js';
 import { parseTemplate, TemplateError } from './template.js';
@@ -96,7 +99,15 @@ const RecurringSchema = z.strictObject({
 
 const DelaySchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
 const ReeligibleSchema = z.number().int().min(0).max(3650).nullable().default(null);
-const SegmentIdsSchema = z.array(nonEmpty.max(1024)).min(1).max(MAX_SEGMENTS);
+/** A segment id is looked up as a sort key: bounded in UTF-8 bytes (DynamoDB's 1,024), not characters. */
+const SegmentIdsSchema = z
+  .array(
+    nonEmpty.refine((id) => Buffer.byteLength(id, 'utf8') <= SORT_KEY_MAX_BYTES, {
+      error: `must be at most ${SORT_KEY_MAX_BYTES} bytes of UTF-8`,
+    }),
+  )
+  .min(1)
+  .max(MAX_SEGMENTS);
 
 const CampaignBody = z.strictObject({
   name: nonEmpty.max(255),
@@ -153,6 +164,31 @@ const checkMessage = (message: WebhookMessage, where: string): void => {
   }
 };
 
+/** AWS-style bound on a frequency cap's window: at most a year; a cap of 0 would stop every message (stop the campaigns instead). */
+export const MAX_CAP_WINDOW_SECONDS = 365 * 86_400;
+export const MAX_CAP_MESSAGES = 1_000;
+
+/** PUT /settings/frequency-cap. Numbers are JSON numbers: no `true`, `[60]`, `"0x10"` or `"1e2"`. */
+const FrequencyCapBody = z.strictObject({
+  frequency_cap: z
+    .strictObject({
+      max_messages: z.number({ error: 'must be a number' }).int().min(1).max(MAX_CAP_MESSAGES),
+      window_seconds: z.number({ error: 'must be a number' }).int().min(60).max(MAX_CAP_WINDOW_SECONDS),
+    })
+    .nullable(),
+});
+
+/** Whom a preview or test send renders for: one user by external_id or braze_id, and a Canvas's step (default 0). */
+const RenderTargetBody = z
+  .strictObject({
+    step: z.number({ error: 'must be a number' }).int().min(0).optional(),
+    external_id: Identifier.optional(),
+    braze_id: BrazeId.optional(),
+  })
+  .refine((target) => (target.external_id === undefined) !== (target.braze_id === undefined), {
+    error: 'exactly one of `external_id` and `braze_id` names the user',
+  });
+
 const parseOrThrow = <T>(schema: z.ZodType<T>, body: unknown, what: string): T => {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new ValidationError(`The body must be a JSON object describing the ${what}`);
@@ -162,6 +198,21 @@ const parseOrThrow = <T>(schema: z.ZodType<T>, body: unknown, what: string): T =
     throw new ValidationError(`Invalid ${what}: ${details[0] ?? 'invalid body'}`, details);
   }
   return result.data;
+};
+
+export const parseFrequencyCapBody = (body: unknown): FrequencyCap | null => {
+  const { frequency_cap: cap } = parseOrThrow(FrequencyCapBody, body, 'frequency cap');
+  return cap && { maxMessages: cap.max_messages, windowSeconds: cap.window_seconds };
+};
+
+export type RenderTarget = { step: number } & ({ externalId: string } | { brazeId: string });
+
+export const parseRenderTarget = (body: unknown): RenderTarget => {
+  const target = parseOrThrow(RenderTargetBody, body ?? {}, 'preview or test send');
+  const step = target.step ?? 0;
+  return target.external_id !== undefined
+    ? { step, externalId: target.external_id }
+    : { step, brazeId: target.braze_id! };
 };
 
 export const parseCampaignBody = (body: unknown): CampaignInput => {

@@ -16,6 +16,7 @@ import {
   ConflictError,
   parseCampaignBody,
   parseCanvasBody,
+  parseRenderTarget,
   type Campaign,
   type CampaignInput,
   type CampaignKind,
@@ -191,16 +192,15 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     body: unknown,
     idempotencyKey: string,
   ): Promise<{ request: Awaited<ReturnType<typeof renderRequest>> } | { templateError: string }> => {
+    const target = parseRenderTarget(body);
     const campaign = await require(workspaceId, kind, campaignId);
-    const input = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-    const step = input.step === undefined ? 0 : Number(input.step);
-    if (!Number.isInteger(step) || step < 0 || step >= campaign.steps.length)
+    const { step } = target;
+    if (step >= campaign.steps.length)
       throw new ValidationError(`\`step\` must be an integer from 0 to ${campaign.steps.length - 1}`);
-    let brazeId: string | undefined;
-    if (typeof input.external_id === 'string')
-      brazeId = (await ports.users.find(workspaceId, { type: 'external_id', externalId: input.external_id }))?.brazeId;
-    else if (typeof input.braze_id === 'string') brazeId = input.braze_id;
-    else throw new ValidationError('A test send needs `external_id` or `braze_id`');
+    const brazeId =
+      'brazeId' in target
+        ? target.brazeId
+        : (await ports.users.find(workspaceId, { type: 'external_id', externalId: target.externalId }))?.brazeId;
     const profile = brazeId && (await ports.users.getProfile(workspaceId, brazeId));
     if (!profile) throw new NotFoundError('No such user in this workspace');
     try {

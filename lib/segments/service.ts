@@ -126,7 +126,13 @@ export const audiencePage = async (
   ports: Pick<SegmentPorts, 'memberships' | 'users'>,
   readBudget = PAGE_READ_BUDGET,
 ): Promise<{ users: AudienceUser[]; nextCursor: string | null; read: number }> => {
-  const limit = options.limit === undefined ? DEFAULT_PAGE : Number(options.limit);
+  // Digits only: Number() would also take "0x10", "1e2" and " 10 ".
+  const limit =
+    options.limit === undefined
+      ? DEFAULT_PAGE
+      : /^\d{1,6}$/.test(String(options.limit))
+        ? Number(options.limit)
+        : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
     throw new ValidationError(`\`limit\` must be an integer from 1 to ${MAX_PAGE}`);
   let after: string | undefined;

@@ -124,7 +124,7 @@ export type TrackAttributes = z.infer<typeof TrackAttributes>;
  * index): ours are 24 hex characters; one sent must at least fit a sort key (1,024 bytes;
  * 512 characters of Identifier can be 2,048).
  */
-const BrazeId = Identifier.refine((brazeId) => Buffer.byteLength(brazeId, 'utf8') <= SORT_KEY_MAX_BYTES, {
+export const BrazeId = Identifier.refine((brazeId) => Buffer.byteLength(brazeId, 'utf8') <= SORT_KEY_MAX_BYTES, {
   error: `must be at most ${SORT_KEY_MAX_BYTES} bytes of UTF-8`,
 });
 

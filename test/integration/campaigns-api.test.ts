@@ -206,4 +206,80 @@ describe('/canvases and the frequency cap', () => {
     expect(removed.body.frequency_cap).toBeNull();
     expect((await api('/settings/frequency-cap')).body.frequency_cap).toBeNull();
   });
+
+  it('takes numbers only as JSON numbers: no booleans, arrays, hex or exponent strings (400, nothing stored)', async () => {
+    // Prepare
+    const stored = { max_messages: 2, window_seconds: 3_600 };
+    await api('/settings/frequency-cap', { method: 'PUT', body: { frequency_cap: stored } });
+    const coercible = [true, [60], '0x10', '1e2', '60', ' 60 ', null, {}];
+
+    // Act
+    const answers = [];
+    for (const value of coercible) {
+      answers.push(
+        await api('/settings/frequency-cap', {
+          method: 'PUT',
+          body: { frequency_cap: { max_messages: value, window_seconds: 3_600 } },
+        }),
+        await api('/settings/frequency-cap', {
+          method: 'PUT',
+          body: { frequency_cap: { max_messages: 2, window_seconds: value } },
+        }),
+      );
+    }
+    const unknownField = await api('/settings/frequency-cap', {
+      method: 'PUT',
+      body: { frequency_cap: { ...stored, per: 'day' } },
+    });
+
+    // Assess
+    for (const answer of [...answers, unknownField]) {
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ message: expect.stringMatching(/^Invalid frequency cap: /) });
+      expect(Array.isArray(answer.body.errors)).toBe(true);
+    }
+    expect((await api('/settings/frequency-cap')).body.frequency_cap).toEqual(stored);
+    await api('/settings/frequency-cap', { method: 'PUT', body: { frequency_cap: null } });
+  });
+});
+
+describe('ids bounded by what DynamoDB keys hold, in bytes', () => {
+  it('refuses segment ids and braze ids over the bytes of a key with a 400 naming the bound, not a 500', async () => {
+    // Prepare: 1,000 "é" is 1,000 characters and 2,000 bytes of UTF-8; 400 "€" are 1,200 bytes
+    const campaign = await api('/campaigns', {
+      body: {
+        name: 'bounded',
+        segment_ids: [segmentId],
+        message: { url: hook('/api/bounded'), body: '{}' },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    const id = campaign.body.campaign.campaign_id as string;
+
+    // Act
+    const longSegment = await api('/campaigns', {
+      body: {
+        name: 'long segment id',
+        segment_ids: ['é'.repeat(1_000)],
+        message: { url: hook('/api/x'), body: '{}' },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    const longBrazeId = await api(`/campaigns/${id}/preview`, { body: { braze_id: '€'.repeat(400) } });
+    const testSendLong = await api(`/campaigns/${id}/test-send`, { body: { braze_id: '€'.repeat(400) } });
+    const stringStep = await api(`/campaigns/${id}/preview`, { body: { external_id: 'ada', step: '0' } });
+    const both = await api(`/campaigns/${id}/preview`, { body: { external_id: 'ada', braze_id: 'x' } });
+    const neither = await api(`/campaigns/${id}/preview`, { body: {} });
+    const fine = await api(`/campaigns/${id}/preview`, { body: { external_id: 'ada' } });
+
+    // Assess
+    expect(longSegment.status).toBe(400);
+    expect(JSON.stringify(longSegment.body.errors)).toContain('1024 bytes of UTF-8');
+    for (const answer of [longBrazeId, testSendLong]) {
+      expect(answer.status).toBe(400);
+      expect(JSON.stringify(answer.body.errors)).toContain('1024 bytes of UTF-8');
+    }
+    for (const answer of [stringStep, both, neither]) expect(answer.status).toBe(400);
+    expect(fine.status).toBe(200);
+  });
 });
