@@ -10,6 +10,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { allowListOf } from '../lib/campaigns/config.js';
 import { describeStack, startLocalStack } from '../lib/local/stack.js';
 import { keyStrengthProblem } from '../lib/workspaces/keys.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
@@ -63,8 +64,14 @@ const stack = await startLocalStack({
   visibilityTimeoutSeconds: Number(process.env.LOCAL_VISIBILITY_TIMEOUT ?? 30),
   printCurrents: true,
   dataDir,
-  // Campaign webhooks go to a local receiver that prints them (port 4010 unless taken); ticks every 10 s.
-  campaigns: { print: true, receiverPort: Number(process.env.LOCAL_WEBHOOK_PORT ?? 4010), tickEveryMs: 10_000 },
+  // Campaign webhooks go to a local receiver that prints them (port 4010 unless taken), or to any destination
+  // WEBHOOK_ALLOWED_DESTINATIONS allows (as on AWS); ticks every 10 s.
+  campaigns: {
+    print: true,
+    receiverPort: Number(process.env.LOCAL_WEBHOOK_PORT ?? 4010),
+    tickEveryMs: 10_000,
+    allowList: allowListOf(process.env),
+  },
 });
 
 // For `npm run admin -- --local …` while the stack runs (endpoints and names, no keys).
@@ -99,7 +106,11 @@ Currents: tracked events go to connector ${stack.currents.demoConnectorId} → t
     -d '{"events":[{"external_id":"user-1","name":"added_to_cart","time":"2026-01-01T00:00:00Z","properties":{"sku":"A1"}}]}'
   curl -s ${stack.url}/currents/${stack.currents.demoConnectorId} -H 'Authorization: Bearer ${stack.workspace.restApiKey}'
 
-Campaigns and Canvases: webhooks to ${stack.campaigns.receiver.url} (or any https URL) are printed below.
+Campaigns and Canvases: webhooks to ${stack.campaigns.receiver.url} (or any https URL) are printed below.${
+  allowListOf(process.env).length > 0
+    ? `\n  Also allowed (WEBHOOK_ALLOWED_DESTINATIONS): ${allowListOf(process.env).join(', ')}`
+    : ''
+}
 
 Ctrl-C stops everything.
 `);

@@ -11,8 +11,12 @@ const required = (env: NodeJS.ProcessEnv, name: string): string => {
 /** What the API needs: the table, and the allow-list for test sends. */
 export const readCampaignsApiConfig = (env: NodeJS.ProcessEnv = process.env) =>
   Object.freeze({ table: required(env, 'CAMPAIGNS_TABLE'), allowList: allowListOf(env) });
-
-const allowListOf = (env: NodeJS.ProcessEnv) =>
+/**
+ * The operator allow-list of webhook destinations that are not public (comma list of hosts,
+ * addresses or CIDRs, each optionally :port): the deployed functions and `npm start` read it
+ * from the same variable.
+ */
+export const allowListOf = (env: NodeJS.ProcessEnv = process.env) =>
   (env.WEBHOOK_ALLOWED_DESTINATIONS ?? '')
     .split(',')
     .map((entry) => entry.trim())
