@@ -13,7 +13,6 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import {
   deliverEvents,
-  httpPoster,
   systemClock,
   AUTH_ERROR_WINDOW_MS,
   type DeliveryClock,
@@ -37,7 +36,8 @@ export interface CurrentsDeliveryDependencies {
   connectors: Pick<DynamoConnectorStore, 'getForDelivery' | 'recordDeliveries' | 'putDeadLetters'>;
   /** Makes a failed record come back after `seconds` (SQS ChangeMessageVisibility). */
   retryLater(receiptHandle: string, seconds: number): Promise<void>;
-  poster?: (connector: DeliveryTarget) => PostEvents;
+  /** The POST to a connector, through the egress client (lib/currents/delivery.ts, `currentsPoster`). */
+  poster: (connector: DeliveryTarget) => PostEvents;
   clock?: DeliveryClock;
   observability: Observability;
 }
@@ -45,7 +45,7 @@ export interface CurrentsDeliveryDependencies {
 export const createCurrentsHandler = ({
   connectors,
   retryLater,
-  poster = httpPoster,
+  poster,
   clock = systemClock,
   observability,
 }: CurrentsDeliveryDependencies) => {

@@ -6,6 +6,9 @@ import { readConnectorTokenSecretId, readCurrentsQueueUrl, readTables } from '..
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
+import { allowListOf } from '../../lib/campaigns/config.js';
+import { currentsPoster } from '../../lib/currents/delivery.js';
+import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
 import { createCurrentsHandler } from './app.js';
 
 const tables = readTables();
@@ -17,8 +20,12 @@ const sqs = traceClient(observability, createSqsClient());
 const secrets = createSecretsProvider(traceClient(observability, new SecretsManagerClient({})));
 const tokenCipher = createTokenCipher(secretsManagerSecret(secrets, readConnectorTokenSecretId()));
 
+// The egress client of every call to a customer URL: https, public destinations or the allow-list, no redirects.
+const egress = new SafeHttpClient({ allowList: allowListOf(process.env) });
+
 export const handler = createCurrentsHandler({
   connectors: new DynamoConnectorStore(documents, tables.cohorts, tokenCipher),
+  poster: currentsPoster(egress),
   retryLater: async (receiptHandle, seconds) => {
     await sqs.send(
       new ChangeMessageVisibilityCommand({

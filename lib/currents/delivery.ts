@@ -6,9 +6,13 @@
  * - 401/403/404: retry every 2–5 minutes, give up after 48 h;
  * - 413: split the batch (a single event that is still too large is dropped).
  * Batches hold at most 100 events of one type. Pure: time, randomness and the HTTP call
- * are ports, so tests control all three.
+ * are ports, so tests control all three. The HTTP call goes through the one egress client
+ * every call to a customer URL uses (lib/webhooks/safe-http.ts: destination policy, no
+ * redirects, bounded answers and time); a destination it refuses is dropped at once with
+ * the reason (a dead letter, replayable once the connector or the allow-list is fixed).
  */
 import type { CurrentsEvent } from './events.js';
+import type { EgressClient } from './ports.js';
 
 export const MAX_EVENTS_PER_POST = 100;
 export const SERVER_ERROR_WINDOW_MS = 24 * 3600 * 1000;
@@ -34,8 +38,11 @@ export type DeliveryOutcome =
   | { kind: 'retry'; delaySeconds: number; status: number }
   | { kind: 'dropped'; reason: string; status: number };
 
-/** Sends one POST of `{"events": [...]}` and answers its HTTP status; a network failure answers 0. */
-export type PostEvents = (events: CurrentsEvent[]) => Promise<number>;
+/**
+ * Sends one POST of `{"events": [...]}` and answers its HTTP status (a 3XX is not followed);
+ * a network failure or timeout answers 0; a destination the egress policy refuses, the reason.
+ */
+export type PostEvents = (events: CurrentsEvent[]) => Promise<number | { refused: string }>;
 
 export interface DeliveryClock {
   now(): number;
@@ -73,7 +80,10 @@ export const deliverEvents = async (
   };
 
   const send = async (batch: readonly PendingEvent[]): Promise<void> => {
-    const status = await post(batch.map((item) => item.event)).catch(() => 0);
+    const answer = await post(batch.map((item) => item.event)).catch(() => 0);
+    if (typeof answer === 'object')
+      return settle(batch, () => ({ kind: 'dropped', reason: `destination refused: ${answer.refused}`, status: 0 }));
+    const status = answer;
     switch (classifyStatus(status)) {
       case 'delivered':
         return settle(batch, () => ({ kind: 'delivered' }));
@@ -121,11 +131,13 @@ export const deliverEvents = async (
   return outcomes;
 };
 
-/** The HTTP side: `POST {"events":[...]}` with the Currents headers, 10 s timeout. */
-export const httpPoster =
-  (connector: { url: string; token?: string }, timeoutMs = 10_000): PostEvents =>
+/** The HTTP side: `POST {"events":[...]}` with the Currents headers, through the egress client. */
+export const currentsPoster =
+  (client: EgressClient) =>
+  (connector: { url: string; token?: string }): PostEvents =>
   async (events) => {
-    const response = await fetch(connector.url, {
+    const result = await client.send({
+      url: connector.url,
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -133,8 +145,7 @@ export const httpPoster =
         ...(connector.token ? { authorization: `Bearer ${connector.token}` } : {}),
       },
       body: JSON.stringify({ events }),
-      signal: AbortSignal.timeout(timeoutMs),
     });
-    await response.arrayBuffer();
-    return response.status;
+    if (result.kind === 'refused') return { refused: result.reason };
+    return result.kind === 'response' ? result.status : 0;
   };

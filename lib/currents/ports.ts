@@ -54,3 +54,21 @@ export interface DeadLetter {
   status: number;
   event: CurrentsEvent;
 }
+
+/**
+ * The one client for calls to a customer's URL (webhooks, test sends, Currents):
+ * lib/webhooks/safe-http.ts's SafeHttpClient implements it with the destination policy,
+ * no redirects, and bounds on the answer and the time.
+ */
+export interface EgressClient {
+  send(request: {
+    url: string;
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+  }): Promise<
+    | { kind: 'response'; status: number }
+    | { kind: 'refused'; reason: string }
+    | { kind: 'error'; reason: string; timeout: boolean }
+  >;
+}

@@ -25,7 +25,8 @@ import { createCurrentsHandler } from '../../functions/currents/app.js';
 import { DynamoConnectorStore } from '../dynamodb/connector-store.js';
 import { SqsCurrentsQueue } from '../sqs/currents-queue.js';
 import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
-import type { DeliveryClock } from '../currents/delivery.js';
+import { currentsPoster, type DeliveryClock } from '../currents/delivery.js';
+import { SafeHttpClient } from '../webhooks/safe-http.js';
 import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { join, resolve } from 'node:path';
@@ -387,6 +388,13 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       }),
       currents: createCurrentsHandler({
         connectors,
+        // The deployed function's egress policy; locally http, and the Heap stand-in on loopback, are allowed too.
+        poster: currentsPoster(
+          new SafeHttpClient({
+            allowHttp: true,
+            allowList: [`127.0.0.1:${new URL(receiver.url).port}`, ...(options.campaigns?.allowList ?? [])],
+          }),
+        ),
         retryLater: async (receiptHandle, seconds) => {
           await sqs.send(
             new ChangeMessageVisibilityCommand({

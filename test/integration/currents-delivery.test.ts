@@ -1,17 +1,23 @@
 /**
  * The Currents sender's policy against a real HTTP receiver on loopback that answers, per
- * test, 200 / 500 / 429 / 400 on one event / 413 / 401. Time is a port: no test waits.
+ * test, 200 / 500 / 429 / 400 on one event / 413 / 401 / a redirect. Time is a port: no test
+ * waits. Posts go through the egress client every customer URL goes through (allowed to
+ * reach this loopback receiver, as an operator's allow-list would).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { CurrentsEvent, customEvent, purchaseEvent, type CurrentsEvent as Event } from '../../lib/currents/events.js';
 import {
   AUTH_ERROR_WINDOW_MS,
+  currentsPoster,
   deliverEvents,
-  httpPoster,
   SERVER_ERROR_WINDOW_MS,
   type PendingEvent,
 } from '../../lib/currents/delivery.js';
+import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
+
+const egress = new SafeHttpClient({ allowHttp: true, allowList: ['127.0.0.1'] });
+const httpPoster = currentsPoster(egress);
 
 interface Arrival {
   headers: Record<string, string | string[] | undefined>;
@@ -21,7 +27,7 @@ interface Arrival {
 let server: Server;
 let url: string;
 let arrivals: Arrival[] = [];
-let answer: (events: Event[]) => number = () => 200;
+let answer: (events: Event[]) => number | { status: number; location: string } = () => 200;
 
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -30,14 +36,19 @@ beforeAll(async () => {
     request.on('end', () => {
       const { events } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { events: Event[] };
       arrivals.push({ headers: request.headers, events });
-      response.writeHead(answer(events)).end();
+      const answered = answer(events);
+      if (typeof answered === 'number') response.writeHead(answered).end();
+      else response.writeHead(answered.status, { location: answered.location }).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/currents`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  egress.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
 beforeEach(() => {
   arrivals = [];
   answer = () => 200;
@@ -167,5 +178,32 @@ describe('Currents delivery', () => {
     expect(later.get('m0')).toEqual({ kind: 'retry', status, delaySeconds: 300 });
     const late = await deliverEvents(pending(1), httpPoster({ url }), clockAt(T0 + AUTH_ERROR_WINDOW_MS));
     expect(late.get('m0')).toMatchObject({ kind: 'dropped', status });
+  });
+
+  it('never follows a redirect: a 307 to another address is an answer like a 5XX, and nothing reaches where it points', async () => {
+    // Prepare: the receiver redirects to a path of its own, which would record a second arrival if followed
+    answer = () => (arrivals.length === 1 ? { status: 307, location: `${url}/elsewhere` } : 200);
+
+    // Act
+    const outcomes = await deliverEvents(pending(2), httpPoster({ url }), clockAt(T0, 1));
+
+    // Assess: one POST, answered 307, retried later; the body went nowhere else
+    expect(arrivals).toHaveLength(1);
+    expect([...outcomes.values()]).toEqual(Array(2).fill({ kind: 'retry', status: 307, delaySeconds: 10 }));
+  });
+
+  it('drops at once, with the reason, events for a destination the egress policy refuses (no connection made)', async () => {
+    // Prepare: the same loopback receiver, through a client without the allow-list (as on AWS)
+    const strict = new SafeHttpClient({ allowHttp: true });
+
+    // Act
+    const outcomes = await deliverEvents(pending(2), currentsPoster(strict)({ url }), clockAt(T0));
+    strict.close();
+
+    // Assess
+    expect(arrivals).toHaveLength(0);
+    expect([...outcomes.values()]).toEqual(
+      Array(2).fill({ kind: 'dropped', status: 0, reason: expect.stringMatching(/^destination refused: .*loopback/) }),
+    );
   });
 });
