@@ -25,6 +25,14 @@ export class ServiceError extends Error {
   }
 }
 
+/** A concurrent change won: nothing of this request was applied (read again, then retry). */
+export class ConflictError extends ServiceError {
+  constructor(message: string) {
+    super(409, message);
+    this.name = 'ConflictError';
+  }
+}
+
 export class ValidationError extends ServiceError {
   constructor(message: string, errors: string[] = []) {
     super(400, message, { errors });

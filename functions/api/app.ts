@@ -75,6 +75,8 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   /** When a computed segment size is stale and how often it is recomputed (default: lib/segments/size.ts). */
   segmentSizePolicy?: SizePolicy;
   exports: { store: ExportStore; blobs: BlobStore; queue: ExportQueue };
+  /** How long ingest instances reuse a key lookup (default: lib/workspaces/credential-cache.ts): the least grace a rotation gives. */
+  credentialCacheTtlMs?: number;
   /** Campaigns and Canvases (functions/api/campaign-routes.ts); without it their routes answer 404. */
   campaigns?: CampaignService;
   observability: Observability;
@@ -474,7 +476,14 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     path: '/workspace/keys/{kind}',
     handle: async (api, workspaceId, request) => {
       const kind = parseKeyKind(request.pathParameters.kind);
-      const key = await rotateDataImportKey(requireSettings(api), workspaceId, kind, request.body, api.clock());
+      const key = await rotateDataImportKey(
+        requireSettings(api),
+        workspaceId,
+        kind,
+        request.body,
+        api.clock(),
+        api.credentialCacheTtlMs,
+      );
       // The key is in this answer only: never cached, never stored but as its hash.
       return json(201, { key, message: 'success' }, { 'cache-control': 'no-store' });
     },

@@ -6,7 +6,7 @@
  * webhook message. Both leave a user who leaves the target.
  */
 import * as z from 'zod';
-import { ServiceError, ValidationError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import { describeIssues, Identifier } from '../contract/partner.js';
 import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 import { BrazeId } from '../users/requests.js';
@@ -71,12 +71,7 @@ export const MAX_DELAY_SECONDS = 90 * 86_400;
 export const MAX_CANVAS_STEPS = 10;
 export const MAX_SEGMENTS = 5;
 
-export class ConflictError extends ServiceError {
-  constructor(message: string) {
-    super(409, message);
-    this.name = 'ConflictError';
-  }
-}
+export { ConflictError };
 
 const nonEmpty = z.string({ error: 'must be a string' }).trim().min(1, { error: 'must be a non-empty string' });
 

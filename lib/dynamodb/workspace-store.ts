@@ -1,8 +1,11 @@
 /**
  * Workspaces table: workspaces, key grants (by key hash) and the partner registry.
  * Items (hash key `pk` only):
- *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys
- *   KEY#<key hash>       a grant: kind, workspaceId, partners (denormalized for one-read auth)
+ *   WS#<workspaceId>     the workspace: name, enabled partners, hashes of its current keys,
+ *                        `version` (each change of its partners is conditioned on the one it read)
+ *   KEY#<key hash>       a grant: kind, workspaceId, expiresAt (a key rotated out with grace), and
+ *                        the partners it had when written; auth takes the workspace's own list
+ *                        (getPartnerAndKey), so a partner disabled reaches keys in their grace too
  *   PARTNER#<name>       a registered partner: hash of its partner API key, enabled
  * Key hashes are `v2:` + a peppered HMAC (lib/workspaces/keys.ts); items written before
  * peppers hold a plain SHA-256 until their key's next successful use moves them.
@@ -21,6 +24,8 @@ import { KNOWN_PARTNERS } from '../workspaces/partners.js';
 import type { KeyInfo, WorkspaceSettingsStore } from '../workspaces/settings.js';
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
+import { ConflictError } from '../errors.js';
+import { backoff } from './batch.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
@@ -30,6 +35,8 @@ const partnerPk = (partner: string) => `PARTNER#${partner}`;
 
 interface WorkspaceItem extends Workspace {
   pk: string;
+  /** Changes of the workspace's partners, counted: each is conditioned on the one it read (absent before the first). */
+  version?: number;
   dataImportKeyHash: string;
   restKeyHash: string;
   /** What the console shows of each current key (lib/workspaces/keys.ts, keyHint) and when it was issued; absent on keys issued before. */
@@ -69,12 +76,29 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     if (unprocessed > 0) {
       // Two keys never exceed any limit; unprocessed here means throttling: read them singly.
       const [partnerItem, grant] = await Promise.all([this.getItem(partnerPk(partner)), this.getKey(keyHash)]);
-      return { partner: partnerItem as PartnerRegistration | undefined, grant };
+      return {
+        partner: partnerItem as PartnerRegistration | undefined,
+        grant: await this.withWorkspacePartners(grant),
+      };
     }
     const items = response.Responses?.[this.tableName] ?? [];
     const partnerItem = items.find((item) => item.pk === partnerPk(partner));
     const grantItem = items.find((item) => item.pk === keyPk(keyHash));
-    return { partner: partnerItem as PartnerRegistration | undefined, grant: grantItem as KeyGrant | undefined };
+    return {
+      partner: partnerItem as PartnerRegistration | undefined,
+      grant: await this.withWorkspacePartners(grantItem as KeyGrant | undefined),
+    };
+  }
+
+  /**
+   * A data import key grants what its workspace enables now, not the copy the grant was
+   * written with (a key in its grace period keeps the copy of its rotation): one revocation
+   * model for every key. One more read per lookup that found a grant (ingest caches it).
+   */
+  private async withWorkspacePartners(grant: KeyGrant | undefined): Promise<KeyGrant | undefined> {
+    if (grant?.kind !== 'data_import') return grant;
+    const workspace = (await this.getItem(workspacePk(grant.workspaceId))) as WorkspaceItem | undefined;
+    return workspace && { ...grant, partners: workspace.partners ?? [] };
   }
 
   async getKey(keyHash: string): Promise<KeyGrant | undefined> {
@@ -227,34 +251,58 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     return { ...workspace, dataImportKey, restApiKey };
   }
 
-  /** Enables or disables partners for a workspace, keeping the denormalized grant in step. */
-  async setWorkspacePartners(workspaceId: string, partners: string[]): Promise<Workspace> {
-    const item = await this.requireWorkspaceItem(workspaceId);
-    const unique = [...new Set(partners)];
-    await this.client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: { pk: item.pk },
-              UpdateExpression: 'SET partners = :partners',
-              ExpressionAttributeValues: { ':partners': unique },
-            },
-          },
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: { pk: keyPk(item.dataImportKeyHash) },
-              UpdateExpression: 'SET partners = :partners',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeValues: { ':partners': unique },
-            },
-          },
-        ],
-      }),
-    );
-    return { workspaceId, name: item.name, partners: unique, createdAt: item.createdAt };
+  /**
+   * Changes a workspace's partners (and the current grant's copy) by `change` of the list as
+   * read, conditioned on the version read: concurrent changes are applied one after another
+   * (a loser reads again and re-applies its change), and after CHANGE_ATTEMPTS lost races
+   * the caller gets a ConflictError (409). Never a lost update.
+   */
+  async changeWorkspacePartners(
+    workspaceId: string,
+    change: (partners: readonly string[]) => string[],
+  ): Promise<Workspace> {
+    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt += 1) {
+      if (attempt > 0) await backoff(attempt, 20, 500);
+      const item = await this.requireWorkspaceItem(workspaceId, true);
+      const partners = [...new Set(change(item.partners ?? []))];
+      const version = item.version ?? 0;
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: item.pk },
+                  UpdateExpression: 'SET partners = :partners, version = :next',
+                  ConditionExpression:
+                    item.version === undefined ? 'attribute_not_exists(version)' : 'version = :version',
+                  ExpressionAttributeValues: {
+                    ':partners': partners,
+                    ':next': version + 1,
+                    ...(item.version === undefined ? {} : { ':version': version }),
+                  },
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: keyPk(item.dataImportKeyHash) },
+                  UpdateExpression: 'SET partners = :partners',
+                  ConditionExpression: 'attribute_exists(pk)',
+                  ExpressionAttributeValues: { ':partners': partners },
+                },
+              },
+            ],
+          }),
+        );
+        return { workspaceId, name: item.name, partners, createdAt: item.createdAt };
+      } catch (error: unknown) {
+        // Another change (of the partners, or a rotation of the key) came first: read again.
+        if (!isRaceLost(error)) throw error;
+      }
+    }
+    throw new ConflictError('The workspace was changed by another request at the same time: read it again and retry');
   }
 
   /**
@@ -269,45 +317,54 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     const hashField = fields.hash;
     const oldHash = item[hashField];
     const expiresAt = graceEndsAt(now, graceSeconds);
-    await this.client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: { pk: item.pk },
-              UpdateExpression: `SET ${hashField} = :new, ${fields.hint} = :hint, ${fields.createdAt} = :createdAt`,
-              ConditionExpression: `${hashField} = :old`,
-              ExpressionAttributeValues: {
-                ':new': newHash,
-                ':old': oldHash,
-                ':hint': keyHint(newKey),
-                ':createdAt': now.toISOString(),
+    await this.client
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: item.pk },
+                UpdateExpression: `SET ${hashField} = :new, ${fields.hint} = :hint, ${fields.createdAt} = :createdAt`,
+                ConditionExpression: `${hashField} = :old`,
+                ExpressionAttributeValues: {
+                  ':new': newHash,
+                  ':old': oldHash,
+                  ':hint': keyHint(newKey),
+                  ':createdAt': now.toISOString(),
+                },
               },
             },
-          },
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: this.grantItem(newHash, kind, item),
-              ConditionExpression: 'attribute_not_exists(pk)',
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: this.grantItem(newHash, kind, item),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
             },
-          },
-          graceSeconds > 0
-            ? {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk: keyPk(oldHash) },
-                  // `ttl` lets DynamoDB delete the expired grant; `expiresAt` is what auth checks.
-                  UpdateExpression: 'SET expiresAt = :expiresAt, #ttl = :expiresAt',
-                  ExpressionAttributeNames: { '#ttl': 'ttl' },
-                  ExpressionAttributeValues: { ':expiresAt': expiresAt },
-                },
-              }
-            : { Delete: { TableName: this.tableName, Key: { pk: keyPk(oldHash) } } },
-        ],
-      }),
-    );
+            graceSeconds > 0
+              ? {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: { pk: keyPk(oldHash) },
+                    // `ttl` lets DynamoDB delete the expired grant; `expiresAt` is what auth checks.
+                    UpdateExpression: 'SET expiresAt = :expiresAt, #ttl = :expiresAt',
+                    ExpressionAttributeNames: { '#ttl': 'ttl' },
+                    ExpressionAttributeValues: { ':expiresAt': expiresAt },
+                  },
+                }
+              : { Delete: { TableName: this.tableName, Key: { pk: keyPk(oldHash) } } },
+          ],
+        }),
+      )
+      .catch((error: unknown) => {
+        // Another rotation (or a change of the partners) came between the read and the write: nothing was written.
+        if (isRaceLost(error))
+          throw new ConflictError(
+            `Another change of this workspace's ${kind === 'data_import' ? 'data import' : 'REST API'} key came at the same time: read the key's status and retry`,
+          );
+        throw error;
+      });
     return newKey;
   }
 
@@ -417,8 +474,8 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     }
   }
 
-  private async requireWorkspaceItem(workspaceId: string): Promise<WorkspaceItem> {
-    const item = (await this.getItem(workspacePk(workspaceId))) as WorkspaceItem | undefined;
+  private async requireWorkspaceItem(workspaceId: string, consistent = false): Promise<WorkspaceItem> {
+    const item = (await this.getItem(workspacePk(workspaceId), consistent)) as WorkspaceItem | undefined;
     if (!item) throw new Error(`No workspace ${workspaceId}`);
     return item;
   }
@@ -433,11 +490,23 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     return { pk: keyPk(keyHash), kind, workspaceId: workspace.workspaceId, partners: workspace.partners };
   }
 
-  private async getItem(pk: string): Promise<Record<string, unknown> | undefined> {
-    const response = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk } }));
+  private async getItem(pk: string, consistent = false): Promise<Record<string, unknown> | undefined> {
+    const response = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk }, ...(consistent ? { ConsistentRead: true } : {}) }),
+    );
     return response.Item;
   }
 }
+
+/** How many times a change of a workspace reads again after losing a race before it answers 409. */
+const CHANGE_ATTEMPTS = 5;
+
+/** A transaction that lost to a concurrent writer: a condition failed, or another transaction held an item. */
+const isRaceLost = (error: unknown): boolean =>
+  error instanceof TransactionCanceledException &&
+  (error.CancellationReasons ?? []).some(
+    (reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict',
+  );
 
 /** A transaction cancelled because a condition failed (not by load: that is worth retrying, and is thrown). */
 const isConditionCancellation = (error: unknown): boolean =>

@@ -373,6 +373,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       }),
       api: createApiHandler({
         campaigns: campaigns.service,
+        credentialCacheTtlMs: options.credentialCacheTtlMs,
         credentials: workspaces,
         workspaces,
         console: folderSite(resolve(options.consoleFolder ?? 'dist/console')),

@@ -133,6 +133,17 @@ export const keyHint = (key: string): string => `…${key.slice(-4)}`;
 export const graceEndsAt = (now: Date, graceSeconds: number): number =>
   Math.ceil(now.getTime() / 1000) + Math.max(0, graceSeconds);
 
+/**
+ * The grace a rotation really gives. Ingest instances reuse a key lookup for the credential
+ * cache's TTL (lib/workspaces/credential-cache.ts), and one looked up before the rotation
+ * carries no expiry: it may be accepted for that long whatever the grace. So a grace is at
+ * least the cache's TTL, and the expiry stored, announced and enforced is that one: a key
+ * stops working when the API said it would, to the second. A grace of 0 revokes at once;
+ * instances that cached the key accept it for at most the TTL (documented, tested).
+ */
+export const effectiveGraceSeconds = (graceSeconds: number, cacheTtlSeconds: number): number =>
+  graceSeconds > 0 ? Math.max(graceSeconds, Math.ceil(cacheTtlSeconds)) : 0;
+
 /** What a rotation answers about the old key: until when it works (ISO), or null if it stopped at once. */
 export const oldKeyWorksUntil = (now: Date, graceSeconds: number): string | null =>
   graceSeconds > 0 ? new Date(graceEndsAt(now, graceSeconds) * 1000).toISOString() : null;

@@ -6,7 +6,8 @@
 import * as z from 'zod';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { describeIssues } from '../contract/partner.js';
-import { keyHint, oldKeyWorksUntil } from './keys.js';
+import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from './credential-cache.js';
+import { effectiveGraceSeconds, keyHint, oldKeyWorksUntil } from './keys.js';
 import { isKnownPartner, KNOWN_PARTNERS } from './partners.js';
 import type { KeyKind, PartnerRegistration, Workspace } from './types.js';
 
@@ -21,7 +22,12 @@ export interface WorkspaceSettingsStore {
   getWorkspace(workspaceId: string): Promise<Workspace | undefined>;
   /** The partner registry (operator-registered partners and whether each is enabled at all). */
   listPartners(): Promise<PartnerRegistration[]>;
-  setWorkspacePartners(workspaceId: string, partners: string[]): Promise<Workspace>;
+  /**
+   * Changes the workspace's partners by `change` of the list as it is, atomically (a
+   * conditional write; concurrent changes are applied one after another, or the loser
+   * gets a ConflictError): no change is lost.
+   */
+  changeWorkspacePartners(workspaceId: string, change: (partners: readonly string[]) => string[]): Promise<Workspace>;
   getKeyInfo(workspaceId: string, kind: KeyKind): Promise<KeyInfo | undefined>;
   /** Issues a new key; the old one keeps working `graceSeconds` (0: stops at once). */
   rotateKey(workspaceId: string, kind: KeyKind, graceSeconds: number, now: Date): Promise<string>;
@@ -94,12 +100,11 @@ export const setPartnerEnabled = async (
   if (!isKnownPartner(partner))
     throw new NotFoundError(`No partner ${partner}: known are ${KNOWN_PARTNERS.join(', ')}`);
   const { enabled } = parse(PartnerChange, body, 'partner change');
-  const workspace = await requireWorkspace(store, workspaceId);
-  const partners = enabled
-    ? [...new Set([...workspace.partners, partner])]
-    : workspace.partners.filter((name) => name !== partner);
+  await requireWorkspace(store, workspaceId);
   const [updated, registry] = await Promise.all([
-    store.setWorkspacePartners(workspaceId, partners),
+    store.changeWorkspacePartners(workspaceId, (partners) =>
+      enabled ? [...new Set([...partners, partner])] : partners.filter((name) => name !== partner),
+    ),
     store.listPartners(),
   ]);
   return {
@@ -139,12 +144,15 @@ export const rotateDataImportKey = async (
   kind: KeyKind,
   body: unknown,
   now: Date,
+  /** How long ingest instances reuse a key lookup: the least grace there can be (keys.ts, effectiveGraceSeconds). */
+  credentialCacheTtlMs: number = DEFAULT_CREDENTIAL_CACHE_TTL_MS,
 ) => {
   if (kind !== 'data_import')
     throw new ValidationError(
       'Only the data import key is rotated through the API: an operator rotates the REST API key (npm run admin -- workspace rotate-key --kind rest)',
     );
-  const { grace_seconds: grace = 0 } = parse(Rotation, body, 'key rotation');
+  const { grace_seconds: asked = 0 } = parse(Rotation, body, 'key rotation');
+  const grace = effectiveGraceSeconds(asked, credentialCacheTtlMs / 1000);
   await requireWorkspace(store, workspaceId);
   const key = await store.rotateKey(workspaceId, kind, grace, now);
   return {

@@ -20,7 +20,8 @@ import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { moveDeadLetters, redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
 import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from '../../lib/workspaces/credential-cache.js';
-import { createKeyHasher, oldKeyWorksUntil } from '../../lib/workspaces/keys.js';
+import { createKeyHasher, effectiveGraceSeconds, oldKeyWorksUntil } from '../../lib/workspaces/keys.js';
+import { ConflictError } from '../../lib/errors.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import { workspaceView } from '../../lib/workspaces/settings.js';
 import type { KeyKind, Workspace } from '../../lib/workspaces/types.js';
@@ -211,7 +212,17 @@ const workspaceCommands: Command<Target>[] = [
         throw new UsageError(
           `this would stop workspace ${workspace.workspaceId} accepting ${removed.join(', ')}: their requests would get 401 at once; list them too, or pass --force`,
         );
-      const updated = await stores(target).workspaces.setWorkspacePartners(workspace.workspaceId, partners);
+      // The whole list, checked above against what was read: if it changed meanwhile, that check no longer holds.
+      const updated = await stores(target).workspaces.changeWorkspacePartners(workspace.workspaceId, (current) => {
+        if (
+          current.length !== workspace.partners.length ||
+          current.some((partner) => !workspace.partners.includes(partner))
+        )
+          throw new ConflictError(
+            `the partners of workspace ${workspace.workspaceId} changed meanwhile (now: ${current.join(', ') || 'none'}): run the command again`,
+          );
+        return partners;
+      });
       return {
         json: { workspace: workspaceView(updated) },
         text: `Workspace ${updated.workspaceId} now accepts: ${updated.partners.join(', ')}`,
@@ -245,8 +256,10 @@ const workspaceCommands: Command<Target>[] = [
     ],
     async run(args, context) {
       const kind = args.required('kind') as KeyKind;
-      const grace = args.integer('grace-seconds') ?? 0;
-      if (grace === 0 && !args.flag('force'))
+      const asked = args.integer('grace-seconds') ?? 0;
+      // At least the ingest cache's TTL, so that the time printed is when the old key really stops (keys.ts).
+      const grace = effectiveGraceSeconds(asked, KEY_CACHE_SECONDS);
+      if (asked === 0 && !args.flag('force'))
         throw new UsageError(
           `with no grace the old ${kind} key stops working at once and its users get 401 until they have the new one: pass --grace-seconds <seconds> (e.g. 3600) to keep it working meanwhile, or --force to cut it off now`,
         );
