@@ -26,6 +26,7 @@ import { memberSource, type SegmentPorts } from '../segments/service.js';
 import { cohortsOf, transition, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type WorkMessage } from './messages.js';
 import { JOURNEY_GRACE_MS, stepDueTimes, type Campaign } from './model.js';
+import { instantKey, LAST_KEY_INSTANT_MS } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 
 export interface JourneyPorts {
@@ -60,7 +61,8 @@ export interface JourneyPorts {
 export const DEFAULT_HORIZON_MS = 5 * 60_000;
 /** SQS: DelaySeconds is at most 900. */
 const MAX_DELAY_SECONDS = 900;
-const FOREVER = '9999-12-31T23:59:59.999Z';
+/** "Never re-eligible": the last instant a key can order, so it compares after every real one. */
+const FOREVER = instantKey(LAST_KEY_INSTANT_MS);
 
 /** When an entry allows the next one: never (`null`), or N days after it. */
 export const reeligibleAt = (enteredAt: number, afterDays: number | null): string =>
@@ -203,15 +205,15 @@ export const createJourneys = (ports: JourneyPorts) => {
       })),
     );
     const recurring = campaign.delivery.recurring;
-    const next = recurring
-      ? {
-          workspaceId: run.workspaceId,
-          campaignId: run.campaignId,
-          scheduledAt: new Date(
-            nextOccurrence(recurring, Math.max(Date.parse(run.scheduledAt), ports.clock().getTime())),
-          ).toISOString(),
-        }
+    const nextAt = recurring
+      ? nextOccurrence(recurring, Math.max(Date.parse(run.scheduledAt), ports.clock().getTime()))
       : undefined;
+    // A next occurrence is strictly later than this run and one a key can order (instants.ts): never a run due
+    // again at once. Past the last such instant a recurring campaign simply has no next run.
+    const next =
+      nextAt !== undefined && nextAt > Date.parse(run.scheduledAt) && nextAt <= LAST_KEY_INSTANT_MS
+        ? { workspaceId: run.workspaceId, campaignId: run.campaignId, scheduledAt: instantKey(nextAt) }
+        : undefined;
     return ports.campaigns.completeRun(run, next, ports.clock());
   };
 

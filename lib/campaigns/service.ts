@@ -21,6 +21,7 @@ import {
   type CampaignInput,
   type CampaignKind,
 } from './model.js';
+import { instantKey, scheduleProblem } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 import { profileOf, renderRequest, templateVariables } from './sender.js';
 import { TemplateError } from './template.js';
@@ -93,8 +94,19 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     return filters;
   };
 
+  /** A scheduled `at` is neither past nor beyond the bound keys can hold (instants.ts): a 400 naming it. */
+  const checkSchedule = (delivery: Campaign['delivery'], now: Date, when: 'saved' | 'launched') => {
+    if (delivery.type !== 'scheduled' || delivery.at === undefined) return;
+    const problem = scheduleProblem(Date.parse(delivery.at), now.getTime());
+    if (problem)
+      throw new ValidationError(
+        `Invalid campaign: \`delivery.at\` ${problem}${when === 'launched' ? ' (change the draft, then launch it)' : ''}`,
+      );
+  };
+
   const create = async (workspaceId: string, kind: CampaignKind, body: unknown): Promise<Campaign> => {
     const input = parseBody(kind, body);
+    checkSchedule(input.delivery, ports.clock(), 'saved');
     checkUrls(input, ports.allowHttp === true);
     await targetFilters(workspaceId, input.segmentIds);
     const now = ports.clock().toISOString();
@@ -116,6 +128,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     if (current.status !== 'draft')
       throw new ConflictError(`Only a draft ${noun(kind)} can be changed; this one is ${current.status}`);
     const input = parseBody(kind, body);
+    checkSchedule(input.delivery, ports.clock(), 'saved');
     checkUrls(input, ports.allowHttp === true);
     await targetFilters(workspaceId, input.segmentIds);
     const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
@@ -130,12 +143,14 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       throw new ConflictError(`Only a draft ${noun(kind)} can be launched; this one is ${current.status}`);
     const filter = combineFilters(await targetFilters(workspaceId, current.segmentIds));
     const now = ports.clock();
+    // A draft saved long ago may hold an `at` that has passed since: refused, not sent at once.
+    checkSchedule(current.delivery, now, 'launched');
     let nextRunAt: string | undefined;
     if (current.delivery.type === 'scheduled') {
       const { at, recurring } = current.delivery;
-      nextRunAt = recurring
-        ? new Date(nextOccurrence(recurring, Math.max(now.getTime(), at ? Date.parse(at) : 0) - 1)).toISOString()
-        : (at ?? now.toISOString());
+      nextRunAt = instantKey(
+        recurring ? nextOccurrence(recurring, Math.max(now.getTime(), at ? Date.parse(at) : 0) - 1) : (at ?? now),
+      );
     }
     const launched: Campaign = {
       ...current,

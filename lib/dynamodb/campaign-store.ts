@@ -42,6 +42,7 @@ import {
   TIMER_SHARDS,
 } from '../campaigns/ports.js';
 import { membershipKey } from '../campaigns/audience.js';
+import { instantKey } from '../campaigns/instants.js';
 
 /** AWS: BatchWriteItem takes at most 25 items. */
 const BATCH_WRITE_LIMIT = 25;
@@ -54,7 +55,10 @@ const SEND_TTL_SECONDS = 30 * 86_400;
 const campaignsKey = (workspaceId: string) => `${workspaceId}#CAMPAIGNS`;
 const triggersKey = (workspaceId: string) => `${workspaceId}#TRIGGERS`;
 const DUE_KEY = 'RUNS#DUE';
-const dueSortKey = (at: string, workspaceId: string, campaignId: string) => `${at}#${workspaceId}#${campaignId}`;
+/** Sort keys start with an instant, compared as text: instantKey keeps them in time order (lib/campaigns/instants.ts). */
+const dueSortKey = (at: string, workspaceId: string, campaignId: string) =>
+  `${instantKey(at)}#${workspaceId}#${campaignId}`;
+const timerSortKey = (timer: { dueAt: string; timerId: string }) => `${instantKey(timer.dueAt)}#${timer.timerId}`;
 const runKey = (workspaceId: string, campaignId: string, runId: string) => `${workspaceId}#${campaignId}#RUN#${runId}`;
 const rangeSortKey = (range: number) => `R${String(range).padStart(2, '0')}`;
 const entryKey = (workspaceId: string, campaignId: string, brazeId: string) =>
@@ -333,7 +337,7 @@ export class DynamoCampaignStore implements CampaignStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND sk <= :now',
-        ExpressionAttributeValues: { ':pk': DUE_KEY, ':now': `${now.toISOString()}#~` },
+        ExpressionAttributeValues: { ':pk': DUE_KEY, ':now': `${instantKey(now)}#~` },
         ConsistentRead: true,
         Limit: limit,
       }),
@@ -592,7 +596,7 @@ export class DynamoCampaignStore implements CampaignStore {
         PutRequest: {
           Item: {
             pk: timerKey(DynamoCampaignStore.timerShard(timer.timerId)),
-            sk: `${timer.dueAt}#${timer.timerId}`,
+            sk: timerSortKey(timer),
             ...timer,
           },
         },
@@ -606,7 +610,7 @@ export class DynamoCampaignStore implements CampaignStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND sk <= :until',
-        ExpressionAttributeValues: { ':pk': timerKey(shard), ':until': `${until.toISOString()}#~` },
+        ExpressionAttributeValues: { ':pk': timerKey(shard), ':until': `${instantKey(until)}#~` },
         Limit: limit,
       }),
     );
@@ -621,7 +625,7 @@ export class DynamoCampaignStore implements CampaignStore {
     await this.batchWrite(
       timers.map((timer) => ({
         DeleteRequest: {
-          Key: { pk: timerKey(DynamoCampaignStore.timerShard(timer.timerId)), sk: `${timer.dueAt}#${timer.timerId}` },
+          Key: { pk: timerKey(DynamoCampaignStore.timerShard(timer.timerId)), sk: timerSortKey(timer) },
         },
       })),
     );

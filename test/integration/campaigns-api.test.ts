@@ -283,3 +283,38 @@ describe('ids bounded by what DynamoDB keys hold, in bytes', () => {
     expect(fine.status).toBe(200);
   });
 });
+
+describe('scheduled times', () => {
+  it('refuses a send in the past or further than two years ahead (a "never" date), recurring or not, with the bound', async () => {
+    // Prepare
+    const body = (delivery: object) => ({
+      name: 'when',
+      segment_ids: [segmentId],
+      message: { url: hook('/api/when'), body: '{}' },
+      delivery,
+    });
+    const recurring = { frequency: 'daily', time: '09:00', timezone: 'UTC' };
+
+    // Act
+    const never = await api('/campaigns', { body: body({ type: 'scheduled', at: '9999-12-31T23:59:59Z' }) });
+    const neverDaily = await api('/campaigns', {
+      body: body({ type: 'scheduled', at: '9999-12-31T23:59:59Z', recurring }),
+    });
+    const pastYear10000 = await api('/campaigns', {
+      body: body({ type: 'scheduled', at: '9999-12-31T23:59:59-01:00' }),
+    });
+    const past = await api('/campaigns', { body: body({ type: 'scheduled', at: '2020-01-01T00:00:00Z' }) });
+    const inAnHour = await api('/campaigns', {
+      body: body({ type: 'scheduled', at: new Date(Date.now() + 3_600_000).toISOString() }),
+    });
+
+    // Assess
+    for (const answer of [never, neverDaily, pastYear10000]) {
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toMatch(/`delivery.at` is more than 2 years ahead .*keep the campaign a draft/);
+    }
+    expect(past.status).toBe(400);
+    expect(past.body.message).toMatch(/`delivery.at` is in the past .*leave `at` out to send at launch/);
+    expect(inAnHour.status).toBe(201);
+  });
+});

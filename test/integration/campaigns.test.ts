@@ -423,6 +423,28 @@ describe('scheduled campaigns', () => {
     expect((await figures('campaign', campaign.campaignId))[0]).toMatchObject({ targeted: 2, delivered: 2 });
   });
 
+  it('refuses to launch a draft whose time passed since it was saved, and sends nothing', async () => {
+    // Prepare: saved for an hour from now, launched two hours later
+    const segmentId = await segmentOn('stale', ['u3']);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'Stale',
+      segment_ids: [segmentId],
+      message: message('/stale/'),
+      delivery: { type: 'scheduled', at: new Date(clock().getTime() + HOUR).toISOString() },
+    });
+    advance(2 * HOUR);
+
+    // Act
+    const launch = service().launch(ws(), 'campaign', campaign.campaignId);
+
+    // Assess
+    await expect(launch).rejects.toThrow(/`delivery.at` is in the past .*change the draft, then launch it/);
+    await stack.campaigns.tick();
+    await settle();
+    expect(received('/stale/')).toEqual([]);
+    expect((await service().get(ws(), 'campaign', campaign.campaignId)).status).toBe('draft');
+  });
+
   it('sends a recurring campaign once per occurrence', async () => {
     // Prepare: daily, at the next whole hour (UTC)
     const segmentId = await segmentOn('weekly-digest', ['u5', 'u6']);
