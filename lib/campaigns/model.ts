@@ -159,6 +159,23 @@ const checkMessage = (message: WebhookMessage, where: string): void => {
   }
 };
 
+/**
+ * A campaign or Canvas is stored as one DynamoDB item, at most 400 KB of attribute names and
+ * values. Its JSON (a little more than DynamoDB counts) must stay under this, which leaves
+ * room for the store's own attributes; the target's filter, added at launch, counts too.
+ */
+export const MAX_STORED_CAMPAIGN_BYTES = 350_000;
+/** When a draft is saved: what launch adds (the target's filter) needs room as well. */
+export const MAX_DRAFT_CAMPAIGN_BYTES = 300_000;
+
+/** What is wrong with storing `campaign` (its size as one item), or undefined. */
+export const storedSizeProblem = (campaign: object, limit: number, what: string): string | undefined => {
+  const bytes = Buffer.byteLength(JSON.stringify(campaign), 'utf8');
+  return bytes > limit
+    ? `${what} is ${bytes.toLocaleString('en-US')} bytes; a campaign or Canvas is one DynamoDB item (400 KB), so at most ${limit.toLocaleString('en-US')} bytes here: shorten its bodies or headers`
+    : undefined;
+};
+
 /** AWS-style bound on a frequency cap's window: at most a year; a cap of 0 would stop every message (stop the campaigns instead). */
 export const MAX_CAP_WINDOW_SECONDS = 365 * 86_400;
 export const MAX_CAP_MESSAGES = 1_000;

@@ -18,7 +18,7 @@ import {
 import { mapLimit } from '../concurrency.js';
 import type { UserProfile } from '../users/ports.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
-import type { WebhookClient, WebhookRequest } from '../webhooks/safe-http.js';
+import { headerProblem, type WebhookClient, type WebhookRequest } from '../webhooks/safe-http.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type SendProfile } from './messages.js';
 import type { Campaign, WebhookMessage } from './model.js';
@@ -127,10 +127,15 @@ export const renderRequest = async (
     templates.body(variables),
     Promise.all(templates.headers.map(async ([name, render]) => [name, await render(variables)] as const)),
   ]);
+  // A header that renders to what HTTP cannot carry ("Łukasz", a line break) is this user's template error, with
+  // the reason: checked here, as at save, so that nothing half-sent or thrown stands for it.
+  const renderedHeaders = Object.fromEntries(headers);
+  const problem = headerProblem(renderedHeaders);
+  if (problem) throw new TemplateError(`rendered ${problem}`);
   return {
     url: url.trim(),
     method: message.method,
-    headers: { ...Object.fromEntries(headers), [IDEMPOTENCY_HEADER]: idempotencyKey },
+    headers: { ...renderedHeaders, [IDEMPOTENCY_HEADER]: idempotencyKey },
     ...(message.method === 'GET' || message.method === 'DELETE' ? {} : { body }),
   };
 };

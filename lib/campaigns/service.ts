@@ -17,6 +17,9 @@ import {
   parseCampaignBody,
   parseCanvasBody,
   parseRenderTarget,
+  MAX_DRAFT_CAMPAIGN_BYTES,
+  MAX_STORED_CAMPAIGN_BYTES,
+  storedSizeProblem,
   type Campaign,
   type CampaignInput,
   type CampaignKind,
@@ -94,6 +97,15 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     return filters;
   };
 
+  /** A definition fits the one item it is stored as, a draft with room for what launch adds: a 400 naming the limit. */
+  const checkSize = (campaign: Campaign, when: 'saved' | 'launched') => {
+    const problem =
+      when === 'saved'
+        ? storedSizeProblem(campaign, MAX_DRAFT_CAMPAIGN_BYTES, 'The definition')
+        : storedSizeProblem(campaign, MAX_STORED_CAMPAIGN_BYTES, 'The definition with its target’s filter');
+    if (problem) throw new ValidationError(`Invalid ${noun(campaign.kind)}: ${problem}`);
+  };
+
   /** A scheduled `at` is neither past nor beyond the bound keys can hold (instants.ts): a 400 naming it. */
   const checkSchedule = (delivery: Campaign['delivery'], now: Date, when: 'saved' | 'launched') => {
     if (delivery.type !== 'scheduled' || delivery.at === undefined) return;
@@ -119,6 +131,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       createdAt: now,
       updatedAt: now,
     };
+    checkSize(campaign, 'saved');
     await ports.campaigns.create(campaign);
     return campaign;
   };
@@ -132,6 +145,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     checkUrls(input, ports.allowHttp === true);
     await targetFilters(workspaceId, input.segmentIds);
     const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
+    checkSize(updated, 'saved');
     if (!(await ports.campaigns.replace(updated, ['draft'])))
       throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
     return updated;
@@ -163,6 +177,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     // Triggers first: an event seen before the campaign is active finds it still a draft and does nothing.
     if (current.delivery.type === 'action_based')
       await ports.campaigns.putTriggers(workspaceId, campaignId, cohortsOf(filter));
+    checkSize(launched, 'launched');
     if (!(await ports.campaigns.replace(launched, ['draft'])))
       throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
     if (nextRunAt) await ports.campaigns.putDue({ workspaceId, campaignId, scheduledAt: nextRunAt });

@@ -60,8 +60,15 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 /** RFC 9110 §5.6.2: a header name is a token. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** RFC 9110 §5.5: field values exclude CR, LF and NUL (obsolete folding included). */
-const UNSAFE_VALUE = /[\r\n\0]/;
+/**
+ * What a header value may hold: tab, visible ASCII and space, and Latin-1 (RFC 9110 §5.5's
+ * field-vchar and obs-text; Node's own rule). CR, LF and NUL would split the request; anything
+ * beyond U+00FF Node refuses with an exception.
+ */
+const UNSAFE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** At most this many headers, each value at most this long: a message's headers stay far inside any server's limit. */
+export const MAX_HEADERS = 50;
+export const MAX_HEADER_VALUE_LENGTH = 8_192;
 /** Set by the client from the URL and body: a template may not choose them. */
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te']);
 export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const;
@@ -70,11 +77,15 @@ const systemResolve: Resolver = async (host) => dnsLookup(host, { all: true, ver
 
 /** Problems with a request's headers, or undefined. */
 export const headerProblem = (headers: Record<string, string>): string | undefined => {
-  for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) return `header name ${JSON.stringify(name)} is not a token`;
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers (${entries.length} given)`;
+  for (const [name, value] of entries) {
+    if (!TOKEN.test(name)) return `header name ${JSON.stringify(name.slice(0, 100))} is not a token`;
     if (RESERVED_HEADERS.has(name.toLowerCase())) return `header ${name} is set by the sender, not the message`;
     if (typeof value !== 'string' || UNSAFE_VALUE.test(value))
-      return `header ${name}: a value may not contain CR, LF or NUL`;
+      return `header ${name}: a value may hold only tabs, visible ASCII, spaces and Latin-1 (no CR, LF, NUL or characters beyond U+00FF: put those in the body, or percent-encode them)`;
+    if (value.length > MAX_HEADER_VALUE_LENGTH)
+      return `header ${name}: a value may be at most ${MAX_HEADER_VALUE_LENGTH} characters`;
   }
   return undefined;
 };
@@ -158,7 +169,7 @@ export class SafeHttpClient implements WebhookClient {
   }
 
   private exchange(method: string, request: WebhookRequest, destination: Destination): Promise<WebhookResult> {
-    const { url, address, family, port } = destination;
+    const { url, address, family } = destination;
     // Answers the name with the address checked above: no second resolution.
     const pinned: LookupFunction = (_hostname, options, callback) => {
       if ((options as { all?: boolean }).all) (callback as (...args: unknown[]) => void)(null, [{ address, family }]);
@@ -167,63 +178,84 @@ export class SafeHttpClient implements WebhookClient {
     const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<WebhookResult>((resolve) => {
-      let settled = false;
-      const settle = (result: WebhookResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        resolve(result);
-      };
-      const outgoing = send({
-        protocol: url.protocol,
-        hostname: url.hostname.replace(/^\[|\]$/g, ''),
-        port,
-        path: `${url.pathname}${url.search}`,
-        method,
-        headers: {
-          ...request.headers,
-          ...(body !== undefined ? { 'content-length': String(body.byteLength) } : {}),
-        },
-        lookup: pinned,
-        agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
-      });
-      const deadline = setTimeout(() => {
-        settle({ kind: 'error', reason: `no answer within ${this.timeoutMs} ms`, timeout: true });
-        outgoing.destroy();
-      }, this.timeoutMs);
-      outgoing.on('error', (error: Error & { code?: string }) =>
-        settle({ kind: 'error', reason: `${error.code ?? 'error'}: ${error.message}`, timeout: false }),
-      );
-      outgoing.on('response', (response: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let length = 0;
-        const finish = () => {
-          const location = response.headers.location;
-          const retryAfter = response.headers['retry-after'];
-          settle({
-            kind: 'response',
-            status: response.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            ...(location !== undefined ? { location } : {}),
-            ...(retryAfter !== undefined ? { retryAfter } : {}),
-          });
-        };
-        response.on('data', (chunk: Buffer) => {
-          if (length >= this.maxResponseBytes) return;
-          const room = this.maxResponseBytes - length;
-          chunks.push(chunk.subarray(0, room));
-          length += Math.min(room, chunk.byteLength);
-          // Enough read: answer now and drop the rest (and the socket, so it is not reused mid-body).
-          if (length >= this.maxResponseBytes) {
-            finish();
-            response.destroy();
-          }
+      // Node checks the request synchronously (header values, the path): a refusal, never a rejection that loses the outcome.
+      try {
+        this.start(method, request, destination, body, send, pinned, resolve);
+      } catch (error: unknown) {
+        resolve({
+          kind: 'refused',
+          reason: `request refused before sending: ${error instanceof Error ? error.message : String(error)}`,
         });
-        response.on('end', finish);
-        response.on('error', finish);
-      });
-      outgoing.end(body);
+      }
     });
+  }
+
+  private start(
+    method: string,
+    request: WebhookRequest,
+    destination: Destination,
+    body: Buffer | undefined,
+    send: typeof httpRequest,
+    pinned: LookupFunction,
+    resolve: (result: WebhookResult) => void,
+  ): void {
+    const { url, port } = destination;
+    let settled = false;
+    const settle = (result: WebhookResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(result);
+    };
+    const outgoing = send({
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      path: `${url.pathname}${url.search}`,
+      method,
+      headers: {
+        ...request.headers,
+        ...(body !== undefined ? { 'content-length': String(body.byteLength) } : {}),
+      },
+      lookup: pinned,
+      agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
+    });
+    const deadline = setTimeout(() => {
+      settle({ kind: 'error', reason: `no answer within ${this.timeoutMs} ms`, timeout: true });
+      outgoing.destroy();
+    }, this.timeoutMs);
+    outgoing.on('error', (error: Error & { code?: string }) =>
+      settle({ kind: 'error', reason: `${error.code ?? 'error'}: ${error.message}`, timeout: false }),
+    );
+    outgoing.on('response', (response: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      const finish = () => {
+        const location = response.headers.location;
+        const retryAfter = response.headers['retry-after'];
+        settle({
+          kind: 'response',
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ...(location !== undefined ? { location } : {}),
+          ...(retryAfter !== undefined ? { retryAfter } : {}),
+        });
+      };
+      response.on('data', (chunk: Buffer) => {
+        if (length >= this.maxResponseBytes) return;
+        const room = this.maxResponseBytes - length;
+        chunks.push(chunk.subarray(0, room));
+        length += Math.min(room, chunk.byteLength);
+        // Enough read: answer now and drop the rest (and the socket, so it is not reused mid-body).
+        if (length >= this.maxResponseBytes) {
+          finish();
+          response.destroy();
+        }
+      });
+      response.on('end', finish);
+      response.on('error', finish);
+    });
+    outgoing.end(body);
   }
 
   /** Closes kept-alive sockets (tests, and a stack stopping). */

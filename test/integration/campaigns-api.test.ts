@@ -318,3 +318,71 @@ describe('scheduled times', () => {
     expect(inAnHour.status).toBe(201);
   });
 });
+
+describe('what HTTP and the store can carry', () => {
+  it('refuses at save a definition over the item size, too many headers or a header value HTTP cannot carry (400, never 500)', async () => {
+    // Prepare: 6 steps of 35,000 "é" (70 KB each, 420 KB in all, under the 1 MiB request bound); 51 headers; a snowman
+    const step = (index: number) => ({
+      name: `step ${index}`,
+      delay_seconds: 60,
+      message: { url: hook('/api/big'), body: 'é'.repeat(35_000) },
+    });
+    const campaign = (headers: Record<string, string>) => ({
+      name: 'headers',
+      segment_ids: [segmentId],
+      message: { url: hook('/api/h'), headers, body: '{}' },
+      delivery: { type: 'scheduled' },
+    });
+
+    // Act
+    const big = await api('/canvases', {
+      body: { name: 'big', segment_ids: [segmentId], steps: Array.from({ length: 6 }, (_, index) => step(index)) },
+    });
+    const many = await api('/campaigns', {
+      body: campaign(Object.fromEntries(Array.from({ length: 51 }, (_, index) => [`x-h${index}`, 'v']))),
+    });
+    const snowman = await api('/campaigns', { body: campaign({ 'x-name': '☃' }) });
+
+    // Assess
+    expect(big.status).toBe(400);
+    expect(big.body.message).toMatch(/one DynamoDB item \(400 KB\)/);
+    expect(many.status).toBe(400);
+    expect(many.body.message).toMatch(/at most 50 headers/);
+    expect(snowman.status).toBe(400);
+    expect(snowman.body.message).toMatch(/header x-name: a value may hold only/);
+  });
+
+  it('answers a header that renders outside Latin-1 as the template error it is, in preview and test send', async () => {
+    // Prepare: a header from a custom attribute, "Łukasz" for this user
+    await workspaceClient(stack).track([{ external_id: 'lukasz', first_name: 'Łukasz' }]);
+    const created = await api('/campaigns', {
+      body: {
+        name: 'rendered header',
+        segment_ids: [segmentId],
+        message: {
+          url: hook('/api/rendered'),
+          headers: { 'x-name': '{{ custom_attributes.first_name }}' },
+          body: '{}',
+        },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    const id = created.body.campaign.campaign_id as string;
+
+    // Act
+    const preview = await api(`/campaigns/${id}/preview`, { body: { external_id: 'lukasz' } });
+    const sent = await api(`/campaigns/${id}/test-send`, { body: { external_id: 'lukasz' } });
+    const ada = await api(`/campaigns/${id}/preview`, { body: { external_id: 'ada' } });
+
+    // Assess
+    expect(created.status).toBe(201);
+    expect(preview.body.preview).toMatchObject({
+      outcome: 'template_error',
+      reason: expect.stringMatching(/header x-name: a value may hold only/),
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.body.test_send).toMatchObject({ outcome: 'template_error' });
+    expect(stack.campaigns.receiver.received.some((webhook) => webhook.path === '/api/rendered')).toBe(false);
+    expect(ada.body.preview).toMatchObject({ outcome: 'rendered', request: { headers: { 'x-name': 'Ada' } } });
+  });
+});
