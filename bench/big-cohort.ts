@@ -16,7 +16,7 @@
 import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { queueDepth as sharedQueueDepth } from '../lib/local/settle.js';
 import { projectAwsTime } from '../lib/local/aws-limits.js';
 import {
   billedUnits,
@@ -155,19 +155,7 @@ try {
       cohort_changes: [{ user_ids: externalIds.slice(index * IDS_PER_REQUEST, (index + 1) * IDS_PER_REQUEST) }],
     });
   const ref = { workspaceId, partner: 'heap', cohortId: COHORT };
-  const queueDepth = async (queueUrl: string): Promise<number> => {
-    const { Attributes } = await stack.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: [
-          'ApproximateNumberOfMessages',
-          'ApproximateNumberOfMessagesNotVisible',
-          'ApproximateNumberOfMessagesDelayed',
-        ],
-      }),
-    );
-    return Object.values(Attributes ?? {}).reduce((sum, value) => sum + Number(value), 0);
-  };
+  const queueDepth = (queueUrl: string) => sharedQueueDepth(stack.clients.sqs, queueUrl);
   log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
   const pipelineStarted = now();
   let retriedRequests = 0;
