@@ -1,5 +1,5 @@
 /**
- * `npm start [-- --reset]`: the whole service on this machine, on embedded defaults. Its
+ * `npm start [-- --reset] [-- --verbose]`: the whole service on this machine, on embedded defaults. Its
  * data (tables, queued messages, topics, the demo workspace and its keys) is kept under
  * LOCAL_DATA_DIR (default .local/state) and found again at the next start; `--reset`
  * deletes it first. Keys are generated on the first start unless fixed through
@@ -16,9 +16,14 @@ import { keyStrengthProblem } from '../lib/workspaces/keys.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
 import { ensureConsoleBuilt } from './console.js';
 
+const { values: flags } = parseArgs({
+  options: { reset: { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false } },
+});
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
-process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+// Quiet by default: the functions' warnings and errors, and what the receivers print (webhooks, Currents); the
+// INFO lines (a tick every 10 s, every batch) with --verbose or POWERTOOLS_LOG_LEVEL.
+process.env.POWERTOOLS_LOG_LEVEL ??= flags.verbose ? 'INFO' : 'WARN';
 
 const partners = (process.env.LOCAL_PARTNERS ?? 'heap')
   .split(',')
@@ -46,7 +51,6 @@ const givenKeys = {
   restApiKey: givenKey('LOCAL_REST_API_KEY'),
 };
 
-const { values: flags } = parseArgs({ options: { reset: { type: 'boolean', default: false } } });
 const dataDir = process.env.LOCAL_DATA_DIR ?? '.local/state';
 if (flags.reset) {
   await rm(dataDir, { recursive: true, force: true });
