@@ -222,8 +222,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     body: unknown,
     idempotencyKey: string,
   ): Promise<{ request: Awaited<ReturnType<typeof renderRequest>> } | { templateError: string }> => {
-    const target = parseRenderTarget(body);
+    // The campaign first: an unknown one is a 404 whatever the body.
     const campaign = await require(workspaceId, kind, campaignId);
+    const target = parseRenderTarget(body);
     const { step } = target;
     if (step >= campaign.steps.length)
       throw new ValidationError(`\`step\` must be an integer from 0 to ${campaign.steps.length - 1}`);
