@@ -34,10 +34,15 @@ export const queueDepth = async (sqs: SQSClient, queueUrl: string): Promise<numb
 };
 
 /**
- * Resolves once, in one round, every poller found nothing to do and every queue was
- * empty, and no poller started a batch during the round. Fails after `timeoutMs` saying
- * which queues still held messages (a record failing again and again, a long retry delay).
+ * Resolves once, in one round, every poller was idle (no batch running; the stream read to
+ * its end), every queue was empty (visible, in flight and delayed: a message received and
+ * not yet handed to a batch is in flight), and no poller started a batch during the round.
+ * Fails after `timeoutMs` saying which queues still held messages (a record failing again
+ * and again, a long retry delay).
  */
+/** How soon a round that found work still on its way looks again. */
+const RECHECK_MS = 25;
+
 export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   const batches = () => target.pollers.reduce((sum, poller) => sum + poller.batches, 0);
@@ -61,6 +66,8 @@ export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise
         holding.length > 0
           ? `queues still holding messages: ${holding.map(([name, depth]) => `${name} ${depth}`).join(', ')}`
           : 'batches kept arriving';
+      // Something is still on its way: look again shortly (a condition polled, not an absence slept on).
+      await new Promise((resolve) => setTimeout(resolve, RECHECK_MS));
     }
     if (Date.now() >= deadline) throw new Error(`the local stack did not settle within ${timeoutMs} ms: ${pending}`);
   }

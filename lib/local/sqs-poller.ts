@@ -47,9 +47,10 @@ export interface PollerOptions {
 export interface Poller {
   stop(): Promise<void>;
   /**
-   * Resolves once a poll that began after the call found nothing while no batch was
-   * running: at that moment this poller had nothing to do. Progress by events, not time:
-   * what `LocalStack.settled()` builds on to assert that something did not happen.
+   * Resolves when this poller runs no batch (at once if it runs none). With the queues'
+   * depths (a message received and not yet handed over is in flight, so counted), what
+   * `LocalStack.settled()` builds on to assert that something did not happen: progress by
+   * events, not time. A stream poller's idle() is a whole pass that found nothing.
    */
   idle(): Promise<void>;
   /** Batches handed to the function so far. */
@@ -79,12 +80,6 @@ const watchVisibilityChanges = (client: SQSClient): Set<string> => {
   );
   return changed;
 };
-
-/** A waiter for the next idle poll that begins after `after`. */
-interface IdleWaiter {
-  after: number;
-  resolve: () => void;
-}
 
 const toRecord = (message: Message, queueArn: string): SQSRecord => ({
   messageId: message.MessageId!,
@@ -125,8 +120,8 @@ export const startPoller = (options: PollerOptions): Poller => {
   let running = true;
   let batches = 0;
   let busy = 0;
-  let polls = 0;
-  let waiters: IdleWaiter[] = [];
+  /** Who waits for the batches running now to end. */
+  let waiters: (() => void)[] = [];
 
   /** The queue's own visibility timeout, and the one receives use so that a running batch is not handed out again. */
   let visibility: Promise<{ queueSeconds: number; receiveSeconds?: number }> | undefined;
@@ -209,18 +204,9 @@ export const startPoller = (options: PollerOptions): Poller => {
     options.onBatch?.({ received: records.length, failed: records.length - toDelete.length, error });
   };
 
-  /** A poll that began as number `poll` found nothing: wake those who asked before it began, if nothing runs. */
-  const polledEmpty = (poll: number) => {
-    if (busy > 0) return;
-    const ready = waiters.filter((waiter) => waiter.after < poll);
-    waiters = waiters.filter((waiter) => waiter.after >= poll);
-    for (const waiter of ready) waiter.resolve();
-  };
-
   const loop = async (): Promise<void> => {
     while (running) {
       let messages: Message[] = [];
-      const poll = (polls += 1);
       try {
         const { receiveSeconds } = await visibilityOf();
         const batchSize = options.batchSize ?? 10;
@@ -245,16 +231,17 @@ export const startPoller = (options: PollerOptions): Poller => {
         await sleep(500);
         continue;
       }
-      if (messages.length === 0) {
-        polledEmpty(poll);
-        continue;
-      }
+      if (messages.length === 0) continue;
       batches += 1;
       busy += 1;
       try {
         await runBatch(messages);
       } finally {
         busy -= 1;
+        if (busy === 0) {
+          for (const wake of waiters) wake();
+          waiters = [];
+        }
       }
     }
   };
@@ -264,13 +251,13 @@ export const startPoller = (options: PollerOptions): Poller => {
     stop: async () => {
       running = false;
       await Promise.allSettled(loops);
-      for (const waiter of waiters) waiter.resolve();
+      for (const wake of waiters) wake();
       waiters = [];
     },
     idle: () =>
-      running
+      running && busy > 0
         ? new Promise<void>((resolve) => {
-            waiters.push({ after: polls, resolve });
+            waiters.push(resolve);
           })
         : Promise.resolve(),
     get batches() {
