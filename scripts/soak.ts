@@ -1,4 +1,8 @@
 /**
+ * `npm run soak -- --campaigns --minutes N [--seed S]`: the campaign soak
+ * (test/support/campaign-soak.ts) instead; it prints `campaign soak: <n> webhooks checked,
+ * <m> mismatches, seed <S>` and exits 1 on any mismatch.
+ *
  * `npm run soak -- --minutes N [--seed S] [--shared-sync-handler]`: the chaos soak
  * (test/support/soak.ts) against a local stack of its own (its own SQS emulator and
  * DynamoDB Local). Prints what was sent, what was injected and what was checked; exits 1
@@ -18,11 +22,14 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '1' },
     seed: { type: 'string' },
     'shared-sync-handler': { type: 'boolean', default: false },
+    campaigns: { type: 'boolean', default: false },
   },
 });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) {
-  console.error('usage: npm run soak -- --minutes N [--seed S] [--shared-sync-handler]   (N > 0)');
+  console.error(
+    'usage: npm run soak -- [--campaigns] --minutes N [--seed S] [--shared-sync-handler]   (N > 0; --campaigns: the campaign soak)',
+  );
   process.exit(2);
 }
 
@@ -38,6 +45,17 @@ console.error = (...args: unknown[]) => {
   }
   printError(...args);
 };
+
+if (values.campaigns) {
+  const { formatCampaignSummary, runCampaignSoak } = await import('../test/support/campaign-soak.js');
+  const campaignSummary = await runCampaignSoak({
+    minutes,
+    seed: values.seed === undefined ? undefined : Number(values.seed),
+    log: (line) => console.error(`[campaign soak] ${line}`),
+  });
+  console.log(formatCampaignSummary(campaignSummary));
+  process.exit(campaignSummary.mismatchCount === 0 ? 0 : 1);
+}
 
 const summary = await runSoak({
   minutes,
