@@ -133,7 +133,9 @@ const trackBehaviors = async (
     ),
   ];
   if (currentsEvents.length > 0 && ports.currents) {
-    const connectors = (await ports.currents.connectors.list(workspaceId)).filter((connector) => !connector.paused);
+    // A paused connector's events are queued too: the delivery function holds them while it is paused
+    // (functions/currents/app.ts), so that "pause" delays a connector's events and never loses them.
+    const connectors = await ports.currents.connectors.list(workspaceId);
     const queuedAt = now.getTime();
     const messages = connectors.flatMap((connector) =>
       currentsEvents

@@ -8,6 +8,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { CurrentsEvent } from '../../lib/currents/events.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
+import { queueDepth } from '../../lib/local/settle.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { request, workspaceClient } from '../support/client.js';
 
@@ -291,5 +292,33 @@ describe('Currents to Heap', () => {
     } finally {
       await stack.currents.connectors.delete(stack.workspace.workspaceId, connectorId);
     }
+  });
+
+  // Last: the event it holds stays on the queue (retrying) for the rest of the file.
+  it('holds the events tracked while a connector is paused on its queue, undelivered and not lost', async () => {
+    // Prepare
+    const auth = { authorization: `Bearer ${stack.workspace.restApiKey}` };
+    const connector = `${stack.url}/currents/${stack.currents.demoConnectorId}`;
+    // Nothing of the earlier tests still on its way (the events function reads every item the table's stream holds).
+    await stack.settled();
+    expect((await request(`${connector}/pause`, { method: 'POST', headers: auth })).status).toBe(200);
+
+    // Act
+    const tracked = await request(`${stack.url}/users/track`, {
+      headers: auth,
+      body: { events: [{ external_id: 'buyer', name: 'while_paused', time: '2026-01-01T00:00:00Z' }] },
+    });
+    // The delivery function has seen it and put it back for later (5 minutes while paused): it waits on the queue.
+    const depth = await eventually(async () => {
+      const held = await queueDepth(stack.clients.sqs, stack.currents.queues.queueUrl);
+      const state = await connectorState();
+      return held === 1 && state.retrying !== undefined ? held : undefined;
+    });
+    await request(`${connector}/resume`, { method: 'POST', headers: auth });
+
+    // Assess
+    expect(tracked.status).toBe(201);
+    expect(depth).toBe(1);
+    expect(received().some((event) => (event.properties as { name?: string }).name === 'while_paused')).toBe(false);
   });
 });

@@ -190,7 +190,7 @@ const userPorts = () => {
 };
 
 describe('user endpoints on in-memory ports', () => {
-  it('tracks users and queues their events for the connectors that take them', async () => {
+  it('tracks users and queues their events for the connectors that take them, paused ones too (held, not lost)', async () => {
     // Prepare
     const ports = userPorts();
     const request = parseBody(
@@ -214,14 +214,16 @@ describe('user endpoints on in-memory ports', () => {
       events: 1,
       errors: [{ type: expect.stringContaining('no such user'), input_array: 'events', index: 1 }],
     });
-    expect(ports.queued).toEqual([
-      expect.objectContaining({
-        workspaceId: WORKSPACE,
-        connectorId: 'custom-events',
-        queuedAt: NOW.getTime(),
-        event: expect.objectContaining({ event_type: 'users.behaviors.CustomEvent' }),
-      }),
-    ]);
+    expect(ports.queued).toEqual(
+      ['custom-events', 'paused'].map((connectorId) =>
+        expect.objectContaining({
+          workspaceId: WORKSPACE,
+          connectorId,
+          queuedAt: NOW.getTime(),
+          event: expect.objectContaining({ event_type: 'users.behaviors.CustomEvent' }),
+        }),
+      ),
+    );
     const ada = await ports.users.find(WORKSPACE, { type: 'external_id', externalId: 'ada' });
     expect((await ports.users.getProfile(WORKSPACE, ada!.brazeId))?.customAttributes).toEqual({ plan: 'pro' });
   });
