@@ -13,7 +13,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { membershipEvents, type EventSources, type MembershipEventPublisher } from '../../lib/cohorts/events.js';
-import { membershipFlips, type RegisterStreamRecord } from '../../lib/dynamodb/membership-stream.js';
+import { isRegisterKey, membershipFlips, type RegisterStreamRecord } from '../../lib/dynamodb/membership-stream.js';
 import { observedHandler, type Observability } from '../../lib/observability.js';
 
 export interface EventsDependencies {
@@ -56,14 +56,25 @@ export type EventsHandler = (event: DynamoDBStreamEvent, context: import('aws-la
 type Image = Record<string, AttributeValue> | undefined;
 const image = (value: unknown) => (value ? unmarshall(value as Record<string, AttributeValue>) : undefined);
 
-/** Lambda's stream records (AttributeValue images) as the flips' reader wants them. */
+/**
+ * Lambda's stream records (AttributeValue images) as the flips' reader wants them: only
+ * membership registers' (by key), so that no other item of the table (a dead letter whose
+ * image this reader cannot unmarshall, say) can fail the batch, which a stream retries until
+ * its records expire, holding up every membership event behind it.
+ */
 export const toRegisterRecords = (event: DynamoDBStreamEvent): RegisterStreamRecord[] =>
-  event.Records.map((record) => ({
-    eventName: record.eventName,
-    keys: image(record.dynamodb?.Keys as Image) ?? {},
-    oldImage: image(record.dynamodb?.OldImage as Image),
-    newImage: image(record.dynamodb?.NewImage as Image),
-  }));
+  event.Records.flatMap((record) => {
+    const keys = image(record.dynamodb?.Keys as Image) ?? {};
+    if (!isRegisterKey(keys)) return [];
+    return [
+      {
+        eventName: record.eventName,
+        keys,
+        oldImage: image(record.dynamodb?.OldImage as Image),
+        newImage: image(record.dynamodb?.NewImage as Image),
+      },
+    ];
+  });
 
 export const createEventsHandler = ({
   sources,

@@ -17,11 +17,19 @@ export interface RegisterStreamRecord {
 /** `<ws>#M<shard>#<partner>#<cohortId>`: workspace ids and partner names hold no `#`; a cohort id may. */
 const REGISTER_KEY = /^([^#]+)#M\d{2}#([^#]+)#(.+)$/s;
 
+/**
+ * Whether a stream record's keys are a membership register's. The cohorts table holds other
+ * items too (cohorts, counts, sync reports, Currents connectors and dead letters, segments):
+ * their records are passed over before their images are read at all.
+ */
+export const isRegisterKey = (keys: Record<string, unknown>): boolean =>
+  REGISTER_KEY.test(String(keys.pk ?? '')) && String(keys.sk ?? '').startsWith('M#');
+
 export const membershipFlips = (records: readonly RegisterStreamRecord[]): MembershipFlip[] =>
   records.flatMap((record): MembershipFlip[] => {
     const key = REGISTER_KEY.exec(String(record.keys.pk ?? ''));
     const next = record.newImage;
-    if (!key || !String(record.keys.sk ?? '').startsWith('M#') || !next || record.eventName === 'REMOVE') return [];
+    if (!key || !isRegisterKey(record.keys) || !next || record.eventName === 'REMOVE') return [];
     const wasMember = record.oldImage?.member === true;
     const isMember = next.member === true;
     // A membership written for a profile that no longer exists, ended by the events

@@ -50,8 +50,11 @@ export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise
   for (;;) {
     const before = batches();
     let timer: NodeJS.Timeout | undefined;
+    const waiting = new Set(target.pollers.map((poller) => poller.name));
     const idle = await Promise.race([
-      Promise.all(target.pollers.map((poller) => poller.idle())).then(() => true),
+      Promise.all(target.pollers.map((poller) => poller.idle().then(() => waiting.delete(poller.name)))).then(
+        () => true,
+      ),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       }),
@@ -69,6 +72,7 @@ export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise
       // Something is still on its way: look again shortly (a condition polled, not an absence slept on).
       await new Promise((resolve) => setTimeout(resolve, RECHECK_MS));
     }
+    if (!idle) pending = `still running a batch: ${[...waiting].join(', ')}`;
     if (Date.now() >= deadline) throw new Error(`the local stack did not settle within ${timeoutMs} ms: ${pending}`);
   }
 };

@@ -55,6 +55,8 @@ export interface Poller {
   idle(): Promise<void>;
   /** Batches handed to the function so far. */
   readonly batches: number;
+  /** The function it stands in for the event source mapping of (for messages). */
+  readonly name: string;
 }
 
 /**
@@ -263,5 +265,6 @@ export const startPoller = (options: PollerOptions): Poller => {
     get batches() {
       return batches;
     },
+    name: functionName,
   };
 };

@@ -153,5 +153,6 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
     get batches() {
       return batches;
     },
+    name: `${options.functionName} (stream)`,
   };
 };

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { toRegisterRecords } from '../../functions/events/app.js';
 import { membershipFlips, type RegisterStreamRecord } from '../../lib/dynamodb/membership-stream.js';
 
 const register = (member: boolean, orderKey: string, updatedAt = '2026-01-01T00:00:00.000Z') => ({
@@ -63,5 +65,43 @@ describe('membershipFlips', () => {
       { eventName: 'INSERT', keys: { pk: 'ws1#COHORTS', sk: 'heap#c1' }, newImage: { name: 'c1', member: true } },
     ];
     expect(membershipFlips(records)).toEqual([]);
+  });
+});
+
+describe('toRegisterRecords', () => {
+  it('passes over items that are not membership registers before reading their images (one that cannot be read included)', () => {
+    // Prepare: a connector's dead letter whose image has a value no unmarshaller reads, and a register
+    const event = {
+      Records: [
+        {
+          eventName: 'INSERT',
+          dynamodb: {
+            Keys: { pk: { S: 'ws1#CURRENTS#c1' }, sk: { S: 'DLQ#2026#e1' } },
+            NewImage: { pk: { S: 'ws1#CURRENTS#c1' }, event: { M: { properties: {} } } },
+          },
+        },
+        {
+          eventName: 'INSERT',
+          dynamodb: {
+            Keys: { pk: { S: keys.pk }, sk: { S: keys.sk } },
+            NewImage: {
+              pk: { S: keys.pk },
+              sk: { S: keys.sk },
+              brazeId: { S: '0f00aa' },
+              member: { BOOL: true },
+              orderKey: { S: 'k1' },
+              updatedAt: { S: '2026-01-01T00:00:00.000Z' },
+            },
+          },
+        },
+      ],
+    } as unknown as DynamoDBStreamEvent;
+
+    // Act
+    const records = toRegisterRecords(event);
+
+    // Assess
+    expect(records).toHaveLength(1);
+    expect(membershipFlips(records)).toMatchObject([{ brazeId: '0f00aa', effect: 'added' }]);
   });
 });
