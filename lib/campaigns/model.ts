@@ -62,6 +62,12 @@ export interface Campaign {
   launchedAt?: string;
   stoppedAt?: string;
   nextRunAt?: string;
+  /**
+   * Counts the writes of the definition (and of its runs' progress): each whole-item write
+   * is conditioned on the revision it read, so a launch racing an edit, or a stop racing a
+   * run, is a 409 for the loser, never a lost update. Absent on items written before.
+   */
+  revision?: number;
 }
 
 /** One user at a time in a journey: the last step's due time plus this, before a re-entry can replace an entry. */
@@ -318,7 +324,8 @@ export const campaignView = (campaign: Campaign) => {
             type: 'scheduled',
             at: delivery.at ?? null,
             recurring: delivery.recurring ?? null,
-            next_run_at: campaign.nextRunAt ?? null,
+            // Only an active campaign has a next run: a stopped or archived one keeps none.
+            next_run_at: campaign.status === 'active' ? (campaign.nextRunAt ?? null) : null,
           }
         : {
             type: 'action_based',

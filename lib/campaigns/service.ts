@@ -147,7 +147,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
     checkSize(updated, 'saved');
     if (!(await ports.campaigns.replace(updated, ['draft'])))
-      throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
+      throw new ConflictError(
+        `The ${noun(kind)} changed meanwhile (another edit, a launch or a stop came first): read it again`,
+      );
     return updated;
   };
 
@@ -179,7 +181,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       await ports.campaigns.putTriggers(workspaceId, campaignId, cohortsOf(filter));
     checkSize(launched, 'launched');
     if (!(await ports.campaigns.replace(launched, ['draft'])))
-      throw new ConflictError(`The ${noun(kind)} changed meanwhile; it is no longer a draft`);
+      throw new ConflictError(
+        `The ${noun(kind)} changed meanwhile (another edit, a launch or a stop came first): read it again`,
+      );
     if (nextRunAt) await ports.campaigns.putDue({ workspaceId, campaignId, scheduledAt: nextRunAt });
     return launched;
   };

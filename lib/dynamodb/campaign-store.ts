@@ -246,17 +246,31 @@ export class DynamoCampaignStore implements CampaignStore {
    * otherwise. Launch, stop, archive and draft edits all go through here, so two
    * concurrent calls cannot both move a campaign out of the same state.
    */
+  /**
+   * Writes the whole definition if it is still in one of `from` and still the revision it was
+   * read at (`campaign.revision`); the item written carries the next revision. False when a
+   * concurrent write came first (another edit, a launch, a run's progress): nothing written.
+   */
   async replace(campaign: Campaign, from: readonly CampaignStatus[]): Promise<boolean> {
+    const read = campaign.revision;
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: campaignsKey(campaign.workspaceId), sk: campaign.campaignId, ...campaign },
-          ConditionExpression: `attribute_exists(pk) AND kind = :kind AND #status IN (${from.map((_, i) => `:s${i}`).join(', ')})`,
+          Item: {
+            pk: campaignsKey(campaign.workspaceId),
+            sk: campaign.campaignId,
+            ...campaign,
+            revision: (read ?? 0) + 1,
+          },
+          ConditionExpression: `attribute_exists(pk) AND kind = :kind AND #status IN (${from.map((_, i) => `:s${i}`).join(', ')}) AND ${
+            read === undefined ? 'attribute_not_exists(revision)' : 'revision = :revision'
+          }`,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':kind': campaign.kind,
             ...Object.fromEntries(from.map((status, i) => [`:s${i}`, status])),
+            ...(read === undefined ? {} : { ':revision': read }),
           },
         }),
       );
@@ -422,11 +436,14 @@ export class DynamoCampaignStore implements CampaignStore {
               Update: {
                 TableName: this.tableName,
                 Key: { pk: campaignsKey(run.workspaceId), sk: run.campaignId },
+                // A new revision: a stop or an edit that read the campaign before this run's progress loses (409).
                 UpdateExpression: next
-                  ? 'SET nextRunAt = :next, lastRunAt = :now'
-                  : 'SET lastRunAt = :now REMOVE nextRunAt',
+                  ? 'SET nextRunAt = :next, lastRunAt = :now, revision = if_not_exists(revision, :zero) + :one'
+                  : 'SET lastRunAt = :now, revision = if_not_exists(revision, :zero) + :one REMOVE nextRunAt',
                 ExpressionAttributeValues: {
                   ':now': now.toISOString(),
+                  ':zero': 0,
+                  ':one': 1,
                   ...(next ? { ':next': next.scheduledAt } : {}),
                 },
               },

@@ -386,3 +386,37 @@ describe('what HTTP and the store can carry', () => {
     expect(ada.body.preview).toMatchObject({ outcome: 'rendered', request: { headers: { 'x-name': 'Ada' } } });
   });
 });
+
+describe('concurrent changes of a campaign', () => {
+  it('never loses an edit to a launch racing it: the launched campaign is the edit if the edit answered 200, else a 409', async () => {
+    // Prepare
+    const body = (text: string) => ({
+      name: 'race',
+      segment_ids: [segmentId],
+      message: { url: hook('/api/race'), body: text },
+      delivery: { type: 'scheduled', at: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+
+    for (let trial = 0; trial < 8; trial += 1) {
+      const created = await api('/campaigns', { body: body('v1') });
+      const id = created.body.campaign.campaign_id as string;
+
+      // Act: the edit and the launch at once
+      const [edited, launched] = await Promise.all([
+        api(`/campaigns/${id}`, { method: 'PUT', body: body('v2') }),
+        api(`/campaigns/${id}/launch`, { body: {} }),
+      ]);
+      const final = await api(`/campaigns/${id}`);
+
+      // Assess
+      expect([200, 409]).toContain(edited.status);
+      expect([200, 409]).toContain(launched.status);
+      if (edited.status === 200) expect(final.body.campaign.message.body, `trial ${trial}`).toBe('v2');
+      else expect(final.body.campaign.message.body, `trial ${trial}`).toBe('v1');
+      if (launched.status === 200) expect(final.body.campaign.status).toBe('active');
+      await api(`/campaigns/${id}/stop`, { body: {} });
+      const stopped = await api(`/campaigns/${id}`);
+      if (stopped.body.campaign.status === 'stopped') expect(stopped.body.campaign.delivery.next_run_at).toBeNull();
+    }
+  });
+});
