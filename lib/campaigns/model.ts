@@ -82,7 +82,7 @@ export { ConflictError };
 const nonEmpty = z.string({ error: 'must be a string' }).trim().min(1, { error: 'must be a non-empty string' });
 
 const MessageSchema = z.strictObject({
-  url: nonEmpty.max(2048),
+  url: nonEmpty.max(2048, { error: 'must be at most 2048 characters' }),
   method: z.enum(WEBHOOK_METHODS).default('POST'),
   headers: z.record(z.string(), z.string()).default({}),
   body: z
@@ -111,7 +111,7 @@ const SegmentIdsSchema = z
   .max(MAX_SEGMENTS);
 
 const CampaignBody = z.strictObject({
-  name: nonEmpty.max(255),
+  name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
   message: MessageSchema,
   delivery: z.discriminatedUnion('type', [
@@ -131,11 +131,17 @@ const CampaignBody = z.strictObject({
 });
 
 const CanvasBody = z.strictObject({
-  name: nonEmpty.max(255),
+  name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
   reeligible_after_days: ReeligibleSchema,
   steps: z
-    .array(z.strictObject({ name: nonEmpty.max(255), delay_seconds: DelaySchema, message: MessageSchema }))
+    .array(
+      z.strictObject({
+        name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
+        delay_seconds: DelaySchema,
+        message: MessageSchema,
+      }),
+    )
     .min(1)
     .max(MAX_CANVAS_STEPS),
 });
@@ -190,8 +196,16 @@ export const MAX_CAP_MESSAGES = 1_000;
 const FrequencyCapBody = z.strictObject({
   frequency_cap: z
     .strictObject({
-      max_messages: z.number({ error: 'must be a number' }).int().min(1).max(MAX_CAP_MESSAGES),
-      window_seconds: z.number({ error: 'must be a number' }).int().min(60).max(MAX_CAP_WINDOW_SECONDS),
+      max_messages: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be a whole number' })
+        .min(1, { error: 'must be at least 1' })
+        .max(MAX_CAP_MESSAGES, { error: `must be at most ${MAX_CAP_MESSAGES}` }),
+      window_seconds: z
+        .number({ error: 'must be a number' })
+        .int({ error: 'must be a whole number of seconds' })
+        .min(60, { error: 'must be at least 60 (seconds)' })
+        .max(MAX_CAP_WINDOW_SECONDS, { error: `must be at most ${MAX_CAP_WINDOW_SECONDS} (a year)` }),
     })
     .nullable(),
 });
@@ -199,7 +213,11 @@ const FrequencyCapBody = z.strictObject({
 /** Whom a preview or test send renders for: one user by external_id or braze_id, and a Canvas's step (default 0). */
 const RenderTargetBody = z
   .strictObject({
-    step: z.number({ error: 'must be a number' }).int().min(0).optional(),
+    step: z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .min(0, { error: 'must be 0 or more' })
+      .optional(),
     external_id: Identifier.optional(),
     braze_id: BrazeId.optional(),
   })

@@ -70,7 +70,19 @@ const UNSAFE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 export const MAX_HEADERS = 50;
 export const MAX_HEADER_VALUE_LENGTH = 8_192;
 /** Set by the client from the URL and body: a template may not choose them. */
-const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te']);
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'te',
+  // Node refuses a trailer on a request with a length, and `expect: 100-continue` waits for an answer first.
+  'trailer',
+  'expect',
+  'keep-alive',
+  'proxy-connection',
+]);
 export const WEBHOOK_METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const;
 
 const systemResolve: Resolver = async (host) => dnsLookup(host, { all: true, verbatim: true });
@@ -79,8 +91,12 @@ const systemResolve: Resolver = async (host) => dnsLookup(host, { all: true, ver
 export const headerProblem = (headers: Record<string, string>): string | undefined => {
   const entries = Object.entries(headers);
   if (entries.length > MAX_HEADERS) return `at most ${MAX_HEADERS} headers (${entries.length} given)`;
+  const seen = new Set<string>();
   for (const [name, value] of entries) {
     if (!TOKEN.test(name)) return `header name ${JSON.stringify(name.slice(0, 100))} is not a token`;
+    // Names are case-insensitive: two spellings of one would reach the receiver as one, the other dropped.
+    if (seen.has(name.toLowerCase())) return `header ${name} is given twice (header names are case-insensitive)`;
+    seen.add(name.toLowerCase());
     if (RESERVED_HEADERS.has(name.toLowerCase())) return `header ${name} is set by the sender, not the message`;
     if (typeof value !== 'string' || UNSAFE_VALUE.test(value))
       return `header ${name}: a value may hold only tabs, visible ASCII, spaces and Latin-1 (no CR, LF, NUL or characters beyond U+00FF: put those in the body, or percent-encode them)`;

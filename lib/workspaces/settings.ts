@@ -129,7 +129,7 @@ const Rotation = z.strictObject({
   grace_seconds: z
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
-    .min(0)
+    .min(0, { error: 'must be 0 (cut the old key off now) or more' })
     .max(MAX_GRACE_SECONDS, { error: `must be at most ${MAX_GRACE_SECONDS} (7 days)` })
     .optional(),
 });

@@ -232,7 +232,18 @@ describe('/canvases and the frequency cap', () => {
       body: { frequency_cap: { ...stored, per: 'day' } },
     });
 
-    // Assess
+    const fraction = await api('/settings/frequency-cap', {
+      method: 'PUT',
+      body: { frequency_cap: { max_messages: 1.5, window_seconds: 3_600 } },
+    });
+    const shortWindow = await api('/settings/frequency-cap', {
+      method: 'PUT',
+      body: { frequency_cap: { max_messages: 2, window_seconds: 59 } },
+    });
+
+    // Assess: every refusal names what is wrong with the value, the bound included
+    expect(fraction.body.errors).toEqual(['frequency_cap.max_messages: must be a whole number']);
+    expect(shortWindow.body.errors).toEqual(['frequency_cap.window_seconds: must be at least 60 (seconds)']);
     for (const answer of [...answers, unknownField]) {
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({ message: expect.stringMatching(/^Invalid frequency cap: /) });
@@ -342,6 +353,8 @@ describe('what HTTP and the store can carry', () => {
       body: campaign(Object.fromEntries(Array.from({ length: 51 }, (_, index) => [`x-h${index}`, 'v']))),
     });
     const snowman = await api('/campaigns', { body: campaign({ 'x-name': '☃' }) });
+    const trailer = await api('/campaigns', { body: campaign({ trailer: 'x' }) });
+    const twice = await api('/campaigns', { body: campaign({ 'x-a': 'v', 'X-A': 'w' }) });
 
     // Assess
     expect(big.status).toBe(400);
@@ -350,6 +363,10 @@ describe('what HTTP and the store can carry', () => {
     expect(many.body.message).toMatch(/at most 50 headers/);
     expect(snowman.status).toBe(400);
     expect(snowman.body.message).toMatch(/header x-name: a value may hold only/);
+    expect(trailer.status).toBe(400);
+    expect(trailer.body.message).toMatch(/header trailer is set by the sender/);
+    expect(twice.status).toBe(400);
+    expect(twice.body.message).toMatch(/header X-A is given twice/);
   });
 
   it('answers a header that renders outside Latin-1 as the template error it is, in preview and test send', async () => {
