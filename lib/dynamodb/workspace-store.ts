@@ -44,12 +44,34 @@ interface WorkspaceItem extends Workspace {
   dataImportKeyCreatedAt?: string;
   restKeyHint?: string;
   restKeyCreatedAt?: string;
+  /** Keys rotated out and still in their grace (absent: none, or rotated before this was kept). */
+  dataImportKeysInGrace?: KeyInGrace[];
+  restKeysInGrace?: KeyInGrace[];
 }
 
 const keyFields = (kind: KeyKind) =>
   kind === 'data_import'
-    ? ({ hash: 'dataImportKeyHash', hint: 'dataImportKeyHint', createdAt: 'dataImportKeyCreatedAt' } as const)
-    : ({ hash: 'restKeyHash', hint: 'restKeyHint', createdAt: 'restKeyCreatedAt' } as const);
+    ? ({
+        hash: 'dataImportKeyHash',
+        hint: 'dataImportKeyHint',
+        createdAt: 'dataImportKeyCreatedAt',
+        grace: 'dataImportKeysInGrace',
+      } as const)
+    : ({ hash: 'restKeyHash', hint: 'restKeyHint', createdAt: 'restKeyCreatedAt', grace: 'restKeysInGrace' } as const);
+
+/**
+ * Keys of one kind kept working in their grace at once: an older one ends when a rotation
+ * would keep more (each grace is at most 7 days; a key rotated five times in a week has
+ * had time to reach whoever used it).
+ */
+export const MAX_GRACE_KEYS = 5;
+
+/** A key rotated out with a grace, as the workspace remembers it: so that a rotation without grace can end it. */
+interface KeyInGrace {
+  hash: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
 
 export interface CreatedWorkspace extends Workspace {
   dataImportKey: string;
@@ -317,6 +339,14 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     const hashField = fields.hash;
     const oldHash = item[hashField];
     const expiresAt = graceEndsAt(now, graceSeconds);
+    // Keys rotated out earlier and still in their grace. A rotation without grace (a key that
+    // leaked) ends all of them too; one with grace adds the current key, and past
+    // MAX_GRACE_KEYS the oldest ends now.
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    const inGrace = (item[fields.grace] ?? []).filter((key) => key.expiresAt > nowSeconds);
+    const kept = graceSeconds > 0 ? [...inGrace, { hash: oldHash, expiresAt }] : [];
+    const ended = graceSeconds > 0 ? kept.slice(0, Math.max(0, kept.length - MAX_GRACE_KEYS)) : inGrace;
+    const stillInGrace = kept.slice(ended.length);
     await this.client
       .send(
         new TransactWriteCommand({
@@ -325,13 +355,14 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
               Update: {
                 TableName: this.tableName,
                 Key: { pk: item.pk },
-                UpdateExpression: `SET ${hashField} = :new, ${fields.hint} = :hint, ${fields.createdAt} = :createdAt`,
+                UpdateExpression: `SET ${hashField} = :new, ${fields.hint} = :hint, ${fields.createdAt} = :createdAt, ${fields.grace} = :grace`,
                 ConditionExpression: `${hashField} = :old`,
                 ExpressionAttributeValues: {
                   ':new': newHash,
                   ':old': oldHash,
                   ':hint': keyHint(newKey),
                   ':createdAt': now.toISOString(),
+                  ':grace': stillInGrace,
                 },
               },
             },
@@ -354,6 +385,9 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
                   },
                 }
               : { Delete: { TableName: this.tableName, Key: { pk: keyPk(oldHash) } } },
+            ...ended
+              .filter((key) => key.hash !== oldHash)
+              .map((key) => ({ Delete: { TableName: this.tableName, Key: { pk: keyPk(key.hash) } } })),
           ],
         }),
       )

@@ -159,7 +159,9 @@ describe('the workspace, its partners and its data import key', () => {
   });
 
   it('shows the data import key only by its hint and creation time, and a new key once', async () => {
-    // Prepare
+    // Prepare: a workspace of its own (its keys are rotated here; the rest of the file uses the demo workspace's)
+    const workspace = await stack.stores.workspaces.createWorkspace({ name: 'keys-shown', partners: ['heap'] });
+    const auth = { authorization: `Bearer ${workspace.restApiKey}` };
     const before = await request<{ key: { hint: string; created_at: string } }>(
       `${stack.url}/workspace/keys/data_import`,
       { headers: auth },
@@ -170,17 +172,17 @@ describe('the workspace, its partners and its data import key', () => {
       key: { key: string; hint: string; created_at: string; previous_key_expires_at: string };
     }>(`${stack.url}/workspace/keys/data_import`, { method: 'POST', body: { grace_seconds: 3600 }, headers: auth });
     const after = await request(`${stack.url}/workspace/keys/data_import`, { headers: auth });
-    const oldKeyStillWorks = await partnerClient(stack).changeCohort('k1', []);
+    const oldKeyStillWorks = await partnerClient(stack, workspace).changeCohort('k1', []);
     const newKeyWorks = await partnerClient(stack, {
-      ...stack.workspace,
+      ...workspace,
       dataImportKey: rotated.body.key.key,
     }).changeCohort('k1', []);
 
     // Assess
     expect(before.body.key).toEqual({
       kind: 'data_import',
-      hint: `…${stack.workspace.dataImportKey.slice(-4)}`,
-      created_at: stack.workspace.createdAt,
+      hint: `…${workspace.dataImportKey.slice(-4)}`,
+      created_at: workspace.createdAt,
     });
     expect(rotated.status).toBe(201);
     expect(rotated.headers.get('cache-control')).toBe('no-store');
@@ -200,7 +202,9 @@ describe('the workspace, its partners and its data import key', () => {
   });
 
   it('cuts the old key off at once without grace; refuses a grace over 7 days and the REST key', async () => {
-    // Prepare
+    // Prepare: a workspace of its own
+    const workspace = await stack.stores.workspaces.createWorkspace({ name: 'keys-cut', partners: ['heap'] });
+    const auth = { authorization: `Bearer ${workspace.restApiKey}` };
     const current = await request<{ key: { key: string } }>(`${stack.url}/workspace/keys/data_import`, {
       method: 'POST',
       body: {},
@@ -212,7 +216,7 @@ describe('the workspace, its partners and its data import key', () => {
       `${stack.url}/workspace/keys/data_import`,
       { method: 'POST', body: { grace_seconds: 0 }, headers: auth },
     );
-    const cutOff = await partnerClient(stack, { ...stack.workspace, dataImportKey: current.body.key.key }).changeCohort(
+    const cutOff = await partnerClient(stack, { ...workspace, dataImportKey: current.body.key.key }).changeCohort(
       'k1',
       [],
     );

@@ -116,6 +116,39 @@ describe('concurrent changes of a workspace', () => {
   });
 });
 
+describe('a rotation without grace', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startTestStack({ poll: false });
+  });
+  afterAll(() => stack?.stop());
+
+  it('ends every key of the kind still in its grace too (a leaked key is cut off whichever it was)', async () => {
+    // Prepare: K1 rotated out with an hour of grace, K2 current
+    const { workspace, auth } = await newWorkspace(stack, 'leaked');
+    const rotate = (grace: number) =>
+      request<{ key: { key: string } }>(`${stack.url}/workspace/keys/data_import`, {
+        method: 'POST',
+        body: { grace_seconds: grace },
+        headers: auth,
+      });
+    const second = (await rotate(3600)).body.key.key;
+    const withKey = (dataImportKey: string) => partnerClient(stack, { ...workspace, dataImportKey });
+    expect((await withKey(workspace.dataImportKey).changeCohort('c', [])).status).toBe(201);
+
+    // Act: the key leaked; rotated without grace
+    const third = (await rotate(0)).body.key.key;
+
+    // Assess
+    for (const key of [workspace.dataImportKey, second])
+      expect(await withKey(key).changeCohort('c', [])).toMatchObject({
+        status: 401,
+        body: { message: PARTNER_MESSAGES.invalidClientSecret },
+      });
+    expect((await withKey(third).changeCohort('c', [])).status).toBe(201);
+  });
+});
+
 describe("a rotation's announced expiry, with ingest's credential cache on", () => {
   const CACHE_TTL_MS = 30_000;
   let stack: LocalStack;
