@@ -232,7 +232,7 @@ const workspaceCommands: Command<Target>[] = [
   {
     name: 'workspace rotate-key',
     summary: 'Issue a new data import key or REST API key for a workspace and print it (shown once).',
-    details: `With --grace-seconds the old key keeps working that long, so whoever uses it can switch without a gap (its end is checked at every request). With no grace the old key stops at once: its users get 401 until they have the new key (within ${KEY_CACHE_SECONDS} s on every ingest instance, which cache keys); that needs --force.`,
+    details: `With --grace-seconds the old key keeps working that long, so whoever uses it can switch without a gap (its end is checked at every request). A grace is at least ${KEY_CACHE_SECONDS} s (the ingest cache's), and the time printed is when the old key stops. With no grace the old key, and every key of that kind still in its grace, stops at once: their users get 401 until they have the new key (within ${KEY_CACHE_SECONDS} s on every ingest instance, which cache keys); that needs --force.`,
     options: {
       workspace: workspaceOption,
       kind: {

@@ -315,8 +315,8 @@ describe('on the local stack', () => {
     const send = (key: string) => partnerClient(stack, { dataImportKey: key, restApiKey }).changeCohort('c', []);
     expect((await send(newestKey!)).status).toBe(201);
     expect((await send(graced.key as string)).body.message).toBe(PARTNER_MESSAGES.invalidClientSecret);
-    // The first key is still in the grace it was given: cutting off its successor leaves it be.
-    expect((await send(dataImportKey)).status).toBe(201);
+    // The first key was still in the grace it was given: a rotation without grace (a key that leaked) ends it too.
+    expect((await send(dataImportKey)).body.message).toBe(PARTNER_MESSAGES.invalidClientSecret);
   });
 
   it('refuses to drop a partner from a workspace without --force', async () => {
