@@ -146,6 +146,8 @@ export const currentsPoster =
       },
       body: JSON.stringify({ events }),
     });
-    if (result.kind === 'refused') return { refused: result.reason };
+    // A name that does not resolve now may resolve later (DNS failing, a record being set up): a network failure,
+    // retried for 24 hours like one. Every other refusal is the policy's, and final.
+    if (result.kind === 'refused') return /does not resolve/.test(result.reason) ? 0 : { refused: result.reason };
     return result.kind === 'response' ? result.status : 0;
   };

@@ -43,7 +43,7 @@ export const queueDepth = async (sqs: SQSClient, queueUrl: string): Promise<numb
 /** How soon a round that found work still on its way looks again. */
 const RECHECK_MS = 25;
 
-export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise<void> => {
+export const settled = async (target: SettleTarget, timeoutMs = 60_000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   const batches = () => target.pollers.reduce((sum, poller) => sum + poller.batches, 0);
   let pending = 'the pollers had not gone idle';
@@ -51,10 +51,18 @@ export const settled = async (target: SettleTarget, timeoutMs = 20_000): Promise
     const before = batches();
     let timer: NodeJS.Timeout | undefined;
     const waiting = new Set(target.pollers.map((poller) => poller.name));
+    const idleOf = (source: Poller['source']) =>
+      Promise.all(
+        target.pollers
+          .filter((poller) => poller.source === source)
+          .map((poller) => poller.idle().then(() => waiting.delete(poller.name))),
+      );
     const idle = await Promise.race([
-      Promise.all(target.pollers.map((poller) => poller.idle().then(() => waiting.delete(poller.name)))).then(
-        () => true,
-      ),
+      // The queues' pollers first, then a pass over the streams that begins after them: what a batch that
+      // ended just now wrote to the table is read in that pass (a stream has no depth to ask).
+      idleOf('sqs')
+        .then(() => idleOf('stream'))
+        .then(() => true),
       new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       }),

@@ -57,6 +57,8 @@ export interface Poller {
   readonly batches: number;
   /** The function it stands in for the event source mapping of (for messages). */
   readonly name: string;
+  /** What it reads: a queue, or a table's stream (which has no depth to ask: its idle() is a pass that found nothing). */
+  readonly source: 'sqs' | 'stream';
 }
 
 /**
@@ -266,5 +268,6 @@ export const startPoller = (options: PollerOptions): Poller => {
       return batches;
     },
     name: functionName,
+    source: 'sqs',
   };
 };

@@ -154,5 +154,6 @@ export const startStreamPoller = (options: StreamPollerOptions): Poller => {
       return batches;
     },
     name: `${options.functionName} (stream)`,
+    source: 'stream',
   };
 };

@@ -4,7 +4,7 @@
  * stopped, failing receivers, redelivered messages and events, partner switches and key
  * rotations, the campaigns' clock moved between settled rounds; every webhook held to the
  * serial oracle. Seeded: `SOAK_SEED=S npx vitest run test/integration/campaign-soak.test.ts`
- * (or `npm run soak -- --campaigns --minutes 1 --seed S`) replays the same random choices.
+ * (or `npm run soak -- --campaigns --minutes 1 --seed S`) replays the soak's choices round by round.
  */
 import { randomInt } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';

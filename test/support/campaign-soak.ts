@@ -26,7 +26,7 @@
  * dies mid-request (at most once makes that send a counted failure, which the oracle would
  * need to be told of), AWS throttling on the campaigns table.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { RecurringSchedule } from '../../lib/campaigns/model.js';
@@ -87,6 +87,8 @@ interface OracleCampaign {
   /** once/daily: when the next run is due, if any. */
   nextRunAt?: number;
   recurring?: RecurringSchedule;
+  /** once/daily: the campaigns-clock instants of the runs the oracle expects (every send of a run arrives then). */
+  runTimes: Set<number>;
   /** What must have arrived: user → number of sends (runs for scheduled, 1 for action). */
   expected: Map<string, number>;
   /** Figures the oracle expects. */
@@ -180,7 +182,8 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     keys.set(key, record);
     let status = 200;
     if (record.arrivals.length === 0) {
-      const roll = random();
+      // From the seed and the key, not the driver's generator: the answer does not depend on when the POST came.
+      const roll = createHash('sha256').update(`${seed}\u0000${key}`).digest().readUInt32BE(0) / 2 ** 32;
       status = roll < 0.15 ? 500 : roll < 0.2 ? 400 : 200;
       firstAnswer.set(key, status);
     }
@@ -298,6 +301,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
             ...(kind === 'once' ? { nextRunAt: now + laterMs } : {}),
             ...(recurring ? { recurring, nextRunAt: nextOccurrence(recurring, now - 1) } : {}),
             expected: new Map(),
+            runTimes: new Set(),
             targeted: 0,
           });
         }
@@ -410,6 +414,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
             if (campaign.active && !entry.exited && members.get(campaign.cohort)!.has(user)) expect(campaign, user);
           }
         } else if (campaign.active && campaign.nextRunAt !== undefined && campaign.nextRunAt <= now) {
+          campaign.runTimes.add(now);
           for (const user of members.get(campaign.cohort)!) {
             expect(campaign, user);
             campaign.targeted += 1;
@@ -450,6 +455,11 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           const entry = campaign.entries.get(record.user);
           if (entry && record.arrivals[0]!.clock < entry.enteredAt + campaign.delaySeconds * 1000)
             mismatch(`campaign ${campaign.index} to ${record.user}: sent before it was due`);
+          // A scheduled run's sends arrive at the tick the oracle runs it: not before, not at another hour.
+          if (campaign.kind !== 'action' && record.arrivals.some((arrival) => !campaign.runTimes.has(arrival.clock)))
+            mismatch(
+              `campaign ${campaign.index} (${campaign.kind}) to ${record.user}: sent at ${new Date(record.arrivals[0]!.clock).toISOString()}, not at a run the oracle expects`,
+            );
         }
       const view = await rest('GET', `/campaigns/${campaign.campaignId}`);
       const figures = view.body.campaign?.figures as
