@@ -66,8 +66,11 @@ export const generateKey = (): string => randomBytes(KEY_ENTROPY_BITS / 8).toStr
  * string, so this is a floor, not a proof: its length times log2 of the alphabet it draws
  * from (hex digits, dashes aside: 16; otherwise digits, lower and upper case and other
  * printable ASCII add 10, 26, 26 and 32) must reach 256 bits, and no character may make
- * up more than a quarter of it (a generated 64-hex-digit key does so about once in
- * 230,000). A UUID (122 random bits, 128 by this count) is refused.
+ * up more than a third of it (a generated 64-hex-digit key does so about once in 200
+ * million: a digit's count is binomial(64, 1/16), P(≥ 22) ≈ 3 × 10⁻¹⁰, times 16 digits; at
+ * "a quarter" it was once in ~70,000, often enough to refuse a generated key pasted into
+ * LOCAL_*_KEY, and to fail the test of 1,000 generated keys about once in 70 runs). A UUID
+ * (122 random bits, 128 by this count) is refused.
  */
 export const keyStrengthProblem = (key: string): string | undefined => {
   const generated = `use 64 hex digits from a secure random source (openssl rand -hex 32), or leave it unset to have one generated`;
@@ -81,8 +84,8 @@ export const keyStrengthProblem = (key: string): string | undefined => {
     return `it carries at most ${bits} random bits (${symbols} characters from an alphabet of ${alphabet}); at least ${KEY_ENTROPY_BITS} are needed: ${generated}`;
   const counts = new Map<string, number>();
   for (const character of key) counts.set(character, (counts.get(character) ?? 0) + 1);
-  if (Math.max(...counts.values()) * 4 > key.length)
-    return `one character makes up more than a quarter of it, which a random key does not: ${generated}`;
+  if (Math.max(...counts.values()) * 3 > key.length)
+    return `one character makes up more than a third of it, which a random key does not: ${generated}`;
   return undefined;
 };
 

@@ -48,8 +48,8 @@ describe('keys a caller chooses', () => {
     ['spaces', `${generateKey()} x`, /printable ASCII without spaces/],
     ['a non-ASCII character', `${generateKey()}é`, /printable ASCII/],
     ['the empty string', '', /printable ASCII/],
-    ['one character repeated', 'a'.repeat(64), /more than a quarter/],
-    ['a long repetitive string', `${'ab'.repeat(40)}`, /more than a quarter/],
+    ['one character repeated', 'a'.repeat(64), /more than a third/],
+    ['a long repetitive string', `${'ab'.repeat(40)}`, /more than a third/],
   ])('refuses %s', (_case, key, problem) => {
     // Act
     const refusal = () => assertStrongKey(key, 'data import key');
