@@ -34,7 +34,9 @@ export default defineConfig({
           // Starts fauxqs and DynamoDB Local once for the whole run.
           globalSetup: ['test/setup/emulators.ts'],
           env,
-          testTimeout: 60_000,
+          // Above the waits inside the tests (each bounded, each saying what was pending when it runs out), so that
+          // a test slowed by a loaded machine finishes instead of meeting vitest's timeout first.
+          testTimeout: 180_000,
           hookTimeout: 120_000,
         },
       },

@@ -22,6 +22,14 @@ interface Running {
 const dataDir = await mkdtemp(join(tmpdir(), 'local-stack-'));
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
+/**
+ * Each test starts `npm start` twice (up to 90 s each on a loaded machine: tsx, DynamoDB
+ * Local's JVM) and waits for what was queued (up to 60 s a cohort): its timeout is above the
+ * sum, so a slow run ends with the wait's own message, not vitest's (the default 60 s was
+ * below one start; a clean-clone run with two other runs beside it hit it).
+ */
+const TEST_TIMEOUT_MS = 2 * 90_000 + 4 * 60_000 + 60_000;
+
 /** `npm start`'s script, as a separate process on its own port, reading what it prints. */
 const start = async (): Promise<Running> => {
   const port = await freePort();
@@ -81,7 +89,7 @@ const USERS = Array.from({ length: 40 }, (_, index) => `user-${index}`);
 describe('the local stack across restarts', () => {
   let first: Running;
 
-  it('keeps everything through Ctrl-C (SIGINT)', async () => {
+  it('keeps everything through Ctrl-C (SIGINT)', { timeout: TEST_TIMEOUT_MS }, async () => {
     // Prepare
     first = await start();
     expect(
@@ -107,7 +115,9 @@ describe('the local stack across restarts', () => {
     await second.exited;
   });
 
-  it('applies every accepted change after a SIGKILL, and ends the orphaned DynamoDB Local', async () => {
+  it('applies every accepted change after a SIGKILL, and ends the orphaned DynamoDB Local', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     // Prepare: changes accepted in a burst, the process killed right after the last 201.
     const running = await start();
     for (let index = 0; index < 40; index += 1)
