@@ -18,6 +18,7 @@ import type { CampaignKind } from '../../lib/campaigns/model.js';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, workspaceClient } from '../support/client.js';
+import { deliveredTwice } from '../support/events.js';
 
 let stack: LocalStack;
 let offsetMs = 0;
@@ -31,14 +32,8 @@ const DAY = 24 * HOUR;
 let duplicateDeliveries = false;
 /** Every membership event the campaigns function was handed, to publish some again. */
 const seenEvents: MembershipEvent[] = [];
-const twice =
-  (handler: SqsHandler, record?: (event: SQSEvent) => void): SqsHandler =>
-  async (event, context) => {
-    record?.(event);
-    if (!duplicateDeliveries) return handler(event, context);
-    await handler(event, context);
-    return handler(event, context);
-  };
+const twice = (handler: SqsHandler, seen?: (event: SQSEvent) => void): SqsHandler =>
+  deliveredTwice(handler, () => duplicateDeliveries, { seen });
 
 const ws = () => stack.workspace.workspaceId;
 const service = () => stack.campaigns.service;

@@ -35,6 +35,7 @@ import type { MembershipEvent } from '../../lib/cohorts/events.js';
 import type { SqsHandler } from '../../lib/local/sqs-poller.js';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
+import { deliveredTwice } from './events.js';
 import { seededRandom } from './faults.js';
 
 export interface CampaignSoakOptions {
@@ -129,15 +130,8 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
   /** Redeliver queue batches to the campaigns function and the sender (SQS's at-least-once). */
   let duplicateDeliveries = false;
   const seenEvents: MembershipEvent[] = [];
-  const twice =
-    (handler: SqsHandler, record?: (event: SQSEvent) => void): SqsHandler =>
-    async (event, context) => {
-      record?.(event);
-      if (!duplicateDeliveries) return handler(event, context);
-      await handler(event, context);
-      count('batches delivered twice');
-      return handler(event, context);
-    };
+  const twice = (handler: SqsHandler, seen?: (event: SQSEvent) => void): SqsHandler =>
+    deliveredTwice(handler, () => duplicateDeliveries, { seen, twice: () => count('batches delivered twice') });
 
   const stack: LocalStack = await startLocalStack({
     sqsEndpoint: options.sqsEndpoint,

@@ -3,6 +3,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { lambdaContext } from '../../lib/local/lambda-context.js';
 import type { DeadLetter } from '../../lib/currents/ports.js';
+import type { SqsHandler } from '../../lib/local/sqs-poller.js';
 
 export const sqsRecord = (body: string, overrides: Partial<SQSRecord> = {}): SQSRecord => ({
   messageId: randomUUID(),
@@ -107,3 +108,22 @@ export const rejectedDeadLetter = (): DeadLetter => ({
     properties: { name: 'added_to_cart', custom_properties: {} },
   },
 });
+
+/**
+ * Wraps an SQS handler as SQS's at-least-once delivery would: while `when()` holds, each
+ * batch is handled twice in a row (a redelivery). `seen` sees every batch first; `twice`
+ * is told of each doubled one.
+ */
+export const deliveredTwice =
+  (
+    handler: SqsHandler,
+    when: () => boolean,
+    options: { seen?: (event: SQSEvent) => void; twice?: () => void } = {},
+  ): SqsHandler =>
+  async (event, context) => {
+    options.seen?.(event);
+    if (!when()) return handler(event, context);
+    await handler(event, context);
+    options.twice?.();
+    return handler(event, context);
+  };
