@@ -47,7 +47,7 @@ export class DynamoExportStore implements ExportStore {
   /** Records one more part; false if another worker advanced the job first. */
   async advance(
     job: ExportJob,
-    update: { part: string; cursor?: string; users: number; done: boolean },
+    update: { part: string; cursor?: string; users: number; done: boolean; manifest?: string },
     now: Date,
   ): Promise<boolean> {
     try {
@@ -57,7 +57,7 @@ export class DynamoExportStore implements ExportStore {
           Key: { pk: listKey(job.workspaceId), sk: job.exportId },
           UpdateExpression: `SET parts = list_append(parts, :part), usersWritten = usersWritten + :users, updatedAt = :now, #status = :status${
             update.cursor !== undefined ? ', #cursor = :cursor' : ''
-          }${update.done ? ', finishedAt = :now' : ''}`,
+          }${update.done ? ', finishedAt = :now' : ''}${update.manifest !== undefined ? ', manifest = :manifest' : ''}`,
           ConditionExpression: 'size(parts) = :written AND #status = :running',
           ExpressionAttributeNames: {
             '#status': 'status',
@@ -71,6 +71,7 @@ export class DynamoExportStore implements ExportStore {
             ':written': job.parts.length,
             ':running': 'running',
             ...(update.cursor !== undefined ? { ':cursor': update.cursor } : {}),
+            ...(update.manifest !== undefined ? { ':manifest': update.manifest } : {}),
           },
         }),
       );

@@ -47,11 +47,12 @@ export const startExport = async (
   return job;
 };
 
-const manifestKey = (job: ExportJob) => `${job.prefix}manifest.json`;
+/** Where a finished job's manifest is: the key its last part recorded, or (jobs finished before that) the fixed name. */
+const manifestKey = (job: ExportJob) => job.manifest ?? `${job.prefix}manifest.json`;
 
-const writeManifest = (job: ExportJob, ports: ExportPorts) =>
+const writeManifest = (job: ExportJob, key: string, ports: ExportPorts) =>
   ports.blobs.put(
-    manifestKey(job),
+    key,
     JSON.stringify(
       {
         export_id: job.exportId,
@@ -83,8 +84,9 @@ export const runExportChunk = async (
   const job = (await ports.exports.get(workspaceId, exportId)) as ExportJobWithFilter | undefined;
   if (!job) return { job: undefined, advanced: false };
   if (job.status === 'done') {
-    // The manifest comes after the job is marked done: write it again in case we died in between.
-    await writeManifest(job, ports);
+    // Jobs finished before the manifest was written ahead of the last advance: write it again
+    // in case the worker died in between.
+    if (!job.manifest) await writeManifest(job, manifestKey(job), ports);
     return { job, advanced: false };
   }
   const source = memberSource(workspaceId, ports);
@@ -113,12 +115,11 @@ export const runExportChunk = async (
     else if (step.values.length > 0) cursor = step.values.at(-1);
   }
   const partNumber = String(job.parts.length + 1).padStart(5, '0');
-  // A token per writer: a duplicate worker's part never overwrites the one the job records.
-  const part = `${job.prefix}part-${partNumber}-${randomBytes(4).toString('hex')}.ndjson`;
+  // A token per writer: a duplicate worker's part (and manifest) never overwrites the one the job records.
+  const token = randomBytes(4).toString('hex');
+  const part = `${job.prefix}part-${partNumber}-${token}.ndjson`;
   await ports.blobs.put(part, lines.length > 0 ? `${lines.join('\n')}\n` : '', 'application/x-ndjson');
   const now = clock();
-  const advanced = await ports.exports.advance(job, { part, cursor, users: lines.length, done: !more }, now);
-  if (!advanced) return { job: await ports.exports.get(workspaceId, exportId), advanced: false };
   const updated: ExportJob = {
     ...job,
     cursor,
@@ -126,9 +127,16 @@ export const runExportChunk = async (
     usersWritten: job.usersWritten + lines.length,
     status: more ? 'running' : 'done',
     updatedAt: now.toISOString(),
-    ...(more ? {} : { finishedAt: now.toISOString() }),
+    ...(more ? {} : { finishedAt: now.toISOString(), manifest: `${job.prefix}manifest-${token}.json` }),
   };
-  if (!more) await writeManifest(updated, ports);
+  // The manifest is written before the job says done, so whoever reads "done" finds it.
+  if (updated.manifest) await writeManifest(updated, updated.manifest, ports);
+  const advanced = await ports.exports.advance(
+    job,
+    { part, cursor, users: lines.length, done: !more, ...(updated.manifest ? { manifest: updated.manifest } : {}) },
+    now,
+  );
+  if (!advanced) return { job: await ports.exports.get(workspaceId, exportId), advanced: false };
   return { job: updated, advanced: true };
 };
 

@@ -108,6 +108,8 @@ export interface ExportJob {
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
+  /** The finished job's manifest, written before the job was marked done. */
+  manifest?: string;
 }
 
 /** Where export jobs live; `advance` is conditioned on the parts written, so two workers cannot both advance a job. */
@@ -117,7 +119,7 @@ export interface ExportStore {
   /** Records one more part; false if another worker advanced the job first. */
   advance(
     job: ExportJob,
-    update: { part: string; cursor?: string; users: number; done: boolean },
+    update: { part: string; cursor?: string; users: number; done: boolean; manifest?: string },
     now: Date,
   ): Promise<boolean>;
 }

@@ -140,6 +140,8 @@ class MemoryMemberships implements MemberReader, UserMemberships {
 
 class MemoryExports implements ExportStore {
   readonly jobs = new Map<string, ExportJob>();
+  /** Called as a job is marked done, to see what a reader of "done" would find. */
+  onDone: (manifest: string | undefined) => void = () => {};
   async create(job: ExportJob) {
     this.jobs.set(job.exportId, structuredClone(job));
   }
@@ -147,9 +149,15 @@ class MemoryExports implements ExportStore {
     const job = this.jobs.get(exportId);
     return job && structuredClone(job);
   }
-  async advance(job: ExportJob, update: { part: string; cursor?: string; users: number; done: boolean }, _now: Date) {
+  async advance(
+    job: ExportJob,
+    update: { part: string; cursor?: string; users: number; done: boolean; manifest?: string },
+    _now: Date,
+  ) {
     const stored = this.jobs.get(job.exportId)!;
     if (stored.parts.length !== job.parts.length || stored.status !== 'running') return false;
+    if (update.done) this.onDone(update.manifest);
+    if (update.manifest !== undefined) stored.manifest = update.manifest;
     stored.parts.push(update.part);
     stored.usersWritten += update.users;
     stored.status = update.done ? 'done' : 'running';
@@ -313,6 +321,9 @@ describe('segment audiences and exports on in-memory ports', () => {
     const exportPorts = { ...ports, exports: new MemoryExports(), blobs: new MemoryBlobs() };
     const job = await startExport(WORKSPACE, segment, exportPorts, NOW);
     const stale = await exportPorts.exports.get(WORKSPACE, job.exportId);
+    const manifestsWhenDone: (string | undefined)[] = [];
+    exportPorts.exports.onDone = (manifest) =>
+      manifestsWhenDone.push(manifest && exportPorts.blobs.objects.get(manifest));
 
     // Act
     const first = await runExportChunk(WORKSPACE, job.exportId, exportPorts, { maxUsers: 4, outOfTime: () => false });
@@ -322,6 +333,9 @@ describe('segment audiences and exports on in-memory ports', () => {
     // Assess
     expect([first.advanced, last.advanced, duplicate]).toEqual([true, true, false]);
     expect(last.job).toMatchObject({ status: 'done', usersWritten: expected.length });
+    // Whoever reads "done" finds the manifest: it is written before the job is marked done.
+    expect(manifestsWhenDone).toEqual([expect.stringContaining(job.exportId)]);
+    expect((await exportPorts.exports.get(WORKSPACE, job.exportId))!.manifest).toBe(last.job!.manifest);
     const written = last.job!.parts.flatMap((part) =>
       exportPorts.blobs.objects
         .get(part)!
