@@ -21,6 +21,7 @@ import { backoff, batchGetAll, chunk, queryAll, TRANSACT_WRITE_LIMIT } from './b
 import { isLoadError, LoadError } from '../errors.js';
 import { memberSortKey, registerKey } from './membership-store.js';
 import { registerShardOf } from './shards.js';
+import { CAP_ITEM_TTL_SECONDS, capDecision, type CapSend } from '../campaigns/frequency-cap.js';
 import type { Campaign, CampaignKind, CampaignStatus } from '../campaigns/model.js';
 import type { SendMessage } from '../campaigns/messages.js';
 import {
@@ -926,19 +927,18 @@ export class DynamoCampaignStore implements CampaignStore {
         new GetCommand({ TableName: this.tableName, Key: capKey(workspaceId, brazeId), ConsistentRead: true }),
       );
       const version = Number(Item?.version ?? 0);
-      const since = now.getTime() - cap.windowSeconds * 1000;
-      const recent = ((Item?.sends ?? []) as { k: string; at: number }[]).filter((send) => send.at > since);
-      if (recent.some((send) => send.k === key)) return true;
-      if (recent.length >= cap.maxMessages) return false;
+      const decision = capDecision((Item?.sends ?? []) as CapSend[], key, cap, now.getTime());
+      if (decision.kind === 'already') return true;
+      if (decision.kind === 'full') return false;
       try {
         await this.client.send(
           new PutCommand({
             TableName: this.tableName,
             Item: {
               ...capKey(workspaceId, brazeId),
-              sends: [...recent, { k: key, at: now.getTime() }],
+              sends: decision.sends,
               version: version + 1,
-              ttl: Math.floor(now.getTime() / 1000) + cap.windowSeconds + 86_400,
+              ttl: Math.floor(now.getTime() / 1000) + CAP_ITEM_TTL_SECONDS,
             },
             ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
             ExpressionAttributeValues: version === 0 ? undefined : { ':version': version },
