@@ -29,6 +29,9 @@ import { nextOccurrence } from './schedule.js';
 import { profileOf, renderRequest, templateVariables } from './sender.js';
 import { TemplateError } from './template.js';
 
+/** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
+const END_ATTEMPTS = 5;
+
 export interface CampaignServicePorts {
   campaigns: Pick<
     CampaignStore,
@@ -188,25 +191,35 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     return launched;
   };
 
-  /** Stops an active campaign (or archives one): no new entries or runs; pending sends are skipped (`campaign_stopped`). */
+  /**
+   * Stops an active campaign (or archives one): no new entries or runs; pending sends are
+   * skipped (`campaign_stopped`). A stop is the same wish whatever else changed meanwhile:
+   * a run's progress (a new revision) makes it read again and retry, not answer 409; only a
+   * status that forbids it (another stop came first) is a 409.
+   */
   const end = async (workspaceId: string, kind: CampaignKind, campaignId: string, to: 'stopped' | 'archived') => {
-    const current = await require(workspaceId, kind, campaignId);
-    if (to === 'stopped' && current.status !== 'active')
-      throw new ConflictError(`Only an active ${noun(kind)} can be stopped; this one is ${current.status}`);
-    if (to === 'archived' && current.status === 'archived') return current;
-    const now = ports.clock().toISOString();
-    const ended: Campaign = {
-      ...current,
-      status: to,
-      updatedAt: now,
-      ...(current.status === 'active' ? { stoppedAt: now } : {}),
-    };
-    if (!(await ports.campaigns.replace(ended, [current.status])))
-      throw new ConflictError(`The ${noun(kind)} changed meanwhile; try again`);
-    if (current.status === 'active' && current.filter && current.delivery.type === 'action_based')
-      await ports.campaigns.deleteTriggers(workspaceId, campaignId, cohortsOf(current.filter));
-    if (current.nextRunAt) await ports.campaigns.deleteDue({ workspaceId, campaignId, scheduledAt: current.nextRunAt });
-    return ended;
+    for (let attempt = 0; ; attempt += 1) {
+      const current = await require(workspaceId, kind, campaignId);
+      if (to === 'stopped' && current.status !== 'active')
+        throw new ConflictError(`Only an active ${noun(kind)} can be stopped; this one is ${current.status}`);
+      if (to === 'archived' && current.status === 'archived') return current;
+      const now = ports.clock().toISOString();
+      const ended: Campaign = {
+        ...current,
+        status: to,
+        updatedAt: now,
+        ...(current.status === 'active' ? { stoppedAt: now } : {}),
+      };
+      if (!(await ports.campaigns.replace(ended, [current.status]))) {
+        if (attempt + 1 >= END_ATTEMPTS) throw new ConflictError(`The ${noun(kind)} changed meanwhile; try again`);
+        continue;
+      }
+      if (current.status === 'active' && current.filter && current.delivery.type === 'action_based')
+        await ports.campaigns.deleteTriggers(workspaceId, campaignId, cohortsOf(current.filter));
+      if (current.nextRunAt)
+        await ports.campaigns.deleteDue({ workspaceId, campaignId, scheduledAt: current.nextRunAt });
+      return ended;
+    }
   };
 
   const report = async (workspaceId: string, kind: CampaignKind, campaignId: string) => {

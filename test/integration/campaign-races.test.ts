@@ -1,0 +1,140 @@
+/**
+ * A campaign's switches obey their last word (issue 16): launch, stop and archive raced
+ * against each other and against a run's progress, over HTTP and through the service on the
+ * local stack's real campaigns table. A stop is never lost and never a 500; the loser of two
+ * that cannot both apply gets a 409; a run landing between a stop's read and write does not
+ * turn the stop into a 409.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { createCampaignService } from '../../lib/campaigns/service.js';
+import type { CampaignStore } from '../../lib/campaigns/ports.js';
+import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
+import type { LocalStack } from '../../lib/local/stack.js';
+import { startTestStack } from '../support/stack.js';
+import { partnerClient, request } from '../support/client.js';
+
+let stack: LocalStack;
+let segmentId: string;
+const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read as the test expects and asserted
+  request<Record<string, any>>(`${stack.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+  });
+const draft = async (
+  delivery: object = { type: 'scheduled', recurring: { frequency: 'daily', time: '09:00', timezone: 'UTC' } },
+) => {
+  const created = await api('/campaigns', {
+    body: {
+      name: 'races',
+      segment_ids: [segmentId],
+      message: { url: `${stack.campaigns.receiver.url}/races`, body: '{}' },
+      delivery,
+    },
+  });
+  expect(created.status).toBe(201);
+  return created.body.campaign.campaign_id as string;
+};
+
+beforeAll(async () => {
+  stack = await startTestStack({ campaigns: { cacheTtlMs: 0, tickEveryMs: 0 } });
+  await partnerClient(stack).nameCohort('races', 'Races');
+  await stack.settled();
+  const created = await api('/segments', {
+    body: { name: 'races', filter: { cohort: { partner: 'heap', cohort_id: 'races', includes: true } } },
+  });
+  segmentId = created.body.segment.segment_id as string;
+});
+afterAll(() => stack?.stop());
+
+describe('campaign switches raced', () => {
+  it('launches once when launched twice at once: one 200, one 409, never a 500', async () => {
+    // Prepare
+    const id = await draft();
+
+    // Act
+    const answers = await Promise.all([
+      api(`/campaigns/${id}/launch`, { body: {} }),
+      api(`/campaigns/${id}/launch`, { body: {} }),
+    ]);
+
+    // Assess
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect((await api(`/campaigns/${id}`)).body.campaign.status).toBe('active');
+  });
+
+  it('stops once when stopped twice at once, and a stop racing an archive ends archived', async () => {
+    // Prepare
+    const [twice, archived] = [await draft(), await draft()];
+    for (const id of [twice, archived]) expect((await api(`/campaigns/${id}/launch`, { body: {} })).status).toBe(200);
+
+    // Act
+    const stops = await Promise.all([
+      api(`/campaigns/${twice}/stop`, { body: {} }),
+      api(`/campaigns/${twice}/stop`, { body: {} }),
+    ]);
+    const mixed = await Promise.all([
+      api(`/campaigns/${archived}/stop`, { body: {} }),
+      api(`/campaigns/${archived}/archive`, { body: {} }),
+    ]);
+
+    // Assess
+    expect(stops.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect((await api(`/campaigns/${twice}`)).body.campaign).toMatchObject({
+      status: 'stopped',
+      delivery: { next_run_at: null },
+    });
+    // The archive applies whether it came first (the stop then finds it archived: 409) or second.
+    expect(mixed[1]!.status).toBe(200);
+    expect([200, 409]).toContain(mixed[0]!.status);
+    expect((await api(`/campaigns/${archived}`)).body.campaign.status).toBe('archived');
+  });
+
+  it("stops a campaign whose run lands between the stop's read and its write (200, not 409)", async () => {
+    // Prepare: a launched recurring campaign, and the service over a store in which a run's
+    // progress (a new revision, as completeRun writes) lands just before the stop's write.
+    const id = await draft();
+    expect((await api(`/campaigns/${id}/launch`, { body: {} })).status).toBe(200);
+    const store = stack.campaigns.store;
+    let interposed = 0;
+    const racing = new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'replace')
+          return async (...args: Parameters<CampaignStore['replace']>) => {
+            if (interposed === 0) {
+              interposed += 1;
+              await stack.clients.documents.send(
+                new UpdateCommand({
+                  TableName: stack.campaigns.table,
+                  Key: { pk: `${stack.workspace.workspaceId}#CAMPAIGNS`, sk: id },
+                  UpdateExpression: 'SET lastRunAt = :now, revision = revision + :one',
+                  ConditionExpression: 'attribute_exists(pk)',
+                  ExpressionAttributeValues: { ':now': new Date().toISOString(), ':one': 1 },
+                }),
+              );
+            }
+            return target.replace(...args);
+          };
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const service = createCampaignService({
+      campaigns: racing,
+      segments: new DynamoSegmentStore(stack.clients.documents, stack.tables.cohorts),
+      users: stack.stores.users,
+      webhooks: stack.campaigns.webhooks,
+      clock: () => new Date(),
+      allowHttp: true,
+    });
+
+    // Act
+    const stopped = await service.stop(stack.workspace.workspaceId, 'campaign', id);
+
+    // Assess
+    expect(interposed).toBe(1);
+    expect(stopped.status).toBe('stopped');
+    const read = (await api(`/campaigns/${id}`)).body.campaign;
+    expect(read).toMatchObject({ status: 'stopped', delivery: { next_run_at: null } });
+  });
+});
