@@ -834,8 +834,10 @@ export class DynamoCampaignStore implements CampaignStore {
           for (const index of pending) recorded[index] = true;
           pending = [];
         } catch (error: unknown) {
-          if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
-          const reasons = error.CancellationReasons ?? [];
+          // These requests went out: an outcome not recorded becomes "outcome unknown" once the
+          // lease ends, so throttling (past the SDK's own retries) is waited out here too.
+          if (attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
+          const reasons = error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
           const taken = new Set(pending.filter((_, position) => reasons[position]?.Code === 'ConditionalCheckFailed'));
           if (taken.size > 0) pending = pending.filter((index) => !taken.has(index));
           else if (isLoadError(error)) await backoff(attempt, 50, 2_000);
