@@ -14,7 +14,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -60,10 +60,18 @@ export interface LocalCampaignOptions {
   /** Print what the webhook receiver gets (npm start). */
   print?: boolean;
   receiverPort?: number;
+  /** How long a webhook may take to connect and answer (default 10 s, as in AWS; soaks shorten it to time out slow receivers quickly). */
+  webhookTimeoutMs?: number;
   /** Replace the HTTP client (fault injection). */
   wrapWebhooks?: (
     client: WebhookClient & SafeHttpClient,
   ) => WebhookClient & Partial<Pick<SafeHttpClient, 'destination'>>;
+  /**
+   * Gives the campaigns and sender functions a DynamoDB client of their own for the campaigns
+   * table and membership reads, configured here (e.g. throttling from the AWS-limits model);
+   * the API keeps the stack's.
+   */
+  configureDynamoDb?: (client: DynamoDBClient) => void;
   /** Wrap the sender handler as the poller invokes it (e.g. deliver records twice). */
   wrapSenderHandler?: (handler: SqsHandler) => SqsHandler;
   /** Wrap the campaigns handler as the pollers invoke it. */
@@ -136,6 +144,8 @@ const createQueue = async (
 export const startLocalCampaigns = async (context: {
   dynamodb: DynamoDBClient;
   documents: DynamoDBDocumentClient;
+  /** A new client to the same DynamoDB endpoint (for `configureDynamoDb`). */
+  newDynamoDbClient: () => DynamoDBClient;
   sqs: SQSClient;
   sns: SNSClient;
   prefix: string;
@@ -203,16 +213,26 @@ export const startLocalCampaigns = async (context: {
   const clock = options.clock ?? (() => new Date());
   const store = new DynamoCampaignStore(documents, table);
   const memberships = new DynamoMembershipReader(documents, context.cohortsTable);
+  let functionStore = store;
+  let functionMemberships = memberships;
+  if (options.configureDynamoDb) {
+    const client = context.newDynamoDbClient();
+    options.configureDynamoDb(client);
+    const functionDocuments = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    functionStore = new DynamoCampaignStore(functionDocuments, table);
+    functionMemberships = new DynamoMembershipReader(functionDocuments, context.cohortsTable);
+  }
   const safe = new SafeHttpClient({
     allowHttp: true,
     allowList: [`127.0.0.1:${receiver.port}`, ...(options.allowList ?? [])],
+    ...(options.webhookTimeoutMs !== undefined ? { timeoutMs: options.webhookTimeoutMs } : {}),
   });
   const webhooks = options.wrapWebhooks ? options.wrapWebhooks(safe) : safe;
   const sends = new SqsSendQueue(sqs, queues.sends.queueUrl);
   const work = new SqsWorkQueue(sqs, queues.work.queueUrl);
   const journeyPorts: JourneyPorts = {
-    campaigns: store,
-    memberships,
+    campaigns: functionStore,
+    memberships: functionMemberships,
     segmentSources: context.segmentSources,
     sends,
     work,
@@ -222,8 +242,8 @@ export const startLocalCampaigns = async (context: {
   };
   const journeys = createJourneys(journeyPorts);
   const sender = createSender({
-    campaigns: store,
-    memberships,
+    campaigns: functionStore,
+    memberships: functionMemberships,
     users: context.users,
     webhooks,
     clock,

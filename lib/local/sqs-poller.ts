@@ -210,7 +210,7 @@ export const startPoller = (options: PollerOptions): Poller => {
 
   const loop = async (): Promise<void> => {
     while (running) {
-      let messages: Message[] = [];
+      const messages: Message[] = [];
       try {
         const { receiveSeconds } = await visibilityOf();
         const batchSize = options.batchSize ?? 10;

@@ -341,6 +341,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const campaigns = await startLocalCampaigns({
       dynamodb,
       documents,
+      newDynamoDbClient: () => new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint }),
       sqs,
       sns,
       prefix,

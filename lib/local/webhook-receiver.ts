@@ -17,6 +17,8 @@ export interface WebhookAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Answer only after this long (a slow receiver: the sender's client may give up first). */
+  delayMs?: number;
 }
 
 export interface WebhookReceiver {
@@ -57,7 +59,12 @@ export const startWebhookReceiver = async (
         console.log(
           `[webhook receiver] ${webhook.method} ${webhook.path} → ${answer.status} (Idempotency-Key ${String(request.headers['idempotency-key'] ?? '-')})\n${webhook.body}`,
         );
-      response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+      const respond = () => {
+        // The client may have given up (timed out) and closed the connection: nothing to answer.
+        if (!response.destroyed) response.writeHead(answer.status, answer.headers).end(answer.body ?? '');
+      };
+      if (answer.delayMs) setTimeout(respond, answer.delayMs).unref();
+      else respond();
     });
   });
   // A port in use is an error event, not a throw: reject, so the caller can take another port.
