@@ -198,6 +198,7 @@ describe('action-based campaigns', () => {
     const campaignId = await actionCampaign(segmentId, '/exit/', { delay_seconds: 3600 });
     await cohortChanges('trial', [{ user_ids: ['u2', 'u3'] }]);
     await eventually(() => entryOf(campaignId, 'u3'), 20_000, 'the entries');
+    await settle();
 
     // Act: u2 converts (leaves) within the hour
     await cohortChanges('trial', [{ user_ids: ['u2'], should_remove: true }]);
@@ -364,7 +365,14 @@ describe('Canvases', () => {
     });
     await service().launch(ws(), 'canvas', canvas.campaignId);
     await cohortChanges('trial-canvas', [{ user_ids: ['u1', 'u3'] }]);
-    await eventually(() => entryOf(canvas.campaignId, 'u3'), 20_000, 'the entries');
+    // Both entered before the clock moves (they are handled in parallel: one may still be reading).
+    await eventually(
+      async () =>
+        (await entryOf(canvas.campaignId, 'u1')) && (await entryOf(canvas.campaignId, 'u3')) ? true : undefined,
+      20_000,
+      'the entries of u1 and u3',
+    );
+    await settle();
 
     // Act: a day later step 1 goes to both; u1 activates (leaves); two days later step 2
     advance(DAY + 60_000);

@@ -81,6 +81,8 @@ describe('Currents to Heap', () => {
       stack.currents.demoConnectorId,
     );
     expect(batch.headers).toMatchObject({ authorization: `Bearer ${connector!.token}`, 'braze-currents-version': '1' });
+    // The receiver has the events before the function records that it delivered them.
+    await stack.settled();
     expect(await connectorState()).toMatchObject({
       delivered: 2,
       retrying: 0,
@@ -303,17 +305,18 @@ describe('Currents to Heap', () => {
     await stack.settled();
     expect((await request(`${connector}/pause`, { method: 'POST', headers: auth })).status).toBe(200);
 
+    const batchesBefore = stack.currentsPoller!.batches;
+
     // Act
     const tracked = await request(`${stack.url}/users/track`, {
       headers: auth,
       body: { events: [{ external_id: 'buyer', name: 'while_paused', time: '2026-01-01T00:00:00Z' }] },
     });
-    // The delivery function has seen it and put it back for later (5 minutes while paused): it waits on the queue.
-    const depth = await eventually(async () => {
-      const held = await queueDepth(stack.clients.sqs, stack.currents.queues.queueUrl);
-      const state = await connectorState();
-      return held === 1 && state.retrying !== undefined ? held : undefined;
-    });
+    // The delivery function has seen it (a batch ran since) and put it back for later (5 minutes
+    // while paused): it waits on the queue, invisible, so nothing can deliver it during this test.
+    await eventually(async () => (stack.currentsPoller!.batches > batchesBefore ? true : undefined));
+    await stack.currentsPoller!.idle();
+    const depth = await queueDepth(stack.clients.sqs, stack.currents.queues.queueUrl);
     await request(`${connector}/resume`, { method: 'POST', headers: auth });
 
     // Assess

@@ -46,7 +46,10 @@ describe('identify and merge under transaction conflicts', () => {
   it('records a device of an identified user even when its transaction first conflicts', async () => {
     // Prepare
     const workspace = workspaceClient(stack);
+    // Nothing else running, so the conflicts fall on this request's transactions; the first is forced.
+    await stack.settled();
     rates.transactionConflict = 0.6;
+    faults.force('transactionConflict');
 
     // Act
     const tracked = await workspace.track([{ external_id: 'linked-user', device_id: 'linked-device' }]);
@@ -74,8 +77,10 @@ describe('identify and merge under transaction conflicts', () => {
       await partnerClient(stack).changeCohort(cohortId, [{ device_ids: ['anon-conflicted'] }]);
       await waitForReports(cohortId, 1);
     }
+    await stack.settled();
     const before = faults.transactionConflicts;
     rates.transactionConflict = 0.6;
+    faults.force('transactionConflict');
 
     // Act
     const merged = await workspace.identify({
