@@ -265,7 +265,14 @@ export const createJourneys = (ports: JourneyPorts) => {
   ): Promise<{ users: number; done: boolean } | undefined> => {
     const { workspaceId, campaignId, runId } = message;
     const range = await ports.campaigns.getRange(workspaceId, campaignId, runId, message.range);
-    if (!range || range.done || range.chunks !== message.chunk) return undefined;
+    if (!range || range.done) return undefined;
+    if (range.chunks !== message.chunk) {
+      // An older chunk's copy: the range went on without it. If the message for where it stands
+      // was never queued (the worker died between advancing and queueing), this queues it; a
+      // copy too many advances nothing.
+      if (range.chunks > message.chunk) await ports.work.send([{ ...message, chunk: range.chunks }]);
+      return undefined;
+    }
     const campaign = await ports.campaigns.get(workspaceId, campaignId);
     if (campaign?.status !== 'active' || !campaign.filter) {
       await ports.campaigns.advanceRange(workspaceId, campaignId, runId, range, { done: true, targeted: 0 });
