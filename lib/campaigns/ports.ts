@@ -100,8 +100,11 @@ export interface CampaignStore {
   create(campaign: Campaign): Promise<void>;
   get(workspaceId: string, campaignId: string): Promise<Campaign | undefined>;
   list(workspaceId: string, kind: CampaignKind): Promise<Campaign[]>;
-  /** Replaces the campaign if its status is one of `from`: false otherwise (someone moved it first). */
-  replace(campaign: Campaign, from: readonly CampaignStatus[]): Promise<boolean>;
+  /**
+   * Writes the whole campaign if its status is one of `from` and its revision the one read;
+   * with `due`, its next run in the same transaction (a launch is active with a run, or neither).
+   */
+  replace(campaign: Campaign, from: readonly CampaignStatus[], options?: { due?: DueRun }): Promise<boolean>;
 
   putTriggers(workspaceId: string, campaignId: string, cohorts: { partner: string; cohortId: string }[]): Promise<void>;
   deleteTriggers(
@@ -111,7 +114,6 @@ export interface CampaignStore {
   ): Promise<void>;
   triggersOf(workspaceId: string, partner: string, cohortId: string): Promise<string[]>;
 
-  putDue(run: DueRun): Promise<void>;
   deleteDue(run: DueRun): Promise<void>;
   dueRuns(now: Date, limit?: number): Promise<DueRun[]>;
   /** Writes a due run's ranges and marks it started, once; false if begun already or no longer due. */

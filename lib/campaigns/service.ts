@@ -41,7 +41,6 @@ export interface CampaignServicePorts {
     | 'replace'
     | 'putTriggers'
     | 'deleteTriggers'
-    | 'putDue'
     | 'deleteDue'
     | 'stats'
     | 'getFrequencyCap'
@@ -183,11 +182,12 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     if (current.delivery.type === 'action_based')
       await ports.campaigns.putTriggers(workspaceId, campaignId, cohortsOf(filter));
     checkSize(launched, 'launched');
-    if (!(await ports.campaigns.replace(launched, ['draft'])))
+    // Active and its first run due in one transaction: never active with no run to come.
+    const due = nextRunAt ? { workspaceId, campaignId, scheduledAt: nextRunAt } : undefined;
+    if (!(await ports.campaigns.replace(launched, ['draft'], due ? { due } : {})))
       throw new ConflictError(
         `The ${noun(kind)} changed meanwhile (another edit, a launch or a stop came first): read it again`,
       );
-    if (nextRunAt) await ports.campaigns.putDue({ workspaceId, campaignId, scheduledAt: nextRunAt });
     return launched;
   };
 

@@ -252,29 +252,43 @@ export class DynamoCampaignStore implements CampaignStore {
    * read at (`campaign.revision`); the item written carries the next revision. False when a
    * concurrent write came first (another edit, a launch, a run's progress): nothing written.
    */
-  async replace(campaign: Campaign, from: readonly CampaignStatus[]): Promise<boolean> {
+  async replace(campaign: Campaign, from: readonly CampaignStatus[], options: { due?: DueRun } = {}): Promise<boolean> {
     const read = campaign.revision;
+    const put = {
+      TableName: this.tableName,
+      Item: {
+        pk: campaignsKey(campaign.workspaceId),
+        sk: campaign.campaignId,
+        ...campaign,
+        revision: (read ?? 0) + 1,
+      },
+      ConditionExpression: `attribute_exists(pk) AND kind = :kind AND #status IN (${from.map((_, i) => `:s${i}`).join(', ')}) AND ${
+        read === undefined ? 'attribute_not_exists(revision)' : 'revision = :revision'
+      }`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':kind': campaign.kind,
+        ...Object.fromEntries(from.map((status, i) => [`:s${i}`, status])),
+        ...(read === undefined ? {} : { ':revision': read }),
+      },
+    };
+    const { due } = options;
     try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: campaignsKey(campaign.workspaceId),
-            sk: campaign.campaignId,
-            ...campaign,
-            revision: (read ?? 0) + 1,
-          },
-          ConditionExpression: `attribute_exists(pk) AND kind = :kind AND #status IN (${from.map((_, i) => `:s${i}`).join(', ')}) AND ${
-            read === undefined ? 'attribute_not_exists(revision)' : 'revision = :revision'
-          }`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':kind': campaign.kind,
-            ...Object.fromEntries(from.map((status, i) => [`:s${i}`, status])),
-            ...(read === undefined ? {} : { ':revision': read }),
-          },
-        }),
-      );
+      if (due)
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: put },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { pk: DUE_KEY, sk: dueSortKey(due.scheduledAt, due.workspaceId, due.campaignId), ...due },
+                },
+              },
+            ],
+          }),
+        );
+      else await this.client.send(new PutCommand(put));
       return true;
     } catch (error: unknown) {
       if (isConditionFailure(error)) return false;
@@ -323,15 +337,6 @@ export class DynamoCampaignStore implements CampaignStore {
   }
 
   // --- scheduled runs ----------------------------------------------------------------------
-
-  async putDue(run: DueRun): Promise<void> {
-    await this.client.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId), ...run },
-      }),
-    );
-  }
 
   async deleteDue(run: DueRun): Promise<void> {
     await this.client.send(

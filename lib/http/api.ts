@@ -9,7 +9,7 @@ import httpRouterHandler from '@middy/http-router';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { NotFoundError, PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
+import { isLoadError, NotFoundError, PayloadTooLargeError, ServiceError, ValidationError } from '../errors.js';
 import { observedHandler, type Observability } from '../observability.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, pathParameterProblems } from './limits.js';
 import { firstMalformedString, isWellFormedUnicode } from '../unicode.js';
@@ -157,8 +157,8 @@ const jsonRequest = (event: APIGatewayProxyEventV2, requestId: string): JsonRequ
 
 /**
  * The one error handler of the HTTP functions: an error a client may see answers its
- * status, `{message, errors}` and headers; anything else is logged and answers a 500
- * that says nothing of it.
+ * status, `{message, errors}` and headers; throttling answers 503 with Retry-After;
+ * anything else is logged and answers a 500 that says nothing of it.
  */
 const errorResponse = (error: unknown, logger: Observability['logger']): JsonResponse => {
   if (error instanceof ServiceError) {
@@ -170,6 +170,16 @@ const errorResponse = (error: unknown, logger: Observability['logger']): JsonRes
       errors: error.errors.slice(0, 5),
     });
     return json(error.statusCode, { message: error.message, errors: error.errors }, error.headers);
+  }
+  // DynamoDB throttling past the SDK's retries: nothing was applied (each write is whole or
+  // nothing), so the client may simply retry.
+  if (isLoadError(error)) {
+    logger.warn('busy: throttled', { reason: error instanceof Error ? error.name : String(error) });
+    return json(
+      503,
+      { message: 'The service is busy right now: retry in a few seconds', errors: [] },
+      { 'Retry-After': '2' },
+    );
   }
   logger.error('unexpected error', error instanceof Error ? error : String(error));
   return json(500, { message: 'Internal server error', errors: [] });

@@ -6,6 +6,7 @@
  * turn the stop into a 409.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createCampaignService } from '../../lib/campaigns/service.js';
 import type { CampaignStore } from '../../lib/campaigns/ports.js';
@@ -136,5 +137,44 @@ describe('campaign switches raced', () => {
     expect(stopped.status).toBe('stopped');
     const read = (await api(`/campaigns/${id}`)).body.campaign;
     expect(read).toMatchObject({ status: 'stopped', delivery: { next_run_at: null } });
+  });
+});
+
+describe('a launch under throttling', () => {
+  it('is whole or nothing: the campaign stays a draft with no run when its run cannot be written, then launches', async () => {
+    // Prepare: every write of a due run is throttled (past the SDK's retries) until lifted.
+    const id = await draft();
+    let throttle = true;
+    let throttled = 0;
+    stack.clients.dynamodb.middlewareStack.add(
+      (next) => async (args) => {
+        const input = (args as { input: { TransactItems?: unknown[] } }).input;
+        if (throttle && input.TransactItems && JSON.stringify(input.TransactItems).includes('"RUNS#DUE"')) {
+          throttled += 1;
+          throw new ProvisionedThroughputExceededException({
+            message: 'injected: throughput exceeded',
+            $metadata: { httpStatusCode: 400 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleDueWrites' },
+    );
+
+    // Act
+    const refused = await api(`/campaigns/${id}/launch`, { body: {} });
+    const meanwhile = (await api(`/campaigns/${id}`)).body.campaign;
+    throttle = false;
+    const launched = await api(`/campaigns/${id}/launch`, { body: {} });
+
+    // Assess
+    expect(throttled).toBeGreaterThan(0);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.body.message).toMatch(/busy/);
+    expect(meanwhile).toMatchObject({ status: 'draft', delivery: { next_run_at: null } });
+    expect(launched.status).toBe(200);
+    expect(launched.body.campaign.delivery.next_run_at).toEqual(expect.any(String));
+    stack.clients.dynamodb.middlewareStack.remove('throttleDueWrites');
   });
 });
