@@ -41,6 +41,12 @@ export interface SenderPorts {
   users: { getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> };
   webhooks: WebhookClient & { destination?(url: string): Promise<object | { refused: string }> };
   clock: () => Date;
+  /**
+   * What claims' leases are measured on (default `clock`): a lease guards against a sender
+   * that died, which real time reveals. Tests that hold the campaigns' clock still pass the
+   * wall clock here, so a dead sender's claim still lapses.
+   */
+  leaseClock?: () => Date;
   random?: () => number;
   /** Retry delays (defaults: lib/webhooks/policy.ts); tests make them 0. */
   retry?: { baseSeconds?: number; capSeconds?: number; maxAttempts?: number };
@@ -289,7 +295,7 @@ export const createSender = (ports: SenderPorts) => {
         try {
           claims = await ports.campaigns.claimSends(
             slice.map((index) => messages[index]!),
-            now,
+            (ports.leaseClock ?? ports.clock)(),
             leaseMs,
           );
         } catch (error: unknown) {

@@ -763,10 +763,28 @@ export class DynamoCampaignStore implements CampaignStore {
         };
   }
 
+  /**
+   * A write that settles a claim after its request went out (or surely did not): if it
+   * failed, the claim would hold until its lease ends and the send would be counted an
+   * unknown outcome, never retried. So throttling is waited out here, past the SDK's own
+   * retries, as `finishSends` does.
+   */
+  private async waitingOutLoad(command: UpdateCommand): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.client.send(command);
+        return;
+      } catch (error: unknown) {
+        if (!isLoadError(error) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
+        await backoff(attempt, 50, 2_000);
+      }
+    }
+  }
+
   /** Hands the message back for a later attempt (the attempt keeps its number). */
   async markRetrying(message: SendMessage, attempt: number, reason: string, now: Date): Promise<void> {
     try {
-      await this.client.send(
+      await this.waitingOutLoad(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sendRecordKey(message),
@@ -794,7 +812,7 @@ export class DynamoCampaignStore implements CampaignStore {
    */
   async releaseSend(message: SendMessage, attempt: number, now: Date): Promise<void> {
     try {
-      await this.client.send(
+      await this.waitingOutLoad(
         new UpdateCommand({
           TableName: this.tableName,
           Key: sendRecordKey(message),

@@ -247,6 +247,8 @@ export const startLocalCampaigns = async (context: {
     users: context.users,
     webhooks,
     clock,
+    // Leases lapse in real time, whatever the campaigns' clock says (tests hold it still).
+    leaseClock: () => new Date(),
     retry: options.retry,
     leaseMs: options.leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 1_000,
