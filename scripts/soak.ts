@@ -39,7 +39,7 @@ const { formatSummary, runSoak } = await import('../test/support/soak.js');
 const printError = console.error;
 let quieted = 0;
 console.error = (...args: unknown[]) => {
-  if (typeof args[0] === 'string' && /^\[(sync|events|export|currents)\] /.test(args[0])) {
+  if (typeof args[0] === 'string' && /^\[(sync|events|export|currents|campaigns|sender)\] /.test(args[0])) {
     quieted += 1;
     return;
   }

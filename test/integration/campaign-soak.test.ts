@@ -1,9 +1,10 @@
 /**
  * One minute of the campaign soak (test/support/campaign-soak.ts; `npm run soak --
- * --campaigns --minutes N` runs it longer): random cohort churn, campaigns launched and
- * stopped, failing receivers, redelivered messages and events, partner switches and key
- * rotations, the campaigns' clock moved between settled rounds; every webhook held to the
- * serial oracle. Seeded: `SOAK_SEED=S npx vitest run test/integration/campaign-soak.test.ts`
+ * --campaigns --minutes N` runs it longer): random cohort churn, campaigns and Canvases
+ * launched and stopped (some raced), re-eligibility, frequency-cap changes, receivers that
+ * fail, time out or outlive their sender, DynamoDB throttling on the campaigns functions,
+ * redelivered messages and events, partner switches and key rotations, the campaigns' clock
+ * moved between settled rounds; every webhook held to the serial oracle. Seeded: `SOAK_SEED=S npx vitest run test/integration/campaign-soak.test.ts`
  * (or `npm run soak -- --campaigns --minutes 1 --seed S`) replays the soak's choices round by round.
  */
 import { randomInt } from 'node:crypto';
@@ -37,6 +38,11 @@ describe('the campaign soak', () => {
       expect(summary.mismatches, replay).toEqual([]);
       expect(summary.mismatchCount, replay).toBe(0);
       expect(summary.webhooksChecked, replay).toBeGreaterThan(0);
+      // Each forced fault and kind happened: a Canvas, each kind of campaign, and every first answer
+      // (a sender dying during the request, a timeout, 429, 500, 400).
+      expect(summary.owed, replay).toEqual([]);
+      expect(summary.counts['frequency cap changed'], replay).toBeGreaterThanOrEqual(2);
+      expect(summary.counts['keys refused after their grace'], replay).toBeGreaterThanOrEqual(1);
     },
     TIMEOUT_MS,
   );

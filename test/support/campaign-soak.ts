@@ -1,42 +1,48 @@
 /**
- * The campaign soak (issue 16): random cohort churn, random campaigns (action-based with and
- * without a delay, scheduled now or later, recurring daily), launches and stops, receivers
- * that fail, redelivered queue messages and membership events published again, partner
- * switches and key rotations in the middle of it, all through the REST and partner APIs of
- * one local stack, with the campaigns' clock moved by the soak. A serial oracle computes
- * which webhooks must arrive and which must not; every arrival is held to it.
+ * The campaign soak (issue 16): random cohort churn; random campaigns and Canvases (action-based
+ * with and without delays and re-eligibility, multi-step Canvases, scheduled now or later,
+ * recurring daily); launches and stops, some raced (launch twice, stop with stop or archive);
+ * frequency-cap changes; receivers that answer 2XX, 400, 429 or 500, time out, or whose sender
+ * dies during the request; DynamoDB throttling, transaction conflicts and partial reads on the
+ * campaigns and sender functions' client (a tick that dies midway runs again); redelivered queue
+ * messages and membership events published again; partner switches mid-sync and key rotations
+ * with and without grace; all through the REST and partner APIs of one local stack, with the
+ * campaigns' clock moved by the soak. A serial oracle computes which webhooks must arrive and
+ * which must not; every arrival is held to it.
  *
- * What keeps the oracle exact: the soak runs in rounds. A round changes campaigns (launch,
- * stop), then the partners' cohorts (at most one change per user and cohort in a round, so
- * the sync's order of application cannot matter), then waits until the stack has settled
- * (every queue empty, every poller idle: lib/local/settle.ts); only then does it move the
- * campaigns' clock, tick, and settle again. So every membership change happens at a known
- * campaigns time, every due send is released at a known tick, and the audience of every
- * send is the oracle's membership at that moment.
+ * What keeps the oracle exact: the soak runs in rounds of two phases. A round changes campaigns,
+ * the cap and the switches, then the partners' cohorts (at most one change per user and cohort
+ * in a round, so the sync's order of application cannot matter), then waits until the stack
+ * has settled (every queue empty, every poller idle: lib/local/settle.ts): the entry phase,
+ * where delay-0 steps are sent. Only then does it move the campaigns' clock, tick, and settle
+ * again: the tick phase, where due steps and runs are sent. Every arrival is stamped with its
+ * phase, so every send is held to the dues of its own phase: the oracle's membership, entries
+ * and cap at that moment.
  *
- * Checked, for every campaign and user: the webhooks that arrived (by Idempotency-Key) are
- * exactly those the oracle expects, none before it was due, none after the user left or the
- * campaign stopped; a key is POSTed again only after a 5XX, never after a 2XX or a 400 (at
- * most once); the figures (targeted, sent, delivered, failed) equal the oracle's; partner
- * requests are refused from the moment a partner is disabled or a key rotated out, and
- * accepted again when enabled. `npm run soak -- --campaigns --minutes N [--seed S]` runs it
- * (scripts/soak.ts); test/integration/campaign-soak.test.ts runs one minute of it.
- *
- * Not modelled (yet): the frequency cap, re-eligibility, Canvases' later steps, a sender that
- * dies mid-request (at most once makes that send a counted failure, which the oracle would
- * need to be told of), AWS throttling on the campaigns table.
+ * Checked, per user and phase: the webhooks that arrived (by Idempotency-Key) are among those
+ * the oracle expects then (none early, none after exit, stop or a stopped journey), and exactly
+ * as many as the frequency cap admits (all, with no cap; the cap counts what it admitted while
+ * a cap was set, in its current window). Per key: POSTed again only after a 429, a 5XX or a
+ * timeout, never after a 2XX or a 400, and never after its sender died during the request (at
+ * most once: that send is a counted failure). Per campaign and step: the figures (targeted,
+ * sent, delivered, failed) equal the oracle's; over all, the `frequency_cap` skips. Partner
+ * requests are refused from the moment a partner is disabled, a key rotated out without grace,
+ * or a grace ended; accepted in the grace and when enabled again.
+ * `npm run soak -- --campaigns --minutes N [--seed S]` runs it (scripts/soak.ts);
+ * test/integration/campaign-soak.test.ts runs one minute of it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import type { RecurringSchedule } from '../../lib/campaigns/model.js';
+import { JOURNEY_GRACE_MS, type RecurringSchedule } from '../../lib/campaigns/model.js';
 import { nextOccurrence } from '../../lib/campaigns/schedule.js';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
+import { isLoadError } from '../../lib/errors.js';
 import type { SqsHandler } from '../../lib/local/sqs-poller.js';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
 import { deliveredTwice } from './events.js';
-import { seededRandom } from './faults.js';
+import { type FaultInjection, injectDynamoDbFaults, seededRandom } from './faults.js';
 
 export interface CampaignSoakOptions {
   /** Rounds go on at least this long… */
@@ -57,51 +63,94 @@ export interface CampaignSoakSummary {
   mismatches: string[];
   mismatchCount: number;
   counts: Record<string, number>;
+  /** What the soak forced and did not get to yet (empty when every forced fault happened). */
+  owed: string[];
   elapsedSeconds: number;
 }
 
 const USERS = 24;
 const COHORTS = ['c0', 'c1', 'c2'];
+/** A cohort no campaign targets: key and switch probes change it, and no message depends on them. */
+const PROBE_COHORT = 'probe';
 const MAX_LIVE_CAMPAIGNS = 10;
+const MINUTE = 60_000;
 const HOUR = 3_600_000;
-/** Delays of action-based campaigns, seconds. */
+const DAY = 24 * HOUR;
+/** Delays of action-based campaigns and Canvas steps, seconds. */
 const DELAYS = [0, 600, 600, 3_600, 7_200];
+/** Re-eligibility of action-based campaigns and Canvases, days (null: never). */
+const REELIGIBLE = [null, null, 0, 1];
 /** How far the clock moves between rounds. */
-const STEPS_MS = [0, 5 * 60_000, 10 * 60_000, HOUR, 2 * HOUR, 24 * HOUR];
+const STEPS_MS = [0, 5 * MINUTE, 10 * MINUTE, HOUR, 2 * HOUR, DAY];
+/** Frequency caps the soak sets now and then (null: none). */
+const CAPS = [null, { max: 1, windowMs: HOUR }, { max: 2, windowMs: DAY }, { max: 3, windowMs: 2 * HOUR }];
 /** The sender's attempts (the stack's retry policy below): a key is POSTed at most this often. */
 const MAX_ATTEMPTS = 3;
 const MAX_KEPT_MISMATCHES = 50;
 /** Far above need (a held copy comes back after the 10 s lease): a stall ends with what was still queued. */
 const SETTLE_TIMEOUT_MS = 120_000;
+/** The webhook client's timeout here, and how long a "slow" receiver takes (longer). */
+const WEBHOOK_TIMEOUT_MS = 400;
+const SLOW_ANSWER_MS = 1_200;
+/** The first answer a receiver gives a key: the rest answer 200. */
+type FirstAnswer = 200 | 400 | 429 | 500 | 'timeout' | 'crash';
+/** In this order, the first keys' answers are forced, so that each kind happens in every soak. */
+const FORCED_ANSWERS: FirstAnswer[] = ['crash', 'timeout', 429, 500, 400];
+/** Fault rates on the campaigns and sender functions' DynamoDB client (inside the SDK's retries). */
+const FAULT_RATES = { throttle: 0.02, transactionConflict: 0.03, unprocessedKeys: 0.05 };
 
-type Kind = 'action' | 'once' | 'daily';
+type Kind = 'action' | 'canvas' | 'once' | 'daily';
+type Cap = { max: number; windowMs: number } | null;
+
+interface OracleEntry {
+  enteredAt: number;
+  exited: boolean;
+  /** Per step: decided (sent or not) at its due time. */
+  decided: boolean[];
+  endsAt: number;
+  reeligibleAt: number;
+}
 
 interface OracleCampaign {
   index: number;
-  campaignId: string;
+  /** Its API path: /campaigns/{id} or /canvases/{id}. */
+  path: string;
   kind: Kind;
   cohort: string;
-  delaySeconds: number;
+  /** Per step, seconds after the entry (cumulative): action-based and Canvases. */
+  offsets: number[];
   active: boolean;
-  /** action: user → entry (entered at, exited) — never re-eligible, so at most one. */
-  entries: Map<string, { enteredAt: number; exited: boolean; settled: boolean }>;
+  /** user → entries, the current one last. */
+  entries: Map<string, OracleEntry[]>;
   /** once/daily: when the next run is due, if any. */
   nextRunAt?: number;
   recurring?: RecurringSchedule;
-  /** once/daily: the campaigns-clock instants of the runs the oracle expects (every send of a run arrives then). */
-  runTimes: Set<number>;
-  /** What must have arrived: user → number of sends (runs for scheduled, 1 for action). */
-  expected: Map<string, number>;
-  /** Figures the oracle expects. */
+  /** Days after an entry before the next (null: never). */
+  reeligibleDays: number | null;
+  /** Targeted per step (every step of an entry counts at entry; a run counts its audience). */
   targeted: number;
 }
 
-/** What the receiver answered each key: the first attempt may fail (500) or be refused (400). */
+/** A send the oracle expects in a phase (subject to the cap in force then). */
+interface Due {
+  campaign: number;
+  step: number;
+  user: string;
+  phase: number;
+  at: number;
+  cap: Cap;
+}
+
+/** What the receiver answered each key. */
 interface KeyRecord {
   campaignIndex: number;
+  step: number;
   user: string;
-  arrivals: { clock: number; status: number }[];
+  first: FirstAnswer;
+  arrivals: { clock: number; phase: number; status: number | 'timeout' }[];
 }
+
+const retried = (status: number | 'timeout') => status === 'timeout' || status === 429 || status >= 500;
 
 export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<CampaignSoakSummary> => {
   const log = options.log ?? (() => undefined);
@@ -124,15 +173,18 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     if (mismatches.length < MAX_KEPT_MISMATCHES) mismatches.push(text);
     log(`MISMATCH ${text}`);
   };
-
   // The campaigns' clock: moved by the soak only while the stack has settled.
   let now = Date.UTC(2031, 0, 6, 8, 0, 0) + int(24) * HOUR;
+  /** Entry phases are even, tick phases odd: every arrival is stamped with the phase it came in. */
+  let phase = 0;
   /** Redeliver queue batches to the campaigns function and the sender (SQS's at-least-once). */
   let duplicateDeliveries = false;
   const seenEvents: MembershipEvent[] = [];
   const twice = (handler: SqsHandler, seen?: (event: SQSEvent) => void): SqsHandler =>
     deliveredTwice(handler, () => duplicateDeliveries, { seen, twice: () => count('batches delivered twice') });
-
+  /** Keys whose sender "dies" once the receiver has answered (the outcome is lost with it). */
+  const dying = new Set<string>();
+  let faults: FaultInjection | undefined;
   const stack: LocalStack = await startLocalStack({
     sqsEndpoint: options.sqsEndpoint,
     dynamoDbEndpoint: options.dynamoDbEndpoint,
@@ -149,7 +201,20 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       cacheTtlMs: 0,
       tickEveryMs: 0,
       leaseMs: 10_000,
+      webhookTimeoutMs: WEBHOOK_TIMEOUT_MS,
       retry: { baseSeconds: 0, capSeconds: 0, maxAttempts: MAX_ATTEMPTS },
+      configureDynamoDb: (client) => {
+        faults = injectDynamoDbFaults(client, FAULT_RATES, seed);
+      },
+      wrapWebhooks: (client) => ({
+        send: async (request) => {
+          const result = await client.send(request);
+          const key = String(request.headers['Idempotency-Key'] ?? '');
+          if (dying.delete(key)) throw new Error('injected: the sender died during the request');
+          return result;
+        },
+        destination: (url) => client.destination(url),
+      }),
       wrapCampaignsHandler: (handler) =>
         twice(handler, (event) => {
           for (const record of event.Records) {
@@ -160,34 +225,58 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       wrapSenderHandler: (handler) => twice(handler),
     },
   });
-
   // --- The receiver: answers recorded per key; the first attempt of some keys fails ---
   const keys = new Map<string, KeyRecord>();
-  let webhooksChecked = 0;
-  const firstAnswer = new Map<string, number>();
+  const forcedAnswers = [...FORCED_ANSWERS];
+  const firstAnswerOf = (key: string): FirstAnswer => {
+    const forced = forcedAnswers.shift();
+    if (forced !== undefined) return forced;
+    // From the seed and the key, not the driver's generator: the answer does not depend on when the POST came.
+    const roll = createHash('sha256').update(`${seed}\u0000${key}`).digest().readUInt32BE(0) / 2 ** 32;
+    return roll < 0.1
+      ? 500
+      : roll < 0.14
+        ? 400
+        : roll < 0.18
+          ? 429
+          : roll < 0.21
+            ? 'timeout'
+            : roll < 0.23
+              ? 'crash'
+              : 200;
+  };
   stack.campaigns.receiver.answer = (webhook: ReceivedWebhook) => {
     const key = String(webhook.headers['idempotency-key'] ?? '');
-    const match = /^\/cs\/(\d+)\/([^/?]+)$/.exec(webhook.path);
+    const match = /^\/cs\/(\d+)\/(\d+)\/([^/?]+)$/.exec(webhook.path);
     if (!match || key === '') {
       mismatch(`a webhook the soak did not set up: ${webhook.method} ${webhook.path} (key ${key || 'none'})`);
       return 200;
     }
-    const record = keys.get(key) ?? { campaignIndex: Number(match[1]), user: match[2]!, arrivals: [] };
-    keys.set(key, record);
-    let status = 200;
-    if (record.arrivals.length === 0) {
-      // From the seed and the key, not the driver's generator: the answer does not depend on when the POST came.
-      const roll = createHash('sha256').update(`${seed}\u0000${key}`).digest().readUInt32BE(0) / 2 ** 32;
-      status = roll < 0.15 ? 500 : roll < 0.2 ? 400 : 200;
-      firstAnswer.set(key, status);
+    let record = keys.get(key);
+    if (!record) {
+      record = {
+        campaignIndex: Number(match[1]),
+        step: Number(match[2]),
+        user: match[3]!,
+        first: firstAnswerOf(key),
+        arrivals: [],
+      };
+      keys.set(key, record);
     }
     const last = record.arrivals.at(-1);
-    if (last && last.status < 500)
+    if (last && !retried(last.status))
       mismatch(`key ${key} of campaign ${record.campaignIndex}, ${record.user}: POSTed again after a ${last.status}`);
-    record.arrivals.push({ clock: now, status });
-    return status;
+    if (last && record.first === 'crash')
+      mismatch(`key ${key} of campaign ${record.campaignIndex}, ${record.user}: POSTed again after its sender died`);
+    const answer: FirstAnswer = record.arrivals.length === 0 ? record.first : 200;
+    record.arrivals.push({ clock: now, phase, status: answer === 'crash' ? 200 : answer });
+    if (answer === 'timeout') return { status: 200, delayMs: SLOW_ANSWER_MS };
+    if (answer === 'crash') {
+      dying.add(key);
+      return 200;
+    }
+    return answer;
   };
-
   const rest = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${stack.url}${path}`, {
       method,
@@ -210,7 +299,21 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     if (response.status >= 500) mismatch(`partner ${path}: ${response.status}`);
     return response.status;
   };
-
+  const probe = (key = dataImportKey) =>
+    partner('/cohorts/users', { cohort_id: PROBE_COHORT, cohort_changes: [{ user_ids: ['u0'] }] }, key);
+  /** The minute tick, run again if it died midway (throttled past its retries), as SQS would redeliver it. */
+  const tick = async () => {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await stack.campaigns.tick();
+        return;
+      } catch (error: unknown) {
+        if (!isLoadError(error) || attempt >= 20) throw error;
+        count('ticks that died midway and ran again');
+      }
+    }
+  };
+  const settle = () => stack.settled(SETTLE_TIMEOUT_MS);
   try {
     // --- Setup: users, cohorts (named), a segment per cohort ---
     const users = Array.from({ length: USERS }, (_, index) => `u${index}`);
@@ -218,7 +321,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       attributes: users.map((external_id) => ({ external_id, plan: pick(['free', 'pro']) })),
     });
     if (tracked.status !== 201) throw new Error(`users not created: ${tracked.status}`);
-    for (const cohort of COHORTS)
+    for (const cohort of [...COHORTS, PROBE_COHORT])
       if (
         (await partner('/cohorts', {
           cohort_id: cohort,
@@ -227,7 +330,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         })) !== 201
       )
         throw new Error(`cohort ${cohort} not named`);
-    await stack.settled(SETTLE_TIMEOUT_MS);
+    await settle();
     const segments = new Map<string, string>();
     for (const cohort of COHORTS) {
       const created = await rest('POST', '/segments', {
@@ -239,9 +342,112 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     }
     const members = new Map(COHORTS.map((cohort) => [cohort, new Set<string>()]));
     const campaigns: OracleCampaign[] = [];
-    const hook = (index: number) => `${stack.campaigns.receiver.url}/cs/${index}/{{ external_id }}`;
-    const expect = (campaign: OracleCampaign, user: string) => {
-      campaign.expected.set(user, (campaign.expected.get(user) ?? 0) + 1);
+    const dues: Due[] = [];
+    let cap: Cap = null;
+    /** Old keys in their grace: accepted until `expiresAt` (wall clock, as announced), refused after. */
+    const graceKeys: { key: string; expiresAt: number }[] = [];
+    const hookOf = (index: number, step: number) =>
+      `${stack.campaigns.receiver.url}/cs/${index}/${step}/{{ external_id }}`;
+    const due = (campaign: OracleCampaign, step: number, user: string) =>
+      dues.push({ campaign: campaign.index, step, user, phase, at: now, cap });
+    /** Forced kinds first, so every soak has each; then random. */
+    const forcedKinds: Kind[] = ['canvas', 'action', 'daily', 'once'];
+
+    const launch = async () => {
+      const index = campaigns.length;
+      const kind: Kind = forcedKinds.shift() ?? pick(['action', 'action', 'canvas', 'once', 'daily']);
+      const cohort = pick(COHORTS);
+      const reeligible = pick(REELIGIBLE);
+      let offsets: number[] = [];
+      let created: Awaited<ReturnType<typeof rest>>;
+      let path: string;
+      let laterMs = 0;
+      let recurring: RecurringSchedule | undefined;
+      const message = (step: number) => ({
+        url: hookOf(index, step),
+        body: '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}',
+      });
+      if (kind === 'canvas') {
+        const delays = Array.from({ length: 2 + int(2) }, () => pick(DELAYS));
+        offsets = delays.map((_, step) => delays.slice(0, step + 1).reduce((sum, delay) => sum + delay, 0));
+        created = await rest('POST', '/canvases', {
+          name: `soak ${index} canvas`,
+          segment_ids: [segments.get(cohort)],
+          reeligible_after_days: reeligible,
+          steps: delays.map((delay, step) => ({ name: `step ${step}`, delay_seconds: delay, message: message(step) })),
+        });
+        path = `/canvases/${created.body.canvas?.canvas_id}`;
+      } else {
+        if (kind === 'action') offsets = [pick(DELAYS)];
+        laterMs = kind === 'once' && chance(0.5) ? pick([HOUR, 3 * HOUR]) : 0;
+        recurring =
+          kind === 'daily'
+            ? { frequency: 'daily', time: `${String(int(24)).padStart(2, '0')}:00`, timezone: 'UTC' }
+            : undefined;
+        created = await rest('POST', '/campaigns', {
+          name: `soak ${index} ${kind}`,
+          segment_ids: [segments.get(cohort)],
+          message: message(0),
+          delivery:
+            kind === 'action'
+              ? { type: 'action_based', delay_seconds: offsets[0], reeligible_after_days: reeligible }
+              : {
+                  type: 'scheduled',
+                  ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
+                  ...(recurring ? { recurring } : {}),
+                },
+        });
+        path = `/campaigns/${created.body.campaign?.campaign_id}`;
+      }
+      if (created.status !== 201) {
+        mismatch(`campaign ${index} (${kind}) not created: ${created.status} ${JSON.stringify(created.body)}`);
+        return;
+      }
+      // Now and then two launches race: exactly one applies.
+      const racing = chance(0.2);
+      const answers = await Promise.all(
+        Array.from({ length: racing ? 2 : 1 }, () => rest('POST', `${path}/launch`, {})),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      if (statuses[0] !== 200 || (racing && statuses[1] !== 409)) {
+        mismatch(`campaign ${index} (${kind}) launch answered ${statuses.join(', ')}`);
+        return;
+      }
+      if (racing) count('launches raced (one 200, one 409)');
+      count(`campaigns launched (${kind})`);
+      campaigns.push({
+        index,
+        path,
+        kind,
+        cohort,
+        offsets,
+        active: true,
+        entries: new Map(),
+        ...(kind === 'once' ? { nextRunAt: now + laterMs } : {}),
+        ...(recurring ? { recurring, nextRunAt: nextOccurrence(recurring, now - 1) } : {}),
+        targeted: 0,
+        reeligibleDays: reeligible,
+      });
+    };
+
+    const stop = async (stopping: OracleCampaign) => {
+      const race = pick(['alone', 'stop', 'archive'] as const);
+      const answers = await Promise.all([
+        rest('POST', `${stopping.path}/stop`, {}),
+        ...(race === 'alone' ? [] : [rest('POST', `${stopping.path}/${race}`, {})]),
+      ]);
+      const statuses = answers.map((answer) => answer.status);
+      // Two stops: one wins, the other finds it stopped (409). A stop and an archive: the archive
+      // always applies; the stop applies or finds it archived.
+      const fine =
+        race === 'alone'
+          ? statuses[0] === 200
+          : race === 'stop'
+            ? [...statuses].sort().join() === '200,409'
+            : statuses[1] === 200 && (statuses[0] === 200 || statuses[0] === 409);
+      if (!fine) mismatch(`campaign ${stopping.index} stop (${race}) answered ${statuses.join(', ')}`);
+      stopping.active = false;
+      count(race === 'alone' ? 'campaigns stopped' : `campaigns stopped, raced with ${race}`);
     };
 
     // --- Rounds ---
@@ -249,92 +455,52 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     let rounds = 0;
     while (Date.now() < soakEnds || rounds < (options.minRounds ?? 0)) {
       rounds += 1;
+      phase = 2 * rounds;
       duplicateDeliveries = chance(0.25);
-
-      // 1. Campaigns: launch new ones, stop some.
+      // 1. Campaigns: launch new ones, stop some; the frequency cap changes now and then.
       const live = campaigns.filter((campaign) => campaign.active);
-      if (live.length < MAX_LIVE_CAMPAIGNS && chance(0.5)) {
-        const index = campaigns.length;
-        const kind: Kind = pick(['action', 'action', 'action', 'once', 'daily']);
-        const cohort = pick(COHORTS);
-        const delaySeconds = kind === 'action' ? pick(DELAYS) : 0;
-        const laterMs = kind === 'once' && chance(0.5) ? pick([HOUR, 3 * HOUR]) : 0;
-        const recurring: RecurringSchedule | undefined =
-          kind === 'daily'
-            ? { frequency: 'daily', time: `${String(int(24)).padStart(2, '0')}:00`, timezone: 'UTC' }
-            : undefined;
-        const delivery =
-          kind === 'action'
-            ? { type: 'action_based', delay_seconds: delaySeconds, reeligible_after_days: null }
-            : {
-                type: 'scheduled',
-                ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
-                ...(recurring ? { recurring } : {}),
-              };
-        const created = await rest('POST', '/campaigns', {
-          name: `soak ${index} ${kind}`,
-          segment_ids: [segments.get(cohort)],
-          message: { url: hook(index), body: '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}' },
-          delivery,
+      if (live.length < MAX_LIVE_CAMPAIGNS && (forcedKinds.length > 0 || chance(0.5))) await launch();
+      if (live.length > 0 && chance(0.12)) await stop(pick(live));
+      if (rounds === 3 || rounds === 9 || chance(0.08)) {
+        const next = rounds === 3 ? CAPS[1]! : rounds === 9 ? CAPS[2]! : pick(CAPS);
+        const answer = await rest('PUT', '/settings/frequency-cap', {
+          frequency_cap: next && { max_messages: next.max, window_seconds: next.windowMs / 1000 },
         });
-        const launched =
-          created.status === 201
-            ? await rest('POST', `/campaigns/${created.body.campaign.campaign_id}/launch`)
-            : created;
-        if (launched.status !== 200) mismatch(`campaign ${index} (${kind}) not launched: ${launched.status}`);
+        if (answer.status !== 200) mismatch(`frequency cap ${JSON.stringify(next)} answered ${answer.status}`);
         else {
-          count(`campaigns launched (${kind})`);
-          campaigns.push({
-            index,
-            campaignId: created.body.campaign.campaign_id as string,
-            kind,
-            cohort,
-            delaySeconds,
-            active: true,
-            entries: new Map(),
-            ...(kind === 'once' ? { nextRunAt: now + laterMs } : {}),
-            ...(recurring ? { recurring, nextRunAt: nextOccurrence(recurring, now - 1) } : {}),
-            expected: new Map(),
-            runTimes: new Set(),
-            targeted: 0,
-          });
+          cap = next;
+          count('frequency cap changed');
         }
       }
-      if (live.length > 0 && chance(0.12)) {
-        const stopping = pick(live);
-        const stopped = await rest('POST', `/campaigns/${stopping.campaignId}/stop`);
-        if (stopped.status !== 200) mismatch(`campaign ${stopping.index} not stopped: ${stopped.status}`);
-        else {
-          stopping.active = false;
-          count('campaigns stopped');
-        }
+      // 2. Keys: a key rotated out without grace is refused at once; with grace, accepted until the announced expiry.
+      for (const old of graceKeys.filter((grace) => Date.now() > grace.expiresAt + 1_000)) {
+        const refused = await probe(old.key);
+        if (refused !== 401) mismatch(`a key past its announced grace answered ${refused}, not 401`);
+        count('keys refused after their grace');
+        graceKeys.splice(graceKeys.indexOf(old), 1);
       }
-      await stack.settled(SETTLE_TIMEOUT_MS);
-
-      // 2. Switches and keys: a partner disabled is refused until enabled; a key rotated out is refused at once.
-      if (chance(0.15)) {
-        await rest('PUT', '/workspace/partners/heap', { enabled: false });
-        const refused = await partner('/cohorts/users', { cohort_id: 'c0', cohort_changes: [{ user_ids: ['u0'] }] });
-        if (refused !== 401) mismatch(`a delta while heap is disabled answered ${refused}, not 401`);
-        await rest('PUT', '/workspace/partners/heap', { enabled: true });
-        count('partner disabled and enabled again');
-      }
-      if (chance(0.1)) {
-        const rotated = await rest('POST', '/workspace/keys/data_import', { grace_seconds: 0 });
+      if (rounds === 2 || chance(0.1)) {
+        const graceSeconds = rounds === 2 ? 3 : pick([0, 0, 3]);
+        const rotated = await rest('POST', '/workspace/keys/data_import', { grace_seconds: graceSeconds });
         if (rotated.status !== 201) mismatch(`key rotation answered ${rotated.status}`);
         else {
           const old = dataImportKey;
           dataImportKey = rotated.body.key.key as string;
-          const refused = await partner(
-            '/cohorts/users',
-            { cohort_id: 'c0', cohort_changes: [{ user_ids: ['u0'] }] },
-            old,
-          );
-          if (refused !== 401) mismatch(`a delta with the key rotated out answered ${refused}, not 401`);
-          count('data import key rotated');
+          const expiresAt = rotated.body.key.previous_key_expires_at as string | null;
+          const status = await probe(old);
+          if (graceSeconds === 0 && status !== 401)
+            mismatch(`a delta with the key rotated out answered ${status}, not 401`);
+          if (graceSeconds > 0) {
+            if (!expiresAt) mismatch('a rotation with grace announced no expiry');
+            else {
+              if (Date.now() < Date.parse(expiresAt) - 500 && status !== 201)
+                mismatch(`a delta with a key in its grace answered ${status}, not 201`);
+              graceKeys.push({ key: old, expiresAt: Date.parse(expiresAt) });
+            }
+          }
+          count(graceSeconds > 0 ? 'data import key rotated with grace' : 'data import key rotated');
         }
       }
-
       // 3. Cohort churn: at most one change per user and cohort in a round.
       const eventsBefore = seenEvents.length;
       const flips: { cohort: string; user: string; member: boolean }[] = [];
@@ -364,7 +530,16 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           set.delete(user);
         }
       }
-      await stack.settled(SETTLE_TIMEOUT_MS);
+      // A partner switched off and on while those deltas sync: refused while off; what was accepted still applies.
+      if (rounds === 4 || chance(0.15)) {
+        await rest('PUT', '/workspace/partners/heap', { enabled: false });
+        const refused = await probe();
+        if (refused !== 401) mismatch(`a delta while heap is disabled answered ${refused}, not 401`);
+        await rest('PUT', '/workspace/partners/heap', { enabled: true });
+        count('partner disabled and enabled again mid-sync');
+      }
+      if (rounds % 7 === 5) faults?.force('throttle', 3);
+      await settle();
       // Now and then the membership events of this round are published again (a duplicate SNS delivery).
       const roundEvents = seenEvents.slice(eventsBefore);
       if (chance(0.3) && roundEvents.length > 0) {
@@ -376,41 +551,56 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
             }),
           );
         count('membership events published again', Math.min(5, roundEvents.length));
-        await stack.settled(SETTLE_TIMEOUT_MS);
+        await settle();
       }
-      // The oracle: entries at this instant; a delay of 0 sends now (the user is still a member: one change a round).
+      // The oracle: entries at this instant; steps due now are sent now (the user is still a member: one change a round).
       for (const flip of flips) {
         for (const campaign of campaigns) {
-          if (campaign.kind !== 'action' || campaign.cohort !== flip.cohort) continue;
-          const entry = campaign.entries.get(flip.user);
-          if (flip.member && campaign.active && !entry) {
-            campaign.entries.set(flip.user, { enteredAt: now, exited: false, settled: false });
+          if (campaign.offsets.length === 0 || campaign.cohort !== flip.cohort || !campaign.active) continue;
+          const history = campaign.entries.get(flip.user) ?? [];
+          const current = history.at(-1);
+          if (flip.member) {
+            const eligible = !current || ((current.exited || current.endsAt <= now) && current.reeligibleAt <= now);
+            if (!eligible) continue;
+            if (current) count('re-entries');
+            const { reeligibleDays } = campaign;
+            const entry: OracleEntry = {
+              enteredAt: now,
+              exited: false,
+              decided: campaign.offsets.map(() => false),
+              endsAt: now + campaign.offsets.at(-1)! * 1000 + JOURNEY_GRACE_MS,
+              reeligibleAt: reeligibleDays === null ? Number.POSITIVE_INFINITY : now + reeligibleDays * DAY,
+            };
+            campaign.entries.set(flip.user, [...history, entry]);
             campaign.targeted += 1;
-            if (campaign.delaySeconds === 0) {
-              expect(campaign, flip.user);
-              campaign.entries.get(flip.user)!.settled = true;
-            }
-          } else if (!flip.member && entry && !entry.settled) entry.exited = true;
+            campaign.offsets.forEach((offset, step) => {
+              if (offset > 0) return;
+              entry.decided[step] = true;
+              due(campaign, step, flip.user);
+            });
+          } else if (current && !current.exited) current.exited = true;
         }
       }
-
       // 4. Time: the clock moves, ticks release what is due; the oracle decides each due send.
+      phase = 2 * rounds + 1;
       now += pick(STEPS_MS);
-      await stack.campaigns.tick();
-      await stack.settled(SETTLE_TIMEOUT_MS);
-      await stack.campaigns.tick();
-      await stack.settled(SETTLE_TIMEOUT_MS);
+      await tick();
+      await settle();
+      await tick();
+      await settle();
       for (const campaign of campaigns) {
-        if (campaign.kind === 'action') {
-          for (const [user, entry] of campaign.entries) {
-            if (entry.settled || entry.enteredAt + campaign.delaySeconds * 1000 > now) continue;
-            entry.settled = true;
-            if (campaign.active && !entry.exited && members.get(campaign.cohort)!.has(user)) expect(campaign, user);
-          }
+        if (campaign.offsets.length > 0) {
+          for (const [user, history] of campaign.entries)
+            for (const entry of history)
+              campaign.offsets.forEach((offset, step) => {
+                if (entry.decided[step] || entry.enteredAt + offset * 1000 > now) return;
+                entry.decided[step] = true;
+                if (campaign.active && !entry.exited && members.get(campaign.cohort)!.has(user))
+                  due(campaign, step, user);
+              });
         } else if (campaign.active && campaign.nextRunAt !== undefined && campaign.nextRunAt <= now) {
-          campaign.runTimes.add(now);
           for (const user of members.get(campaign.cohort)!) {
-            expect(campaign, user);
+            due(campaign, 0, user);
             campaign.targeted += 1;
           }
           campaign.nextRunAt = campaign.recurring
@@ -424,58 +614,116 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         );
     }
 
-    // --- The checks ---
-    for (const campaign of campaigns) {
-      const arrived = new Map<string, KeyRecord[]>();
-      for (const record of keys.values())
-        if (record.campaignIndex === campaign.index)
-          arrived.set(record.user, [...(arrived.get(record.user) ?? []), record]);
-      for (const user of new Set([...arrived.keys(), ...campaign.expected.keys()])) {
-        const got = arrived.get(user)?.length ?? 0;
-        const want = campaign.expected.get(user) ?? 0;
-        webhooksChecked += got;
-        if (got !== want)
+    // --- The checks: per user and phase, the arrivals against the dues and the cap ---
+    let webhooksChecked = 0;
+    let cappedOut = 0;
+    const groupKey = (user: string, at: number) => `${user}\u0000${String(at).padStart(8, '0')}`;
+    const duesByGroup = new Map<string, Due[]>();
+    for (const one of dues)
+      duesByGroup.set(groupKey(one.user, one.phase), [...(duesByGroup.get(groupKey(one.user, one.phase)) ?? []), one]);
+    const arrivedByGroup = new Map<string, KeyRecord[]>();
+    for (const record of keys.values()) {
+      const group = groupKey(record.user, record.arrivals[0]!.phase);
+      arrivedByGroup.set(group, [...(arrivedByGroup.get(group) ?? []), record]);
+      webhooksChecked += 1;
+    }
+    const admitted = new Map<string, number[]>();
+    for (const group of [...new Set([...duesByGroup.keys(), ...arrivedByGroup.keys()])].sort()) {
+      const [user] = group.split('\u0000') as [string];
+      const wanted = duesByGroup.get(group) ?? [];
+      const arrived = arrivedByGroup.get(group) ?? [];
+      const where = `${user} in phase ${Number(group.split('\u0000')[1])}`;
+      const open = [...wanted];
+      for (const record of arrived) {
+        const at = open.findIndex((one) => one.campaign === record.campaignIndex && one.step === record.step);
+        if (at === -1)
           mismatch(
-            `campaign ${campaign.index} (${campaign.kind}, delay ${campaign.delaySeconds} s) to ${user}: ${got} message(s) arrived, the oracle expects ${want}`,
+            `campaign ${record.campaignIndex} step ${record.step} to ${where}: arrived, the oracle expects no such send then (early, late, after exit or stop, or twice)`,
+          );
+        else open.splice(at, 1);
+      }
+      const limit = wanted[0]?.cap;
+      const at = wanted[0]?.at ?? 0;
+      const history = admitted.get(user) ?? [];
+      const room = limit
+        ? Math.max(0, limit.max - history.filter((time) => time > at - limit.windowMs).length)
+        : Number.POSITIVE_INFINITY;
+      const want = Math.min(wanted.length, room);
+      if (arrived.length !== want)
+        mismatch(
+          `${where}: ${arrived.length} message(s) arrived, the oracle expects ${want} (${wanted.length} due${limit ? `, cap ${limit.max} per ${limit.windowMs / MINUTE} min, ${room} left` : ''}): ${wanted.map((one) => `${one.campaign}/${one.step}`).join(' ')}`,
+        );
+      if (limit) {
+        admitted.set(user, [...history, ...arrived.map(() => at)]);
+        cappedOut += wanted.length - arrived.length;
+      }
+    }
+    // Per key: retried as the answers allow, at most MAX_ATTEMPTS.
+    for (const [key, record] of keys) {
+      const final = record.arrivals.at(-1)!;
+      if (record.first !== 'crash' && retried(final.status) && record.arrivals.length < MAX_ATTEMPTS)
+        mismatch(`key ${key} (campaign ${record.campaignIndex}, ${record.user}): a ${final.status} was not retried`);
+      if (record.arrivals.length > MAX_ATTEMPTS)
+        mismatch(`key ${key} (campaign ${record.campaignIndex}): ${record.arrivals.length} POSTs of one key`);
+      if (record.arrivals.some((arrival) => arrival.phase !== record.arrivals[0]!.phase))
+        mismatch(`key ${key} (campaign ${record.campaignIndex}): retried in a later phase`);
+    }
+    // Per campaign and step: the figures.
+    let skippedForCap = 0;
+    for (const campaign of campaigns) {
+      const view = await rest('GET', campaign.path);
+      const one = view.body.campaign ?? view.body.canvas;
+      const steps =
+        campaign.kind === 'canvas'
+          ? (one?.steps ?? []).map((step: { figures: object }) => step.figures)
+          : [one?.figures];
+      for (let step = 0; step < Math.max(1, campaign.offsets.length); step += 1) {
+        const figures = steps[step] as
+          | { targeted: number; sent: number; delivered: number; failed: number; skipped: Record<string, number> }
+          | undefined;
+        const records = [...keys.values()].filter(
+          (record) => record.campaignIndex === campaign.index && record.step === step,
+        );
+        const lost = records.filter((record) => record.first === 'crash').length;
+        const delivered = records.filter(
+          (record) => record.first !== 'crash' && (record.arrivals.at(-1)!.status as number) < 300,
+        ).length;
+        const want = {
+          targeted: campaign.targeted,
+          sent: records.length - lost,
+          delivered,
+          failed: records.length - delivered,
+        };
+        const got = figures && {
+          targeted: figures.targeted,
+          sent: figures.sent,
+          delivered: figures.delivered,
+          failed: figures.failed,
+        };
+        skippedForCap += figures?.skipped?.frequency_cap ?? 0;
+        if (JSON.stringify(got) !== JSON.stringify(want))
+          mismatch(
+            `campaign ${campaign.index} (${campaign.kind}) step ${step} figures ${JSON.stringify(got)}, the oracle's ${JSON.stringify(want)}`,
           );
       }
-      for (const records of arrived.values())
-        for (const record of records) {
-          const final = record.arrivals.at(-1)!;
-          if (final.status >= 500 && record.arrivals.length < MAX_ATTEMPTS)
-            mismatch(`campaign ${campaign.index} to ${record.user}: a 500 was not retried`);
-          if (record.arrivals.length > MAX_ATTEMPTS)
-            mismatch(`campaign ${campaign.index} to ${record.user}: ${record.arrivals.length} POSTs of one key`);
-          const entry = campaign.entries.get(record.user);
-          if (entry && record.arrivals[0]!.clock < entry.enteredAt + campaign.delaySeconds * 1000)
-            mismatch(`campaign ${campaign.index} to ${record.user}: sent before it was due`);
-          // A scheduled run's sends arrive at the tick the oracle runs it: not before, not at another hour.
-          if (campaign.kind !== 'action' && record.arrivals.some((arrival) => !campaign.runTimes.has(arrival.clock)))
-            mismatch(
-              `campaign ${campaign.index} (${campaign.kind}) to ${record.user}: sent at ${new Date(record.arrivals[0]!.clock).toISOString()}, not at a run the oracle expects`,
-            );
-        }
-      const view = await rest('GET', `/campaigns/${campaign.campaignId}`);
-      const figures = view.body.campaign?.figures as
-        | { targeted: number; sent: number; delivered: number; failed: number }
-        | undefined;
-      const records = [...keys.values()].filter((record) => record.campaignIndex === campaign.index);
-      const delivered = records.filter((record) => record.arrivals.at(-1)!.status < 300).length;
-      const failed = records.length - delivered;
-      const want = { targeted: campaign.targeted, sent: records.length, delivered, failed };
-      const got = figures && {
-        targeted: figures.targeted,
-        sent: figures.sent,
-        delivered: figures.delivered,
-        failed: figures.failed,
-      };
-      if (JSON.stringify(got) !== JSON.stringify(want))
-        mismatch(
-          `campaign ${campaign.index} (${campaign.kind}) figures ${JSON.stringify(got)}, the oracle's ${JSON.stringify(want)}`,
-        );
     }
-    count('keys answered 500 first', [...firstAnswer.values()].filter((status) => status === 500).length);
-    count('keys answered 400', [...firstAnswer.values()].filter((status) => status === 400).length);
+    if (skippedForCap !== cappedOut)
+      mismatch(`${skippedForCap} sends skipped for the frequency cap in the figures, the oracle's ${cappedOut}`);
+    count('sends held back by the frequency cap', cappedOut);
+    for (const answer of ['crash', 'timeout', 429, 500, 400] as FirstAnswer[])
+      count(
+        `keys answered ${answer === 'crash' ? '200 by a sender that died' : answer} first`,
+        [...keys.values()].filter((record) => record.first === answer).length,
+      );
+    if (faults) {
+      count('DynamoDB throttles injected (campaigns, sender)', faults.throttled);
+      count('transaction conflicts injected', faults.transactionConflicts);
+      count('keys left unprocessed in batch reads', faults.unprocessedKeys);
+    }
+    const owed = [
+      ...forcedAnswers.map((answer) => `a first answer ${answer}`),
+      ...forcedKinds.map((kind) => `a ${kind} campaign`),
+    ];
     return {
       seed,
       rounds,
@@ -484,6 +732,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       mismatches,
       mismatchCount,
       counts,
+      owed,
       elapsedSeconds: (Date.now() - started) / 1000,
     };
   } finally {
@@ -497,6 +746,7 @@ export const formatCampaignSummary = (summary: CampaignSoakSummary): string =>
     `  ${summary.rounds} rounds, ${summary.campaigns} campaigns, ${summary.elapsedSeconds.toFixed(0)} s`,
     ...Object.entries(summary.counts)
       .sort()
-      .map(([name, value]) => `  ${name.padEnd(44)} ${value}`),
+      .map(([name, value]) => `  ${name.padEnd(48)} ${value}`),
+    ...(summary.owed.length > 0 ? [`  forced but not seen: ${summary.owed.join(', ')}`] : []),
     ...summary.mismatches.slice(0, 20).map((text) => `  - ${text}`),
   ].join('\n');
