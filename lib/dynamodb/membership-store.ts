@@ -97,9 +97,13 @@ export class DynamoMembershipStore implements MembershipStore {
       false,
     );
     // Chunks are disjoint sets of users and each updates its own count lane, so they run
-    // in parallel without cancelling each other.
+    // in parallel without cancelling each other. In braze_id order, a chunk's registers sit
+    // in a few neighbouring shards (shards are contiguous ranges of braze_id) instead of
+    // nearly all 32: a throttled shard then holds back the few transactions that touch it,
+    // not every one (AWS cancels a whole transaction when one of its items is throttled).
     const firstLane = randomLane();
-    const chunks = chunk(desired, MEMBERSHIPS_PER_TRANSACTION);
+    const ordered = [...desired].sort((a, b) => (a.brazeId < b.brazeId ? -1 : a.brazeId > b.brazeId ? 1 : 0));
+    const chunks = chunk(ordered, MEMBERSHIPS_PER_TRANSACTION);
     const decided = await mapLimit(chunks, TRANSACTIONS_IN_FLIGHT, (memberships, index) =>
       this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now),
     );

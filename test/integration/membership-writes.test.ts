@@ -1,0 +1,67 @@
+/**
+ * How a request's membership changes are cut into transactions (lib/dynamodb/membership-store.ts),
+ * on DynamoDB Local: in braze_id order, each transaction's registers sit in a few neighbouring
+ * shards, not in nearly all 32, so one throttled shard holds back few transactions (AWS cancels
+ * a transaction whole when one item is throttled); the count stays exact.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import type { LocalStack } from '../../lib/local/stack.js';
+import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
+import { startTestStack } from '../support/stack.js';
+
+let stack: LocalStack;
+beforeAll(async () => {
+  stack = await startTestStack({ poll: false });
+});
+afterAll(() => stack?.stop());
+
+describe('membership transactions', () => {
+  it('span a few neighbouring shards each (in braze_id order), and the count is exact', async () => {
+    // Prepare: 1,000 users in random order, on a client that records each transaction's register shards.
+    const brazeIds = Array.from({ length: 1_000 }, () => randomBytes(12).toString('hex'));
+    const shardsPerTransaction: number[] = [];
+    const client = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand') {
+          const items = (args.input as { TransactItems: { Put?: { Item: Record<string, { S?: string }> } }[] })
+            .TransactItems;
+          const shards = new Set(
+            items.flatMap((item) => {
+              const pk = item.Put?.Item.pk?.S ?? '';
+              const shard = /#M(\d\d)#/.exec(pk)?.[1];
+              return shard === undefined ? [] : [shard];
+            }),
+          );
+          shardsPerTransaction.push(shards.size);
+        }
+        return next(args);
+      },
+      { step: 'serialize', priority: 'low', name: 'recordShards' },
+    );
+    const store = new DynamoMembershipStore(DynamoDBDocumentClient.from(client), stack.tables.cohorts);
+    const cohort = { workspaceId: `writes-${randomBytes(4).toString('hex')}`, partner: 'heap', cohortId: 'big' };
+
+    // Act
+    const outcome = await store.applyMemberships(
+      cohort,
+      brazeIds.map((brazeId) => ({ brazeId, member: true, orderKey: '0001' })),
+      new Date(),
+    );
+
+    // Assess: 11 transactions of ≤ 99 registers; 32 shards over 1,000 users is ~31 users a
+    // shard, so 99 neighbours span 4 or 5 shards (in request order they spanned ~30).
+    expect(outcome.added).toBe(1_000);
+    expect(shardsPerTransaction.length).toBeGreaterThanOrEqual(11);
+    expect(Math.max(...shardsPerTransaction)).toBeLessThanOrEqual(6);
+    expect((await store.getCohort(cohort))?.memberCount).toBe(1_000);
+  });
+});
