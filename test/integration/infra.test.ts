@@ -176,6 +176,10 @@ describe('the packaged CloudFormation template', () => {
     });
   });
 
+  it('pre-warms the cohorts table to the default table quota, so a first sync on a new deployment is not held to 4,000 WRU/s', () => {
+    expect(props('CohortsTable').WarmThroughput).toEqual({ WriteUnitsPerSecond: 40_000, ReadUnitsPerSecond: 30_000 });
+  });
+
   it('publishes membership events from the cohorts table stream, retrying failed batches in order', () => {
     expect(props('CohortsTable').StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
     // Every mapping reads a queue (checked above) or this stream: none goes unchecked.
