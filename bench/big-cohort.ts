@@ -18,6 +18,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { queueDepth as sharedQueueDepth } from '../lib/local/settle.js';
 import { projectAwsTime } from '../lib/local/aws-limits.js';
+import { forecastFirstSync, NEW_TABLE_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../lib/local/first-sync-forecast.js';
+import { REGISTER_SHARDS } from '../lib/dynamodb/shards.js';
 import {
   billedUnits,
   bulkWrite,
@@ -240,6 +242,25 @@ try {
     snsRequestsPer1000: (sns.billedRequests * 1000) / USERS,
   });
 
+  // The forecast: what this run's rate under limits/SCALE comes to at AWS's scale, as a share
+  // of the ceiling the same trace allows, carried to a 5M first sync on a new and on a warmed table.
+  const forecastRate = localRate * SCALE;
+  const utilisation = Math.min(1, forecastRate / awsRate);
+  const fiveMillion = (warmWriteUnits: number) =>
+    forecastFirstSync({
+      changes: 5_000_000,
+      writeUnitsPerChange: units.write / USERS,
+      warmWriteUnits,
+      shards: REGISTER_SHARDS,
+      utilisation,
+    }).seconds / 60;
+  const firstSync = {
+    forecastChangesPerSecond: forecastRate,
+    utilisation,
+    newTableMinutes: fiveMillion(NEW_TABLE_WRITE_UNITS),
+    warmedTableMinutes: fiveMillion(TABLE_QUOTA_WRITE_UNITS),
+  };
+
   const result = {
     at: new Date().toISOString(),
     scenario: 'big-cohort',
@@ -272,6 +293,7 @@ try {
     unitsPerChange: { write: units.write / USERS, read: units.read / USERS },
     awsProjection: { seconds: awsSeconds, changesPerSecond: awsRate, terms: projection.terms.slice(0, 6), chain },
     syncMsPerRequest,
+    firstSync,
     membershipEvents: { messages: sns.messages, publishBatchCalls: sns.calls, billedRequests: sns.billedRequests },
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
@@ -293,6 +315,12 @@ try {
     console.log(`  ${term}`);
   console.log(
     `  → ${USERS.toLocaleString('en-US')} changes ÷ ${awsSeconds.toFixed(2)} s = ${Math.round(awsRate).toLocaleString('en-US')} changes/s`,
+  );
+  console.log(
+    `forecast: ${Math.round(localRate).toLocaleString('en-US')} changes/s measured × ${SCALE} = ${Math.round(forecastRate).toLocaleString('en-US')} changes/s, ${(utilisation * 100).toFixed(0)}% of the ceiling`,
+  );
+  console.log(
+    `5M first sync: new table ${firstSync.newTableMinutes.toFixed(1)} min, warmed ${firstSync.warmedTableMinutes.toFixed(1)} min (new: ${NEW_TABLE_WRITE_UNITS.toLocaleString('en-US')} WRU/s doubling every 30 min; warmed: ${TABLE_QUOTA_WRITE_UNITS.toLocaleString('en-US')} WRU/s, ${REGISTER_SHARDS} shards × 1,000 WCU/s; lib/local/first-sync-forecast.ts)`,
   );
   console.log(
     `\nlimits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`,
