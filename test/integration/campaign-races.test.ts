@@ -13,16 +13,11 @@ import type { CampaignStore } from '../../lib/campaigns/ports.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { startTestStack } from '../support/stack.js';
-import { partnerClient, request } from '../support/client.js';
+import { partnerClient, restCall } from '../support/client.js';
 
 let stack: LocalStack;
 let segmentId: string;
-const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
-  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read as the test expects and asserted
-  request<Record<string, any>>(`${stack.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
-  });
+const api = (path: string, init: { method?: string; body?: unknown } = {}) => restCall(stack, path, init);
 const draft = async (
   delivery: object = { type: 'scheduled', recurring: { frequency: 'daily', time: '09:00', timezone: 'UTC' } },
 ) => {

@@ -5,16 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { eventually, startTestStack } from '../support/stack.js';
-import { partnerClient, request, workspaceClient } from '../support/client.js';
+import { partnerClient, restCall, workspaceClient } from '../support/client.js';
 
 let stack: LocalStack;
 let segmentId: string;
-const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
-  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read as the test expects and asserted
-  request<Record<string, any>>(`${stack.url}${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
-  });
+const api = (path: string, init: { method?: string; body?: unknown } = {}) => restCall(stack, path, init);
 const hook = (path: string) => `${stack.campaigns.receiver.url}${path}`;
 
 beforeAll(async () => {

@@ -28,6 +28,14 @@ export interface WorkspaceKeys {
   restApiKey: string;
 }
 
+/** A REST call as the stack's workspace (its REST API key), answers of any shape. */
+export const restCall = (stack: LocalStack, path: string, init: { method?: string; body?: unknown } = {}) =>
+  // biome-ignore lint/suspicious/noExplicitAny: answers of many shapes, each read as the test expects and asserted
+  request<Record<string, any>>(`${stack.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+  });
+
 export const partnerClient = (stack: LocalStack, keys: WorkspaceKeys = stack.workspace, partner = 'heap') => ({
   nameCohort: (cohortId: string, name: string, createdAt = '2021-01-21T19:20:30+05:00') =>
     request(`${stack.url}/partners/${partner}/cohorts`, {
