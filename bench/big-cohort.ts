@@ -179,9 +179,14 @@ try {
       throw new Error(`pipeline incomplete after 3 hours: ${members}/${USERS}`);
   }
   await sending;
-  // Every change is a flip: the pipeline is done when its last event is published.
+  // Every change is a flip: the pipeline is done when its last event is published. A lost
+  // event fails the run (no progress for 2 minutes) rather than hanging it.
+  let eventsSeen = sns.messages;
+  let eventsProgressAt = now();
   while (sns.messages < USERS) {
-    if (now() - pipelineStarted > 3 * 60 * 60_000) throw new Error(`events incomplete: ${sns.messages}/${USERS}`);
+    if (sns.messages !== eventsSeen) [eventsSeen, eventsProgressAt] = [sns.messages, now()];
+    if (now() - eventsProgressAt > 120_000)
+      throw new Error(`membership events stalled at ${sns.messages.toLocaleString('en-US')} of ${USERS} flips`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const pipelineMs = now() - pipelineStarted;
@@ -210,6 +215,9 @@ try {
   if (memberCount !== USERS) problems.push(`member_count ${memberCount}, expected ${USERS}`);
   const deadLettered = await queueDepth(stack.queues.deadLetterQueueUrl);
   if (deadLettered !== 0) problems.push(`${deadLettered} messages in the DLQ`);
+  // Events equal to the flips, not at least as many: once everything has settled, a duplicate publish shows.
+  await stack.settled(10 * 60_000);
+  if (sns.eventIds.size !== USERS) problems.push(`${sns.eventIds.size} distinct membership events for ${USERS} flips`);
 
   // --- figures ---------------------------------------------------------------------------------
   const localRate = USERS / (pipelineMs / 1000);
@@ -294,7 +302,12 @@ try {
     awsProjection: { seconds: awsSeconds, changesPerSecond: awsRate, terms: projection.terms.slice(0, 6), chain },
     syncMsPerRequest,
     firstSync,
-    membershipEvents: { messages: sns.messages, publishBatchCalls: sns.calls, billedRequests: sns.billedRequests },
+    membershipEvents: {
+      messages: sns.messages,
+      distinct: sns.eventIds.size,
+      publishBatchCalls: sns.calls,
+      billedRequests: sns.billedRequests,
+    },
     costPerMillionChanges: { ...cost, prices: PRICES },
   };
 

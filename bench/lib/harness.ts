@@ -50,7 +50,8 @@ export const postAsPartner = async (url: string, body: string, what: string): Pr
 
 /** Counts SNS publishes and the 64 KB chunks AWS bills a PublishBatch by (SNS pricing: each 64 KB chunk is one request). */
 export const countPublishes = (sns: { middlewareStack: { add: (middleware: never, options: never) => void } }) => {
-  const counts = { calls: 0, messages: 0, billedRequests: 0 };
+  /** `eventIds`: the distinct membership events published (SNS delivers at least once; a retried stream batch may publish one again). */
+  const counts = { calls: 0, messages: 0, billedRequests: 0, eventIds: new Set<string>() };
   const middleware =
     (next: (args: unknown) => Promise<unknown>) =>
     async (args: { input: { PublishBatchRequestEntries?: { Message?: string }[]; Message?: string } }) => {
@@ -59,6 +60,10 @@ export const countPublishes = (sns: { middlewareStack: { add: (middleware: never
       counts.calls += 1;
       counts.messages += entries.length;
       counts.billedRequests += Math.max(1, Math.ceil(bytes / 65_536));
+      for (const entry of entries) {
+        const id = /"event_id":"([^"]+)"/.exec(entry.Message ?? '')?.[1];
+        if (id) counts.eventIds.add(id);
+      }
       return next(args);
     };
   sns.middlewareStack.add(middleware as never, { step: 'initialize', name: 'countPublishes' } as never);
