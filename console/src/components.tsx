@@ -83,16 +83,36 @@ export const ActionButton = ({
   );
 };
 
-/** Calls `tick` every `ms` while the page is shown (and not at all in a background tab). */
-export const useInterval = (tick: () => void, ms: number | undefined) => {
+/**
+ * Polls: calls `tick` `ms` after the last call ended, never while one is running, and not at
+ * all in a background tab. A slow answer slows the polling down (the next call waits at least
+ * twice as long as the last one took), so a busy API is never asked more the slower it gets.
+ */
+export const useInterval = (tick: () => void | Promise<void>, ms: number | undefined) => {
   const saved = useRef(tick);
   saved.current = tick;
   useEffect(() => {
     if (ms === undefined) return;
-    const id = window.setInterval(() => {
-      if (document.visibilityState === 'visible') saved.current();
-    }, ms);
-    return () => window.clearInterval(id);
+    let stopped = false;
+    let timer: number | undefined;
+    const schedule = (delay: number) => {
+      if (!stopped) timer = window.setTimeout(run, delay);
+    };
+    const run = async () => {
+      if (document.visibilityState !== 'visible') return schedule(ms);
+      const started = performance.now();
+      try {
+        await saved.current();
+      } catch {
+        // The page shows a load's error itself; polling goes on.
+      }
+      schedule(Math.max(ms, 2 * (performance.now() - started)));
+    };
+    schedule(ms);
+    return () => {
+      stopped = true;
+      window.clearTimeout(timer);
+    };
   }, [ms]);
 };
 

@@ -391,6 +391,62 @@ describe('the console in Chromium', () => {
     await heading('Cohorts').waitFor();
   });
 
+  it('polls the cohorts list one request at a time: a slow answer is waited for, never piled on', async () => {
+    // Prepare: a page on a fake clock; after the first answer, the list's requests are held.
+    const polled = await browser.newPage();
+    await polled.clock.install();
+    let requests = 0;
+    let inFlight = 0;
+    let most = 0;
+    let hold = false;
+    const held: (() => void)[] = [];
+    await polled.route(
+      (url) => url.pathname === '/cohorts',
+      async (route) => {
+        if (route.request().resourceType() !== 'fetch') return route.continue();
+        requests += 1;
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        if (hold) await new Promise<void>((release) => held.push(release));
+        await route.continue();
+        inFlight -= 1;
+      },
+    );
+    await polled.goto(`${stack.url}/`);
+    await polled.getByLabel('REST API key').fill(stack.workspace.restApiKey);
+    await polled.getByRole('button', { name: 'Sign in' }).click();
+    await polled.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    await polled.getByRole('heading', { level: 1, name: 'Cohorts' }).waitFor();
+    await expect.poll(() => requests).toBeGreaterThanOrEqual(1);
+    const first = requests;
+    hold = true;
+    // The first poll goes out once the page has its answer and the page's clock moves a poll interval.
+    await expect
+      .poll(async () => {
+        await polled.clock.runFor(5_000);
+        return requests - first;
+      })
+      .toBe(1);
+
+    // Act: another minute of the page's time passes while that poll's answer does not come.
+    await polled.clock.runFor(60_000);
+
+    // Assess: it is waited for, not piled on (the old interval sent twelve more, one every 5 s).
+    expect(requests - first).toBe(1);
+    expect(most).toBe(1);
+    // Once the answer came, polling goes on, slower: the next poll waits twice as long as that
+    // answer took (~65 s of the page's time here), so each step moves the clock by 30 s.
+    hold = false;
+    for (const release of held.splice(0)) release();
+    await expect
+      .poll(async () => {
+        await polled.clock.runFor(30_000);
+        return requests - first;
+      })
+      .toBeGreaterThanOrEqual(2);
+    await polled.close();
+  });
+
   it('lands on sign-in with the API message when the key is revoked while signed in; signs out', async () => {
     // Prepare: an operator rotates the REST API key with no grace.
     const newKey = await stack.stores.workspaces.rotateKey(stack.workspace.workspaceId, 'rest', 0);

@@ -694,7 +694,7 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
   const { error, run } = useAction();
   const data = campaign.data;
   // Figures move while it sends.
-  useInterval(() => void campaign.reload(), data?.status === 'active' ? 2_000 : undefined);
+  useInterval(() => campaign.reload(), data?.status === 'active' ? 2_000 : undefined);
   const act = (action: 'launch' | 'stop' | 'archive') =>
     run(async () => {
       campaign.setData((await request<Record<string, Campaign>>('POST', `${base}/${action}`))[kind]!);

@@ -18,7 +18,7 @@ export const byPartner = (cohorts: readonly Cohort[]): [string, Cohort[]][] => {
 export const CohortsPage = () => {
   const cohorts = useLoad(loadCohorts, []);
   // New cohorts and counts arrive while the page is open.
-  useInterval(() => void cohorts.reload(), 5_000);
+  useInterval(() => cohorts.reload(), 5_000);
   return (
     <>
       <PageTitle title={t('cohorts.title')}>{t('cohorts.title')}</PageTitle>
@@ -82,7 +82,7 @@ export const CohortPage = ({ partner, cohortId }: { partner: string; cohortId: s
     [partner, cohortId],
   );
   // Reports arrive as syncs are applied: refresh while the page is open.
-  useInterval(() => void cohort.reload(), 3_000);
+  useInterval(() => cohort.reload(), 3_000);
   const data = cohort.data?.cohort;
   const title = data?.name ?? cohortId;
   return (

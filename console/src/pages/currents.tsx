@@ -54,7 +54,7 @@ const PauseButton = ({
 export const CurrentsPage = () => {
   const connectors = useLoad(() => request<{ connectors: Connector[] }>('GET', '/currents'), []);
   const [error, setError] = useState<unknown>();
-  useInterval(() => void connectors.reload(), 5_000);
+  useInterval(() => connectors.reload(), 5_000);
   const changed = (connector: Connector) =>
     connectors.setData({
       connectors: (connectors.data?.connectors ?? []).map((item) =>

@@ -181,7 +181,7 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
   const data = segment.data?.segment;
   // The size is computed in the background: ask again until it is exact or current.
   const settled = data && (data.size_status === 'exact' || data.size_status === 'current') && !data.size_recomputing;
-  useInterval(() => void segment.reload(), data && !settled ? 1_500 : undefined);
+  useInterval(() => segment.reload(), data && !settled ? 1_500 : undefined);
 
   const remove = async () => {
     if (!data) return;
