@@ -84,6 +84,62 @@ export const ActionButton = ({
 };
 
 /**
+ * A destructive action asks first, in the page (no browser dialog): the first click shows the
+ * question with "Yes, …" and Cancel (focused, so Enter does not confirm by accident); only
+ * "Yes" runs it, once (disabled while it runs).
+ */
+export const ConfirmButton = ({
+  action,
+  onError,
+  question,
+  confirm,
+  label,
+  children,
+}: {
+  action: () => Promise<void>;
+  onError: (error: unknown) => void;
+  question: string;
+  confirm: string;
+  /** The first button's accessible name, where its text alone would not say what it acts on. */
+  label?: string;
+  children: ComponentChildren;
+}) => {
+  const [asking, setAsking] = useState(false);
+  const { busy, run } = useAction(onError);
+  const cancel = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (asking) cancel.current?.focus();
+  }, [asking]);
+  if (!asking)
+    return (
+      <button type="button" class="danger" aria-label={label} onClick={() => setAsking(true)}>
+        {children}
+      </button>
+    );
+  return (
+    <div class="confirm" role="group" aria-label={question}>
+      <p>{question}</p>
+      <button
+        type="button"
+        class="danger"
+        disabled={busy}
+        onClick={() =>
+          run(async () => {
+            await action();
+            setAsking(false);
+          })
+        }
+      >
+        {confirm}
+      </button>
+      <button type="button" class="secondary" ref={cancel} disabled={busy} onClick={() => setAsking(false)}>
+        {t('app.cancel')}
+      </button>
+    </div>
+  );
+};
+
+/**
  * Polls: calls `tick` `ms` after the last call ended, never while one is running, and not at
  * all in a background tab. A slow answer slows the polling down (the next call waits at least
  * twice as long as the last one took), so a busy API is never asked more the slower it gets.

@@ -138,9 +138,15 @@ describe('the console in Chromium', () => {
     await checkPage('partner-heap-new-key');
   });
 
-  it('disables Heap on its page and enables it again from the list, saying so each time', async () => {
-    // Act: on Heap's page, where the test before left the browser.
+  it('disables Heap on its page (after asking) and enables it again from the list, saying so each time', async () => {
+    // Act: on Heap's page, where the test before left the browser. Disabling cuts off every
+    // sync: the first click asks; Cancel (focused) keeps it enabled.
     await page.getByRole('button', { name: 'Disable Heap' }).click();
+    await page.getByRole('group', { name: /^Disable Heap\? Every sync from Heap will be refused/ }).waitFor();
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Cancel');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Disable Heap' }).click();
+    await page.getByRole('button', { name: 'Yes, disable Heap' }).click();
 
     // Assess
     await page
@@ -280,8 +286,10 @@ describe('the console in Chromium', () => {
       `{"to": "${XSS_EXTERNAL_ID}", "why": "Win back", "note": "</script>"}`,
     );
     expect(await page.locator('svg[onload]').count()).toBe(0);
-    await page.getByRole('button', { name: 'Launch' }).click();
+    // A double click launches once: the button is disabled while the launch runs (no 409 shown).
+    await page.getByRole('button', { name: 'Launch' }).dblclick();
     await page.getByTestId('campaign-status').getByText('Active').waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
     // The minute tick (EventBridge Scheduler on AWS) sends the scheduled run.
     await stack.campaigns.tick();
 
@@ -297,6 +305,10 @@ describe('the console in Chromium', () => {
       ].sort(),
     );
     await checkPage('campaign');
+    // Stopping asks first, and then stops.
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await page.getByRole('button', { name: 'Yes, stop it' }).click();
+    await page.getByTestId('campaign-status').getByText('Stopped').waitFor();
     await navLink('Campaigns').click();
     await heading('Campaigns and Canvases').waitFor();
     await page.getByRole('link', { name: 'Win back' }).waitFor();

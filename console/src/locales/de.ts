@@ -11,6 +11,7 @@ export const de: Catalog = {
     workspace: 'Workspace {{name}}',
     loading: 'Wird geladen…',
     retry: 'Erneut versuchen',
+    cancel: 'Abbrechen',
     errorTitle: 'Die API hat mit einem Fehler geantwortet',
     errorStatus: 'HTTP-Status {{status}}',
     networkError: 'Die API ist nicht erreichbar: {{message}}',
@@ -54,6 +55,9 @@ export const de: Catalog = {
     disable: 'Deaktivieren',
     enableLabel: '{{partner}} aktivieren',
     disableLabel: '{{partner}} deaktivieren',
+    disableQuestion:
+      '{{partner}} deaktivieren? Jede Synchronisierung von {{partner}} wird abgelehnt, bis es wieder aktiviert ist.',
+    disableConfirm: 'Ja, {{partner}} deaktivieren',
     nowEnabled: '{{partner}} ist jetzt für diesen Workspace aktiviert.',
     nowDisabled: '{{partner}} ist jetzt für diesen Workspace deaktiviert: seine Anfragen werden abgelehnt.',
   },
@@ -261,6 +265,9 @@ export const de: Catalog = {
     missingSegment: 'Wählen Sie mindestens ein Segment.',
     launch: 'Starten',
     stop: 'Stoppen',
+    stopQuestion:
+      'Stoppen? Es wird nichts mehr gesendet, und eine gestoppte Kampagne kann nicht erneut gestartet werden.',
+    stopConfirm: 'Ja, stoppen',
     archive: 'Archivieren',
     launched: 'Gestartet am {{time}}.',
     figures: 'Zahlen',

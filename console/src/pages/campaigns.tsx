@@ -18,6 +18,7 @@ import {
 } from '../api.ts';
 import {
   Breadcrumb,
+  ConfirmButton,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -691,15 +692,16 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
     [base],
   );
   const segments = useLoad(loadSegments, []);
-  const { error, run } = useAction();
+  const { busy, error, setError, run } = useAction();
   const data = campaign.data;
   // Figures move while it sends.
   useInterval(() => campaign.reload(), data?.status === 'active' ? 2_000 : undefined);
-  const act = (action: 'launch' | 'stop' | 'archive') =>
-    run(async () => {
-      campaign.setData((await request<Record<string, Campaign>>('POST', `${base}/${action}`))[kind]!);
-      await campaign.reload();
-    });
+  const perform = async (action: 'launch' | 'stop' | 'archive') => {
+    campaign.setData((await request<Record<string, Campaign>>('POST', `${base}/${action}`))[kind]!);
+    await campaign.reload();
+  };
+  // One at a time: a double click on Launch sends one launch, not a second that answers 409.
+  const act = (action: 'launch' | 'archive') => run(() => perform(action));
   const title = data?.name ?? id;
   const messages = data ? (data.message ? [{ name: data.name, message: data.message }] : (data.steps ?? [])) : [];
   return (
@@ -752,17 +754,22 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
           </dl>
           <div class="actions">
             {data.status === 'draft' && (
-              <button type="button" onClick={() => act('launch')}>
+              <button type="button" disabled={busy} onClick={() => act('launch')}>
                 {t('campaigns.launch')}
               </button>
             )}
             {data.status === 'active' && (
-              <button type="button" class="danger" onClick={() => act('stop')}>
+              <ConfirmButton
+                action={() => perform('stop')}
+                onError={setError}
+                question={t('campaigns.stopQuestion')}
+                confirm={t('campaigns.stopConfirm')}
+              >
                 {t('campaigns.stop')}
-              </button>
+              </ConfirmButton>
             )}
             {data.status !== 'archived' && data.status !== 'draft' && (
-              <button type="button" class="secondary" onClick={() => act('archive')}>
+              <button type="button" class="secondary" disabled={busy} onClick={() => act('archive')}>
                 {t('campaigns.archive')}
               </button>
             )}

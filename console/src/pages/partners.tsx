@@ -3,6 +3,7 @@ import { path, request, type KeyInfo, type NewKey, type PartnerStatus } from '..
 import {
   ActionButton,
   Breadcrumb,
+  ConfirmButton,
   ErrorMessage,
   Field,
   type Load,
@@ -44,6 +45,19 @@ const ToggleButton = ({
   onError: (error: unknown) => void;
 }) => {
   const name = partnerName(status.partner);
+  // Disabling cuts off every sync of the partner: asked first. Enabling is not.
+  if (status.enabled)
+    return (
+      <ConfirmButton
+        action={async () => onChanged((await setEnabled(status.partner, false)).partner)}
+        onError={onError}
+        label={t('partners.disableLabel', { partner: name })}
+        question={t('partners.disableQuestion', { partner: name })}
+        confirm={t('partners.disableConfirm', { partner: name })}
+      >
+        {t('partners.disable')}
+      </ConfirmButton>
+    );
   return (
     <ActionButton
       action={async () => onChanged((await setEnabled(status.partner, !status.enabled)).partner)}
