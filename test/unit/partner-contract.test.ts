@@ -190,6 +190,7 @@ describe('POST /partners/{partner}/cohorts', () => {
     ['created_at (not a time)', { created_at: 'yesterday' }, PARTNER_MESSAGES.createdAt],
     ['created_at (no offset)', { created_at: '2021-01-21T19:20:30' }, PARTNER_MESSAGES.createdAt],
     ['created_at (a number)', { created_at: 1611242430 }, PARTNER_MESSAGES.createdAt],
+    ['created_at (missing: the README says it is required)', { created_at: undefined }, PARTNER_MESSAGES.createdAt],
   ])('rejects a bad %s with the contract message', (_case, override, message) => {
     const error = rejection(() => validateNameCohortRequest({ ...nameCohort, ...override }));
     expect(error.statusCode).toBe(400);
