@@ -16,6 +16,14 @@ export class ApiError extends Error {
   }
 }
 
+/** What the console found wrong in a form before sending anything: every problem at once, not an API error. */
+export class FormProblems extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join(' '));
+    this.name = 'FormProblems';
+  }
+}
+
 /** Called when the API refuses the key (401): the app signs out and shows the sign-in page with the message. */
 let onUnauthorized: (message: string) => void = () => undefined;
 export const setUnauthorizedHandler = (handler: (message: string) => void) => {

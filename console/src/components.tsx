@@ -1,7 +1,7 @@
 /** Pieces every page uses: loading, actions, errors (the API's message, as sent), titles that take focus, tables that scroll. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.ts';
+import { ApiError, FormProblems } from './api.ts';
 import { t } from './i18n.ts';
 import { href } from './router.ts';
 
@@ -188,6 +188,17 @@ export const LoadStatus = ({ load }: { load: Pick<Load<unknown>, 'loading' | 'er
 
 /** An error from the API, shown with its message and details as the API sent them (as text). */
 export const ErrorMessage = ({ error, retry }: { error: unknown; retry?: () => void }) => {
+  if (error instanceof FormProblems)
+    return (
+      <div class="error" role="alert">
+        <p class="error-title">{t('app.formTitle')}</p>
+        <ul>
+          {error.problems.map((problem) => (
+            <li key={problem}>{problem}</li>
+          ))}
+        </ul>
+      </div>
+    );
   const api = error instanceof ApiError ? error : undefined;
   const message =
     api?.status === 0

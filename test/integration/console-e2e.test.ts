@@ -98,7 +98,11 @@ describe('the console in Chromium', () => {
     await heading('Sign in').waitFor();
     await checkPage('sign-in');
 
-    // Act
+    // Act: an empty key is the form's problem, said as such (nothing was sent), not an API error.
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const problem = page.getByRole('alert');
+    await problem.getByText('Please check the form (nothing was sent)').waitFor();
+    expect(await problem.textContent()).not.toMatch(/answered with an error|HTTP status/);
     await page.getByLabel('REST API key').fill('not-a-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
 

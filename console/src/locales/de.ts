@@ -13,6 +13,7 @@ export const de: Catalog = {
     retry: 'Erneut versuchen',
     cancel: 'Abbrechen',
     errorTitle: 'Die API hat mit einem Fehler geantwortet',
+    formTitle: 'Bitte prüfen Sie das Formular (nichts wurde gesendet)',
     errorStatus: 'HTTP-Status {{status}}',
     networkError: 'Die API ist nicht erreichbar: {{message}}',
     never: 'nie',

@@ -11,6 +11,7 @@ export const en = {
     retry: 'Try again',
     cancel: 'Cancel',
     errorTitle: 'The API answered with an error',
+    formTitle: 'Please check the form (nothing was sent)',
     errorStatus: 'HTTP status {{status}}',
     networkError: 'The API could not be reached: {{message}}',
     never: 'never',

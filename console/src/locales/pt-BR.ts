@@ -13,6 +13,7 @@ export const ptBR: Catalog = {
     retry: 'Tentar de novo',
     cancel: 'Cancelar',
     errorTitle: 'A API respondeu com um erro',
+    formTitle: 'Verifique o formulário (nada foi enviado)',
     errorStatus: 'Status HTTP {{status}}',
     networkError: 'Não foi possível acessar a API: {{message}}',
     never: 'nunca',

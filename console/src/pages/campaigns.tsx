@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import {
-  ApiError,
+  FormProblems,
   type Campaign,
   type CampaignKind,
   campaignId,
@@ -307,7 +307,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
 
   const save = async (event: Event) => {
     event.preventDefault();
-    if (chosen.length === 0) return setError(new ApiError(400, t('campaigns.missingSegment')));
+    if (chosen.length === 0) return setError(new FormProblems([t('campaigns.missingSegment')]));
     setBusy(true);
     setError(undefined);
     try {

@@ -4,7 +4,7 @@
  * combined with all/any in groups nested as deep as the API takes.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, path, request, type Cohort, type Segment } from '../api.ts';
+import { FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
 import { Breadcrumb, ErrorMessage, Loading, PageTitle, useLoad } from '../components.tsx';
 import {
   cohortKey,
@@ -219,8 +219,11 @@ const Editor = ({ segment, cohorts }: { segment: Segment | undefined; cohorts: C
 
   const save = async (event: Event) => {
     event.preventDefault();
-    if (name.trim() === '') return setError(new ApiError(400, t('builder.missingName')));
-    if (!complete) return setError(new ApiError(400, t('builder.missingCohort')));
+    const problems = [
+      ...(name.trim() === '' ? [t('builder.missingName')] : []),
+      ...(complete ? [] : [t('builder.missingCohort')]),
+    ];
+    if (problems.length > 0) return setError(new FormProblems(problems));
     setBusy(true);
     setError(undefined);
     try {

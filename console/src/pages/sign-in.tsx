@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { ApiError, request, type Workspace } from '../api.ts';
+import { FormProblems, request, type Workspace } from '../api.ts';
 import { ErrorMessage, PageTitle, useAction } from '../components.tsx';
 import { t } from '../i18n.ts';
 import { session } from '../session.ts';
@@ -17,7 +17,7 @@ export const SignIn = ({
   const submit = async (event: Event) => {
     event.preventDefault();
     const trimmed = key.trim();
-    if (trimmed === '') return setError(new ApiError(400, t('signIn.empty')));
+    if (trimmed === '') return setError(new FormProblems([t('signIn.empty')]));
     await run(async () => {
       // The key is tried before it is kept: a wrong one is answered here, with the API's message.
       const answer = await request<{ workspace: Workspace }>('GET', '/workspace', undefined, trimmed);
