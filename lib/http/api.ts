@@ -119,7 +119,37 @@ const toResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 =>
  * http requests to https (API Gateway serves only https on AWS, and
  * Strict-Transport-Security keeps browsers there).
  */
-export const CONTENT_SECURITY_POLICY = [
+export /**
+ * Every powerful feature off, but the clipboard write of the console's "Copy" button: only
+ * features browsers recognise (middy's default list has proposals Chromium warns about on
+ * every page load).
+ */
+const PERMISSIONS_POLICY = [
+  ...[
+    'accelerometer',
+    'autoplay',
+    'camera',
+    'display-capture',
+    'encrypted-media',
+    'fullscreen',
+    'geolocation',
+    'gyroscope',
+    'magnetometer',
+    'microphone',
+    'midi',
+    'payment',
+    'picture-in-picture',
+    'publickey-credentials-get',
+    'screen-wake-lock',
+    'sync-xhr',
+    'usb',
+    'xr-spatial-tracking',
+    'clipboard-read',
+  ].map((feature) => `${feature}=()`),
+  'clipboard-write=(self)',
+].join(', ');
+
+const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
@@ -227,13 +257,17 @@ export const httpApi = (observability: Observability, routes: readonly JsonRoute
       httpSecurityHeaders({
         // Set below instead: middy's option cannot leave out its `sandbox` default.
         contentSecurityPolicy: false,
-        // The console's "Copy" button writes the new key to the clipboard (middy's default denies it).
-        permissionsPolicy: { 'clipboard-write': 'self' },
+        // Set below: middy's default lists features browsers do not know (Chromium warns of each).
+        permissionsPolicy: false,
       }),
     )
     .handler(async (event, context) => {
       const result = await respond(event, context);
-      result.headers = { ...result.headers, 'Content-Security-Policy': CONTENT_SECURITY_POLICY };
+      result.headers = {
+        ...result.headers,
+        'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+        'Permissions-Policy': PERMISSIONS_POLICY,
+      };
       metrics.addMetric(statusClass(result.statusCode ?? 200), MetricUnit.Count, 1);
       return result;
     });

@@ -51,7 +51,9 @@ export const launchChromium = async (options: { locale?: string } = {}): Promise
       void dialog.dismiss();
     });
     page.on('console', (message) => {
-      if (message.type() === 'error') incidents.push(`console error: ${message.text()}`);
+      // Warnings too: a header Chromium does not understand (e.g. Permissions-Policy features it does not know) is a defect.
+      if (message.type() === 'error' || message.type() === 'warning')
+        incidents.push(`console ${message.type()}: ${message.text()}`);
     });
     page.on('pageerror', (error) => incidents.push(`page error: ${error.message}`));
   };
