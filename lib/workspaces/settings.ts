@@ -4,7 +4,7 @@
  * kept for a grace period). Operators do the same with the admin CLI.
  */
 import * as z from 'zod';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { describeIssues } from '../contract/partner.js';
 import { DEFAULT_CREDENTIAL_CACHE_TTL_MS } from './credential-cache.js';
 import { effectiveGraceSeconds, keyHint, oldKeyWorksUntil } from './keys.js';
@@ -101,17 +101,18 @@ export const setPartnerEnabled = async (
     throw new NotFoundError(`No partner ${partner}: known are ${KNOWN_PARTNERS.join(', ')}`);
   const { enabled } = parse(PartnerChange, body, 'partner change');
   await requireWorkspace(store, workspaceId);
-  const [updated, registry] = await Promise.all([
-    store.changeWorkspacePartners(workspaceId, (partners) =>
-      enabled ? [...new Set([...partners, partner])] : partners.filter((name) => name !== partner),
-    ),
-    store.listPartners(),
-  ]);
-  return {
-    partner,
-    enabled: updated.partners.includes(partner),
-    available: registry.some((registration) => registration.partner === partner && registration.enabled),
-  };
+  const registry = await store.listPartners();
+  const available = registry.some((registration) => registration.partner === partner && registration.enabled);
+  // Enabling a partner this deployment does not offer would promise syncs it refuses: a 409 that says why.
+  // Disabling is always allowed.
+  if (enabled && !available)
+    throw new ConflictError(
+      `${partner} is not offered by this deployment: an operator must register it first (npm run admin -- partner register ${partner})`,
+    );
+  const updated = await store.changeWorkspacePartners(workspaceId, (partners) =>
+    enabled ? [...new Set([...partners, partner])] : partners.filter((name) => name !== partner),
+  );
+  return { partner, enabled: updated.partners.includes(partner), available };
 };
 
 export const parseKeyKind = (kind: string | undefined): KeyKind => {

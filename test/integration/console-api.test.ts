@@ -114,6 +114,26 @@ describe('the workspace, its partners and its data import key', () => {
     });
   });
 
+  it('refuses to enable a partner this deployment does not offer (409, saying why), and changes nothing', async () => {
+    // Act
+    const refused = await request(`${stack.url}/workspace/partners/segment`, {
+      method: 'PUT',
+      body: { enabled: true },
+      headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+    });
+    const workspace = await request<{ workspace: { partners: string[] } }>(`${stack.url}/workspace`, {
+      headers: { authorization: `Bearer ${stack.workspace.restApiKey}` },
+    });
+
+    // Assess
+    expect(refused.status).toBe(409);
+    expect(refused.body).toEqual({
+      message: 'segment is not offered by this deployment: an operator must register it first (npm run admin -- partner register segment)',
+      errors: [],
+    });
+    expect(workspace.body.workspace.partners).not.toContain('segment');
+  });
+
   it('enables and disables a partner: its requests are accepted, then refused', async () => {
     // Prepare
     const amplitude = partnerClient(stack, stack.workspace, 'amplitude');

@@ -45,6 +45,8 @@ const ToggleButton = ({
   onError: (error: unknown) => void;
 }) => {
   const name = partnerName(status.partner);
+  // A partner this deployment does not offer cannot be enabled (the API answers 409): no button, the note says why.
+  if (!status.enabled && !status.available) return null;
   // Disabling cuts off every sync of the partner: asked first. Enabling is not.
   if (status.enabled)
     return (
