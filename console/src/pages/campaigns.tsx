@@ -605,10 +605,13 @@ const PreviewPanel = ({ kind, campaign }: { kind: CampaignKind; campaign: Campai
   const [step, setStep] = useState(0);
   const [preview, setPreview] = useState<Preview>();
   const [test, setTest] = useState<TestSend>();
-  const { error, run: runAction } = useAction();
+  const { busy, error, run: runAction } = useAction();
   const base = path`/${plural(kind)}/${campaignId(campaign)}`;
   const run = (what: 'preview' | 'test-send') =>
     runAction(async () => {
+      // What was shown was for the last user asked: gone before the next answer (or error), never left under it.
+      if (what === 'preview') setPreview(undefined);
+      else setTest(undefined);
       const answer = await request<{ preview?: Preview; test_send?: TestSend }>('POST', `${base}/${what}`, {
         external_id: externalId.trim(),
         step,
@@ -646,10 +649,10 @@ const PreviewPanel = ({ kind, campaign }: { kind: CampaignKind; campaign: Campai
         )}
       </div>
       <div class="actions">
-        <button type="button" class="secondary" onClick={() => run('preview')}>
+        <button type="button" class="secondary" disabled={busy} onClick={() => run('preview')}>
           {t('campaigns.render')}
         </button>
-        <button type="button" class="secondary" onClick={() => run('test-send')}>
+        <button type="button" class="secondary" disabled={busy} onClick={() => run('test-send')}>
           {t('campaigns.testSend')}
         </button>
       </div>
