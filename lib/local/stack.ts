@@ -58,6 +58,7 @@ import {
 import { functionTimeoutMs, startGateway } from './gateway.js';
 import { folderSite } from '../http/static-site.js';
 import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
+import { avoidZeroVisibilityChanges } from './fauxqs-workarounds.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
 import { startLocalCampaigns, type LocalCampaignOptions, type LocalCampaigns } from './campaigns.js';
 
@@ -217,6 +218,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
+    // The SQS emulator this stack started keeps its messages on disk: see lib/local/fauxqs-workarounds.ts.
+    if (dataDir && !options.sqsEndpoint) avoidZeroVisibilityChanges(sqs);
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     // fauxqs answers SNS on the same endpoint as SQS.
     const sns = new SNSClient({ ...clientConfig, endpoint: sqsEndpoint });
