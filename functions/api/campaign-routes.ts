@@ -7,7 +7,7 @@
  */
 import { NotFoundError } from '../../lib/errors.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
-import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
+import { campaignSummaryView, campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
 import type { StepStats } from '../../lib/campaigns/ports.js';
 import { statsView, type CampaignService } from '../../lib/campaigns/service.js';
 
@@ -53,11 +53,14 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
     {
       method: 'GET',
       path: `/${plural}`,
-      handle: async (api, workspaceId) =>
-        json(200, {
-          [plural]: (await serviceOf(api).list(workspaceId, kind)).map((campaign) => campaignView(campaign)),
+      handle: async (api, workspaceId, request) => {
+        const page = await serviceOf(api).list(workspaceId, kind, request.queryStringParameters);
+        return json(200, {
+          [plural]: page.campaigns.map(campaignSummaryView),
+          next_cursor: page.nextCursor,
           message: 'success',
-        }),
+        });
+      },
     },
     {
       method: 'GET',

@@ -303,6 +303,18 @@ export const stepDueTimes = (campaign: Pick<Campaign, 'steps'>, enteredAt: numbe
   });
 };
 
+/**
+ * A campaign or Canvas in a list: its view without message templates (a Canvas's steps keep
+ * their names and delays), so a page of 500 stays in the hundreds of KB whatever the bodies.
+ */
+export const campaignSummaryView = (campaign: Campaign) => {
+  const { message: _message, steps, ...rest } = campaignView(campaign) as ReturnType<typeof campaignView> & {
+    message?: unknown;
+    steps?: { name: string; delay_seconds: number }[];
+  };
+  return steps ? { ...rest, steps: steps.map(({ name, delay_seconds }) => ({ name, delay_seconds })) } : rest;
+};
+
 /** The public view of a campaign or Canvas (snake_case, as the API answers). */
 export const campaignView = (campaign: Campaign) => {
   const message = (step: Step) => ({

@@ -99,7 +99,16 @@ export const CLAIMS_PER_CALL = 100;
 export interface CampaignStore {
   create(campaign: Campaign): Promise<void>;
   get(workspaceId: string, campaignId: string): Promise<Campaign | undefined>;
-  list(workspaceId: string, kind: CampaignKind): Promise<Campaign[]>;
+  /**
+   * One page of a workspace's campaigns or Canvases in id order, after `after`, optionally only
+   * those targeting a segment: at most `limit`, from a bounded number of reads (so it may be
+   * short); `next` is where the next page starts, absent at the end.
+   */
+  listPage(
+    workspaceId: string,
+    kind: CampaignKind,
+    page: { limit: number; after?: string; segmentId?: string },
+  ): Promise<{ campaigns: Campaign[]; next?: string }>;
   /**
    * Writes the whole campaign if its status is one of `from` and its revision the one read;
    * with `due`, its next run in the same transaction (a launch is active with a run, or neither).

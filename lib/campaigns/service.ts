@@ -28,6 +28,13 @@ import { instantKey, scheduleProblem } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 import { profileOf, renderRequest, templateVariables } from './sender.js';
 import { TemplateError } from './template.js';
+import { parsePageRequest } from '../paging.js';
+import { encodeCursor } from '../segments/evaluate.js';
+import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
+
+/** Campaigns or Canvases per list page: by default, and at most (summaries of about 1 KB each). */
+export const LIST_DEFAULT = 100;
+export const LIST_MAX = 500;
 
 /** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
 const END_ATTEMPTS = 5;
@@ -37,7 +44,7 @@ export interface CampaignServicePorts {
     CampaignStore,
     | 'create'
     | 'get'
-    | 'list'
+    | 'listPage'
     | 'replace'
     | 'putTriggers'
     | 'deleteTriggers'
@@ -292,9 +299,29 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     return { outcome: 'rendered', reason: null, request: { url, method, headers, body: payload ?? null } };
   };
 
+  /**
+   * One page of campaigns or Canvases (`?limit=&cursor=&segment_id=`): summaries in id order,
+   * bounded reads per request, `next_cursor` null at the end (a short page is not the end).
+   */
+  const list = async (
+    workspaceId: string,
+    kind: CampaignKind,
+    query: { limit?: string; cursor?: string; segment_id?: string },
+  ) => {
+    const page = parsePageRequest(query, { defaultLimit: LIST_DEFAULT, maxLimit: LIST_MAX });
+    const segmentId = query.segment_id;
+    if (segmentId !== undefined && (segmentId === '' || Buffer.byteLength(segmentId) > SORT_KEY_MAX_BYTES))
+      throw new ValidationError(`\`segment_id\` must be 1 to ${SORT_KEY_MAX_BYTES} bytes`);
+    const found = await ports.campaigns.listPage(workspaceId, kind, {
+      ...page,
+      ...(segmentId === undefined ? {} : { segmentId }),
+    });
+    return { campaigns: found.campaigns, nextCursor: found.next === undefined ? null : encodeCursor(found.next) };
+  };
+
   return {
     create,
-    list: (workspaceId: string, kind: CampaignKind) => ports.campaigns.list(workspaceId, kind),
+    list,
     get: require,
     update,
     launch,

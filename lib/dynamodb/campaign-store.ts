@@ -135,6 +135,8 @@ type ClaimExpectation =
  */
 const MAX_CLAIM_ROUNDS = 12;
 /** Outcome transactions cancelled for load before the error is thrown (the sender hands the messages back). */
+/** Queries (of at most 1 MB each) one list page may make. */
+const LIST_QUERIES = 5;
 const MAX_TRANSACTION_ATTEMPTS = 12;
 /**
  * What an outcome transaction may carry besides its records: one stats update per
@@ -232,14 +234,35 @@ export class DynamoCampaignStore implements CampaignStore {
     return Item && toCampaign(Item);
   }
 
-  async list(workspaceId: string, kind: CampaignKind): Promise<Campaign[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      FilterExpression: 'kind = :kind',
-      ExpressionAttributeValues: { ':pk': campaignsKey(workspaceId), ':kind': kind },
-    });
-    return items.map(toCampaign);
+  async listPage(
+    workspaceId: string,
+    kind: CampaignKind,
+    page: { limit: number; after?: string; segmentId?: string },
+  ): Promise<{ campaigns: Campaign[]; next?: string }> {
+    const campaigns: Campaign[] = [];
+    const pk = campaignsKey(workspaceId);
+    let start: Record<string, unknown> | undefined = page.after === undefined ? undefined : { pk, sk: page.after };
+    // Each query reads at most 1 MB (DynamoDB's page); a few of them bound a request's work.
+    for (let queries = 0; queries < LIST_QUERIES && campaigns.length < page.limit; queries += 1) {
+      const { Items, LastEvaluatedKey } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          FilterExpression: `kind = :kind${page.segmentId === undefined ? '' : ' AND contains(segmentIds, :segment)'}`,
+          ExpressionAttributeValues: {
+            ':pk': pk,
+            ':kind': kind,
+            ...(page.segmentId === undefined ? {} : { ':segment': page.segmentId }),
+          },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+          Limit: page.limit - campaigns.length,
+        }),
+      );
+      campaigns.push(...(Items ?? []).map(toCampaign));
+      start = LastEvaluatedKey;
+      if (!start) break;
+    }
+    return { campaigns, ...(start ? { next: String(start.sk) } : {}) };
   }
 
   /**

@@ -32,6 +32,62 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 describe('/campaigns', () => {
+  it('lists in pages of summaries (no templates), follows its cursor to the end, and filters by segment', async () => {
+    // Prepare: a workspace's campaigns, two of them on a second segment, with large bodies.
+    const other = (
+      await api('/segments', {
+        body: { name: 'VIP too', filter: { cohort: { partner: 'heap', cohort_id: 'vip', includes: true } } },
+      })
+    ).body.segment.segment_id as string;
+    const created: string[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const answer = await api('/campaigns', {
+        body: {
+          name: `paged ${index}`,
+          segment_ids: [index < 2 ? other : segmentId],
+          message: { url: hook('/paged'), body: 'x'.repeat(60_000) },
+          delivery: { type: 'action_based' },
+        },
+      });
+      expect(answer.status).toBe(201);
+      created.push(answer.body.campaign.campaign_id as string);
+    }
+
+    // Act: every page of 2, then the segment's.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await api(`/campaigns?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(page.status).toBe(200);
+      expect(page.body.campaigns.length).toBeLessThanOrEqual(2);
+      for (const summary of page.body.campaigns) {
+        expect(summary).not.toHaveProperty('message');
+        expect(JSON.stringify(summary).length).toBeLessThan(2_000);
+      }
+      seen.push(...page.body.campaigns.map((campaign: { campaign_id: string }) => campaign.campaign_id));
+      cursor = page.body.next_cursor as string | null;
+      pages += 1;
+    } while (cursor !== null && pages < 50);
+    const onOther = await api(`/campaigns?segment_id=${encodeURIComponent(other)}`);
+
+    // Assess: each once, in id order; the filter finds exactly the two.
+    expect(cursor).toBeNull();
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(created));
+    expect(seen).toEqual([...seen].sort());
+    expect(onOther.body.campaigns.map((campaign: { campaign_id: string }) => campaign.campaign_id).sort()).toEqual(
+      created.slice(0, 2).sort(),
+    );
+    expect(onOther.body.next_cursor).toBeNull();
+  });
+
+  it('refuses a limit or cursor it cannot use (400), never reading a whole workspace', async () => {
+    for (const query of ['limit=0', 'limit=501', 'limit=1e2', 'limit=0x10', 'cursor=not-a-cursor', 'segment_id='])
+      expect((await api(`/campaigns?${query}`)).status, query).toBe(400);
+    expect((await api('/canvases?limit=500')).status).toBe(200);
+  });
+
   it('creates, lists, updates a draft, launches, reports the figures, refuses edits once launched', async () => {
     // Prepare
     const body = {

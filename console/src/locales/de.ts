@@ -210,6 +210,7 @@ export const de: Catalog = {
     targeting: 'Nutzer nach Segment ansprechen',
   },
   campaigns: {
+    showMore: 'Mehr anzeigen',
     title: 'Kampagnen und Canvases',
     intro:
       'Webhook-Nachrichten an die Nutzer von Segmenten: Kampagnen senden eine Nachricht, Canvases eine Folge von Schritten.',

@@ -203,6 +203,7 @@ export const en = {
     targeting: 'Target users by segment',
   },
   campaigns: {
+    showMore: 'Show more',
     title: 'Campaigns and Canvases',
     intro: 'Webhook messages to the users of segments: campaigns send one message, Canvases a sequence of steps.',
     campaigns: 'Campaigns',

@@ -210,6 +210,7 @@ export const ptBR: Catalog = {
     targeting: 'Segmentar usuários por segmento',
   },
   campaigns: {
+    showMore: 'Mostrar mais',
     title: 'Campanhas e Canvas',
     intro:
       'Mensagens webhook para os usuários de segmentos: campanhas enviam uma mensagem, Canvas uma sequência de etapas.',

@@ -97,16 +97,65 @@ const CampaignTable = ({ kind, list, segments }: { kind: CampaignKind; list: Cam
   );
 };
 
-export const loadCampaigns = async () => {
-  const [campaigns, canvases] = await Promise.all([
-    request<{ campaigns: Campaign[] }>('GET', '/campaigns'),
-    request<{ canvases: Campaign[] }>('GET', '/canvases'),
-  ]);
-  return { campaigns: campaigns.campaigns, canvases: canvases.canvases };
+/** One page of campaigns or Canvases (summaries), optionally only those targeting a segment. */
+const pageOf = async (kind: CampaignKind, cursor?: string, segmentId?: string) => {
+  const query = new URLSearchParams({
+    limit: '100',
+    ...(cursor ? { cursor } : {}),
+    ...(segmentId ? { segment_id: segmentId } : {}),
+  });
+  const answer = await request<Record<string, unknown>>('GET', `/${plural(kind)}?${query}`);
+  return { list: answer[plural(kind)] as Campaign[], next: (answer.next_cursor as string | null) ?? null };
+};
+
+/** A list page by page: the first page, then "Show more" for each next one (never the whole workspace at once). */
+const PagedCampaigns = ({ kind, segments }: { kind: CampaignKind; segments: Segment[] }) => {
+  const first = useLoad(() => pageOf(kind), [kind]);
+  const [more, setMore] = useState<{ list: Campaign[]; next: string | null }>();
+  const { busy, error, run } = useAction();
+  const next = more ? more.next : (first.data?.next ?? null);
+  return (
+    <>
+      <LoadStatus load={first} />
+      {first.data && (
+        <CampaignTable kind={kind} list={[...first.data.list, ...(more?.list ?? [])]} segments={segments} />
+      )}
+      {next && (
+        <button
+          type="button"
+          class="secondary"
+          disabled={busy}
+          onClick={() =>
+            run(async () => {
+              const page = await pageOf(kind, next);
+              setMore({ list: [...(more?.list ?? []), ...page.list], next: page.next });
+            })
+          }
+        >
+          {t('campaigns.showMore')}
+        </button>
+      )}
+      {error !== undefined && <ErrorMessage error={error} />}
+    </>
+  );
+};
+
+/** What targets a segment (both kinds), at most 10 pages of each. */
+const loadTargeting = async (segmentId: string) => {
+  const found: { kind: CampaignKind; campaign: Campaign }[] = [];
+  for (const kind of ['campaign', 'canvas'] as const) {
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 10; pages += 1) {
+      const page = await pageOf(kind, cursor, segmentId);
+      found.push(...page.list.map((campaign) => ({ kind, campaign })));
+      if (!page.next) break;
+      cursor = page.next;
+    }
+  }
+  return found;
 };
 
 export const CampaignsPage = () => {
-  const campaigns = useLoad(loadCampaigns, []);
   const segments = useLoad(loadSegments, []);
   return (
     <>
@@ -120,15 +169,10 @@ export const CampaignsPage = () => {
           {t('campaigns.newCanvas')}
         </a>
       </div>
-      <LoadStatus load={campaigns} />
-      {campaigns.data && (
-        <>
-          <h2>{t('campaigns.campaigns')}</h2>
-          <CampaignTable kind="campaign" list={campaigns.data.campaigns} segments={segments.data?.segments ?? []} />
-          <h2>{t('campaigns.canvases')}</h2>
-          <CampaignTable kind="canvas" list={campaigns.data.canvases} segments={segments.data?.segments ?? []} />
-        </>
-      )}
+      <h2>{t('campaigns.campaigns')}</h2>
+      <PagedCampaigns kind="campaign" segments={segments.data?.segments ?? []} />
+      <h2>{t('campaigns.canvases')}</h2>
+      <PagedCampaigns kind="canvas" segments={segments.data?.segments ?? []} />
     </>
   );
 };
@@ -798,13 +842,8 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
 
 /** On a segment's page: what targets it, and where to start a campaign or Canvas for it. */
 export const TargetingPanel = ({ segmentId }: { segmentId: string }) => {
-  const campaigns = useLoad(loadCampaigns, []);
-  const targeting = campaigns.data
-    ? [
-        ...campaigns.data.campaigns.map((campaign) => ({ kind: 'campaign' as const, campaign })),
-        ...campaigns.data.canvases.map((campaign) => ({ kind: 'canvas' as const, campaign })),
-      ].filter(({ campaign }) => campaign.segment_ids.includes(segmentId))
-    : [];
+  const campaigns = useLoad(() => loadTargeting(segmentId), [segmentId]);
+  const targeting = campaigns.data ?? [];
   return (
     <section aria-labelledby="targeting-title">
       <h2 id="targeting-title">{t('segment.targeting')}</h2>
