@@ -14,7 +14,7 @@ import type { FrequencyCap } from './ports.js';
 import type { Filter } from '../segments/filter.js';
 import { headerProblem, WEBHOOK_METHODS } from '../webhooks/safe-http.js';
 import { parseTemplate, TemplateError } from './template.js';
-import { isValidTimeZone } from './schedule.js';
+import { canonicalTimeZone, isValidTimeZone } from './schedule.js';
 
 export type CampaignKind = 'campaign' | 'canvas';
 export type CampaignStatus = 'draft' | 'active' | 'stopped' | 'archived';
@@ -94,8 +94,16 @@ const MessageSchema = z.strictObject({
 const RecurringSchema = z.strictObject({
   frequency: z.enum(['daily', 'weekly']),
   time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'must be HH:MM' }),
-  timezone: z.string().refine(isValidTimeZone, { error: 'must be an IANA time zone' }),
-  weekdays: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(),
+  timezone: z
+    .string()
+    .refine(isValidTimeZone, { error: 'must be an IANA time zone name such as Europe/Paris (not an offset)' })
+    .transform(canonicalTimeZone),
+  weekdays: z
+    .array(z.number().int().min(0).max(6))
+    .min(1)
+    .max(7)
+    .refine((days) => new Set(days).size === days.length, { error: 'must not name a day twice' })
+    .optional(),
 });
 
 const DelaySchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);

@@ -6,7 +6,12 @@
  */
 import type { RecurringSchedule } from './model.js';
 
+/**
+ * An IANA time zone name (`Europe/Paris`, `UTC`, `Etc/GMT+5`), in any case. Not an offset
+ * such as `+05:45`: Intl takes those too, but they are not zones (no DST rules).
+ */
 export const isValidTimeZone = (timeZone: string): boolean => {
+  if (!/^[A-Za-z]/.test(timeZone)) return false;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
     return true;
@@ -14,6 +19,10 @@ export const isValidTimeZone = (timeZone: string): boolean => {
     return false;
   }
 };
+
+/** The zone's canonical spelling (`europe/paris` → `Europe/Paris`), as it is stored and answered. */
+export const canonicalTimeZone = (timeZone: string): string =>
+  new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const formatter = (timeZone: string) => {

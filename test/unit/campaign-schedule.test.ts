@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { instantOf, nextOccurrence } from '../../lib/campaigns/schedule.js';
+import { parseCampaignBody } from '../../lib/campaigns/model.js';
 import { membershipKey, transition } from '../../lib/campaigns/audience.js';
 import type { Filter } from '../../lib/segments/filter.js';
 
@@ -86,5 +87,33 @@ describe('entering a target', () => {
 
     // Assess
     expect(result).toEqual({ entered: false, inNow: false });
+  });
+});
+
+describe('a recurring schedule as the API takes it', () => {
+  const body = (recurring: object) => ({
+    name: 'weekly',
+    segment_ids: ['s1'],
+    message: { url: 'https://example.com/hook' },
+    delivery: { type: 'scheduled', recurring },
+  });
+  const recurringOf = (input: ReturnType<typeof parseCampaignBody>) =>
+    input.delivery.type === 'scheduled' ? input.delivery.recurring : undefined;
+
+  it('stores a time zone in its canonical spelling, whatever the case it came in', () => {
+    const input = parseCampaignBody(body({ frequency: 'daily', time: '09:00', timezone: 'europe/paris' }));
+    expect(recurringOf(input)?.timezone).toBe('Europe/Paris');
+  });
+
+  it.each([
+    ['an offset instead of a zone', { frequency: 'daily', time: '09:00', timezone: '+05:45' }, /IANA time zone/],
+    ['a zone that does not exist', { frequency: 'daily', time: '09:00', timezone: 'Mars/Olympus' }, /IANA time zone/],
+    [
+      'a weekday twice',
+      { frequency: 'weekly', time: '09:00', timezone: 'UTC', weekdays: [1, 1, 1] },
+      /must not name a day twice/,
+    ],
+  ])('refuses %s with a 400 that says why', (_case, recurring, message) => {
+    expect(() => parseCampaignBody(body(recurring))).toThrow(message);
   });
 });
