@@ -138,7 +138,10 @@ export const startGateway = async (
     };
     let url: URL;
     try {
-      url = new URL(request.url ?? '/', 'http://localhost');
+      // The target as sent: `//campaigns` is the path `//campaigns` (as API Gateway takes it), not a
+      // scheme-relative URL of the host "campaigns" (which `new URL(target, base)` would make it, landing on `/`).
+      const target = request.url ?? '/';
+      url = new URL(target.startsWith('/') ? `http://localhost${target}` : target);
     } catch {
       return send(400, gatewayError('Bad Request', 'the request target is not a valid URL'));
     }

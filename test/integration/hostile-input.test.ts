@@ -348,6 +348,9 @@ describe('the connection itself', () => {
       ['PATCH', `/segments/${segmentId}`],
       ['DELETE', '/cohorts'],
       ['GET', '/%E0%A4%A'],
+      // A doubled slash is a path (as API Gateway takes it), not the console at `/` (seen: its page, 200).
+      ['GET', '//campaigns'],
+      ['GET', '//'],
     ]) {
       expectRejected(await send(method!, path!, { headers: restHeaders() }), 404);
       await expectServing();
