@@ -16,7 +16,8 @@ export const parsePageRequest = (
   bounds: { defaultLimit: number; maxLimit: number },
 ): PageRequest => {
   // Digits only: Number() would also take "0x10", "1e2" and " 10 ".
-  const limit = query.limit === undefined ? bounds.defaultLimit : /^\d{1,6}$/.test(query.limit) ? Number(query.limit) : 0;
+  const limit =
+    query.limit === undefined ? bounds.defaultLimit : /^\d{1,6}$/.test(query.limit) ? Number(query.limit) : 0;
   if (limit < 1 || limit > bounds.maxLimit)
     throw new ValidationError(`\`limit\` must be an integer from 1 to ${bounds.maxLimit}`);
   if (query.cursor === undefined) return { limit };

@@ -117,8 +117,8 @@ export const ConfirmButton = ({
       </button>
     );
   return (
-    <div class="confirm" role="group" aria-label={question}>
-      <p>{question}</p>
+    <fieldset class="confirm">
+      <legend>{question}</legend>
       <button
         type="button"
         class="danger"
@@ -135,7 +135,7 @@ export const ConfirmButton = ({
       <button type="button" class="secondary" ref={cancel} disabled={busy} onClick={() => setAsking(false)}>
         {t('app.cancel')}
       </button>
-    </div>
+    </fieldset>
   );
 };
 

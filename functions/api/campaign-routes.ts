@@ -7,7 +7,13 @@
  */
 import { NotFoundError } from '../../lib/errors.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
-import { campaignSummaryView, campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
+import {
+  campaignSummaryView,
+  campaignView,
+  parseFrequencyCapBody,
+  type Campaign,
+  type CampaignKind,
+} from '../../lib/campaigns/model.js';
 import type { StepStats } from '../../lib/campaigns/ports.js';
 import { statsView, type CampaignService } from '../../lib/campaigns/service.js';
 

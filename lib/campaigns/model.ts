@@ -316,7 +316,11 @@ export const stepDueTimes = (campaign: Pick<Campaign, 'steps'>, enteredAt: numbe
  * their names and delays), so a page of 500 stays in the hundreds of KB whatever the bodies.
  */
 export const campaignSummaryView = (campaign: Campaign) => {
-  const { message: _message, steps, ...rest } = campaignView(campaign) as ReturnType<typeof campaignView> & {
+  const {
+    message: _message,
+    steps,
+    ...rest
+  } = campaignView(campaign) as ReturnType<typeof campaignView> & {
     message?: unknown;
     steps?: { name: string; delay_seconds: number }[];
   };

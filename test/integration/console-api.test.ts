@@ -128,7 +128,8 @@ describe('the workspace, its partners and its data import key', () => {
     // Assess
     expect(refused.status).toBe(409);
     expect(refused.body).toEqual({
-      message: 'segment is not offered by this deployment: an operator must register it first (npm run admin -- partner register segment)',
+      message:
+        'segment is not offered by this deployment: an operator must register it first (npm run admin -- partner register segment)',
       errors: [],
     });
     expect(workspace.body.workspace.partners).not.toContain('segment');
