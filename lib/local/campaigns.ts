@@ -41,6 +41,11 @@ import { startWebhookReceiver } from './webhook-receiver.js';
 export interface LocalCampaignOptions {
   /** The campaigns' clock (entries, timers, runs, the sender): tests move it instead of waiting. */
   clock?: () => Date;
+  /**
+   * What the sender's claim leases are measured on (default: `clock`). A soak that holds the
+   * campaigns' clock still while its senders die passes the wall clock, so their claims lapse.
+   */
+  leaseClock?: () => Date;
   /** Webhook destinations allowed besides the local receiver (which always is). */
   allowList?: string[];
   /** The sender's retry delays and attempts (tests: no delay). */
@@ -247,8 +252,7 @@ export const startLocalCampaigns = async (context: {
     users: context.users,
     webhooks,
     clock,
-    // Leases lapse in real time, whatever the campaigns' clock says (tests hold it still).
-    leaseClock: () => new Date(),
+    ...(options.leaseClock ? { leaseClock: options.leaseClock } : {}),
     retry: options.retry,
     leaseMs: options.leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 1_000,

@@ -201,6 +201,8 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       cacheTtlMs: 0,
       tickEveryMs: 0,
       leaseMs: 10_000,
+      // The campaigns' clock stands still while a round settles: a dead sender's claim lapses in real time.
+      leaseClock: () => new Date(),
       webhookTimeoutMs: WEBHOOK_TIMEOUT_MS,
       retry: { baseSeconds: 0, capSeconds: 0, maxAttempts: MAX_ATTEMPTS },
       configureDynamoDb: (client) => {
