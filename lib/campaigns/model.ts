@@ -161,8 +161,19 @@ export interface CampaignInput {
   steps: Step[];
 }
 
+/**
+ * What a message's own headers may not hold: what HTTP or the client forbids (headerProblem),
+ * and `Idempotency-Key` in any case, which the sender sets (the same on every retry of a send).
+ * Checked at save (400) and at render (a template error with this reason).
+ */
+export const messageHeaderProblem = (headers: Record<string, string>): string | undefined =>
+  headerProblem(headers) ??
+  (Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key')
+    ? 'header Idempotency-Key is set by the sender (the same on every retry of a send), not the message'
+    : undefined);
+
 const checkMessage = (message: WebhookMessage, where: string): void => {
-  const problem = headerProblem(message.headers);
+  const problem = messageHeaderProblem(message.headers);
   if (problem) throw new ValidationError(`Invalid ${where}: ${problem}`);
   for (const [part, source] of [
     ['url', message.url],

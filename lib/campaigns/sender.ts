@@ -18,10 +18,10 @@ import {
 import { mapLimit } from '../concurrency.js';
 import type { UserProfile } from '../users/ports.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
-import { headerProblem, type WebhookClient, type WebhookRequest } from '../webhooks/safe-http.js';
+import type { WebhookClient, WebhookRequest } from '../webhooks/safe-http.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type SendProfile } from './messages.js';
-import type { Campaign, WebhookMessage } from './model.js';
+import { type Campaign, messageHeaderProblem, type WebhookMessage } from './model.js';
 import { compileTemplate, TemplateError, type TemplateVariables } from './template.js';
 
 export interface SenderPorts {
@@ -136,7 +136,7 @@ export const renderRequest = async (
   // A header that renders to what HTTP cannot carry ("Łukasz", a line break) is this user's template error, with
   // the reason: checked here, as at save, so that nothing half-sent or thrown stands for it.
   const renderedHeaders = Object.fromEntries(headers);
-  const problem = headerProblem(renderedHeaders);
+  const problem = messageHeaderProblem(renderedHeaders);
   if (problem) throw new TemplateError(`rendered ${problem}`);
   return {
     url: url.trim(),

@@ -408,6 +408,12 @@ describe('what HTTP and the store can carry', () => {
     const snowman = await api('/campaigns', { body: campaign({ 'x-name': '☃' }) });
     const trailer = await api('/campaigns', { body: campaign({ trailer: 'x' }) });
     const twice = await api('/campaigns', { body: campaign({ 'x-a': 'v', 'X-A': 'w' }) });
+    // Seen: saved and launched, then every send failed "given twice" (or, spelled exactly, silently overwritten).
+    const keys = await Promise.all(
+      ['IDEMPOTENCY-KEY', 'idempotency-key', 'Idempotency-Key'].map((name) =>
+        api('/campaigns', { body: campaign({ [name]: 'k' }) }),
+      ),
+    );
 
     // Assess
     expect(big.status).toBe(400);
@@ -420,6 +426,10 @@ describe('what HTTP and the store can carry', () => {
     expect(trailer.body.message).toMatch(/header trailer is set by the sender/);
     expect(twice.status).toBe(400);
     expect(twice.body.message).toMatch(/header X-A is given twice/);
+    for (const key of keys) {
+      expect(key.status).toBe(400);
+      expect(key.body.message).toMatch(/header Idempotency-Key is set by the sender/);
+    }
   });
 
   it('answers a header that renders outside Latin-1 as the template error it is, in preview and test send', async () => {
