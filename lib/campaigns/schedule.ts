@@ -20,9 +20,13 @@ export const isValidTimeZone = (timeZone: string): boolean => {
   }
 };
 
-/** The zone's canonical spelling (`europe/paris` → `Europe/Paris`), as it is stored and answered. */
-export const canonicalTimeZone = (timeZone: string): string =>
-  new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+/**
+ * The zone as it is stored and answered: the spelling of a zone name the runtime lists, when
+ * it is one in another case (`europe/paris` → `Europe/Paris`); otherwise as given. Not Intl's
+ * resolved name, which turns current names into old aliases (`Asia/Kolkata` → `Asia/Calcutta`).
+ */
+const KNOWN_ZONES = new Map(Intl.supportedValuesOf('timeZone').map((zone) => [zone.toLowerCase(), zone]));
+export const canonicalTimeZone = (timeZone: string): string => KNOWN_ZONES.get(timeZone.toLowerCase()) ?? timeZone;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const formatter = (timeZone: string) => {

@@ -13,6 +13,7 @@ import { judge } from '../webhooks/policy.js';
 import type { WebhookClient } from '../webhooks/safe-http.js';
 import { cohortsOf, combineFilters } from './audience.js';
 import {
+  campaignSummaryView,
   ConflictError,
   parseCampaignBody,
   parseCanvasBody,
@@ -35,6 +36,28 @@ import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 /** Campaigns or Canvases per list page: by default, and at most (summaries of about 1 KB each). */
 export const LIST_DEFAULT = 100;
 export const LIST_MAX = 500;
+/** Bytes of summaries per page: well under Lambda's 6 MB answer, whatever the names hold. */
+export const LIST_MAX_BYTES = 2_000_000;
+
+/**
+ * A page bounded in bytes as well as in count: a name of control characters answers six bytes
+ * for each it stores (`\u0001`), and an answer must stay under Lambda's 6 MB. A page cut here
+ * continues after its last item (always at least one, so a list always moves on).
+ */
+export const cutToBytes = (
+  campaigns: readonly Campaign[],
+  next: string | undefined,
+  maxBytes: number,
+): { kept: Campaign[]; next: string | undefined } => {
+  let bytes = 0;
+  const kept: Campaign[] = [];
+  for (const campaign of campaigns) {
+    bytes += Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign)));
+    if (bytes > maxBytes && kept.length > 0) return { kept, next: kept.at(-1)!.campaignId };
+    kept.push(campaign);
+  }
+  return { kept, next };
+};
 
 /** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
 const END_ATTEMPTS = 5;
@@ -316,7 +339,8 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       ...page,
       ...(segmentId === undefined ? {} : { segmentId }),
     });
-    return { campaigns: found.campaigns, nextCursor: found.next === undefined ? null : encodeCursor(found.next) };
+    const { kept, next } = cutToBytes(found.campaigns, found.next, LIST_MAX_BYTES);
+    return { campaigns: kept, nextCursor: next === undefined ? null : encodeCursor(next) };
   };
 
   return {

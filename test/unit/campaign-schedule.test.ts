@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { instantOf, nextOccurrence } from '../../lib/campaigns/schedule.js';
+import { canonicalTimeZone, instantOf, nextOccurrence } from '../../lib/campaigns/schedule.js';
 import { parseCampaignBody } from '../../lib/campaigns/model.js';
 import { membershipKey, transition } from '../../lib/campaigns/audience.js';
 import type { Filter } from '../../lib/segments/filter.js';
@@ -115,5 +115,13 @@ describe('a recurring schedule as the API takes it', () => {
     ],
   ])('refuses %s with a 400 that says why', (_case, recurring, message) => {
     expect(() => parseCampaignBody(body(recurring))).toThrow(message);
+  });
+});
+
+describe('time zone spelling', () => {
+  it('keeps a current name as given, never its old alias (Asia/Kolkata stays, not Asia/Calcutta)', () => {
+    for (const zone of ['Asia/Kolkata', 'Europe/Kyiv', 'Asia/Kathmandu', 'UTC'])
+      expect(canonicalTimeZone(zone)).toBe(zone);
+    expect(canonicalTimeZone('europe/paris')).toBe('Europe/Paris');
   });
 });
