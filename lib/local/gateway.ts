@@ -177,7 +177,13 @@ export const startGateway = async (
       rawPath: url.pathname,
       rawQueryString: url.search.replace(/^\?/, ''),
       headers,
-      queryStringParameters: url.searchParams.size > 0 ? Object.fromEntries(url.searchParams) : undefined,
+      // As API Gateway's payload 2.0 gives them: a parameter sent twice is its values joined by commas.
+      queryStringParameters:
+        url.searchParams.size > 0
+          ? Object.fromEntries(
+              [...new Set(url.searchParams.keys())].map((name) => [name, url.searchParams.getAll(name).join(',')]),
+            )
+          : undefined,
       pathParameters,
       body: body.length > 0 ? body.toString('base64') : undefined,
       isBase64Encoded: body.length > 0,
