@@ -105,8 +105,16 @@ try {
       cohort_id: `bench-${index}`,
       cohort_changes: [{ user_ids: userIds.slice(0, IDS_PER_REQUEST) }],
     });
-  const countMembers = async (): Promise<number> =>
-    (await stack.stores.memberships.listCohorts(workspaceId)).reduce((sum, cohort) => sum + cohort.memberCount, 0);
+  const countMembers = async (): Promise<number> => {
+    let total = 0;
+    let after: string | undefined;
+    do {
+      const page = await stack.stores.memberships.listCohorts(workspaceId, { limit: 500, ...(after ? { after } : {}) });
+      total += page.cohorts.reduce((sum, cohort) => sum + cohort.memberCount, 0);
+      after = page.next;
+    } while (after !== undefined);
+    return total;
+  };
 
   log(`pipeline: ${REQUESTS} requests over HTTP, ${SENDERS} in flight`);
   limits.enabled = true;

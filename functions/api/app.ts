@@ -6,6 +6,8 @@
  *   partners and data import key (the console's pages)
  * and, without a key, the console itself: GET / and GET /assets/{file}.
  */
+import { cutToBytes, LIST_PAGE, parsePageRequest } from '../../lib/paging.js';
+import { encodeCursor } from '../../lib/segments/evaluate.js';
 import type { Context } from 'aws-lambda';
 import type { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../../lib/currents/ports.js';
@@ -224,9 +226,14 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
   {
     method: 'GET',
     path: '/cohorts',
-    handle: async ({ cohorts }, workspaceId) => {
-      const list = await cohorts.listCohorts(workspaceId);
-      return json(200, { cohorts: list.map(cohortView), message: 'success' });
+    handle: async ({ cohorts }, workspaceId, request) => {
+      const page = await cohorts.listCohorts(workspaceId, parsePageRequest(request.queryStringParameters, LIST_PAGE));
+      const cut = cutToBytes(page.cohorts.map(cohortView), page.next, (view) => `${view.partner}#${view.cohort_id}`);
+      return json(200, {
+        cohorts: cut.items,
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        message: 'success',
+      });
     },
   },
   {
@@ -269,9 +276,18 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
   {
     method: 'GET',
     path: '/segments',
-    handle: async ({ segments }, workspaceId) => {
-      const list = await segments.list(workspaceId);
-      return json(200, { segments: list.map((segment) => segmentView(segment)), message: 'success' });
+    handle: async ({ segments }, workspaceId, request) => {
+      const page = await segments.listPage(workspaceId, parsePageRequest(request.queryStringParameters, LIST_PAGE));
+      const cut = cutToBytes(
+        page.segments.map((segment) => segmentView(segment)),
+        page.next,
+        (view) => view.segment_id,
+      );
+      return json(200, {
+        segments: cut.items,
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        message: 'success',
+      });
     },
   },
   {

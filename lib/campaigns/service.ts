@@ -29,35 +29,9 @@ import { instantKey, scheduleProblem } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 import { profileOf, renderRequest, templateVariables } from './sender.js';
 import { TemplateError } from './template.js';
-import { parsePageRequest } from '../paging.js';
+import { cutToBytes, LIST_PAGE, parsePageRequest } from '../paging.js';
 import { encodeCursor } from '../segments/evaluate.js';
 import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
-
-/** Campaigns or Canvases per list page: by default, and at most (summaries of about 1 KB each). */
-export const LIST_DEFAULT = 100;
-export const LIST_MAX = 500;
-/** Bytes of summaries per page: well under Lambda's 6 MB answer, whatever the names hold. */
-export const LIST_MAX_BYTES = 2_000_000;
-
-/**
- * A page bounded in bytes as well as in count: a name of control characters answers six bytes
- * for each it stores (`\u0001`), and an answer must stay under Lambda's 6 MB. A page cut here
- * continues after its last item (always at least one, so a list always moves on).
- */
-export const cutToBytes = (
-  campaigns: readonly Campaign[],
-  next: string | undefined,
-  maxBytes: number,
-): { kept: Campaign[]; next: string | undefined } => {
-  let bytes = 0;
-  const kept: Campaign[] = [];
-  for (const campaign of campaigns) {
-    bytes += Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign)));
-    if (bytes > maxBytes && kept.length > 0) return { kept, next: kept.at(-1)!.campaignId };
-    kept.push(campaign);
-  }
-  return { kept, next };
-};
 
 /** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
 const END_ATTEMPTS = 5;
@@ -331,7 +305,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     kind: CampaignKind,
     query: { limit?: string; cursor?: string; segment_id?: string },
   ) => {
-    const page = parsePageRequest(query, { defaultLimit: LIST_DEFAULT, maxLimit: LIST_MAX });
+    const page = parsePageRequest(query, LIST_PAGE);
     const segmentId = query.segment_id;
     if (segmentId !== undefined && (segmentId === '' || Buffer.byteLength(segmentId) > SORT_KEY_MAX_BYTES))
       throw new ValidationError(`\`segment_id\` must be 1 to ${SORT_KEY_MAX_BYTES} bytes`);
@@ -339,8 +313,10 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       ...page,
       ...(segmentId === undefined ? {} : { segmentId }),
     });
-    const { kept, next } = cutToBytes(found.campaigns, found.next, LIST_MAX_BYTES);
-    return { campaigns: kept, nextCursor: next === undefined ? null : encodeCursor(next) };
+    const cut = cutToBytes(found.campaigns, found.next, (campaign) => campaign.campaignId, {
+      bytesOf: (campaign) => Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign))),
+    });
+    return { campaigns: cut.items, nextCursor: cut.next === undefined ? null : encodeCursor(cut.next) };
   };
 
   return {

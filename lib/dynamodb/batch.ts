@@ -1,6 +1,7 @@
 import {
   BatchGetCommand,
   paginateQuery,
+  QueryCommand,
   type DynamoDBDocumentClient,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -87,6 +88,30 @@ export async function* queryItems(
   // A copy: the paginator writes each page's ExclusiveStartKey into the input it is given.
   for await (const page of paginateQuery({ client }, { ...input })) yield* page.Items ?? [];
 }
+
+/**
+ * One page of a partition in sort-key order, after `after`: at most `limit` items from at
+ * most `queries` queries of 1 MB each (a filter may leave a page short); `next` is the sort
+ * key to continue after, absent at the end.
+ */
+export const queryPage = async (
+  client: DynamoDBDocumentClient,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit'> & { pk: string },
+  page: { limit: number; after?: string; queries?: number },
+): Promise<{ items: Record<string, unknown>[]; next?: string }> => {
+  const { pk, ...query } = input;
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined = page.after === undefined ? undefined : { pk, sk: page.after };
+  for (let queries = 0; queries < (page.queries ?? 5) && items.length < page.limit; queries += 1) {
+    const { Items, LastEvaluatedKey } = await client.send(
+      new QueryCommand({ ...query, ...(start ? { ExclusiveStartKey: start } : {}), Limit: page.limit - items.length }),
+    );
+    items.push(...(Items ?? []));
+    start = LastEvaluatedKey;
+    if (!start) break;
+  }
+  return { items, ...(start ? { next: String(start.sk) } : {}) };
+};
 
 export const queryAll = async (
   client: DynamoDBDocumentClient,

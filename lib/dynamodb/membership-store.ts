@@ -25,7 +25,16 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { backoff, batchGetAll, chunk, mapLimit, queryAll, queryItems, TRANSACT_WRITE_LIMIT } from './batch.js';
+import {
+  backoff,
+  batchGetAll,
+  chunk,
+  mapLimit,
+  queryAll,
+  queryItems,
+  queryPage,
+  TRANSACT_WRITE_LIMIT,
+} from './batch.js';
 import {
   decideMembership,
   memberCountDelta,
@@ -337,13 +346,21 @@ export class DynamoMembershipStore implements MembershipStore {
     }
   }
 
-  async listCohorts(workspaceId: string): Promise<Cohort[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
-    });
-    return this.withCounts(workspaceId, items);
+  /** One page of a workspace's cohorts in `partner#cohort_id` order, with their counts (bounded reads: it may be short). */
+  async listCohorts(
+    workspaceId: string,
+    page: { limit: number; after?: string },
+  ): Promise<{ cohorts: Cohort[]; next?: string }> {
+    const pk = cohortListKey(workspaceId);
+    const found = await queryPage(
+      this.client,
+      { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, pk },
+      page,
+    );
+    return {
+      cohorts: await this.withCounts(workspaceId, found.items),
+      ...(found.next !== undefined ? { next: found.next } : {}),
+    };
   }
 
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {

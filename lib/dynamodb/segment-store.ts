@@ -13,7 +13,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { queryAll } from './batch.js';
+import { queryPage } from './batch.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import { sameFilter, type Filter } from '../segments/filter.js';
@@ -83,13 +83,17 @@ export class DynamoSegmentStore implements SegmentStore {
     return response.Item && toSegment(response.Item);
   }
 
-  async list(workspaceId: string): Promise<Segment[]> {
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': listKey(workspaceId) },
-    });
-    return items.map(toSegment);
+  async listPage(
+    workspaceId: string,
+    page: { limit: number; after?: string },
+  ): Promise<{ segments: Segment[]; next?: string }> {
+    const pk = listKey(workspaceId);
+    const found = await queryPage(
+      this.client,
+      { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, pk },
+      page,
+    );
+    return { segments: found.items.map(toSegment), ...(found.next !== undefined ? { next: found.next } : {}) };
   }
 
   /**

@@ -51,7 +51,11 @@ export interface Segment {
 export interface SegmentStore {
   create(workspaceId: string, input: { name: string; filter: Filter }, now: Date, sizeJob?: SizeJob): Promise<Segment>;
   get(workspaceId: string, segmentId: string): Promise<Segment | undefined>;
-  list(workspaceId: string): Promise<Segment[]>;
+  /** One page in id order after `after` (bounded reads: it may be short); `next` absent at the end. */
+  listPage(
+    workspaceId: string,
+    page: { limit: number; after?: string },
+  ): Promise<{ segments: Segment[]; next?: string }>;
   /** undefined: no such segment. `filterChanged`: the new definition selects differently (a new size job applies). */
   update(
     workspaceId: string,

@@ -14,7 +14,7 @@ import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { audiencePage } from '../../lib/segments/service.js';
 import { eventually, startTestStack } from '../support/stack.js';
-import { partnerClient, workspaceClient } from '../support/client.js';
+import { partnerClient, restCall, workspaceClient } from '../support/client.js';
 
 let stack: LocalStack;
 let workspace: ReturnType<typeof workspaceClient>;
@@ -155,6 +155,44 @@ describe('segments', () => {
     expect((await workspace.deleteSegment(id)).status).toBe(200);
     expect((await workspace.segment(id)).status).toBe(404);
     expect((await workspace.deleteSegment(id)).status).toBe(404);
+  });
+
+  it('lists segments and cohorts in pages that follow their cursor to the end, each once, in key order', async () => {
+    // Prepare
+    for (const name of ['page a', 'page b', 'page c']) await workspace.createSegment({ name, filter: includes('a') });
+    const all = async (path: string, field: string) => {
+      const keys: string[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 100; pages += 1) {
+        const answer = await restCall(stack, `${path}?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(answer.status).toBe(200);
+        expect(answer.body[field].length).toBeLessThanOrEqual(1);
+        keys.push(
+          ...answer.body[field].map(
+            (item: Record<string, string>) => item.segment_id ?? `${item.partner}#${item.cohort_id}`,
+          ),
+        );
+        cursor = answer.body.next_cursor;
+        if (cursor === null) break;
+      }
+      return { keys, cursor };
+    };
+
+    // Act
+    const segments = await all('/segments', 'segments');
+    const cohorts = await all('/cohorts', 'cohorts');
+
+    // Assess
+    for (const listed of [segments, cohorts]) {
+      expect(listed.cursor).toBeNull();
+      expect(new Set(listed.keys).size).toBe(listed.keys.length);
+      expect(listed.keys).toEqual([...listed.keys].sort());
+    }
+    expect(segments.keys.length).toBeGreaterThanOrEqual(3);
+    expect(cohorts.keys).toEqual(expect.arrayContaining(['heap#a', 'heap#b']));
+    for (const query of ['limit=0', 'limit=501', 'cursor=nope'])
+      for (const path of ['/segments', '/cohorts'])
+        expect((await restCall(stack, `${path}?${query}`)).status).toBe(400);
   });
 
   it('pages through the audience while memberships change, never seeing a user twice', async () => {

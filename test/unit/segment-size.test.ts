@@ -112,7 +112,7 @@ class Workspace {
         update: async () => {
           throw new Error('not used');
         },
-        list: async () => [...this.segmentsById.values()],
+        listPage: async () => ({ segments: [...this.segmentsById.values()] }),
         delete: async (_workspaceId, segmentId) => this.segmentsById.delete(segmentId),
         requestSizeJob: async (_workspaceId, segmentId, job, presumedLostBefore) => {
           const segment = this.segmentsById.get(segmentId);

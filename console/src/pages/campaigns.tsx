@@ -13,6 +13,7 @@ import {
   path,
   type Preview,
   request,
+  requestAll,
   type Segment,
   type TestSend,
 } from '../api.ts';
@@ -32,7 +33,7 @@ import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.
 import { href, navigate } from '../router.ts';
 
 const plural = (kind: CampaignKind) => (kind === 'campaign' ? 'campaigns' : 'canvases');
-const loadSegments = () => request<{ segments: Segment[] }>('GET', '/segments');
+const loadSegments = async () => ({ segments: await requestAll<Segment>('/segments', 'segments') });
 const statusLabel = (status: Campaign['status']) => t(`campaigns.status_${status}` as MessageKey);
 /** lib/webhooks/safe-http.ts: WEBHOOK_METHODS. */
 const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const;

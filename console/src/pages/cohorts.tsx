@@ -1,10 +1,10 @@
-import { path, request, type Cohort, type SyncReport } from '../api.ts';
+import { path, request, requestAll, type Cohort, type SyncReport } from '../api.ts';
 import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
 
-export const loadCohorts = () => request<{ cohorts: Cohort[] }>('GET', '/cohorts');
+export const loadCohorts = async () => ({ cohorts: await requestAll<Cohort>('/cohorts', 'cohorts') });
 
 /** Cohorts by partner, each partner's by name. */
 export const byPartner = (cohorts: readonly Cohort[]): [string, Cohort[]][] => {

@@ -1,4 +1,4 @@
-import { request, type Segment } from '../api.ts';
+import { requestAll, type Segment } from '../api.ts';
 import { LoadStatus, PageTitle, TableRegion, useLoad } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
@@ -6,7 +6,7 @@ import { href } from '../router.ts';
 import { loadCohorts } from './cohorts.tsx';
 
 export const SegmentsPage = () => {
-  const segments = useLoad(() => request<{ segments: Segment[] }>('GET', '/segments'), []);
+  const segments = useLoad(async () => ({ segments: await requestAll<Segment>('/segments', 'segments') }), []);
   const cohorts = useLoad(loadCohorts, []);
   return (
     <>
