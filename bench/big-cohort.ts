@@ -192,6 +192,7 @@ try {
   const pipelineMs = now() - pipelineStarted;
   limits.enabled = false;
   const stats = limits.stats();
+  const transactionLoad = stack.syncMemberships.transactionLoad();
 
   // --- the raw ceiling, second half ------------------------------------------------------
   log(`raw ceiling (2/2): ${USERS - Math.floor(USERS / 2)} items`);
@@ -295,6 +296,12 @@ try {
       outcomes: stats.outcomes,
       throttles: stats.throttles,
       conflicts: stats.conflicts,
+      per1000Changes: {
+        throttled: (stats.outcomes.throttled * 1000) / USERS,
+        conflicts: (stats.outcomes.conflict * 1000) / USERS,
+        requeued: (requeued.count * 1000) / USERS,
+      },
+      transactionLoad,
       byTable: stats.byTable,
       byCommand: stats.byCommand,
     },
@@ -335,8 +342,12 @@ try {
   console.log(
     `5M first sync: new table ${firstSync.newTableMinutes.toFixed(1)} min, warmed ${firstSync.warmedTableMinutes.toFixed(1)} min (new: ${NEW_TABLE_WRITE_UNITS.toLocaleString('en-US')} WRU/s doubling every 30 min; warmed: ${TABLE_QUOTA_WRITE_UNITS.toLocaleString('en-US')} WRU/s, ${REGISTER_SHARDS} shards × 1,000 WCU/s; lib/local/first-sync-forecast.ts)`,
   );
+  const per1000 = result.limits.per1000Changes;
   console.log(
-    `\nlimits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`,
+    `\nper 1,000 changes: ${per1000.throttled.toFixed(2)} throttled requests, ${per1000.conflicts.toFixed(2)} conflicts, ${per1000.requeued.toFixed(2)} requeued records; adaptive transaction limit ${transactionLoad.limit} at the end (lowest ${transactionLoad.lowest}, cut ${transactionLoad.decreases} times on ${transactionLoad.overloads} throttled transactions)`,
+  );
+  console.log(
+    `limits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`,
   );
   console.log(
     `AWS cost per million changes: $${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,

@@ -85,19 +85,32 @@ export class OutOfTimeError extends Error {
   }
 }
 
-/** DynamoDB's answers that mean "too much load right now", not "this request is wrong". */
-const LOAD_ERROR_NAMES = new Set([
+/** DynamoDB's answers that mean "more than the table serves": send less. */
+const THROTTLE_ERROR_NAMES = new Set([
   'ProvisionedThroughputExceededException',
   'ThrottlingException',
   'RequestLimitExceeded',
-  'TransactionConflictException',
 ]);
+/** DynamoDB's answers that mean "too much load right now", not "this request is wrong". */
+const LOAD_ERROR_NAMES = new Set([...THROTTLE_ERROR_NAMES, 'TransactionConflictException']);
 const LOAD_CANCELLATION_CODES = new Set([
   'TransactionConflict',
   'ThrottlingError',
   'ProvisionedThroughputExceeded',
   'None',
 ]);
+
+/**
+ * Whether DynamoDB refused for throughput (an exception, or a transaction cancelled because
+ * an item was throttled): the signal to send less, where a conflict only means "not now".
+ */
+export const isThrottle = (error: unknown): boolean => {
+  if (!(error instanceof Error)) return false;
+  if (THROTTLE_ERROR_NAMES.has(error.name)) return true;
+  if (error.name !== 'TransactionCanceledException') return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code === 'ThrottlingError' || reason.Code === 'ProvisionedThroughputExceeded');
+};
 
 /**
  * Whether an error is load (throttling, transaction conflicts, running out of time)

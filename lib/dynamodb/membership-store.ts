@@ -45,6 +45,8 @@ import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
+import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
+import { isThrottle } from '../errors.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
@@ -76,6 +78,13 @@ export const COUNT_LANES = 32;
 /** Transactions of one request in flight at once (each on its own lane). */
 const TRANSACTIONS_IN_FLIGHT = 4;
 /**
+ * Transactions in flight across all of a process's requests (a sync invocation runs its 10
+ * records at once, so at most 40), adapted to what the table absorbs: halved when DynamoDB
+ * throttles, grown by one a round while it does not (lib/concurrency.ts). A brand-new table
+ * or a hot shard then costs waiting, not cancelled transactions, retries and requeues.
+ */
+export const TRANSACTION_LOAD = { initial: 8, min: 1, max: 10 * TRANSACTIONS_IN_FLIGHT };
+/**
  * Cancelled transactions (a concurrent writer, a conflict, throttling) are retried inside
  * the invocation with capped, jittered backoff; past this many the record fails and the
  * sync requeues it (functions/sync/app.ts), so load alone never dead-letters a record.
@@ -92,7 +101,14 @@ export class DynamoMembershipStore implements MembershipStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
+    /** Shared by every request this store serves; one per process in a function. */
+    private readonly transactions = new AdaptiveLimit(TRANSACTION_LOAD),
   ) {}
+
+  /** How the transaction limit has adapted (for the bench and the logs). */
+  transactionLoad(): AdaptiveLimitStats {
+    return this.transactions.stats();
+  }
 
   async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome> {
     const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
@@ -143,10 +159,10 @@ export class DynamoMembershipStore implements MembershipStore {
       if (writes.length === 0) return decisions;
       const delta = decisions.reduce((sum, decision) => sum + memberCountDelta(decision), 0);
       try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)],
-          }),
+        const items = delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)];
+        await this.transactions.run(
+          () => this.client.send(new TransactWriteCommand({ TransactItems: items })),
+          isThrottle,
         );
         return decisions;
       } catch (error: unknown) {

@@ -148,6 +148,8 @@ export interface LocalStack {
   secretsFile: string;
   clients: { dynamodb: DynamoDBClient; documents: DynamoDBDocumentClient; sqs: SQSClient; sns: SNSClient };
   stores: { workspaces: DynamoWorkspaceStore; users: DynamoUserStore; memberships: DynamoMembershipStore };
+  /** The sync's membership store (its own when `configureSyncDynamoDb` is set): its adaptive transaction limit. */
+  syncMemberships: DynamoMembershipStore;
   handlers: {
     ingest: ReturnType<typeof createIngestHandler>;
     sync: ReturnType<typeof createSyncHandler>;
@@ -505,6 +507,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       secretsFile,
       clients: { dynamodb, documents, sqs, sns },
       stores: { workspaces, users, memberships },
+      syncMemberships,
       handlers,
       poller,
       exportPoller,

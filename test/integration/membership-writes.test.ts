@@ -2,7 +2,9 @@
  * How a request's membership changes are cut into transactions (lib/dynamodb/membership-store.ts),
  * on DynamoDB Local: in braze_id order, each transaction's registers sit in a few neighbouring
  * shards, not in nearly all 32, so one throttled shard holds back few transactions (AWS cancels
- * a transaction whole when one item is throttled); the count stays exact.
+ * a transaction whole when one item is throttled); the count stays exact. And under AWS's
+ * limits (the model, lib/local/aws-limits.ts), the transactions in flight adapt to what the
+ * table absorbs.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { LocalStack } from '../../lib/local/stack.js';
-import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
+import { DynamoMembershipStore, TRANSACTION_LOAD } from '../../lib/dynamodb/membership-store.js';
+import { applyAwsLimits, tableShapes } from '../../lib/local/aws-limits.js';
 import { startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -64,4 +67,48 @@ describe('membership transactions', () => {
     expect(Math.max(...shardsPerTransaction)).toBeLessThanOrEqual(6);
     expect((await store.getCohort(cohort))?.memberCount).toBe(1_000);
   });
+
+  it('send fewer transactions at once when DynamoDB throttles, and every count stays exact', async () => {
+    // Prepare: AWS's limits ÷ 20 (a table quota of 2,000 write units a second, 50 a partition). Three requests
+    // of 1,000 changes on three cohorts through one store (one sync process): their first
+    // transactions (~200 units each) need more than the quota and the shards give, so DynamoDB
+    // throttles by arithmetic, not by chance.
+    const client = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
+    const limits = applyAwsLimits(client, { tables: tableShapes(stack.tables), scale: 20 });
+    const store = new DynamoMembershipStore(DynamoDBDocumentClient.from(client), stack.tables.cohorts);
+    const workspaceId = `throttled-${randomBytes(4).toString('hex')}`;
+    const cohorts = ['a', 'b', 'c'].map((cohortId) => ({ workspaceId, partner: 'heap', cohortId }));
+
+    // Act
+    const outcomes = await Promise.all(
+      cohorts.map((cohort) =>
+        store.applyMemberships(
+          cohort,
+          Array.from({ length: 1_000 }, () => ({
+            brazeId: randomBytes(12).toString('hex'),
+            member: true,
+            orderKey: '0001',
+          })),
+          new Date(),
+        ),
+      ),
+    );
+
+    // Assess: throttled, the limit was cut below where it started (and only by throttling);
+    // nothing lost or counted twice.
+    const load = store.transactionLoad();
+    expect(limits.stats().outcomes.throttled).toBeGreaterThan(0);
+    expect(load.overloads).toBeGreaterThan(0);
+    expect(load.decreases).toBeGreaterThan(0);
+    expect(load.decreases).toBeLessThanOrEqual(load.overloads);
+    expect(load.lowest).toBeLessThan(TRANSACTION_LOAD.initial);
+    for (const [index, cohort] of cohorts.entries()) {
+      expect(outcomes[index]!.added).toBe(1_000);
+      expect((await store.getCohort(cohort))?.memberCount).toBe(1_000);
+    }
+  }, 120_000);
 });

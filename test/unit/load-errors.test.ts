@@ -5,7 +5,7 @@ import {
   TransactionCanceledException,
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
-import { isLoadError, LoadError, OutOfTimeError } from '../../lib/errors.js';
+import { isLoadError, isThrottle, LoadError, OutOfTimeError } from '../../lib/errors.js';
 
 const metadata = { $metadata: {} };
 const cancelled = (...codes: string[]) =>
@@ -33,5 +33,22 @@ describe('isLoadError', () => {
     expect(isLoadError(new ConditionalCheckFailedException({ message: 'x', ...metadata }))).toBe(false);
     expect(isLoadError(new Error('boom'))).toBe(false);
     expect(isLoadError('a string')).toBe(false);
+  });
+});
+
+describe('isThrottle (the signal the sync sends less on)', () => {
+  it('takes throughput refusals, alone or as a transaction cancellation reason', () => {
+    expect(isThrottle(new ProvisionedThroughputExceededException({ message: 'x', ...metadata }))).toBe(true);
+    expect(isThrottle(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBe(true);
+    expect(isThrottle(cancelled('None', 'ThrottlingError'))).toBe(true);
+    expect(isThrottle(cancelled('ProvisionedThroughputExceeded'))).toBe(true);
+  });
+
+  it('does not take a conflict, a failed condition or anything else for throttling', () => {
+    expect(isThrottle(new TransactionConflictException({ message: 'x', ...metadata }))).toBe(false);
+    expect(isThrottle(cancelled('None', 'TransactionConflict'))).toBe(false);
+    expect(isThrottle(cancelled('ConditionalCheckFailed'))).toBe(false);
+    expect(isThrottle(new OutOfTimeError('late'))).toBe(false);
+    expect(isThrottle('a string')).toBe(false);
   });
 });
