@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- --scenario big-cohort [--users 100000 --limits-scale 20 --lambdas 2 --senders 8 --writers 16]`
+ * `npm run bench -- --scenario big-cohort [--users 100000 --limits-scale 20 --lambdas 2 --senders 8 --writers 16
+ *   --physical-partitions 16 --new-table]`
  *
  * One cohort of N existing users synced from scratch: N/1,000 partner requests of 1,000
  * distinct identifiers each, over HTTP → SQS → sync → DynamoDB Local, with the sync's
@@ -17,7 +18,7 @@ import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { queueDepth as sharedQueueDepth } from '../lib/local/settle.js';
-import { projectAwsTime } from '../lib/local/aws-limits.js';
+import { NEW_TABLE_UNITS_PER_SECOND, projectAwsTime, type Placement } from '../lib/local/aws-limits.js';
 import { forecastFirstSync, NEW_TABLE_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../lib/local/first-sync-forecast.js';
 import { REGISTER_SHARDS } from '../lib/dynamodb/shards.js';
 import {
@@ -58,6 +59,10 @@ const { values } = parseArgs({
     senders: { type: 'string', default: '8' },
     writers: { type: 'string', default: '16' },
     latest: { type: 'string', default: 'yes' },
+    // Hash shard keys onto this many physical partitions per table (default: each key its own).
+    'physical-partitions': { type: 'string' },
+    // Model a new table that is not pre-warmed (4,000 WRU / 12,000 RRU a second) instead of the quota.
+    'new-table': { type: 'boolean', default: false },
   },
 });
 const USERS = Number(values.users);
@@ -68,6 +73,10 @@ const LAMBDAS = Number(values.lambdas);
 const SENDERS = Number(values.senders);
 const WRITERS = Number(values.writers);
 const COHORT = 'big';
+const PLACEMENT: Placement = {
+  ...(values['physical-partitions'] ? { physicalPartitions: Number(values['physical-partitions']) } : {}),
+  ...(values['new-table'] ? { tableUnits: NEW_TABLE_UNITS_PER_SECOND } : {}),
+};
 
 /**
  * The design's serialised chain on AWS, for the projection: each record is a chain of
@@ -84,7 +93,7 @@ const MAXIMUM_CONCURRENCY = 10;
 const RECORDS_PER_BATCH = 10;
 
 log(
-  `big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs`,
+  `big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs; ${PLACEMENT.physicalPartitions ? `keys on ${PLACEMENT.physicalPartitions} physical partitions` : 'each key its own partition'}; ${PLACEMENT.tableUnits ? 'a new table (4,000 WRU/s)' : 'table at its quota'}`,
 );
 const { stack, syncClient, syncBatchMs } = await startBenchStack({
   prefix: `big${Date.now().toString(36)}`,
@@ -93,7 +102,7 @@ const { stack, syncClient, syncBatchMs } = await startBenchStack({
 
 try {
   const workspaceId = stack.workspace.workspaceId;
-  const limits = limitSync(stack, syncClient, SCALE);
+  const limits = limitSync(stack, syncClient, SCALE, PLACEMENT);
   const sns = countPublishes(stack.clients.sns);
   const requeued = { count: 0 };
   stack.clients.sqs.middlewareStack.add(
@@ -224,7 +233,7 @@ try {
   const localRate = USERS / (pipelineMs / 1000);
   const rawRate = USERS / (rawMs / 1000);
   const units = billedUnits(limits);
-  const projection = projectAwsTime(stats);
+  const projection = projectAwsTime(stats, PLACEMENT);
   const chainSeconds =
     (REQUESTS / (MAXIMUM_CONCURRENCY * RECORDS_PER_BATCH)) * ROUND_TRIPS_PER_RECORD * ROUND_TRIP_SECONDS;
   const chain = {
@@ -260,7 +269,8 @@ try {
       changes: 5_000_000,
       writeUnitsPerChange: units.write / USERS,
       warmWriteUnits,
-      shards: REGISTER_SHARDS,
+      // Shards hashed onto fewer physical partitions get those partitions' rate at most.
+      shards: Math.min(REGISTER_SHARDS, PLACEMENT.physicalPartitions ?? REGISTER_SHARDS),
       utilisation,
     }).seconds / 60;
   const firstSync = {
@@ -282,6 +292,7 @@ try {
       lambdas: LAMBDAS,
       senders: SENDERS,
       writers: WRITERS,
+      placement: PLACEMENT,
     },
     local: {
       changesPerSecond: localRate,

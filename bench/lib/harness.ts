@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
-import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
+import { applyAwsLimits, tableShapes, type AwsLimitsModel, type Placement } from '../../lib/local/aws-limits.js';
 export const now = () => performance.now();
 
 /** The machine a result was measured on, recorded with every scenario's figures. */
@@ -107,13 +107,18 @@ export const startBenchStack = async (options: { prefix: string; lambdas: number
  * The limits model on the sync's client (lib/local/aws-limits.ts), with a client of its own
  * for the reads its index accounting needs; off until the measured part starts.
  */
-export const limitSync = (stack: LocalStack, syncClient: DynamoDBClient, scale: number): AwsLimitsModel => {
+export const limitSync = (
+  stack: LocalStack,
+  syncClient: DynamoDBClient,
+  scale: number,
+  placement: Placement = {},
+): AwsLimitsModel => {
   const raw = new DynamoDBClient({
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
     endpoint: stack.dynamoDbEndpoint,
   });
-  const limits = applyAwsLimits(syncClient, { tables: tableShapes(stack.tables), scale, raw });
+  const limits = applyAwsLimits(syncClient, { tables: tableShapes(stack.tables), scale, raw, ...placement });
   limits.enabled = false;
   return limits;
 };

@@ -17,6 +17,8 @@
  * - [units]      DynamoDB read and write operations — read-write-operations.html
  * - [partition]  Understanding DynamoDB warm throughput in different scenarios —
  *                warm-throughput-scenarios.html; bp-partition-key-design.html
+ * - [warm]       Understanding DynamoDB warm throughput — warm-throughput.html ("new on-demand
+ *                tables": 4,000 WRU / 12,000 RRU); On-demand capacity mode — on-demand-capacity-mode.html
  * - [throttling] Key range throughput exceeded (hot partitions) — throttling-key-range-limit-exceeded-mitigation.html;
  *                ThrottlingReason — API Reference, API_ThrottlingReason.html
  * - [quota]      Quotas in Amazon DynamoDB — ServiceQuotas.html#default-limits-throughput;
@@ -32,9 +34,10 @@
  * Where it differs from AWS, and why:
  * - Conservative throughput: no burst credit (AWS banks up to 300 s of unused capacity),
  *   no split for heat, no adaptive capacity: a partition key value never gets more than
- *   its 1,000 WCU / 3,000 RCU a second. Optimistic: each key value is its own partition
- *   (AWS may hold several on one until it splits them), and a new on-demand table gets its
- *   full 40,000-unit quota at once (AWS starts it at 4,000 WRU / 12,000 RRU and doubles).
+ *   its 1,000 WCU / 3,000 RCU a second. Optimistic by default: each key value is its own
+ *   partition (AWS may hold several on one until it splits them; `physicalPartitions` hashes
+ *   them onto that many), and a table gets its full 40,000-unit quota at once (AWS starts a
+ *   new one at 4,000 WRU / 12,000 RRU and doubles: `tableUnits: NEW_TABLE_UNITS_PER_SECOND`).
  * - Reads are billed by the items returned (their size is what the SDK sees), so with a
  *   projection, a filter or Select COUNT the units are a lower bound; and since the size
  *   is known only after, reads are admitted while their buckets are not in debt.
@@ -89,6 +92,39 @@ export const PARTITION_READ_UNITS_PER_SECOND = 3_000;
 /** [quota] On-demand default: 40,000 read request units and 40,000 write request units per table (and per GSI). */
 export const TABLE_WRITE_UNITS_PER_SECOND = 40_000;
 export const TABLE_READ_UNITS_PER_SECOND = 40_000;
+/**
+ * [warm] A new on-demand table (or index) without warm throughput set serves 4,000 write and
+ * 12,000 read request units a second at once; it may then double its previous peak within
+ * 30 minutes (the doubling is lib/local/first-sync-forecast.ts's: a run here is shorter).
+ */
+export const NEW_TABLE_UNITS_PER_SECOND = { read: 12_000, write: 4_000 } as const;
+
+/**
+ * Where partition key values land, and what a table serves. By default each key value is its
+ * own partition (the optimistic case) and every table its full quota. With `physicalPartitions`,
+ * key values are hashed onto that many partitions per table (and per index), each with one
+ * partition's 1,000 WCU / 3,000 RCU a second: [partition] a table holds many key values per
+ * partition and splits one only for size or sustained heat, which this model never does within
+ * a run. A warmed table of W write units a second has at least W ÷ 1,000 partitions.
+ */
+export interface Placement {
+  physicalPartitions?: number;
+  /** The table's (and each index's) rate before scaling: default the quota; a new table NEW_TABLE_UNITS_PER_SECOND. */
+  tableUnits?: { read: number; write: number };
+}
+
+/** FNV-1a (32 bits) of the key text: a stable stand-in for DynamoDB's internal hash. */
+const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
+};
+
+/** The partition a key value is charged to: its own, or one of `physicalPartitions` by hash. */
+export const physicalPartitionOf = (partitionKey: string, placement: Placement = {}): string =>
+  placement.physicalPartitions === undefined
+    ? partitionKey
+    : `partition ${fnv1a(partitionKey) % placement.physicalPartitions} of ${placement.physicalPartitions}`;
 
 // ---------------------------------------------------------------------------------------
 // Item sizes and units: pure, by AWS's rules
@@ -427,8 +463,12 @@ const scopeOf = (table: string, index?: string) => (index ? `${table}/${index}` 
  * partition can take more than 1,000 write / 3,000 read units a second, nor a table (or an
  * index) more than 40,000 of each, so the busiest of them bounds the run from below.
  */
-export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'>): AwsTimeProjection => {
+export const projectAwsTime = (
+  stats: Pick<LimitsStats, 'byTable' | 'partitions'>,
+  placement: Placement = {},
+): AwsTimeProjection => {
   const terms: ProjectionTerm[] = [];
+  const tableUnits = placement.tableUnits ?? { read: TABLE_READ_UNITS_PER_SECOND, write: TABLE_WRITE_UNITS_PER_SECOND };
   const term = (
     limit: ProjectionTerm['limit'],
     scope: string,
@@ -449,10 +489,19 @@ export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'
       arithmetic: `${partitionKey === undefined ? '' : 'busiest '}${limit} of ${where}: ${figure(units)} units ÷ ${figure(unitsPerSecond)}/s = ${seconds.toFixed(2)} s`,
     });
   };
-  for (const [scope, partitions] of stats.partitions) {
+  for (const [scope, byKey] of stats.partitions) {
     const onIndex = scope.includes('/');
     let busiestWrite: [string, number] | undefined;
     let busiestRead: [string, number] | undefined;
+    // Key values on one physical partition share its rate: their units add up.
+    const partitions = new Map<string, UnitTotals>();
+    for (const [partitionKey, units] of byKey) {
+      const partition = physicalPartitionOf(partitionKey, placement);
+      const totals = partitions.get(partition) ?? { readUnits: 0, writeUnits: 0 };
+      totals.readUnits += units.readUnits;
+      totals.writeUnits += units.writeUnits;
+      partitions.set(partition, totals);
+    }
     for (const [partitionKey, units] of partitions) {
       if (units.writeUnits > (busiestWrite?.[1] ?? 0)) busiestWrite = [partitionKey, units.writeUnits];
       if (units.readUnits > (busiestRead?.[1] ?? 0)) busiestRead = [partitionKey, units.readUnits];
@@ -476,10 +525,8 @@ export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'
   }
   for (const [scope, units] of Object.entries(stats.byTable)) {
     const onIndex = scope.includes('/');
-    if (units.writeUnits > 0)
-      term(onIndex ? 'index write' : 'table write', scope, units.writeUnits, TABLE_WRITE_UNITS_PER_SECOND);
-    if (units.readUnits > 0)
-      term(onIndex ? 'index read' : 'table read', scope, units.readUnits, TABLE_READ_UNITS_PER_SECOND);
+    if (units.writeUnits > 0) term(onIndex ? 'index write' : 'table write', scope, units.writeUnits, tableUnits.write);
+    if (units.readUnits > 0) term(onIndex ? 'index read' : 'table read', scope, units.readUnits, tableUnits.read);
   }
   terms.sort((a, b) => b.seconds - a.seconds);
   return { seconds: terms[0]?.seconds ?? 0, binding: terms[0], terms };
@@ -489,7 +536,7 @@ export const projectAwsTime = (stats: Pick<LimitsStats, 'byTable' | 'partitions'
 // The middleware
 // ---------------------------------------------------------------------------------------
 
-export interface AwsLimitsOptions {
+export interface AwsLimitsOptions extends Placement {
   tables: readonly TableShape[];
   /** Divides every rate (20 → 50 write units a second per partition), so a small machine can reach the limits. */
   scale?: number;
@@ -601,7 +648,10 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
   const shapes = new Map(options.tables.map((table) => [table.name, table]));
   const rate = {
     partition: { read: PARTITION_READ_UNITS_PER_SECOND / scale, write: PARTITION_WRITE_UNITS_PER_SECOND / scale },
-    quota: { read: TABLE_READ_UNITS_PER_SECOND / scale, write: TABLE_WRITE_UNITS_PER_SECOND / scale },
+    quota: {
+      read: (options.tableUnits?.read ?? TABLE_READ_UNITS_PER_SECOND) / scale,
+      write: (options.tableUnits?.write ?? TABLE_WRITE_UNITS_PER_SECOND) / scale,
+    },
   };
 
   let buckets = new Map<string, TokenBucket>();
@@ -637,7 +687,7 @@ export const applyAwsLimits = (client: DynamoDBClient, options: AwsLimitsOptions
     };
     const result = [];
     if (charge.partitionKey !== undefined) {
-      const key = `${charge.kind}|${scope}|${charge.partitionKey}`;
+      const key = `${charge.kind}|${scope}|${physicalPartitionOf(charge.partitionKey, options)}`;
       const refusal = { reason: `${resourceType}${operation}KeyRangeThroughputExceeded`, resource, quota: false };
       result.push({ key, bucket: bucket(key, rate.partition[charge.kind]), refusal });
     }

@@ -24,7 +24,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
-import { applyAwsLimits, tableShape, type AwsLimitsOptions, type TableShape } from '../../lib/local/aws-limits.js';
+import {
+  applyAwsLimits,
+  NEW_TABLE_UNITS_PER_SECOND,
+  tableShape,
+  type AwsLimitsOptions,
+  type TableShape,
+} from '../../lib/local/aws-limits.js';
 
 const KB = 1024;
 const run = randomUUID().slice(0, 8);
@@ -139,6 +145,29 @@ describe('partition throughput', () => {
     const stored = await storedIn(`hot-${run}`);
     expect(stored.Count).toBe(15);
     expect(model.stats().throttles).toEqual({ TableWriteKeyRangeThroughputExceeded: 5 + 10 + 5 });
+  });
+
+  it('makes key values on one physical partition share its rate, and a new table serve 4,000 WRU/s', async () => {
+    // Prepare: scale 100 → 10 WCU/s a partition; every key on one physical partition; a new
+    // table's 4,000 WRU/s → 40 WCU/s.
+    const { doc } = limitedClient({ scale: 100, physicalPartitions: 1 });
+    const fresh = limitedClient({ scale: 100, tableUnits: NEW_TABLE_UNITS_PER_SECOND });
+    const put = (target: typeof doc, pk: string) =>
+      target.send(new PutCommand({ TableName: PLAIN, Item: { pk, sk: 's' } }));
+
+    // Act: 20 writes to two keys (alone, each key would take 10); 50 writes to 50 keys.
+    const shared = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) => put(doc, `shared-${index % 2}-${run}`)),
+    );
+    const spread = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, index) => put(fresh.doc, `fresh-${index}-${run}`)),
+    );
+
+    // Assess
+    expect(count(settledNames(shared), 'ok')).toBe(10);
+    expect(count(settledNames(shared), 'ProvisionedThroughputExceededException')).toBe(10);
+    expect(count(settledNames(spread), 'ok')).toBe(40);
+    expect(count(settledNames(spread), 'ThrottlingException')).toBe(10);
   });
 
   it('lets the SDK retry the throttles with its default strategy until the writes succeed', async () => {

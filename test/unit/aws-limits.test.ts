@@ -12,6 +12,8 @@ import {
   itemSize,
   numberSize,
   projectAwsTime,
+  physicalPartitionOf,
+  NEW_TABLE_UNITS_PER_SECOND,
   queryReadUnits,
   readUnits,
   tableShapes,
@@ -274,6 +276,36 @@ describe('projectAwsTime', () => {
       ['table read', 9_010 / 40_000],
       ['index write', 2_000 / 40_000],
     ]);
+  });
+
+  it("adds up key values that share a physical partition, and uses a new table's rate when asked", () => {
+    // Prepare: 64 shard keys of 100 write units each (6,400 units on the table).
+    const keys = Array.from({ length: 64 }, (_, shard) => `ws#M${String(shard).padStart(2, '0')}#heap#big`);
+    const partitions = new Map([['cohorts', new Map(keys.map((key) => [key, { readUnits: 0, writeUnits: 100 }]))]]);
+    const byTable = { cohorts: { readUnits: 0, writeUnits: 6_400 } };
+
+    // Act
+    const ownPartitions = projectAwsTime({ byTable, partitions });
+    const onEight = projectAwsTime({ byTable, partitions }, { physicalPartitions: 8 });
+    const newTable = projectAwsTime({ byTable, partitions }, { tableUnits: NEW_TABLE_UNITS_PER_SECOND });
+
+    // Assess: alone, a key's 100 units take 0.1 s; 64 keys on 8 partitions put at least 8 on
+    // the busiest (pigeonhole), so at least 0.8 s; the busiest's units are the sum of its keys'.
+    expect(ownPartitions.binding).toMatchObject({ limit: 'table write', seconds: 6_400 / 40_000 });
+    const busiest = onEight.terms.find((term) => term.limit === 'partition write')!;
+    const sharing = keys.filter((key) => physicalPartitionOf(key, { physicalPartitions: 8 }) === busiest.partitionKey);
+    expect(busiest.partitionKey).toMatch(/^partition [0-7] of 8$/);
+    expect(busiest.units).toBe(sharing.length * 100);
+    expect(busiest.seconds).toBeGreaterThanOrEqual(0.8);
+    expect(newTable.binding).toMatchObject({ limit: 'table write', unitsPerSecond: 4_000, seconds: 1.6 });
+  });
+
+  it('hashes a key value onto the same partition every time, spreading many keys over all of them', () => {
+    const placement = { physicalPartitions: 16 };
+    const seen = new Set(Array.from({ length: 1_000 }, (_, index) => physicalPartitionOf(`key-${index}`, placement)));
+    expect(seen.size).toBe(16);
+    expect(physicalPartitionOf('ws#M07#heap#big', placement)).toBe(physicalPartitionOf('ws#M07#heap#big', placement));
+    expect(physicalPartitionOf('ws#M07#heap#big')).toBe('ws#M07#heap#big');
   });
 
   it('projects nothing for an empty trace', () => {
