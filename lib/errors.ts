@@ -91,8 +91,22 @@ const THROTTLE_ERROR_NAMES = new Set([
   'ThrottlingException',
   'RequestLimitExceeded',
 ]);
-/** DynamoDB's answers that mean "too much load right now", not "this request is wrong". */
-const LOAD_ERROR_NAMES = new Set([...THROTTLE_ERROR_NAMES, 'TransactionConflictException']);
+/**
+ * DynamoDB's answers that mean "not now", not "this request is wrong": too much load, and
+ * the server errors its API reference lists as retryable (InternalServerError: HTTP 500;
+ * DynamoDB Local also answers it when a transaction waited too long for a lock under load,
+ * "This request will succeed in actual DynamoDB API"), once the SDK's own retries are spent.
+ */
+const TRANSIENT_SERVER_ERROR_NAMES = new Set(['InternalServerError', 'ServiceUnavailable']);
+const LOAD_ERROR_NAMES = new Set([
+  ...THROTTLE_ERROR_NAMES,
+  ...TRANSIENT_SERVER_ERROR_NAMES,
+  'TransactionConflictException',
+]);
+
+/** A server error DynamoDB documents as retryable: whether the write happened is unknown. */
+export const isTransientServerError = (error: unknown): boolean =>
+  error instanceof Error && TRANSIENT_SERVER_ERROR_NAMES.has(error.name);
 const LOAD_CANCELLATION_CODES = new Set([
   'TransactionConflict',
   'ThrottlingError',

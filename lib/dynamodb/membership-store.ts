@@ -46,7 +46,7 @@ import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
-import { isThrottle } from '../errors.js';
+import { isThrottle, isTransientServerError } from '../errors.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
@@ -166,12 +166,18 @@ export class DynamoMembershipStore implements MembershipStore {
         );
         return decisions;
       } catch (error: unknown) {
-        // Nothing was written. A register moved (ConditionalCheckFailed): read again,
-        // strongly, and decide again. Only load (a conflict, throttling): nothing moved, so
-        // the same transaction again after a longer backoff, on another lane in case the
+        // Cancelled, nothing was written. A register moved (ConditionalCheckFailed): read
+        // again, strongly, and decide again. Only load (a conflict, throttling): nothing moved,
+        // so the same transaction again after a longer backoff, on another lane in case the
         // lane is what another transaction holds (a re-read would only cost read units).
-        if (!(error instanceof TransactionCanceledException) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS) throw error;
-        const moved = cancellationCodes(error).includes('ConditionalCheckFailed');
+        // A server error (HTTP 500, after the SDK's retries): the transaction may or may not
+        // have been applied, so read again and decide again, as for a moved register: if it
+        // was applied, its registers are in their new state and nothing is written twice.
+        const unknown = isTransientServerError(error);
+        if (!(error instanceof TransactionCanceledException || unknown) || attempt + 1 >= MAX_TRANSACTION_ATTEMPTS)
+          throw error;
+        const moved =
+          unknown || cancellationCodes(error as TransactionCanceledException).includes('ConditionalCheckFailed');
         await backoff(attempt, moved ? 20 : 50, moved ? 1_000 : 5_000);
         if (moved)
           current = await this.readRegisters(

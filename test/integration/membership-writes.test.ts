@@ -111,4 +111,53 @@ describe('membership transactions', () => {
       expect((await store.getCohort(cohort))?.memberCount).toBe(1_000);
     }
   }, 120_000);
+
+  it('count a transaction once when DynamoDB answers a server error after applying it (or before)', async () => {
+    // Prepare: the first two transactions answer InternalServerError (HTTP 500, as DynamoDB
+    // Local does when a lock wait times out under load): the first after DynamoDB applied it,
+    // the second without sending it. Either way the caller cannot tell whether it was written.
+    const client = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
+    let transactions = 0;
+    const serverError = () =>
+      Object.assign(new Error('This action timed out because it too long waiting for a lock.'), {
+        name: 'InternalServerError',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 500 },
+      });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        transactions += 1;
+        if (transactions === 1) {
+          await next(args);
+          throw serverError();
+        }
+        if (transactions === 2) throw serverError();
+        return next(args);
+      },
+      { step: 'initialize', name: 'serverErrors' },
+    );
+    const store = new DynamoMembershipStore(DynamoDBDocumentClient.from(client), stack.tables.cohorts);
+    const cohort = { workspaceId: `errors-${randomBytes(4).toString('hex')}`, partner: 'heap', cohortId: 'c' };
+    const brazeIds = Array.from({ length: 300 }, () => randomBytes(12).toString('hex'));
+
+    // Act
+    const outcome = await store.applyMemberships(
+      cohort,
+      brazeIds.map((brazeId) => ({ brazeId, member: true, orderKey: '0001' })),
+      new Date(),
+    );
+
+    // Assess: every user added once, the count exact (the applied transaction not counted twice).
+    expect(transactions).toBeGreaterThan(4);
+    expect(outcome.added + outcome.alreadyInState).toBe(300);
+    expect((await store.getCohort(cohort))?.memberCount).toBe(300);
+    const members: string[] = [];
+    for await (const member of store.cohortMembers(cohort)) members.push(member);
+    expect(members).toEqual([...brazeIds].sort());
+  });
 });

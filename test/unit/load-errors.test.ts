@@ -24,6 +24,8 @@ describe('isLoadError', () => {
     expect(isLoadError(cancelled('ThrottlingError', 'None'))).toBe(true);
     expect(isLoadError(new OutOfTimeError('late'))).toBe(true);
     expect(isLoadError(new LoadError('keys still unprocessed'))).toBe(true);
+    // Server errors DynamoDB documents as retryable (and DynamoDB Local's lock-wait timeout).
+    expect(isLoadError(Object.assign(new Error('lock'), { name: 'InternalServerError' }))).toBe(true);
   });
 
   it('does not take a failed condition, a validation error or a plain error for load', () => {
