@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --scenario big-cohort [--users 100000 --limits-scale 20 --lambdas 2 --senders 8 --writers 16
- *   --physical-partitions 16 --new-table]`
+ *   --physical-partitions 16 --new-table --fixed-transactions 40]`
  *
  * One cohort of N existing users synced from scratch: N/1,000 partner requests of 1,000
  * distinct identifiers each, over HTTP → SQS → sync → DynamoDB Local, with the sync's
@@ -63,6 +63,8 @@ const { values } = parseArgs({
     'physical-partitions': { type: 'string' },
     // Model a new table that is not pre-warmed (4,000 WRU / 12,000 RRU a second) instead of the quota.
     'new-table': { type: 'boolean', default: false },
+    // Transactions in flight fixed at N instead of adapted (the A/B of docs/performance.md).
+    'fixed-transactions': { type: 'string' },
   },
 });
 const USERS = Number(values.users);
@@ -95,9 +97,11 @@ const RECORDS_PER_BATCH = 10;
 log(
   `big cohort: ${USERS.toLocaleString('en-US')} users, ${REQUESTS} requests × ${IDS_PER_REQUEST}; limits/${SCALE}; ${LAMBDAS} concurrent syncs; ${PLACEMENT.physicalPartitions ? `keys on ${PLACEMENT.physicalPartitions} physical partitions` : 'each key its own partition'}; ${PLACEMENT.tableUnits ? 'a new table (4,000 WRU/s)' : 'table at its quota'}`,
 );
-const { stack, syncClient, syncBatchMs } = await startBenchStack({
+const FIXED = values['fixed-transactions'] ? Number(values['fixed-transactions']) : undefined;
+const { stack, syncClient, syncBatchMs, eventsBatchMs } = await startBenchStack({
   prefix: `big${Date.now().toString(36)}`,
   lambdas: LAMBDAS,
+  ...(FIXED ? { syncTransactionLoad: { initial: FIXED, min: FIXED, max: FIXED } } : {}),
 });
 
 try {
@@ -258,6 +262,9 @@ try {
     ingestReadUnits: INGEST_UNITS_PER_REQUEST.read,
     ingestWriteUnits: INGEST_UNITS_PER_REQUEST.write,
     snsRequestsPer1000: (sns.billedRequests * 1000) / USERS,
+    eventsInvocationsPer1000: (eventsBatchMs.length * 1000) / USERS,
+    eventsMsPer1000: (eventsBatchMs.reduce((sum, value) => sum + value, 0) * 1000) / USERS,
+    eventsMemoryGb: 0.5,
   });
 
   // The forecast: what this run's rate under limits/SCALE comes to at AWS's scale, as a share
@@ -293,6 +300,7 @@ try {
       senders: SENDERS,
       writers: WRITERS,
       placement: PLACEMENT,
+      fixedTransactions: FIXED ?? null,
     },
     local: {
       changesPerSecond: localRate,
@@ -361,7 +369,7 @@ try {
     `limits model: ${stats.requests.toLocaleString('en-US')} requests; throttled ${stats.outcomes.throttled} ${JSON.stringify(stats.throttles)}; conflicts ${JSON.stringify(stats.conflicts)}; requests requeued by the sync ${requeued.count}; partner retries ${retriedRequests}`,
   );
   console.log(
-    `AWS cost per million changes: $${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,
+    `AWS cost per million changes: $${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync + cost.lambdaEvents).toFixed(3)} of which events $${cost.lambdaEvents.toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)}, logs $${cost.logs.toFixed(4)}, traces $${cost.traces.toFixed(4)})`,
   );
 
   await mkdir('bench/results', { recursive: true });

@@ -69,7 +69,7 @@ const INGEST_SAMPLES = Number(values['ingest-samples']);
 log(
   `stack: ${REQUESTS} requests × ${IDS_PER_REQUEST} identifiers = ${CHANGES} changes; ${USERS} users; ${LAMBDAS} concurrent syncs`,
 );
-const { stack, syncClient, syncBatchMs } = await startBenchStack({ prefix: 'bench', lambdas: LAMBDAS });
+const { stack, syncClient, syncBatchMs, eventsBatchMs } = await startBenchStack({ prefix: 'bench', lambdas: LAMBDAS });
 const metering = meterDynamoDb(syncClient);
 
 try {
@@ -257,6 +257,9 @@ try {
     ingestReadUnits: INGEST_UNITS_PER_REQUEST.read,
     ingestWriteUnits: INGEST_UNITS_PER_REQUEST.write,
     snsRequestsPer1000: (sns.billedRequests * 1000) / CHANGES,
+    eventsInvocationsPer1000: (eventsBatchMs.length * 1000) / CHANGES,
+    eventsMsPer1000: (eventsBatchMs.reduce((sum, value) => sum + value, 0) * 1000) / CHANGES,
+    eventsMemoryGb: 0.5,
   });
 
   // --- report ----------------------------------------------------------------------------------------
@@ -353,7 +356,7 @@ try {
     ],
     [
       'AWS cost per million changes',
-      `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync).toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)})`,
+      `$${cost.total.toFixed(3)} (DynamoDB $${cost.dynamodb.toFixed(3)}, SNS $${cost.sns.toFixed(3)}, Lambda $${(cost.lambdaIngest + cost.lambdaSync + cost.lambdaEvents).toFixed(3)} of which events $${cost.lambdaEvents.toFixed(3)}, SQS $${cost.sqs.toFixed(4)}, API GW $${cost.apiGateway.toFixed(4)}, logs $${cost.logs.toFixed(4)}, traces $${cost.traces.toFixed(4)})`,
     ],
   ];
   const widest = Math.max(...table.map(([label]) => label!.length));

@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import type { AdaptiveLimitOptions } from '../../lib/concurrency.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel, type Placement } from '../../lib/local/aws-limits.js';
 export const now = () => performance.now();
 
@@ -75,11 +76,16 @@ export const countPublishes = (sns: { middlewareStack: { add: (middleware: never
  * invocations with its own DynamoDB client (returned, for metering and the limits model),
  * AWS's 180 s visibility timeout (no spurious redelivery while the pipeline is saturated),
  * no rate limit, and no queue subscribed to the events (they are published and counted,
- * but nothing holds hundreds of thousands of them). Sync batch times are collected.
+ * but nothing holds hundreds of thousands of them). Sync and events batch times are collected.
  */
-export const startBenchStack = async (options: { prefix: string; lambdas: number }) => {
+export const startBenchStack = async (options: {
+  prefix: string;
+  lambdas: number;
+  syncTransactionLoad?: AdaptiveLimitOptions;
+}) => {
   let syncClient: DynamoDBClient | undefined;
   const syncBatchMs: number[] = [];
+  const eventsBatchMs: number[] = [];
   const stack = await startLocalStack({
     prefix: options.prefix,
     poll: true,
@@ -88,6 +94,7 @@ export const startBenchStack = async (options: { prefix: string; lambdas: number
     requestsPerHour: 1e9,
     watchEvents: false,
     exportsFolder: 'bench/.exports',
+    ...(options.syncTransactionLoad ? { syncTransactionLoad: options.syncTransactionLoad } : {}),
     configureSyncDynamoDb: (client) => {
       syncClient = client;
     },
@@ -99,8 +106,16 @@ export const startBenchStack = async (options: { prefix: string; lambdas: number
         syncBatchMs.push(now() - started);
       }
     },
+    wrapEventsHandler: (handler) => async (event, context) => {
+      const started = now();
+      try {
+        return await handler(event, context);
+      } finally {
+        eventsBatchMs.push(now() - started);
+      }
+    },
   });
-  return { stack, syncClient: syncClient!, syncBatchMs };
+  return { stack, syncClient: syncClient!, syncBatchMs, eventsBatchMs };
 };
 
 /**

@@ -22,7 +22,26 @@ export const PRICES = {
    * Deliveries to SQS and Lambda subscribers are free.
    */
   snsRequest: 0.5 / 1e6,
+  /** CloudWatch Logs, standard class: per GB ingested (Lambda's logs; storage at $0.03/GB-month is left out). */
+  logsIngestedGb: 0.5,
+  /** X-Ray, per trace recorded (Lambda active tracing, serverless.yml `tracing.lambda`). */
+  xrayTrace: 5.0 / 1e6,
 } as const;
+
+/**
+ * Bytes a function logs, measured from Powertools' own output (a sample of each line with a
+ * Lambda context, in the shape the functions log at INFO, serverless.yml's level): the ingest
+ * function's "cohort changes accepted" 431 B, the sync's "cohort changes synced" 704 B per
+ * record, a metrics (EMF) blob 564 B per invocation; Lambda's START, END and REPORT lines
+ * ≈ 400 B per invocation.
+ */
+export const LOG_BYTES = { ingestLine: 431, syncLine: 704, metricsBlob: 564, platformLines: 400 } as const;
+/**
+ * X-Ray's default sampling rule: the first request each second and 5% of the rest. The
+ * reservoir's 1 a second is left out of a cost per change (it depends on how long the sync
+ * runs: a 5-minute first sync adds ≤ 300 traces, $0.0015), so this is the 5%.
+ */
+export const TRACED_SHARE = 0.05;
 
 /**
  * DynamoDB units per ingest request: credentials come from a per-instance cache (a warm
@@ -48,6 +67,10 @@ export interface CostInputs {
   ingestWriteUnits: number;
   /** Billed SNS publish requests (64 KB chunks of PublishBatch calls) per 1,000 changes. */
   snsRequestsPer1000: number;
+  /** The events function (on the table's stream): invocations and their milliseconds per 1,000 changes, measured. */
+  eventsInvocationsPer1000: number;
+  eventsMsPer1000: number;
+  eventsMemoryGb: number;
 }
 
 /** Dollars per million changes, by service; formula in docs/performance.md. */
@@ -68,6 +91,18 @@ export const costPerMillionChanges = (inputs: CostInputs) => {
       (inputs.syncWriteUnitsPer1000 * PRICES.dynamoWriteUnit + inputs.syncReadUnitsPer1000 * PRICES.dynamoReadUnit) +
     requests * (inputs.ingestWriteUnits * PRICES.dynamoWriteUnit + inputs.ingestReadUnits * PRICES.dynamoReadUnit);
   const sns = (1e6 / 1000) * inputs.snsRequestsPer1000 * PRICES.snsRequest;
-  const total = apiGateway + lambdaIngest + lambdaSync + sqs + dynamodb + sns;
-  return { apiGateway, lambdaIngest, lambdaSync, sqs, dynamodb, sns, total };
+  const eventsInvocations = (1e6 / 1000) * inputs.eventsInvocationsPer1000;
+  const lambdaEvents =
+    eventsInvocations * PRICES.lambdaRequest +
+    ((1e6 / 1000) * inputs.eventsMsPer1000 * inputs.eventsMemoryGb * PRICES.lambdaGbSecond) / 1000;
+  // The stream's GetRecords calls by Lambda's event source mapping are free (DynamoDB pricing, "DynamoDB Streams").
+  const allInvocations = requests + invocations + eventsInvocations;
+  const logBytes =
+    requests * (LOG_BYTES.ingestLine + LOG_BYTES.syncLine) +
+    allInvocations * LOG_BYTES.platformLines +
+    allInvocations * LOG_BYTES.metricsBlob;
+  const logs = (logBytes / 1e9) * PRICES.logsIngestedGb;
+  const traces = allInvocations * TRACED_SHARE * PRICES.xrayTrace;
+  const total = apiGateway + lambdaIngest + lambdaSync + lambdaEvents + sqs + dynamodb + sns + logs + traces;
+  return { apiGateway, lambdaIngest, lambdaSync, lambdaEvents, sqs, dynamodb, sns, logs, traces, total };
 };

@@ -14,7 +14,8 @@ import { createIngestHandler } from '../../functions/ingest/app.js';
 import { createSyncHandler } from '../../functions/sync/app.js';
 import { createEventsHandler } from '../../functions/events/app.js';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { startStreamPoller } from './stream-poller.js';
+import { startStreamPoller, type StreamHandler } from './stream-poller.js';
+import { AdaptiveLimit, type AdaptiveLimitOptions } from '../concurrency.js';
 import { settled } from './settle.js';
 import { loadDemoState, saveDemoState } from './demo-state.js';
 import { createExportHandler } from '../../functions/export/app.js';
@@ -31,7 +32,7 @@ import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receive
 import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { join, resolve } from 'node:path';
 import type { Tables } from '../config.js';
-import { DynamoMembershipStore } from '../dynamodb/membership-store.js';
+import { DynamoMembershipStore, TRANSACTION_LOAD } from '../dynamodb/membership-store.js';
 import { DynamoUserStore } from '../dynamodb/user-store.js';
 import { DynamoWorkspaceStore, type CreatedWorkspace } from '../dynamodb/workspace-store.js';
 import { DynamoSegmentStore } from '../dynamodb/segment-store.js';
@@ -114,8 +115,12 @@ export interface LocalStackOptions {
   eventsRetryDelayMs?: number;
   /** Gives the sync a DynamoDB client of its own, configured here (e.g. fault-injecting middleware). */
   configureSyncDynamoDb?: (client: DynamoDBClient) => void;
+  /** The sync's limit on transactions in flight (default TRANSACTION_LOAD; with `configureSyncDynamoDb` only). */
+  syncTransactionLoad?: AdaptiveLimitOptions;
   /** Wraps the sync handler as the poller invokes it (e.g. a function that dies mid-batch). */
   wrapSyncHandler?: (handler: SqsHandler) => SqsHandler;
+  /** Wraps the events function as the stream poller invokes it (the benchmark times it). */
+  wrapEventsHandler?: (handler: StreamHandler) => StreamHandler;
   onBatch?: PollerOptions['onBatch'];
   /** How long the HTTP API waits for a client's headers and for its whole request (defaults: lib/local/gateway.ts). */
   gatewayTimeouts?: { headersMs?: number; requestMs?: number };
@@ -310,7 +315,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         marshallOptions: { removeUndefinedValues: true },
       });
       syncUsers = new DynamoUserStore(syncDocuments, tables.users);
-      syncMemberships = new DynamoMembershipStore(syncDocuments, tables.cohorts);
+      syncMemberships = new DynamoMembershipStore(
+        syncDocuments,
+        tables.cohorts,
+        new AdaptiveLimit(options.syncTransactionLoad ?? TRANSACTION_LOAD),
+      );
     }
 
     const segmentSources = { memberships, users };
@@ -475,7 +484,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         : startStreamPoller({
             client: streams,
             streamArn: Table!.LatestStreamArn!,
-            handler: handlers.events,
+            handler: options.wrapEventsHandler ? options.wrapEventsHandler(handlers.events) : handlers.events,
             functionName: 'events',
             timeoutMs: functionTimeoutMs('events'),
             retryDelayMs: options.eventsRetryDelayMs,

@@ -17,10 +17,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { lambdaContext } from './lambda-context.js';
 import type { Poller } from './sqs-poller.js';
 
+/** A function on a DynamoDB stream, as Lambda's event source mapping invokes it. */
+export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<unknown>;
+
 export interface StreamPollerOptions {
   client: DynamoDBStreamsClient;
   streamArn: string;
-  handler: (event: DynamoDBStreamEvent, context: Context) => Promise<unknown>;
+  handler: StreamHandler;
   functionName: string;
   timeoutMs: number;
   /** Lambda's BatchSize for streams (default 100). */
