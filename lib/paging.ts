@@ -53,3 +53,44 @@ export const parsePageRequest = (
   if (after === undefined) throw new ValidationError('`cursor` is not a cursor this API returned');
   return { limit, after };
 };
+
+/** A search's text, at most (characters). */
+export const SEARCH_MAX_CHARACTERS = 200;
+
+export interface ListRequest extends PageRequest {
+  /** Case-insensitive: in the name, or at the start of the id. */
+  search?: string;
+  /** Id order, ascending (default) or descending. */
+  order: 'asc' | 'desc';
+}
+
+/**
+ * A list's page, search and order: `?limit=&cursor=&q=&order=asc|desc`. An empty or blank `q`
+ * is no search. A search reads at most the page's usual bound of items (a few DynamoDB pages),
+ * keeping those that match, so a page of a search may be short or empty with a `next_cursor`:
+ * only a null cursor is the end.
+ */
+export const parseListRequest = (
+  query: { limit?: string; cursor?: string; q?: string; order?: string },
+  bounds: { defaultLimit: number; maxLimit: number },
+): ListRequest => {
+  const page = parsePageRequest(query, bounds);
+  const search = query.q?.trim();
+  if (search !== undefined && [...search].length > SEARCH_MAX_CHARACTERS)
+    throw new ValidationError(`\`q\` must be at most ${SEARCH_MAX_CHARACTERS} characters`);
+  if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc')
+    throw new ValidationError('`order` must be `asc` or `desc`');
+  return { ...page, ...(search ? { search } : {}), order: query.order === 'desc' ? 'desc' : 'asc' };
+};
+
+/** Text as a search compares it: Unicode-normalised (NFKC) and lower-cased. */
+const folded = (text: string) => text.normalize('NFKC').toLowerCase();
+
+/** Whether a list item matches a search: the text in its name, or its id starting with it. */
+export const searchMatcher = (search: string | undefined) => {
+  if (search === undefined) return undefined;
+  const wanted = folded(search);
+  return (fields: { name?: unknown; id?: unknown }): boolean =>
+    (typeof fields.name === 'string' && folded(fields.name).includes(wanted)) ||
+    (typeof fields.id === 'string' && folded(fields.id).startsWith(wanted));
+};

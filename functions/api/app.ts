@@ -6,7 +6,7 @@
  *   partners and data import key (the console's pages)
  * and, without a key, the console itself: GET / and GET /assets/{file}.
  */
-import { cutToBytes, LIST_PAGE, parsePageRequest } from '../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, parseListRequest } from '../../lib/paging.js';
 import { encodeCursor } from '../../lib/segments/evaluate.js';
 import type { Context } from 'aws-lambda';
 import type { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
@@ -30,6 +30,7 @@ import { authenticateRestKey } from '../../lib/workspaces/auth.js';
 import type { BlobStore, ExportQueue, ExportStore, Segment, SegmentStore } from '../../lib/segments/ports.js';
 import { exportView, readExport, runExportChunk, startExport } from '../../lib/segments/export.js';
 import { PayloadTooLargeError, ValidationError } from '../../lib/errors.js';
+import { isKnownPartner, KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import { replayDeadLetters } from '../../lib/currents/replay.js';
 import { connectorView, deadLetterView } from '../../lib/currents/views.js';
 import { isAssetName, type StaticSite, staticResponse } from '../../lib/http/static-site.js';
@@ -227,7 +228,14 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     method: 'GET',
     path: '/cohorts',
     handle: async ({ cohorts }, workspaceId, request) => {
-      const page = await cohorts.listCohorts(workspaceId, parsePageRequest(request.queryStringParameters, LIST_PAGE));
+      const query = request.queryStringParameters;
+      const partner = query.partner;
+      if (partner !== undefined && !isKnownPartner(partner))
+        throw new ValidationError(`\`partner\` must be one of: ${KNOWN_PARTNERS.join(', ')}`);
+      const page = await cohorts.listCohorts(workspaceId, {
+        ...parseListRequest(query, LIST_PAGE),
+        ...(partner === undefined ? {} : { partner }),
+      });
       const cut = cutToBytes(page.cohorts.map(cohortView), page.next, (view) => `${view.partner}#${view.cohort_id}`);
       return json(200, {
         cohorts: cut.items,
@@ -277,7 +285,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     method: 'GET',
     path: '/segments',
     handle: async ({ segments }, workspaceId, request) => {
-      const page = await segments.listPage(workspaceId, parsePageRequest(request.queryStringParameters, LIST_PAGE));
+      const page = await segments.listPage(workspaceId, parseListRequest(request.queryStringParameters, LIST_PAGE));
       const cut = cutToBytes(
         page.segments.map((segment) => segmentView(segment)),
         page.next,

@@ -100,14 +100,15 @@ export interface CampaignStore {
   create(campaign: Campaign): Promise<void>;
   get(workspaceId: string, campaignId: string): Promise<Campaign | undefined>;
   /**
-   * One page of a workspace's campaigns or Canvases in id order, after `after`, optionally only
-   * those targeting a segment: at most `limit`, from a bounded number of reads (so it may be
-   * short); `next` is where the next page starts, absent at the end.
+   * One page of a workspace's campaigns or Canvases in id order (or reverse), after `after`,
+   * optionally only those targeting a segment and those matching a search (name, or id prefix):
+   * at most `limit`, from a bounded number of reads (so it may be short); `next` is where the
+   * next page starts, absent at the end.
    */
   listPage(
     workspaceId: string,
     kind: CampaignKind,
-    page: { limit: number; after?: string; segmentId?: string },
+    page: { limit: number; after?: string; segmentId?: string; search?: string; order?: 'asc' | 'desc' },
   ): Promise<{ campaigns: Campaign[]; next?: string }>;
   /**
    * Writes the whole campaign if its status is one of `from` and its revision the one read;

@@ -29,7 +29,7 @@ import { instantKey, scheduleProblem } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 import { profileOf, renderRequest, templateVariables } from './sender.js';
 import { TemplateError } from './template.js';
-import { cutToBytes, LIST_PAGE, parsePageRequest } from '../paging.js';
+import { cutToBytes, LIST_PAGE, parseListRequest } from '../paging.js';
 import { encodeCursor } from '../segments/evaluate.js';
 import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 
@@ -297,15 +297,15 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
   };
 
   /**
-   * One page of campaigns or Canvases (`?limit=&cursor=&segment_id=`): summaries in id order,
+   * One page of campaigns or Canvases (`?limit=&cursor=&segment_id=&q=&order=`): summaries in id order,
    * bounded reads per request, `next_cursor` null at the end (a short page is not the end).
    */
   const list = async (
     workspaceId: string,
     kind: CampaignKind,
-    query: { limit?: string; cursor?: string; segment_id?: string },
+    query: { limit?: string; cursor?: string; segment_id?: string; q?: string; order?: string },
   ) => {
-    const page = parsePageRequest(query, LIST_PAGE);
+    const page = parseListRequest(query, LIST_PAGE);
     const segmentId = query.segment_id;
     if (segmentId !== undefined && (segmentId === '' || Buffer.byteLength(segmentId) > SORT_KEY_MAX_BYTES))
       throw new ValidationError(`\`segment_id\` must be 1 to ${SORT_KEY_MAX_BYTES} bytes`);

@@ -90,23 +90,48 @@ export async function* queryItems(
 }
 
 /**
- * One page of a partition in sort-key order, after `after`: at most `limit` items from at
+ * Items a searching query reads at most (DynamoDB's 1 MB page may stop it sooner): a list
+ * request of 5 queries reads at most 5,000 items, e.g. 10,000 cohorts in two or three requests.
+ */
+export const SEARCH_READ_ITEMS = 1_000;
+
+/**
+ * One page of a partition in sort-key order (or reverse, with ScanIndexForward false), after `after`: at most `limit` items from at
  * most `queries` queries of 1 MB each (a filter may leave a page short); `next` is the sort
  * key to continue after, absent at the end.
  */
 export const queryPage = async (
   client: DynamoDBDocumentClient,
   input: Omit<QueryCommandInput, 'ExclusiveStartKey' | 'Limit'> & { pk: string },
-  page: { limit: number; after?: string; queries?: number },
+  page: {
+    limit: number;
+    after?: string;
+    queries?: number;
+    /** Keep only the items this accepts (a search): each query then reads up to SEARCH_READ_ITEMS. */
+    keep?: (item: Record<string, unknown>) => boolean;
+  },
 ): Promise<{ items: Record<string, unknown>[]; next?: string }> => {
   const { pk, ...query } = input;
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined = page.after === undefined ? undefined : { pk, sk: page.after };
   for (let queries = 0; queries < (page.queries ?? 5) && items.length < page.limit; queries += 1) {
     const { Items, LastEvaluatedKey } = await client.send(
-      new QueryCommand({ ...query, ...(start ? { ExclusiveStartKey: start } : {}), Limit: page.limit - items.length }),
+      new QueryCommand({
+        ...query,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+        Limit: page.keep ? SEARCH_READ_ITEMS : page.limit - items.length,
+      }),
     );
-    items.push(...(Items ?? []));
+    const read = Items ?? [];
+    for (const [position, item] of read.entries()) {
+      if (page.keep && !page.keep(item)) continue;
+      items.push(item);
+      // Full inside a DynamoDB page: the next page starts after this item.
+      if (items.length === page.limit) {
+        const more = position < read.length - 1 || LastEvaluatedKey !== undefined;
+        return { items, ...(more ? { next: String(item.sk) } : {}) };
+      }
+    }
     start = LastEvaluatedKey;
     if (!start) break;
   }

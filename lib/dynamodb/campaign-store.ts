@@ -17,7 +17,8 @@ import {
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
-import { backoff, batchGetAll, chunk, queryAll, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { backoff, batchGetAll, chunk, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { searchMatcher } from '../paging.js';
 import { isLoadError, LoadError } from '../errors.js';
 import { memberSortKey, registerKey } from './membership-store.js';
 import { registerShardOf } from './shards.js';
@@ -237,32 +238,33 @@ export class DynamoCampaignStore implements CampaignStore {
   async listPage(
     workspaceId: string,
     kind: CampaignKind,
-    page: { limit: number; after?: string; segmentId?: string },
+    page: { limit: number; after?: string; segmentId?: string; search?: string; order?: 'asc' | 'desc' },
   ): Promise<{ campaigns: Campaign[]; next?: string }> {
-    const campaigns: Campaign[] = [];
     const pk = campaignsKey(workspaceId);
-    let start: Record<string, unknown> | undefined = page.after === undefined ? undefined : { pk, sk: page.after };
+    const matches = searchMatcher(page.search);
     // Each query reads at most 1 MB (DynamoDB's page); a few of them bound a request's work.
-    for (let queries = 0; queries < LIST_QUERIES && campaigns.length < page.limit; queries += 1) {
-      const { Items, LastEvaluatedKey } = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          FilterExpression: `kind = :kind${page.segmentId === undefined ? '' : ' AND contains(segmentIds, :segment)'}`,
-          ExpressionAttributeValues: {
-            ':pk': pk,
-            ':kind': kind,
-            ...(page.segmentId === undefined ? {} : { ':segment': page.segmentId }),
-          },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-          Limit: page.limit - campaigns.length,
-        }),
-      );
-      campaigns.push(...(Items ?? []).map(toCampaign));
-      start = LastEvaluatedKey;
-      if (!start) break;
-    }
-    return { campaigns, ...(start ? { next: String(start.sk) } : {}) };
+    const found = await queryPage(
+      this.client,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: `kind = :kind${page.segmentId === undefined ? '' : ' AND contains(segmentIds, :segment)'}`,
+        ExpressionAttributeValues: {
+          ':pk': pk,
+          ':kind': kind,
+          ...(page.segmentId === undefined ? {} : { ':segment': page.segmentId }),
+        },
+        ScanIndexForward: page.order !== 'desc',
+        pk,
+      },
+      {
+        limit: page.limit,
+        queries: LIST_QUERIES,
+        ...(page.after === undefined ? {} : { after: page.after }),
+        ...(matches ? { keep: (item) => matches({ name: item.name, id: item.sk }) } : {}),
+      },
+    );
+    return { campaigns: found.items.map(toCampaign), ...(found.next !== undefined ? { next: found.next } : {}) };
   }
 
   /**

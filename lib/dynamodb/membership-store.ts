@@ -47,6 +47,7 @@ import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } 
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
 import { isThrottle, isTransientServerError } from '../errors.js';
+import { searchMatcher } from '../paging.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
@@ -369,15 +370,34 @@ export class DynamoMembershipStore implements MembershipStore {
   }
 
   /** One page of a workspace's cohorts in `partner#cohort_id` order, with their counts (bounded reads: it may be short). */
+  /**
+   * One page of the workspace's cohorts in (partner, id) order, or reverse: optionally one
+   * partner's (a key range), optionally those matching a search (name or id, read and kept
+   * here: DynamoDB cannot compare case-insensitively). Counts are read for the page only.
+   */
   async listCohorts(
     workspaceId: string,
-    page: { limit: number; after?: string },
+    page: { limit: number; after?: string; search?: string; order?: 'asc' | 'desc'; partner?: string },
   ): Promise<{ cohorts: Cohort[]; next?: string }> {
     const pk = cohortListKey(workspaceId);
+    const matches = searchMatcher(page.search);
     const found = await queryPage(
       this.client,
-      { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, pk },
-      page,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: page.partner === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :partner)',
+        ExpressionAttributeValues: {
+          ':pk': pk,
+          ...(page.partner === undefined ? {} : { ':partner': `${page.partner}#` }),
+        },
+        ScanIndexForward: page.order !== 'desc',
+        pk,
+      },
+      {
+        limit: page.limit,
+        ...(page.after === undefined ? {} : { after: page.after }),
+        ...(matches ? { keep: (item) => matches({ name: item.name, id: item.cohortId }) } : {}),
+      },
     );
     return {
       cohorts: await this.withCounts(workspaceId, found.items),

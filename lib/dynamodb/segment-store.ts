@@ -14,6 +14,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { queryPage } from './batch.js';
+import { searchMatcher } from '../paging.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import { sameFilter, type Filter } from '../segments/filter.js';
@@ -85,13 +86,24 @@ export class DynamoSegmentStore implements SegmentStore {
 
   async listPage(
     workspaceId: string,
-    page: { limit: number; after?: string },
+    page: { limit: number; after?: string; search?: string; order?: 'asc' | 'desc' },
   ): Promise<{ segments: Segment[]; next?: string }> {
     const pk = listKey(workspaceId);
+    const matches = searchMatcher(page.search);
     const found = await queryPage(
       this.client,
-      { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, pk },
-      page,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ScanIndexForward: page.order !== 'desc',
+        pk,
+      },
+      {
+        limit: page.limit,
+        ...(page.after === undefined ? {} : { after: page.after }),
+        ...(matches ? { keep: (item) => matches({ name: item.name, id: item.sk }) } : {}),
+      },
     );
     return { segments: found.items.map(toSegment), ...(found.next !== undefined ? { next: found.next } : {}) };
   }

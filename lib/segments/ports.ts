@@ -51,10 +51,13 @@ export interface Segment {
 export interface SegmentStore {
   create(workspaceId: string, input: { name: string; filter: Filter }, now: Date, sizeJob?: SizeJob): Promise<Segment>;
   get(workspaceId: string, segmentId: string): Promise<Segment | undefined>;
-  /** One page in id order after `after` (bounded reads: it may be short); `next` absent at the end. */
+  /**
+   * One page in id order (or reverse) after `after`, optionally only those matching a search
+   * (name, or id prefix; bounded reads: it may be short); `next` absent at the end.
+   */
   listPage(
     workspaceId: string,
-    page: { limit: number; after?: string },
+    page: { limit: number; after?: string; search?: string; order?: 'asc' | 'desc' },
   ): Promise<{ segments: Segment[]; next?: string }>;
   /** undefined: no such segment. `filterChanged`: the new definition selects differently (a new size job applies). */
   update(

@@ -82,6 +82,47 @@ describe('/campaigns', () => {
     expect(onOther.body.next_cursor).toBeNull();
   });
 
+  it('searches campaigns and Canvases by name (any case) or id prefix, in either order, on the server', async () => {
+    // Prepare: three campaigns, two of them "Winter …" in different cases, and a Canvas of the same name.
+    const created: Record<string, string> = {};
+    for (const name of ['Winter sale', 'late WINTER reminder', 'Summer sale']) {
+      const answer = await api('/campaigns', {
+        body: {
+          name,
+          segment_ids: [segmentId],
+          message: { url: hook('/search') },
+          delivery: { type: 'action_based' },
+        },
+      });
+      created[name] = answer.body.campaign.campaign_id as string;
+    }
+    const canvas = await api('/canvases', {
+      body: {
+        name: 'Winter journey',
+        segment_ids: [segmentId],
+        steps: [{ name: 'one', delay_seconds: 0, message: { url: hook('/search') } }],
+      },
+    });
+    expect(canvas.status).toBe(201);
+    const names = (answer: { body: { campaigns?: { name: string }[]; canvases?: { name: string }[] } }) =>
+      (answer.body.campaigns ?? answer.body.canvases ?? []).map((item) => item.name);
+
+    // Act
+    const winter = await api('/campaigns?q=winter');
+    const winterDesc = await api('/campaigns?q=winter&order=desc');
+    const byId = await api(`/campaigns?q=${encodeURIComponent(created['Summer sale']!.slice(0, 12))}`);
+    const canvases = await api('/canvases?q=WINTER');
+
+    // Assess: the campaigns' search does not see the Canvas, nor the Canvases' the campaigns.
+    expect(names(winter).sort()).toEqual(['Winter sale', 'late WINTER reminder']);
+    expect(winter.body.next_cursor).toBeNull();
+    expect(names(winterDesc)).toEqual([...names(winter)].reverse());
+    expect(names(byId)).toContain('Summer sale');
+    expect(names(canvases)).toEqual(['Winter journey']);
+    for (const query of ['order=sideways', `q=${'x'.repeat(201)}`])
+      expect((await api(`/campaigns?${query}`)).status, query).toBe(400);
+  });
+
   it('refuses a limit or cursor it cannot use (400), never reading a whole workspace', async () => {
     // A parameter sent twice arrives joined by a comma, as API Gateway's payload 2.0 gives it: "20,10" is no limit.
     for (const query of [

@@ -1,7 +1,7 @@
 /** List pages bounded in bytes as well as in count (lib/paging.ts, `cutToBytes`), on campaign summaries. */
 import { describe, expect, it } from 'vitest';
 import { type Campaign, campaignSummaryView } from '../../lib/campaigns/model.js';
-import { cutToBytes } from '../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, parseListRequest, searchMatcher } from '../../lib/paging.js';
 
 const campaign = (id: string, name: string): Campaign => ({
   workspaceId: 'w',
@@ -37,5 +37,31 @@ describe('a list page in bytes', () => {
     const light = views(['a', 'b'], 'n');
     expect(cutToBytes(light, undefined, idOf)).toEqual({ items: light, next: undefined });
     expect(cutToBytes(light, 'b', idOf, { maxBytes: 10 }).items.map(idOf)).toEqual(['a']);
+  });
+});
+
+describe('parseListRequest and searchMatcher', () => {
+  it('reads a search and an order, ignoring a blank search', () => {
+    expect(parseListRequest({ q: '  Funnel ', order: 'desc' }, LIST_PAGE)).toEqual({
+      limit: 100,
+      search: 'Funnel',
+      order: 'desc',
+    });
+    expect(parseListRequest({ q: '   ' }, LIST_PAGE)).toEqual({ limit: 100, order: 'asc' });
+    expect(() => parseListRequest({ q: 'x'.repeat(201) }, LIST_PAGE)).toThrow(/`q`/);
+    expect(() => parseListRequest({ order: 'DESC' }, LIST_PAGE)).toThrow(/`order`/);
+    // 200 characters, not bytes: a search of emoji is not cut short.
+    expect(parseListRequest({ q: '😀'.repeat(200) }, LIST_PAGE).search).toHaveLength(400);
+  });
+
+  it('matches a name containing the text in any case or compatibility form, or an id starting with it', () => {
+    const matches = searchMatcher('ﬁnal ABAN')!;
+    expect(matches({ name: 'The Final abandoners', id: 'x' })).toBe(true);
+    expect(matches({ name: 'abandoners', id: 'x' })).toBe(false);
+    const byId = searchMatcher('C29')!;
+    expect(byId({ name: 'other', id: 'c2999' })).toBe(true);
+    expect(byId({ name: 'other', id: 'xc29' })).toBe(false);
+    expect(byId({ name: undefined, id: undefined })).toBe(false);
+    expect(searchMatcher(undefined)).toBeUndefined();
   });
 });

@@ -1,0 +1,138 @@
+/**
+ * Server-side search and order of the workspace's lists (lib/paging.ts, queryPage in
+ * lib/dynamodb/batch.ts), on a workspace with thousands of cohorts: a search follows its
+ * cursor to every match, each once, in key order, each request reading a bounded number of
+ * items (5 queries); `order=desc` reverses the key order; `partner` narrows to one key range.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalStack } from '../../lib/local/stack.js';
+import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
+import { startTestStack } from '../support/stack.js';
+import { restCall } from '../support/client.js';
+
+let stack: LocalStack;
+/** Queries of the workspace's cohort list while a request runs. */
+let cohortQueries = 0;
+
+const COHORTS = 6_000;
+/** Where the matching cohorts sit among the others (by id), and their names. */
+const MATCHING: Record<string, string> = {
+  c0005: 'Abandoned Funnel Ω',
+  c2999: 'abandoned cart',
+  c5998: 'Checkout ABANDONERS',
+};
+
+beforeAll(async () => {
+  stack = await startTestStack({ poll: false });
+  const workspaceId = stack.workspace.workspaceId;
+  const items = [
+    ...Array.from({ length: COHORTS }, (_, index) => {
+      const cohortId = `c${String(index).padStart(4, '0')}`;
+      return { partner: 'heap', cohortId, name: MATCHING[cohortId] ?? `Cohort number ${index}` };
+    }),
+    { partner: 'segment', cohortId: 's1', name: 'Abandon ship (another partner)' },
+  ].map(({ partner, cohortId, name }) => ({
+    pk: cohortListKey(workspaceId),
+    sk: `${partner}#${cohortId}`,
+    partner,
+    cohortId,
+    name,
+    firstSeenAt: '2026-12-07T00:00:00.000Z',
+  }));
+  for (let start = 0; start < items.length; start += 25 * 8) {
+    await Promise.all(
+      Array.from({ length: 8 }, (_, slice) => items.slice(start + slice * 25, start + (slice + 1) * 25))
+        .filter((batch) => batch.length > 0)
+        .map((batch) =>
+          stack.clients.documents.send(
+            new BatchWriteCommand({
+              RequestItems: { [stack.tables.cohorts]: batch.map((Item) => ({ PutRequest: { Item } })) },
+            }),
+          ),
+        ),
+    );
+  }
+  stack.clients.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
+      if (
+        context.commandName === 'QueryCommand' &&
+        input.ExpressionAttributeValues?.[':pk']?.S === cohortListKey(workspaceId)
+      )
+        cohortQueries += 1;
+      return next(args);
+    },
+    { step: 'serialize', priority: 'low', name: 'countCohortListQueries' },
+  );
+}, 120_000);
+afterAll(() => stack?.stop());
+
+/** Every page of a list, and the most queries one request made. */
+const allPages = async (query: string) => {
+  const keys: string[] = [];
+  let cursor: string | null = null;
+  let requests = 0;
+  let mostQueries = 0;
+  do {
+    cohortQueries = 0;
+    const answer = await restCall(
+      stack,
+      `/cohorts?${query}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    mostQueries = Math.max(mostQueries, cohortQueries);
+    keys.push(
+      ...answer.body.cohorts.map(
+        (cohort: { partner: string; cohort_id: string }) => `${cohort.partner}#${cohort.cohort_id}`,
+      ),
+    );
+    cursor = answer.body.next_cursor;
+    requests += 1;
+  } while (cursor !== null && requests < 100);
+  return { keys, cursor, requests, mostQueries };
+};
+
+describe('list search', () => {
+  it('finds every match among 6,000 cohorts, each once in key order, reading at most 5 queries a request', async () => {
+    // Act
+    const search = await allPages('q=abandon');
+
+    // Assess: the three heap cohorts and the other partner's; more than one request, as one
+    // request reads at most 5,000 items.
+    expect(search.cursor).toBeNull();
+    expect(search.keys).toEqual(['heap#c0005', 'heap#c2999', 'heap#c5998', 'segment#s1']);
+    expect(search.requests).toBeGreaterThan(1);
+    expect(search.mostQueries).toBeLessThanOrEqual(5);
+  });
+
+  it('narrows to one partner, matches an id prefix, and reverses the order', async () => {
+    // Act
+    const heapOnly = await allPages('q=ABANDON&partner=heap');
+    const idPrefix = await allPages('q=c299&partner=heap');
+    const newestFirst = await restCall(stack, '/cohorts?partner=heap&order=desc&limit=3');
+    const folded = await allPages(`q=${encodeURIComponent('FUNNEL ω')}`);
+
+    // Assess
+    expect(heapOnly.keys).toEqual(['heap#c0005', 'heap#c2999', 'heap#c5998']);
+    expect(idPrefix.keys).toEqual(Array.from({ length: 10 }, (_, index) => `heap#c299${index}`));
+    expect(newestFirst.body.cohorts.map((cohort: { cohort_id: string }) => cohort.cohort_id)).toEqual([
+      'c5999',
+      'c5998',
+      'c5997',
+    ]);
+    expect(folded.keys).toEqual(['heap#c0005']);
+  });
+
+  it('answers a search, an order or a partner it cannot use with a 400 that says which', async () => {
+    for (const [query, field] of [
+      [`q=${'x'.repeat(201)}`, '`q`'],
+      ['order=random', '`order`'],
+      ['partner=nobody', '`partner`'],
+    ] as const) {
+      const answer = await restCall(stack, `/cohorts?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(JSON.stringify(answer.body), query).toContain(field);
+    }
+  });
+});
