@@ -231,6 +231,27 @@ export interface TestSend {
 export const campaignId = (campaign: Campaign): string => campaign.campaign_id ?? campaign.canvas_id ?? '';
 
 /**
+ * One page of the workspace's cohorts, searched on the server (`q`: a name containing the
+ * text in any case, or an id starting with it), optionally one partner's, after `cursor`.
+ * A search's page may be short, even empty, before the end: only a null `next` is the end.
+ */
+export const cohortPage = async (options: {
+  search?: string;
+  partner?: string;
+  cursor?: string | null;
+  limit?: number;
+}): Promise<{ cohorts: Cohort[]; next: string | null }> => {
+  const query = new URLSearchParams({
+    limit: String(options.limit ?? 100),
+    ...(options.search?.trim() ? { q: options.search.trim() } : {}),
+    ...(options.partner ? { partner: options.partner } : {}),
+    ...(options.cursor ? { cursor: options.cursor } : {}),
+  });
+  const answer = await request<{ cohorts: Cohort[]; next_cursor: string | null }>('GET', `/cohorts?${query}`);
+  return { cohorts: answer.cohorts, next: answer.next_cursor };
+};
+
+/**
  * Every item of a paged list (`limit`, `cursor` → `next_cursor`), page after page: each
  * request bounded by the API, one at a time. For the lists the console needs whole (cohorts to
  * pick from, segments to name); campaigns are shown page by page instead.

@@ -172,6 +172,16 @@ export const useInterval = (tick: () => void | Promise<void>, ms: number | undef
   }, [ms]);
 };
 
+/** `value` once it has stood still for `ms` (a search box's text, asked of the server as the user pauses). */
+export const useDebounced = <T,>(value: T, ms: number): T => {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), ms);
+    return () => window.clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+};
+
 export const Loading = () => (
   <p class="muted" role="status">
     {t('app.loading')}

@@ -11,3 +11,6 @@ const NAMES: Record<string, string> = {
 };
 
 export const partnerName = (partner: string): string => NAMES[partner] ?? partner;
+
+/** Every partner the API knows, in the order the console lists them. */
+export const PARTNERS: readonly string[] = Object.keys(NAMES);

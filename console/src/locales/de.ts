@@ -92,6 +92,12 @@ export const de: Catalog = {
     cohortsLink: 'Kohorten von {{partner}} ansehen',
   },
   cohorts: {
+    search: 'Kohorten nach Name oder ID suchen',
+    noMatch: 'Keine Kohorte passt zur Suche.',
+    searchFurther: 'Weiter suchen',
+    showMore: 'Mehr anzeigen',
+    partner: 'Partner',
+    tableCaption: 'Kohorten dieses Workspace',
     title: 'Kohorten',
     intro: 'Kohorten, die Partner in diesen Workspace synchronisiert haben, nach Partner.',
     none: 'Noch keine Kohorte synchronisiert: Kohorten erscheinen hier, sobald ein Partner eine sendet.',
@@ -141,6 +147,7 @@ export const de: Catalog = {
     any: 'eines von',
   },
   builder: {
+    narrow: 'Die ersten {{count}} werden angezeigt: Tippen Sie mehr vom Namen oder der ID, um andere zu finden.',
     titleNew: 'Neues Segment',
     titleEdit: 'Segment bearbeiten',
     name: 'Name des Segments',

@@ -86,6 +86,12 @@ export const en = {
     cohortsLink: 'See {{partner}} cohorts',
   },
   cohorts: {
+    search: 'Search cohorts by name or id',
+    noMatch: 'No cohort matches the search.',
+    searchFurther: 'Search further',
+    showMore: 'Show more',
+    partner: 'Partner',
+    tableCaption: 'Cohorts of this workspace',
     title: 'Cohorts',
     intro: 'Cohorts partners have synced into this workspace, by partner.',
     none: 'No cohort has been synced yet: cohorts appear here once a partner sends one.',
@@ -134,6 +140,7 @@ export const en = {
     any: 'any of',
   },
   builder: {
+    narrow: 'Showing the first {{count}}: type more of a name or id to find others.',
     titleNew: 'New segment',
     titleEdit: 'Edit segment',
     name: 'Segment name',

@@ -92,6 +92,12 @@ export const ptBR: Catalog = {
     cohortsLink: 'Ver coortes do {{partner}}',
   },
   cohorts: {
+    search: 'Buscar coortes por nome ou id',
+    noMatch: 'Nenhuma coorte corresponde à busca.',
+    searchFurther: 'Buscar mais',
+    showMore: 'Mostrar mais',
+    partner: 'Parceiro',
+    tableCaption: 'Coortes deste workspace',
     title: 'Coortes',
     intro: 'Coortes que os parceiros sincronizaram neste espaço de trabalho, por parceiro.',
     none: 'Nenhuma coorte foi sincronizada ainda: as coortes aparecem aqui quando um parceiro envia uma.',
@@ -141,6 +147,7 @@ export const ptBR: Catalog = {
     any: 'qualquer um de',
   },
   builder: {
+    narrow: 'Mostrando as primeiras {{count}}: digite mais do nome ou id para encontrar outras.',
     titleNew: 'Novo segmento',
     titleEdit: 'Editar segmento',
     name: 'Nome do segmento',

@@ -1,10 +1,49 @@
-import { path, request, requestAll, type Cohort, type SyncReport } from '../api.ts';
-import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { useEffect, useState } from 'preact/hooks';
+import { cohortPage, path, request, requestAll, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import {
+  Breadcrumb,
+  ErrorMessage,
+  Field,
+  LoadStatus,
+  PageTitle,
+  TableRegion,
+  useAction,
+  useDebounced,
+  useInterval,
+  useLoad,
+} from '../components.tsx';
+import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
 
 export const loadCohorts = async () => ({ cohorts: await requestAll<Cohort>('/cohorts', 'cohorts') });
+
+/**
+ * The cohorts some filters name (for their names), each asked once, six at a time: a page of
+ * segments names a few dozen cohorts, where the workspace may hold thousands. A cohort that
+ * is gone is left out (the filter shows its id).
+ */
+export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Cohort[]> => {
+  const refs = new Map<string, { partner: string; cohortId: string }>();
+  for (const filter of filters)
+    for (const condition of conditionsOf(rootOf(filter, 'heap')))
+      refs.set(cohortKey(condition.partner, condition.cohortId), condition);
+  const queue = [...refs.values()];
+  const found: Cohort[] = [];
+  await Promise.all(
+    Array.from({ length: Math.min(6, queue.length) }, async () => {
+      for (let ref = queue.shift(); ref; ref = queue.shift()) {
+        try {
+          found.push((await request<{ cohort: Cohort }>('GET', path`/cohorts/${ref.partner}/${ref.cohortId}`)).cohort);
+        } catch {
+          // Gone, or not answered: the filter shows the cohort's id.
+        }
+      }
+    }),
+  );
+  return found;
+};
 
 /** Cohorts by partner, each partner's by name. */
 export const byPartner = (cohorts: readonly Cohort[]): [string, Cohort[]][] => {
@@ -15,53 +54,93 @@ export const byPartner = (cohorts: readonly Cohort[]): [string, Cohort[]][] => {
     .map(([partner, list]) => [partner, list.sort((a, b) => a.name.localeCompare(b.name))]);
 };
 
+/**
+ * The workspace's cohorts, a page at a time (a workspace may hold thousands): searched on the
+ * server as the user types (a name containing the text, or an id starting with it), "Show
+ * more" for the next page. The first page refreshes by itself (one request at a time, slower
+ * when the API is), so new cohorts and counts appear while the page is open.
+ */
 export const CohortsPage = () => {
-  const cohorts = useLoad(loadCohorts, []);
-  // New cohorts and counts arrive while the page is open.
-  useInterval(() => cohorts.reload(), 5_000);
+  const [typed, setTyped] = useState('');
+  const search = useDebounced(typed.trim(), 300);
+  const first = useLoad(() => cohortPage({ search }), [search]);
+  const [more, setMore] = useState<{ cohorts: Cohort[]; next: string | null }>();
+  const { busy, error, run } = useAction();
+  useEffect(() => setMore(undefined), [search]);
+  useInterval(() => first.reload(), 5_000);
+  const list = [...(first.data?.cohorts ?? []), ...(more?.cohorts ?? [])];
+  const next = more ? more.next : (first.data?.next ?? null);
+  const label = t('cohorts.tableCaption');
   return (
     <>
       <PageTitle title={t('cohorts.title')}>{t('cohorts.title')}</PageTitle>
       <p>{t('cohorts.intro')}</p>
-      <LoadStatus load={cohorts} />
-      {cohorts.data && cohorts.data.cohorts.length === 0 && <p>{t('cohorts.none')}</p>}
-      {cohorts.data &&
-        byPartner(cohorts.data.cohorts).map(([partner, list]) => {
-          const heading = t('cohorts.partnerHeading', { partner: partnerName(partner) });
-          return (
-            <section key={partner} aria-label={heading}>
-              <h2>{heading}</h2>
-              <TableRegion label={heading}>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('cohorts.name')}</th>
-                      <th scope="col">{t('cohorts.id')}</th>
-                      <th scope="col" class="number">
-                        {t('cohorts.members')}
-                      </th>
-                      <th scope="col">{t('cohorts.created')}</th>
-                      <th scope="col">{t('cohorts.lastSynced')}</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((cohort) => (
-                      <tr key={cohort.cohort_id}>
-                        <th scope="row">
-                          <a href={href('cohorts', cohort.partner, cohort.cohort_id)}>{cohort.name}</a>
-                        </th>
-                        <td class="mono">{cohort.cohort_id}</td>
-                        <td class="number">{formatNumber(cohort.member_count)}</td>
-                        <td>{formatDate(cohort.created_at ?? cohort.first_seen_at)}</td>
-                        <td>{formatDate(cohort.last_synced_at)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </TableRegion>
-            </section>
-          );
-        })}
+      <div class="control">
+        <label for="cohort-search">{t('cohorts.search')}</label>
+        <input
+          id="cohort-search"
+          type="search"
+          value={typed}
+          maxLength={200}
+          aria-controls="cohort-list"
+          onInput={(event) => setTyped((event.currentTarget as HTMLInputElement).value)}
+        />
+      </div>
+      <LoadStatus load={first} />
+      {first.data && list.length === 0 && next === null && <p>{search ? t('cohorts.noMatch') : t('cohorts.none')}</p>}
+      {first.data && list.length > 0 && (
+        <TableRegion label={label}>
+          <table id="cohort-list">
+            <caption>{label}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{t('cohorts.name')}</th>
+                <th scope="col">{t('cohorts.partner')}</th>
+                <th scope="col">{t('cohorts.id')}</th>
+                <th scope="col" class="number">
+                  {t('cohorts.members')}
+                </th>
+                <th scope="col">{t('cohorts.created')}</th>
+                <th scope="col">{t('cohorts.lastSynced')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((cohort) => (
+                <tr key={`${cohort.partner}#${cohort.cohort_id}`}>
+                  <th scope="row" class="clip">
+                    <a href={href('cohorts', cohort.partner, cohort.cohort_id)} title={cohort.name}>
+                      {cohort.name}
+                    </a>
+                  </th>
+                  <td>{partnerName(cohort.partner)}</td>
+                  <td class="mono clip" title={cohort.cohort_id}>
+                    {cohort.cohort_id}
+                  </td>
+                  <td class="number">{formatNumber(cohort.member_count)}</td>
+                  <td>{formatDate(cohort.created_at ?? cohort.first_seen_at)}</td>
+                  <td>{formatDate(cohort.last_synced_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableRegion>
+      )}
+      {first.data && next !== null && (
+        <button
+          type="button"
+          class="secondary"
+          disabled={busy}
+          onClick={() =>
+            run(async () => {
+              const page = await cohortPage({ search, cursor: next });
+              setMore({ cohorts: [...(more?.cohorts ?? []), ...page.cohorts], next: page.next });
+            })
+          }
+        >
+          {list.length === 0 ? t('cohorts.searchFurther') : t('cohorts.showMore')}
+        </button>
+      )}
+      {error !== undefined && <ErrorMessage error={error} />}
     </>
   );
 };

@@ -1,11 +1,12 @@
 /**
  * The segment builder: a name, and a filter of "<Partner> cohort" → includes / does not
- * include → cohort (a dropdown of the workspace's cohorts by name, narrowed by a search),
- * combined with all/any in groups nested as deep as the API takes.
+ * include → cohort (a dropdown of the partner's cohorts, searched on the server as the user
+ * types: a workspace may hold thousands), combined with all/any in groups nested as deep as
+ * the API takes.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
-import { Breadcrumb, ErrorMessage, Loading, PageTitle, useLoad } from '../components.tsx';
+import { cohortPage, FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
+import { Breadcrumb, ErrorMessage, Loading, PageTitle, useDebounced, useLoad } from '../components.tsx';
 import {
   cohortKey,
   conditionsOf,
@@ -21,15 +22,21 @@ import {
   type Node,
 } from '../filters.tsx';
 import { t } from '../i18n.ts';
-import { partnerName } from '../partners.ts';
+import { PARTNERS, partnerName } from '../partners.ts';
 import { href, navigate } from '../router.ts';
-import { byPartner, loadCohorts } from './cohorts.tsx';
 
 interface EditorContext {
-  cohorts: [string, Cohort[]][];
+  /** Partners with at least one cohort in the workspace. */
+  partners: string[];
+  /** Cohorts seen so far (chosen, or in a search's answer): names and counts for the estimate. */
+  known: Map<string, Cohort>;
+  remember: (cohorts: readonly Cohort[]) => void;
   update: (node: Node) => void;
   remove: (id: number) => void;
 }
+
+/** Options a search shows at once: the user narrows the search for others. */
+const PICKER_OPTIONS = 50;
 
 /** Replaces the node with `next.id` anywhere under `node`. */
 const replace = (node: Node, next: Node): Node =>
@@ -54,22 +61,41 @@ const ConditionEditor = ({
   context: EditorContext;
 }) => {
   const [search, setSearch] = useState('');
-  const partnerCohorts = context.cohorts.find(([partner]) => partner === condition.partner)?.[1] ?? [];
-  const needle = search.trim().toLocaleLowerCase();
-  const matching = partnerCohorts.filter(
-    (cohort) =>
-      needle === '' ||
-      cohort.name.toLocaleLowerCase().includes(needle) ||
-      cohort.cohort_id.toLocaleLowerCase().includes(needle) ||
-      cohort.cohort_id === condition.cohortId,
+  const needle = useDebounced(search.trim(), 300);
+  const found = useLoad(
+    () => cohortPage({ search: needle, partner: condition.partner, limit: PICKER_OPTIONS }),
+    [needle, condition.partner],
   );
+  useEffect(() => {
+    if (found.data) context.remember(found.data.cohorts);
+  }, [found.data]);
+  const chosen = context.known.get(cohortKey(condition.partner, condition.cohortId));
+  const answered = found.data?.cohorts ?? [];
+  // The chosen cohort stays an option whatever the search shows.
+  const matching =
+    condition.cohortId === '' || answered.some((cohort) => cohort.cohort_id === condition.cohortId)
+      ? answered
+      : [
+          chosen ?? {
+            partner: condition.partner,
+            cohort_id: condition.cohortId,
+            name: condition.cohortId,
+            member_count: 0,
+            created_at: null,
+            renamed_at: null,
+            first_seen_at: '',
+            last_synced_at: null,
+          },
+          ...answered,
+        ];
   const id = `condition-${condition.id}`;
   const set = (change: Partial<Condition>) => context.update({ ...condition, ...change });
   // The only match of a search is chosen, so typing a name is enough.
   useEffect(() => {
-    if (needle !== '' && matching.length === 1 && matching[0]!.cohort_id !== condition.cohortId)
-      set({ cohortId: matching[0]!.cohort_id });
-  }, [needle]);
+    if (needle !== '' && found.data && answered.length === 1 && found.data.next === null) {
+      if (answered[0]!.cohort_id !== condition.cohortId) set({ cohortId: answered[0]!.cohort_id });
+    }
+  }, [found.data]);
   return (
     <fieldset class="condition">
       <legend>{t('builder.condition', { n: number })}</legend>
@@ -81,7 +107,7 @@ const ConditionEditor = ({
             value={condition.partner}
             onChange={(event) => set({ partner: (event.currentTarget as HTMLSelectElement).value, cohortId: '' })}
           >
-            {context.cohorts.map(([partner]) => (
+            {context.partners.map((partner) => (
               <option key={partner} value={partner}>
                 {t('builder.cohortOf', { partner: partnerName(partner) })}
               </option>
@@ -125,7 +151,9 @@ const ConditionEditor = ({
           </select>
         </div>
       </div>
-      {matching.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
+      {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
+      {found.data && answered.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
+      {found.data?.next && <p class="muted small">{t('builder.narrow', { count: PICKER_OPTIONS })}</p>}
       <button type="button" class="link" onClick={() => context.remove(condition.id)}>
         {t('builder.remove', { n: number })}
       </button>
@@ -144,7 +172,7 @@ const GroupEditor = ({
   context: EditorContext;
   numbering: Map<number, number>;
 }) => {
-  const firstPartner = context.cohorts[0]?.[0] ?? 'heap';
+  const firstPartner = context.partners[0] ?? 'heap';
   return (
     <fieldset class={level === 1 ? 'group root' : 'group'}>
       <legend>{level === 1 ? t('builder.group') : t('builder.nestedGroup', { level })}</legend>
@@ -198,21 +226,27 @@ const GroupEditor = ({
   );
 };
 
-const Editor = ({ segment, cohorts }: { segment: Segment | undefined; cohorts: Cohort[] }) => {
-  const grouped = useMemo(() => byPartner(cohorts), [cohorts]);
+const Editor = ({ segment, start }: { segment: Segment | undefined; start: EditorStart }) => {
   const [name, setName] = useState(segment?.name ?? '');
-  const [root, setRoot] = useState<Group>(() => rootOf(segment?.filter, grouped[0]?.[0] ?? 'heap'));
+  const [root, setRoot] = useState<Group>(() => rootOf(segment?.filter, start.partners[0] ?? 'heap'));
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
-  const counts = useMemo(
-    () => new Map(cohorts.map((cohort) => [cohortKey(cohort.partner, cohort.cohort_id), cohort.member_count])),
-    [cohorts],
+  const [known, setKnown] = useState(
+    () => new Map(start.known.map((cohort) => [cohortKey(cohort.partner, cohort.cohort_id), cohort])),
   );
+  const counts = useMemo(() => new Map([...known].map(([key, cohort]) => [key, cohort.member_count])), [known]);
   const conditions = conditionsOf(root);
   const numbering = new Map(conditions.map((condition, index) => [condition.id, index + 1]));
   const complete = conditions.length > 0 && conditions.every((condition) => condition.cohortId !== '');
   const context: EditorContext = {
-    cohorts: grouped,
+    partners: start.partners,
+    known,
+    remember: (cohorts) =>
+      setKnown((current) => {
+        const next = new Map(current);
+        for (const cohort of cohorts) next.set(cohortKey(cohort.partner, cohort.cohort_id), cohort);
+        return next;
+      }),
     update: (node) => setRoot((current) => replace(current, node) as Group),
     remove: (id) => setRoot((current) => without(current, id) as Group),
   };
@@ -238,7 +272,7 @@ const Editor = ({ segment, cohorts }: { segment: Segment | undefined; cohorts: C
     }
   };
 
-  if (grouped.length === 0) return <p>{t('builder.noCohorts')}</p>;
+  if (start.partners.length === 0) return <p>{t('builder.noCohorts')}</p>;
   return (
     <form onSubmit={save} noValidate>
       <label for="segment-name">{t('builder.name')}</label>
@@ -266,8 +300,42 @@ const Editor = ({ segment, cohorts }: { segment: Segment | undefined; cohorts: C
   );
 };
 
+interface EditorStart {
+  partners: string[];
+  /** The cohorts an existing segment names (their names and counts), read one by one. */
+  known: Cohort[];
+}
+
+/**
+ * What the builder needs before it opens, in a few small requests whatever the workspace's
+ * size: which partners have cohorts (one cohort asked of each), and the cohorts the segment
+ * already names. Cohorts to choose from are searched as the user types.
+ */
+const loadStart = async (segment: Segment | undefined): Promise<EditorStart> => {
+  const partners = (
+    await Promise.all(
+      PARTNERS.map(async (partner) => ((await cohortPage({ partner, limit: 1 })).cohorts.length > 0 ? [partner] : [])),
+    )
+  ).flat();
+  const named = segment ? conditionsOf(rootOf(segment.filter, 'heap')) : [];
+  const refs = [
+    ...new Map(named.map((condition) => [cohortKey(condition.partner, condition.cohortId), condition])).values(),
+  ];
+  const known = (
+    await Promise.all(
+      refs.map((condition) =>
+        request<{ cohort: Cohort }>('GET', path`/cohorts/${condition.partner}/${condition.cohortId}`).then(
+          (answer) => [answer.cohort],
+          // A cohort the segment names may be gone: it shows by its id.
+          () => [],
+        ),
+      ),
+    )
+  ).flat();
+  return { partners, known };
+};
+
 export const SegmentEditor = ({ segmentId }: { segmentId?: string }) => {
-  const cohorts = useLoad(loadCohorts, []);
   const segment = useLoad(
     () =>
       segmentId === undefined
@@ -275,18 +343,20 @@ export const SegmentEditor = ({ segmentId }: { segmentId?: string }) => {
         : request<{ segment: Segment }>('GET', path`/segments/${segmentId}`).then((answer) => answer.segment),
     [segmentId],
   );
+  const start = useLoad(
+    () => (segment.data || segmentId === undefined ? loadStart(segment.data) : Promise.resolve(undefined)),
+    [segment.data],
+  );
   const title = segmentId ? t('builder.titleEdit') : t('builder.titleNew');
-  const loading = cohorts.loading || segment.loading;
+  const loading = segment.loading || start.loading || (start.data === undefined && start.error === undefined);
   return (
     <>
       <Breadcrumb list="segments" />
       <PageTitle title={title}>{title}</PageTitle>
-      {loading && <Loading />}
-      {cohorts.error !== undefined && <ErrorMessage error={cohorts.error} retry={cohorts.reload} />}
+      {loading && segment.error === undefined && <Loading />}
       {segment.error !== undefined && <ErrorMessage error={segment.error} retry={segment.reload} />}
-      {!loading && cohorts.data && segment.error === undefined && (
-        <Editor segment={segment.data} cohorts={cohorts.data.cohorts} />
-      )}
+      {start.error !== undefined && <ErrorMessage error={start.error} retry={start.reload} />}
+      {!loading && start.data && segment.error === undefined && <Editor segment={segment.data} start={start.data} />}
     </>
   );
 };

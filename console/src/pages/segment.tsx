@@ -17,7 +17,7 @@ import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
 import { session } from '../session.ts';
-import { loadCohorts } from './cohorts.tsx';
+import { loadNamedCohorts } from './cohorts.tsx';
 import { TargetingPanel } from './campaigns.tsx';
 
 const PAGE_SIZE = 25;
@@ -174,7 +174,10 @@ const Export = ({ segmentId }: { segmentId: string }) => {
 
 export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
   const segment = useLoad(() => request<{ segment: Segment }>('GET', path`/segments/${segmentId}`), [segmentId]);
-  const cohorts = useLoad(loadCohorts, []);
+  const cohorts = useLoad(
+    async () => ({ cohorts: segment.data ? await loadNamedCohorts([segment.data.segment.filter]) : [] }),
+    [segment.data?.segment.filter && JSON.stringify(segment.data.segment.filter)],
+  );
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();

@@ -1,13 +1,27 @@
-import { requestAll, type Segment } from '../api.ts';
-import { LoadStatus, PageTitle, TableRegion, useLoad } from '../components.tsx';
+import { useState } from 'preact/hooks';
+import { request, type Segment } from '../api.ts';
+import { ErrorMessage, LoadStatus, PageTitle, TableRegion, useAction, useLoad } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href } from '../router.ts';
-import { loadCohorts } from './cohorts.tsx';
+import { loadNamedCohorts } from './cohorts.tsx';
 
+/** One page of segments (in id order), with the cohorts their filters name. */
+const segmentPage = async (cursor?: string) => {
+  const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
+  const answer = await request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
+  const cohorts = await loadNamedCohorts(answer.segments.map((segment) => segment.filter));
+  return { segments: answer.segments, cohorts, next: answer.next_cursor };
+};
+
+/** The workspace's segments a page at a time (a workspace may hold thousands), "Show more" for the next. */
 export const SegmentsPage = () => {
-  const segments = useLoad(async () => ({ segments: await requestAll<Segment>('/segments', 'segments') }), []);
-  const cohorts = useLoad(loadCohorts, []);
+  const first = useLoad(() => segmentPage(), []);
+  const [more, setMore] = useState<Awaited<ReturnType<typeof segmentPage>>>();
+  const { busy, error, run } = useAction();
+  const segments = [...(first.data?.segments ?? []), ...(more?.segments ?? [])];
+  const cohorts = [...(first.data?.cohorts ?? []), ...(more?.cohorts ?? [])];
+  const next = more ? more.next : (first.data?.next ?? null);
   return (
     <>
       <PageTitle title={t('segments.title')}>{t('segments.title')}</PageTitle>
@@ -17,9 +31,9 @@ export const SegmentsPage = () => {
           {t('segments.new')}
         </a>
       </p>
-      <LoadStatus load={segments} />
-      {segments.data && segments.data.segments.length === 0 && <p>{t('segments.none')}</p>}
-      {segments.data && segments.data.segments.length > 0 && (
+      <LoadStatus load={first} />
+      {first.data && segments.length === 0 && next === null && <p>{t('segments.none')}</p>}
+      {segments.length > 0 && (
         <TableRegion label={t('segments.tableCaption')}>
           <table>
             <caption>{t('segments.tableCaption')}</caption>
@@ -31,23 +45,43 @@ export const SegmentsPage = () => {
               </tr>
             </thead>
             <tbody>
-              {[...segments.data.segments]
-                .sort((a, b) => a.name.localeCompare(b.name))
-                .map((segment) => (
-                  <tr key={segment.segment_id}>
-                    <th scope="row">
-                      <a href={href('segments', segment.segment_id)}>{segment.name}</a>
-                    </th>
-                    <td>
-                      <FilterView filter={segment.filter} cohorts={cohorts.data?.cohorts ?? []} />
-                    </td>
-                    <td>{formatDate(segment.updated_at)}</td>
-                  </tr>
-                ))}
+              {segments.map((segment) => (
+                <tr key={segment.segment_id}>
+                  <th scope="row" class="clip">
+                    <a href={href('segments', segment.segment_id)} title={segment.name}>
+                      {segment.name}
+                    </a>
+                  </th>
+                  <td>
+                    <FilterView filter={segment.filter} cohorts={cohorts} />
+                  </td>
+                  <td>{formatDate(segment.updated_at)}</td>
+                </tr>
+              ))}
             </tbody>
           </table>
         </TableRegion>
       )}
+      {first.data && next !== null && (
+        <button
+          type="button"
+          class="secondary"
+          disabled={busy}
+          onClick={() =>
+            run(async () => {
+              const page = await segmentPage(next);
+              setMore({
+                segments: [...(more?.segments ?? []), ...page.segments],
+                cohorts: [...(more?.cohorts ?? []), ...page.cohorts],
+                next: page.next,
+              });
+            })
+          }
+        >
+          {t('cohorts.showMore')}
+        </button>
+      )}
+      {error !== undefined && <ErrorMessage error={error} />}
     </>
   );
 };

@@ -1,0 +1,116 @@
+/**
+ * The console on a workspace of thousands of cohorts, in Chromium: the Cohorts page asks one
+ * page at a time and searches on the server as the user types; the segment builder's cohort
+ * picker does the same; no view asks for the whole list. Cohorts are written straight into
+ * DynamoDB Local (3,000 through the partner API would take minutes), in the store's layout.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../lib/local/stack.js';
+import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
+import { buildConsole } from '../../scripts/console.js';
+import { launchChromium, type Browser } from '../support/browser.js';
+import { startTestStack } from '../support/stack.js';
+
+const COHORTS = 3_000;
+/** The one cohort whose name holds "Zebra", far down the id order. */
+const NEEDLE = { cohortId: 'c2718', name: 'Zebra crossing — weekend walkers' };
+
+let stack: LocalStack;
+let browser: Browser;
+let page: Page;
+let consoleFolder: string;
+/** Every /cohorts list request the page made (its query). */
+const listRequests: URLSearchParams[] = [];
+
+beforeAll(async () => {
+  consoleFolder = await buildConsole(await mkdtemp(join(tmpdir(), 'console-build-')));
+  stack = await startTestStack({ consoleFolder, poll: false });
+  const workspaceId = stack.workspace.workspaceId;
+  const items = Array.from({ length: COHORTS }, (_, index) => {
+    const cohortId = `c${String(index).padStart(4, '0')}`;
+    return {
+      pk: cohortListKey(workspaceId),
+      sk: `heap#${cohortId}`,
+      partner: 'heap',
+      cohortId,
+      name: cohortId === NEEDLE.cohortId ? NEEDLE.name : `Weekly cohort ${index}`,
+      firstSeenAt: '2026-12-07T00:00:00.000Z',
+    };
+  });
+  for (let start = 0; start < items.length; start += 200)
+    await Promise.all(
+      Array.from({ length: 8 }, (_, slice) => items.slice(start + slice * 25, start + (slice + 1) * 25))
+        .filter((batch) => batch.length > 0)
+        .map((batch) =>
+          stack.clients.documents.send(
+            new BatchWriteCommand({
+              RequestItems: { [stack.tables.cohorts]: batch.map((Item) => ({ PutRequest: { Item } })) },
+            }),
+          ),
+        ),
+    );
+  browser = await launchChromium();
+  page = await browser.newPage();
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === '/cohorts' && request.resourceType() === 'fetch') listRequests.push(url.searchParams);
+  });
+  await page.goto(`${stack.url}/`);
+  await page.getByLabel('REST API key').fill(stack.workspace.restApiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation').waitFor();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (consoleFolder) await rm(consoleFolder, { recursive: true, force: true });
+});
+
+const rowsOf = (table: string) => page.getByRole('table', { name: table }).getByRole('row');
+
+describe('the console at a workspace of 3,000 cohorts', () => {
+  it('lists the cohorts a page at a time, and finds one far down by searching on the server', async () => {
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    const rows = rowsOf('Cohorts of this workspace');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(101);
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(201);
+    listRequests.length = 0;
+    await page.getByLabel('Search cohorts by name or id').fill('zebra');
+
+    // Assess: the match alone, asked of the server with the search; no page larger than 100.
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(2);
+    await page.getByRole('link', { name: NEEDLE.name }).waitFor();
+    expect(listRequests.some((query) => query.get('q') === 'zebra')).toBe(true);
+    expect(listRequests.every((query) => Number(query.get('limit')) <= 100)).toBe(true);
+    expect(browser.incidents).toEqual([]);
+  });
+
+  it('picks a cohort in the segment builder by searching the server as the user types', async () => {
+    // Act
+    listRequests.length = 0;
+    await page.getByRole('navigation').getByRole('link', { name: 'Segments', exact: true }).click();
+    await page.getByRole('link', { name: 'New segment' }).click();
+    await page.getByLabel('Segment name').fill('Zebra walkers');
+    await page.getByLabel('Search cohorts by name').fill('ZEBRA CROSS');
+
+    // Assess: the only match is chosen; the picker asked one partner's cohorts with the search.
+    await expect
+      .poll(() => page.getByLabel('Cohort', { exact: true }).inputValue(), { timeout: 30_000 })
+      .toBe(NEEDLE.cohortId);
+    expect(listRequests.some((query) => query.get('q') === 'ZEBRA CROSS' && query.get('partner') === 'heap')).toBe(
+      true,
+    );
+    expect(listRequests.every((query) => Number(query.get('limit')) <= 100)).toBe(true);
+    await page.getByRole('button', { name: 'Save segment' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Zebra walkers' }).waitFor({ timeout: 30_000 });
+    expect(browser.incidents).toEqual([]);
+  });
+});
