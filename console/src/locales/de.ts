@@ -99,7 +99,7 @@ export const de: Catalog = {
     partner: 'Partner',
     tableCaption: 'Kohorten dieses Workspace',
     title: 'Kohorten',
-    intro: 'Kohorten, die Partner in diesen Workspace synchronisiert haben, nach Partner.',
+    intro: 'Kohorten, die Partner in diesen Workspace synchronisiert haben.',
     none: 'Noch keine Kohorte synchronisiert: Kohorten erscheinen hier, sobald ein Partner eine sendet.',
     partnerHeading: 'Kohorten von {{partner}}',
     name: 'Name',

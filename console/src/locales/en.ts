@@ -93,7 +93,7 @@ export const en = {
     partner: 'Partner',
     tableCaption: 'Cohorts of this workspace',
     title: 'Cohorts',
-    intro: 'Cohorts partners have synced into this workspace, by partner.',
+    intro: 'Cohorts partners have synced into this workspace.',
     none: 'No cohort has been synced yet: cohorts appear here once a partner sends one.',
     partnerHeading: '{{partner}} cohorts',
     name: 'Name',

@@ -99,7 +99,7 @@ export const ptBR: Catalog = {
     partner: 'Parceiro',
     tableCaption: 'Coortes deste workspace',
     title: 'Coortes',
-    intro: 'Coortes que os parceiros sincronizaram neste espaço de trabalho, por parceiro.',
+    intro: 'Coortes que os parceiros sincronizaram neste espaço de trabalho.',
     none: 'Nenhuma coorte foi sincronizada ainda: as coortes aparecem aqui quando um parceiro envia uma.',
     partnerHeading: 'Coortes do {{partner}}',
     name: 'Nome',

@@ -75,7 +75,7 @@ export const CohortsPage = () => {
     <>
       <PageTitle title={t('cohorts.title')}>{t('cohorts.title')}</PageTitle>
       <p>{t('cohorts.intro')}</p>
-      <div class="control">
+      <div class="control inline">
         <label for="cohort-search">{t('cohorts.search')}</label>
         <input
           id="cohort-search"
