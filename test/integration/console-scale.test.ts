@@ -19,6 +19,8 @@ import { startTestStack } from '../support/stack.js';
 const COHORTS = 3_000;
 /** The one cohort whose name holds "Zebra", far down the id order. */
 const NEEDLE = { cohortId: 'c2718', name: 'Zebra crossing — weekend walkers' };
+/** A name and an id of the lengths that broke the layout (884 characters; 190). */
+const LONG = { cohortId: `c0001-${'x'.repeat(184)}`, name: `Loyal ${'weekend '.repeat(109)}`.trim() };
 
 let stack: LocalStack;
 let browser: Browser;
@@ -32,13 +34,13 @@ beforeAll(async () => {
   stack = await startTestStack({ consoleFolder, poll: false });
   const workspaceId = stack.workspace.workspaceId;
   const items = Array.from({ length: COHORTS }, (_, index) => {
-    const cohortId = `c${String(index).padStart(4, '0')}`;
+    const cohortId = index === 1 ? LONG.cohortId : `c${String(index).padStart(4, '0')}`;
     return {
       pk: cohortListKey(workspaceId),
       sk: `heap#${cohortId}`,
       partner: 'heap',
       cohortId,
-      name: cohortId === NEEDLE.cohortId ? NEEDLE.name : `Weekly cohort ${index}`,
+      name: cohortId === NEEDLE.cohortId ? NEEDLE.name : index === 1 ? LONG.name : `Weekly cohort ${index}`,
       firstSeenAt: '2026-12-07T00:00:00.000Z',
     };
   });
@@ -73,6 +75,8 @@ afterAll(async () => {
 });
 
 const rowsOf = (table: string) => page.getByRole('table', { name: table }).getByRole('row');
+/** Whether the page is wider than the window (a long name pushing it out). */
+const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 
 describe('the console at a workspace of 3,000 cohorts', () => {
   it('lists the cohorts a page at a time, and finds one far down by searching on the server', async () => {
@@ -80,6 +84,12 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
     const rows = rowsOf('Cohorts of this workspace');
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(101);
+    // The 884-character name and the 190-character id are on the first page: cut, the page no wider.
+    await page.getByRole('link', { name: LONG.name }).waitFor();
+    expect(await overflows()).toBe(false);
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await overflows()).toBe(false);
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.getByRole('button', { name: 'Show more' }).click();
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(201);
     listRequests.length = 0;
@@ -109,6 +119,20 @@ describe('the console at a workspace of 3,000 cohorts', () => {
       true,
     );
     expect(listRequests.every((query) => Number(query.get('limit')) <= 100)).toBe(true);
+    // A search that shows the long-named cohort keeps the builder within the window.
+    await page.getByLabel('Search cohorts by name').fill('loyal weekend');
+    await expect
+      .poll(() => page.getByLabel('Cohort', { exact: true }).inputValue(), { timeout: 30_000 })
+      .toBe(LONG.cohortId);
+    expect(await overflows()).toBe(false);
+    // And at a phone's width.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await overflows()).toBe(false);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByLabel('Search cohorts by name').fill('zebra');
+    await expect
+      .poll(() => page.getByLabel('Cohort', { exact: true }).inputValue(), { timeout: 30_000 })
+      .toBe(NEEDLE.cohortId);
     await page.getByRole('button', { name: 'Save segment' }).click();
     await page.getByRole('heading', { level: 1, name: 'Zebra walkers' }).waitFor({ timeout: 30_000 });
     expect(browser.incidents).toEqual([]);

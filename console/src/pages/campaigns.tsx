@@ -396,7 +396,14 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                     )
                   }
                 />
-                {segment.name}
+                <span class="clip" title={segment.name}>
+                  {segment.name}
+                </span>{' '}
+                <span class="muted small">
+                  {segment.size === null || segment.size === undefined
+                    ? t('segment.sizeUnknown')
+                    : t('segment.users', { count: segment.size })}
+                </span>
               </label>
             ))}
           </fieldset>
