@@ -76,7 +76,7 @@ afterAll(async () => {
 
 const rowsOf = (table: string) => page.getByRole('table', { name: table }).getByRole('row');
 /** Whether the page is wider than the window (a long name pushing it out). */
-const overflows = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+const overflows = () => page.evaluate<boolean>('document.documentElement.scrollWidth > window.innerWidth');
 
 describe('the console at a workspace of 3,000 cohorts', () => {
   it('lists the cohorts a page at a time, and finds one far down by searching on the server', async () => {
