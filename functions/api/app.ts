@@ -63,7 +63,7 @@ import { campaignRoutes } from './campaign-routes.js';
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: {
-    connectors: Pick<DynamoConnectorStore, 'list' | 'get' | 'setPaused' | 'listDeadLetters' | 'deleteDeadLetter'>;
+    connectors: Pick<DynamoConnectorStore, 'list' | 'get' | 'setPaused' | 'deadLetterPage' | 'deleteDeadLetter'>;
     queue: CurrentsQueue;
   };
   /** The workspace's own settings (its partners, its data import key), as the console changes them. */
@@ -443,8 +443,18 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     path: '/currents/{connector_id}/dead-letters',
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
-      const letters = await currents.connectors.listDeadLetters(workspaceId, connector.connectorId);
-      return json(200, { dead_letters: letters.map(deadLetterView), message: 'success' });
+      const query = request.queryStringParameters;
+      const page = parseListRequest(query, LIST_PAGE);
+      if (page.search !== undefined) throw new ValidationError('`q`: dead letters are not searched; page through them');
+      const found = await currents.connectors.deadLetterPage(workspaceId, connector.connectorId, page);
+      const cut = cutToBytes(found.letters, found.next, (letter) => letter.key, {
+        bytesOf: (letter) => Buffer.byteLength(JSON.stringify(deadLetterView(letter))),
+      });
+      return json(200, {
+        dead_letters: cut.items.map(deadLetterView),
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        message: 'success',
+      });
     },
   },
   {
@@ -452,8 +462,13 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     path: '/currents/{connector_id}/replay',
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
-      const requeued = await replayDeadLetters(currents.connectors, currents.queue, workspaceId, connector.connectorId);
-      return json(200, { connector_id: connector.connectorId, requeued, message: 'success' });
+      const replayed = await replayDeadLetters(currents.connectors, currents.queue, workspaceId, connector.connectorId);
+      return json(200, {
+        connector_id: connector.connectorId,
+        requeued: replayed.requeued,
+        remaining: replayed.remaining,
+        message: 'success',
+      });
     },
   },
   {

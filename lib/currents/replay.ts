@@ -3,9 +3,20 @@ import type { CurrentsEvent } from './events.js';
 import type { CurrentsQueue } from './ports.js';
 
 export interface DeadLetterStore {
-  listDeadLetters(workspaceId: string, connectorId: string): Promise<{ key: string; event: CurrentsEvent }[]>;
+  deadLetterPage(
+    workspaceId: string,
+    connectorId: string,
+    page: { limit: number },
+  ): Promise<{ letters: { key: string; event: CurrentsEvent }[]; next?: string }>;
   deleteDeadLetter(workspaceId: string, connectorId: string, key: string): Promise<void>;
 }
+
+/**
+ * Letters one replay request queues at most: each is a queue send and a delete (~20 ms), so a
+ * request stays well inside API Gateway's 29 s however many letters a connector holds; the
+ * answer says whether more remain (ask again).
+ */
+export const REPLAY_PER_REQUEST = 200;
 
 /** Each letter is queued before it is deleted, so a failure midway loses none (a retry may queue one twice: Currents consumers dedupe by event id). */
 export const replayDeadLetters = async (
@@ -14,12 +25,13 @@ export const replayDeadLetters = async (
   workspaceId: string,
   connectorId: string,
   now: () => number = Date.now,
-): Promise<number> => {
-  const letters = await store.listDeadLetters(workspaceId, connectorId);
+  limit = REPLAY_PER_REQUEST,
+): Promise<{ requeued: number; remaining: boolean }> => {
+  const { letters, next } = await store.deadLetterPage(workspaceId, connectorId, { limit });
   for (const letter of letters) {
     // A fresh delivery window for the replay: the event is queued again now.
     await queue.send([{ v: 1, workspaceId, connectorId, queuedAt: now(), event: letter.event }]);
     await store.deleteDeadLetter(workspaceId, connectorId, letter.key);
   }
-  return letters.length;
+  return { requeued: letters.length, remaining: next !== undefined };
 };

@@ -20,7 +20,7 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import type { TokenCipher } from '../secrets/token-cipher.js';
-import { backoff, chunk, queryAll } from './batch.js';
+import { backoff, chunk, queryAll, queryPage } from './batch.js';
 import type { CurrentsEvent } from '../currents/events.js';
 import type { Connector, DeadLetter } from '../currents/ports.js';
 
@@ -28,6 +28,13 @@ export type { Connector, DeadLetter };
 
 const listKey = (workspaceId: string) => `${workspaceId}#CURRENTS`;
 const deadKey = (workspaceId: string, connectorId: string) => `${workspaceId}#CURRENTS-DEAD#${connectorId}`;
+const toDeadLetter = (item: Record<string, unknown>): DeadLetter & { key: string } => ({
+  key: item.sk as string,
+  droppedAt: item.droppedAt as string,
+  reason: item.reason as string,
+  status: item.status as number,
+  event: item.event as CurrentsEvent,
+});
 const DEAD_LETTER_TTL_SECONDS = 14 * 24 * 3600;
 /** AWS: BatchWriteItem takes at most 25 items. */
 const BATCH_WRITE_LIMIT = 25;
@@ -231,13 +238,31 @@ export class DynamoConnectorStore {
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': deadKey(workspaceId, connectorId) },
     });
-    return items.map((item) => ({
-      key: item.sk as string,
-      droppedAt: item.droppedAt as string,
-      reason: item.reason as string,
-      status: item.status as number,
-      event: item.event as CurrentsEvent,
-    }));
+    return items.map(toDeadLetter);
+  }
+
+  /**
+   * One page of a connector's dead letters in the order they were dropped (or newest first),
+   * after `after`: bounded reads (5 queries), `next` absent at the end.
+   */
+  async deadLetterPage(
+    workspaceId: string,
+    connectorId: string,
+    page: { limit: number; after?: string; order?: 'asc' | 'desc' },
+  ): Promise<{ letters: (DeadLetter & { key: string })[]; next?: string }> {
+    const pk = deadKey(workspaceId, connectorId);
+    const found = await queryPage(
+      this.client,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ScanIndexForward: page.order !== 'desc',
+        pk,
+      },
+      { limit: page.limit, ...(page.after === undefined ? {} : { after: page.after }) },
+    );
+    return { letters: found.items.map(toDeadLetter), ...(found.next !== undefined ? { next: found.next } : {}) };
   }
 
   async deleteDeadLetter(workspaceId: string, connectorId: string, key: string): Promise<void> {

@@ -630,7 +630,13 @@ const currentsCommands: Command<Target>[] = [
       const { workspaceId, connectorId } = connector;
       const queue = new SqsCurrentsQueue(target.sqs, await queueUrl(target, `${target.queuePrefix}-currents`));
       // The console's replay, the same code: queued before deleted, in a fresh delivery window.
-      const requeued = await replayDeadLetters(stores(target).connectors, queue, workspaceId, connectorId);
+      // All of them: a page at a time, until none remain.
+      let requeued = 0;
+      for (let remaining = true; remaining; ) {
+        const replayed = await replayDeadLetters(stores(target).connectors, queue, workspaceId, connectorId);
+        requeued += replayed.requeued;
+        remaining = replayed.remaining && replayed.requeued > 0;
+      }
       return {
         json: { connector_id: connectorId, requeued },
         text: `Re-queued ${requeued} event(s) for connector ${connectorId}.`,

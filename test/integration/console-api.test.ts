@@ -302,11 +302,74 @@ describe('Currents connectors', () => {
           event_type: 'users.behaviors.CustomEvent',
         },
       ],
+      next_cursor: null,
       message: 'success',
     });
-    expect(replayed.body).toEqual({ connector_id: connectorId, requeued: 1, message: 'success' });
-    expect(lettersAfter.body).toEqual({ dead_letters: [], message: 'success' });
+    expect(replayed.body).toEqual({ connector_id: connectorId, requeued: 1, remaining: false, message: 'success' });
+    expect(lettersAfter.body).toEqual({ dead_letters: [], next_cursor: null, message: 'success' });
     expect(unknown.status).toBe(404);
+  });
+});
+
+describe('Currents dead letters at scale', () => {
+  it('come in pages (newest first on request), and a replay queues at most 200 a request, saying whether more remain', async () => {
+    // Prepare: 450 dead letters on a paused connector (so that replayed events wait in the queue).
+    const connectorId = stack.currents.demoConnectorId;
+    const { workspaceId } = stack.workspace;
+    await request(`${stack.url}/currents/${connectorId}/pause`, { method: 'POST', headers: auth });
+    const letters = Array.from({ length: 450 }, (_, index) => {
+      const letter = rejectedDeadLetter();
+      return {
+        ...letter,
+        droppedAt: new Date(Date.UTC(2026, 11, 1, 0, 0, index)).toISOString(),
+        event: { ...letter.event, id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}` },
+      };
+    });
+    await stack.currents.connectors.putDeadLetters(workspaceId, connectorId, letters);
+    const page = (query: string) =>
+      request<{ dead_letters: { event_id: string }[]; next_cursor: string | null }>(
+        `${stack.url}/currents/${connectorId}/dead-letters?${query}`,
+        { headers: auth },
+      );
+
+    // Act: every page of 100, the newest three, and replays until none remain.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const answer = await page(`limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      seen.push(...answer.body.dead_letters.map((letter) => letter.event_id));
+      cursor = answer.body.next_cursor;
+      pages += 1;
+    } while (cursor !== null && pages < 20);
+    const newest = await page('limit=3&order=desc');
+    const replays: { requeued: number; remaining: boolean }[] = [];
+    for (let remaining = true; remaining && replays.length < 10; ) {
+      const answer = await request<{ requeued: number; remaining: boolean }>(
+        `${stack.url}/currents/${connectorId}/replay`,
+        { method: 'POST', headers: auth },
+      );
+      replays.push({ requeued: answer.body.requeued, remaining: answer.body.remaining });
+      remaining = answer.body.remaining;
+    }
+    const after = await page('limit=100');
+    await request(`${stack.url}/currents/${connectorId}/resume`, { method: 'POST', headers: auth });
+
+    // Assess: each once, in the order dropped; the replays 200, 200, 50; none left.
+    expect(seen).toEqual(letters.map((letter) => letter.event.id));
+    expect(newest.body.dead_letters.map((letter) => letter.event_id)).toEqual(
+      letters
+        .slice(-3)
+        .reverse()
+        .map((letter) => letter.event.id),
+    );
+    expect(replays).toEqual([
+      { requeued: 200, remaining: true },
+      { requeued: 200, remaining: true },
+      { requeued: 50, remaining: false },
+    ]);
+    expect(after.body.dead_letters).toEqual([]);
+    expect((await page('q=x')).status).toBe(400);
   });
 });
 

@@ -339,6 +339,7 @@ export const de: Catalog = {
     status: 'HTTP-Status',
     reason: 'Grund',
     replay: 'Verworfene Events erneut senden',
+    replayRemaining: 'Es sind noch weitere da: erneut einspielen, um die nächsten einzureihen.',
     replayed_one: '{{count, number}} Event erneut eingereiht.',
     replayed_other: '{{count, number}} Events erneut eingereiht.',
   },

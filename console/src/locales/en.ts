@@ -329,6 +329,7 @@ export const en = {
     status: 'HTTP status',
     reason: 'Reason',
     replay: 'Replay the dropped events',
+    replayRemaining: 'More remain: replay again to queue the next ones.',
     replayed_one: '{{count, number}} event queued again.',
     replayed_other: '{{count, number}} events queued again.',
   },

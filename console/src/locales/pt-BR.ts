@@ -338,6 +338,7 @@ export const ptBR: Catalog = {
     status: 'Status HTTP',
     reason: 'Motivo',
     replay: 'Reenviar os eventos descartados',
+    replayRemaining: 'Ainda restam outros: reenvie de novo para enfileirar os próximos.',
     replayed_one: '{{count, number}} evento colocado na fila de novo.',
     replayed_other: '{{count, number}} eventos colocados na fila de novo.',
   },

@@ -127,18 +127,30 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     () => request<{ connector: Connector }>('GET', path`/currents/${connectorId}`),
     [connectorId],
   );
-  const letters = useLoad(
-    () => request<{ dead_letters: DeadLetter[] }>('GET', path`/currents/${connectorId}/dead-letters`),
-    [connectorId],
-  );
+  // The newest first, 100 at a time: a connector down for days may hold thousands.
+  const letterPage = (cursor?: string | null) =>
+    request<{ dead_letters: DeadLetter[]; next_cursor: string | null }>(
+      'GET',
+      `${path`/currents/${connectorId}/dead-letters`}?${new URLSearchParams({ limit: '100', order: 'desc', ...(cursor ? { cursor } : {}) })}`,
+    );
+  const letters = useLoad(() => letterPage(), [connectorId]);
+  const [moreLetters, setMoreLetters] = useState<{ dead_letters: DeadLetter[]; next_cursor: string | null }>();
+  const shownLetters = [...(letters.data?.dead_letters ?? []), ...(moreLetters?.dead_letters ?? [])];
+  const nextLetters = moreLetters ? moreLetters.next_cursor : (letters.data?.next_cursor ?? null);
   // One error line for the page's actions: the replay and the pause button.
   const { busy, error, setError, run } = useAction();
   const [notice, setNotice] = useState<string>();
   const data = connector.data?.connector;
   const replay = () =>
     run(async () => {
-      const answer = await request<{ requeued: number }>('POST', path`/currents/${connectorId}/replay`);
-      setNotice(t('currents.replayed', { count: answer.requeued }));
+      const answer = await request<{ requeued: number; remaining: boolean }>(
+        'POST',
+        path`/currents/${connectorId}/replay`,
+      );
+      setNotice(
+        `${t('currents.replayed', { count: answer.requeued })}${answer.remaining ? ` ${t('currents.replayRemaining')}` : ''}`,
+      );
+      setMoreLetters(undefined);
       await Promise.all([letters.reload(), connector.reload()]);
     });
   return (
@@ -172,8 +184,8 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       <Notice message={notice} />
       {error !== undefined && <ErrorMessage error={error} />}
       <LoadStatus load={letters} />
-      {letters.data && letters.data.dead_letters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
-      {letters.data && letters.data.dead_letters.length > 0 && (
+      {letters.data && shownLetters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
+      {letters.data && shownLetters.length > 0 && (
         <>
           <TableRegion label={t('currents.deadLetters')}>
             <table>
@@ -189,7 +201,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
                 </tr>
               </thead>
               <tbody>
-                {letters.data.dead_letters.map((letter) => (
+                {shownLetters.map((letter) => (
                   <tr key={`${letter.event_id}-${letter.dropped_at}`}>
                     <th scope="row">{formatDate(letter.dropped_at)}</th>
                     <td>{letter.event_type}</td>
@@ -201,6 +213,24 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
               </tbody>
             </table>
           </TableRegion>
+          {nextLetters !== null && (
+            <button
+              type="button"
+              class="secondary"
+              disabled={busy}
+              onClick={() =>
+                run(async () => {
+                  const page = await letterPage(nextLetters);
+                  setMoreLetters({
+                    dead_letters: [...(moreLetters?.dead_letters ?? []), ...page.dead_letters],
+                    next_cursor: page.next_cursor,
+                  });
+                })
+              }
+            >
+              {t('cohorts.showMore')}
+            </button>
+          )}
           <button type="button" onClick={replay} disabled={busy}>
             {t('currents.replay')}
           </button>
