@@ -122,6 +122,8 @@ export interface Segment {
   size_computed_at?: string | null;
   size_bounds?: { min: number; max: number };
   size_recomputing?: boolean;
+  /** In a list: the cohorts its filter names, with their names (null when a cohort is not known). */
+  cohorts?: { partner: string; cohort_id: string; name: string | null }[];
 }
 export interface AudienceUser {
   braze_id: string;

@@ -81,7 +81,10 @@ export const estimate = (node: Node, counts: Map<string, number>): { min: number
   };
 };
 
-export const FilterView = ({ filter, cohorts }: { filter: Filter; cohorts: readonly Cohort[] }) => {
+/** A cohort as a filter names it: its name when known. */
+export type NamedCohort = Pick<Cohort, 'partner' | 'cohort_id'> & { name: string | null };
+
+export const FilterView = ({ filter, cohorts }: { filter: Filter; cohorts: readonly NamedCohort[] }) => {
   if ('cohort' in filter) {
     const { partner, cohort_id, includes } = filter.cohort;
     const cohort = cohorts.find((item) => item.partner === partner && item.cohort_id === cohort_id);

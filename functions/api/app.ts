@@ -8,6 +8,7 @@
  */
 import { cutToBytes, LIST_PAGE, parseListRequest } from '../../lib/paging.js';
 import { encodeCursor } from '../../lib/segments/evaluate.js';
+import { cohortTestsOf } from '../../lib/segments/filter.js';
 import type { Context } from 'aws-lambda';
 import type { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import type { CurrentsQueue } from '../../lib/currents/ports.js';
@@ -71,7 +72,7 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   /** The console's files (dist/console), served at / and /assets/{file} (absent: those routes answer 404). */
   console?: StaticSite;
   credentials: CredentialStore;
-  cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports'>;
+  cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports' | 'cohortNames'>;
   segments: SegmentStore;
   /** Segment evaluation reads memberships and users through these. */
   segmentSources: Omit<SegmentPorts, 'segments'>;
@@ -284,10 +285,25 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
   {
     method: 'GET',
     path: '/segments',
-    handle: async ({ segments }, workspaceId, request) => {
+    handle: async ({ segments, cohorts }, workspaceId, request) => {
       const page = await segments.listPage(workspaceId, parseListRequest(request.queryStringParameters, LIST_PAGE));
+      // The names of the cohorts the page's filters name, read once for the page (a list shows
+      // filters by name, where the workspace may hold thousands of cohorts).
+      const names = await cohorts.cohortNames(
+        workspaceId,
+        page.segments.flatMap((segment) =>
+          cohortTestsOf(segment.filter).map((test) => ({ partner: test.partner, cohortId: test.cohort_id })),
+        ),
+      );
       const cut = cutToBytes(
-        page.segments.map((segment) => segmentView(segment)),
+        page.segments.map((segment) => ({
+          ...segmentView(segment),
+          cohorts: cohortTestsOf(segment.filter).map((test) => ({
+            partner: test.partner,
+            cohort_id: test.cohort_id,
+            name: names.get(`${test.partner}#${test.cohort_id}`) ?? null,
+          })),
+        })),
         page.next,
         (view) => view.segment_id,
       );

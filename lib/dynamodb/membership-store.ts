@@ -483,6 +483,21 @@ export class DynamoMembershipStore implements MembershipStore {
     return refs.filter((ref) => memberOf.has(registerItemKey(ref, brazeId).pk));
   }
 
+  /** The names of the cohorts named (one BatchGetItem per 100, no counts read): absent when a cohort is not known. */
+  async cohortNames(
+    workspaceId: string,
+    refs: readonly { partner: string; cohortId: string }[],
+  ): Promise<Map<string, string>> {
+    const distinct = [...new Map(refs.map((ref) => [cohortSortKey({ workspaceId, ...ref }), ref])).keys()];
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      distinct.map((sk) => ({ pk: cohortListKey(workspaceId), sk })),
+      { attributes: ['sk', 'name'] },
+    );
+    return new Map(items.map((item) => [item.sk as string, item.name as string]));
+  }
+
   async getCohorts(workspaceId: string, refs: readonly CohortRef[]): Promise<Cohort[]> {
     const items = await batchGetAll(
       this.client,

@@ -124,6 +124,29 @@ describe('list search', () => {
     expect(folded.keys).toEqual(['heap#c0005']);
   });
 
+  it('names the cohorts of each listed segment, and searches segments on the server', async () => {
+    // Prepare
+    const created = await restCall(stack, '/segments', {
+      body: {
+        name: 'Funnel leavers',
+        filter: { all: [{ cohort: { partner: 'heap', cohort_id: 'c0005', includes: true } }] },
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+
+    // Act
+    const found = await restCall(stack, '/segments?q=LEAVERS');
+
+    // Assess
+    expect(found.body.segments).toEqual([
+      expect.objectContaining({
+        name: 'Funnel leavers',
+        cohorts: [{ partner: 'heap', cohort_id: 'c0005', name: MATCHING.c0005 }],
+      }),
+    ]);
+    expect(found.body.next_cursor).toBeNull();
+  });
+
   it('answers a search, an order or a partner it cannot use with a 400 that says which', async () => {
     for (const [query, field] of [
       [`q=${'x'.repeat(201)}`, '`q`'],

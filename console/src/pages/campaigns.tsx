@@ -399,11 +399,9 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                 <span class="clip" title={segment.name}>
                   {segment.name}
                 </span>{' '}
-                <span class="muted small">
-                  {segment.size === null || segment.size === undefined
-                    ? t('segment.sizeUnknown')
-                    : t('segment.users', { count: segment.size })}
-                </span>
+                {typeof segment.size === 'number' && (
+                  <span class="muted small">{t('segment.users', { count: segment.size })}</span>
+                )}
               </label>
             ))}
           </fieldset>

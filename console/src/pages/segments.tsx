@@ -4,14 +4,12 @@ import { ErrorMessage, LoadStatus, PageTitle, TableRegion, useAction, useLoad } 
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href } from '../router.ts';
-import { loadNamedCohorts } from './cohorts.tsx';
 
-/** One page of segments (in id order), with the cohorts their filters name. */
+/** One page of segments (in id order); each names its filter's cohorts (the API reads their names for the page). */
 const segmentPage = async (cursor?: string) => {
   const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
   const answer = await request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
-  const cohorts = await loadNamedCohorts(answer.segments.map((segment) => segment.filter));
-  return { segments: answer.segments, cohorts, next: answer.next_cursor };
+  return { segments: answer.segments, next: answer.next_cursor };
 };
 
 /** The workspace's segments a page at a time (a workspace may hold thousands), "Show more" for the next. */
@@ -20,7 +18,6 @@ export const SegmentsPage = () => {
   const [more, setMore] = useState<Awaited<ReturnType<typeof segmentPage>>>();
   const { busy, error, run } = useAction();
   const segments = [...(first.data?.segments ?? []), ...(more?.segments ?? [])];
-  const cohorts = [...(first.data?.cohorts ?? []), ...(more?.cohorts ?? [])];
   const next = more ? more.next : (first.data?.next ?? null);
   return (
     <>
@@ -53,7 +50,7 @@ export const SegmentsPage = () => {
                     </a>
                   </th>
                   <td>
-                    <FilterView filter={segment.filter} cohorts={cohorts} />
+                    <FilterView filter={segment.filter} cohorts={segment.cohorts ?? []} />
                   </td>
                   <td>{formatDate(segment.updated_at)}</td>
                 </tr>
@@ -70,11 +67,7 @@ export const SegmentsPage = () => {
           onClick={() =>
             run(async () => {
               const page = await segmentPage(next);
-              setMore({
-                segments: [...(more?.segments ?? []), ...page.segments],
-                cohorts: [...(more?.cohorts ?? []), ...page.cohorts],
-                next: page.next,
-              });
+              setMore({ segments: [...(more?.segments ?? []), ...page.segments], next: page.next });
             })
           }
         >

@@ -1,0 +1,266 @@
+/**
+ * `npm run bench -- --scenario console [--cohorts 10000 --segments 1000 --campaigns 200 --users 100000 --samples 20]`
+ *
+ * The console and its lists at a real workspace's size, on the local stack: N users, 10,000
+ * cohorts (list items with their counts, written straight into DynamoDB Local), 1,000 segments
+ * and 200 campaigns (created over the API). Then:
+ * - every list API page over HTTP (first page, a later page by cursor, newest first, a search
+ *   for a rare name): `samples` requests each, p50 / p95 / max milliseconds;
+ * - in Debian's Chromium (playwright-core), each console page from the click in the navigation
+ *   to its first meaningful content (the first row of its list, or its form), and the most
+ *   requests one view had in flight at once.
+ * Goals (issue 18): list pages < 200 ms, first meaningful content < 1 s, one request in flight per
+ * view. Writes bench/results/console-<time>.json and console-latest.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cohortKey, cohortListKey, laneSortKey } from '../lib/dynamodb/membership-store.js';
+import { startLocalStack } from '../lib/local/stack.js';
+import { buildConsole } from '../scripts/console.js';
+import { launchChromium } from '../test/support/browser.js';
+import { bulkWrite, log, machineDescription, now, percentile, pool } from './lib/harness.js';
+import { seededProfiles } from './lib/seeding.js';
+
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'console' },
+    users: { type: 'string', default: '100000' },
+    cohorts: { type: 'string', default: '10000' },
+    segments: { type: 'string', default: '1000' },
+    campaigns: { type: 'string', default: '200' },
+    samples: { type: 'string', default: '20' },
+    writers: { type: 'string', default: '16' },
+    latest: { type: 'string', default: 'yes' },
+  },
+});
+const USERS = Number(values.users);
+const COHORTS = Number(values.cohorts);
+const SEGMENTS = Number(values.segments);
+const CAMPAIGNS = Number(values.campaigns);
+const SAMPLES = Number(values.samples);
+const WRITERS = Number(values.writers);
+const LIST_GOAL_MS = 200;
+const CONTENT_GOAL_MS = 1_000;
+
+const cohortId = (index: number) => `c${String(index).padStart(5, '0')}`;
+/** One cohort in 1,000 has a rare word in its name, for the searches. */
+const cohortName = (index: number) => (index % 1_000 === 777 ? `Rare heron watchers ${index}` : `Weekly cohort ${index}`);
+
+const consoleFolder = await buildConsole(await mkdtemp(join(tmpdir(), 'console-bench-')));
+const stack = await startLocalStack({
+  prefix: `console${Date.now().toString(36)}`,
+  poll: false,
+  consoleFolder,
+  requestsPerHour: 1e9,
+  exportsFolder: 'bench/.exports',
+});
+const browser = await launchChromium();
+try {
+  const workspaceId = stack.workspace.workspaceId;
+  const auth = { authorization: `Bearer ${stack.workspace.restApiKey}`, 'content-type': 'application/json' };
+  const api = async (path: string, body?: unknown) => {
+    const response = await fetch(`${stack.url}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: auth,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const answer = (await response.json()) as Record<string, unknown>;
+    if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
+    return answer;
+  };
+
+  // --- the workspace ------------------------------------------------------------------------
+  const at = new Date().toISOString();
+  log(`seeding ${USERS.toLocaleString('en-US')} users and ${COHORTS.toLocaleString('en-US')} cohorts`);
+  const brazeIds = randomBytes(12 * USERS)
+    .toString('hex')
+    .match(/.{24}/g)!;
+  await bulkWrite(stack.clients.documents, stack.tables.users, seededProfiles(workspaceId, brazeIds, 'user-', at), WRITERS, 'users');
+  function* cohortItems() {
+    for (let index = 0; index < COHORTS; index += 1) {
+      const ref = { workspaceId, partner: 'heap', cohortId: cohortId(index) };
+      yield {
+        pk: cohortListKey(workspaceId),
+        sk: `heap#${ref.cohortId}`,
+        partner: 'heap',
+        cohortId: ref.cohortId,
+        name: cohortName(index),
+        firstSeenAt: at,
+        lastSyncedAt: at,
+      };
+      // The count as a sync leaves it (one lane); the registers are not needed by any list.
+      yield { pk: cohortKey(ref), sk: laneSortKey(0), members: (index * 7_919) % Math.max(1, USERS) };
+    }
+  }
+  await bulkWrite(stack.clients.documents, stack.tables.cohorts, cohortItems(), WRITERS, 'cohorts');
+  log(`creating ${SEGMENTS} segments and ${CAMPAIGNS} campaigns over the API`);
+  const segmentIds: string[] = new Array(SEGMENTS);
+  await pool(SEGMENTS, 8, async (index) => {
+    const answer = await api('/segments', {
+      name: index % 100 === 42 ? `Rare heron segment ${index}` : `Segment ${index}`,
+      filter: { cohort: { partner: 'heap', cohort_id: cohortId(index % COHORTS), includes: true } },
+    });
+    segmentIds[index] = (answer.segment as { segment_id: string }).segment_id;
+  });
+  await pool(CAMPAIGNS, 8, async (index) => {
+    await api('/campaigns', {
+      name: index % 50 === 7 ? `Rare heron campaign ${index}` : `Campaign ${index}`,
+      segment_ids: [segmentIds[index % SEGMENTS]],
+      message: { url: `${stack.campaigns.receiver.url}/bench`, body: '{"hello": "{{ external_id }}"}' },
+      delivery: { type: 'action_based' },
+    });
+  });
+
+  // --- list API pages -----------------------------------------------------------------------
+  const lists: Record<string, { p50: number; p95: number; max: number; items: number }> = {};
+  const time = async (name: string, path: () => Promise<string>, field: string) => {
+    const samples: number[] = [];
+    let items = 0;
+    for (let sample = 0; sample < SAMPLES; sample += 1) {
+      const target = await path();
+      const started = now();
+      const answer = await api(target);
+      samples.push(now() - started);
+      items = (answer[field] as unknown[]).length;
+    }
+    lists[name] = { p50: percentile(samples, 50), p95: percentile(samples, 95), max: Math.max(...samples), items };
+  };
+  const cursorAfter = async (path: string, pages: number) => {
+    let cursor: string | null = null;
+    for (let page = 0; page < pages; page += 1) {
+      const answer = await api(`${path}${path.includes('?') ? '&' : '?'}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      cursor = answer.next_cursor as string | null;
+    }
+    return cursor;
+  };
+  const cohortsPage50 = await cursorAfter('/cohorts', 50);
+  const segmentsPage5 = await cursorAfter('/segments', 5);
+  log('timing list pages');
+  await time('GET /cohorts (first 100)', async () => '/cohorts?limit=100', 'cohorts');
+  await time('GET /cohorts (page 51, by cursor)', async () => `/cohorts?limit=100&cursor=${encodeURIComponent(cohortsPage50!)}`, 'cohorts');
+  await time('GET /cohorts?order=desc', async () => '/cohorts?limit=100&order=desc', 'cohorts');
+  await time('GET /cohorts?q=heron (1 in 1,000)', async () => '/cohorts?limit=100&q=heron', 'cohorts');
+  await time('GET /cohorts?partner=heap&q=c0999 (id prefix)', async () => '/cohorts?limit=100&partner=heap&q=c0999', 'cohorts');
+  await time('GET /segments (first 100)', async () => '/segments?limit=100', 'segments');
+  await time('GET /segments (page 6, by cursor)', async () => `/segments?limit=100&cursor=${encodeURIComponent(segmentsPage5!)}`, 'segments');
+  await time('GET /segments?q=heron', async () => '/segments?limit=100&q=heron', 'segments');
+  await time('GET /campaigns (first 100)', async () => '/campaigns?limit=100', 'campaigns');
+  await time('GET /campaigns?q=heron', async () => '/campaigns?limit=100&q=heron', 'campaigns');
+
+  // --- the console in Chromium --------------------------------------------------------------
+  log('timing console pages in Chromium');
+  const page = await browser.newPage();
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const apiPaths = new Set(['/cohorts', '/segments', '/campaigns', '/canvases', '/currents']);
+  page.on('request', (request) => {
+    if (request.resourceType() === 'fetch' && apiPaths.has(new URL(request.url()).pathname)) {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+    }
+  });
+  const settle = (request: { resourceType(): string; url(): string }) => {
+    if (request.resourceType() === 'fetch' && apiPaths.has(new URL(request.url()).pathname)) inFlight -= 1;
+  };
+  page.on('requestfinished', settle);
+  page.on('requestfailed', settle);
+  await page.goto(`${stack.url}/`);
+  await page.getByLabel('REST API key').fill(stack.workspace.restApiKey);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation').waitFor();
+  const pages: Record<string, { ms: number[]; mostInFlight: number }> = {};
+  const measure = async (name: string, open: () => Promise<void>, content: () => Promise<void>) => {
+    const ms: number[] = [];
+    mostInFlight = 0;
+    for (let sample = 0; sample < Math.min(SAMPLES, 5); sample += 1) {
+      await page.goto(`${stack.url}/#/`);
+      await page.getByRole('navigation').waitFor();
+      inFlight = 0;
+      const started = now();
+      await open();
+      await content();
+      ms.push(now() - started);
+    }
+    pages[name] = { ms, mostInFlight };
+  };
+  const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+  await measure(
+    'Cohorts',
+    () => nav('Cohorts'),
+    () => page.getByRole('table', { name: 'Cohorts of this workspace' }).getByRole('row').nth(1).waitFor(),
+  );
+  await measure(
+    'Cohorts, search "heron"',
+    async () => {
+      await nav('Cohorts');
+      await page.getByRole('table', { name: 'Cohorts of this workspace' }).waitFor();
+      await page.getByLabel('Search cohorts by name or id').fill('heron');
+    },
+    () => page.getByRole('link', { name: cohortName(777) }).waitFor(),
+  );
+  await measure(
+    'Segments',
+    () => nav('Segments'),
+    () => page.getByRole('table', { name: 'Segments of this workspace' }).getByRole('row').nth(1).waitFor(),
+  );
+  await measure(
+    'New segment (builder ready)',
+    async () => {
+      await nav('Segments');
+      await page.getByRole('link', { name: 'New segment' }).click();
+    },
+    () => page.getByLabel('Segment name').waitFor(),
+  );
+  await measure(
+    'Campaigns',
+    () => nav('Campaigns'),
+    () => page.getByRole('link', { name: /^Campaign \d+$/ }).first().waitFor(),
+  );
+
+  // --- figures ------------------------------------------------------------------------------
+  const result = {
+    at: new Date().toISOString(),
+    scenario: 'console',
+    machine: machineDescription(),
+    parameters: { users: USERS, cohorts: COHORTS, segments: SEGMENTS, campaigns: CAMPAIGNS, samples: SAMPLES },
+    lists,
+    pages: Object.fromEntries(
+      Object.entries(pages).map(([name, figures]) => [
+        name,
+        { p50: percentile(figures.ms, 50), max: Math.max(...figures.ms), mostInFlight: figures.mostInFlight },
+      ]),
+    ),
+    goals: { listMs: LIST_GOAL_MS, contentMs: CONTENT_GOAL_MS },
+  };
+  const { machine } = result;
+  console.log(`\nConsole at scale, ${result.at} — ${machine.cpus} × ${machine.cpu}, ${machine.memoryGb} GiB, Node ${machine.node}`);
+  console.log(
+    `${USERS.toLocaleString('en-US')} users, ${COHORTS.toLocaleString('en-US')} cohorts, ${SEGMENTS.toLocaleString('en-US')} segments, ${CAMPAIGNS} campaigns; ${SAMPLES} samples a list\n`,
+  );
+  console.log('list API page                                      p50 ms   p95 ms   max ms  items  goal');
+  for (const [name, figures] of Object.entries(lists))
+    console.log(
+      `${name.padEnd(50)} ${figures.p50.toFixed(1).padStart(6)} ${figures.p95.toFixed(1).padStart(8)} ${figures.max.toFixed(1).padStart(8)} ${String(figures.items).padStart(6)}  ${figures.p95 < LIST_GOAL_MS ? 'met' : `MISSED (< ${LIST_GOAL_MS})`}`,
+    );
+  console.log('\nconsole page (click → first content)               p50 ms   max ms  most in flight  goal');
+  for (const [name, figures] of Object.entries(result.pages))
+    console.log(
+      `${name.padEnd(50)} ${figures.p50.toFixed(0).padStart(6)} ${figures.max.toFixed(0).padStart(8)} ${String(figures.mostInFlight).padStart(15)}  ${figures.max < CONTENT_GOAL_MS && figures.mostInFlight <= 1 ? 'met' : 'MISSED'}`,
+    );
+  await mkdir('bench/results', { recursive: true });
+  const stampName = `console-${result.at.replace(/[:.]/g, '-')}`;
+  await writeFile(`bench/results/${stampName}.json`, JSON.stringify(result, null, 2));
+  if (values.latest !== 'no') await writeFile('bench/results/console-latest.json', JSON.stringify(result, null, 2));
+  console.log(`\nSaved bench/results/${stampName}.json`);
+} finally {
+  await browser.close();
+  await stack.stop();
+  await rm(consoleFolder, { recursive: true, force: true });
+}
