@@ -3,6 +3,7 @@
  * end). A page may hold fewer than `limit` items (its reads are bounded), so a short page is
  * not the end: only a null cursor is. Cursors are opaque (lib/segments/evaluate.ts).
  */
+import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 import { decodeCursor } from './segments/evaluate.js';
 
@@ -42,6 +43,7 @@ export interface PageRequest {
 export const parsePageRequest = (
   query: { limit?: string; cursor?: string },
   bounds: { defaultLimit: number; maxLimit: number },
+  scope?: string,
 ): PageRequest => {
   // Digits only: Number() would also take "0x10", "1e2" and " 10 ".
   const limit =
@@ -49,8 +51,11 @@ export const parsePageRequest = (
   if (limit < 1 || limit > bounds.maxLimit)
     throw new ValidationError(`\`limit\` must be an integer from 1 to ${bounds.maxLimit}`);
   if (query.cursor === undefined) return { limit };
-  const after = decodeCursor(query.cursor);
-  if (after === undefined) throw new ValidationError('`cursor` is not a cursor this API returned');
+  const after = decodeCursor(query.cursor, scope);
+  if (after === undefined)
+    throw new ValidationError(
+      '`cursor` is not a cursor this API returned for this query (the same `q`, `order` and filters as the page it came with)',
+    );
   return { limit, after };
 };
 
@@ -62,6 +67,8 @@ export interface ListRequest extends PageRequest {
   search?: string;
   /** Id order, ascending (default) or descending. */
   order: 'asc' | 'desc';
+  /** What the query's cursors are bound to (absent for the plain list): pass it to encodeCursor. */
+  scope?: string;
 }
 
 /**
@@ -73,18 +80,36 @@ export interface ListRequest extends PageRequest {
 export const parseListRequest = (
   query: { limit?: string; cursor?: string; q?: string; order?: string },
   bounds: { defaultLimit: number; maxLimit: number },
+  filters: Record<string, string | undefined> = {},
 ): ListRequest => {
-  const page = parsePageRequest(query, bounds);
   const search = query.q?.trim();
   if (search !== undefined && [...search].length > SEARCH_MAX_CHARACTERS)
     throw new ValidationError(`\`q\` must be at most ${SEARCH_MAX_CHARACTERS} characters`);
   if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc')
     throw new ValidationError('`order` must be `asc` or `desc`');
-  return { ...page, ...(search ? { search } : {}), order: query.order === 'desc' ? 'desc' : 'asc' };
+  const order = query.order === 'desc' ? 'desc' : 'asc';
+  const scope = listScope({ ...filters, ...(search ? { q: search } : {}), ...(order === 'desc' ? { order } : {}) });
+  const page = parsePageRequest(query, bounds, scope);
+  return { ...page, ...(search ? { search } : {}), order, ...(scope === undefined ? {} : { scope }) };
 };
 
-/** Text as a search compares it: Unicode-normalised (NFKC) and lower-cased. */
-const folded = (text: string) => text.normalize('NFKC').toLowerCase();
+/** A short digest of a query's search, order and filters; none for the plain list (its cursors stay as they were). */
+const listScope = (fields: Record<string, string | undefined>): string | undefined => {
+  const set = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return set.length === 0
+    ? undefined
+    : createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, 16);
+};
+
+/**
+ * Text as a search compares it: compatibility forms and accents taken apart and the accents
+ * dropped (NFKD without combining marks: "ﬁ" is "fi", "é" and "İ" are "e" and "I"), lower-cased,
+ * with the case pairs lower-casing leaves apart made one ("ß" is "ss", a final "ς" is "σ").
+ */
+const folded = (text: string) =>
+  text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
 
 /** Whether a list item matches a search: the text in its name, or its id starting with it. */
 export const searchMatcher = (search: string | undefined) => {

@@ -233,14 +233,15 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       const partner = query.partner;
       if (partner !== undefined && !isKnownPartner(partner))
         throw new ValidationError(`\`partner\` must be one of: ${KNOWN_PARTNERS.join(', ')}`);
+      const listRequest = parseListRequest(query, LIST_PAGE, { partner });
       const page = await cohorts.listCohorts(workspaceId, {
-        ...parseListRequest(query, LIST_PAGE),
+        ...listRequest,
         ...(partner === undefined ? {} : { partner }),
       });
       const cut = cutToBytes(page.cohorts.map(cohortView), page.next, (view) => `${view.partner}#${view.cohort_id}`);
       return json(200, {
         cohorts: cut.items,
-        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next, listRequest.scope),
         message: 'success',
       });
     },
@@ -286,7 +287,8 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     method: 'GET',
     path: '/segments',
     handle: async ({ segments, cohorts }, workspaceId, request) => {
-      const page = await segments.listPage(workspaceId, parseListRequest(request.queryStringParameters, LIST_PAGE));
+      const listRequest = parseListRequest(request.queryStringParameters, LIST_PAGE);
+      const page = await segments.listPage(workspaceId, listRequest);
       // The names of the cohorts the page's filters name, read once for the page (a list shows
       // filters by name, where the workspace may hold thousands of cohorts).
       const names = await cohorts.cohortNames(
@@ -309,7 +311,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       );
       return json(200, {
         segments: cut.items,
-        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next, listRequest.scope),
         message: 'success',
       });
     },
@@ -468,7 +470,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       });
       return json(200, {
         dead_letters: cut.items.map(deadLetterView),
-        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next),
+        next_cursor: cut.next === undefined ? null : encodeCursor(cut.next, page.scope),
         message: 'success',
       });
     },

@@ -305,8 +305,8 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     kind: CampaignKind,
     query: { limit?: string; cursor?: string; segment_id?: string; q?: string; order?: string },
   ) => {
-    const page = parseListRequest(query, LIST_PAGE);
     const segmentId = query.segment_id;
+    const page = parseListRequest(query, LIST_PAGE, { segment_id: segmentId });
     if (segmentId !== undefined && (segmentId === '' || Buffer.byteLength(segmentId) > SORT_KEY_MAX_BYTES))
       throw new ValidationError(`\`segment_id\` must be 1 to ${SORT_KEY_MAX_BYTES} bytes`);
     const found = await ports.campaigns.listPage(workspaceId, kind, {
@@ -316,7 +316,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     const cut = cutToBytes(found.campaigns, found.next, (campaign) => campaign.campaignId, {
       bytesOf: (campaign) => Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign))),
     });
-    return { campaigns: cut.items, nextCursor: cut.next === undefined ? null : encodeCursor(cut.next) };
+    return { campaigns: cut.items, nextCursor: cut.next === undefined ? null : encodeCursor(cut.next, page.scope) };
   };
 
   return {

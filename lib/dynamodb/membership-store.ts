@@ -46,7 +46,7 @@ import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
-import { isThrottle, isTransientServerError } from '../errors.js';
+import { isThrottle, isTransientServerError, ValidationError } from '../errors.js';
 import { searchMatcher } from '../paging.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
@@ -380,6 +380,9 @@ export class DynamoMembershipStore implements MembershipStore {
     page: { limit: number; after?: string; search?: string; order?: 'asc' | 'desc'; partner?: string },
   ): Promise<{ cohorts: Cohort[]; next?: string }> {
     const pk = cohortListKey(workspaceId);
+    // DynamoDB refuses a start key outside the key condition's range (a 500 it would be).
+    if (page.partner !== undefined && page.after !== undefined && !page.after.startsWith(`${page.partner}#`))
+      throw new ValidationError(`\`cursor\` does not continue the list of ${page.partner}'s cohorts`);
     const matches = searchMatcher(page.search);
     const found = await queryPage(
       this.client,

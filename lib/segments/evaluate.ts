@@ -263,11 +263,17 @@ const takeOrExhaust = async (
 };
 
 /** Cursors are opaque to clients: base64url of the last braze_id served. */
-export const encodeCursor = (after: string): string =>
-  Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
-export const decodeCursor = (cursor: string): string | undefined => {
+export const encodeCursor = (after: string, scope?: string): string =>
+  Buffer.from(JSON.stringify(scope === undefined ? { after } : { after, scope }), 'utf8').toString('base64url');
+/**
+ * The key a cursor continues after, if this API issued it for the same query: `scope` names the
+ * query's search, order and filters (lib/paging.ts), so a cursor of one query is refused by
+ * another instead of continuing from a key that query's range may not hold.
+ */
+export const decodeCursor = (cursor: string, scope?: string): string | undefined => {
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown };
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown; scope?: unknown };
+    if (value.scope !== scope) return undefined;
     // `after` becomes a key condition (sort key M#<after>): a forged cursor no key can hold is refused, not sent to DynamoDB.
     const fits = (after: string) =>
       after !== '' && isWellFormedUnicode(after) && Buffer.byteLength(after) <= SORT_KEY_MAX_BYTES - 2;

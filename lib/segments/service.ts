@@ -31,7 +31,11 @@ export interface SegmentPorts {
 }
 
 const SegmentBody = z.object({
-  name: z.string({ error: 'must be a string' }).trim().min(1, { error: 'must be a non-empty string' }).max(255),
+  name: z
+    .string({ error: 'must be a string' })
+    .trim()
+    .min(1, { error: 'must be a non-empty string' })
+    .max(255, { error: 'must be at most 255 characters' }),
   filter: z.unknown(),
 });
 

@@ -145,7 +145,11 @@ const EventProperties = z.record(z.string(), z.unknown(), { error: 'must be an o
 export const TrackEvent = z
   .looseObject({
     ...EventOwner,
-    name: z.string({ error: 'must be a string' }).min(1).max(255).refine(isWellFormedUnicode, wellFormed),
+    name: z
+      .string({ error: 'must be a string' })
+      .min(1, { error: 'must be a non-empty string' })
+      .max(255, { error: 'must be at most 255 characters' })
+      .refine(isWellFormedUnicode, wellFormed),
     time: EventTime,
     properties: EventProperties.optional(),
     app_id: z.string().max(255).refine(isWellFormedUnicode, wellFormed).optional(),
@@ -156,7 +160,11 @@ export type TrackEvent = z.infer<typeof TrackEvent>;
 export const TrackPurchase = z
   .looseObject({
     ...EventOwner,
-    product_id: z.string({ error: 'must be a string' }).min(1).max(255).refine(isWellFormedUnicode, wellFormed),
+    product_id: z
+      .string({ error: 'must be a string' })
+      .min(1, { error: 'must be a non-empty string' })
+      .max(255, { error: 'must be at most 255 characters' })
+      .refine(isWellFormedUnicode, wellFormed),
     currency: z.string().regex(/^[A-Z]{3}$/, { error: 'must be a three-letter ISO 4217 code, e.g. USD' }),
     price: z.number({ error: 'must be a number' }).finite(),
     quantity: z.number().int().min(1).max(100).optional(),

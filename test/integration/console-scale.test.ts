@@ -103,6 +103,39 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(browser.incidents).toEqual([]);
   });
 
+  it('drops a "Show more" answer that arrives after the search changed', async () => {
+    // Prepare: the next page of the plain list is held until the user has searched.
+    await page.getByRole('navigation').getByRole('link', { name: 'Segments', exact: true }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    const rows = rowsOf('Cohorts of this workspace');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(101);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route(
+      (url) => url.pathname === '/cohorts' && url.searchParams.has('cursor') && !url.searchParams.has('q'),
+      async (route) => {
+        await held;
+        await route.continue();
+      },
+    );
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await page.getByLabel('Search cohorts by name or id').fill('zebra');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(2);
+
+    // Act: the old page's answer arrives, and the page renders what it does with it.
+    const answered = page.waitForResponse((response) => new URL(response.url()).searchParams.has('cursor'));
+    release();
+    await answered;
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+
+    // Assess: still the search's one match.
+    expect(await rows.count()).toBe(2);
+    await page.getByRole('link', { name: NEEDLE.name }).waitFor();
+    await page.unroute((url) => url.pathname === '/cohorts');
+  });
+
   it('picks a cohort in the segment builder by searching the server as the user types', async () => {
     // Act
     listRequests.length = 0;

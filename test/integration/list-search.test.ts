@@ -158,4 +158,32 @@ describe('list search', () => {
       expect(JSON.stringify(answer.body), query).toContain(field);
     }
   });
+
+  it("refuses a cursor of another query, and a forged one outside the partner's range, with a 400 (never a 500)", async () => {
+    // Prepare: a cursor of the segment partner's list, of a search, and of the plain list.
+    const ofSegment = (await restCall(stack, '/cohorts?partner=segment&limit=1')).body.next_cursor;
+    const ofSearch = (await restCall(stack, '/cohorts?q=cohort&limit=1')).body.next_cursor as string;
+    const ofPlain = (await restCall(stack, '/cohorts?limit=1')).body.next_cursor as string;
+    const forged = Buffer.from(JSON.stringify({ after: 'zzz' })).toString('base64url');
+
+    // Act / Assess: each used with another query.
+    for (const query of [
+      `partner=heap&cursor=${encodeURIComponent(ofSegment)}`,
+      `partner=heap&cursor=${encodeURIComponent(ofPlain)}`,
+      `q=other&cursor=${encodeURIComponent(ofSearch)}`,
+      `order=desc&cursor=${encodeURIComponent(ofPlain)}`,
+      `cursor=${encodeURIComponent(ofSearch)}`,
+    ]) {
+      const answer = await restCall(stack, `/cohorts?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.message, query).toContain('`cursor`');
+    }
+    // A forged cursor of the plain list's kind, outside heap's range (DynamoDB would refuse the start key).
+    const outside = await restCall(stack, `/cohorts?partner=heap&cursor=${encodeURIComponent(forged)}`);
+    expect(outside.status).toBe(400);
+    // The same query continues with its own cursor.
+    expect((await restCall(stack, `/cohorts?q=cohort&limit=1&cursor=${encodeURIComponent(ofSearch)}`)).status).toBe(
+      200,
+    );
+  });
 });

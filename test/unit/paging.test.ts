@@ -46,7 +46,13 @@ describe('parseListRequest and searchMatcher', () => {
       limit: 100,
       search: 'Funnel',
       order: 'desc',
+      scope: expect.stringMatching(/^[\w-]{16}$/),
     });
+    // A query's cursors are bound to it; the plain list's have no scope (they stay as they were).
+    expect(parseListRequest({ q: 'Funnel' }, LIST_PAGE).scope).not.toBe(
+      parseListRequest({ q: 'funnel' }, LIST_PAGE).scope,
+    );
+    expect(parseListRequest({}, LIST_PAGE, { partner: undefined }).scope).toBeUndefined();
     expect(parseListRequest({ q: '   ' }, LIST_PAGE)).toEqual({ limit: 100, order: 'asc' });
     expect(() => parseListRequest({ q: 'x'.repeat(201) }, LIST_PAGE)).toThrow(/`q`/);
     expect(() => parseListRequest({ order: 'DESC' }, LIST_PAGE)).toThrow(/`order`/);
@@ -63,5 +69,10 @@ describe('parseListRequest and searchMatcher', () => {
     expect(byId({ name: 'other', id: 'xc29' })).toBe(false);
     expect(byId({ name: undefined, id: undefined })).toBe(false);
     expect(searchMatcher(undefined)).toBeUndefined();
+    // Accents and the case pairs lower-casing leaves apart.
+    expect(searchMatcher('istanbul')!({ name: 'İstanbul users' })).toBe(true);
+    expect(searchMatcher('Σ')!({ name: 'ΟΔΟΣ street' })).toBe(true);
+    expect(searchMatcher('STRASSE')!({ name: 'Hauptstraße' })).toBe(true);
+    expect(searchMatcher('cafe')!({ name: 'Cafe\u0301 regulars' })).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { cohortPage, path, request, requestAll, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import {
   Breadcrumb,
@@ -64,12 +64,18 @@ export const CohortsPage = () => {
   const [typed, setTyped] = useState('');
   const search = useDebounced(typed.trim(), 300);
   const first = useLoad(() => cohortPage({ search }), [search]);
-  const [more, setMore] = useState<{ cohorts: Cohort[]; next: string | null }>();
+  const [more, setMore] = useState<{ search: string; cohorts: Cohort[]; next: string | null }>();
   const { busy, error, run } = useAction();
   useEffect(() => setMore(undefined), [search]);
-  useInterval(() => first.reload(), 5_000);
-  const list = [...(first.data?.cohorts ?? []), ...(more?.cohorts ?? [])];
-  const next = more ? more.next : (first.data?.next ?? null);
+  // Only the first page refreshes, and only while it is the only one shown: a page after it
+  // continues from where the first page ended when it was read, so refreshing the first alone
+  // could skip or repeat a cohort at the seam.
+  useInterval(() => first.reload(), more ? undefined : 5_000);
+  const searchNow = useRef(search);
+  searchNow.current = search;
+  const shownMore = more?.search === search ? more : undefined;
+  const list = [...(first.data?.cohorts ?? []), ...(shownMore?.cohorts ?? [])];
+  const next = shownMore ? shownMore.next : (first.data?.next ?? null);
   const label = t('cohorts.tableCaption');
   return (
     <>
@@ -132,8 +138,14 @@ export const CohortsPage = () => {
           disabled={busy}
           onClick={() =>
             run(async () => {
-              const page = await cohortPage({ search, cursor: next });
-              setMore({ cohorts: [...(more?.cohorts ?? []), ...page.cohorts], next: page.next });
+              const asked = search;
+              const page = await cohortPage({ search: asked, cursor: next });
+              // An answer for a search the user has since changed is dropped.
+              setMore((current) =>
+                searchNow.current !== asked
+                  ? current
+                  : { search: asked, cohorts: [...(current?.cohorts ?? []), ...page.cohorts], next: page.next },
+              );
             })
           }
         >

@@ -131,6 +131,7 @@ const ConditionEditor = ({
             id={`${id}-search`}
             type="search"
             value={search}
+            maxLength={200}
             aria-controls={`${id}-cohort`}
             onInput={(event) => setSearch((event.currentTarget as HTMLInputElement).value)}
           />
@@ -279,7 +280,7 @@ const Editor = ({ segment, start }: { segment: Segment | undefined; start: Edito
       <input
         id="segment-name"
         value={name}
-        maxLength={500}
+        maxLength={255}
         onInput={(event) => setName((event.currentTarget as HTMLInputElement).value)}
       />
       <h2>{t('builder.filter')}</h2>
