@@ -3,6 +3,8 @@
  *   many-cohorts (default): many cohorts of 1,000, against raw ceilings; ingest, cold start, cost (bench/many-cohorts.ts)
  *   big-cohort: one cohort of N users under a model of AWS's limits, with the AWS projection (bench/big-cohort.ts)
  *   campaign: a scheduled campaign's webhooks/s against the raw ceiling, import-to-webhook latency (bench/campaign.ts)
+ *   segments: segment sizes and audience pages at 1M users (bench/segments.ts)
+ *   console: list API pages and console pages in Chromium at 10,000 cohorts and 1,000 segments (bench/console.ts)
  */
 import { parseArgs } from 'node:util';
 
@@ -12,6 +14,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
   'big-cohort': () => import('./big-cohort.js'),
   segments: () => import('./segments.js'),
   campaign: () => import('./campaign.js'),
+  console: () => import('./console.js'),
 };
 const scenario = SCENARIOS[String(values.scenario)];
 if (!scenario) {

@@ -62,7 +62,13 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
       handle: async (api, workspaceId, request) => {
         const page = await serviceOf(api).list(workspaceId, kind, request.queryStringParameters);
         return json(200, {
-          [plural]: page.campaigns.map(campaignSummaryView),
+          [plural]: page.campaigns.map((campaign) => ({
+            ...campaignSummaryView(campaign),
+            segments: campaign.segmentIds.map((segmentId) => ({
+              segment_id: segmentId,
+              name: page.segmentNames.get(segmentId) ?? null,
+            })),
+          })),
           next_cursor: page.nextCursor,
           message: 'success',
         });

@@ -50,7 +50,7 @@ export interface CampaignServicePorts {
     | 'getFrequencyCap'
     | 'setFrequencyCap'
   >;
-  segments: Pick<SegmentStore, 'get'>;
+  segments: Pick<SegmentStore, 'get' | 'names'>;
   users: Pick<UserStore, 'find' | 'getProfile'>;
   webhooks: WebhookClient;
   clock: () => Date;
@@ -316,7 +316,16 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     const cut = cutToBytes(found.campaigns, found.next, (campaign) => campaign.campaignId, {
       bytesOf: (campaign) => Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign))),
     });
-    return { campaigns: cut.items, nextCursor: cut.next === undefined ? null : encodeCursor(cut.next, page.scope) };
+    // The names of the segments the page targets, read once for the page (a list shows them by name).
+    const segmentNames = await ports.segments.names(
+      workspaceId,
+      cut.items.flatMap((campaign) => campaign.segmentIds),
+    );
+    return {
+      campaigns: cut.items,
+      segmentNames,
+      nextCursor: cut.next === undefined ? null : encodeCursor(cut.next, page.scope),
+    };
   };
 
   return {

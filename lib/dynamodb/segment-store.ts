@@ -13,7 +13,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { queryPage } from './batch.js';
+import { batchGetAll, queryPage } from './batch.js';
 import { searchMatcher } from '../paging.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
@@ -71,6 +71,16 @@ export class DynamoSegmentStore implements SegmentStore {
       }),
     );
     return segment;
+  }
+
+  async names(workspaceId: string, segmentIds: readonly string[]): Promise<Map<string, string>> {
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      [...new Set(segmentIds)].map((segmentId) => ({ pk: listKey(workspaceId), sk: segmentId })),
+      { attributes: ['sk', 'name'] },
+    );
+    return new Map(items.map((item) => [item.sk as string, item.name as string]));
   }
 
   async get(workspaceId: string, segmentId: string): Promise<Segment | undefined> {

@@ -51,6 +51,8 @@ export interface Segment {
 export interface SegmentStore {
   create(workspaceId: string, input: { name: string; filter: Filter }, now: Date, sizeJob?: SizeJob): Promise<Segment>;
   get(workspaceId: string, segmentId: string): Promise<Segment | undefined>;
+  /** The names of segments (one BatchGetItem per 100, names only): absent when a segment is not known. */
+  names(workspaceId: string, segmentIds: readonly string[]): Promise<Map<string, string>>;
   /**
    * One page in id order (or reverse) after `after`, optionally only those matching a search
    * (name, or id prefix; bounded reads: it may be short); `next` absent at the end.

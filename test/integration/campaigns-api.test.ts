@@ -115,6 +115,8 @@ describe('/campaigns', () => {
 
     // Assess: the campaigns' search does not see the Canvas, nor the Canvases' the campaigns.
     expect(names(winter).sort()).toEqual(['Winter sale', 'late WINTER reminder']);
+    // Each summary names the segments it targets (read for the page).
+    expect(winter.body.campaigns[0].segments).toEqual([{ segment_id: segmentId, name: 'VIP' }]);
     expect(winter.body.next_cursor).toBeNull();
     expect(names(winterDesc)).toEqual([...names(winter)].reverse());
     expect(names(byId)).toContain('Summer sale');

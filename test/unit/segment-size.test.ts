@@ -106,6 +106,13 @@ class Workspace {
       },
       segments: {
         get: async (_workspaceId, segmentId) => structuredClone(this.segmentsById.get(segmentId)),
+        names: async (_workspaceId, segmentIds) =>
+          new Map(
+            segmentIds.flatMap((segmentId) => {
+              const segment = this.segmentsById.get(segmentId);
+              return segment ? [[segmentId, segment.name] as const] : [];
+            }),
+          ),
         create: async () => {
           throw new Error('not used');
         },

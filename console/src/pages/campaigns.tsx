@@ -59,7 +59,7 @@ export const deliverySummary = (campaign: Campaign): string => {
     : t('campaigns.deliverySummaryNow');
 };
 
-const CampaignTable = ({ kind, list, segments }: { kind: CampaignKind; list: Campaign[]; segments: Segment[] }) => {
+const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] }) => {
   const caption = kind === 'campaign' ? t('campaigns.campaigns') : t('campaigns.canvases');
   if (list.length === 0)
     return <p>{kind === 'campaign' ? t('campaigns.noneCampaigns') : t('campaigns.noneCanvases')}</p>;
@@ -84,8 +84,8 @@ const CampaignTable = ({ kind, list, segments }: { kind: CampaignKind; list: Cam
               </th>
               <td>{statusLabel(campaign.status)}</td>
               <td>
-                {campaign.segment_ids
-                  .map((id) => segments.find((segment) => segment.segment_id === id)?.name ?? id)
+                {(campaign.segments ?? campaign.segment_ids.map((id) => ({ segment_id: id, name: null })))
+                  .map((segment) => segment.name ?? segment.segment_id)
                   .join(', ')}
               </td>
               <td>{deliverySummary(campaign)}</td>
@@ -110,7 +110,7 @@ const pageOf = async (kind: CampaignKind, cursor?: string, segmentId?: string) =
 };
 
 /** A list page by page: the first page, then "Show more" for each next one (never the whole workspace at once). */
-const PagedCampaigns = ({ kind, segments }: { kind: CampaignKind; segments: Segment[] }) => {
+const PagedCampaigns = ({ kind }: { kind: CampaignKind }) => {
   const first = useLoad(() => pageOf(kind), [kind]);
   const [more, setMore] = useState<{ list: Campaign[]; next: string | null }>();
   const { busy, error, run } = useAction();
@@ -118,9 +118,7 @@ const PagedCampaigns = ({ kind, segments }: { kind: CampaignKind; segments: Segm
   return (
     <>
       <LoadStatus load={first} />
-      {first.data && (
-        <CampaignTable kind={kind} list={[...first.data.list, ...(more?.list ?? [])]} segments={segments} />
-      )}
+      {first.data && <CampaignTable kind={kind} list={[...first.data.list, ...(more?.list ?? [])]} />}
       {next && (
         <button
           type="button"
@@ -157,7 +155,6 @@ const loadTargeting = async (segmentId: string) => {
 };
 
 export const CampaignsPage = () => {
-  const segments = useLoad(loadSegments, []);
   return (
     <>
       <PageTitle title={t('campaigns.title')}>{t('campaigns.title')}</PageTitle>
@@ -171,9 +168,9 @@ export const CampaignsPage = () => {
         </a>
       </div>
       <h2>{t('campaigns.campaigns')}</h2>
-      <PagedCampaigns kind="campaign" segments={segments.data?.segments ?? []} />
+      <PagedCampaigns kind="campaign" />
       <h2>{t('campaigns.canvases')}</h2>
-      <PagedCampaigns kind="canvas" segments={segments.data?.segments ?? []} />
+      <PagedCampaigns kind="canvas" />
     </>
   );
 };
@@ -744,7 +741,19 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
     () => request<Record<string, Campaign>>('GET', base).then((answer) => answer[kind]!),
     [base],
   );
-  const segments = useLoad(loadSegments, []);
+  // The segments it targets, by name: asked one at a time, a few (never the workspace's list).
+  const targeted = campaign.data?.segment_ids.join('\u0000');
+  const segments = useLoad(async () => {
+    const found: Segment[] = [];
+    for (const segmentId of campaign.data?.segment_ids ?? []) {
+      try {
+        found.push((await request<{ segment: Segment }>('GET', path`/segments/${segmentId}`)).segment);
+      } catch {
+        // A segment that is gone shows by its id.
+      }
+    }
+    return { segments: found };
+  }, [targeted]);
   const { busy, error, setError, run } = useAction();
   const data = campaign.data;
   // Figures move while it sends.

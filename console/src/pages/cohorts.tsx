@@ -20,28 +20,24 @@ import { href } from '../router.ts';
 export const loadCohorts = async () => ({ cohorts: await requestAll<Cohort>('/cohorts', 'cohorts') });
 
 /**
- * The cohorts some filters name (for their names), each asked once, six at a time: a page of
- * segments names a few dozen cohorts, where the workspace may hold thousands. A cohort that
- * is gone is left out (the filter shows its id).
+ * The cohorts a segment's filter names (for their names), each asked once, one at a time: a
+ * filter names a few, where the workspace may hold thousands. A cohort that is gone is left
+ * out (the filter shows its id).
  */
 export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Cohort[]> => {
   const refs = new Map<string, { partner: string; cohortId: string }>();
   for (const filter of filters)
     for (const condition of conditionsOf(rootOf(filter, 'heap')))
       refs.set(cohortKey(condition.partner, condition.cohortId), condition);
-  const queue = [...refs.values()];
   const found: Cohort[] = [];
-  await Promise.all(
-    Array.from({ length: Math.min(6, queue.length) }, async () => {
-      for (let ref = queue.shift(); ref; ref = queue.shift()) {
-        try {
-          found.push((await request<{ cohort: Cohort }>('GET', path`/cohorts/${ref.partner}/${ref.cohortId}`)).cohort);
-        } catch {
-          // Gone, or not answered: the filter shows the cohort's id.
-        }
-      }
-    }),
-  );
+  // One at a time: a view never has more than one request in flight.
+  for (const ref of refs.values()) {
+    try {
+      found.push((await request<{ cohort: Cohort }>('GET', path`/cohorts/${ref.partner}/${ref.cohortId}`)).cohort);
+    } catch {
+      // Gone, or not answered: the filter shows the cohort's id.
+    }
+  }
   return found;
 };
 

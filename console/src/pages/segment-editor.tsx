@@ -313,26 +313,24 @@ interface EditorStart {
  * already names. Cohorts to choose from are searched as the user types.
  */
 const loadStart = async (segment: Segment | undefined): Promise<EditorStart> => {
-  const partners = (
-    await Promise.all(
-      PARTNERS.map(async (partner) => ((await cohortPage({ partner, limit: 1 })).cohorts.length > 0 ? [partner] : [])),
-    )
-  ).flat();
+  // One request at a time (a view never has more in flight): eight small ones.
+  const partners: string[] = [];
+  for (const partner of PARTNERS)
+    if ((await cohortPage({ partner, limit: 1 })).cohorts.length > 0) partners.push(partner);
   const named = segment ? conditionsOf(rootOf(segment.filter, 'heap')) : [];
   const refs = [
     ...new Map(named.map((condition) => [cohortKey(condition.partner, condition.cohortId), condition])).values(),
   ];
-  const known = (
-    await Promise.all(
-      refs.map((condition) =>
-        request<{ cohort: Cohort }>('GET', path`/cohorts/${condition.partner}/${condition.cohortId}`).then(
-          (answer) => [answer.cohort],
-          // A cohort the segment names may be gone: it shows by its id.
-          () => [],
-        ),
-      ),
-    )
-  ).flat();
+  const known: Cohort[] = [];
+  for (const condition of refs) {
+    try {
+      known.push(
+        (await request<{ cohort: Cohort }>('GET', path`/cohorts/${condition.partner}/${condition.cohortId}`)).cohort,
+      );
+    } catch {
+      // A cohort the segment names may be gone: it shows by its id.
+    }
+  }
   return { partners, known };
 };
 
