@@ -254,20 +254,3 @@ export const cohortPage = async (options: {
   const answer = await request<{ cohorts: Cohort[]; next_cursor: string | null }>('GET', `/cohorts?${query}`);
   return { cohorts: answer.cohorts, next: answer.next_cursor };
 };
-
-/**
- * Every item of a paged list (`limit`, `cursor` → `next_cursor`), page after page: each
- * request bounded by the API, one at a time. For the lists the console needs whole (cohorts to
- * pick from, segments to name); campaigns are shown page by page instead.
- */
-export const requestAll = async <T>(path: string, field: string): Promise<T[]> => {
-  const items: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: URLSearchParams = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) });
-    const page: Record<string, unknown> = await request<Record<string, unknown>>('GET', `${path}?${query}`);
-    items.push(...(page[field] as T[]));
-    cursor = (page.next_cursor as string | null | undefined) ?? null;
-  } while (cursor !== null);
-  return items;
-};

@@ -14,6 +14,7 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
 import { buildConsole } from '../../scripts/console.js';
 import { launchChromium, type Browser } from '../support/browser.js';
+import { restCall } from '../support/client.js';
 import { startTestStack } from '../support/stack.js';
 
 const COHORTS = 3_000;
@@ -169,5 +170,42 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     await page.getByRole('button', { name: 'Save segment' }).click();
     await page.getByRole('heading', { level: 1, name: 'Zebra walkers' }).waitFor({ timeout: 30_000 });
     expect(browser.incidents).toEqual([]);
+  });
+
+  it('picks segments for a campaign by searching the server, never loading the whole list', async () => {
+    // Prepare: 120 segments (more than a picker's 50), one of them "Heron spotters".
+    for (let index = 0; index < 120; index += 1) {
+      const answer = await restCall(stack, '/segments', {
+        body: {
+          name: index === 77 ? 'Heron spotters' : `Segment ${index}`,
+          filter: {
+            cohort: { partner: 'heap', cohort_id: `c${String(index + 100).padStart(4, '0')}`, includes: true },
+          },
+        },
+      });
+      expect(answer.status).toBe(201);
+    }
+    const segmentRequests: URLSearchParams[] = [];
+    const watch = (request: { url(): string; resourceType(): string }) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/segments' && request.resourceType() === 'fetch') segmentRequests.push(url.searchParams);
+    };
+    page.on('request', watch);
+
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Campaigns', exact: true }).click();
+    await page.getByRole('link', { name: 'New campaign' }).click();
+    await page.getByLabel('Search segments by name or id').fill('heron');
+    const heron = page.getByRole('checkbox', { name: 'Heron spotters' });
+    await heron.check({ timeout: 30_000 });
+    await page.getByLabel('Search segments by name or id').fill('');
+
+    // Assess: still chosen (shown first) when the search no longer shows it; every request a page of 50 at most.
+    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 30_000 }).toBe(51);
+    expect(await heron.isChecked()).toBe(true);
+    expect(segmentRequests.some((query) => query.get('q') === 'heron')).toBe(true);
+    expect(segmentRequests.every((query) => Number(query.get('limit')) <= 50)).toBe(true);
+    expect(browser.incidents).toEqual([]);
+    page.off('request', watch);
   });
 });

@@ -239,6 +239,10 @@ export const de: Catalog = {
     titleNewCampaign: 'Neue Kampagne',
     titleNewCanvas: 'Neues Canvas',
     targeting: 'Nutzer nach Segment ansprechen',
+    searchSegments: 'Segmente nach Name oder ID suchen',
+    noSegmentMatch: 'Kein Segment passt zur Suche.',
+    narrowSegments:
+      'Die ersten {{count}} werden angezeigt: Tippen Sie mehr vom Namen oder der ID, um andere zu finden.',
     targetingHelp: 'Nutzer müssen in jedem gewählten Segment sein (höchstens 5).',
     noSegments: 'Noch kein Segment: legen Sie zuerst eines an.',
     message: 'Webhook-Nachricht',

@@ -3,7 +3,7 @@
  * segments (Target users by segment) with its webhook message and delivery, and one with
  * its figures (per step), launch/stop/archive, a preview rendered for one user and a test send.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import {
   FormProblems,
   type Campaign,
@@ -13,7 +13,6 @@ import {
   path,
   type Preview,
   request,
-  requestAll,
   type Segment,
   type TestSend,
 } from '../api.ts';
@@ -26,6 +25,7 @@ import {
   PageTitle,
   TableRegion,
   useAction,
+  useDebounced,
   useInterval,
   useLoad,
 } from '../components.tsx';
@@ -33,7 +33,6 @@ import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.
 import { href, navigate } from '../router.ts';
 
 const plural = (kind: CampaignKind) => (kind === 'campaign' ? 'campaigns' : 'canvases');
-const loadSegments = async () => ({ segments: await requestAll<Segment>('/segments', 'segments') });
 const statusLabel = (status: Campaign['status']) => t(`campaigns.status_${status}` as MessageKey);
 /** lib/webhooks/safe-http.ts: WEBHOOK_METHODS. */
 const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'] as const;
@@ -286,8 +285,83 @@ const weekdayName = (day: number) =>
 
 const minutesToSeconds = (minutes: string) => Math.max(0, Math.round(Number(minutes || '0') * 60));
 
+/** Segments to target, searched on the server as the user types (a workspace may hold a thousand): 50 at a time, the chosen ones always shown. */
+const SegmentPicker = ({
+  chosen,
+  setChosen,
+}: {
+  chosen: string[];
+  setChosen: (update: (current: string[]) => string[]) => void;
+}) => {
+  const [typed, setTyped] = useState('');
+  const search = useDebounced(typed.trim(), 300);
+  const found = useLoad(async () => {
+    const query = new URLSearchParams({ limit: '50', ...(search ? { q: search } : {}) });
+    return request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
+  }, [search]);
+  // Names of chosen segments the search does not show (one asked at a time, the few chosen).
+  const [names, setNames] = useState(new Map<string, string>());
+  const foundNames = new Map((found.data?.segments ?? []).map((segment) => [segment.segment_id, segment.name]));
+  const nameOf = (segmentId: string) => foundNames.get(segmentId) ?? names.get(segmentId) ?? segmentId;
+  const missing = found.data
+    ? chosen.filter((segmentId) => !foundNames.has(segmentId) && !names.has(segmentId)).join('\u0000')
+    : '';
+  useEffect(() => {
+    if (!missing) return;
+    void (async () => {
+      const next = new Map<string, string>();
+      for (const segmentId of missing.split('\u0000'))
+        try {
+          next.set(segmentId, (await request<{ segment: Segment }>('GET', path`/segments/${segmentId}`)).segment.name);
+        } catch {
+          next.set(segmentId, segmentId);
+        }
+      setNames((current) => new Map([...current, ...next]));
+    })();
+  }, [missing]);
+  const shown = [
+    ...chosen.map((segmentId) => ({ segment_id: segmentId, name: nameOf(segmentId) })),
+    ...(found.data?.segments ?? []).filter((segment) => !chosen.includes(segment.segment_id)),
+  ];
+  return (
+    <>
+      <div class="control">
+        <label for="segment-search">{t('campaigns.searchSegments')}</label>
+        <input
+          id="segment-search"
+          type="search"
+          value={typed}
+          maxLength={200}
+          onInput={(event) => setTyped((event.currentTarget as HTMLInputElement).value)}
+        />
+      </div>
+      {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
+      {found.data && shown.length === 0 && <p>{search ? t('campaigns.noSegmentMatch') : t('campaigns.noSegments')}</p>}
+      {shown.map((segment) => (
+        <label key={segment.segment_id} class="choice">
+          <input
+            type="checkbox"
+            checked={chosen.includes(segment.segment_id)}
+            disabled={!chosen.includes(segment.segment_id) && chosen.length >= MAX_SEGMENTS}
+            onChange={(event) =>
+              setChosen((current) =>
+                (event.currentTarget as HTMLInputElement).checked
+                  ? [...current, segment.segment_id]
+                  : current.filter((id) => id !== segment.segment_id),
+              )
+            }
+          />
+          <span class="clip" title={segment.name}>
+            {segment.name}
+          </span>
+        </label>
+      ))}
+      {found.data?.next_cursor && <p class="muted small">{t('campaigns.narrowSegments', { count: 50 })}</p>}
+    </>
+  );
+};
+
 export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmentId?: string }) => {
-  const segments = useLoad(loadSegments, []);
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<string[]>(segmentId ? [segmentId] : []);
   const [message, setMessage] = useState<MessageDraft>(newMessage);
@@ -365,8 +439,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
     <>
       <Breadcrumb list="campaigns" />
       <PageTitle title={title}>{title}</PageTitle>
-      <LoadStatus load={segments} />
-      {segments.data && (
+      {
         <form onSubmit={save} noValidate>
           <label for="campaign-name">{t('campaigns.name')}</label>
           <input
@@ -378,29 +451,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
           <fieldset>
             <legend>{t('campaigns.targeting')}</legend>
             <p class="muted small">{t('campaigns.targetingHelp')}</p>
-            {segments.data.segments.length === 0 && <p>{t('campaigns.noSegments')}</p>}
-            {segments.data.segments.map((segment) => (
-              <label key={segment.segment_id} class="choice">
-                <input
-                  type="checkbox"
-                  checked={chosen.includes(segment.segment_id)}
-                  disabled={!chosen.includes(segment.segment_id) && chosen.length >= MAX_SEGMENTS}
-                  onChange={(event) =>
-                    setChosen((current) =>
-                      (event.currentTarget as HTMLInputElement).checked
-                        ? [...current, segment.segment_id]
-                        : current.filter((id) => id !== segment.segment_id),
-                    )
-                  }
-                />
-                <span class="clip" title={segment.name}>
-                  {segment.name}
-                </span>{' '}
-                {typeof segment.size === 'number' && (
-                  <span class="muted small">{t('segment.users', { count: segment.size })}</span>
-                )}
-              </label>
-            ))}
+            <SegmentPicker chosen={chosen} setChosen={setChosen} />
           </fieldset>
           {kind === 'campaign' ? (
             <>
@@ -593,7 +644,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             </button>
           </div>
         </form>
-      )}
+      }
     </>
   );
 };

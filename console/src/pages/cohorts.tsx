@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { cohortPage, path, request, requestAll, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import { cohortPage, path, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import {
   Breadcrumb,
   ErrorMessage,
@@ -16,8 +16,6 @@ import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
 import { href } from '../router.ts';
-
-export const loadCohorts = async () => ({ cohorts: await requestAll<Cohort>('/cohorts', 'cohorts') });
 
 /**
  * The cohorts a segment's filter names (for their names), each asked once, one at a time: a
@@ -39,15 +37,6 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
     }
   }
   return found;
-};
-
-/** Cohorts by partner, each partner's by name. */
-export const byPartner = (cohorts: readonly Cohort[]): [string, Cohort[]][] => {
-  const groups = new Map<string, Cohort[]>();
-  for (const cohort of cohorts) groups.set(cohort.partner, [...(groups.get(cohort.partner) ?? []), cohort]);
-  return [...groups.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([partner, list]) => [partner, list.sort((a, b) => a.name.localeCompare(b.name))]);
 };
 
 /**
