@@ -172,6 +172,81 @@ export const useInterval = (tick: () => void | Promise<void>, ms: number | undef
   }, [ms]);
 };
 
+/** A page of a list as the API answers it: items, and the cursor of the next page (null at the end). */
+export interface ListPage<T> {
+  items: T[];
+  next: string | null;
+}
+
+export interface Pages<T> {
+  /** The first page: loading, its error, and `reload` (which also drops the pages after it). */
+  first: Load<ListPage<T>>;
+  /** Every item shown: the first page's, then those "Show more" added. */
+  items: T[];
+  next: string | null;
+  /** More than the first page is shown: refreshing the first alone could skip or repeat an item at the seam. */
+  extended: boolean;
+  more: () => Promise<void>;
+  busy: boolean;
+  error: unknown;
+}
+
+/**
+ * A list a page at a time (a workspace may hold thousands): the first page whenever `deps`
+ * change, then each next one on "Show more". A page that answers after `deps` changed (the
+ * user searched again) is dropped; one request at a time.
+ */
+export const usePages = <T,>(load: (cursor?: string) => Promise<ListPage<T>>, deps: readonly unknown[]): Pages<T> => {
+  const first = useLoad(() => load(), deps);
+  const key = JSON.stringify(deps);
+  const keyNow = useRef(key);
+  keyNow.current = key;
+  const [extra, setExtra] = useState<ListPage<T> & { key: string }>();
+  const { busy, error, run } = useAction();
+  const shown = extra?.key === key ? extra : undefined;
+  const next = shown ? shown.next : (first.data?.next ?? null);
+  const more = () =>
+    run(async () => {
+      if (next === null) return;
+      const asked = key;
+      const page = await load(next);
+      setExtra((current) =>
+        keyNow.current !== asked
+          ? current
+          : {
+              key: asked,
+              items: [...(current?.key === asked ? current.items : []), ...page.items],
+              next: page.next,
+            },
+      );
+    });
+  const reload = async () => {
+    setExtra(undefined);
+    await first.reload();
+  };
+  return {
+    first: { ...first, reload },
+    items: [...(first.data?.items ?? []), ...(shown?.items ?? [])],
+    next,
+    extended: shown !== undefined,
+    more,
+    busy,
+    error,
+  };
+};
+
+/** "Show more" under a paged list (while there is a next page), and what it failed with. */
+export const ShowMore = <T,>({ pages, label }: { pages: Pages<T>; label?: string }) => (
+  <>
+    {pages.first.data && pages.next !== null && (
+      <button type="button" class="secondary" disabled={pages.busy} onClick={() => void pages.more()}>
+        {label ?? t('app.showMore')}
+      </button>
+    )}
+    {pages.error !== undefined && <ErrorMessage error={pages.error} />}
+  </>
+);
+
 /** `value` once it has stood still for `ms` (a search box's text, asked of the server as the user pauses). */
 export const useDebounced = <T,>(value: T, ms: number): T => {
   const [settled, setSettled] = useState(value);

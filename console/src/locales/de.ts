@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Deutsch. */
 export const de: Catalog = {
   app: {
+    showMore: 'Mehr anzeigen',
     title: 'Konsole für den Kohortenimport',
     skip: 'Zum Inhalt springen',
     mainNav: 'Hauptnavigation',
@@ -95,7 +96,6 @@ export const de: Catalog = {
     search: 'Kohorten nach Name oder ID suchen',
     noMatch: 'Keine Kohorte passt zur Suche.',
     searchFurther: 'Weiter suchen',
-    showMore: 'Mehr anzeigen',
     partner: 'Partner',
     tableCaption: 'Kohorten dieses Workspace',
     title: 'Kohorten',
@@ -217,7 +217,6 @@ export const de: Catalog = {
     targeting: 'Nutzer nach Segment ansprechen',
   },
   campaigns: {
-    showMore: 'Mehr anzeigen',
     title: 'Kampagnen und Canvases',
     intro:
       'Webhook-Nachrichten an die Nutzer von Segmenten: Kampagnen senden eine Nachricht, Canvases eine Folge von Schritten.',

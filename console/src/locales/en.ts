@@ -1,6 +1,7 @@
 /** The English catalog: the source of every message key (the other catalogs must have the same keys: i18n.ts). */
 export const en = {
   app: {
+    showMore: 'Show more',
     title: 'Cohort import console',
     skip: 'Skip to content',
     mainNav: 'Main',
@@ -89,7 +90,6 @@ export const en = {
     search: 'Search cohorts by name or id',
     noMatch: 'No cohort matches the search.',
     searchFurther: 'Search further',
-    showMore: 'Show more',
     partner: 'Partner',
     tableCaption: 'Cohorts of this workspace',
     title: 'Cohorts',
@@ -210,7 +210,6 @@ export const en = {
     targeting: 'Target users by segment',
   },
   campaigns: {
-    showMore: 'Show more',
     title: 'Campaigns and Canvases',
     intro: 'Webhook messages to the users of segments: campaigns send one message, Canvases a sequence of steps.',
     campaigns: 'Campaigns',

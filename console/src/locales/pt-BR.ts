@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Português (Brasil). */
 export const ptBR: Catalog = {
   app: {
+    showMore: 'Mostrar mais',
     title: 'Console de importação de coortes',
     skip: 'Pular para o conteúdo',
     mainNav: 'Principal',
@@ -95,7 +96,6 @@ export const ptBR: Catalog = {
     search: 'Buscar coortes por nome ou id',
     noMatch: 'Nenhuma coorte corresponde à busca.',
     searchFurther: 'Buscar mais',
-    showMore: 'Mostrar mais',
     partner: 'Parceiro',
     tableCaption: 'Coortes deste workspace',
     title: 'Coortes',
@@ -217,7 +217,6 @@ export const ptBR: Catalog = {
     targeting: 'Segmentar usuários por segmento',
   },
   campaigns: {
-    showMore: 'Mostrar mais',
     title: 'Campanhas e Canvas',
     intro:
       'Mensagens webhook para os usuários de segmentos: campanhas enviam uma mensagem, Canvas uma sequência de etapas.',

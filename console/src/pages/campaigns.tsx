@@ -25,9 +25,11 @@ import {
   PageTitle,
   TableRegion,
   useAction,
+  ShowMore,
   useDebounced,
   useInterval,
   useLoad,
+  usePages,
 } from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
@@ -110,30 +112,18 @@ const pageOf = async (kind: CampaignKind, cursor?: string, segmentId?: string) =
 
 /** A list page by page: the first page, then "Show more" for each next one (never the whole workspace at once). */
 const PagedCampaigns = ({ kind }: { kind: CampaignKind }) => {
-  const first = useLoad(() => pageOf(kind), [kind]);
-  const [more, setMore] = useState<{ list: Campaign[]; next: string | null }>();
-  const { busy, error, run } = useAction();
-  const next = more ? more.next : (first.data?.next ?? null);
+  const pages = usePages(
+    async (cursor) => {
+      const page = await pageOf(kind, cursor);
+      return { items: page.list, next: page.next };
+    },
+    [kind],
+  );
   return (
     <>
-      <LoadStatus load={first} />
-      {first.data && <CampaignTable kind={kind} list={[...first.data.list, ...(more?.list ?? [])]} />}
-      {next && (
-        <button
-          type="button"
-          class="secondary"
-          disabled={busy}
-          onClick={() =>
-            run(async () => {
-              const page = await pageOf(kind, next);
-              setMore({ list: [...(more?.list ?? []), ...page.list], next: page.next });
-            })
-          }
-        >
-          {t('campaigns.showMore')}
-        </button>
-      )}
-      {error !== undefined && <ErrorMessage error={error} />}
+      <LoadStatus load={pages.first} />
+      {pages.first.data && <CampaignTable kind={kind} list={pages.items} />}
+      <ShowMore pages={pages} />
     </>
   );
 };

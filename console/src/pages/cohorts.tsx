@@ -1,16 +1,16 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { cohortPage, path, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import {
   Breadcrumb,
-  ErrorMessage,
   Field,
   LoadStatus,
   PageTitle,
+  ShowMore,
   TableRegion,
-  useAction,
   useDebounced,
   useInterval,
   useLoad,
+  usePages,
 } from '../components.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
@@ -48,19 +48,16 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
 export const CohortsPage = () => {
   const [typed, setTyped] = useState('');
   const search = useDebounced(typed.trim(), 300);
-  const first = useLoad(() => cohortPage({ search }), [search]);
-  const [more, setMore] = useState<{ search: string; cohorts: Cohort[]; next: string | null }>();
-  const { busy, error, run } = useAction();
-  useEffect(() => setMore(undefined), [search]);
-  // Only the first page refreshes, and only while it is the only one shown: a page after it
-  // continues from where the first page ended when it was read, so refreshing the first alone
-  // could skip or repeat a cohort at the seam.
-  useInterval(() => first.reload(), more ? undefined : 5_000);
-  const searchNow = useRef(search);
-  searchNow.current = search;
-  const shownMore = more?.search === search ? more : undefined;
-  const list = [...(first.data?.cohorts ?? []), ...(shownMore?.cohorts ?? [])];
-  const next = shownMore ? shownMore.next : (first.data?.next ?? null);
+  const pages = usePages(
+    async (cursor) => {
+      const page = await cohortPage({ search, cursor });
+      return { items: page.cohorts, next: page.next };
+    },
+    [search],
+  );
+  const { first, items: list, next } = pages;
+  // Only the first page refreshes, and only while it is the only one shown (see Pages.extended).
+  useInterval(() => first.reload(), pages.extended ? undefined : 5_000);
   const label = t('cohorts.tableCaption');
   return (
     <>
@@ -116,28 +113,7 @@ export const CohortsPage = () => {
           </table>
         </TableRegion>
       )}
-      {first.data && next !== null && (
-        <button
-          type="button"
-          class="secondary"
-          disabled={busy}
-          onClick={() =>
-            run(async () => {
-              const asked = search;
-              const page = await cohortPage({ search: asked, cursor: next });
-              // An answer for a search the user has since changed is dropped.
-              setMore((current) =>
-                searchNow.current !== asked
-                  ? current
-                  : { search: asked, cohorts: [...(current?.cohorts ?? []), ...page.cohorts], next: page.next },
-              );
-            })
-          }
-        >
-          {list.length === 0 ? t('cohorts.searchFurther') : t('cohorts.showMore')}
-        </button>
-      )}
-      {error !== undefined && <ErrorMessage error={error} />}
+      <ShowMore pages={pages} label={list.length === 0 ? t('cohorts.searchFurther') : undefined} />
     </>
   );
 };

@@ -8,10 +8,12 @@ import {
   LoadStatus,
   Notice,
   PageTitle,
+  ShowMore,
   TableRegion,
   useAction,
   useInterval,
   useLoad,
+  usePages,
 } from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { href } from '../router.ts';
@@ -128,15 +130,18 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     [connectorId],
   );
   // The newest first, 100 at a time: a connector down for days may hold thousands.
-  const letterPage = (cursor?: string | null) =>
-    request<{ dead_letters: DeadLetter[]; next_cursor: string | null }>(
-      'GET',
-      `${path`/currents/${connectorId}/dead-letters`}?${new URLSearchParams({ limit: '100', order: 'desc', ...(cursor ? { cursor } : {}) })}`,
-    );
-  const letters = useLoad(() => letterPage(), [connectorId]);
-  const [moreLetters, setMoreLetters] = useState<{ dead_letters: DeadLetter[]; next_cursor: string | null }>();
-  const shownLetters = [...(letters.data?.dead_letters ?? []), ...(moreLetters?.dead_letters ?? [])];
-  const nextLetters = moreLetters ? moreLetters.next_cursor : (letters.data?.next_cursor ?? null);
+  const letters = usePages(
+    async (cursor) => {
+      const query = new URLSearchParams({ limit: '100', order: 'desc', ...(cursor ? { cursor } : {}) });
+      const page = await request<{ dead_letters: DeadLetter[]; next_cursor: string | null }>(
+        'GET',
+        `${path`/currents/${connectorId}/dead-letters`}?${query}`,
+      );
+      return { items: page.dead_letters, next: page.next_cursor };
+    },
+    [connectorId],
+  );
+  const shownLetters = letters.items;
   // One error line for the page's actions: the replay and the pause button.
   const { busy, error, setError, run } = useAction();
   const [notice, setNotice] = useState<string>();
@@ -150,8 +155,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       setNotice(
         `${t('currents.replayed', { count: answer.requeued })}${answer.remaining ? ` ${t('currents.replayRemaining')}` : ''}`,
       );
-      setMoreLetters(undefined);
-      await Promise.all([letters.reload(), connector.reload()]);
+      await Promise.all([letters.first.reload(), connector.reload()]);
     });
   return (
     <>
@@ -183,9 +187,9 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       <p class="muted">{t('currents.deadLettersIntro')}</p>
       <Notice message={notice} />
       {error !== undefined && <ErrorMessage error={error} />}
-      <LoadStatus load={letters} />
-      {letters.data && shownLetters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
-      {letters.data && shownLetters.length > 0 && (
+      <LoadStatus load={letters.first} />
+      {letters.first.data && shownLetters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
+      {letters.first.data && shownLetters.length > 0 && (
         <>
           <TableRegion label={t('currents.deadLetters')}>
             <table>
@@ -213,24 +217,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
               </tbody>
             </table>
           </TableRegion>
-          {nextLetters !== null && (
-            <button
-              type="button"
-              class="secondary"
-              disabled={busy}
-              onClick={() =>
-                run(async () => {
-                  const page = await letterPage(nextLetters);
-                  setMoreLetters({
-                    dead_letters: [...(moreLetters?.dead_letters ?? []), ...page.dead_letters],
-                    next_cursor: page.next_cursor,
-                  });
-                })
-              }
-            >
-              {t('cohorts.showMore')}
-            </button>
-          )}
+          <ShowMore pages={letters} />
           <button type="button" onClick={replay} disabled={busy}>
             {t('currents.replay')}
           </button>

@@ -1,12 +1,11 @@
-import { useState } from 'preact/hooks';
 import { request, type Segment } from '../api.ts';
-import { ErrorMessage, LoadStatus, PageTitle, TableRegion, useAction, useLoad } from '../components.tsx';
+import { LoadStatus, PageTitle, ShowMore, TableRegion, usePages } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
 import { href } from '../router.ts';
 
 /** One page of segments (in id order); each names its filter's cohorts (the API reads their names for the page). */
-const segmentPage = async (cursor?: string) => {
+const segmentPage = async (cursor?: string | null) => {
   const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
   const answer = await request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
   return { segments: answer.segments, next: answer.next_cursor };
@@ -14,11 +13,11 @@ const segmentPage = async (cursor?: string) => {
 
 /** The workspace's segments a page at a time (a workspace may hold thousands), "Show more" for the next. */
 export const SegmentsPage = () => {
-  const first = useLoad(() => segmentPage(), []);
-  const [more, setMore] = useState<Awaited<ReturnType<typeof segmentPage>>>();
-  const { busy, error, run } = useAction();
-  const segments = [...(first.data?.segments ?? []), ...(more?.segments ?? [])];
-  const next = more ? more.next : (first.data?.next ?? null);
+  const pages = usePages(async (cursor) => {
+    const page = await segmentPage(cursor);
+    return { items: page.segments, next: page.next };
+  }, []);
+  const { first, items: segments, next } = pages;
   return (
     <>
       <PageTitle title={t('segments.title')}>{t('segments.title')}</PageTitle>
@@ -59,22 +58,7 @@ export const SegmentsPage = () => {
           </table>
         </TableRegion>
       )}
-      {first.data && next !== null && (
-        <button
-          type="button"
-          class="secondary"
-          disabled={busy}
-          onClick={() =>
-            run(async () => {
-              const page = await segmentPage(next);
-              setMore({ segments: [...(more?.segments ?? []), ...page.segments], next: page.next });
-            })
-          }
-        >
-          {t('cohorts.showMore')}
-        </button>
-      )}
-      {error !== undefined && <ErrorMessage error={error} />}
+      <ShowMore pages={pages} />
     </>
   );
 };
