@@ -7,14 +7,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
-import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
 import { buildConsole } from '../../scripts/console.js';
 import { launchChromium, type Browser } from '../support/browser.js';
 import { restCall } from '../support/client.js';
+import { putCohortListItems } from '../support/cohort-list.js';
 import { startTestStack } from '../support/stack.js';
 
 const COHORTS = 3_000;
@@ -33,30 +32,14 @@ const listRequests: URLSearchParams[] = [];
 beforeAll(async () => {
   consoleFolder = await buildConsole(await mkdtemp(join(tmpdir(), 'console-build-')));
   stack = await startTestStack({ consoleFolder, poll: false });
-  const workspaceId = stack.workspace.workspaceId;
-  const items = Array.from({ length: COHORTS }, (_, index) => {
-    const cohortId = index === 1 ? LONG.cohortId : `c${String(index).padStart(4, '0')}`;
-    return {
-      pk: cohortListKey(workspaceId),
-      sk: `heap#${cohortId}`,
-      partner: 'heap',
-      cohortId,
-      name: cohortId === NEEDLE.cohortId ? NEEDLE.name : index === 1 ? LONG.name : `Weekly cohort ${index}`,
-      firstSeenAt: '2026-12-07T00:00:00.000Z',
-    };
-  });
-  for (let start = 0; start < items.length; start += 200)
-    await Promise.all(
-      Array.from({ length: 8 }, (_, slice) => items.slice(start + slice * 25, start + (slice + 1) * 25))
-        .filter((batch) => batch.length > 0)
-        .map((batch) =>
-          stack.clients.documents.send(
-            new BatchWriteCommand({
-              RequestItems: { [stack.tables.cohorts]: batch.map((Item) => ({ PutRequest: { Item } })) },
-            }),
-          ),
-        ),
-    );
+  await putCohortListItems(
+    stack,
+    Array.from({ length: COHORTS }, (_, index) => {
+      const cohortId = index === 1 ? LONG.cohortId : `c${String(index).padStart(4, '0')}`;
+      const name = cohortId === NEEDLE.cohortId ? NEEDLE.name : index === 1 ? LONG.name : `Weekly cohort ${index}`;
+      return { partner: 'heap', cohortId, name };
+    }),
+  );
   browser = await launchChromium();
   page = await browser.newPage();
   page.on('request', (request) => {

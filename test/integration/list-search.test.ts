@@ -5,11 +5,11 @@
  * items (5 queries); `order=desc` reverses the key order; `partner` narrows to one key range.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
 import { startTestStack } from '../support/stack.js';
 import { restCall } from '../support/client.js';
+import { putCohortListItems } from '../support/cohort-list.js';
 
 let stack: LocalStack;
 /** Queries of the workspace's cohort list while a request runs. */
@@ -26,33 +26,13 @@ const MATCHING: Record<string, string> = {
 beforeAll(async () => {
   stack = await startTestStack({ poll: false });
   const workspaceId = stack.workspace.workspaceId;
-  const items = [
+  await putCohortListItems(stack, [
     ...Array.from({ length: COHORTS }, (_, index) => {
       const cohortId = `c${String(index).padStart(4, '0')}`;
       return { partner: 'heap', cohortId, name: MATCHING[cohortId] ?? `Cohort number ${index}` };
     }),
     { partner: 'segment', cohortId: 's1', name: 'Abandon ship (another partner)' },
-  ].map(({ partner, cohortId, name }) => ({
-    pk: cohortListKey(workspaceId),
-    sk: `${partner}#${cohortId}`,
-    partner,
-    cohortId,
-    name,
-    firstSeenAt: '2026-12-07T00:00:00.000Z',
-  }));
-  for (let start = 0; start < items.length; start += 25 * 8) {
-    await Promise.all(
-      Array.from({ length: 8 }, (_, slice) => items.slice(start + slice * 25, start + (slice + 1) * 25))
-        .filter((batch) => batch.length > 0)
-        .map((batch) =>
-          stack.clients.documents.send(
-            new BatchWriteCommand({
-              RequestItems: { [stack.tables.cohorts]: batch.map((Item) => ({ PutRequest: { Item } })) },
-            }),
-          ),
-        ),
-    );
-  }
+  ]);
   stack.clients.dynamodb.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { ExpressionAttributeValues?: Record<string, { S?: string }> };
