@@ -67,8 +67,8 @@ export const traceClient = <Client>(observability: Observability, client: Client
  * before the next, and the invocation's metrics flushed at its end (also when it throws).
  * A function adds its own middleware and `.handler()`.
  */
-export const observedHandler = <Event, Result>(observability: Observability) =>
-  middy<Event, Result>()
+export const observedHandler = <Event, Result>(observability: Observability, plugin?: middy.PluginObject) =>
+  middy<Event, Result>(plugin)
     .use(traceHandler(observability))
     .use(injectLambdaContext(observability.logger, { resetKeys: true }))
     .use(logMetrics(observability.metrics));

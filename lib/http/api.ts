@@ -15,6 +15,9 @@ import { MAX_JSON_DEPTH, nestsDeeperThan, pathParameterProblems } from './limits
 import { firstMalformedString, isWellFormedUnicode } from '../unicode.js';
 
 /** Product decision: request bodies up to 1 MiB (a full 1,000-identifier request is far smaller). */
+/** How long before the function's timeout a request still running answers 503 instead (lib/http/api.ts). */
+export const TIMEOUT_ANSWER_MARGIN_MS = 500;
+
 export const MAX_BODY_BYTES = 1_048_576;
 
 export interface JsonRequest {
@@ -251,7 +254,29 @@ export const httpApi = (observability: Observability, routes: readonly JsonRoute
     }
   };
 
-  return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(observability)
+  return observedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>(observability, {
+    // A request still running this close to the function's timeout answers 503 (retry later),
+    // as load does, where the timeout would reach API Gateway as a function error (a 500).
+    timeoutEarlyInMillis: TIMEOUT_ANSWER_MARGIN_MS,
+    timeoutEarlyResponse: () => {
+      metrics.addMetric(statusClass(503), MetricUnit.Count, 1);
+      logger.warn('request ran out of time; answered 503');
+      return {
+        statusCode: 503,
+        headers: {
+          'content-type': 'application/json',
+          'retry-after': '2',
+          'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+          'Permissions-Policy': PERMISSIONS_POLICY,
+        },
+        body: JSON.stringify({
+          message:
+            'The service is busy: the request ran out of time before it finished. Retry after the Retry-After delay',
+          errors: [],
+        }),
+      };
+    },
+  })
     .use(httpHeaderNormalizer())
     .use(
       httpSecurityHeaders({

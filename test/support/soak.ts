@@ -119,6 +119,8 @@ const DYNAMODB_FAULT_RATES = { throttle: 0.02, unprocessedKeys: 0.05, transactio
 /** Partner's backoff (contract: 5XX and 429 with exponential backoff and jitter). */
 const PARTNER_BACKOFF_BASE_MS = 100;
 const PARTNER_BACKOFF_CAP_MS = 5_000;
+/** A workspace client's tries of a request the API answered "busy" (503 with Retry-After). */
+const BUSY_ATTEMPTS = 5;
 const PARTNER_MAX_ATTEMPTS = 12;
 /**
  * Bounds on waits that progress by events (the queue draining, the events arriving, an
@@ -615,11 +617,28 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     const byStatus = (answers[kind] ??= {});
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   };
+  /**
+   * A workspace client's call, as a careful client makes it: a 503 that says the service is
+   * busy (the API answers it when a request runs out of time on a starved machine) is retried
+   * after its Retry-After, a few times, and counted; any other 5XX is a mismatch.
+   */
   const call = async (
     kind: string,
     path: string,
     init: { method?: string; body?: unknown; token?: string } = {},
   ): Promise<HttpAnswer | undefined> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const answer = await callOnce(kind, path, init, attempt < BUSY_ATTEMPTS);
+      if (answer !== 'busy') return answer;
+      await sleep(2_000);
+    }
+  };
+  const callOnce = async (
+    kind: string,
+    path: string,
+    init: { method?: string; body?: unknown; token?: string },
+    mayRetryBusy: boolean,
+  ): Promise<HttpAnswer | 'busy' | undefined> => {
     try {
       const response = await fetch(`${stack.url}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
@@ -630,6 +649,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
       const text = await response.text();
+      if (
+        mayRetryBusy &&
+        response.status === 503 &&
+        !kind.startsWith('partner') &&
+        response.headers.get('retry-after') !== null &&
+        /ran out of time/.test(text)
+      ) {
+        recordAnswer(kind, '503 busy, retried');
+        return 'busy';
+      }
       recordAnswer(kind, String(response.status));
       let body: Record<string, unknown> = {};
       try {

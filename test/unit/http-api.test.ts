@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceUnavailableError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRoute } from '../../lib/http/api.js';
+import { lambdaContext } from '../../lib/local/lambda-context.js';
 import { createObservability } from '../../lib/observability.js';
 import { context, httpEvent } from '../support/events.js';
 
@@ -93,5 +94,23 @@ describe('the HTTP chain', () => {
     });
     expect(defect).toMatchObject({ statusCode: 500, body: { message: 'Internal server error', errors: [] } });
     expect(JSON.stringify(defect)).not.toContain('secret');
+  });
+});
+
+describe('a request that runs out of time', () => {
+  it('answers 503 with Retry-After before the function times out, where the timeout would be a 500', async () => {
+    // Prepare: a route that never finishes, in a function with 700 ms left.
+    const handler = httpApi(await createObservability('http-test', { POWERTOOLS_TRACE_ENABLED: 'false' }), [
+      { method: 'GET', path: '/slow', handle: () => new Promise<never>(() => undefined) },
+    ]);
+
+    // Act
+    const result = await handler(httpEvent('GET /slow', undefined), lambdaContext('http-test', 700));
+
+    // Assess
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.['retry-after']).toBe('2');
+    expect(result.headers?.['Content-Security-Policy']).toBeDefined();
+    expect(JSON.parse(result.body ?? '')).toEqual({ message: expect.stringContaining('ran out of time'), errors: [] });
   });
 });
