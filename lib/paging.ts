@@ -67,8 +67,8 @@ export interface ListRequest extends PageRequest {
   search?: string;
   /** Id order, ascending (default) or descending. */
   order: 'asc' | 'desc';
-  /** What the query's cursors are bound to (absent for the plain list): pass it to encodeCursor. */
-  scope?: string;
+  /** What the query's cursors are bound to: pass it to encodeCursor. */
+  scope: string;
 }
 
 /**
@@ -80,6 +80,8 @@ export interface ListRequest extends PageRequest {
 export const parseListRequest = (
   query: { limit?: string; cursor?: string; q?: string; order?: string },
   bounds: { defaultLimit: number; maxLimit: number },
+  /** Which list (and whose: a connector's dead letters): a cursor of another list is refused. */
+  list: string,
   filters: Record<string, string | undefined> = {},
 ): ListRequest => {
   const search = query.q?.trim();
@@ -88,19 +90,26 @@ export const parseListRequest = (
   if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc')
     throw new ValidationError('`order` must be `asc` or `desc`');
   const order = query.order === 'desc' ? 'desc' : 'asc';
-  const scope = listScope({ ...filters, ...(search ? { q: search } : {}), ...(order === 'desc' ? { order } : {}) });
+  const scope = listScope({
+    list,
+    ...filters,
+    ...(search ? { q: search } : {}),
+    ...(order === 'desc' ? { order } : {}),
+  });
   const page = parsePageRequest(query, bounds, scope);
-  return { ...page, ...(search ? { search } : {}), order, ...(scope === undefined ? {} : { scope }) };
+  return { ...page, ...(search ? { search } : {}), order, scope };
 };
 
-/** A short digest of a query's search, order and filters; none for the plain list (its cursors stay as they were). */
-const listScope = (fields: Record<string, string | undefined>): string | undefined => {
+/**
+ * A short digest of the list and its query's search, order and filters. It keeps a cursor to
+ * the query it came with (a careless client's mix-up is a 400, not a skipped or empty page);
+ * it is not a secret: a forged cursor can only start a list where its key range allows.
+ */
+const listScope = (fields: Record<string, string | undefined>): string => {
   const set = Object.entries(fields)
     .filter(([, value]) => value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : 1));
-  return set.length === 0
-    ? undefined
-    : createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(set)).digest('base64url').slice(0, 16);
 };
 
 /**

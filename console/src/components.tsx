@@ -198,29 +198,33 @@ export interface Pages<T> {
  */
 export const usePages = <T,>(load: (cursor?: string) => Promise<ListPage<T>>, deps: readonly unknown[]): Pages<T> => {
   const first = useLoad(() => load(), deps);
+  // Every new query and every reload starts a new generation: a "Show more" answered for an
+  // older one is dropped, and the pages it added are gone (coming back to a search reads afresh).
+  const generation = useRef(0);
   const key = JSON.stringify(deps);
-  const keyNow = useRef(key);
-  keyNow.current = key;
-  const [extra, setExtra] = useState<ListPage<T> & { key: string }>();
+  const keyOf = useRef(key);
+  if (keyOf.current !== key) {
+    keyOf.current = key;
+    generation.current += 1;
+  }
+  const [extra, setExtra] = useState<ListPage<T> & { generation: number }>();
   const { busy, error, run } = useAction();
-  const shown = extra?.key === key ? extra : undefined;
+  const shown = extra?.generation === generation.current ? extra : undefined;
   const next = shown ? shown.next : (first.data?.next ?? null);
   const more = () =>
     run(async () => {
       if (next === null) return;
-      const asked = key;
+      const asked = generation.current;
       const page = await load(next);
-      setExtra((current) =>
-        keyNow.current !== asked
-          ? current
-          : {
-              key: asked,
-              items: [...(current?.key === asked ? current.items : []), ...page.items],
-              next: page.next,
-            },
-      );
+      if (generation.current !== asked) return;
+      setExtra((current) => ({
+        generation: asked,
+        items: [...(current?.generation === asked ? current.items : []), ...page.items],
+        next: page.next,
+      }));
     });
   const reload = async () => {
+    generation.current += 1;
     setExtra(undefined);
     await first.reload();
   };
@@ -228,7 +232,8 @@ export const usePages = <T,>(load: (cursor?: string) => Promise<ListPage<T>>, de
     first: { ...first, reload },
     items: [...(first.data?.items ?? []), ...(shown?.items ?? [])],
     next,
-    extended: shown !== undefined,
+    // A "Show more" in flight counts: a refresh of the first page meanwhile could skip a row.
+    extended: shown !== undefined || busy,
     more,
     busy,
     error,

@@ -233,7 +233,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       const partner = query.partner;
       if (partner !== undefined && !isKnownPartner(partner))
         throw new ValidationError(`\`partner\` must be one of: ${KNOWN_PARTNERS.join(', ')}`);
-      const listRequest = parseListRequest(query, LIST_PAGE, { partner });
+      const listRequest = parseListRequest(query, LIST_PAGE, 'cohorts', { partner });
       const page = await cohorts.listCohorts(workspaceId, {
         ...listRequest,
         ...(partner === undefined ? {} : { partner }),
@@ -287,7 +287,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     method: 'GET',
     path: '/segments',
     handle: async ({ segments, cohorts }, workspaceId, request) => {
-      const listRequest = parseListRequest(request.queryStringParameters, LIST_PAGE);
+      const listRequest = parseListRequest(request.queryStringParameters, LIST_PAGE, 'segments');
       const page = await segments.listPage(workspaceId, listRequest);
       // The names of the cohorts the page's filters name, read once for the page (a list shows
       // filters by name, where the workspace may hold thousands of cohorts).
@@ -462,7 +462,7 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
       const query = request.queryStringParameters;
-      const page = parseListRequest(query, LIST_PAGE);
+      const page = parseListRequest(query, LIST_PAGE, `dead-letters/${connector.connectorId}`);
       if (page.search !== undefined) throw new ValidationError('`q`: dead letters are not searched; page through them');
       const found = await currents.connectors.deadLetterPage(workspaceId, connector.connectorId, page);
       const cut = cutToBytes(found.letters, found.next, (letter) => letter.key, {

@@ -7,15 +7,9 @@
  */
 import { NotFoundError } from '../../lib/errors.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
-import {
-  campaignSummaryView,
-  campaignView,
-  parseFrequencyCapBody,
-  type Campaign,
-  type CampaignKind,
-} from '../../lib/campaigns/model.js';
+import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
 import type { StepStats } from '../../lib/campaigns/ports.js';
-import { statsView, type CampaignService } from '../../lib/campaigns/service.js';
+import { campaignListView, statsView, type CampaignService } from '../../lib/campaigns/service.js';
 
 type CampaignRoute = Omit<JsonRoute, 'handle'> & {
   handle: (api: { campaigns?: CampaignService }, workspaceId: string, request: JsonRequest) => Promise<JsonResponse>;
@@ -62,13 +56,7 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
       handle: async (api, workspaceId, request) => {
         const page = await serviceOf(api).list(workspaceId, kind, request.queryStringParameters);
         return json(200, {
-          [plural]: page.campaigns.map((campaign) => ({
-            ...campaignSummaryView(campaign),
-            segments: campaign.segmentIds.map((segmentId) => ({
-              segment_id: segmentId,
-              name: page.segmentNames.get(segmentId) ?? null,
-            })),
-          })),
+          [plural]: page.campaigns.map((campaign) => campaignListView(campaign, page.segmentNames)),
           next_cursor: page.nextCursor,
           message: 'success',
         });

@@ -83,6 +83,15 @@ const noun = (kind: CampaignKind) => (kind === 'canvas' ? 'Canvas' : 'campaign')
 const parseBody = (kind: CampaignKind, body: unknown): CampaignInput =>
   kind === 'canvas' ? parseCanvasBody(body) : parseCampaignBody(body);
 
+/** A campaign in a list: its summary, and the segments it targets by name (null when gone). */
+export const campaignListView = (campaign: Campaign, segmentNames: ReadonlyMap<string, string>) => ({
+  ...campaignSummaryView(campaign),
+  segments: campaign.segmentIds.map((segmentId) => ({
+    segment_id: segmentId,
+    name: segmentNames.get(segmentId) ?? null,
+  })),
+});
+
 export const createCampaignService = (ports: CampaignServicePorts) => {
   const require = async (workspaceId: string, kind: CampaignKind, campaignId: string): Promise<Campaign> => {
     const campaign = await ports.campaigns.get(workspaceId, campaignId);
@@ -306,21 +315,22 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     query: { limit?: string; cursor?: string; segment_id?: string; q?: string; order?: string },
   ) => {
     const segmentId = query.segment_id;
-    const page = parseListRequest(query, LIST_PAGE, { segment_id: segmentId });
+    const page = parseListRequest(query, LIST_PAGE, kind, { segment_id: segmentId });
     if (segmentId !== undefined && (segmentId === '' || Buffer.byteLength(segmentId) > SORT_KEY_MAX_BYTES))
       throw new ValidationError(`\`segment_id\` must be 1 to ${SORT_KEY_MAX_BYTES} bytes`);
     const found = await ports.campaigns.listPage(workspaceId, kind, {
       ...page,
       ...(segmentId === undefined ? {} : { segmentId }),
     });
-    const cut = cutToBytes(found.campaigns, found.next, (campaign) => campaign.campaignId, {
-      bytesOf: (campaign) => Buffer.byteLength(JSON.stringify(campaignSummaryView(campaign))),
-    });
-    // The names of the segments the page targets, read once for the page (a list shows them by name).
+    // The names of the segments the page targets, read once for the page (a list shows them by
+    // name), before the page is cut to its bytes: the names count too.
     const segmentNames = await ports.segments.names(
       workspaceId,
-      cut.items.flatMap((campaign) => campaign.segmentIds),
+      found.campaigns.flatMap((campaign) => campaign.segmentIds),
     );
+    const cut = cutToBytes(found.campaigns, found.next, (campaign) => campaign.campaignId, {
+      bytesOf: (campaign) => Buffer.byteLength(JSON.stringify(campaignListView(campaign, segmentNames))),
+    });
     return {
       campaigns: cut.items,
       segmentNames,

@@ -33,5 +33,8 @@ export const replayDeadLetters = async (
     await queue.send([{ v: 1, workspaceId, connectorId, queuedAt: now(), event: letter.event }]);
     await store.deleteDeadLetter(workspaceId, connectorId, letter.key);
   }
-  return { requeued: letters.length, remaining: next !== undefined };
+  // DynamoDB answers a continuation whenever a page stops at its limit, even at the end: look.
+  const remaining =
+    next !== undefined && (await store.deadLetterPage(workspaceId, connectorId, { limit: 1 })).letters.length > 0;
+  return { requeued: letters.length, remaining };
 };

@@ -180,11 +180,11 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     await page.getByRole('link', { name: 'New campaign' }).click();
     await page.getByLabel('Search segments by name or id').fill('heron');
     const heron = page.getByRole('checkbox', { name: 'Heron spotters' });
-    await heron.check({ timeout: 30_000 });
+    await heron.check({ timeout: 90_000 });
     await page.getByLabel('Search segments by name or id').fill('');
 
     // Assess: still chosen (shown first) when the search no longer shows it; every request a page of 50 at most.
-    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 30_000 }).toBe(51);
+    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 90_000 }).toBe(51);
     expect(await heron.isChecked()).toBe(true);
     expect(segmentRequests.some((query) => query.get('q') === 'heron')).toBe(true);
     expect(segmentRequests.every((query) => Number(query.get('limit')) <= 50)).toBe(true);

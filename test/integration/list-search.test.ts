@@ -158,6 +158,8 @@ describe('list search', () => {
       expect(answer.status, query).toBe(400);
       expect(answer.body.message, query).toContain('`cursor`');
     }
+    // A cohorts cursor on another list.
+    expect((await restCall(stack, `/segments?cursor=${encodeURIComponent(ofPlain)}`)).status).toBe(400);
     // A forged cursor of the plain list's kind, outside heap's range (DynamoDB would refuse the start key).
     const outside = await restCall(stack, `/cohorts?partner=heap&cursor=${encodeURIComponent(forged)}`);
     expect(outside.status).toBe(400);

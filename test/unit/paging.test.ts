@@ -42,22 +42,31 @@ describe('a list page in bytes', () => {
 
 describe('parseListRequest and searchMatcher', () => {
   it('reads a search and an order, ignoring a blank search', () => {
-    expect(parseListRequest({ q: '  Funnel ', order: 'desc' }, LIST_PAGE)).toEqual({
+    expect(parseListRequest({ q: '  Funnel ', order: 'desc' }, LIST_PAGE, 'cohorts')).toEqual({
       limit: 100,
       search: 'Funnel',
       order: 'desc',
       scope: expect.stringMatching(/^[\w-]{16}$/),
     });
-    // A query's cursors are bound to it; the plain list's have no scope (they stay as they were).
-    expect(parseListRequest({ q: 'Funnel' }, LIST_PAGE).scope).not.toBe(
-      parseListRequest({ q: 'funnel' }, LIST_PAGE).scope,
+    // A query's cursors are bound to it and to its list.
+    expect(parseListRequest({ q: 'Funnel' }, LIST_PAGE, 'cohorts').scope).not.toBe(
+      parseListRequest({ q: 'funnel' }, LIST_PAGE, 'cohorts').scope,
     );
-    expect(parseListRequest({}, LIST_PAGE, { partner: undefined }).scope).toBeUndefined();
-    expect(parseListRequest({ q: '   ' }, LIST_PAGE)).toEqual({ limit: 100, order: 'asc' });
-    expect(() => parseListRequest({ q: 'x'.repeat(201) }, LIST_PAGE)).toThrow(/`q`/);
-    expect(() => parseListRequest({ order: 'DESC' }, LIST_PAGE)).toThrow(/`order`/);
+    expect(parseListRequest({}, LIST_PAGE, 'cohorts').scope).not.toBe(
+      parseListRequest({}, LIST_PAGE, 'segments').scope,
+    );
+    expect(parseListRequest({}, LIST_PAGE, 'cohorts', { partner: undefined }).scope).toBe(
+      parseListRequest({}, LIST_PAGE, 'cohorts').scope,
+    );
+    expect(parseListRequest({ q: '   ' }, LIST_PAGE, 'cohorts')).toEqual({
+      limit: 100,
+      order: 'asc',
+      scope: expect.any(String),
+    });
+    expect(() => parseListRequest({ q: 'x'.repeat(201) }, LIST_PAGE, 'cohorts')).toThrow(/`q`/);
+    expect(() => parseListRequest({ order: 'DESC' }, LIST_PAGE, 'cohorts')).toThrow(/`order`/);
     // 200 characters, not bytes: a search of emoji is not cut short.
-    expect(parseListRequest({ q: '😀'.repeat(200) }, LIST_PAGE).search).toHaveLength(400);
+    expect(parseListRequest({ q: '😀'.repeat(200) }, LIST_PAGE, 'cohorts').search).toHaveLength(400);
   });
 
   it('matches a name containing the text in any case or compatibility form, or an id starting with it', () => {

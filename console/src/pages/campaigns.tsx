@@ -3,7 +3,7 @@
  * segments (Target users by segment) with its webhook message and delivery, and one with
  * its figures (per step), launch/stop/archive, a preview rendered for one user and a test send.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   FormProblems,
   type Campaign,
@@ -60,6 +60,12 @@ export const deliverySummary = (campaign: Campaign): string => {
     : t('campaigns.deliverySummaryNow');
 };
 
+/** The segments a campaign targets, by name (by id when a segment is gone). */
+const targetsOf = (campaign: Campaign) =>
+  (campaign.segments ?? campaign.segment_ids.map((id) => ({ segment_id: id, name: null })))
+    .map((segment) => segment.name ?? segment.segment_id)
+    .join(', ');
+
 const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] }) => {
   const caption = kind === 'campaign' ? t('campaigns.campaigns') : t('campaigns.canvases');
   if (list.length === 0)
@@ -84,10 +90,8 @@ const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] })
                 <a href={href(plural(kind), campaignId(campaign))}>{campaign.name}</a>
               </th>
               <td>{statusLabel(campaign.status)}</td>
-              <td>
-                {(campaign.segments ?? campaign.segment_ids.map((id) => ({ segment_id: id, name: null })))
-                  .map((segment) => segment.name ?? segment.segment_id)
-                  .join(', ')}
+              <td class="clip" title={targetsOf(campaign)}>
+                {targetsOf(campaign)}
               </td>
               <td>{deliverySummary(campaign)}</td>
               <td>{formatDate(campaign.updated_at)}</td>
@@ -296,8 +300,12 @@ const SegmentPicker = ({
   const missing = found.data
     ? chosen.filter((segmentId) => !foundNames.has(segmentId) && !names.has(segmentId)).join('\u0000')
     : '';
+  // One lookup at a time: a new search while one runs waits for it (its names then count).
+  const looking = useRef(false);
+  const [looked, setLooked] = useState(0);
   useEffect(() => {
-    if (!missing) return;
+    if (!missing || looking.current) return;
+    looking.current = true;
     void (async () => {
       const next = new Map<string, string>();
       for (const segmentId of missing.split('\u0000'))
@@ -306,9 +314,11 @@ const SegmentPicker = ({
         } catch {
           next.set(segmentId, segmentId);
         }
+      looking.current = false;
       setNames((current) => new Map([...current, ...next]));
+      setLooked((count) => count + 1);
     })();
-  }, [missing]);
+  }, [missing, looked]);
   const shown = [
     ...chosen.map((segmentId) => ({ segment_id: segmentId, name: nameOf(segmentId) })),
     ...(found.data?.segments ?? []).filter((segment) => !chosen.includes(segment.segment_id)),

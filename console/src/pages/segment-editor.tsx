@@ -62,9 +62,15 @@ const ConditionEditor = ({
 }) => {
   const [search, setSearch] = useState('');
   const needle = useDebounced(search.trim(), 300);
+  // A filter with its cohort chosen asks for options only once the user turns to it: a segment
+  // naming 50 cohorts opens with no request per filter (one request at a time per view).
+  const [active, setActive] = useState(condition.cohortId === '');
   const found = useLoad(
-    () => cohortPage({ search: needle, partner: condition.partner, limit: PICKER_OPTIONS }),
-    [needle, condition.partner],
+    () =>
+      active
+        ? cohortPage({ search: needle, partner: condition.partner, limit: PICKER_OPTIONS })
+        : Promise.resolve({ cohorts: [], next: null }),
+    [needle, condition.partner, active],
   );
   useEffect(() => {
     if (found.data) context.remember(found.data.cohorts);
@@ -105,7 +111,10 @@ const ConditionEditor = ({
           <select
             id={`${id}-type`}
             value={condition.partner}
-            onChange={(event) => set({ partner: (event.currentTarget as HTMLSelectElement).value, cohortId: '' })}
+            onChange={(event) => {
+              setActive(true);
+              set({ partner: (event.currentTarget as HTMLSelectElement).value, cohortId: '' });
+            }}
           >
             {context.partners.map((partner) => (
               <option key={partner} value={partner}>
@@ -132,6 +141,7 @@ const ConditionEditor = ({
             type="search"
             value={search}
             maxLength={200}
+            onFocus={() => setActive(true)}
             aria-controls={`${id}-cohort`}
             onInput={(event) => setSearch((event.currentTarget as HTMLInputElement).value)}
           />
@@ -141,6 +151,7 @@ const ConditionEditor = ({
           <select
             id={`${id}-cohort`}
             value={condition.cohortId}
+            onFocus={() => setActive(true)}
             onChange={(event) => set({ cohortId: (event.currentTarget as HTMLSelectElement).value })}
           >
             <option value="">{t('builder.chooseCohort')}</option>
@@ -153,7 +164,7 @@ const ConditionEditor = ({
         </div>
       </div>
       {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
-      {found.data && answered.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
+      {active && found.data && answered.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
       {found.data?.next && <p class="muted small">{t('builder.narrow', { count: PICKER_OPTIONS })}</p>}
       <button type="button" class="link" onClick={() => context.remove(condition.id)}>
         {t('builder.remove', { n: number })}
