@@ -17,8 +17,14 @@ import { Liquid, type Template } from 'liquidjs';
 export const MAX_RENDERED_BYTES = 256 * 1024;
 /** Template sources are kept with the campaign (a DynamoDB item is at most 400 KB). */
 export const MAX_TEMPLATE_LENGTH = 64 * 1024;
-/** DoS bounds of liquidjs: milliseconds per render and objects created (liquidjs's own `renderLimit`, `memoryLimit`). */
-const RENDER_LIMIT_MS = 200;
+/**
+ * DoS bounds of liquidjs (its own `renderLimit`, `memoryLimit`). The memory limit and the output
+ * bound stop a runaway template deterministically (a loop over a range of 100 million is refused
+ * in milliseconds); the time limit is only a last net, generous, so that a slow or starved
+ * machine never turns a sound template into a template error (at 200 ms it did: a 300 KB render
+ * ran out of time under load instead of meeting the output bound).
+ */
+const RENDER_LIMIT_MS = 5_000;
 const MEMORY_LIMIT = 1_000_000;
 
 export interface TemplateVariables {
