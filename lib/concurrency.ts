@@ -77,11 +77,16 @@ export class AdaptiveLimit {
     return { limit: this.limit, ...this.counters };
   }
 
-  /** Runs `work` when a place is free; `isOverload` says which failures mean "too much load". */
-  async run<T>(work: () => Promise<T>, isOverload: (error: unknown) => boolean): Promise<T> {
+  /**
+   * Runs `work` when a place is free; `isOverload` says which failures mean "too much load".
+   * A caller that gives up (its `signal` aborts) while waiting leaves the queue at once: work
+   * nobody waits for any more never takes a place from work somebody does.
+   */
+  async run<T>(work: () => Promise<T>, isOverload: (error: unknown) => boolean, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     // A place is taken here, or handed over by `wake` (which counts it before the waiter runs).
     if (this.inFlight < this.limit && this.waiting.length === 0) this.inFlight += 1;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else await this.queue(signal);
     const ticket = this.started++;
     this.counters.calls += 1;
     try {
@@ -95,6 +100,22 @@ export class AdaptiveLimit {
       this.inFlight -= 1;
       this.wake();
     }
+  }
+
+  private queue(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        signal?.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = () => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      this.waiting.push(waiter);
+    });
   }
 
   private succeeded() {

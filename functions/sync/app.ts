@@ -50,21 +50,31 @@ const REPORT_METRICS = [
 
 /**
  * Records run in parallel; one that is still running this close to the function's timeout
- * is reported failed, so that the batch answers in time with the finished records kept,
- * instead of the timeout returning all of them. Its writes so far are safe to repeat.
+ * is reported failed (or requeued), so that the batch answers in time with the finished
+ * records kept, instead of the timeout returning all of them. Its writes so far are safe to
+ * repeat. Its work is then cancelled, not left running: on AWS a returned invocation's
+ * promises resume in the next one, so abandoned work would go on beside its own retry,
+ * doubling the load exactly when the table is slowest (under a loaded local stack the
+ * pile-up grew to hundreds of queued calls and the cohort soak never drained).
  */
 export const DEADLINE_MARGIN_MS = 3_000;
 
-const beforeDeadline = async <T>(work: Promise<T>, context: Context | undefined): Promise<T> => {
-  if (!context) return work;
+const beforeDeadline = async <T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  context: Context | undefined,
+): Promise<T> => {
+  const cancel = new AbortController();
+  if (!context) return work(cancel.signal);
   const timer = new AbortController();
   try {
     return await Promise.race([
-      work,
+      work(cancel.signal),
       sleep(Math.max(0, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS), undefined, {
         signal: timer.signal,
       }).then(() => {
-        throw new OutOfTimeError('out of time before the function timeout; the record will be retried');
+        const error = new OutOfTimeError('out of time before the function timeout; the record will be retried');
+        cancel.abort(error);
+        throw error;
       }),
     ]);
   } finally {
@@ -100,7 +110,7 @@ export const createSyncHandler = ({
     };
     let result: Awaited<ReturnType<typeof syncCohortMessage>>;
     try {
-      result = await beforeDeadline(syncCohortMessage(message, ports), lambdaContext);
+      result = await beforeDeadline((signal) => syncCohortMessage(message, ports, { signal }), lambdaContext);
     } catch (error: unknown) {
       const reason = error instanceof Error ? error.message : String(error);
       const requeues = message.requeues ?? 0;

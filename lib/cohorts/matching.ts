@@ -7,6 +7,7 @@
  */
 import type { CohortChange } from '../contract/partner.js';
 import { changeOrderKey, type CohortChangedMessage } from './messages.js';
+import type { Cancellable } from './ports.js';
 
 export type IdentifierRef =
   | { type: 'external_id'; externalId: string }
@@ -21,7 +22,11 @@ export interface DirectoryEntry {
 
 /** The port the matching rules read users through. Implementations batch their lookups. */
 export interface UserDirectory {
-  lookup(workspaceId: string, identifiers: readonly IdentifierRef[]): Promise<Map<string, DirectoryEntry>>;
+  lookup(
+    workspaceId: string,
+    identifiers: readonly IdentifierRef[],
+    options?: Cancellable,
+  ): Promise<Map<string, DirectoryEntry>>;
 }
 
 /** A stable key for an identifier, used to dedupe lookups and index results. */

@@ -49,8 +49,22 @@ export interface ApplyOutcome {
 }
 
 /** Where memberships, cohorts and sync reports live. */
+/**
+ * Work that may be given up: when `signal` aborts (the function is about to time out and the
+ * request is retried elsewhere), the work stops at its next call and its calls in flight are
+ * cancelled, instead of going on beside its retry and loading the table twice.
+ */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
 export interface MembershipStore {
-  applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome>;
+  applyMemberships(
+    cohort: CohortRef,
+    desired: readonly DesiredMembership[],
+    now: Date,
+    options?: Cancellable,
+  ): Promise<ApplyOutcome>;
   nameCohort(cohort: CohortRef, naming: CohortNaming, now: Date): Promise<void>;
   recordSyncReport(cohort: CohortRef, report: SyncReport): Promise<{ firstTime: boolean }>;
   hasSyncReport(cohort: CohortRef, stamp: { acceptedAt: string; requestId: string }): Promise<boolean>;

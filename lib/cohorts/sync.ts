@@ -7,7 +7,7 @@
  */
 import { changeOrderKey, type CohortMessage, type CohortRef } from './messages.js';
 import { identifiersToLookUp, matchChanges, type UserDirectory } from './matching.js';
-import type { MembershipStore, SyncReport } from './ports.js';
+import type { Cancellable, MembershipStore, SyncReport } from './ports.js';
 
 export interface SyncPorts {
   directory: UserDirectory;
@@ -17,7 +17,12 @@ export interface SyncPorts {
 
 export type SyncResult = { type: 'cohort.named' } | { type: 'cohort.changed'; report: SyncReport; firstTime: boolean };
 
-export const syncCohortMessage = async (message: CohortMessage, ports: SyncPorts): Promise<SyncResult> => {
+/** With a `signal`, the work stops at its next step once the signal aborts (the request is retried as a whole). */
+export const syncCohortMessage = async (
+  message: CohortMessage,
+  ports: SyncPorts,
+  { signal }: Cancellable = {},
+): Promise<SyncResult> => {
   const now = (ports.clock ?? (() => new Date()))();
   const cohort: CohortRef = { workspaceId: message.workspaceId, partner: message.partner, cohortId: message.cohortId };
   if (message.type === 'cohort.named') {
@@ -33,9 +38,11 @@ export const syncCohortMessage = async (message: CohortMessage, ports: SyncPorts
     );
     return { type: 'cohort.named' };
   }
-  const directory = await ports.directory.lookup(message.workspaceId, identifiersToLookUp(message));
+  const directory = await ports.directory.lookup(message.workspaceId, identifiersToLookUp(message), { signal });
+  signal?.throwIfAborted();
   const matched = matchChanges(message, directory);
-  const applied = await ports.memberships.applyMemberships(cohort, matched.desired, now);
+  const applied = await ports.memberships.applyMemberships(cohort, matched.desired, now, { signal });
+  signal?.throwIfAborted();
   const report: SyncReport = {
     requestId: message.stamp.requestId,
     acceptedAt: message.stamp.acceptedAt,

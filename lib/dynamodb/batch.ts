@@ -22,28 +22,35 @@ export const chunk = <T>(items: readonly T[], size: number): T[][] => {
 /** In lib/concurrency.ts, where the segment size job (domain code, which imports no adapter) finds it too. */
 export { mapLimit } from '../concurrency.js';
 
-/** Full jitter: a random wait up to an exponentially growing cap (AWS Architecture Blog, "Exponential Backoff And Jitter"). */
-export const backoff = (attempt: number, baseMs = 20, capMs = 2_000): Promise<void> =>
-  sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
+/**
+ * Full jitter: a random wait up to an exponentially growing cap (AWS Architecture Blog,
+ * "Exponential Backoff And Jitter"). With a signal, the wait ends (rejecting) when the work is
+ * given up.
+ */
+export const backoff = (attempt: number, baseMs = 20, capMs = 2_000, signal?: AbortSignal): Promise<void> =>
+  sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt), undefined, signal ? { signal } : undefined);
 
 const MAX_UNPROCESSED_ROUNDS = 10;
 
 /**
  * Reads any number of items by key: chunks of 100 in parallel, with `UnprocessedKeys`
- * (throttling, 16 MB responses) retried with backoff until none are left.
+ * (throttling, 16 MB responses) retried with backoff until none are left. A `signal` cancels
+ * the calls in flight and the retries (the work was given up: see functions/sync/app.ts).
  */
 export const batchGetAll = async (
   client: DynamoDBDocumentClient,
   tableName: string,
   keys: readonly Record<string, unknown>[],
-  options: { consistentRead?: boolean; attributes?: readonly string[] } = {},
+  options: { consistentRead?: boolean; attributes?: readonly string[]; signal?: AbortSignal } = {},
 ): Promise<Record<string, unknown>[]> => {
+  const { signal } = options;
+  signal?.throwIfAborted();
   const results = await Promise.all(
     chunk(keys, BATCH_GET_LIMIT).map(async (batch) => {
       const items: Record<string, unknown>[] = [];
       let pending: Record<string, unknown>[] = batch;
       for (let round = 0; pending.length > 0; round += 1) {
-        if (round > 0) await backoff(round);
+        if (round > 0) await backoff(round, undefined, undefined, signal);
         if (round > MAX_UNPROCESSED_ROUNDS)
           throw new LoadError(
             `BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`,
@@ -66,6 +73,7 @@ export const batchGetAll = async (
               },
             },
           }),
+          { abortSignal: signal },
         );
         items.push(...(response.Responses?.[tableName] ?? []));
         pending = (response.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, unknown>[];

@@ -43,7 +43,7 @@ import {
 } from '../cohorts/ordering.js';
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
-import type { ApplyOutcome, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
+import type { ApplyOutcome, Cancellable, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { REGISTER_SHARDS, registerShardOf } from './shards.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
 import { isThrottle, isTransientServerError, ValidationError } from '../errors.js';
@@ -111,9 +111,15 @@ export class DynamoMembershipStore implements MembershipStore {
     return this.transactions.stats();
   }
 
-  async applyMemberships(cohort: CohortRef, desired: readonly DesiredMembership[], now: Date): Promise<ApplyOutcome> {
+  async applyMemberships(
+    cohort: CohortRef,
+    desired: readonly DesiredMembership[],
+    now: Date,
+    { signal }: Cancellable = {},
+  ): Promise<ApplyOutcome> {
+    signal?.throwIfAborted();
     const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
-    await this.ensureCohort(cohort, now);
+    await this.ensureCohort(cohort, now, signal);
     // All registers in one parallel read (100 keys per BatchGetItem). Eventually
     // consistent (half the read units): a stale register only makes its transaction's
     // condition fail, and the retry reads strongly.
@@ -121,6 +127,7 @@ export class DynamoMembershipStore implements MembershipStore {
       cohort,
       desired.map((membership) => membership.brazeId),
       false,
+      signal,
     );
     // Chunks are disjoint sets of users and each updates its own count lane, so they run
     // in parallel without cancelling each other. In braze_id order, a chunk's registers sit
@@ -131,7 +138,7 @@ export class DynamoMembershipStore implements MembershipStore {
     const ordered = [...desired].sort((a, b) => (a.brazeId < b.brazeId ? -1 : a.brazeId > b.brazeId ? 1 : 0));
     const chunks = chunk(ordered, MEMBERSHIPS_PER_TRANSACTION);
     const decided = await mapLimit(chunks, TRANSACTIONS_IN_FLIGHT, (memberships, index) =>
-      this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now),
+      this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now, signal),
     );
     for (const decision of decided.flat()) {
       if (decision.outcome === 'added' || decision.outcome === 'removed') outcome[decision.outcome] += 1;
@@ -147,9 +154,11 @@ export class DynamoMembershipStore implements MembershipStore {
     known: Map<string, MembershipState>,
     lane: number,
     now: Date,
+    signal: AbortSignal | undefined,
   ): Promise<MembershipDecision[]> {
     let current = known;
     for (let attempt = 0; ; attempt += 1) {
+      signal?.throwIfAborted();
       const decisions = memberships.map((membership) => decideMembership(current.get(membership.brazeId), membership));
       const writes = memberships.flatMap((membership, index) => {
         const decision = decisions[index]!;
@@ -162,8 +171,9 @@ export class DynamoMembershipStore implements MembershipStore {
       try {
         const items = delta === 0 ? writes : [...writes, this.countUpdate(cohort, lane, delta)];
         await this.transactions.run(
-          () => this.client.send(new TransactWriteCommand({ TransactItems: items })),
+          () => this.client.send(new TransactWriteCommand({ TransactItems: items }), { abortSignal: signal }),
           isThrottle,
+          signal,
         );
         return decisions;
       } catch (error: unknown) {
@@ -179,12 +189,13 @@ export class DynamoMembershipStore implements MembershipStore {
           throw error;
         const moved =
           unknown || cancellationCodes(error as TransactionCanceledException).includes('ConditionalCheckFailed');
-        await backoff(attempt, moved ? 20 : 50, moved ? 1_000 : 5_000);
+        await backoff(attempt, moved ? 20 : 50, moved ? 1_000 : 5_000, signal);
         if (moved)
           current = await this.readRegisters(
             cohort,
             memberships.map((membership) => membership.brazeId),
             true,
+            signal,
           );
         else lane = randomLane();
       }
@@ -195,12 +206,13 @@ export class DynamoMembershipStore implements MembershipStore {
     cohort: CohortRef,
     brazeIds: readonly string[],
     consistentRead: boolean,
+    signal?: AbortSignal,
   ): Promise<Map<string, MembershipState>> {
     const items = await batchGetAll(
       this.client,
       this.tableName,
       brazeIds.map((brazeId) => registerItemKey(cohort, brazeId)),
-      { consistentRead, attributes: ['brazeId', 'member', 'orderKey', 'effect'] },
+      { consistentRead, attributes: ['brazeId', 'member', 'orderKey', 'effect'], signal },
     );
     return new Map(
       items.map((item) => [
@@ -275,7 +287,7 @@ export class DynamoMembershipStore implements MembershipStore {
   }
 
   /** Deltas for a cohort that was never named are accepted: it is listed under its id until a name arrives. */
-  private async ensureCohort(cohort: CohortRef, now: Date): Promise<void> {
+  private async ensureCohort(cohort: CohortRef, now: Date, signal?: AbortSignal): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -289,6 +301,7 @@ export class DynamoMembershipStore implements MembershipStore {
           ':now': now.toISOString(),
         },
       }),
+      { abortSignal: signal },
     );
   }
 

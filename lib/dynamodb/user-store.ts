@@ -13,6 +13,7 @@ import { GetCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentC
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { backoff, batchGetAll, chunk, queryItems } from './batch.js';
 import { identifierKey, type DirectoryEntry, type IdentifierRef, type UserDirectory } from '../cohorts/matching.js';
+import type { Cancellable } from '../cohorts/ports.js';
 import { generateId } from '../workspaces/keys.js';
 import { isLoadError } from '../errors.js';
 import {
@@ -107,13 +108,17 @@ export class DynamoUserStore implements UserDirectory, UserStore, WorkspaceUsers
   }
 
   /** One BatchGetItem per 100 identifiers (rather than one call each). */
-  async lookup(workspaceId: string, identifiers: readonly IdentifierRef[]): Promise<Map<string, DirectoryEntry>> {
+  async lookup(
+    workspaceId: string,
+    identifiers: readonly IdentifierRef[],
+    { signal }: Cancellable = {},
+  ): Promise<Map<string, DirectoryEntry>> {
     const byPk = new Map(identifiers.map((ref) => [indexKey(workspaceId, ref), ref]));
     const items = await batchGetAll(
       this.client,
       this.tableName,
       [...byPk.keys()].map((pk) => ({ pk })),
-      { attributes: ['pk', 'brazeId', 'identified'] },
+      { attributes: ['pk', 'brazeId', 'identified'], signal },
     );
     const entries = new Map<string, DirectoryEntry>();
     for (const item of items) {

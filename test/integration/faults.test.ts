@@ -12,6 +12,7 @@ import { partnerClient } from '../support/client.js';
 import { drainMessages, shuffle, sqsEvent } from '../support/events.js';
 import { lambdaContext } from '../../lib/local/lambda-context.js';
 import { DEADLINE_MARGIN_MS } from '../../functions/sync/app.js';
+import { OutOfTimeError } from '../../lib/errors.js';
 import { serialOracle } from '../support/oracle.js';
 import { beforeApply, readMemberships } from '../support/store.js';
 import { dieAfterWrites, injectDynamoDbFaults, type FaultInjection } from '../support/faults.js';
@@ -287,13 +288,17 @@ describe('a batch close to the function timeout', () => {
   const hung = new Promise<void>((resolve) => {
     release = resolve;
   });
+  /** What the sync gave the hung apply to cancel it with. */
+  let slowSignal: AbortSignal | undefined;
 
   beforeAll(async () => {
     stack = await startTestStack({
       poll: false,
       wrapMemberships: (store) =>
-        beforeApply(store, async (cohort) => {
-          if (cohort.cohortId === 'slow') await hung;
+        beforeApply(store, async (cohort, options) => {
+          if (cohort.cohortId !== 'slow') return;
+          slowSignal = options?.signal;
+          await hung;
         }),
     });
     await seedUsers(stack);
@@ -323,6 +328,10 @@ describe('a batch close to the function timeout', () => {
     expect(requeued.map((body) => JSON.parse(body) as { cohortId: string; requeues?: number })).toEqual([
       expect.objectContaining({ cohortId: 'slow', requeues: 1 }),
     ]);
+    // The work it gave up is cancelled, not left to run beside its copy: on AWS it would
+    // resume in the next invocation and load the table twice when it is slowest.
+    expect(slowSignal?.aborted).toBe(true);
+    expect(slowSignal?.reason).toBeInstanceOf(OutOfTimeError);
     // The copy, once the store answers again, completes it.
     release();
     const retry = await stack.handlers.sync(sqsEvent([requeued[0]!]), lambdaContext('sync', 30_000));

@@ -13,6 +13,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import { DynamoMembershipStore, TRANSACTION_LOAD } from '../../lib/dynamodb/membership-store.js';
+import { AdaptiveLimit } from '../../lib/concurrency.js';
 import { applyAwsLimits, tableShapes } from '../../lib/local/aws-limits.js';
 import { startTestStack } from '../support/stack.js';
 
@@ -159,5 +160,57 @@ describe('membership transactions', () => {
     const members: string[] = [];
     for await (const member of store.cohortMembers(cohort)) members.push(member);
     expect(members).toEqual([...brazeIds].sort());
+  });
+
+  it('stop when the work is given up: nothing written after the signal aborts, waiting transactions leave the queue', async () => {
+    // Prepare: transactions one at a time (a limit of 1), and the signal aborts when the first
+    // one has been applied, as the sync's deadline aborts a record's work (functions/sync/app.ts).
+    const client = new DynamoDBClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: stack.dynamoDbEndpoint,
+    });
+    const givenUp = new AbortController();
+    let transactions = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'TransactWriteItemsCommand') {
+          transactions += 1;
+          givenUp.abort(new Error('out of time: given up'));
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'giveUp' },
+    );
+    const store = new DynamoMembershipStore(
+      DynamoDBDocumentClient.from(client),
+      stack.tables.cohorts,
+      new AdaptiveLimit({ initial: 1, min: 1, max: 1 }),
+    );
+    const cohort = { workspaceId: `given-up-${randomBytes(4).toString('hex')}`, partner: 'heap', cohortId: 'c' };
+    const desired = Array.from({ length: 300 }, () => ({
+      brazeId: randomBytes(12).toString('hex'),
+      member: true,
+      orderKey: '0001',
+    }));
+
+    // Act
+    const apply = store.applyMemberships(cohort, desired, new Date(), { signal: givenUp.signal });
+
+    // Assess: the first transaction (99 users) is written and counted; the other three never start.
+    await expect(apply).rejects.toThrow('out of time: given up');
+    expect(transactions).toBe(1);
+    expect((await store.getCohort(cohort))?.memberCount).toBe(99);
+    const members: string[] = [];
+    for await (const member of store.cohortMembers(cohort)) members.push(member);
+    expect(members).toHaveLength(99);
+
+    // And work given up before it starts writes nothing at all, not even the cohort's entry.
+    const other = { ...cohort, cohortId: 'never' };
+    await expect(store.applyMemberships(other, desired, new Date(), { signal: givenUp.signal })).rejects.toThrow(
+      'out of time: given up',
+    );
+    expect(await store.getCohort(other)).toBeUndefined();
   });
 });

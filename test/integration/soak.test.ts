@@ -16,7 +16,7 @@ import { inject } from 'vitest';
 import { runSoak } from '../support/soak.js';
 
 const seed = process.env.SOAK_SEED ? Number(process.env.SOAK_SEED) : randomInt(1_000_000);
-/** Above the soak's own bounds on its waits (setup, outage, drain, events), so that a stall ends in its message. */
+/** Above the sum of the soak's own bounds (setup 3 min, the chaos its minute + 5, everything after it 15), so that a stall ends in its message. */
 const TIMEOUT_MS = 40 * 60_000;
 
 describe('the chaos soak', () => {

@@ -131,7 +131,19 @@ const DRAIN_TIMEOUT_MS = 10 * 60_000;
 const SETUP_TIMEOUT_MS = 3 * 60_000;
 const EVENTS_TIMEOUT_MS = 5 * 60_000;
 const EXPORT_TIMEOUT_MS = 3 * 60_000;
-const OUTAGE_TIMEOUT_MS = 10 * 60_000;
+const OUTAGE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * The chaos lasts until the partners have sent their share of work, but no longer than
+ * this past its minutes: a stack that has stalled ends the chaos with a mismatch saying so
+ * (and how far the partners got), not a soak that never ends.
+ */
+const CHAOS_OVERRUN_MS = 5 * 60_000;
+/** Everything after the chaos (the drain, the events, the final checks and exports) together. */
+const CHECKS_TIMEOUT_MS = 15 * 60_000;
+/** One HTTP call: the local gateway answers within its function's timeout (30 s at most), so only a hang reaches this. */
+const CALL_TIMEOUT_MS = 60_000;
+/** How often a wait after the chaos says what it is waiting for. */
+const PROGRESS_EVERY_MS = 30_000;
 /** When the first throttling storm starts, after the chaos does (later ones: at random). */
 const FIRST_STORM_AFTER_MS = 3_000;
 
@@ -647,6 +659,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
         },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
       const text = await response.text();
       if (
@@ -829,8 +842,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     /** Until the time is up and the partners have sent their share of work: a slower machine soaks longer, not less. */
     let chaosOver = false;
     const running = () => {
-      if (!chaosOver && Date.now() >= chaosEnds && (requests.counts['partner cohort deltas'] ?? 0) >= minPartnerDeltas)
+      if (chaosOver) return false;
+      const deltas = requests.counts['partner cohort deltas'] ?? 0;
+      if (Date.now() >= chaosEnds && deltas >= minPartnerDeltas) chaosOver = true;
+      else if (Date.now() >= chaosEnds + CHAOS_OVERRUN_MS) {
         chaosOver = true;
+        mismatch(
+          `the partners sent ${deltas} of their ${minPartnerDeltas} deltas in ${Math.round((Date.now() - chaosStarted) / 1000)} s: ` +
+            `the stack stalled (${accepted.length} accepted; the progress lines say where)`,
+        );
+      }
       return !chaosOver;
     };
     chaos.on = true;
@@ -1029,7 +1050,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           if (deletedMeanwhile(workspace, segmentId, answer)) continue;
           if (!expectStatus('export start', answer, [201, 202])) continue;
           let exportView = answer.body.export as { export_id: string; status: string };
-          const pollUntil = Date.now() + EXPORT_TIMEOUT_MS;
+          const pollUntil = Math.min(Date.now() + EXPORT_TIMEOUT_MS, chaosEnds + CHAOS_OVERRUN_MS);
           while (exportView.status !== 'done' && Date.now() < pollUntil) {
             await sleep(250);
             const status = await call('export poll', `/segments/${segmentId}/exports/${exportView.export_id}`, {
@@ -1145,9 +1166,9 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           Date.now() - began < shortest ||
           (await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)) === 0
         ) {
-          if (Date.now() - began > OUTAGE_TIMEOUT_MS) {
+          if (Date.now() - began > OUTAGE_TIMEOUT_MS || Date.now() > chaosEnds + CHAOS_OVERRUN_MS) {
             mismatch(
-              `outage of ${ref.partner}/${ref.cohortId}: nothing reached the DLQ within ${OUTAGE_TIMEOUT_MS / 60_000} minutes ` +
+              `outage of ${ref.partner}/${ref.cohortId}: nothing reached the DLQ in ${Math.round((Date.now() - began) / 1000)} s ` +
                 `(the queue holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)})`,
             );
             break;
@@ -1189,12 +1210,24 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     outage = undefined;
     Object.assign(dynamoDbFaultRates, { throttle: 0, unprocessedKeys: 0, transactionConflict: 0 });
     const drainStarted = Date.now();
+    const checksDeadline = drainStarted + CHECKS_TIMEOUT_MS;
+    /** The end of a wait after the chaos: its own bound, or what is left of the checks' time. */
+    const until = (timeoutMs: number) => Math.min(Date.now() + timeoutMs, checksDeadline);
     log(`chaos over after ${chaosSeconds.toFixed(0)} s; draining`);
     let redriven = 0;
+    let said = Date.now();
+    const drainUntil = until(DRAIN_TIMEOUT_MS);
     for (let quiet = 0; quiet < 3; ) {
-      if (Date.now() - drainStarted > DRAIN_TIMEOUT_MS) {
+      if (Date.now() - said > PROGRESS_EVERY_MS) {
+        said = Date.now();
+        log(
+          `draining for ${Math.round((said - drainStarted) / 1000)} s: queue ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)}, ` +
+            `DLQ ${await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)}, ${redriven} redriven, ${requeued} requeued by the sync`,
+        );
+      }
+      if (Date.now() > drainUntil) {
         mismatch(
-          `the queue did not drain within ${DRAIN_TIMEOUT_MS / 60_000} minutes: it holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)}, ` +
+          `the queue did not drain in ${Math.round((Date.now() - drainStarted) / 1000)} s: it holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)}, ` +
             `the DLQ ${await queueDepth(stack.clients.sqs, stack.queues.deadLetterQueueUrl)}`,
         );
         break;
@@ -1297,8 +1330,20 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         flip,
       ]),
     );
-    const eventsDeadline = Date.now() + EVENTS_TIMEOUT_MS;
-    while ([...flipIds.keys()].some((id) => !published.has(id)) && Date.now() < eventsDeadline) await sleep(500);
+    const eventsDeadline = until(EVENTS_TIMEOUT_MS);
+    log(
+      `drained in ${Math.round((Date.now() - drainStarted) / 1000)} s; waiting for the events of ${flipIds.size} flips`,
+    );
+    said = Date.now();
+    while ([...flipIds.keys()].some((id) => !published.has(id)) && Date.now() < eventsDeadline) {
+      await sleep(500);
+      if (Date.now() - said > PROGRESS_EVERY_MS) {
+        said = Date.now();
+        log(
+          `events: ${[...flipIds.keys()].filter((id) => !published.has(id)).length} of ${flipIds.size} flips still unpublished`,
+        );
+      }
+    }
     for (const [id, flip] of flipIds) {
       const event = published.get(id)?.event;
       if (!event)
@@ -1418,8 +1463,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
         });
         if (!expectStatus('final export', started, [201, 202])) continue;
         let view = started.body.export as { export_id: string; status: string; users_written: number };
-        const until = Date.now() + EXPORT_TIMEOUT_MS;
-        while (view.status !== 'done' && Date.now() < until) {
+        const exportUntil = until(EXPORT_TIMEOUT_MS);
+        while (view.status !== 'done' && Date.now() < exportUntil) {
           await sleep(250);
           const polled = await call('final check', `/segments/${segmentId}/exports/${view.export_id}`, {
             token: workspace.restApiKey,

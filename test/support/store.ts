@@ -3,13 +3,16 @@ import { registerKey } from '../../lib/dynamodb/membership-store.js';
 import { REGISTER_SHARDS } from '../../lib/dynamodb/shards.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { CohortRef } from '../../lib/cohorts/messages.js';
-import type { MembershipStore } from '../../lib/cohorts/ports.js';
+import type { Cancellable, MembershipStore } from '../../lib/cohorts/ports.js';
 
 /** A membership store that runs `before` ahead of every apply (to fail it, or slow it down), and passes everything else through. */
-export const beforeApply = (store: MembershipStore, before: (cohort: CohortRef) => Promise<void>): MembershipStore => ({
-  applyMemberships: async (cohort, desired, now) => {
-    await before(cohort);
-    return store.applyMemberships(cohort, desired, now);
+export const beforeApply = (
+  store: MembershipStore,
+  before: (cohort: CohortRef, options?: Cancellable) => Promise<void>,
+): MembershipStore => ({
+  applyMemberships: async (cohort, desired, now, options) => {
+    await before(cohort, options);
+    return store.applyMemberships(cohort, desired, now, options);
   },
   nameCohort: (...args) => store.nameCohort(...args),
   recordSyncReport: (...args) => store.recordSyncReport(...args),

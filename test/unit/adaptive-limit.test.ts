@@ -139,6 +139,28 @@ describe('the adaptive limit (AIMD)', () => {
     expect(limit.stats()).toMatchObject({ limit: 3, calls: 50, overloads: 0, decreases: 0 });
   });
 
+  it('lets a caller that gives up leave the queue, and hands its place to the next one', async () => {
+    const limit = new AdaptiveLimit({ initial: 1, min: 1, max: 1 });
+    let release: () => void = () => undefined;
+    const first = limit.run(() => new Promise<string>((resolve) => (release = () => resolve('first'))), isOverload);
+    const givenUp = new AbortController();
+    const ran: string[] = [];
+    const second = limit.run(async () => ran.push('second'), isOverload, givenUp.signal);
+    const third = limit.run(async () => ran.push('third'), isOverload);
+
+    givenUp.abort(new Error('given up'));
+    await expect(second).rejects.toThrow('given up');
+    release();
+
+    expect(await first).toBe('first');
+    await third;
+    expect(ran).toEqual(['third']);
+    // Given up before it asked: refused at once, nothing run.
+    await expect(limit.run(async () => ran.push('late'), isOverload, givenUp.signal)).rejects.toThrow('given up');
+    expect(ran).toEqual(['third']);
+    expect(limit.stats()).toMatchObject({ calls: 2, overloads: 0 });
+  });
+
   it('refuses a limit that could stop all work', () => {
     expect(() => new AdaptiveLimit({ initial: 0, min: 0, max: 4 })).toThrow(RangeError);
     expect(() => new AdaptiveLimit({ initial: 8, min: 1, max: 4 })).toThrow(RangeError);
