@@ -14,7 +14,7 @@ import { drainMessages } from '../support/events.js';
 import { injectDynamoDbFaults, type FaultRates } from '../support/faults.js';
 
 let stack: LocalStack;
-/** Conflicts on the API's writes, switched on only around the operation under test. */
+/** No random conflicts: each test forces the ones it is about, around the operation under test. */
 const rates: FaultRates = { transactionConflict: 0 };
 let faults: ReturnType<typeof injectDynamoDbFaults>;
 
@@ -46,14 +46,13 @@ describe('identify and merge under transaction conflicts', () => {
   it('records a device of an identified user even when its transaction first conflicts', async () => {
     // Prepare
     const workspace = workspaceClient(stack);
-    // Nothing else running, so the conflicts fall on this request's transactions; the first is forced.
+    // Nothing else running, so the conflicts fall on this request's transactions: the first two
+    // conflict, forced (a random rate could also exhaust the retries and fail the test by chance).
     await stack.settled();
-    rates.transactionConflict = 0.6;
-    faults.force('transactionConflict');
+    faults.force('transactionConflict', 2);
 
     // Act
     const tracked = await workspace.track([{ external_id: 'linked-user', device_id: 'linked-device' }]);
-    rates.transactionConflict = 0;
 
     // Assess: the device names the identified user, so cohort imports never match it (rule 3).
     expect(tracked.status).toBe(201);
@@ -79,14 +78,13 @@ describe('identify and merge under transaction conflicts', () => {
     }
     await stack.settled();
     const before = faults.transactionConflicts;
-    rates.transactionConflict = 0.6;
-    faults.force('transactionConflict');
+    // The merge's first four transactions conflict (its removals among them), each retried.
+    faults.force('transactionConflict', 4);
 
     // Act
     const merged = await workspace.identify({
       devices_to_identify: [{ external_id: 'target-conflicted', device_id: 'anon-conflicted' }],
     });
-    rates.transactionConflict = 0;
 
     // Assess
     expect(merged.body).toMatchObject({ merged: 1 });
