@@ -88,8 +88,10 @@ export class AdaptiveLimit {
     if (this.inFlight < this.limit && this.waiting.length === 0) this.inFlight += 1;
     else await this.queue(signal);
     const ticket = this.started++;
-    this.counters.calls += 1;
     try {
+      // Given up between being handed a place and running: the place is given back below.
+      signal?.throwIfAborted();
+      this.counters.calls += 1;
       const result = await work();
       this.succeeded();
       return result;

@@ -288,14 +288,16 @@ describe('a batch close to the function timeout', () => {
   const hung = new Promise<void>((resolve) => {
     release = resolve;
   });
-  /** What the sync gave the hung apply to cancel it with. */
+  /** What the sync gave each record's apply to cancel it with. */
   let slowSignal: AbortSignal | undefined;
+  let fastSignal: AbortSignal | undefined;
 
   beforeAll(async () => {
     stack = await startTestStack({
       poll: false,
       wrapMemberships: (store) =>
         beforeApply(store, async (cohort, options) => {
+          if (cohort.cohortId === 'fast') fastSignal = options?.signal;
           if (cohort.cohortId !== 'slow') return;
           slowSignal = options?.signal;
           await hung;
@@ -332,6 +334,9 @@ describe('a batch close to the function timeout', () => {
     // resume in the next invocation and load the table twice when it is slowest.
     expect(slowSignal?.aborted).toBe(true);
     expect(slowSignal?.reason).toBeInstanceOf(OutOfTimeError);
+    // A finished record's signal is spent too: whatever it started (a sibling chunk of a chunk
+    // that failed) stops with it.
+    expect(fastSignal?.aborted).toBe(true);
     // The copy, once the store answers again, completes it.
     release();
     const retry = await stack.handlers.sync(sqsEvent([requeued[0]!]), lambdaContext('sync', 30_000));

@@ -428,6 +428,12 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
 
   // --- Seams (installed before the stack exists; they reach it through `stackRef`) ---
   let stackRef: LocalStack | undefined;
+  /**
+   * When the current phase (setup, the chaos with its overrun, the checks after it) must be
+   * over: clients stop retrying past it, so no call outlives its phase's bound.
+   */
+  let phaseDeadline = started + SETUP_TIMEOUT_MS;
+  const phaseOver = () => Date.now() > phaseDeadline;
   let syncClient: DynamoDBClient | undefined;
   let injected: FaultInjection | undefined;
   const dynamoDbFaultRates = { throttle: 0, unprocessedKeys: 0, transactionConflict: 0 };
@@ -640,7 +646,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     init: { method?: string; body?: unknown; token?: string } = {},
   ): Promise<HttpAnswer | undefined> => {
     for (let attempt = 1; ; attempt += 1) {
-      const answer = await callOnce(kind, path, init, attempt < BUSY_ATTEMPTS);
+      const answer = await callOnce(kind, path, init, attempt < BUSY_ATTEMPTS && !phaseOver());
       if (answer !== 'busy') return answer;
       await sleep(2_000);
     }
@@ -693,6 +699,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
   const sendAsPartner = async (kind: string, path: string, body: unknown): Promise<boolean> => {
     requests.add(kind);
     for (let attempt = 0; attempt < PARTNER_MAX_ATTEMPTS; attempt += 1) {
+      if (attempt > 0 && phaseOver()) {
+        mismatch(`${kind} ${path}: still refused after ${attempt} attempts when the phase's time ran out`);
+        return false;
+      }
       if (attempt > 0) requests.add('partner retries');
       const answer = await call(kind, path, { body });
       if (answer?.status === 201) return true;
@@ -813,14 +823,14 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
       }
     }
     // Segments may name a cohort only once the workspace knows it (the sync has applied its name).
-    const setupDeadline = Date.now() + SETUP_TIMEOUT_MS;
+    const setupDeadline = phaseDeadline;
     for (const workspace of workspaces) {
       for (;;) {
         const answer = await call('setup', '/cohorts', { token: workspace.restApiKey });
         if ((answer?.body.cohorts as unknown[] | undefined)?.length === refsOf(workspace).length) break;
         if (Date.now() > setupDeadline)
           throw new Error(
-            `${workspace.label}: the cohorts were not named within ${SETUP_TIMEOUT_MS / 60_000} minutes (the queue holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)})`,
+            `${workspace.label}: the cohorts were not named within ${SETUP_TIMEOUT_MS / 60_000} minutes of the start (the queue holds ${await queueDepth(stack.clients.sqs, stack.queues.queueUrl)})`,
           );
         await sleep(200);
       }
@@ -838,6 +848,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     // --- Chaos ---
     const chaosStarted = Date.now();
     const chaosEnds = chaosStarted + options.minutes * 60_000;
+    phaseDeadline = chaosEnds + CHAOS_OVERRUN_MS;
     const minPartnerDeltas = options.minPartnerDeltas ?? 0;
     /** Until the time is up and the partners have sent their share of work: a slower machine soaks longer, not less. */
     let chaosOver = false;
@@ -1050,7 +1061,8 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           if (deletedMeanwhile(workspace, segmentId, answer)) continue;
           if (!expectStatus('export start', answer, [201, 202])) continue;
           let exportView = answer.body.export as { export_id: string; status: string };
-          const pollUntil = Math.min(Date.now() + EXPORT_TIMEOUT_MS, chaosEnds + CHAOS_OVERRUN_MS);
+          const pollStarted = Date.now();
+          const pollUntil = Math.min(pollStarted + EXPORT_TIMEOUT_MS, phaseDeadline);
           while (exportView.status !== 'done' && Date.now() < pollUntil) {
             await sleep(250);
             const status = await call('export poll', `/segments/${segmentId}/exports/${exportView.export_id}`, {
@@ -1061,7 +1073,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
           }
           if (exportView.status !== 'done')
             mismatch(
-              `export ${exportView.export_id} of segment ${segmentId} not done within ${EXPORT_TIMEOUT_MS / 60_000} minutes (${exportView.status})`,
+              `export ${exportView.export_id} of segment ${segmentId} not done in ${Math.round((Date.now() - pollStarted) / 1000)} s (${exportView.status})`,
             );
         } else {
           requests.add('cohorts read');
@@ -1211,6 +1223,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
     Object.assign(dynamoDbFaultRates, { throttle: 0, unprocessedKeys: 0, transactionConflict: 0 });
     const drainStarted = Date.now();
     const checksDeadline = drainStarted + CHECKS_TIMEOUT_MS;
+    phaseDeadline = checksDeadline;
     /** The end of a wait after the chaos: its own bound, or what is left of the checks' time. */
     const until = (timeoutMs: number) => Math.min(Date.now() + timeoutMs, checksDeadline);
     log(`chaos over after ${chaosSeconds.toFixed(0)} s; draining`);
