@@ -3,7 +3,7 @@
  * the partner registry, a demo workspace, the HTTP API and the sync poller. Used by
  * `npm start`, the integration tests and the benchmark.
  */
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -109,6 +109,12 @@ export interface LocalStackOptions {
    * keys) under this folder, so that a restart finds it again; absent: in memory only.
    */
   dataDir?: string;
+  /**
+   * Delete this stack's tables when it stops (not with `dataDir`). For a shared emulator (the
+   * test suite's): DynamoDB Local runs every statement on one SQLite thread, and the tables
+   * of every earlier test file made it slower for the later ones (stop 23, the cohort soak).
+   */
+  dropTablesOnStop?: boolean;
   /** Run the events function on the table's stream (default: whenever `poll` is on). */
   pollEvents?: boolean;
   /** Wait before the events function retries a stream batch that failed (default 1 s). */
@@ -549,6 +555,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         await currentsPoller?.stop();
         await receiver.stop();
         await gateway.stop();
+        if (options.dropTablesOnStop && !dataDir) {
+          for (const table of [...Object.values(tables), `${prefix}-campaigns`])
+            await dynamodb.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
+        }
         sqs.destroy();
         sns.destroy();
         streams.destroy();

@@ -13,6 +13,8 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
     // Tests revoke and rotate keys and expect it to take effect at once; those of the cache set it.
     credentialCacheTtlMs: 0,
     requeueDelayBaseSeconds: 0,
+    // The suite's DynamoDB Local is shared: a test file leaves none of its tables to slow the next.
+    dropTablesOnStop: true,
     ...options,
   });
 
