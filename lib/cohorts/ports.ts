@@ -48,7 +48,6 @@ export interface ApplyOutcome {
   superseded: number;
 }
 
-/** Where memberships, cohorts and sync reports live. */
 /**
  * Work that may be given up: when `signal` aborts (the function is about to time out and the
  * request is retried elsewhere), the work stops at its next call and its calls in flight are
@@ -58,6 +57,7 @@ export interface Cancellable {
   signal?: AbortSignal;
 }
 
+/** Where memberships, cohorts and sync reports live. */
 export interface MembershipStore {
   applyMemberships(
     cohort: CohortRef,
