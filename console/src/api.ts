@@ -212,6 +212,8 @@ export interface Campaign {
     | { type: 'scheduled'; at: string | null; recurring: Recurring | null; next_run_at: string | null }
     | { type: 'action_based'; delay_seconds: number; reeligible_after_days: number | null };
   reeligible_after_days?: number | null;
+  /** Messages per minute at most, evenly spread (null: no limit). */
+  rate_limit_per_minute?: number | null;
   steps?: { name: string; delay_seconds: number; message: WebhookMessage; figures?: Figures }[];
   figures?: Figures;
 }

@@ -28,6 +28,7 @@ import { sendKey, type SendMessage, type WorkMessage } from './messages.js';
 import { JOURNEY_GRACE_MS, stepDueTimes, type Campaign } from './model.js';
 import { instantKey, LAST_KEY_INSTANT_MS } from './instants.js';
 import { nextOccurrence } from './schedule.js';
+import { pacedChunkUsers } from './pacing.js';
 
 export interface JourneyPorts {
   campaigns: Pick<
@@ -46,6 +47,8 @@ export interface JourneyPorts {
     | 'completeRun'
     | 'getRange'
     | 'advanceRange'
+    | 'reserveSlots'
+    | 'pacerNext'
   >;
   memberships: MembershipChecks;
   segmentSources: Pick<SegmentPorts, 'memberships' | 'users'>;
@@ -89,9 +92,9 @@ export const runRanges = (): RunRange[] =>
 export const runIdOf = (scheduledAt: string) => `R${scheduledAt}`;
 
 /** Send messages for due steps: within the horizon with a delay (≤ 900 s), later as timers. */
-const release = async (messages: SendMessage[], ports: JourneyPorts): Promise<void> => {
+const route = async (messages: SendMessage[], ports: JourneyPorts, horizonMs: number): Promise<void> => {
   const now = ports.clock().getTime();
-  const horizon = Math.min(ports.horizonMs ?? DEFAULT_HORIZON_MS, MAX_DELAY_SECONDS * 1000);
+  const horizon = Math.min(horizonMs, MAX_DELAY_SECONDS * 1000);
   const soon: { message: SendMessage; delaySeconds: number }[] = [];
   const later: Timer[] = [];
   for (const message of messages) {
@@ -108,6 +111,37 @@ export const createJourneys = (ports: JourneyPorts) => {
   const triggers = ttlCache<string[]>(ports.cacheTtlMs ?? 10_000);
   const campaignOf = (workspaceId: string, campaignId: string) =>
     definitions(`${workspaceId}\u0000${campaignId}`, () => ports.campaigns.get(workspaceId, campaignId));
+
+  /**
+   * Gives the messages of rate-limited campaigns that are due within the horizon, and not
+   * paced yet, a slot each (lib/campaigns/pacing.ts): their `dueAt` becomes the slot. A slot
+   * is never before now, so messages released late (a timer drained late) do not burst.
+   */
+  const pace = async (messages: SendMessage[], horizonMs: number): Promise<SendMessage[]> => {
+    const now = ports.clock().getTime();
+    const byCampaign = new Map<string, number[]>();
+    messages.forEach((message, index) => {
+      if (message.paced || Date.parse(message.dueAt) - now > horizonMs) return;
+      const key = `${message.workspaceId}\u0000${message.campaignId}`;
+      byCampaign.set(key, [...(byCampaign.get(key) ?? []), index]);
+    });
+    const paced = [...messages];
+    for (const indexes of byCampaign.values()) {
+      const { workspaceId, campaignId } = messages[indexes[0]!]!;
+      const perMinute = (await campaignOf(workspaceId, campaignId))?.rateLimitPerMinute;
+      if (perMinute === undefined) continue;
+      const dues = indexes.map((index) => Math.max(now, Date.parse(messages[index]!.dueAt)));
+      const slots = await ports.campaigns.reserveSlots(workspaceId, campaignId, dues, perMinute);
+      indexes.forEach((index, position) => {
+        paced[index] = { ...messages[index]!, dueAt: new Date(Math.ceil(slots[position]!)).toISOString(), paced: true };
+      });
+    }
+    return paced;
+  };
+
+  /** Paces what is due soon, then sends it within the horizon or keeps it as timers. */
+  const release = async (messages: SendMessage[], horizonMs = ports.horizonMs ?? DEFAULT_HORIZON_MS) =>
+    route(await pace(messages, horizonMs), ports, horizonMs);
 
   /** One membership event: entries and exits of every action-based campaign and Canvas on its cohort. */
   const onMembershipEvent = async (event: MembershipEvent): Promise<{ entered: number; exited: number }> => {
@@ -172,7 +206,6 @@ export const createJourneys = (ports: JourneyPorts) => {
           dueAt: new Date(dueAt).toISOString(),
           cohort: { partner: event.partner, cohort_id: event.cohort_id, name: event.cohort_name },
         })),
-        ports,
       );
     }
     return counts;
@@ -244,10 +277,7 @@ export const createJourneys = (ports: JourneyPorts) => {
       // Sent before deleted: a crash between the two sends them again, and the sender drops the copies.
       await release(
         timers.map((timer) => timer.message),
-        {
-          ...ports,
-          horizonMs: Math.max(ports.horizonMs ?? DEFAULT_HORIZON_MS, until.getTime() - ports.clock().getTime()),
-        },
+        Math.max(ports.horizonMs ?? DEFAULT_HORIZON_MS, until.getTime() - ports.clock().getTime()),
       );
       await ports.campaigns.deleteTimers(timers);
       released += timers.length;
@@ -278,15 +308,27 @@ export const createJourneys = (ports: JourneyPorts) => {
       await ports.campaigns.advanceRange(workspaceId, campaignId, runId, range, { done: true, targeted: 0 });
       return { users: 0, done: true };
     }
+    // Under a send-rate limit the audience is read about as fast as it is sent: while the
+    // pacer's slots reach past the horizon, the chunk waits (a delayed copy of itself).
+    const horizonMs = ports.horizonMs ?? DEFAULT_HORIZON_MS;
+    const perMinute = campaign.rateLimitPerMinute;
+    if (perMinute !== undefined) {
+      const ahead = ((await ports.campaigns.pacerNext(workspaceId, campaignId)) ?? 0) - ports.clock().getTime();
+      if (ahead > horizonMs) {
+        await ports.work.send([message], Math.min(MAX_DELAY_SECONDS, Math.ceil((ahead - horizonMs) / 1000)));
+        return { users: 0, done: false };
+      }
+    }
+    const chunkUsers = perMinute === undefined ? CHUNK_USERS : pacedChunkUsers(perMinute, horizonMs, CHUNK_USERS);
     const source = memberSource(workspaceId, ports.segmentSources);
     let after = range.after;
     let more = true;
     const users: string[] = [];
-    while (more && users.length < CHUNK_USERS && !(users.length > 0 && outOfTime())) {
+    while (more && users.length < chunkUsers && !(users.length > 0 && outOfTime())) {
       const step = await takeWithin(campaign.filter, source, {
         ...(after !== undefined ? { after } : {}),
         ...(range.end !== undefined ? { end: range.end } : {}),
-        limit: Math.min(STEP_USERS, CHUNK_USERS - users.length),
+        limit: Math.min(STEP_USERS, chunkUsers - users.length),
         readBudget: Math.max(2 * MAX_FILTER_COHORTS + 1, STEP_READS),
       });
       users.push(...step.values);
@@ -296,9 +338,9 @@ export const createJourneys = (ports: JourneyPorts) => {
     }
     const profiles = await ports.segmentSources.users.getProfiles(workspaceId, users);
     const dueAt = ports.clock().toISOString();
-    await ports.sends.send(
-      profiles.map((profile) => ({
-        message: {
+    await release(
+      profiles.map(
+        (profile): SendMessage => ({
           v: 1,
           workspaceId,
           campaignId,
@@ -316,8 +358,8 @@ export const createJourneys = (ports: JourneyPorts) => {
             device_ids: profile.deviceIds,
             custom_attributes: profile.customAttributes,
           },
-        },
-      })),
+        }),
+      ),
     );
     const advanced = await ports.campaigns.advanceRange(workspaceId, campaignId, runId, range, {
       ...(after !== undefined ? { after } : {}),

@@ -26,6 +26,8 @@ export const SendMessage = z.object({
   dueAt: z.string(),
   cohort: z.object({ partner: z.string(), cohort_id: z.string(), name: z.string() }).optional(),
   profile: SendProfile.optional(),
+  /** Its `dueAt` is a slot of the campaign's send-rate limit (lib/campaigns/pacing.ts): never paced twice. */
+  paced: z.literal(true).optional(),
 });
 export type SendMessage = z.infer<typeof SendMessage>;
 

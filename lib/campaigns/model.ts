@@ -15,6 +15,7 @@ import type { Filter } from '../segments/filter.js';
 import { headerProblem, WEBHOOK_METHODS } from '../webhooks/safe-http.js';
 import { parseTemplate, TemplateError } from './template.js';
 import { canonicalTimeZone, isValidTimeZone } from './schedule.js';
+import { MAX_RATE_PER_MINUTE, MIN_RATE_PER_MINUTE } from './pacing.js';
 
 export type CampaignKind = 'campaign' | 'canvas';
 export type CampaignStatus = 'draft' | 'active' | 'stopped' | 'archived';
@@ -57,6 +58,8 @@ export interface Campaign {
   filter?: Filter;
   delivery: Delivery;
   steps: Step[];
+  /** At most this many messages a minute, evenly spread, shared by a Canvas's steps (lib/campaigns/pacing.ts); absent: no limit. */
+  rateLimitPerMinute?: number;
   createdAt: string;
   updatedAt: string;
   launchedAt?: string;
@@ -108,6 +111,16 @@ const RecurringSchema = z.strictObject({
 
 const DelaySchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
 const ReeligibleSchema = z.number().int().min(0).max(3650).nullable().default(null);
+/** Messages per minute, Braze's range; null or absent: no limit. */
+const RateLimitSchema = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be a whole number of messages per minute' })
+  .min(MIN_RATE_PER_MINUTE, { error: `must be at least ${MIN_RATE_PER_MINUTE} (messages per minute)` })
+  .max(MAX_RATE_PER_MINUTE, {
+    error: `must be at most ${MAX_RATE_PER_MINUTE.toLocaleString('en-US')} (messages per minute)`,
+  })
+  .nullable()
+  .default(null);
 /** A segment id is looked up as a sort key: bounded in UTF-8 bytes (DynamoDB's 1,024), not characters. */
 const SegmentIdsSchema = z
   .array(
@@ -121,6 +134,7 @@ const SegmentIdsSchema = z
 const CampaignBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
+  rate_limit_per_minute: RateLimitSchema,
   message: MessageSchema,
   delivery: z.discriminatedUnion('type', [
     z.strictObject({
@@ -142,6 +156,7 @@ const CanvasBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
   reeligible_after_days: ReeligibleSchema,
+  rate_limit_per_minute: RateLimitSchema,
   steps: z
     .array(
       z.strictObject({
@@ -159,7 +174,10 @@ export interface CampaignInput {
   segmentIds: string[];
   delivery: Delivery;
   steps: Step[];
+  rateLimitPerMinute?: number;
 }
+
+const rateLimitOf = (perMinute: number | null) => (perMinute === null ? {} : { rateLimitPerMinute: perMinute });
 
 /**
  * What a message's own headers may not hold: what HTTP or the client forbids (headerProblem),
@@ -289,6 +307,7 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
         ...(delivery.recurring ? { recurring: delivery.recurring } : {}),
       },
       steps: [{ name: input.name, delaySeconds: 0, message }],
+      ...rateLimitOf(input.rate_limit_per_minute),
     };
   }
   return {
@@ -296,6 +315,7 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
     segmentIds: input.segment_ids,
     delivery: { type: 'action_based', reeligibleAfterDays: delivery.reeligible_after_days },
     steps: [{ name: input.name, delaySeconds: delivery.delay_seconds, message }],
+    ...rateLimitOf(input.rate_limit_per_minute),
   };
 };
 
@@ -310,6 +330,7 @@ export const parseCanvasBody = (body: unknown): CampaignInput => {
     segmentIds: input.segment_ids,
     delivery: { type: 'action_based', reeligibleAfterDays: input.reeligible_after_days },
     steps,
+    ...rateLimitOf(input.rate_limit_per_minute),
   };
 };
 
@@ -351,6 +372,7 @@ export const campaignView = (campaign: Campaign) => {
     name: campaign.name,
     status: campaign.status,
     segment_ids: campaign.segmentIds,
+    rate_limit_per_minute: campaign.rateLimitPerMinute ?? null,
     created_at: campaign.createdAt,
     updated_at: campaign.updatedAt,
     launched_at: campaign.launchedAt ?? null,

@@ -164,6 +164,15 @@ export interface CampaignStore {
   finishSends(sends: readonly FinishedSend[], now: Date): Promise<boolean[]>;
   finishSend(message: SendMessage, attempt: number, outcome: SendOutcome, now: Date): Promise<boolean>;
 
+  /**
+   * Reserves send slots for messages due at `dues` (ms) under a rate limit of `perMinute`
+   * (lib/campaigns/pacing.ts): the slots, in the order of `dues`. Concurrent reservations never
+   * share a slot (the pacer's next free instant is written conditioned on the one read).
+   */
+  reserveSlots(workspaceId: string, campaignId: string, dues: readonly number[], perMinute: number): Promise<number[]>;
+  /** The campaign's next free slot (ms), if its pacer was ever used. */
+  pacerNext(workspaceId: string, campaignId: string): Promise<number | undefined>;
+
   getFrequencyCap(workspaceId: string): Promise<FrequencyCap | undefined>;
   setFrequencyCap(workspaceId: string, cap: FrequencyCap | null): Promise<void>;
   admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean>;

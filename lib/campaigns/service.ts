@@ -159,7 +159,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     checkSchedule(input.delivery, ports.clock(), 'saved');
     checkUrls(input, ports.allowHttp === true);
     await targetFilters(workspaceId, input.segmentIds);
-    const updated: Campaign = { ...current, ...input, updatedAt: ports.clock().toISOString() };
+    // The body is the whole definition: a limit it leaves out is removed, not kept from before.
+    const { rateLimitPerMinute: _previous, ...kept } = current;
+    const updated: Campaign = { ...kept, ...input, updatedAt: ports.clock().toISOString() };
     checkSize(updated, 'saved');
     if (!(await ports.campaigns.replace(updated, ['draft'])))
       throw new ConflictError(

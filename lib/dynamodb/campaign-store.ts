@@ -23,6 +23,7 @@ import { isLoadError, LoadError } from '../errors.js';
 import { memberSortKey, registerKey } from './membership-store.js';
 import { registerShardOf } from './shards.js';
 import { CAP_ITEM_TTL_SECONDS, capDecision, type CapSend } from '../campaigns/frequency-cap.js';
+import { assignSlots } from '../campaigns/pacing.js';
 import type { Campaign, CampaignKind, CampaignStatus } from '../campaigns/model.js';
 import type { SendMessage } from '../campaigns/messages.js';
 import {
@@ -71,6 +72,14 @@ const sendRecordKey = (message: Pick<SendMessage, 'workspaceId' | 'campaignId' |
   sk: `${message.step}#${message.entry}`,
 });
 const capKey = (workspaceId: string, brazeId: string) => ({ pk: `${workspaceId}#CAP#${brazeId}`, sk: 'CAP' });
+const pacerKey = (workspaceId: string, campaignId: string) => ({
+  pk: `${workspaceId}#${campaignId}#PACER`,
+  sk: 'PACER',
+});
+/** A pacer's item outlives its last slot by a day, then expires (TTL). */
+const PACER_TTL_SECONDS = 86_400;
+/** Conditional rounds before a reservation gives up (a load error: the work message comes again). */
+const PACER_ROUNDS = 20;
 const settingsKey = (workspaceId: string) => ({ pk: `${workspaceId}#SETTINGS`, sk: 'FREQUENCY_CAP' });
 const statsKey = (workspaceId: string, campaignId: string, lane: number) => ({
   pk: `${workspaceId}#${campaignId}#STATS#${String(lane).padStart(2, '0')}`,
@@ -971,6 +980,51 @@ export class DynamoCampaignStore implements CampaignStore {
    * read (a concurrent send makes this one read again). Exact under any concurrency; a
    * key already listed (a retry of the same message) takes no second slot.
    */
+  // --- send-rate limit ----------------------------------------------------------------------
+
+  async pacerNext(workspaceId: string, campaignId: string): Promise<number | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: pacerKey(workspaceId, campaignId), ConsistentRead: true }),
+    );
+    return Item?.next === undefined ? undefined : Number(Item.next);
+  }
+
+  async reserveSlots(
+    workspaceId: string,
+    campaignId: string,
+    dues: readonly number[],
+    perMinute: number,
+  ): Promise<number[]> {
+    if (dues.length === 0) return [];
+    for (let round = 0; round < PACER_ROUNDS; round += 1) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: pacerKey(workspaceId, campaignId), ConsistentRead: true }),
+      );
+      const version = Number(Item?.version ?? 0);
+      const { slots, next } = assignSlots(Item?.next === undefined ? undefined : Number(Item.next), dues, perMinute);
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...pacerKey(workspaceId, campaignId),
+              next,
+              version: version + 1,
+              ttl: Math.ceil(next! / 1000) + PACER_TTL_SECONDS,
+            },
+            ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
+            ExpressionAttributeValues: version === 0 ? undefined : { ':version': version },
+          }),
+        );
+        return slots;
+      } catch (error: unknown) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        await backoff(round);
+      }
+    }
+    throw new LoadError(`send-rate limit: too many concurrent releases for campaign ${campaignId}`);
+  }
+
   async admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean> {
     for (let attempt = 0; attempt < 20; attempt += 1) {
       const { Item } = await this.client.send(

@@ -173,3 +173,43 @@ describe('a launch under throttling', () => {
     stack.clients.dynamodb.middlewareStack.remove('throttleDueWrites');
   });
 });
+
+describe('send-rate slots raced', () => {
+  it('never gives two concurrent releases the same slot: every slot one interval or more from the next', async () => {
+    // Prepare: 24 releases at once (as 16 run ranges and timer drains would make), each of 1–40
+    // messages due within the next two minutes; a printed seed replays the dues.
+    const seed = Number(process.env.PACER_SEED ?? Date.now() % 1_000_000);
+    console.log(`send-rate slots raced: PACER_SEED=${seed}`);
+    let state = seed;
+    const random = () => {
+      state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+      return state / 2 ** 31;
+    };
+    const start = Date.now();
+    const releases = Array.from({ length: 24 }, () =>
+      Array.from({ length: 1 + Math.floor(random() * 40) }, () => start + Math.floor(random() * 120_000)),
+    );
+    const campaignId = `pacer-${seed}`;
+
+    // Act
+    const reserved = await Promise.all(
+      releases.map((dues) => stack.campaigns.store.reserveSlots(stack.workspace.workspaceId, campaignId, dues, 600)),
+    );
+
+    // Assess: the serial rule's invariant over all of them: no slot before its due, every two
+    // slots 100 ms or more apart (600 a minute), and the pacer's next free slot after the last.
+    const all = reserved.flatMap((slots, release) =>
+      slots.map((slot, index) => {
+        expect(slot).toBeGreaterThanOrEqual(releases[release]![index]!);
+        return slot;
+      }),
+    );
+    all.sort((a, b) => a - b);
+    expect(all).toHaveLength(releases.flat().length);
+    for (let index = 1; index < all.length; index += 1)
+      expect(all[index]! - all[index - 1]!, `seed ${seed}`).toBeGreaterThanOrEqual(100 - 0.01);
+    expect(await stack.campaigns.store.pacerNext(stack.workspace.workspaceId, campaignId)).toBeGreaterThanOrEqual(
+      all.at(-1)! + 100 - 0.01,
+    );
+  });
+});

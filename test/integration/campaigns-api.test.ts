@@ -312,6 +312,47 @@ describe('/canvases and the frequency cap', () => {
     expect((await api('/settings/frequency-cap')).body.frequency_cap).toBeNull();
   });
 
+  it('keeps a send-rate limit of 10 to 500,000 a minute on campaigns and Canvases, removed when a draft leaves it out', async () => {
+    // Prepare
+    const campaign = {
+      name: 'Paced',
+      segment_ids: [segmentId],
+      message: { url: hook('/api/paced') },
+      delivery: { type: 'scheduled' },
+    };
+    const canvas = {
+      name: 'Paced journey',
+      segment_ids: [segmentId],
+      steps: [{ name: 'one', delay_seconds: 0, message: { url: hook('/api/paced-canvas') } }],
+    };
+
+    // Act
+    const limited = await api('/campaigns', { body: { ...campaign, rate_limit_per_minute: 500_000 } });
+    const id = limited.body.campaign.campaign_id as string;
+    const unlimited = await api(`/campaigns/${id}`, { method: 'PUT', body: campaign });
+    const limitedCanvas = await api('/canvases', { body: { ...canvas, rate_limit_per_minute: 10 } });
+    const refused = await Promise.all(
+      [9, 500_001, 60.5, '60', true].map((value) =>
+        api('/campaigns', { body: { ...campaign, rate_limit_per_minute: value } }),
+      ),
+    );
+
+    // Assess
+    expect(limited.status).toBe(201);
+    expect(limited.body.campaign.rate_limit_per_minute).toBe(500_000);
+    expect(unlimited.body.campaign.rate_limit_per_minute).toBeNull();
+    expect((await api(`/campaigns/${id}`)).body.campaign.rate_limit_per_minute).toBeNull();
+    expect(limitedCanvas.body.canvas.rate_limit_per_minute).toBe(10);
+    expect(refused.map((answer) => answer.status)).toEqual([400, 400, 400, 400, 400]);
+    expect(refused.map((answer) => answer.body.errors[0])).toEqual([
+      'rate_limit_per_minute: must be at least 10 (messages per minute)',
+      'rate_limit_per_minute: must be at most 500,000 (messages per minute)',
+      'rate_limit_per_minute: must be a whole number of messages per minute',
+      'rate_limit_per_minute: must be a number',
+      'rate_limit_per_minute: must be a number',
+    ]);
+  });
+
   it('takes numbers only as JSON numbers: no booleans, arrays, hex or exponent strings (400, nothing stored)', async () => {
     // Prepare
     const stored = { max_messages: 2, window_seconds: 3_600 };

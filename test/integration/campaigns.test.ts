@@ -479,6 +479,41 @@ describe('scheduled campaigns', () => {
   });
 });
 
+describe('the send-rate limit', () => {
+  it('sends a paced run to each user once, never ahead of its slot (60 a minute: a second apart)', async () => {
+    // Prepare: five users, a campaign limited to 60 messages a minute.
+    const users = ['u0', 'u1', 'u2', 'u3', 'u4'];
+    const segmentId = await segmentOn('paced', users);
+    const campaign = await service().create(ws(), 'campaign', {
+      name: 'Paced',
+      segment_ids: [segmentId],
+      rate_limit_per_minute: 60,
+      message: message('/paced/'),
+      delivery: { type: 'scheduled' },
+    });
+    const launchedAt = clock().getTime();
+    await service().launch(ws(), 'campaign', campaign.campaignId);
+
+    // Act: the minute tick, again and again, as it would run.
+    await whileTicking(async () => (received('/paced/').length === users.length ? true : undefined), 'paced sends');
+    await settle();
+
+    // Assess: a lower bound only (a slower machine sends later, never earlier): the k-th
+    // arrival, on the campaigns' clock, is at least k seconds after the launch.
+    const arrivals = received('/paced/')
+      .map((webhook) => webhook.at + offsetMs)
+      .sort((a, b) => a - b);
+    for (const [index, at] of arrivals.entries()) expect(at).toBeGreaterThanOrEqual(launchedAt + index * 1000);
+    expect(
+      received('/paced/')
+        .map((webhook) => JSON.parse(webhook.body).user)
+        .sort(),
+    ).toEqual(users);
+    expect((await figures('campaign', campaign.campaignId))[0]).toMatchObject({ targeted: 5, delivered: 5 });
+    expect((await service().get(ws(), 'campaign', campaign.campaignId)).rateLimitPerMinute).toBe(60);
+  });
+});
+
 describe('safe destinations', () => {
   it('refuses private, metadata and loopback destinations and redirects to them, with the reason in the figures', async () => {
     // Prepare

@@ -278,9 +278,15 @@ describe('the console in Chromium', () => {
     await page
       .getByLabel(/^Body/)
       .fill('{"to": "{{ external_id }}", "why": "{{ campaign.name }}", "note": "{{ custom_attributes.note }}"}');
+    // A send-rate limit out of Braze's range is the form's own problem, said before any request.
+    await page.getByLabel(/^Send-rate limit/).fill('5');
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await page.getByRole('alert').getByText('Send-rate limit: a whole number from 10 to 500,000').waitFor();
+    await page.getByLabel(/^Send-rate limit/).fill('600');
     await checkPage('campaign-new');
     await page.getByRole('button', { name: 'Create (as a draft)' }).click();
     await heading('Win back').waitFor();
+    expect(await page.getByTestId('campaign-rate-limit').textContent()).toBe('600 messages per minute');
     await page.getByLabel('External id of the user').fill(XSS_EXTERNAL_ID);
     await page.getByRole('button', { name: 'Render the message' }).click();
     const preview = page.getByTestId('preview');

@@ -275,6 +275,14 @@ export const de: Catalog = {
     removeStep: 'Schritt {{n}} entfernen',
     create: 'Anlegen (als Entwurf)',
     missingSegment: 'Wählen Sie mindestens ein Segment.',
+    rateLimit: 'Sendelimit (Nachrichten pro Minute; leer: kein Limit)',
+    rateLimitHelp:
+      'Sendungen werden gleichmäßig verteilt, höchstens so viele pro Minute ({{min, number}} bis {{max, number}}); die Schritte eines Canvas teilen es.',
+    rateLimitProblem:
+      'Sendelimit: eine ganze Zahl von {{min, number}} bis {{max, number}} Nachrichten pro Minute, oder leer für kein Limit.',
+    rateLimitShort: 'Sendelimit',
+    rateLimitValue: '{{count, number}} Nachrichten pro Minute',
+    rateLimitNone: 'Kein Limit',
     launch: 'Starten',
     stop: 'Stoppen',
     stopQuestion:

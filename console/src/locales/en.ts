@@ -266,6 +266,14 @@ export const en = {
     removeStep: 'Remove step {{n}}',
     create: 'Create (as a draft)',
     missingSegment: 'Choose at least one segment.',
+    rateLimit: 'Send-rate limit (messages per minute; empty: no limit)',
+    rateLimitHelp:
+      "Sends are spread evenly, at most this many a minute ({{min, number}} to {{max, number}}); a Canvas's steps share it.",
+    rateLimitProblem:
+      'Send-rate limit: a whole number from {{min, number}} to {{max, number}} messages per minute, or empty for no limit.',
+    rateLimitShort: 'Send-rate limit',
+    rateLimitValue: '{{count, number}} messages per minute',
+    rateLimitNone: 'No limit',
     launch: 'Launch',
     stop: 'Stop',
     stopQuestion: 'Stop it? Nothing more is sent, and a stopped campaign cannot be launched again.',

@@ -274,6 +274,14 @@ export const ptBR: Catalog = {
     removeStep: 'Remover a etapa {{n}}',
     create: 'Criar (como rascunho)',
     missingSegment: 'Escolha pelo menos um segmento.',
+    rateLimit: 'Limite de envio (mensagens por minuto; vazio: sem limite)',
+    rateLimitHelp:
+      'Os envios são distribuídos por igual, no máximo esta quantidade por minuto ({{min, number}} a {{max, number}}); as etapas de um Canvas o compartilham.',
+    rateLimitProblem:
+      'Limite de envio: um número inteiro de {{min, number}} a {{max, number}} mensagens por minuto, ou vazio para nenhum limite.',
+    rateLimitShort: 'Limite de envio',
+    rateLimitValue: '{{count, number}} mensagens por minuto',
+    rateLimitNone: 'Sem limite',
     launch: 'Lançar',
     stop: 'Parar',
     stopQuestion: 'Parar? Nada mais é enviado, e uma campanha parada não pode ser lançada de novo.',

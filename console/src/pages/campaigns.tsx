@@ -43,6 +43,9 @@ const MAX_SEGMENTS = 5;
 const MAX_STEPS = 10;
 const LIQUID_EXAMPLE = '{{ external_id }}, {{ custom_attributes.plan }}, {{ cohort.name }}';
 
+/** The API's bounds for `rate_limit_per_minute` (lib/campaigns/pacing.ts: Braze's range). */
+const RATE_LIMIT = { min: 10, max: 500_000 };
+
 export const deliverySummary = (campaign: Campaign): string => {
   if (campaign.steps && !campaign.message) return t('campaigns.canvasSummary', { count: campaign.steps.length });
   const delivery = campaign.delivery;
@@ -374,6 +377,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const [weekday, setWeekday] = useState(1);
   const [delayMinutes, setDelayMinutes] = useState('0');
   const [reeligible, setReeligible] = useState('');
+  const [rateLimit, setRateLimit] = useState('');
   const [steps, setSteps] = useState<StepDraft[]>(() => [newStep(1)]);
   const updateStep = (id: number, change: Partial<StepDraft>) =>
     setSteps((current) => current.map((item) => (item.id === id ? { ...item, ...change } : item)));
@@ -382,11 +386,13 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const title = kind === 'campaign' ? t('campaigns.titleNewCampaign') : t('campaigns.titleNewCanvas');
 
   const reeligibleDays = reeligible.trim() === '' ? null : Number(reeligible);
+  const ratePerMinute = rateLimit.trim() === '' ? null : Number(rateLimit);
   const body = () =>
     kind === 'campaign'
       ? {
           name: name.trim(),
           segment_ids: chosen,
+          rate_limit_per_minute: ratePerMinute,
           message: messageOf(message),
           delivery:
             deliveryType === 'action_based'
@@ -414,6 +420,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
           name: name.trim(),
           segment_ids: chosen,
           reeligible_after_days: reeligibleDays,
+          rate_limit_per_minute: ratePerMinute,
           steps: steps.map((step) => ({
             name: step.name.trim(),
             delay_seconds: minutesToSeconds(step.delayMinutes),
@@ -423,7 +430,14 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
 
   const save = async (event: Event) => {
     event.preventDefault();
-    if (chosen.length === 0) return setError(new FormProblems([t('campaigns.missingSegment')]));
+    const problems = [
+      ...(chosen.length === 0 ? [t('campaigns.missingSegment')] : []),
+      ...(ratePerMinute !== null &&
+      !(Number.isInteger(ratePerMinute) && ratePerMinute >= RATE_LIMIT.min && ratePerMinute <= RATE_LIMIT.max)
+        ? [t('campaigns.rateLimitProblem', RATE_LIMIT)]
+        : []),
+    ];
+    if (problems.length > 0) return setError(new FormProblems(problems));
     setBusy(true);
     setError(undefined);
     try {
@@ -453,6 +467,21 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             <p class="muted small">{t('campaigns.targetingHelp')}</p>
             <SegmentPicker chosen={chosen} setChosen={setChosen} />
           </fieldset>
+          <div class="control">
+            <label for="rate-limit">{t('campaigns.rateLimit')}</label>
+            <input
+              id="rate-limit"
+              type="number"
+              min={RATE_LIMIT.min}
+              max={RATE_LIMIT.max}
+              value={rateLimit}
+              aria-describedby="rate-limit-help"
+              onInput={(event) => setRateLimit((event.currentTarget as HTMLInputElement).value)}
+            />
+            <p id="rate-limit-help" class="muted small">
+              {t('campaigns.rateLimitHelp', RATE_LIMIT)}
+            </p>
+          </div>
           {kind === 'campaign' ? (
             <>
               <MessageFields id="message" draft={message} onChange={setMessage} />
@@ -862,6 +891,16 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
                     </span>
                   )}
                 </>
+              }
+            />
+            <Field
+              label={t('campaigns.rateLimitShort')}
+              value={
+                <span data-testid="campaign-rate-limit">
+                  {data.rate_limit_per_minute
+                    ? t('campaigns.rateLimitValue', { count: data.rate_limit_per_minute })
+                    : t('campaigns.rateLimitNone')}
+                </span>
               }
             />
           </dl>
