@@ -15,7 +15,11 @@
  *   same requests (busiest partition, table quotas), against what the sender's Lambda
  *   concurrency and a receiver's latency allow;
  * - an action-based campaign (no delay): time from a partner's cohort import (the POST) to
- *   the webhook received, one user at a time, p50 and p99.
+ *   the webhook received, one user at a time, p50 and p99;
+ * - a promotion to --promotion-users (default 1,000,000) at several send-rate limits: the
+ *   time to reach the last user, the limit's pace or the AWS projection's rate, whichever
+ *   binds (lib/campaigns/pacing.ts). With --rate-limit R the measured run itself is paced at
+ *   R a minute, and its rate is printed against R ÷ 60.
  * Writes bench/results/campaign-<time>.json and campaign-latest.json.
  */
 import { randomBytes } from 'node:crypto';
@@ -30,6 +34,7 @@ import { applyAwsLimits, projectAwsTime, tableShape, tableShapes } from '../lib/
 import type { SqsHandler } from '../lib/local/sqs-poller.js';
 import { billedUnits, bulkWrite, log, machineDescription, mean, now, percentile, pool } from './lib/harness.js';
 import { seededCohort, seededProfiles } from './lib/seeding.js';
+import { secondsToLastMessage } from '../lib/campaigns/pacing.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -43,8 +48,13 @@ const { values } = parseArgs({
     writers: { type: 'string', default: '16' },
     senders: { type: 'string', default: '4' },
     batch: { type: 'string', default: '100' },
+    'rate-limit': { type: 'string' },
+    'promotion-users': { type: 'string', default: '1000000' },
   },
 });
+/** The measured run's own send-rate limit (messages per minute), if any. */
+const RATE_LIMIT = values['rate-limit'] === undefined ? undefined : Number(values['rate-limit']);
+const PROMOTION_USERS = Number(values['promotion-users']);
 const USERS = Number(values.users);
 const SAMPLES = Number(values.samples);
 const WRITERS = Number(values.writers);
@@ -206,6 +216,7 @@ try {
     segment_ids: [segment.segment.segment_id],
     message: { url: `${receiver.url}/scheduled`, headers: { 'content-type': 'application/json' }, body: BODY },
     delivery: { type: 'scheduled' },
+    ...(RATE_LIMIT !== undefined ? { rate_limit_per_minute: RATE_LIMIT } : {}),
   });
   await call(`/campaigns/${scheduled.campaign.campaign_id}/launch`, {});
   const scheduledCount = () => receiver.received.filter((webhook) => webhook.path === '/scheduled').length;
@@ -338,6 +349,31 @@ try {
     ),
   }));
 
+  // --- a promotion to PROMOTION_USERS at send-rate limits: when the last user is reached ----
+  // The unpaced rate on AWS is the projection's for a 200 ms receiver (sender and DynamoDB, the slower).
+  const awsUnpaced = receivers.at(-1)!.awsMessagesPerSecond;
+  const promotion = [undefined, 500_000, 100_000, 10_000, 1_000].map((perMinute) => {
+    const seconds = secondsToLastMessage(PROMOTION_USERS, perMinute, awsUnpaced);
+    return {
+      rateLimitPerMinute: perMinute ?? null,
+      minutesToLastUser: Number((seconds / 60).toFixed(1)),
+      binds: perMinute !== undefined && perMinute / 60 < awsUnpaced ? 'the limit' : 'the sending path',
+    };
+  });
+  // Measured pacing, when the run had a limit: its rate against the limit's.
+  const paced =
+    RATE_LIMIT === undefined
+      ? undefined
+      : {
+          rateLimitPerMinute: RATE_LIMIT,
+          limitPerSecond: Number((RATE_LIMIT / 60).toFixed(1)),
+          measuredPerSecond: Number(campaignRate.toFixed(1)),
+          ofTheLimit: Number((campaignRate / (RATE_LIMIT / 60)).toFixed(3)),
+          forecastSeconds: Number(
+            secondsToLastMessage(USERS, RATE_LIMIT, USERS / Math.max(0.001, rawMs / 1000)).toFixed(1),
+          ),
+        };
+
   // --- action-based: import to webhook, one user at a time --------------------------------
   await fetch(`${stack.url}/partners/heap/cohorts`, {
     method: 'POST',
@@ -464,6 +500,8 @@ try {
       receivers,
     },
     actionBased: { samples: SAMPLES, p50Ms: p50, p99Ms: p99 },
+    promotion: { users: PROMOTION_USERS, awsUnpacedMessagesPerSecond: awsUnpaced, byRateLimit: promotion },
+    ...(paced ? { paced } : {}),
   };
   console.log(JSON.stringify(result, null, 2));
   const figure = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -489,6 +527,16 @@ try {
           `  receiver ${receiver.latencyMs} ms: sender ${figure(receiver.senderMessagesPerSecond)}/s, with DynamoDB ${figure(receiver.awsMessagesPerSecond)}/s; ratio to a tight loop of ${SENDER_SQS.maximumConcurrency * PER_INVOCATION} in flight ${receiver.ratioToTightLoop}`,
       ),
       `action-based: import → webhook p50 ${p50} ms, p99 ${p99} ms over ${SAMPLES} imports`,
+      `promotion to ${PROMOTION_USERS.toLocaleString('en-US')} users on AWS (unpaced: ${figure(awsUnpaced)}/s, the projection for a 200 ms receiver):`,
+      ...promotion.map(
+        (row) =>
+          `  ${row.rateLimitPerMinute === null ? 'no limit' : `${row.rateLimitPerMinute.toLocaleString('en-US')}/min`}: last user after ${row.minutesToLastUser.toLocaleString('en-US')} min (${row.binds} binds)`,
+      ),
+      ...(paced
+        ? [
+            `paced run: ${USERS.toLocaleString('en-US')} at ${RATE_LIMIT!.toLocaleString('en-US')}/min → ${paced.measuredPerSecond}/s measured against ${paced.limitPerSecond}/s allowed (${paced.ofTheLimit} of the limit; forecast ${paced.forecastSeconds} s, took ${(campaignMs / 1000).toFixed(1)} s)`,
+          ]
+        : []),
     ].join('\n'),
   );
   await mkdir('bench/results', { recursive: true });

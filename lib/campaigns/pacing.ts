@@ -45,3 +45,15 @@ export const assignSlots = (
  */
 export const pacedChunkUsers = (perMinute: number, horizonMs: number, chunkUsers: number): number =>
   Math.max(1, Math.min(chunkUsers, Math.floor((perMinute * horizonMs) / 60_000)));
+
+/**
+ * Seconds until a run to `audience` users reaches the last one: the limit's own pace
+ * (audience ÷ R minutes, the first slot at once), or what the sending path allows unpaced
+ * (`unpacedPerSecond`, measured or projected), whichever is slower.
+ */
+export const secondsToLastMessage = (
+  audience: number,
+  perMinute: number | undefined,
+  unpacedPerSecond: number,
+): number =>
+  Math.max(perMinute === undefined ? 0 : (Math.max(0, audience - 1) * 60) / perMinute, audience / unpacedPerSecond);

@@ -5,7 +5,7 @@
  * the limit sends it.
  */
 import { describe, expect, it } from 'vitest';
-import { assignSlots, pacedChunkUsers, slotIntervalMs } from '../../lib/campaigns/pacing.js';
+import { assignSlots, pacedChunkUsers, secondsToLastMessage, slotIntervalMs } from '../../lib/campaigns/pacing.js';
 import { createJourneys, type JourneyPorts } from '../../lib/campaigns/journeys.js';
 import type { SendMessage, WorkMessage } from '../../lib/campaigns/messages.js';
 import type { Campaign } from '../../lib/campaigns/model.js';
@@ -71,6 +71,16 @@ describe('pacedChunkUsers', () => {
     expect(pacedChunkUsers(10, 300_000, 5_000)).toBe(50);
     expect(pacedChunkUsers(500_000, 300_000, 5_000)).toBe(5_000);
     expect(pacedChunkUsers(10, 1_000, 5_000)).toBe(1);
+  });
+});
+
+describe('secondsToLastMessage', () => {
+  it("is the limit's pace, or the sending path's when that is slower", () => {
+    // 1M users at 1,000 a minute: the last slot is 999,999 intervals of 60 ms after the first.
+    expect(secondsToLastMessage(1_000_000, 1_000, 5_000)).toBeCloseTo(59_999.94, 2);
+    // At 500,000 a minute (8,333/s) a path of 2,000/s binds: 500 s.
+    expect(secondsToLastMessage(1_000_000, 500_000, 2_000)).toBe(500);
+    expect(secondsToLastMessage(1_000_000, undefined, 2_000)).toBe(500);
   });
 });
 
