@@ -3,7 +3,10 @@
  * user, entry). The batch is sent as one (lib/campaigns/sender.ts: its claims in one
  * DynamoDB transaction, its outcomes in another), then Powertools batch reports each
  * record from its result: a message to retry (5XX, 429, timeout, connection error) gets
- * its visibility timeout set to the backoff and is reported failed, so it comes back then.
+ * its visibility timeout set to the backoff and is reported failed, so it comes back then;
+ * so is a message whose destination is paused (lib/webhooks/breaker.ts), unsent, until its
+ * probe, and each record's receive count goes to the sender, which fails such a message on
+ * the deferral limit rather than let it reach the DLQ.
  */
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -15,6 +18,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { SendMessage } from '../../lib/campaigns/messages.js';
 import type { createSender, SendResult } from '../../lib/campaigns/sender.js';
+import type { BreakerChange } from '../../lib/webhooks/breaker.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
 
 export interface SenderDependencies {
@@ -34,12 +38,45 @@ class RetryLaterError extends Error {
   }
 }
 
+/**
+ * Logs and counts a destination paused or resumed (the sender's `onDestinationChange`): the
+ * origin and times only, never a path, a query or an answer, which may carry personal data.
+ */
+export const reportDestinationChange =
+  ({ logger, metrics }: Observability) =>
+  (change: BreakerChange): void => {
+    if (change.kind === 'opened') {
+      metrics.addMetric('webhookDestinationPaused', MetricUnit.Count, 1);
+      logger.warn('webhook destination paused after repeated failures', {
+        destination: change.destination,
+        openSince: new Date(change.openSinceMs).toISOString(),
+        cooldownSeconds: change.cooldownMs / 1000,
+        probeFailed: change.probeFailed,
+      });
+    } else {
+      metrics.addMetric('webhookDestinationResumed', MetricUnit.Count, 1);
+      logger.info('webhook destination resumed: its probe was delivered', {
+        destination: change.destination,
+        pausedSeconds: Math.round((change.atMs - change.openSinceMs) / 1000),
+        deferred: change.deferred,
+      });
+    }
+  };
+
 /** The batch's messages that parse (the others are failed by the batch processor's parser, as before). */
 const parsedMessages = (records: readonly SQSRecord[]) =>
   records.flatMap((record) => {
     try {
       const parsed = SendMessage.safeParse(JSON.parse(record.body));
-      return parsed.success ? [{ messageId: record.messageId, message: parsed.data }] : [];
+      if (!parsed.success) return [];
+      const receives = Number(record.attributes.ApproximateReceiveCount);
+      return [
+        {
+          messageId: record.messageId,
+          message: parsed.data,
+          receiveCount: Number.isInteger(receives) && receives > 0 ? receives : undefined,
+        },
+      ];
     } catch {
       return [];
     }
@@ -56,9 +93,12 @@ export const createSenderHandler = ({ sender, retryLater, observability }: Sende
       if (!result) throw new Error('not handled by the batch');
       if (result.kind === 'error') throw result.error;
       if (result.kind === 'retry') {
-        metrics.addMetric('webhookRetries', MetricUnit.Count, 1);
+        // A deferral is no attempt: counted apart, so that retries still count requests that failed.
+        metrics.addMetric(result.deferred ? 'webhookDeferred' : 'webhookRetries', MetricUnit.Count, 1);
         await retryLater(record.receiptHandle, result.delaySeconds);
-        throw new RetryLaterError(`retry in ${result.delaySeconds} s: ${result.reason}`);
+        throw new RetryLaterError(
+          `${result.deferred ? 'deferred' : 'retry'} in ${result.delaySeconds} s: ${result.reason}`,
+        );
       }
       const outcome = result.outcome;
       if (!outcome) return;
@@ -87,7 +127,10 @@ export const createSenderHandler = ({ sender, retryLater, observability }: Sende
       const messages = parsedMessages(event.Records);
       const settled = await sender.sendBatch(
         messages.map(({ message }) => message),
-        { remainingMs: () => context.getRemainingTimeInMillis() },
+        {
+          remainingMs: () => context.getRemainingTimeInMillis(),
+          receiveCounts: messages.map(({ receiveCount }) => receiveCount),
+        },
       );
       const results = new Map(messages.map(({ messageId }, index) => [messageId, settled[index]!]));
       return processPartialResponse(event, recordHandler(results), newProcessor(), {

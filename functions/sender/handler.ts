@@ -7,7 +7,7 @@ import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
-import { createSenderHandler } from './app.js';
+import { createSenderHandler, reportDestinationChange } from './app.js';
 
 const tables = readTables();
 const config = readCampaignsConfig();
@@ -23,6 +23,8 @@ export const handler = createSenderHandler({
     // https only in AWS; the operator's allow-list admits named internal destinations.
     webhooks: new SafeHttpClient({ allowList: config.allowList }),
     clock: () => new Date(),
+    // The destination breaker's defaults (lib/webhooks/breaker.ts), per instance, in memory.
+    onDestinationChange: reportDestinationChange(observability),
   }),
   retryLater: async (receiptHandle, seconds) => {
     await sqs.send(

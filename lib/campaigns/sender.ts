@@ -2,9 +2,10 @@
  * Sends one webhook message (docs/campaigns.md, "The sender"): claim it (the service sends
  * each (campaign or step, user, entry) at most once), check it is still wanted (campaign
  * active; for action-based messages the entry still current and the user still in the
- * target), render it, take a frequency-cap slot, POST it through the safe client, and
- * record the outcome with its counter. A retryable failure hands the message back with a
- * backoff; anything else is final.
+ * target), render it, ask its destination's breaker, take a frequency-cap slot, POST it
+ * through the safe client, and record the outcome with its counter. A retryable failure
+ * hands the message back with a backoff; a paused destination hands it back unsent, its
+ * attempt not used; anything else is final.
  */
 import {
   CLAIMS_PER_CALL,
@@ -17,6 +18,17 @@ import {
 } from './ports.js';
 import { mapLimit } from '../concurrency.js';
 import type { UserProfile } from '../users/ports.js';
+import {
+  type Admission,
+  type BreakerChange,
+  type BreakerReport,
+  type BreakerSettings,
+  createBreaker,
+  DEFER_CAP_SECONDS,
+  DEFER_RECEIVE_LIMIT,
+  deferDelaySeconds,
+  destinationOf,
+} from '../webhooks/breaker.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
 import type { WebhookClient, WebhookRequest } from '../webhooks/safe-http.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
@@ -58,12 +70,25 @@ export interface SenderPorts {
   concurrency?: number;
   /** Start a message only with this much of the function's time left (default 13 s). */
   startMarginMs?: number;
+  /**
+   * The destination breaker (docs/campaigns.md, "Destination breaker"; defaults:
+   * lib/webhooks/breaker.ts), on `clock`, in this sender's memory; false: none. The defer
+   * delays are what SQS holds a paused destination's message for (tests shorten them).
+   */
+  breaker?:
+    | false
+    | (Partial<BreakerSettings> & { deferBaseSeconds?: number; deferCapSeconds?: number; deferReceiveLimit?: number });
+  /** Told when a destination is paused or resumed (the handler logs and counts it). */
+  onDestinationChange?: (change: BreakerChange) => void;
 }
 
 export type SendResult =
   | { kind: 'done'; outcome?: SendOutcome }
-  /** Hand the message back: it comes again after this many seconds. */
-  | { kind: 'retry'; delaySeconds: number; reason: string }
+  /**
+   * Hand the message back: it comes again after this many seconds. `deferred`: not sent, its
+   * destination paused (its attempt not used).
+   */
+  | { kind: 'retry'; delaySeconds: number; reason: string; deferred?: true }
   /** Not settled (DynamoDB failed around it): the record fails, and its message comes back after the visibility timeout. */
   | { kind: 'error'; error: unknown };
 
@@ -161,6 +186,8 @@ type Decision =
   | { kind: 'retry'; delaySeconds: number; reason: string }
   /** Claimed but not sent (out of time, or a read failed before the request): the claim is given back. */
   | { kind: 'release'; reason: string; error?: unknown }
+  /** Claimed but not sent, its destination paused: the claim is given back and the message comes again later. */
+  | { kind: 'defer'; delaySeconds: number; reason: string }
   /** Failed after the request went out: its outcome is unknown, so the claim is kept (at most once). */
   | { kind: 'error'; error: unknown };
 
@@ -182,9 +209,62 @@ export const createSender = (ports: SenderPorts) => {
   const random = ports.random ?? Math.random;
   const maxAttempts = ports.retry?.maxAttempts ?? MAX_ATTEMPTS;
   const leaseMs = ports.leaseMs ?? 120_000;
+  const breakerOptions = ports.breaker === false ? undefined : (ports.breaker ?? {});
+  const breaker = breakerOptions
+    ? createBreaker({
+        clock: () => ports.clock().getTime(),
+        settings: breakerOptions,
+        ...(ports.onDestinationChange ? { onChange: ports.onDestinationChange } : {}),
+      })
+    : undefined;
+  const deferOptions = {
+    ...(breakerOptions?.deferBaseSeconds !== undefined ? { baseSeconds: breakerOptions.deferBaseSeconds } : {}),
+    ...(breakerOptions?.deferCapSeconds !== undefined ? { capSeconds: breakerOptions.deferCapSeconds } : {}),
+  };
+  const deferReceiveLimit = breakerOptions?.deferReceiveLimit ?? DEFER_RECEIVE_LIMIT;
+  const deferCapSeconds = breakerOptions?.deferCapSeconds ?? DEFER_CAP_SECONDS;
 
-  /** Checks, renders, caps and POSTs one claimed message: its decision, nothing recorded yet. */
-  const decide = async (message: SendMessage, attempt: number, now: Date): Promise<Decision> => {
+  /**
+   * A paused destination's message: handed back until the next probe (its claim released, so
+   * no attempt is used), or, on the receive limit, failed with the reason, so that it ends
+   * counted rather than in the DLQ. Unknown receives (a caller that is no queue): never failed.
+   */
+  const paused = (
+    waiting: Extract<Admission, { kind: 'wait' }>,
+    attempt: number,
+    receiveCount: number | undefined,
+  ): Decision => {
+    const reason = `destination paused after repeated failures (breaker open since ${new Date(waiting.openSinceMs).toISOString()})`;
+    if (receiveCount !== undefined && receiveCount >= deferReceiveLimit)
+      return {
+        kind: 'final',
+        // Sent if an earlier attempt went out: a released claim gives its attempt back, so attempt − 1 were made.
+        outcome: {
+          kind: 'failed',
+          status: 0,
+          sent: attempt > 1,
+          reason: `${reason}: given up after ${receiveCount} receives`,
+        },
+      };
+    return {
+      kind: 'defer',
+      reason,
+      delaySeconds: deferDelaySeconds(
+        waiting.untilMs - ports.clock().getTime(),
+        receiveCount ?? 1,
+        random,
+        deferOptions,
+      ),
+    };
+  };
+
+  /** Checks, renders, asks the breaker, caps and POSTs one claimed message: its decision, nothing recorded yet. */
+  const decide = async (
+    message: SendMessage,
+    attempt: number,
+    now: Date,
+    receiveCount: number | undefined,
+  ): Promise<Decision> => {
     const final = (outcome: SendOutcome): Decision => ({ kind: 'final', outcome });
     const campaign = await definitions(`${message.workspaceId}\u0000${message.campaignId}`, () =>
       ports.campaigns.get(message.workspaceId, message.campaignId),
@@ -229,14 +309,43 @@ export const createSender = (ports: SenderPorts) => {
       throw error;
     }
 
-    const cap = await caps(message.workspaceId, () => ports.campaigns.getFrequencyCap(message.workspaceId));
-    if (cap && !(await ports.campaigns.admit(message.workspaceId, message.brazeId, key, cap, now)))
-      return final({ kind: 'skipped', reason: 'frequency_cap' });
+    // The breaker comes after every check that skips a message (a skip needs no receiver), and
+    // before the cap: a message held back for its destination takes no slot of the user's cap.
+    const destination = breaker ? destinationOf(request.url) : undefined;
+    const admission = destination ? breaker!.admit(destination) : undefined;
+    if (admission?.kind === 'wait') return paused(admission, attempt, receiveCount);
+    const pass = admission?.pass;
+    let reported = false;
+    const report = (outcome: BreakerReport) => {
+      if (pass && !reported) breaker!.report(pass, outcome);
+      reported = true;
+    };
+    try {
+      const cap = await caps(message.workspaceId, () => ports.campaigns.getFrequencyCap(message.workspaceId));
+      if (cap && !(await ports.campaigns.admit(message.workspaceId, message.brazeId, key, cap, now)))
+        return final({ kind: 'skipped', reason: 'frequency_cap' });
+      return await post(request, attempt, now, destination, report);
+    } finally {
+      // Not sent after all (capped, a read failed), or its outcome unknown: a probe that proved nothing.
+      report('unused');
+    }
+  };
 
+  /** POSTs a checked message and judges the answer, which its destination's breaker is told. */
+  const post = async (
+    request: WebhookRequest,
+    attempt: number,
+    now: Date,
+    destination: string | undefined,
+    report: (outcome: BreakerReport) => void,
+  ): Promise<Decision> => {
+    const final = (outcome: SendOutcome): Decision => ({ kind: 'final', outcome });
     // From here the request may be out: an error no longer gives the claim back.
     try {
       const result = await ports.webhooks.send(request);
       const verdict = await judge(result, { now: now.getTime(), describeRedirect: redirectCheck(ports.webhooks) });
+      // A refusal (never sent), a 3XX or a 4XX is about this message, not the receiver.
+      report(verdict.kind === 'delivered' ? 'success' : verdict.kind === 'retry' ? 'failure' : 'neutral');
       if (verdict.kind === 'delivered') return final({ kind: 'delivered', status: verdict.status });
       if (verdict.kind === 'failed')
         return final({
@@ -252,15 +361,19 @@ export const createSender = (ports: SenderPorts) => {
           sent: true,
           reason: `${verdict.reason}, after ${attempt} attempts`,
         });
-      return {
-        kind: 'retry',
-        reason: verdict.reason,
-        delaySeconds: retryDelaySeconds(attempt, random, {
-          ...(ports.retry?.baseSeconds !== undefined ? { baseSeconds: ports.retry.baseSeconds } : {}),
-          ...(ports.retry?.capSeconds !== undefined ? { capSeconds: ports.retry.capSeconds } : {}),
-          ...(verdict.retryAfterSeconds !== undefined ? { retryAfterSeconds: verdict.retryAfterSeconds } : {}),
-        }),
-      };
+      const backoff = retryDelaySeconds(attempt, random, {
+        ...(ports.retry?.baseSeconds !== undefined ? { baseSeconds: ports.retry.baseSeconds } : {}),
+        ...(ports.retry?.capSeconds !== undefined ? { capSeconds: ports.retry.capSeconds } : {}),
+        ...(verdict.retryAfterSeconds !== undefined ? { retryAfterSeconds: verdict.retryAfterSeconds } : {}),
+      });
+      // If this failure paused the destination (or it was paused meanwhile), coming back before
+      // the probe would only be deferred: a receive spent for nothing.
+      const state = destination ? breaker!.state(destination) : undefined;
+      const untilProbe =
+        state && state.state !== 'closed'
+          ? Math.min(deferCapSeconds, Math.max(0, Math.ceil((state.probeAtMs - ports.clock().getTime()) / 1000)))
+          : 0;
+      return { kind: 'retry', reason: verdict.reason, delaySeconds: Math.max(backoff, untilProbe) };
     } catch (error: unknown) {
       return { kind: 'error', error };
     }
@@ -275,7 +388,11 @@ export const createSender = (ports: SenderPorts) => {
    */
   const sendBatch = async (
     messages: readonly SendMessage[],
-    options: { remainingMs?: () => number } = {},
+    options: {
+      remainingMs?: () => number;
+      /** Each message's receive count (SQS's ApproximateReceiveCount), in order: a paused destination's message is failed at the limit. */
+      receiveCounts?: readonly (number | undefined)[];
+    } = {},
   ): Promise<SendResult[]> => {
     const results = new Array<SendResult>(messages.length);
     const now = ports.clock();
@@ -336,7 +453,7 @@ export const createSender = (ports: SenderPorts) => {
       if (options.remainingMs && options.remainingMs() < startMarginMs)
         return { kind: 'release', reason: 'out of time before the function timeout' } satisfies Decision;
       try {
-        return await decide(messages[index]!, attempt, now);
+        return await decide(messages[index]!, attempt, now, options.receiveCounts?.[index]);
       } catch (error: unknown) {
         // Before the request (a read, a cap write): nothing was sent.
         return { kind: 'release', reason: describe(error), error } satisfies Decision;
@@ -354,6 +471,22 @@ export const createSender = (ports: SenderPorts) => {
           ports.campaigns.markRetrying(message, attempt, decision.reason, ports.clock()).then(
             () => {
               results[index] = { kind: 'retry', delaySeconds: decision.delaySeconds, reason: decision.reason };
+            },
+            (error: unknown) => {
+              results[index] = { kind: 'error', error };
+            },
+          ),
+        );
+      else if (decision.kind === 'defer')
+        handBacks.push(
+          ports.campaigns.releaseSend(message, attempt, ports.clock()).then(
+            () => {
+              results[index] = {
+                kind: 'retry',
+                delaySeconds: decision.delaySeconds,
+                reason: decision.reason,
+                deferred: true,
+              };
             },
             (error: unknown) => {
               results[index] = { kind: 'error', error };
@@ -402,7 +535,12 @@ export const createSender = (ports: SenderPorts) => {
     return result!;
   };
 
-  return { send, sendBatch };
+  return {
+    send,
+    sendBatch,
+    /** A destination's breaker as this sender sees it (closed when it has none). */
+    destinationState: (destination: string) => breaker?.state(destination) ?? { state: 'closed' as const, failures: 0 },
+  };
 };
 
 const slices = <T>(items: readonly T[], size: number): T[][] =>

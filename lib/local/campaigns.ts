@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { createCampaignsHandler } from '../../functions/campaigns/app.js';
-import { createSenderHandler } from '../../functions/sender/app.js';
+import { createSenderHandler, reportDestinationChange } from '../../functions/sender/app.js';
 import { createJourneys, type JourneyPorts } from '../campaigns/journeys.js';
 import { createSender, type SenderPorts } from '../campaigns/sender.js';
 import { createCampaignService } from '../campaigns/service.js';
@@ -50,6 +50,10 @@ export interface LocalCampaignOptions {
   allowList?: string[];
   /** The sender's retry delays and attempts (tests: no delay). */
   retry?: SenderPorts['retry'];
+  /** The sender's destination breaker (default: lib/webhooks/breaker.ts's; false: none). */
+  breaker?: SenderPorts['breaker'];
+  /** Webhooks in flight per sender batch (default 10, as on AWS). */
+  webhooksInFlight?: number;
   /** Steps due within this go to the sends queue with a delay (default 5 min; tests 0: every delay is a timer). */
   horizonMs?: number;
   /**
@@ -246,6 +250,7 @@ export const startLocalCampaigns = async (context: {
     cacheTtlMs: options.cacheTtlMs ?? 1_000,
   };
   const journeys = createJourneys(journeyPorts);
+  const senderObservability = await createObservability('sender');
   const sender = createSender({
     campaigns: functionStore,
     memberships: functionMemberships,
@@ -256,6 +261,9 @@ export const startLocalCampaigns = async (context: {
     retry: options.retry,
     leaseMs: options.leaseMs,
     cacheTtlMs: options.cacheTtlMs ?? 1_000,
+    ...(options.breaker !== undefined ? { breaker: options.breaker } : {}),
+    ...(options.webhooksInFlight !== undefined ? { concurrency: options.webhooksInFlight } : {}),
+    onDestinationChange: reportDestinationChange(senderObservability),
   });
   const service = createCampaignService({
     campaigns: store,
@@ -278,7 +286,7 @@ export const startLocalCampaigns = async (context: {
           }),
         );
       },
-      observability: await createObservability('sender'),
+      observability: senderObservability,
     }),
   };
   const campaignsHandler = (options.wrapCampaignsHandler ?? ((handler) => handler))(handlers.campaigns as SqsHandler);

@@ -207,6 +207,12 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       leaseClock: () => new Date(),
       webhookTimeoutMs: WEBHOOK_TIMEOUT_MS,
       retry: { baseSeconds: 0, capSeconds: 0, maxAttempts: MAX_ATTEMPTS },
+      // No destination breaker: every soak webhook goes to the one local receiver, which fails a
+      // key's first attempt at random (~17% retryable) as if each key had its own receiver, so
+      // 5 failures in a row happen by chance; the campaigns' clock stands still while a round
+      // settles, so a paused receiver would never be probed. The breaker has its own tests
+      // (test/unit/webhook-breaker.test.ts, test/integration/webhook-breaker.test.ts).
+      breaker: false,
       configureDynamoDb: (client) => {
         faults = injectDynamoDbFaults(client, FAULT_RATES, seed);
       },
