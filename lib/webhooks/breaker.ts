@@ -40,8 +40,9 @@ export const DEFER_CAP_SECONDS = 900;
  * sends queue's maxReceiveCount is 20, and the 4 receives left are for a recording that
  * fails or a claim another delivery holds, so that a paused message ends as a counted
  * failure with its reason, never silently in the DLQ. With the delays above, a message
- * handed back on receives 1 to 15 waits at least 2.1 hours, or 2 hours if its first 7
- * receives were attempts: a receiver down for an hour still gets every message.
+ * handed back on receives 1 to 15 waits at least 2.7 hours (30 s + 1 + 2 + 4 + 8 min, then
+ * 10 × 15 min), or 2 hours if its first 7 receives were attempts (8 × 15 min): a receiver
+ * down for an hour still gets every message.
  */
 export const DEFER_RECEIVE_LIMIT = 16;
 
