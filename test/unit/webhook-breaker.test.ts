@@ -4,7 +4,9 @@
  * after the cooldown exactly one probe goes out, a 2XX closes and a failure doubles the
  * pause up to its cap. No sleeping: time is a number the test sets.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
   type Admission,
@@ -280,6 +282,16 @@ describe('a paused destination’s messages', () => {
         waitedSeconds += deferDelaySeconds(0, receive, () => 0);
       expect(waitedSeconds, `after ${attempts} attempts`).toBeGreaterThanOrEqual(2 * 3600);
     }
+  });
+
+  it('are failed on a receive that leaves room under the sends queue’s maxReceiveCount, after every attempt could be used', () => {
+    // The queue as deployed (infra/campaigns.yml): a paused message must end counted, not in its DLQ.
+    const template = parse(readFileSync(new URL('../../infra/campaigns.yml', import.meta.url), 'utf8')) as {
+      Resources: Record<string, { Properties: { RedrivePolicy?: { maxReceiveCount: number } } }>;
+    };
+    const maxReceiveCount = template.Resources.WebhookSendQueue!.Properties.RedrivePolicy!.maxReceiveCount;
+    expect(DEFER_RECEIVE_LIMIT).toBeLessThanOrEqual(maxReceiveCount - 4);
+    expect(DEFER_RECEIVE_LIMIT).toBeGreaterThan(MAX_ATTEMPTS);
   });
 });
 
