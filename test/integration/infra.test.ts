@@ -369,6 +369,24 @@ describe('the packaged CloudFormation template', () => {
       expect(alarm.AlarmDescription, entry).toContain(`Runbook: docs/operations.md, ${entry}.`);
   });
 
+  it("names every function in the README's resource table and architecture diagram, as the template deploys them", async () => {
+    // Prepare
+    const readme = await readFile('README.md', 'utf8');
+    const deployed = ofType('AWS::Lambda::Function').length;
+
+    // Act: the resource table's "HTTP API + N functions (`a`, `b`, …)" and the diagram's "name λ" nodes.
+    const row = /HTTP API \+ (\d+) functions \(([^)]*)\)/.exec(readme);
+    const listed = [...(row?.[2] ?? '').matchAll(/`([a-z]+)`/g)].map((match) => match[1]);
+    const diagram = readme.slice(readme.indexOf('```mermaid'), readme.indexOf('```', readme.indexOf('```mermaid') + 3));
+    const drawn = [...diagram.matchAll(/\[([a-z]+) λ/g)].map((match) => match[1]);
+
+    // Assess
+    expect(Number(row?.[1])).toBe(FUNCTIONS.length);
+    expect(deployed).toBe(FUNCTIONS.length);
+    expect([...listed].sort()).toEqual([...FUNCTIONS].sort());
+    expect([...new Set(drawn)].sort()).toEqual([...FUNCTIONS].sort());
+  });
+
   it('reserves concurrency for ingest and the API and bounds every other function', () => {
     // Prepare
     const reserved = (functionId: string) => props(functionId).ReservedConcurrentExecutions as number | undefined;
