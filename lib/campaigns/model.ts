@@ -12,7 +12,7 @@ import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 import { BrazeId } from '../users/requests.js';
 import type { FrequencyCap } from './ports.js';
 import type { Filter } from '../segments/filter.js';
-import { headerProblem, WEBHOOK_METHODS } from '../webhooks/safe-http.js';
+import { headerProblem, WEBHOOK_METHODS } from '../webhooks/requests.js';
 import { parseTemplate, TemplateError } from './template.js';
 import { canonicalTimeZone, isValidTimeZone } from './schedule.js';
 import { MAX_RATE_PER_MINUTE, MIN_RATE_PER_MINUTE } from './pacing.js';

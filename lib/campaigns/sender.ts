@@ -30,7 +30,7 @@ import {
   destinationOf,
 } from '../webhooks/breaker.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
-import type { WebhookClient, WebhookRequest } from '../webhooks/safe-http.js';
+import type { WebhookClient, WebhookRequest } from '../webhooks/requests.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type SendProfile } from './messages.js';
 import { type Campaign, messageHeaderProblem, type WebhookMessage } from './model.js';

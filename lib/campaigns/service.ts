@@ -10,7 +10,7 @@ import type { SegmentStore } from '../segments/ports.js';
 import type { UserStore } from '../users/ports.js';
 import { generateId } from '../workspaces/keys.js';
 import { judge } from '../webhooks/policy.js';
-import type { WebhookClient } from '../webhooks/safe-http.js';
+import type { WebhookClient } from '../webhooks/requests.js';
 import { cohortsOf, combineFilters } from './audience.js';
 import {
   campaignSummaryView,
