@@ -11,7 +11,7 @@ import {
   memberSortKey,
   registerKey,
 } from '../../lib/dynamodb/membership-store.js';
-import { registerShardOf } from '../../lib/dynamodb/shards.js';
+import { REGISTER_SHARDS, registerShardOf } from '../../lib/dynamodb/shards.js';
 import { profileKey, USER_COUNT_LANES, userCountKey, workspaceIndexKeys } from '../../lib/dynamodb/user-store.js';
 import type { CohortRef } from '../../lib/cohorts/messages.js';
 
@@ -48,7 +48,7 @@ export function* seededCohort(cohort: CohortRef, name: string, members: Iterable
   for (const brazeId of members) {
     count += 1;
     yield {
-      pk: registerKey(cohort, registerShardOf(brazeId)),
+      pk: registerKey(cohort, registerShardOf(brazeId, REGISTER_SHARDS)),
       sk: memberSortKey(brazeId),
       brazeId,
       member: true,
@@ -65,6 +65,7 @@ export function* seededCohort(cohort: CohortRef, name: string, members: Iterable
     name,
     firstSeenAt: at,
     lastSyncedAt: at,
+    registerShards: REGISTER_SHARDS,
   };
   yield { pk: cohortKey(cohort), sk: laneSortKey(0), members: count };
 }

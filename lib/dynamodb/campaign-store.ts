@@ -20,8 +20,8 @@ import { createHash } from 'node:crypto';
 import { backoff, batchGetAll, chunk, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
 import { searchMatcher } from '../paging.js';
 import { isLoadError, LoadError } from '../errors.js';
-import { memberSortKey, registerKey } from './membership-store.js';
-import { registerShardOf } from './shards.js';
+import { registerItemKey } from './membership-store.js';
+import { RegisterLayouts } from './register-layout.js';
 import { CAP_ITEM_TTL_SECONDS, capDecision, type CapSend } from '../campaigns/frequency-cap.js';
 import { assignSlots } from '../campaigns/pacing.js';
 import type { Campaign, CampaignKind, CampaignStatus } from '../campaigns/model.js';
@@ -1109,6 +1109,8 @@ export class DynamoMembershipReader implements MembershipChecks {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly cohortsTable: string,
+    /** Each cohort's register shards (32 or 64), learnt once. */
+    private readonly layouts = new RegisterLayouts(client, cohortsTable),
   ) {}
 
   async memberOf(
@@ -1116,19 +1118,23 @@ export class DynamoMembershipReader implements MembershipChecks {
     brazeId: string,
     cohorts: readonly { partner: string; cohortId: string }[],
   ): Promise<Set<string>> {
-    const keys = cohorts.map((cohort) => ({
-      pk: registerKey({ workspaceId, ...cohort }, registerShardOf(brazeId)),
-      sk: memberSortKey(brazeId),
-    }));
-    const items = await batchGetAll(this.client, this.cohortsTable, keys, {
-      consistentRead: true,
-      attributes: ['pk', 'member'],
-    });
+    const keyed = await Promise.all(
+      cohorts.map(async (cohort) => {
+        const ref = { workspaceId, ...cohort };
+        return { cohort, key: registerItemKey(ref, brazeId, await this.layouts.shardsOf(ref)) };
+      }),
+    );
+    const items = await batchGetAll(
+      this.client,
+      this.cohortsTable,
+      keyed.map(({ key }) => key),
+      { consistentRead: true, attributes: ['pk', 'member'] },
+    );
     const members = new Set(items.filter((item) => item.member === true).map((item) => item.pk as string));
     return new Set(
-      cohorts
-        .filter((cohort) => members.has(registerKey({ workspaceId, ...cohort }, registerShardOf(brazeId))))
-        .map((cohort) => membershipKey(cohort.partner, cohort.cohortId)),
+      keyed
+        .filter(({ key }) => members.has(key.pk))
+        .map(({ cohort }) => membershipKey(cohort.partner, cohort.cohortId)),
     );
   }
 }

@@ -2,11 +2,12 @@
  * Cohorts table (hash `pk`, range `sk`), laid out so that one cohort of millions spreads
  * its writes over many partitions (docs/architecture.md, "Keys for big cohorts"):
  *   pk <ws>#COHORTS,                      sk <partner>#<cohortId>   cohort: name, createdAt, firstSeenAt, lastSyncedAt,
- *                                                                   nameOrderKey, nameAcceptedAt, createdOrderKey
+ *                                                                   nameOrderKey, nameAcceptedAt, createdOrderKey,
+ *                                                                   registerShards (absent: 32)
  *   pk <ws>#M<shard>#<partner>#<cohortId>, sk M#<brazeId>            membership register: member, orderKey, effect
  *   pk <ws>#C#<partner>#<cohortId>,        sk N#<lane>               a share of the member count (the count is the sum)
  *   pk <ws>#C#<partner>#<cohortId>,        sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
- * No secondary index: a cohort's members are its 32 register partitions read in shard
+ * No secondary index: a cohort's members are its 64 (or 32) register partitions read in shard
  * order (shards are contiguous ranges of braze_id, so the concatenation is sorted), and
  * a user's cohorts are one strongly consistent read of the user's register in each of
  * the workspace's cohorts.
@@ -44,7 +45,8 @@ import {
 import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cancellable, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
-import { REGISTER_SHARDS, registerShardOf } from './shards.js';
+import { registerShardOf } from './shards.js';
+import { RegisterLayouts } from './register-layout.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
 import { isThrottle, isTransientServerError, ValidationError } from '../errors.js';
 import { searchMatcher } from '../paging.js';
@@ -57,8 +59,9 @@ export const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohor
 export const registerKey = (cohort: CohortRef, shard: number) =>
   `${cohort.workspaceId}#M${String(shard).padStart(2, '0')}#${cohort.partner}#${cohort.cohortId}`;
 export const memberSortKey = (brazeId: string) => `M#${brazeId}`;
-const registerItemKey = (cohort: CohortRef, brazeId: string) => ({
-  pk: registerKey(cohort, registerShardOf(brazeId)),
+/** A register's key in a cohort of `shards` register shards (register-layout.ts). */
+export const registerItemKey = (cohort: CohortRef, brazeId: string, shards: number) => ({
+  pk: registerKey(cohort, registerShardOf(brazeId, shards)),
   sk: memberSortKey(brazeId),
 });
 export const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
@@ -104,6 +107,8 @@ export class DynamoMembershipStore implements MembershipStore {
     private readonly tableName: string,
     /** Shared by every request this store serves; one per process in a function. */
     private readonly transactions = new AdaptiveLimit(TRANSACTION_LOAD),
+    /** Each cohort's register shards (32 or 64), learnt once. */
+    private readonly layouts = new RegisterLayouts(client, tableName),
   ) {}
 
   /** How the transaction limit has adapted (for the bench and the logs). */
@@ -119,12 +124,13 @@ export class DynamoMembershipStore implements MembershipStore {
   ): Promise<ApplyOutcome> {
     signal?.throwIfAborted();
     const outcome: ApplyOutcome = { added: 0, removed: 0, alreadyInState: 0, superseded: 0 };
-    await this.ensureCohort(cohort, now, signal);
+    const shards = await this.ensureCohort(cohort, now, signal);
     // All registers in one parallel read (100 keys per BatchGetItem). Eventually
     // consistent (half the read units): a stale register only makes its transaction's
     // condition fail, and the retry reads strongly.
     const registers = await this.readRegisters(
       cohort,
+      shards,
       desired.map((membership) => membership.brazeId),
       false,
       signal,
@@ -132,13 +138,13 @@ export class DynamoMembershipStore implements MembershipStore {
     // Chunks are disjoint sets of users and each updates its own count lane, so they run
     // in parallel without cancelling each other. In braze_id order, a chunk's registers sit
     // in a few neighbouring shards (shards are contiguous ranges of braze_id) instead of
-    // nearly all 32: a throttled shard then holds back the few transactions that touch it,
+    // nearly all 64: a throttled shard then holds back the few transactions that touch it,
     // not every one (AWS cancels a whole transaction when one of its items is throttled).
     const firstLane = randomLane();
     const ordered = [...desired].sort((a, b) => (a.brazeId < b.brazeId ? -1 : a.brazeId > b.brazeId ? 1 : 0));
     const chunks = chunk(ordered, MEMBERSHIPS_PER_TRANSACTION);
     const decided = await mapLimit(chunks, TRANSACTIONS_IN_FLIGHT, (memberships, index) =>
-      this.applyChunk(cohort, memberships, registers, (firstLane + index) % COUNT_LANES, now, signal),
+      this.applyChunk(cohort, shards, memberships, registers, (firstLane + index) % COUNT_LANES, now, signal),
     );
     for (const decision of decided.flat()) {
       if (decision.outcome === 'added' || decision.outcome === 'removed') outcome[decision.outcome] += 1;
@@ -150,6 +156,7 @@ export class DynamoMembershipStore implements MembershipStore {
 
   private async applyChunk(
     cohort: CohortRef,
+    shards: number,
     memberships: readonly DesiredMembership[],
     known: Map<string, MembershipState>,
     lane: number,
@@ -163,7 +170,7 @@ export class DynamoMembershipStore implements MembershipStore {
       const writes = memberships.flatMap((membership, index) => {
         const decision = decisions[index]!;
         return decision.action === 'write'
-          ? [this.registerPut(cohort, membership.brazeId, decision.next, current.get(membership.brazeId), now)]
+          ? [this.registerPut(cohort, shards, membership.brazeId, decision.next, current.get(membership.brazeId), now)]
           : [];
       });
       if (writes.length === 0) return decisions;
@@ -193,6 +200,7 @@ export class DynamoMembershipStore implements MembershipStore {
         if (moved)
           current = await this.readRegisters(
             cohort,
+            shards,
             memberships.map((membership) => membership.brazeId),
             true,
             signal,
@@ -204,6 +212,7 @@ export class DynamoMembershipStore implements MembershipStore {
 
   private async readRegisters(
     cohort: CohortRef,
+    shards: number,
     brazeIds: readonly string[],
     consistentRead: boolean,
     signal?: AbortSignal,
@@ -211,7 +220,7 @@ export class DynamoMembershipStore implements MembershipStore {
     const items = await batchGetAll(
       this.client,
       this.tableName,
-      brazeIds.map((brazeId) => registerItemKey(cohort, brazeId)),
+      brazeIds.map((brazeId) => registerItemKey(cohort, brazeId, shards)),
       { consistentRead, attributes: ['brazeId', 'member', 'orderKey', 'effect'], signal },
     );
     return new Map(
@@ -228,6 +237,7 @@ export class DynamoMembershipStore implements MembershipStore {
 
   private registerPut(
     cohort: CohortRef,
+    shards: number,
     brazeId: string,
     next: MembershipState,
     previous: MembershipState | undefined,
@@ -237,7 +247,7 @@ export class DynamoMembershipStore implements MembershipStore {
       Put: {
         TableName: this.tableName,
         Item: {
-          ...registerItemKey(cohort, brazeId),
+          ...registerItemKey(cohort, brazeId, shards),
           brazeId,
           member: next.member,
           orderKey: next.orderKey,
@@ -286,8 +296,12 @@ export class DynamoMembershipStore implements MembershipStore {
     );
   }
 
-  /** Deltas for a cohort that was never named are accepted: it is listed under its id until a name arrives. */
-  private async ensureCohort(cohort: CohortRef, now: Date, signal?: AbortSignal): Promise<void> {
+  /**
+   * Deltas for a cohort that was never named are accepted: it is listed under its id until a
+   * name arrives. Answers the cohort's register shards (created with the item, then kept).
+   */
+  private async ensureCohort(cohort: CohortRef, now: Date, signal?: AbortSignal): Promise<number> {
+    const shards = await this.layouts.claim(cohort, now, signal);
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -303,6 +317,7 @@ export class DynamoMembershipStore implements MembershipStore {
       }),
       { abortSignal: signal },
     );
+    return shards;
   }
 
   /**
@@ -313,6 +328,8 @@ export class DynamoMembershipStore implements MembershipStore {
    */
   async nameCohort(cohort: CohortRef, naming: CohortNaming, now: Date): Promise<void> {
     const key = { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) };
+    // A cohort named before its first change is created here: with its register shards.
+    await this.layouts.claim(cohort, now);
     await this.updateUnlessConditionFails({
       TableName: this.tableName,
       Key: key,
@@ -453,7 +470,8 @@ export class DynamoMembershipStore implements MembershipStore {
    * shards in order (each a contiguous range of braze_ids), tombstones filtered out.
    */
   async *cohortMembers(cohort: CohortRef, after?: string, pageSize = 1_000): AsyncGenerator<string> {
-    for (let shard = after === undefined ? 0 : registerShardOf(after); shard < REGISTER_SHARDS; shard += 1) {
+    const shards = await this.layouts.shardsOf(cohort);
+    for (let shard = after === undefined ? 0 : registerShardOf(after, shards); shard < shards; shard += 1) {
       const items = queryItems(this.client, {
         TableName: this.tableName,
         KeyConditionExpression: after === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
@@ -481,22 +499,21 @@ export class DynamoMembershipStore implements MembershipStore {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId) },
-      ProjectionExpression: 'partner, cohortId',
+      ProjectionExpression: 'partner, cohortId, registerShards',
       ConsistentRead: true,
     });
-    const refs = cohorts.map((item) => ({
-      workspaceId,
-      partner: item.partner as string,
-      cohortId: item.cohortId as string,
-    }));
+    const refs = cohorts.map((item) => {
+      const ref = { workspaceId, partner: item.partner as string, cohortId: item.cohortId as string };
+      return { ref, key: registerItemKey(ref, brazeId, this.layouts.remember(ref, item)) };
+    });
     const registers = await batchGetAll(
       this.client,
       this.tableName,
-      refs.map((ref) => registerItemKey(ref, brazeId)),
+      refs.map(({ key }) => key),
       { consistentRead: true, attributes: ['pk', 'member'] },
     );
     const memberOf = new Set(registers.filter((item) => item.member === true).map((item) => item.pk as string));
-    return refs.filter((ref) => memberOf.has(registerItemKey(ref, brazeId).pk));
+    return refs.filter(({ key }) => memberOf.has(key.pk)).map(({ ref }) => ref);
   }
 
   /** The names of the cohorts named (one BatchGetItem per 100, no counts read): absent when a cohort is not known. */
@@ -543,6 +560,7 @@ export class DynamoMembershipStore implements MembershipStore {
    * retried, and past the retries the error fails the caller. Says whether it ended one.
    */
   async endMembership(ref: CohortRef, brazeId: string, endedBy: 'merge' | 'orphan', now: Date): Promise<boolean> {
+    const shards = await this.layouts.shardsOf(ref);
     for (let attempt = 0; ; attempt += 1) {
       try {
         await this.client.send(
@@ -551,7 +569,7 @@ export class DynamoMembershipStore implements MembershipStore {
               {
                 Update: {
                   TableName: this.tableName,
-                  Key: registerItemKey(ref, brazeId),
+                  Key: registerItemKey(ref, brazeId, shards),
                   // `member` is a DynamoDB reserved word.
                   UpdateExpression: 'SET #member = :false, effect = :removed, endedBy = :endedBy, updatedAt = :now',
                   ConditionExpression: '#member = :true',

@@ -1,7 +1,7 @@
 /**
  * How a request's membership changes are cut into transactions (lib/dynamodb/membership-store.ts),
  * on DynamoDB Local: in braze_id order, each transaction's registers sit in a few neighbouring
- * shards, not in nearly all 32, so one throttled shard holds back few transactions (AWS cancels
+ * shards, not in nearly all 64, so one throttled shard holds back few transactions (AWS cancels
  * a transaction whole when one item is throttled); the count stays exact. And under AWS's
  * limits (the model, lib/local/aws-limits.ts), the transactions in flight adapt to what the
  * table absorbs.
@@ -9,10 +9,20 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { LocalStack } from '../../lib/local/stack.js';
-import { DynamoMembershipStore, TRANSACTION_LOAD } from '../../lib/dynamodb/membership-store.js';
+import {
+  cohortKey,
+  DynamoMembershipStore,
+  laneSortKey,
+  memberSortKey,
+  registerKey,
+  TRANSACTION_LOAD,
+} from '../../lib/dynamodb/membership-store.js';
+import { DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
+import { registerShardOf } from '../../lib/dynamodb/shards.js';
+import { membershipKey } from '../../lib/campaigns/audience.js';
 import { AdaptiveLimit } from '../../lib/concurrency.js';
 import { applyAwsLimits, tableShapes } from '../../lib/local/aws-limits.js';
 import { startTestStack } from '../support/stack.js';
@@ -22,6 +32,107 @@ beforeAll(async () => {
   stack = await startTestStack({ poll: false });
 });
 afterAll(() => stack?.stop());
+
+describe('register shards per cohort', () => {
+  it('gives a new cohort 64, whether its first request names it or changes it, and keeps a cohort first seen with 32 on 32', async () => {
+    // Prepare: a cohort as the version with 32 shards left it (its item has no registerShards;
+    // registers under 32 shard keys, a member in shard 31 and a removed one), and two new ones.
+    const workspaceId = `layout-${randomBytes(4).toString('hex')}`;
+    const legacy = { workspaceId, partner: 'heap', cohortId: 'legacy' };
+    const member = `fc${randomBytes(11).toString('hex')}`;
+    const gone = `01${randomBytes(11).toString('hex')}`;
+    const at = new Date().toISOString();
+    const register = (brazeId: string, isMember: boolean) => ({
+      pk: registerKey(legacy, registerShardOf(brazeId, 32)),
+      sk: memberSortKey(brazeId),
+      brazeId,
+      member: isMember,
+      orderKey: '0001',
+      effect: isMember ? 'added' : 'removed',
+      updatedAt: at,
+    });
+    for (const Item of [
+      {
+        pk: `${workspaceId}#COHORTS`,
+        sk: 'heap#legacy',
+        partner: 'heap',
+        cohortId: 'legacy',
+        name: 'Legacy',
+        firstSeenAt: at,
+      },
+      register(member, true),
+      register(gone, false),
+      { pk: cohortKey(legacy), sk: laneSortKey(0), members: 1 },
+    ])
+      await stack.clients.documents.send(new PutCommand({ TableName: stack.tables.cohorts, Item }));
+    const store = new DynamoMembershipStore(stack.clients.documents, stack.tables.cohorts);
+    const named = { workspaceId, partner: 'heap', cohortId: 'named-first' };
+    const changed = { workspaceId, partner: 'heap', cohortId: 'changed-first' };
+    const newcomer = `fd${randomBytes(11).toString('hex')}`;
+
+    // Act: the legacy cohort takes a new member and loses its old one, exactly; the others are new.
+    const outcome = await store.applyMemberships(
+      legacy,
+      [
+        { brazeId: newcomer, member: true, orderKey: '0002' },
+        { brazeId: member, member: false, orderKey: '0002' },
+        { brazeId: gone, member: false, orderKey: '0002' },
+      ],
+      new Date(),
+    );
+    await store.nameCohort(named, { name: 'Named', createdAt: at, orderKey: '0001', acceptedAt: at }, new Date());
+    await store.applyMemberships(named, [{ brazeId: member, member: true, orderKey: '0002' }], new Date());
+    await store.applyMemberships(changed, [{ brazeId: member, member: true, orderKey: '0001' }], new Date());
+    const members = async (cohort: typeof legacy) => {
+      const found: string[] = [];
+      for await (const brazeId of store.cohortMembers(cohort)) found.push(brazeId);
+      return found;
+    };
+    const item = async (cohortId: string) =>
+      (
+        await stack.clients.documents.send(
+          new GetCommand({
+            TableName: stack.tables.cohorts,
+            Key: { pk: `${workspaceId}#COHORTS`, sk: `heap#${cohortId}` },
+          }),
+        )
+      ).Item;
+
+    // Assess: the legacy cohort stays on 32 keys (the newcomer's register is in shard 31 of 32, not 63 of 64).
+    expect(outcome).toMatchObject({ added: 1, removed: 1, alreadyInState: 1 });
+    expect((await item('legacy'))?.registerShards).toBeUndefined();
+    expect(await members(legacy)).toEqual([newcomer]);
+    expect((await store.getCohort(legacy))?.memberCount).toBe(1);
+    expect(
+      (
+        await stack.clients.documents.send(
+          new GetCommand({
+            TableName: stack.tables.cohorts,
+            Key: { pk: registerKey(legacy, 31), sk: memberSortKey(newcomer) },
+          }),
+        )
+      ).Item?.member,
+    ).toBe(true);
+    expect((await item('named-first'))?.registerShards).toBe(64);
+    expect((await item('named-first'))?.name).toBe('Named');
+    expect((await item('changed-first'))?.registerShards).toBe(64);
+    expect(await members(named)).toEqual([member]);
+    // A user's cohorts, a campaign's membership check and a merge read each cohort on its own layout.
+    expect((await store.cohortsOfUser(workspaceId, newcomer)).map((ref) => ref.cohortId)).toEqual(['legacy']);
+    expect((await store.cohortsOfUser(workspaceId, member)).map((ref) => ref.cohortId).sort()).toEqual([
+      'changed-first',
+      'named-first',
+    ]);
+    const reader = new DynamoMembershipReader(stack.clients.documents, stack.tables.cohorts);
+    const checked = await reader.memberOf(workspaceId, newcomer, [
+      { partner: 'heap', cohortId: 'legacy' },
+      { partner: 'heap', cohortId: 'named-first' },
+    ]);
+    expect([...checked]).toEqual([membershipKey('heap', 'legacy')]);
+    expect(await store.endMembership(legacy, newcomer, 'merge', new Date())).toBe(true);
+    expect((await store.getCohort(legacy))?.memberCount).toBe(0);
+  });
+});
 
 describe('membership transactions', () => {
   it('span a few neighbouring shards each (in braze_id order), and the count is exact', async () => {
@@ -61,25 +172,25 @@ describe('membership transactions', () => {
       new Date(),
     );
 
-    // Assess: 11 transactions of ≤ 99 registers; 32 shards over 1,000 users is ~31 users a
-    // shard, so 99 neighbours span 4 or 5 shards (in request order they spanned ~30).
+    // Assess: 11 transactions of ≤ 99 registers; 64 shards over 1,000 users is ~16 users a
+    // shard, so 99 neighbours span 7 or 8 shards (in request order they spanned ~50).
     expect(outcome.added).toBe(1_000);
     expect(shardsPerTransaction.length).toBeGreaterThanOrEqual(11);
-    expect(Math.max(...shardsPerTransaction)).toBeLessThanOrEqual(6);
+    expect(Math.max(...shardsPerTransaction)).toBeLessThanOrEqual(11);
     expect((await store.getCohort(cohort))?.memberCount).toBe(1_000);
   });
 
   it('send fewer transactions at once when DynamoDB throttles, and every count stays exact', async () => {
-    // Prepare: AWS's limits ÷ 20 (a table quota of 2,000 write units a second, 50 a partition). Three requests
+    // Prepare: AWS's limits ÷ 40 (a table quota of 1,000 write units a second, 25 a partition). Three requests
     // of 1,000 changes on three cohorts through one store (one sync process): their first
-    // transactions (~200 units each) need more than the quota and the shards give, so DynamoDB
-    // throttles by arithmetic, not by chance.
+    // transactions (~200 units each, ~32 on each of their shards) need more than the quota and
+    // the shards give, so DynamoDB throttles by arithmetic, not by chance.
     const client = new DynamoDBClient({
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       endpoint: stack.dynamoDbEndpoint,
     });
-    const limits = applyAwsLimits(client, { tables: tableShapes(stack.tables), scale: 20 });
+    const limits = applyAwsLimits(client, { tables: tableShapes(stack.tables), scale: 40 });
     const store = new DynamoMembershipStore(DynamoDBDocumentClient.from(client), stack.tables.cohorts);
     const workspaceId = `throttled-${randomBytes(4).toString('hex')}`;
     const cohorts = ['a', 'b', 'c'].map((cohortId) => ({ workspaceId, partner: 'heap', cohortId }));

@@ -1,6 +1,6 @@
 import { queryAll } from '../../lib/dynamodb/batch.js';
 import { registerKey } from '../../lib/dynamodb/membership-store.js';
-import { REGISTER_SHARDS } from '../../lib/dynamodb/shards.js';
+import { RegisterLayouts } from '../../lib/dynamodb/register-layout.js';
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { CohortRef } from '../../lib/cohorts/messages.js';
 import type { Cancellable, MembershipStore } from '../../lib/cohorts/ports.js';
@@ -20,10 +20,11 @@ export const beforeApply = (
   getCohort: (...args) => store.getCohort(...args),
 });
 
-/** Every membership register of a cohort (its 32 shards): brazeId → member. */
+/** Every membership register of a cohort (each of its 64, or 32, shards): brazeId → member. */
 export const readRegisters = async (stack: LocalStack, ref: CohortRef): Promise<Map<string, boolean>> => {
+  const count = await new RegisterLayouts(stack.clients.documents, stack.tables.cohorts).shardsOf(ref);
   const shards = await Promise.all(
-    Array.from({ length: REGISTER_SHARDS }, (_, shard) =>
+    Array.from({ length: count }, (_, shard) =>
       queryAll(stack.clients.documents, {
         TableName: stack.tables.cohorts,
         KeyConditionExpression: 'pk = :pk',

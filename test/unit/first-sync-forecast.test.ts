@@ -16,7 +16,13 @@ describe('the first-sync forecast', () => {
     expect(forecast.seconds).toBeCloseTo(1_800 + 2_900_000 / 8_000, 6);
   });
 
-  it('on a table warmed to the quota, is bound by the 32 register shards (32,000 WCU/s): ~5.3 minutes', () => {
+  it('on a table warmed to the quota, is bound by the quota with 64 register shards (40,000 of 64,000 WCU/s): ~4.2 minutes', () => {
+    const forecast = forecastFirstSync({ ...FIVE_MILLION, shards: 64, warmWriteUnits: TABLE_QUOTA_WRITE_UNITS });
+    expect(forecast.windows).toEqual([40_000]);
+    expect(forecast.seconds).toBeCloseTo(10_100_000 / 40_000, 6);
+  });
+
+  it('for a cohort first seen with 32 register shards, is bound by them (32,000 WCU/s): ~5.3 minutes', () => {
     const forecast = forecastFirstSync({ ...FIVE_MILLION, warmWriteUnits: TABLE_QUOTA_WRITE_UNITS });
     expect(forecast.windows).toEqual([32_000]);
     expect(forecast.seconds).toBeCloseTo(10_100_000 / 32_000, 6);
