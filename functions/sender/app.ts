@@ -55,7 +55,8 @@ export const reportDestinationChange =
       });
     } else {
       metrics.addMetric('webhookDestinationResumed', MetricUnit.Count, 1);
-      logger.info('webhook destination resumed: its probe was delivered', {
+      // A warning as its pause was: whoever saw the pause in the log sees the destination come back.
+      logger.warn('webhook destination resumed: its probe was delivered', {
         destination: change.destination,
         pausedSeconds: Math.round((change.atMs - change.openSinceMs) / 1000),
         deferred: change.deferred,
@@ -100,6 +101,7 @@ export const createSenderHandler = ({ sender, retryLater, observability }: Sende
           `${result.deferred ? 'deferred' : 'retry'} in ${result.delaySeconds} s: ${result.reason}`,
         );
       }
+      if (result.repacedTo) metrics.addMetric('webhookRepaced', MetricUnit.Count, 1);
       const outcome = result.outcome;
       if (!outcome) return;
       metrics.addMetric(

@@ -6,6 +6,7 @@ import { createSender } from '../../lib/campaigns/sender.js';
 import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
+import { SqsSendQueue } from '../../lib/sqs/campaign-queues.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { createSenderHandler, reportDestinationChange } from './app.js';
 
@@ -23,6 +24,8 @@ export const handler = createSenderHandler({
     // https only in AWS; the operator's allow-list admits named internal destinations.
     webhooks: new SafeHttpClient({ allowList: config.allowList }),
     clock: () => new Date(),
+    // A paced message too late for its slot is queued again for a new one (the send-rate limit).
+    sends: new SqsSendQueue(sqs, config.sendQueueUrl),
     // The destination breaker's defaults (lib/webhooks/breaker.ts), per instance, in memory.
     onDestinationChange: reportDestinationChange(observability),
   }),

@@ -15,6 +15,7 @@ import {
   type FrequencyCap,
   type MembershipChecks,
   type SendOutcome,
+  type SendQueue,
 } from './ports.js';
 import { mapLimit } from '../concurrency.js';
 import type { UserProfile } from '../users/ports.js';
@@ -48,8 +49,11 @@ export interface SenderPorts {
     | 'exit'
     | 'getFrequencyCap'
     | 'admit'
+    | 'reserveSlots'
   >;
   memberships: MembershipChecks;
+  /** Where a paced message that came too late goes again, with its new slot (absent: the limit is held at release only). */
+  sends?: SendQueue;
   users: { getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> };
   webhooks: WebhookClient & { destination?(url: string): Promise<object | { refused: string }> };
   clock: () => Date;
@@ -83,7 +87,8 @@ export interface SenderPorts {
 }
 
 export type SendResult =
-  | { kind: 'done'; outcome?: SendOutcome }
+  /** Settled; `repacedTo`: not sent, queued again for this send-rate slot. */
+  | { kind: 'done'; outcome?: SendOutcome; repacedTo?: string }
   /**
    * Hand the message back: it comes again after this many seconds. `deferred`: not sent, its
    * destination paused (its attempt not used).
@@ -188,6 +193,8 @@ type Decision =
   | { kind: 'release'; reason: string; error?: unknown }
   /** Claimed but not sent, its destination paused: the claim is given back and the message comes again later. */
   | { kind: 'defer'; delaySeconds: number; reason: string }
+  /** Claimed but not sent, too late for its send-rate slot: the claim is given back and the message queued again for a new slot. */
+  | { kind: 'repace'; message: SendMessage; delaySeconds: number }
   /** Failed after the request went out: its outcome is unknown, so the claim is kept (at most once). */
   | { kind: 'error'; error: unknown };
 
@@ -202,6 +209,19 @@ const DEFAULT_CONCURRENCY = 10;
  * are given back unsent, so a batch never runs into the function's timeout holding claims.
  */
 const DEFAULT_START_MARGIN_MS = 13_000;
+/**
+ * How late after its send-rate slot a paced message may still go: a little more than the
+ * slot's rounding to SQS's whole seconds, a batching window and a busy sender's queue. Later,
+ * it takes a new slot, so any minute holds at most R × (60 + 5) ÷ 60 of a campaign's
+ * messages (≈ 1.08 R): the backlog of a paused destination, a restart or a retry storm is
+ * spread again instead of sent at once.
+ */
+export const LATE_TOLERANCE_MS = 5_000;
+/** How early a paced message may go (clocks and rounding): earlier, it waits for its slot. */
+const EARLY_TOLERANCE_MS = 1_000;
+const SQS_MAX_DELAY_SECONDS = 900;
+/** ChangeMessageVisibility's bound: 12 hours. */
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 export const createSender = (ports: SenderPorts) => {
   const definitions = ttlCache<Campaign | undefined>(ports.cacheTtlMs ?? 5_000);
@@ -380,6 +400,62 @@ export const createSender = (ports: SenderPorts) => {
   };
 
   /**
+   * The send-rate limit held at send time (docs/campaigns.md, "Send-rate limit"): a paced
+   * message more than LATE_TOLERANCE_MS after its slot (its destination was paused, it was
+   * retried, the sender fell behind or was down) takes a new slot from its campaign's pacer,
+   * one reservation per campaign per batch, and goes now only if that slot is now; otherwise
+   * it is queued again for the slot. One that came early (a slot past SQS's 15-minute delay)
+   * is handed back until its slot. Decisions by position in `claimed`; the rest are decided
+   * as usual.
+   */
+  const holdRateLimits = async (claimed: readonly SendMessage[], now: Date): Promise<Map<number, Decision>> => {
+    const held = new Map<number, Decision>();
+    if (!ports.sends) return held;
+    const late = new Map<string, { perMinute: number; positions: number[] }>();
+    for (const [position, message] of claimed.entries()) {
+      if (!message.paced) continue;
+      const campaign = await definitions(`${message.workspaceId}\u0000${message.campaignId}`, () =>
+        ports.campaigns.get(message.workspaceId, message.campaignId),
+      );
+      const perMinute = campaign?.status === 'active' ? campaign.rateLimitPerMinute : undefined;
+      if (perMinute === undefined) continue;
+      const behind = now.getTime() - Date.parse(message.dueAt);
+      if (behind < -EARLY_TOLERANCE_MS)
+        held.set(position, {
+          kind: 'defer',
+          delaySeconds: Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(-behind / 1000)),
+          reason: 'before its send-rate slot',
+        });
+      else if (behind > LATE_TOLERANCE_MS) {
+        const key = `${message.workspaceId}\u0000${message.campaignId}`;
+        const group = late.get(key) ?? { perMinute, positions: [] };
+        group.positions.push(position);
+        late.set(key, group);
+      }
+    }
+    for (const { perMinute, positions } of late.values()) {
+      const { workspaceId, campaignId } = claimed[positions[0]!]!;
+      const slots = await ports.campaigns.reserveSlots(
+        workspaceId,
+        campaignId,
+        positions.map(() => now.getTime()),
+        perMinute,
+      );
+      positions.forEach((position, order) => {
+        const slot = Math.ceil(slots[order]!);
+        // The slot is now (the pacer had room): the message goes, holding it.
+        if (slot < now.getTime() + EARLY_TOLERANCE_MS) return;
+        held.set(position, {
+          kind: 'repace',
+          message: { ...claimed[position]!, dueAt: new Date(slot).toISOString(), paced: true },
+          delaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil((slot - now.getTime()) / 1000)),
+        });
+      });
+    }
+    return held;
+  };
+
+  /**
    * Sends a batch (docs/campaigns.md, "The sender"): one claim transaction per 100
    * messages, the claimed ones checked and POSTed `concurrency` at a time, then their
    * outcomes with the counters summed in as few transactions as DynamoDB's limits allow.
@@ -448,19 +524,30 @@ export const createSender = (ports: SenderPorts) => {
       }),
     );
 
+    const paced = await holdRateLimits(
+      claimed.map(({ index }) => messages[index]!),
+      now,
+    );
     const startMarginMs = ports.startMarginMs ?? DEFAULT_START_MARGIN_MS;
-    const decisions = await mapLimit(claimed, ports.concurrency ?? DEFAULT_CONCURRENCY, async ({ index, attempt }) => {
-      if (options.remainingMs && options.remainingMs() < startMarginMs)
-        return { kind: 'release', reason: 'out of time before the function timeout' } satisfies Decision;
-      try {
-        return await decide(messages[index]!, attempt, now, options.receiveCounts?.[index]);
-      } catch (error: unknown) {
-        // Before the request (a read, a cap write): nothing was sent.
-        return { kind: 'release', reason: describe(error), error } satisfies Decision;
-      }
-    });
+    const decisions = await mapLimit(
+      claimed,
+      ports.concurrency ?? DEFAULT_CONCURRENCY,
+      async ({ index, attempt }, position) => {
+        const held = paced.get(position);
+        if (held) return held;
+        if (options.remainingMs && options.remainingMs() < startMarginMs)
+          return { kind: 'release', reason: 'out of time before the function timeout' } satisfies Decision;
+        try {
+          return await decide(messages[index]!, attempt, now, options.receiveCounts?.[index]);
+        } catch (error: unknown) {
+          // Before the request (a read, a cap write): nothing was sent.
+          return { kind: 'release', reason: describe(error), error } satisfies Decision;
+        }
+      },
+    );
 
     const handBacks: Promise<void>[] = [];
+    const repaced: { index: number; message: SendMessage; delaySeconds: number }[] = [];
     decisions.forEach((decision, position) => {
       const { index, attempt } = claimed[position]!;
       const message = messages[index]!;
@@ -472,6 +559,15 @@ export const createSender = (ports: SenderPorts) => {
             () => {
               results[index] = { kind: 'retry', delaySeconds: decision.delaySeconds, reason: decision.reason };
             },
+            (error: unknown) => {
+              results[index] = { kind: 'error', error };
+            },
+          ),
+        );
+      else if (decision.kind === 'repace')
+        handBacks.push(
+          ports.campaigns.releaseSend(message, attempt, ports.clock()).then(
+            () => void repaced.push({ index, message: decision.message, delaySeconds: decision.delaySeconds }),
             (error: unknown) => {
               results[index] = { kind: 'error', error };
             },
@@ -525,6 +621,16 @@ export const createSender = (ports: SenderPorts) => {
           )
       : Promise.resolve();
     await Promise.all([recording, ...handBacks]);
+    if (repaced.length > 0) {
+      // The copy with its new slot is queued before this one is acknowledged: a crash between
+      // the two leaves both, and the claim sends one.
+      try {
+        await ports.sends!.send(repaced.map(({ message, delaySeconds }) => ({ message, delaySeconds })));
+        for (const { index, message } of repaced) results[index] = { kind: 'done', repacedTo: message.dueAt };
+      } catch (error: unknown) {
+        for (const { index } of repaced) results[index] = { kind: 'error', error };
+      }
+    }
     return results;
   };
 

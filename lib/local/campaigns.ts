@@ -257,6 +257,7 @@ export const startLocalCampaigns = async (context: {
     users: context.users,
     webhooks,
     clock,
+    sends,
     ...(options.leaseClock ? { leaseClock: options.leaseClock } : {}),
     retry: options.retry,
     leaseMs: options.leaseMs,

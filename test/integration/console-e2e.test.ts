@@ -278,8 +278,9 @@ describe('the console in Chromium', () => {
     await page
       .getByLabel(/^Body/)
       .fill('{"to": "{{ external_id }}", "why": "{{ campaign.name }}", "note": "{{ custom_attributes.note }}"}');
-    // A send-rate limit out of Braze's range is the form's own problem, said before any request.
-    await page.getByLabel(/^Send-rate limit/).fill('5');
+    // A send-rate limit that is no whole number ("6e": a number field would call it empty, i.e. no
+    // limit) is the form's own problem, said before any request.
+    await page.getByLabel(/^Send-rate limit/).fill('6e');
     await page.getByRole('button', { name: 'Create (as a draft)' }).click();
     await page.getByRole('alert').getByText('Send-rate limit: a whole number from 10 to 500,000').waitFor();
     await page.getByLabel(/^Send-rate limit/).fill('600');

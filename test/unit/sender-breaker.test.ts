@@ -73,6 +73,9 @@ const senderWith = (options: { answer: (request: WebhookRequest) => number; cap?
   const ports: SenderPorts = {
     campaigns: {
       get: async (_workspaceId, campaignId) => campaigns.get(campaignId),
+      reserveSlots: async () => {
+        throw new Error('no campaign here has a send-rate limit');
+      },
       claimSends: async (messages) =>
         messages.map((message) => {
           const record = records.get(keyOf(message));
@@ -313,7 +316,7 @@ describe('the sender handler', () => {
       return observability.metrics;
     });
     vi.spyOn(observability.logger, 'warn').mockImplementation((...args: unknown[]) => void logged.push(args));
-    vi.spyOn(observability.logger, 'info').mockImplementation((...args: unknown[]) => void logged.push(args));
+    // Both at WARN (npm start shows WARN and above): the resume is seen wherever the pause was.
     const report = reportDestinationChange(observability);
 
     // Act

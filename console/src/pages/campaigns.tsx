@@ -386,7 +386,8 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const title = kind === 'campaign' ? t('campaigns.titleNewCampaign') : t('campaigns.titleNewCanvas');
 
   const reeligibleDays = reeligible.trim() === '' ? null : Number(reeligible);
-  const ratePerMinute = rateLimit.trim() === '' ? null : Number(rateLimit);
+  const ratePerMinute =
+    rateLimit.trim() === '' ? null : /^\d+$/.test(rateLimit.trim()) ? Number(rateLimit) : Number.NaN;
   const body = () =>
     kind === 'campaign'
       ? {
@@ -471,9 +472,11 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             <label for="rate-limit">{t('campaigns.rateLimit')}</label>
             <input
               id="rate-limit"
-              type="number"
-              min={RATE_LIMIT.min}
-              max={RATE_LIMIT.max}
+              // Text, not a number field: a number field reports "6e" or "--5" as empty, which
+              // would be sent as "no limit"; the text is checked here instead (every problem shown).
+              type="text"
+              inputMode="numeric"
+              autoComplete="off"
               value={rateLimit}
               aria-describedby="rate-limit-help"
               onInput={(event) => setRateLimit((event.currentTarget as HTMLInputElement).value)}
