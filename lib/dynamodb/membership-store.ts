@@ -26,16 +26,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  backoff,
-  batchGetAll,
-  chunk,
-  mapLimit,
-  queryAll,
-  queryItems,
-  queryPage,
-  TRANSACT_WRITE_LIMIT,
-} from './batch.js';
+import { backoff, batchGetAll, chunk, mapLimit, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
 import {
   decideMembership,
   memberCountDelta,
@@ -94,6 +85,9 @@ export const TRANSACTION_LOAD = { initial: 8, min: 1, max: 10 * TRANSACTIONS_IN_
  * sync requeues it (functions/sync/app.ts), so load alone never dead-letters a record.
  */
 const MAX_TRANSACTION_ATTEMPTS = 12;
+
+/** Shards of a small cohort read at once (cohortMembers). */
+const READ_AHEAD_SHARDS = 16;
 
 const randomLane = () => Math.floor(Math.random() * COUNT_LANES);
 
@@ -467,25 +461,51 @@ export class DynamoMembershipStore implements MembershipStore {
 
   /**
    * A cohort's members in braze_id order, after `after`, page by page: its register
-   * shards in order (each a contiguous range of braze_ids), tombstones filtered out.
+   * shards in order (each a contiguous range of braze_ids), tombstones filtered out. Shards
+   * whose registers fit in one page (a small cohort: most of its 64 shards hold a handful)
+   * make the reader ask the next ones together, up to READ_AHEAD_SHARDS at once, so a small
+   * cohort costs a few round trips, not 64; a shard that needs more pages sets it back to one
+   * at a time, so a big cohort read partly (a page of a segment) is not read ahead for nothing.
    */
   async *cohortMembers(cohort: CohortRef, after?: string, pageSize = 1_000): AsyncGenerator<string> {
     const shards = await this.layouts.shardsOf(cohort);
-    for (let shard = after === undefined ? 0 : registerShardOf(after, shards); shard < shards; shard += 1) {
-      const items = queryItems(this.client, {
-        TableName: this.tableName,
-        KeyConditionExpression: after === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
-        FilterExpression: '#member = :true',
-        ExpressionAttributeNames: { '#member': 'member' },
-        ExpressionAttributeValues: {
-          ':pk': registerKey(cohort, shard),
-          ':true': true,
-          ...(after === undefined ? {} : { ':after': memberSortKey(after) }),
-        },
-        ProjectionExpression: 'brazeId',
-        Limit: pageSize,
+    const query = (shard: number, startKey?: Record<string, unknown>) =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: after === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
+          FilterExpression: '#member = :true',
+          ExpressionAttributeNames: { '#member': 'member' },
+          ExpressionAttributeValues: {
+            ':pk': registerKey(cohort, shard),
+            ':true': true,
+            ...(after === undefined ? {} : { ':after': memberSortKey(after) }),
+          },
+          ProjectionExpression: 'brazeId',
+          Limit: pageSize,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+    let ahead = 1;
+    for (let shard = after === undefined ? 0 : registerShardOf(after, shards); shard < shards; ) {
+      const pending = Array.from({ length: Math.min(ahead, shards - shard) }, (_, offset) => {
+        const page = query(shard + offset);
+        // A reader that stops early leaves the pages it did not reach: not an unhandled rejection.
+        page.catch(() => undefined);
+        return page;
       });
-      for await (const item of items) yield item.brazeId as string;
+      let onePageEach = true;
+      for (const [offset, first] of pending.entries()) {
+        let page = await first;
+        for (const item of page.Items ?? []) yield item.brazeId as string;
+        while (page.LastEvaluatedKey) {
+          onePageEach = false;
+          page = await query(shard + offset, page.LastEvaluatedKey);
+          for (const item of page.Items ?? []) yield item.brazeId as string;
+        }
+      }
+      shard += pending.length;
+      ahead = onePageEach ? Math.min(READ_AHEAD_SHARDS, ahead * 2) : 1;
     }
   }
 
