@@ -170,6 +170,10 @@ export const createJourneys = (ports: JourneyPorts) => {
         continue;
       }
       if (!entered) continue;
+      // A change applied before the launch is no entry, however late its event comes (a restart
+      // reading the stream from its start, a redriven dead letter): the user was in the target
+      // at launch, and an action-based campaign is for users who enter it afterwards.
+      if (campaign.entersSince !== undefined && event.occurred_at < campaign.entersSince) continue;
       // The entry is the event (its id is the stamp): a duplicate finds it and re-schedules
       // the same steps at the same times (the entry's own), under the same ids.
       const enteredAt = now.getTime();

@@ -63,6 +63,12 @@ export interface Campaign {
   createdAt: string;
   updatedAt: string;
   launchedAt?: string;
+  /**
+   * Membership events that occurred (`occurred_at`, the time the sync applied the change, on
+   * the real clock) before this are no entries: the user was in the target at launch. Absent on
+   * campaigns launched before it was kept.
+   */
+  entersSince?: string;
   stoppedAt?: string;
   nextRunAt?: string;
   /**

@@ -54,6 +54,8 @@ export interface CampaignServicePorts {
   users: Pick<UserStore, 'find' | 'getProfile'>;
   webhooks: WebhookClient;
   clock: () => Date;
+  /** The clock membership events' `occurred_at` is on (default: the real one; tests that move `clock` keep it). */
+  eventClock?: () => Date;
   /** Accept `http:` webhook URLs (the local stack); AWS takes https only. */
   allowHttp?: boolean;
 }
@@ -190,6 +192,8 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       status: 'active',
       filter,
       launchedAt: now.toISOString(),
+      // On the clock membership events are stamped with (the real one), whatever `clock` is.
+      entersSince: (ports.eventClock ?? (() => new Date()))().toISOString(),
       updatedAt: now.toISOString(),
       ...(nextRunAt ? { nextRunAt } : {}),
     };

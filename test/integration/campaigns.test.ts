@@ -244,6 +244,32 @@ describe('action-based campaigns', () => {
     expect((await figures('campaign', daily))[0]!.targeted).toBe(2);
   });
 
+  it('enters nobody who was in the segment at launch when their old events come again (a stream read from its start)', async () => {
+    // Prepare: u8 and u9 join before the campaign exists; their events are seen (and ignored: no campaign).
+    const segmentId = await segmentOn('before-launch', ['u8', 'u9']);
+    await settle();
+    const old = seenEvents.filter((seen) => seen.cohort_id === 'before-launch');
+    expect(old).toHaveLength(2);
+    const campaignId = await actionCampaign(segmentId, '/before-launch/');
+
+    // Act: the old events come again after the launch (npm start after a restart, a redriven
+    // dead letter), and u10 joins after it.
+    for (const event of old)
+      await stack.clients.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: stack.campaigns.queues.events.queueUrl,
+          MessageBody: JSON.stringify(event),
+        }),
+      );
+    await cohortChanges('before-launch', [{ user_ids: ['u10'] }]);
+    await eventually(async () => (received('/before-launch/').length >= 1 ? true : undefined));
+    await settle();
+
+    // Assess: only u10 entered.
+    expect(received('/before-launch/').map((webhook) => JSON.parse(webhook.body).user)).toEqual(['u10']);
+    expect((await figures('campaign', campaignId))[0]).toMatchObject({ targeted: 1, delivered: 1 });
+  });
+
   it('sends one message per user for duplicate membership events and redelivered queue messages', async () => {
     // Prepare: every batch of both functions handled twice from here on
     const segmentId = await segmentOn('duplicates', []);
