@@ -135,7 +135,20 @@ const SegmentIdsSchema = z
     }),
   )
   .min(1)
-  .max(MAX_SEGMENTS);
+  .max(MAX_SEGMENTS)
+  // Segments are AND-ed: one twice targets no one else, so it is a mistake to name, not to keep.
+  // Checked on the trimmed ids (what is looked up), each repeat at its own index.
+  .superRefine((ids, context) => {
+    ids.forEach((id, index) => {
+      const first = ids.indexOf(id);
+      if (first < index)
+        context.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `must not name a segment twice (${JSON.stringify(id)} is segment_ids[${first}] too)`,
+        });
+    });
+  });
 
 const CampaignBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),

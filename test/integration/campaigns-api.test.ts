@@ -441,6 +441,44 @@ describe('ids bounded by what DynamoDB keys hold, in bytes', () => {
   });
 });
 
+describe('targeted segments', () => {
+  it('refuses a segment named twice (as sent or once trimmed) with a 400 naming the repeat, on campaigns and Canvases', async () => {
+    // Prepare
+    const message = { url: hook('/api/twice'), body: '{}' };
+    const campaign = (segmentIds: string[]) => ({
+      name: 'twice',
+      segment_ids: segmentIds,
+      message,
+      delivery: { type: 'scheduled' },
+    });
+    const draft = await api('/campaigns', { body: campaign([segmentId]) });
+    const id = draft.body.campaign.campaign_id as string;
+
+    // Act
+    const answers = [
+      await api('/campaigns', { body: campaign([segmentId, segmentId]) }),
+      await api('/campaigns', { body: campaign([segmentId, ` ${segmentId} `]) }),
+      await api(`/campaigns/${id}`, { method: 'PUT', body: campaign([segmentId, segmentId]) }),
+      await api('/canvases', {
+        body: { name: 'twice', segment_ids: [segmentId, segmentId], steps: [{ name: 's', delay_seconds: 0, message }] },
+      }),
+    ];
+    const listed = await api(`/campaigns?segment_id=${encodeURIComponent(segmentId)}&q=twice`);
+
+    // Assess
+    for (const answer of answers) {
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toMatch(
+        /^Invalid (campaign|canvas): segment_ids\[1\]: must not name a segment twice/,
+      );
+      expect(answer.body.errors).toEqual([
+        `segment_ids[1]: must not name a segment twice (${JSON.stringify(segmentId)} is segment_ids[0] too)`,
+      ]);
+    }
+    expect(listed.body.campaigns.map((listedOne: { campaign_id: string }) => listedOne.campaign_id)).toEqual([id]);
+  });
+});
+
 describe('scheduled times', () => {
   it('refuses a send in the past or further than two years ahead (a "never" date), recurring or not, with the bound', async () => {
     // Prepare
