@@ -40,7 +40,9 @@ export type DeliveryOutcome =
 
 /**
  * Sends one POST of `{"events": [...]}` and answers its HTTP status (a 3XX is not followed);
- * a network failure or timeout answers 0; a destination the egress policy refuses, the reason.
+ * a network failure or timeout answers 0; a destination the egress policy refuses, the reason
+ * in full, as the egress client words it ("destination refused: 10.0.0.1: private address"),
+ * which is what the dead letter shows.
  */
 export type PostEvents = (events: CurrentsEvent[]) => Promise<number | { refused: string }>;
 
@@ -82,7 +84,7 @@ export const deliverEvents = async (
   const send = async (batch: readonly PendingEvent[]): Promise<void> => {
     const answer = await post(batch.map((item) => item.event)).catch(() => 0);
     if (typeof answer === 'object')
-      return settle(batch, () => ({ kind: 'dropped', reason: `destination refused: ${answer.refused}`, status: 0 }));
+      return settle(batch, () => ({ kind: 'dropped', reason: answer.refused, status: 0 }));
     const status = answer;
     switch (classifyStatus(status)) {
       case 'delivered':

@@ -200,10 +200,10 @@ describe('Currents delivery', () => {
     const outcomes = await deliverEvents(pending(2), currentsPoster(strict)({ url }), clockAt(T0));
     strict.close();
 
-    // Assess
+    // Assess: the reason as the egress client words it, its prefix once (it is what a dead letter shows)
     expect(arrivals).toHaveLength(0);
     expect([...outcomes.values()]).toEqual(
-      Array(2).fill({ kind: 'dropped', status: 0, reason: expect.stringMatching(/^destination refused: .*loopback/) }),
+      Array(2).fill({ kind: 'dropped', status: 0, reason: 'destination refused: 127.0.0.1: loopback address' }),
     );
   });
 });
