@@ -62,6 +62,17 @@ export const parsePageRequest = (
 /** A search's text, at most (characters). */
 export const SEARCH_MAX_CHARACTERS = 200;
 
+/**
+ * The characters a search holds as its user typed it: code points, as sent or composed (NFC),
+ * whichever is fewer. "é" typed on a keyboard that sends "e" and a combining accent (NFD, as
+ * macOS input often does) is one character, as it is sent precomposed; a character that NFC
+ * itself takes apart (U+FB2C, U+0958: composition exclusions) still counts as one. Neither
+ * form shortens anything else: an "e" under 300 stacked accents is 301 characters either way.
+ * The search's folding (NFKD, accents dropped) comes after and changes no count.
+ */
+export const searchLength = (search: string): number =>
+  Math.min([...search].length, [...search.normalize('NFC')].length);
+
 export interface ListRequest extends PageRequest {
   /** Case-insensitive: in the name, or at the start of the id. */
   search?: string;
@@ -85,7 +96,7 @@ export const parseListRequest = (
   filters: Record<string, string | undefined> = {},
 ): ListRequest => {
   const search = query.q?.trim();
-  if (search !== undefined && [...search].length > SEARCH_MAX_CHARACTERS)
+  if (search !== undefined && searchLength(search) > SEARCH_MAX_CHARACTERS)
     throw new ValidationError(`\`q\` must be at most ${SEARCH_MAX_CHARACTERS} characters`);
   if (query.order !== undefined && query.order !== 'asc' && query.order !== 'desc')
     throw new ValidationError('`order` must be `asc` or `desc`');

@@ -1,7 +1,7 @@
 /** List pages bounded in bytes as well as in count (lib/paging.ts, `cutToBytes`), on campaign summaries. */
 import { describe, expect, it } from 'vitest';
 import { type Campaign, campaignSummaryView } from '../../lib/campaigns/model.js';
-import { cutToBytes, LIST_PAGE, parseListRequest, searchMatcher } from '../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, parseListRequest, searchLength, searchMatcher } from '../../lib/paging.js';
 
 const campaign = (id: string, name: string): Campaign => ({
   workspaceId: 'w',
@@ -67,6 +67,35 @@ describe('parseListRequest and searchMatcher', () => {
     expect(() => parseListRequest({ order: 'DESC' }, LIST_PAGE, 'cohorts')).toThrow(/`order`/);
     // 200 characters, not bytes: a search of emoji is not cut short.
     expect(parseListRequest({ q: '😀'.repeat(200) }, LIST_PAGE, 'cohorts').search).toHaveLength(400);
+  });
+
+  it('counts a search as typed, in characters whether its accents come composed or apart', () => {
+    // Prepare: 200 "é" sent decomposed (e + U+0301, 400 code points) and precomposed; 200 of a
+    // character NFC takes apart (U+FB2C is three code points in NFC); an "e" under 300 accents.
+    const decomposed = 'e\u0301'.repeat(200);
+    const composed = decomposed.normalize('NFC');
+    const exclusions = '\uFB2C'.repeat(200);
+    const stacked = `e${'\u0301'.repeat(300)}`;
+
+    // Act
+    const read = (q: string) => () => parseListRequest({ q }, LIST_PAGE, 'cohorts');
+
+    // Assess: the limit is 200 of what was typed, however the client's input method encoded it
+    expect(searchLength(decomposed)).toBe(200);
+    expect(searchLength(composed)).toBe(200);
+    expect(searchLength(exclusions)).toBe(200);
+    expect(read(decomposed)().search).toBe(decomposed);
+    expect(read(exclusions)().search).toBe(exclusions);
+    expect(read(`${decomposed}e\u0301`)).toThrow(/`q` must be at most 200 characters/);
+    expect(read(`${composed}é`)).toThrow(/`q` must be at most 200 characters/);
+    expect(read(`${exclusions}\uFB2C`)).toThrow(/`q` must be at most 200 characters/);
+    // Composing shortens nothing else: stacked accents count, and folding (which drops them) comes after
+    expect(searchLength(stacked)).toBe(300);
+    expect(read(stacked)).toThrow(/`q`/);
+    // Either form finds the same names
+    const matches = searchMatcher(decomposed.slice(0, 6))!;
+    expect(matches({ name: 'ééé and more' })).toBe(true);
+    expect(searchMatcher(composed.slice(0, 3))!({ name: 'e\u0301e\u0301e\u0301' })).toBe(true);
   });
 
   it('matches a name containing the text in any case or compatibility form, or an id starting with it', () => {
