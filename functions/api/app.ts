@@ -64,7 +64,17 @@ import { campaignRoutes } from './campaign-routes.js';
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: {
-    connectors: Pick<DynamoConnectorStore, 'list' | 'get' | 'setPaused' | 'deadLetterPage' | 'deleteDeadLetter'>;
+    connectors: Pick<
+      DynamoConnectorStore,
+      | 'list'
+      | 'get'
+      | 'setPaused'
+      | 'deadLetterPage'
+      | 'claimDeadLetter'
+      | 'releaseDeadLetter'
+      | 'hasUnclaimedDeadLetters'
+      | 'deleteDeadLetter'
+    >;
     queue: CurrentsQueue;
   };
   /** The workspace's own settings (its partners, its data import key), as the console changes them. */

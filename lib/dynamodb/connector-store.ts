@@ -265,6 +265,68 @@ export class DynamoConnectorStore {
     return { letters: found.items.map(toDeadLetter), ...(found.next !== undefined ? { next: found.next } : {}) };
   }
 
+  /**
+   * Takes a dead letter for one replay until `until` (ms): a conditional write, so of two
+   * replays at once only one queues it. False when it is gone (replayed) or another replay
+   * holds it; a claim left by a replay that died ends at `until`, and the letter is replayable again.
+   */
+  async claimDeadLetter(
+    workspaceId: string,
+    connectorId: string,
+    key: string,
+    claim: { now: number; until: number },
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: deadKey(workspaceId, connectorId), sk: key },
+          UpdateExpression: 'SET replayClaimedUntil = :until',
+          ConditionExpression:
+            'attribute_exists(sk) AND (attribute_not_exists(replayClaimedUntil) OR replayClaimedUntil <= :now)',
+          ExpressionAttributeValues: { ':until': claim.until, ':now': claim.now },
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** Gives a claimed letter back (its queueing failed), unless it is gone: an update must not recreate it. */
+  async releaseDeadLetter(workspaceId: string, connectorId: string, key: string): Promise<void> {
+    await this.client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: deadKey(workspaceId, connectorId), sk: key },
+          UpdateExpression: 'REMOVE replayClaimedUntil',
+          ConditionExpression: 'attribute_exists(sk)',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  /**
+   * Whether a letter no replay holds at `now` may remain: true when one is found, or when the
+   * bounded reads (5 queries) end before the end of the letters.
+   */
+  async hasUnclaimedDeadLetters(workspaceId: string, connectorId: string, now: number): Promise<boolean> {
+    const pk = deadKey(workspaceId, connectorId);
+    const found = await queryPage(
+      this.client,
+      { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, pk },
+      {
+        limit: 1,
+        keep: (item) => !(typeof item.replayClaimedUntil === 'number' && item.replayClaimedUntil > now),
+      },
+    );
+    return found.items.length > 0 || found.next !== undefined;
+  }
+
   async deleteDeadLetter(workspaceId: string, connectorId: string, key: string): Promise<void> {
     await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: { pk: deadKey(workspaceId, connectorId), sk: key } }),

@@ -629,7 +629,7 @@ const currentsCommands: Command<Target>[] = [
       const connector = await requireConnector(target, args);
       const { workspaceId, connectorId } = connector;
       const queue = new SqsCurrentsQueue(target.sqs, await queueUrl(target, `${target.queuePrefix}-currents`));
-      // The console's replay, the same code: queued before deleted, in a fresh delivery window.
+      // The console's replay, the same code: each letter claimed, queued, then deleted, in a fresh delivery window.
       // All of them: a page at a time, until none remain.
       let requeued = 0;
       for (let remaining = true; remaining; ) {

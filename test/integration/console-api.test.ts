@@ -311,6 +311,47 @@ describe('Currents connectors', () => {
   });
 });
 
+describe('Currents dead letters replayed twice at once', () => {
+  it('queue each letter once: the two replays split them (each claimed before it is queued)', async () => {
+    // Prepare: 100 dead letters on the demo connector, whose receiver answers 200 (before the test at scale,
+    // whose events wait in the queue of a paused connector and would keep the stack from settling).
+    const connectorId = stack.currents.demoConnectorId;
+    const { workspaceId } = stack.workspace;
+    const letters = Array.from({ length: 100 }, (_, index) => {
+      const letter = rejectedDeadLetter();
+      return {
+        ...letter,
+        droppedAt: new Date(Date.UTC(2026, 11, 2, 0, 0, index)).toISOString(),
+        event: { ...letter.event, id: `00000000-0000-4000-9000-${String(index).padStart(12, '0')}` },
+      };
+    });
+    const ids = new Set(letters.map((letter) => letter.event.id));
+    await stack.currents.connectors.putDeadLetters(workspaceId, connectorId, letters);
+    const replay = () =>
+      request<{ requeued: number; remaining: boolean }>(`${stack.url}/currents/${connectorId}/replay`, {
+        method: 'POST',
+        headers: auth,
+      });
+
+    // Act
+    const [first, second] = await Promise.all([replay(), replay()]);
+    await stack.settled();
+
+    // Assess: every letter arrived exactly once, and the two answers add up to the 100.
+    const arrivals = new Map<string, number>();
+    for (const batch of stack.currents.receiver.batches)
+      for (const event of batch.events)
+        if (ids.has(event.id)) arrivals.set(event.id, (arrivals.get(event.id) ?? 0) + 1);
+    expect(arrivals.size).toBe(100);
+    expect([...arrivals.values()].every((count) => count === 1)).toBe(true);
+    expect(first!.status).toBe(200);
+    expect(second!.status).toBe(200);
+    expect(first!.body.requeued + second!.body.requeued).toBe(100);
+    expect([first!.body.remaining, second!.body.remaining]).toEqual([false, false]);
+    expect(await stack.currents.connectors.listDeadLetters(workspaceId, connectorId)).toEqual([]);
+  });
+});
+
 describe('Currents dead letters at scale', () => {
   it('come in pages (newest first on request), and a replay queues at most 200 a request, saying whether more remain', async () => {
     // Prepare: 400 dead letters on a paused connector (so that replayed events wait in the queue).
