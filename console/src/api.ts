@@ -201,7 +201,7 @@ export interface Campaign {
   name: string;
   status: 'draft' | 'active' | 'stopped' | 'archived';
   segment_ids: string[];
-  /** In a list: the segments it targets, with their names (null when a segment is gone). */
+  /** In a list and a GET of one: the segments it targets, with their names (null when a segment is gone). */
   segments?: { segment_id: string; name: string | null }[];
   created_at: string;
   updated_at: string;

@@ -9,7 +9,12 @@ import { NotFoundError } from '../../lib/errors.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
 import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
 import type { StepStats } from '../../lib/campaigns/ports.js';
-import { campaignListView, statsView, type CampaignService } from '../../lib/campaigns/service.js';
+import {
+  campaignListView,
+  statsView,
+  targetedSegmentsView,
+  type CampaignService,
+} from '../../lib/campaigns/service.js';
 
 type CampaignRoute = Omit<JsonRoute, 'handle'> & {
   handle: (api: { campaigns?: CampaignService }, workspaceId: string, request: JsonRequest) => Promise<JsonResponse>;
@@ -20,9 +25,12 @@ const serviceOf = (api: { campaigns?: CampaignService }): CampaignService => {
   return api.campaigns;
 };
 
-/** The answer's view: the definition, and the figures when read. */
-const view = (campaign: Campaign, stats?: StepStats[]) => {
-  const base = campaignView(campaign);
+/** The answer's view: the definition, and when read, its segments by name and the figures. */
+const view = (campaign: Campaign, stats?: StepStats[], segmentNames?: ReadonlyMap<string, string>) => {
+  const base = {
+    ...campaignView(campaign),
+    ...(segmentNames ? { segments: targetedSegmentsView(campaign, segmentNames) } : {}),
+  };
   if (!stats) return base;
   if (campaign.kind === 'canvas')
     return {
@@ -35,8 +43,12 @@ const view = (campaign: Campaign, stats?: StepStats[]) => {
 const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: string): CampaignRoute[] => {
   const one = kind === 'canvas' ? 'canvas' : 'campaign';
   const idOf = (request: JsonRequest) => request.pathParameters[idName] ?? '';
-  const answer = (statusCode: number, campaign: Campaign, stats?: StepStats[]) =>
-    json(statusCode, { [one]: view(campaign, stats), message: 'success' });
+  const answer = (
+    statusCode: number,
+    campaign: Campaign,
+    stats?: StepStats[],
+    segmentNames?: ReadonlyMap<string, string>,
+  ) => json(statusCode, { [one]: view(campaign, stats, segmentNames), message: 'success' });
   const action = (name: 'launch' | 'stop' | 'archive'): CampaignRoute => ({
     method: 'POST',
     path: `/${plural}/{${idName}}/${name}`,
@@ -66,8 +78,8 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
       method: 'GET',
       path: `/${plural}/{${idName}}`,
       handle: async (api, workspaceId, request) => {
-        const { campaign, stats } = await serviceOf(api).report(workspaceId, kind, idOf(request));
-        return answer(200, campaign, stats);
+        const { campaign, stats, segmentNames } = await serviceOf(api).report(workspaceId, kind, idOf(request));
+        return answer(200, campaign, stats, segmentNames);
       },
     },
     {

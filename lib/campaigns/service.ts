@@ -85,13 +85,14 @@ const noun = (kind: CampaignKind) => (kind === 'canvas' ? 'Canvas' : 'campaign')
 const parseBody = (kind: CampaignKind, body: unknown): CampaignInput =>
   kind === 'canvas' ? parseCanvasBody(body) : parseCampaignBody(body);
 
+/** The segments a campaign targets, by name (null for a segment deleted since). */
+export const targetedSegmentsView = (campaign: Campaign, segmentNames: ReadonlyMap<string, string>) =>
+  campaign.segmentIds.map((segmentId) => ({ segment_id: segmentId, name: segmentNames.get(segmentId) ?? null }));
+
 /** A campaign in a list: its summary, and the segments it targets by name (null when gone). */
 export const campaignListView = (campaign: Campaign, segmentNames: ReadonlyMap<string, string>) => ({
   ...campaignSummaryView(campaign),
-  segments: campaign.segmentIds.map((segmentId) => ({
-    segment_id: segmentId,
-    name: segmentNames.get(segmentId) ?? null,
-  })),
+  segments: targetedSegmentsView(campaign, segmentNames),
 });
 
 export const createCampaignService = (ports: CampaignServicePorts) => {
@@ -243,8 +244,12 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
 
   const report = async (workspaceId: string, kind: CampaignKind, campaignId: string) => {
     const campaign = await require(workspaceId, kind, campaignId);
-    const stats = await ports.campaigns.stats(workspaceId, campaignId, campaign.steps.length);
-    return { campaign, stats };
+    const [stats, segmentNames] = await Promise.all([
+      ports.campaigns.stats(workspaceId, campaignId, campaign.steps.length),
+      // Its segments by name, as a list names them (null for one deleted since): a client need not ask each.
+      ports.segments.names(workspaceId, campaign.segmentIds),
+    ]);
+    return { campaign, stats, segmentNames };
   };
 
   /**

@@ -479,6 +479,41 @@ describe('targeted segments', () => {
   });
 });
 
+describe('segments deleted after targeting', () => {
+  it('are named null in the list and in GET of the campaign, which names the others', async () => {
+    // Prepare: a draft on two segments; one deleted
+    const doomed = (
+      await api('/segments', {
+        body: { name: 'Doomed', filter: { cohort: { partner: 'heap', cohort_id: 'vip', includes: true } } },
+      })
+    ).body.segment.segment_id as string;
+    const created = await api('/campaigns', {
+      body: {
+        name: 'outlives a segment',
+        segment_ids: [segmentId, doomed],
+        message: { url: hook('/api/outlives'), body: '{}' },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    const id = created.body.campaign.campaign_id as string;
+    expect((await api(`/segments/${doomed}`, { method: 'DELETE' })).status).toBe(200);
+
+    // Act
+    const one = await api(`/campaigns/${id}`);
+    const listed = await api(`/campaigns?segment_id=${encodeURIComponent(segmentId)}&q=outlives`);
+
+    // Assess
+    const expected = [
+      { segment_id: segmentId, name: 'VIP' },
+      { segment_id: doomed, name: null },
+    ];
+    expect(one.status).toBe(200);
+    expect(one.body.campaign.segments).toEqual(expected);
+    expect(one.body.campaign.segment_ids).toEqual([segmentId, doomed]);
+    expect(listed.body.campaigns).toEqual([expect.objectContaining({ campaign_id: id, segments: expected })]);
+  });
+});
+
 describe('scheduled times', () => {
   it('refuses a send in the past or further than two years ahead (a "never" date), recurring or not, with the bound', async () => {
     // Prepare

@@ -202,4 +202,43 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(browser.incidents).toEqual([]);
     page.off('request', watch);
   });
+
+  it('shows a deleted targeted segment as deleted, with its id, in the list and on the campaign (no link to a 404)', async () => {
+    // Prepare: a campaign on two segments, one of them then deleted.
+    const segment = async (name: string) =>
+      (
+        await restCall(stack, '/segments', {
+          body: { name, filter: { cohort: { partner: 'heap', cohort_id: 'c0042', includes: true } } },
+        })
+      ).body.segment.segment_id as string;
+    const keptId = await segment('Kept target');
+    const goneId = await segment('Soon deleted');
+    const created = await restCall(stack, '/campaigns', {
+      body: {
+        name: 'Orphaned target',
+        segment_ids: [keptId, goneId],
+        message: { url: 'https://hooks.example.com/x', body: '{}' },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect((await restCall(stack, `/segments/${goneId}`, { method: 'DELETE' })).status).toBe(200);
+    const label = `Deleted segment (id ${goneId})`;
+
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Campaigns', exact: true }).click();
+    const row = page.getByRole('table', { name: 'Campaigns' }).getByRole('row', { name: /Orphaned target/ });
+    await row.waitFor({ timeout: 90_000 });
+    const listed = await row.getByRole('cell').nth(1).textContent();
+    await row.getByRole('link', { name: 'Orphaned target' }).click();
+    const deleted = page.getByTestId('deleted-segment');
+    await deleted.waitFor({ timeout: 90_000 });
+
+    // Assess
+    expect(listed).toBe(`Kept target, ${label}`);
+    expect(await deleted.textContent()).toBe(label);
+    expect(await page.getByRole('link', { name: 'Kept target' }).count()).toBe(1);
+    expect(await page.locator(`a[href$="${goneId}"]`).count()).toBe(0);
+    expect(browser.incidents).toEqual([]);
+  });
 });

@@ -229,6 +229,7 @@ export const de: Catalog = {
     name: 'Name',
     status: 'Status',
     targets: 'Zielsegmente',
+    deletedSegment: 'Gelöschtes Segment (ID {{id}})',
     delivery: 'Zustellung',
     updated: 'Geändert',
     status_draft: 'Entwurf',

@@ -221,6 +221,7 @@ export const en = {
     name: 'Name',
     status: 'Status',
     targets: 'Target segments',
+    deletedSegment: 'Deleted segment (id {{id}})',
     delivery: 'Delivery',
     updated: 'Updated',
     status_draft: 'Draft',

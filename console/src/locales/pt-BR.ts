@@ -229,6 +229,7 @@ export const ptBR: Catalog = {
     name: 'Nome',
     status: 'Status',
     targets: 'Segmentos-alvo',
+    deletedSegment: 'Segmento excluído (id {{id}})',
     delivery: 'Entrega',
     updated: 'Atualizado',
     status_draft: 'Rascunho',

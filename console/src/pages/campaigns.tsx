@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
+  ApiError,
   FormProblems,
   type Campaign,
   type CampaignKind,
@@ -63,11 +64,17 @@ export const deliverySummary = (campaign: Campaign): string => {
     : t('campaigns.deliverySummaryNow');
 };
 
-/** The segments a campaign targets, by name (by id when a segment is gone). */
+/** How a targeted segment that no longer exists shows: said to be deleted, with its id (never a bare id that reads as a name). */
+const deletedSegmentLabel = (segmentId: string) => t('campaigns.deletedSegment', { id: segmentId });
+
+/** The segments a campaign targets, by name (the list answers `name: null` for a segment that is gone). */
 const targetsOf = (campaign: Campaign) =>
-  (campaign.segments ?? campaign.segment_ids.map((id) => ({ segment_id: id, name: null })))
-    .map((segment) => segment.name ?? segment.segment_id)
-    .join(', ');
+  (
+    campaign.segments?.map((segment) => segment.name ?? deletedSegmentLabel(segment.segment_id)) ?? campaign.segment_ids
+  ).join(', ');
+
+/** Whether a segment lookup failed because the segment is gone (any other failure says nothing about it). */
+const isGone = (error: unknown) => error instanceof ApiError && error.status === 404;
 
 const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] }) => {
   const caption = kind === 'campaign' ? t('campaigns.campaigns') : t('campaigns.canvases');
@@ -314,8 +321,8 @@ const SegmentPicker = ({
       for (const segmentId of missing.split('\u0000'))
         try {
           next.set(segmentId, (await request<{ segment: Segment }>('GET', path`/segments/${segmentId}`)).segment.name);
-        } catch {
-          next.set(segmentId, segmentId);
+        } catch (error: unknown) {
+          next.set(segmentId, isGone(error) ? deletedSegmentLabel(segmentId) : segmentId);
         }
       looking.current = false;
       setNames((current) => new Map([...current, ...next]));
@@ -824,19 +831,6 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
     () => request<Record<string, Campaign>>('GET', base).then((answer) => answer[kind]!),
     [base],
   );
-  // The segments it targets, by name: asked one at a time, a few (never the workspace's list).
-  const targeted = campaign.data?.segment_ids.join('\u0000');
-  const segments = useLoad(async () => {
-    const found: Segment[] = [];
-    for (const segmentId of campaign.data?.segment_ids ?? []) {
-      try {
-        found.push((await request<{ segment: Segment }>('GET', path`/segments/${segmentId}`)).segment);
-      } catch {
-        // A segment that is gone shows by its id.
-      }
-    }
-    return { segments: found };
-  }, [targeted]);
   const { busy, error, setError, run } = useAction();
   const data = campaign.data;
   // Figures move while it sends.
@@ -872,11 +866,18 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
               label={t('campaigns.targeting')}
               value={
                 <ul class="filter-list">
-                  {data.segment_ids.map((segmentId) => (
-                    <li key={segmentId}>
-                      <a href={href('segments', segmentId)}>
-                        {segments.data?.segments.find((segment) => segment.segment_id === segmentId)?.name ?? segmentId}
-                      </a>
+                  {/* The answer names its segments (null: deleted since, said so, no link to a 404); an action's answer does not. */}
+                  {(
+                    data.segments ?? data.segment_ids.map((segmentId) => ({ segment_id: segmentId, name: segmentId }))
+                  ).map((segment) => (
+                    <li key={segment.segment_id}>
+                      {segment.name === null ? (
+                        <span class="muted" data-testid="deleted-segment">
+                          {deletedSegmentLabel(segment.segment_id)}
+                        </span>
+                      ) : (
+                        <a href={href('segments', segment.segment_id)}>{segment.name}</a>
+                      )}
                     </li>
                   ))}
                 </ul>
