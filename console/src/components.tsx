@@ -316,15 +316,23 @@ export const ErrorMessage = ({ error, retry }: { error: unknown; retry?: () => v
 };
 
 /** The page's heading: it takes the focus when the page opens, so a screen reader announces where we are. */
+/**
+ * A user's text (a name) set apart in plain text, where no element can isolate it (the
+ * document's title, a tooltip): between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL
+ * ISOLATE, a bidirectional control in it (U+202E RIGHT-TO-LEFT OVERRIDE) ends with it and
+ * reverses nothing around it. In the page, names sit in `<bdi>` or an isolating element (styles.css).
+ */
+export const isolated = (text: string) => `\u2068${text}\u2069`;
+
 export const PageTitle = ({ children, title }: { children: ComponentChildren; title: string }) => {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
-    document.title = `${title} · ${t('app.title')}`;
+    document.title = `${isolated(title)} · ${t('app.title')}`;
     heading.current?.focus();
   }, [title]);
   return (
     <h1 ref={heading} tabIndex={-1} id="page-title">
-      {children}
+      <bdi>{children}</bdi>
     </h1>
   );
 };

@@ -241,4 +241,59 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(await page.locator(`a[href$="${goneId}"]`).count()).toBe(0);
     expect(browser.incidents).toEqual([]);
   });
+
+  it('keeps a name that starts with a right-to-left override to itself: the next target and the page title read as written', async () => {
+    // Prepare: a campaign on a segment named with U+202E first, then one named in plain text.
+    const segment = async (name: string) =>
+      (
+        await restCall(stack, '/segments', {
+          body: { name, filter: { cohort: { partner: 'heap', cohort_id: 'c0043', includes: true } } },
+        })
+      ).body.segment.segment_id as string;
+    const overrideName = '\u202EReversed on purpose';
+    const overrideId = await segment(overrideName);
+    const plainId = await segment('Plain after');
+    const created = await restCall(stack, '/campaigns', {
+      body: {
+        name: 'Bidi neighbours',
+        segment_ids: [overrideId, plainId],
+        message: { url: 'https://hooks.example.com/x', body: '{}' },
+        delivery: { type: 'scheduled' },
+      },
+    });
+    expect(created.status).toBe(201);
+    /** Whether `text` inside the first `selector` element holding it is laid out left to right (its first letter left of its last). */
+    const readsLeftToRight = (selector: string, text: string) =>
+      page.evaluate<boolean | undefined>(`(() => {
+        const text = ${JSON.stringify(text)};
+        const holder = [...document.querySelectorAll(${JSON.stringify(selector)})].find((element) => element.textContent.includes(text));
+        if (!holder) return undefined;
+        const walker = document.createTreeWalker(holder, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          const at = node.textContent.indexOf(text);
+          if (at < 0) continue;
+          const left = (offset) => {
+            const range = document.createRange();
+            range.setStart(node, offset);
+            range.setEnd(node, offset + 1);
+            return range.getBoundingClientRect().left;
+          };
+          return left(at) < left(at + text.length - 1);
+        }
+        return undefined;
+      })()`);
+
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Campaigns', exact: true }).click();
+    const row = page.getByRole('table', { name: 'Campaigns' }).getByRole('row', { name: /Bidi neighbours/ });
+    await row.waitFor({ timeout: 90_000 });
+    const targetsReadRight = await readsLeftToRight('td', 'Plain after');
+    await page.evaluate(`location.hash = ${JSON.stringify(`#/segments/${encodeURIComponent(overrideId)}`)}`);
+    await page.locator('h1 bdi').filter({ hasText: 'Reversed on purpose' }).waitFor({ timeout: 90_000 });
+
+    // Assess: the override ends with its name, in the page and in the window's title
+    expect(targetsReadRight).toBe(true);
+    expect(await page.title()).toBe(`\u2068${overrideName}\u2069 · Cohort import console`);
+    expect(browser.incidents).toEqual([]);
+  });
 });

@@ -3,6 +3,7 @@
  * segments (Target users by segment) with its webhook message and delivery, and one with
  * its figures (per step), launch/stop/archive, a preview rendered for one user and a test send.
  */
+import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
@@ -22,6 +23,7 @@ import {
   ConfirmButton,
   ErrorMessage,
   Field,
+  isolated,
   LoadStatus,
   PageTitle,
   TableRegion,
@@ -69,9 +71,22 @@ const deletedSegmentLabel = (segmentId: string) => t('campaigns.deletedSegment',
 
 /** The segments a campaign targets, by name (the list answers `name: null` for a segment that is gone). */
 const targetsOf = (campaign: Campaign) =>
-  (
-    campaign.segments?.map((segment) => segment.name ?? deletedSegmentLabel(segment.segment_id)) ?? campaign.segment_ids
-  ).join(', ');
+  campaign.segments?.map((segment) => segment.name ?? deletedSegmentLabel(segment.segment_id)) ?? campaign.segment_ids;
+
+/** The targets in a list's cell: each name in its own `<bdi>`, so one name's bidirectional controls reach no other. */
+const TargetsCell = ({ campaign }: { campaign: Campaign }) => {
+  const names = targetsOf(campaign);
+  return (
+    <td class="clip" title={names.map(isolated).join(', ')}>
+      {names.map((name, index) => (
+        <Fragment key={index}>
+          {index > 0 && ', '}
+          <bdi>{name}</bdi>
+        </Fragment>
+      ))}
+    </td>
+  );
+};
 
 /** Whether a segment lookup failed because the segment is gone (any other failure says nothing about it). */
 const isGone = (error: unknown) => error instanceof ApiError && error.status === 404;
@@ -100,9 +115,7 @@ const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] })
                 <a href={href(plural(kind), campaignId(campaign))}>{campaign.name}</a>
               </th>
               <td>{statusLabel(campaign.status)}</td>
-              <td class="clip" title={targetsOf(campaign)}>
-                {targetsOf(campaign)}
-              </td>
+              <TargetsCell campaign={campaign} />
               <td>{deliverySummary(campaign)}</td>
               <td>{formatDate(campaign.updated_at)}</td>
             </tr>

@@ -6,7 +6,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { cohortPage, FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
-import { Breadcrumb, ErrorMessage, Loading, PageTitle, useDebounced, useLoad } from '../components.tsx';
+import { Breadcrumb, ErrorMessage, isolated, Loading, PageTitle, useDebounced, useLoad } from '../components.tsx';
 import {
   cohortKey,
   conditionsOf,
@@ -157,7 +157,8 @@ const ConditionEditor = ({
             <option value="">{t('builder.chooseCohort')}</option>
             {matching.map((cohort) => (
               <option key={cohort.cohort_id} value={cohort.cohort_id}>
-                {cohort.name === cohort.cohort_id ? cohort.name : `${cohort.name} (${cohort.cohort_id})`}
+                {/* An option is plain text: the name isolated there, so a bidirectional control in it spares the id. */}
+                {cohort.name === cohort.cohort_id ? cohort.name : `${isolated(cohort.name)} (${cohort.cohort_id})`}
               </option>
             ))}
           </select>
