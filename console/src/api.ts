@@ -122,6 +122,8 @@ export interface Segment {
   size_computed_at?: string | null;
   size_bounds?: { min: number; max: number };
   size_recomputing?: boolean;
+  /** In a list: the size its last job counted, as stored (not checked for staleness); null: none. */
+  last_computed_size?: { size: number; computed_at: string } | null;
   /** In a list: the cohorts its filter names, with their names (null when a cohort is not known). */
   cohorts?: { partner: string; cohort_id: string; name: string | null }[];
 }

@@ -310,6 +310,11 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
       const cut = cutToBytes(
         page.segments.map((segment) => ({
           ...segmentView(segment),
+          // What the size job last counted, as stored (nothing read or queued for it: a list starts no job;
+          // GET /segments/{id} says whether it is current). null: never computed by a job.
+          last_computed_size: segment.computedSize
+            ? { size: segment.computedSize.value, computed_at: segment.computedSize.computedAt }
+            : null,
           cohorts: cohortTestsOf(segment.filter).map((test) => ({
             partner: test.partner,
             cohort_id: test.cohort_id,

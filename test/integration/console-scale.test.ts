@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
@@ -201,6 +202,50 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(segmentRequests.every((query) => Number(query.get('limit')) <= 50)).toBe(true);
     expect(browser.incidents).toEqual([]);
     page.off('request', watch);
+  });
+
+  it("shows in the segment picker the size each segment's last job counted, or that it is unknown, asking nothing more", async () => {
+    // Prepare: two segments, one with a size a job stored (written as the job writes it: this stack runs no job).
+    const segment = async (name: string) =>
+      (
+        await restCall(stack, '/segments', {
+          body: { name, filter: { any: [{ cohort: { partner: 'heap', cohort_id: 'c0044', includes: true } }] } },
+        })
+      ).body.segment.segment_id as string;
+    const countedId = await segment('Osprey counted');
+    await segment('Osprey uncounted');
+    await stack.clients.documents.send(
+      new UpdateCommand({
+        TableName: stack.tables.cohorts,
+        Key: { pk: `${stack.workspace.workspaceId}#SEGMENTS`, sk: countedId },
+        UpdateExpression: 'SET computedSize = :size',
+        ExpressionAttributeValues: { ':size': { value: 1234, computedAt: new Date().toISOString() } },
+      }),
+    );
+    const asked: string[] = [];
+    const watch = (request: { url(): string; resourceType(): string }) => {
+      if (request.resourceType() === 'fetch') asked.push(new URL(request.url()).pathname);
+    };
+
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Campaigns', exact: true }).click();
+    await page.getByRole('link', { name: 'New campaign' }).click();
+    await page.getByLabel('Search segments by name or id').waitFor();
+    page.on('request', watch);
+    const searched = page.waitForResponse((response) => new URL(response.url()).searchParams.get('q') === 'osprey');
+    await page.getByLabel('Search segments by name or id').fill('osprey');
+    await searched;
+    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 90_000 }).toBe(2);
+    const labels = await page.locator('label.choice', { hasText: 'Osprey' }).allTextContents();
+    page.off('request', watch);
+
+    // Assess: the stored size, or "size unknown"; the only request the search (no segment read, no job started)
+    expect(labels.map((label) => label.replace(/\s+/g, ' ').trim()).sort()).toEqual([
+      'Osprey counted · 1,234 users when last computed',
+      'Osprey uncounted · size unknown',
+    ]);
+    expect(asked).toEqual(['/segments']);
+    expect(browser.incidents).toEqual([]);
   });
 
   it('shows a deleted targeted segment as deleted, with its id, in the list and on the campaign (no link to a 404)', async () => {

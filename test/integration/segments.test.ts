@@ -144,6 +144,37 @@ describe('segments', () => {
     expect(response.body.message).toMatch(/^Invalid filter: /);
   });
 
+  it('lists each segment with the size its last job counted, null when no job has, without queueing one', async () => {
+    // Prepare: a combination the job counts (u3–u6), and a single cohort whose size the counts give exactly (no job).
+    const combined = (
+      await workspace.createSegment({
+        name: 'listed size b or c',
+        filter: { any: [includes('b'), includes('c', 'segment')] },
+      })
+    ).body.segment.segment_id as string;
+    const computed = await settledSize(combined, 'the computation');
+    const single = (await workspace.createSegment({ name: 'listed size a', filter: includes('a') })).body.segment
+      .segment_id as string;
+    await stack.settled();
+
+    // Act
+    const listed = await restCall(stack, '/segments?q=listed%20size');
+    await stack.settled();
+
+    // Assess
+    const byId = new Map(
+      (listed.body.segments as { segment_id: string; last_computed_size: unknown }[]).map((item) => [
+        item.segment_id,
+        item.last_computed_size,
+      ]),
+    );
+    expect(byId.get(combined)).toEqual({ size: 4, computed_at: computed.size_computed_at });
+    expect(byId.get(single)).toBeNull();
+    // Listing queued nothing: the single segment still has no computed size, the combination no job running.
+    expect((await workspace.segment(combined)).body.segment).toMatchObject({ size_recomputing: false });
+    expect((await restCall(stack, '/segments?q=listed%20size%20a')).body.segments[0].last_computed_size).toBeNull();
+  });
+
   it('lists, renames and deletes segments', async () => {
     const created = await workspace.createSegment({ name: 'to rename', filter: includes('a') });
     const id = created.body.segment.segment_id;

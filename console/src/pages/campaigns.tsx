@@ -342,6 +342,16 @@ const SegmentPicker = ({
       setLooked((count) => count + 1);
     })();
   }, [missing, looked]);
+  // What the size job last counted, from the search's answer (nothing asked or started for it); a chosen
+  // segment the search does not show has none to say.
+  const sizes = new Map(
+    (found.data?.segments ?? []).map((segment) => [segment.segment_id, segment.last_computed_size]),
+  );
+  const sizeOf = (segmentId: string) => {
+    if (!sizes.has(segmentId)) return undefined;
+    const last = sizes.get(segmentId);
+    return last ? t('campaigns.pickerSize', { count: last.size }) : t('campaigns.pickerSizeUnknown');
+  };
   const shown = [
     ...chosen.map((segmentId) => ({ segment_id: segmentId, name: nameOf(segmentId) })),
     ...(found.data?.segments ?? []).filter((segment) => !chosen.includes(segment.segment_id)),
@@ -377,6 +387,12 @@ const SegmentPicker = ({
           <span class="clip" title={segment.name}>
             {segment.name}
           </span>
+          {sizeOf(segment.segment_id) !== undefined && (
+            <span class="muted small" data-testid="picker-size">
+              {' '}
+              · {sizeOf(segment.segment_id)}
+            </span>
+          )}
         </label>
       ))}
       {found.data?.next_cursor && <p class="muted small">{t('campaigns.narrowSegments', { count: 50 })}</p>}
