@@ -2,7 +2,7 @@
 import { cpus, totalmem } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
 import type { AdaptiveLimitOptions } from '../../lib/concurrency.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel, type Placement } from '../../lib/local/aws-limits.js';
@@ -82,6 +82,8 @@ export const startBenchStack = async (options: {
   prefix: string;
   lambdas: number;
   syncTransactionLoad?: AdaptiveLimitOptions;
+  /** Wraps the queue ingest sends accepted requests to (the big cohort records them for its oracle and delays some). */
+  wrapQueue?: LocalStackOptions['wrapQueue'];
 }) => {
   let syncClient: DynamoDBClient | undefined;
   const syncBatchMs: number[] = [];
@@ -95,6 +97,7 @@ export const startBenchStack = async (options: {
     watchEvents: false,
     exportsFolder: 'bench/.exports',
     ...(options.syncTransactionLoad ? { syncTransactionLoad: options.syncTransactionLoad } : {}),
+    ...(options.wrapQueue ? { wrapQueue: options.wrapQueue } : {}),
     configureSyncDynamoDb: (client) => {
       syncClient = client;
     },
