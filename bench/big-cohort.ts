@@ -492,7 +492,7 @@ try {
   const countedAdds = oracleChanges(accepted, false);
   const countedRemoves = oracleChanges(accepted, true);
   const ACCEPTED_CHANGES = countedAdds + countedRemoves;
-  const oracleLine = `oracle: ${(countedAdds + countedRemoves).toLocaleString('en-US')} changes (${countedAdds.toLocaleString('en-US')} adds, ${countedRemoves.toLocaleString('en-US')} removes, ${DUPLICATE_REQUESTS} duplicate requests, ${reordered} reordered), ${expected.size.toLocaleString('en-US')} members, ${(events.added + events.removed).toLocaleString('en-US')} events = flips, ${problems.length === 0 ? 'exact' : 'NOT exact'}`;
+  const oracleLine = `oracle: ${(countedAdds + countedRemoves).toLocaleString('en-US')} changes (${countedAdds.toLocaleString('en-US')} adds, ${countedRemoves.toLocaleString('en-US')} removes, ${DUPLICATE_REQUESTS} duplicate requests, ${reordered} reordered), ${expected.size.toLocaleString('en-US')} members, ${(events.added + events.removed).toLocaleString('en-US')} events ${events.added === oracle.added && events.removed === oracle.removed ? '= flips' : `≠ ${(oracle.added + oracle.removed).toLocaleString('en-US')} flips`}, ${problems.length === 0 ? 'exact' : 'NOT exact'}`;
 
   // --- figures ---------------------------------------------------------------------------------
   const localRate = ACCEPTED_CHANGES / (pipelineMs / 1000);
