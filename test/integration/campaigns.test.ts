@@ -17,7 +17,7 @@ import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
 import type { CampaignKind } from '../../lib/campaigns/model.js';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
 import { eventually, startTestStack } from '../support/stack.js';
-import { partnerClient, workspaceClient } from '../support/client.js';
+import { applyCohortChanges, partnerClient, workspaceClient } from '../support/client.js';
 import { deliveredTwice } from '../support/events.js';
 
 let stack: LocalStack;
@@ -41,19 +41,8 @@ const received = (prefix: string): ReceivedWebhook[] =>
   stack.campaigns.receiver.received.filter((webhook) => webhook.path.startsWith(prefix));
 const hook = (path: string) => `${stack.campaigns.receiver.url}${path}`;
 
-/** Names a cohort, applies changes, and waits until the sync has reported each of them. */
-const cohortChanges = async (cohortId: string, changes: unknown[]) => {
-  const before = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
-  await partnerClient(stack).changeCohort(cohortId, changes);
-  await eventually(
-    async () => {
-      const reports = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
-      return reports > before ? true : undefined;
-    },
-    30_000,
-    `sync of ${cohortId}`,
-  );
-};
+/** Applies changes and waits until the sync has reported them. */
+const cohortChanges = (cohortId: string, changes: unknown[]) => applyCohortChanges(stack, cohortId, changes);
 const segmentOn = async (cohortId: string, members: string[]): Promise<string> => {
   await partnerClient(stack).nameCohort(cohortId, `Cohort ${cohortId}`);
   // Named by the sync, asynchronously: a segment on a cohort not known yet is a 400.

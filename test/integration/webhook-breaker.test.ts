@@ -13,7 +13,7 @@ import type { LocalStack } from '../../lib/local/stack.js';
 import { queueDepth } from '../../lib/local/settle.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../lib/local/webhook-receiver.js';
 import { eventually, startTestStack } from '../support/stack.js';
-import { partnerClient, workspaceClient } from '../support/client.js';
+import { applyCohortChanges, partnerClient, workspaceClient } from '../support/client.js';
 
 /** Failures in a row that pause a destination, here. */
 const K = 3;
@@ -31,19 +31,8 @@ const advance = (ms: number) => {
 const ws = () => stack.workspace.workspaceId;
 const mainOrigin = () => stack.campaigns.receiver.url;
 
-/** Names a cohort, applies changes, and waits until the sync has reported each of them. */
-const cohortChanges = async (cohortId: string, changes: unknown[]) => {
-  const before = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
-  await partnerClient(stack).changeCohort(cohortId, changes);
-  await eventually(
-    async () => {
-      const reports = (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
-      return reports > before ? true : undefined;
-    },
-    30_000,
-    `sync of ${cohortId}`,
-  );
-};
+/** Applies changes and waits until the sync has reported them. */
+const cohortChanges = (cohortId: string, changes: unknown[]) => applyCohortChanges(stack, cohortId, changes);
 const segmentOn = async (cohortId: string): Promise<string> => {
   await partnerClient(stack).nameCohort(cohortId, `Cohort ${cohortId}`);
   await eventually(

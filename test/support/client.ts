@@ -1,6 +1,7 @@
 /** A small HTTP client for the local stack, speaking the public API as a partner or a workspace would. */
 import type { LocalStack } from '../../lib/local/stack.js';
 import type { ExportedUser } from '../../lib/users/service.js';
+import { eventually } from './stack.js';
 
 export type { ExportedUser };
 
@@ -134,3 +135,12 @@ export interface SegmentSizeView {
   size_bounds: { min: number; max: number };
   size_recomputing: boolean;
 }
+
+/** Applies cohort changes as the partner, and waits until the sync has reported them (a new sync report). */
+export const applyCohortChanges = async (stack: LocalStack, cohortId: string, changes: unknown[]) => {
+  const reports = async () =>
+    (await workspaceClient(stack).cohort('heap', cohortId)).body.cohort?.sync_reports.length ?? 0;
+  const before = await reports();
+  await partnerClient(stack).changeCohort(cohortId, changes);
+  await eventually(async () => ((await reports()) > before ? true : undefined), 30_000, `sync of ${cohortId}`);
+};
