@@ -239,12 +239,13 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     const labels = await page.locator('label.choice', { hasText: 'Osprey' }).allTextContents();
     page.off('request', watch);
 
-    // Assess: the stored size, or "size unknown"; the only request the search (no segment read, no job started)
+    // Assess: the stored size, or "size unknown"; only list requests (the search, and the picker's
+    // first page if it was still on its way when the watch began): no segment read, no job started.
     expect(labels.map((label) => label.replace(/\s+/g, ' ').trim()).sort()).toEqual([
       'Osprey counted · 1,234 users when last computed',
       'Osprey uncounted · size unknown',
     ]);
-    expect(asked).toEqual(['/segments']);
+    expect([...new Set(asked)]).toEqual(['/segments']);
     expect(browser.incidents).toEqual([]);
   });
 
