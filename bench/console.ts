@@ -93,6 +93,7 @@ try {
   function* cohortItems() {
     for (let index = 0; index < COHORTS; index += 1) {
       const ref = { workspaceId, partner: 'heap', cohortId: cohortId(index) };
+      const members = (index * 7_919) % Math.max(1, USERS);
       yield {
         pk: cohortListKey(workspaceId),
         sk: `heap#${ref.cohortId}`,
@@ -101,9 +102,12 @@ try {
         name: cohortName(index),
         firstSeenAt: at,
         lastSyncedAt: at,
+        // The count's copy for lists, as a sync leaves it (docs/architecture.md, "Counts in lists").
+        memberCount: members,
+        countReadAt: at,
       };
       // The count as a sync leaves it (one lane); the registers are not needed by any list.
-      yield { pk: cohortKey(ref), sk: laneSortKey(0), members: (index * 7_919) % Math.max(1, USERS) };
+      yield { pk: cohortKey(ref), sk: laneSortKey(0), members };
     }
   }
   await bulkWrite(stack.clients.documents, stack.tables.cohorts, cohortItems(), WRITERS, 'cohorts');

@@ -3,7 +3,9 @@
  * its writes over many partitions (docs/architecture.md, "Keys for big cohorts"):
  *   pk <ws>#COHORTS,                      sk <partner>#<cohortId>   cohort: name, createdAt, firstSeenAt, lastSyncedAt,
  *                                                                   nameOrderKey, nameAcceptedAt, createdOrderKey,
- *                                                                   registerShards (absent: 32)
+ *                                                                   registerShards (absent: 32),
+ *                                                                   memberCount + countReadAt (the lanes' sum as a
+ *                                                                   writer last read it: what lists show)
  *   pk <ws>#M<shard>#<partner>#<cohortId>, sk M#<brazeId>            membership register: member, orderKey, effect
  *   pk <ws>#C#<partner>#<cohortId>,        sk N#<lane>               a share of the member count (the count is the sum)
  *   pk <ws>#C#<partner>#<cohortId>,        sk R#<acceptedAt>#<requestId>  sync report (expires after 90 days)
@@ -145,7 +147,40 @@ export class DynamoMembershipStore implements MembershipStore {
       else if (decision.outcome === 'unchanged') outcome.alreadyInState += 1;
       else outcome.superseded += 1;
     }
+    // Whether or not anything flipped: a retry of a request whose writes landed before a
+    // crash finds nothing to flip, and is what brings the list's count up to date.
+    await this.snapshotCount(cohort, signal);
     return outcome;
+  }
+
+  /**
+   * Copies the member count (the lanes' sum, read strongly) onto the cohort's list item, so a
+   * page of 100 cohorts is one Query, not 100 (docs/architecture.md, "Counts in lists"). Each
+   * writer reads after its own transactions committed, and the read that started last wins
+   * (`countReadAt`), so once writers stop the copy is the sum. Exact counts (a cohort's page,
+   * segment sizes) still read the lanes; reading them also repairs a copy left behind.
+   * 1 RCU + 1 WCU per applied request, not per change.
+   */
+  private async snapshotCount(cohort: CohortRef, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    const readAt = new Date().toISOString();
+    const count = await this.memberCount(cohort);
+    await this.writeCountSnapshot(cohort, count, readAt, signal);
+    return count;
+  }
+
+  private async writeCountSnapshot(cohort: CohortRef, count: number, readAt: string, signal?: AbortSignal) {
+    await this.updateUnlessConditionFails(
+      {
+        TableName: this.tableName,
+        Key: { pk: cohortListKey(cohort.workspaceId), sk: cohortSortKey(cohort) },
+        UpdateExpression: 'SET memberCount = :count, countReadAt = :readAt',
+        // Never a list item for a cohort that does not exist (a deleted workspace's, say).
+        ConditionExpression: 'attribute_exists(sk) AND (attribute_not_exists(countReadAt) OR countReadAt <= :readAt)',
+        ExpressionAttributeValues: { ':count': count, ':readAt': readAt },
+      },
+      signal,
+    );
   }
 
   private async applyChunk(
@@ -281,13 +316,40 @@ export class DynamoMembershipStore implements MembershipStore {
     return lanes.reduce((sum, lane) => sum + Number(lane.members ?? 0), 0);
   }
 
+  /** Exact counts: each cohort's lanes read; a list item's copy found behind them is repaired. */
   private async withCounts(workspaceId: string, items: readonly Record<string, unknown>[]): Promise<Cohort[]> {
-    return mapLimit(items, 16, async (item) =>
-      toCohort(
-        item,
-        await this.memberCount({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string }),
-      ),
+    return mapLimit(items, 16, async (item) => {
+      const ref = { workspaceId, partner: item.partner as string, cohortId: item.cohortId as string };
+      const readAt = new Date().toISOString();
+      const count = await this.memberCount(ref);
+      await this.repairCountSnapshot(ref, item, count, readAt);
+      return toCohort(item, count);
+    });
+  }
+
+  /** A list item's copy of the count that differs from the lanes' sum read at `readAt` is replaced (unless a later read wrote it). */
+  private async repairCountSnapshot(ref: CohortRef, item: Record<string, unknown>, count: number, readAt: string) {
+    if (item.countReadAt !== undefined && Number(item.memberCount) !== count)
+      await this.writeCountSnapshot(ref, count, readAt);
+  }
+
+  /**
+   * Counts for a list: the copy on each list item (snapshotCount), so a page costs its one
+   * Query. A cohort never synced has no lanes (0); one synced before copies were kept is read
+   * from its lanes, and its copy written then.
+   */
+  private async withListedCounts(workspaceId: string, items: readonly Record<string, unknown>[]): Promise<Cohort[]> {
+    const counted = items.map((item) =>
+      item.countReadAt !== undefined ? Number(item.memberCount ?? 0) : item.lastSyncedAt === undefined ? 0 : undefined,
     );
+    return mapLimit(items, 16, async (item, index) => {
+      const known = counted[index];
+      if (known !== undefined) return toCohort(item, known);
+      return toCohort(
+        item,
+        await this.snapshotCount({ workspaceId, partner: item.partner as string, cohortId: item.cohortId as string }),
+      );
+    });
   }
 
   /**
@@ -352,9 +414,12 @@ export class DynamoMembershipStore implements MembershipStore {
   }
 
   /** A conditional update whose failed condition means "a newer (or older) request already wrote it": nothing to do. */
-  private async updateUnlessConditionFails(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<void> {
+  private async updateUnlessConditionFails(
+    input: ConstructorParameters<typeof UpdateCommand>[0],
+    signal?: AbortSignal,
+  ): Promise<void> {
     try {
-      await this.client.send(new UpdateCommand(input));
+      await this.client.send(new UpdateCommand(input), { abortSignal: signal });
     } catch (error: unknown) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -427,12 +492,13 @@ export class DynamoMembershipStore implements MembershipStore {
       },
     );
     return {
-      cohorts: await this.withCounts(workspaceId, found.items),
+      cohorts: await this.withListedCounts(workspaceId, found.items),
       ...(found.next !== undefined ? { next: found.next } : {}),
     };
   }
 
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {
+    const readAt = new Date().toISOString();
     const [response, count] = await Promise.all([
       this.client.send(
         new GetCommand({
@@ -443,7 +509,9 @@ export class DynamoMembershipStore implements MembershipStore {
       ),
       this.memberCount(cohort),
     ]);
-    return response.Item && toCohort(response.Item, count);
+    if (!response.Item) return undefined;
+    await this.repairCountSnapshot(cohort, response.Item, count, readAt);
+    return toCohort(response.Item, count);
   }
 
   async recentSyncReports(cohort: CohortRef, limit = 20): Promise<SyncReport[]> {
@@ -580,6 +648,13 @@ export class DynamoMembershipStore implements MembershipStore {
    * retried, and past the retries the error fails the caller. Says whether it ended one.
    */
   async endMembership(ref: CohortRef, brazeId: string, endedBy: 'merge' | 'orphan', now: Date): Promise<boolean> {
+    const ended = await this.endRegister(ref, brazeId, endedBy, now);
+    // As after a sync: a retry that finds the membership already ended still brings the copy up to date.
+    await this.snapshotCount(ref);
+    return ended;
+  }
+
+  private async endRegister(ref: CohortRef, brazeId: string, endedBy: 'merge' | 'orphan', now: Date): Promise<boolean> {
     const shards = await this.layouts.shardsOf(ref);
     for (let attempt = 0; ; attempt += 1) {
       try {
