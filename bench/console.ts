@@ -184,17 +184,31 @@ try {
   // --- the console in Chromium --------------------------------------------------------------
   log('timing console pages in Chromium');
   const page = await browser.newPage();
-  let inFlight = 0;
+  // Requests in flight per view: per API resource (a page's lists each have their own:
+  // Campaigns shows /campaigns and /canvases), every fetch to the API counted.
+  const inFlight = new Map<string, number>();
   let mostInFlight = 0;
-  const apiPaths = new Set(['/cohorts', '/segments', '/campaigns', '/canvases', '/currents']);
+  const resourceOf = (request: { resourceType(): string; url(): string }) => {
+    if (request.resourceType() !== 'fetch') return undefined;
+    const url = new URL(request.url());
+    return url.origin === new URL(stack.url).origin ? `/${url.pathname.split('/')[1]}` : undefined;
+  };
   page.on('request', (request) => {
-    if (request.resourceType() === 'fetch' && apiPaths.has(new URL(request.url()).pathname)) {
-      inFlight += 1;
-      mostInFlight = Math.max(mostInFlight, inFlight);
-    }
+    const resource = resourceOf(request);
+    if (resource === undefined) return;
+    inFlight.set(resource, (inFlight.get(resource) ?? 0) + 1);
+    mostInFlight = Math.max(mostInFlight, inFlight.get(resource)!);
   });
   const settle = (request: { resourceType(): string; url(): string }) => {
-    if (request.resourceType() === 'fetch' && apiPaths.has(new URL(request.url()).pathname)) inFlight -= 1;
+    const resource = resourceOf(request);
+    if (resource !== undefined) inFlight.set(resource, (inFlight.get(resource) ?? 1) - 1);
+  };
+  /** Until the previous page's requests have finished (so none is counted against the next), at most 10 s. */
+  const quiet = async () => {
+    for (let waited = 0; [...inFlight.values()].some((count) => count > 0); waited += 20) {
+      if (waited > 10_000) throw new Error(`requests still in flight after 10 s: ${JSON.stringify([...inFlight])}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   };
   page.on('requestfinished', settle);
   page.on('requestfailed', settle);
@@ -216,7 +230,7 @@ try {
       await page.goto(`${stack.url}/#/`);
       await page.getByRole('navigation').waitFor();
       await prepare();
-      inFlight = 0;
+      await quiet();
       const started = now();
       await open();
       await content();
@@ -289,10 +303,10 @@ try {
     console.log(
       `${name.padEnd(50)} ${figures.p50.toFixed(1).padStart(6)} ${figures.p95.toFixed(1).padStart(8)} ${figures.max.toFixed(1).padStart(8)} ${String(figures.items).padStart(6)}  ${figures.p95 < LIST_GOAL_MS ? 'met' : `MISSED (< ${LIST_GOAL_MS})`}`,
     );
-  console.log('\nconsole page (click → first content)               p50 ms   max ms  most in flight  goal');
+  console.log('\nconsole page (click → first content)               p50 ms   max ms  in flight per view  goal');
   for (const [name, figures] of Object.entries(result.pages))
     console.log(
-      `${name.padEnd(50)} ${figures.p50.toFixed(0).padStart(6)} ${figures.max.toFixed(0).padStart(8)} ${String(figures.mostInFlight).padStart(15)}  ${figures.max < CONTENT_GOAL_MS && figures.mostInFlight <= 1 ? 'met' : 'MISSED'}`,
+      `${name.padEnd(50)} ${figures.p50.toFixed(0).padStart(6)} ${figures.max.toFixed(0).padStart(8)} ${String(figures.mostInFlight).padStart(19)}  ${figures.max < CONTENT_GOAL_MS && figures.mostInFlight <= 1 ? 'met' : 'MISSED'}`,
     );
   await mkdir('bench/results', { recursive: true });
   const stampName = `console-${result.at.replace(/[:.]/g, '-')}`;

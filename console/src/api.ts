@@ -124,6 +124,8 @@ export interface Segment {
   size_recomputing?: boolean;
   /** In a list: the size its last job counted, as stored (not checked for staleness); null: none. */
   last_computed_size?: { size: number; computed_at: string } | null;
+  /** In lists: the size when the cohorts' counts decide it (one cohort's "includes", say), as the list counts stand. */
+  size_from_counts?: number | null;
   /** In a list: the cohorts its filter names, with their names (null when a cohort is not known). */
   cohorts?: { partner: string; cohort_id: string; name: string | null }[];
 }
@@ -243,6 +245,10 @@ export const campaignId = (campaign: Campaign): string => campaign.campaign_id ?
  * text in any case, or an id starting with it), optionally one partner's, after `cursor`.
  * A search's page may be short, even empty, before the end: only a null `next` is the end.
  */
+/** The partners with cohorts in this workspace (one request, whatever the workspace's size). */
+export const cohortPartners = async (): Promise<string[]> =>
+  (await request<{ partners: string[] }>('GET', '/cohorts/partners')).partners;
+
 export const cohortPage = async (options: {
   search?: string;
   partner?: string;

@@ -1,7 +1,7 @@
 /**
  * Workspace REST API (Authorization: Bearer <REST API key>):
  *   POST /users/track, POST /users/identify, POST /users/export/ids
- *   GET /cohorts, GET /cohorts/{partner}/{cohort_id}
+ *   GET /cohorts, GET /cohorts/partners, GET /cohorts/{partner}/{cohort_id}
  *   segments, their audiences and exports; Currents connectors; the workspace's own
  *   partners and data import key (the console's pages)
  * and, without a key, the console itself: GET / and GET /assets/{file}.
@@ -55,6 +55,8 @@ import {
   sizeJobMessage,
   sizeView,
   type SizeAnswer,
+  sizeFromListedCounts,
+  sizeNeedsUserCount,
   type SizePolicy,
   type SizePorts,
 } from '../../lib/segments/size.js';
@@ -82,7 +84,10 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   /** The console's files (dist/console), served at / and /assets/{file} (absent: those routes answer 404). */
   console?: StaticSite;
   credentials: CredentialStore;
-  cohorts: Pick<DynamoMembershipStore, 'listCohorts' | 'getCohort' | 'recentSyncReports' | 'cohortNames'>;
+  cohorts: Pick<
+    DynamoMembershipStore,
+    'listCohorts' | 'getCohort' | 'recentSyncReports' | 'listedCohorts' | 'partnersWithCohorts'
+  >;
   segments: SegmentStore;
   /** Segment evaluation reads memberships and users through these. */
   segmentSources: Omit<SegmentPorts, 'segments'>;
@@ -257,6 +262,13 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
     },
   },
   {
+    // The partners a segment builder offers: those with cohorts here, in one request.
+    method: 'GET',
+    path: '/cohorts/partners',
+    handle: async ({ cohorts }, workspaceId) =>
+      json(200, { partners: await cohorts.partnersWithCohorts(workspaceId, KNOWN_PARTNERS), message: 'success' }),
+  },
+  {
     method: 'GET',
     path: '/cohorts/{partner}/{cohort_id}',
     handle: async ({ cohorts }, workspaceId, request) => {
@@ -296,17 +308,22 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
   {
     method: 'GET',
     path: '/segments',
-    handle: async ({ segments, cohorts }, workspaceId, request) => {
+    handle: async ({ segments, cohorts, segmentSources }, workspaceId, request) => {
       const listRequest = parseListRequest(request.queryStringParameters, LIST_PAGE, 'segments');
       const page = await segments.listPage(workspaceId, listRequest);
-      // The names of the cohorts the page's filters name, read once for the page (a list shows
-      // filters by name, where the workspace may hold thousands of cohorts).
-      const names = await cohorts.cohortNames(
+      // The cohorts the page's filters name, read once for the page (a list shows filters by
+      // name, where the workspace may hold thousands of cohorts), with their listed counts.
+      const listed = await cohorts.listedCohorts(
         workspaceId,
         page.segments.flatMap((segment) =>
           cohortTestsOf(segment.filter).map((test) => ({ partner: test.partner, cohortId: test.cohort_id })),
         ),
       );
+      const counts = new Map([...listed].map(([key, cohort]) => [key, cohort.memberCount]));
+      // The workspace's user count, once, only if a filter on the page needs it.
+      const users = page.segments.some((segment) => sizeNeedsUserCount(segment.filter))
+        ? (await segmentSources.users.workspaceUserCount(workspaceId)).users
+        : 0;
       const cut = cutToBytes(
         page.segments.map((segment) => ({
           ...segmentView(segment),
@@ -315,10 +332,12 @@ const apiRoutes: readonly (Omit<JsonRoute, 'handle'> & { handle: ApiRouteHandler
           last_computed_size: segment.computedSize
             ? { size: segment.computedSize.value, computed_at: segment.computedSize.computedAt }
             : null,
+          // The size when the cohorts' counts decide it (one cohort's "includes", say), as the list counts stand.
+          size_from_counts: sizeFromListedCounts(segment.filter, counts, users) ?? null,
           cohorts: cohortTestsOf(segment.filter).map((test) => ({
             partner: test.partner,
             cohort_id: test.cohort_id,
-            name: names.get(`${test.partner}#${test.cohort_id}`) ?? null,
+            name: listed.get(`${test.partner}#${test.cohort_id}`)?.name ?? null,
           })),
         })),
         page.next,

@@ -339,9 +339,7 @@ export class DynamoMembershipStore implements MembershipStore {
    * from its lanes, and its copy written then.
    */
   private async withListedCounts(workspaceId: string, items: readonly Record<string, unknown>[]): Promise<Cohort[]> {
-    const counted = items.map((item) =>
-      item.countReadAt !== undefined ? Number(item.memberCount ?? 0) : item.lastSyncedAt === undefined ? 0 : undefined,
-    );
+    const counted = items.map(listedCount);
     return mapLimit(items, 16, async (item, index) => {
       const known = counted[index];
       if (known !== undefined) return toCohort(item, known);
@@ -482,6 +480,11 @@ export class DynamoMembershipStore implements MembershipStore {
           ':pk': pk,
           ...(page.partner === undefined ? {} : { ':partner': `${page.partner}#` }),
         },
+        // A search reads up to 5,000 items to keep a few: only what it compares (the same read
+        // units, a third of the bytes), then the whole items of the matches.
+        ...(matches
+          ? { ProjectionExpression: 'pk, sk, #name, cohortId', ExpressionAttributeNames: { '#name': 'name' } }
+          : {}),
         ScanIndexForward: page.order !== 'desc',
         pk,
       },
@@ -491,10 +494,43 @@ export class DynamoMembershipStore implements MembershipStore {
         ...(matches ? { keep: (item) => matches({ name: item.name, id: item.cohortId }) } : {}),
       },
     );
+    const items = matches ? await this.wholeItems(found.items) : found.items;
     return {
-      cohorts: await this.withListedCounts(workspaceId, found.items),
+      cohorts: await this.withListedCounts(workspaceId, items),
       ...(found.next !== undefined ? { next: found.next } : {}),
     };
+  }
+
+  /** Whole list items for these keys, in their order (one cohort deleted meanwhile is left out). */
+  private async wholeItems(keys: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    if (keys.length === 0) return [];
+    const read = await batchGetAll(
+      this.client,
+      this.tableName,
+      keys.map((item) => ({ pk: item.pk, sk: item.sk })),
+    );
+    const bySortKey = new Map(read.map((item) => [item.sk as string, item]));
+    return keys.flatMap((item): Record<string, unknown>[] => {
+      const whole = bySortKey.get(item.sk as string);
+      return whole ? [whole] : [];
+    });
+  }
+
+  /** Which of these partners have at least one cohort in the workspace: one item read of each key range, in parallel. */
+  async partnersWithCohorts(workspaceId: string, partners: readonly string[]): Promise<string[]> {
+    const found = await mapLimit(partners, 8, async (partner) => {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :partner)',
+          ExpressionAttributeValues: { ':pk': cohortListKey(workspaceId), ':partner': `${partner}#` },
+          ProjectionExpression: 'sk',
+          Limit: 1,
+        }),
+      );
+      return (page.Items ?? []).length > 0;
+    });
+    return partners.filter((_, index) => found[index]);
   }
 
   async getCohort(cohort: CohortRef): Promise<Cohort | undefined> {
@@ -605,18 +641,25 @@ export class DynamoMembershipStore implements MembershipStore {
   }
 
   /** The names of the cohorts named (one BatchGetItem per 100, no counts read): absent when a cohort is not known. */
-  async cohortNames(
+  /**
+   * The name and listed count (listedCount: the list item's copy, as a list shows it) of each
+   * cohort named, by `partner#cohortId`, in one read of their list items: what a page of
+   * segments shows.
+   */
+  async listedCohorts(
     workspaceId: string,
     refs: readonly { partner: string; cohortId: string }[],
-  ): Promise<Map<string, string>> {
+  ): Promise<Map<string, { name: string; memberCount: number | undefined }>> {
     const distinct = [...new Map(refs.map((ref) => [cohortSortKey({ workspaceId, ...ref }), ref])).keys()];
     const items = await batchGetAll(
       this.client,
       this.tableName,
       distinct.map((sk) => ({ pk: cohortListKey(workspaceId), sk })),
-      { attributes: ['sk', 'name'] },
+      { attributes: ['sk', 'name', 'memberCount', 'countReadAt', 'lastSyncedAt'] },
     );
-    return new Map(items.map((item) => [item.sk as string, item.name as string]));
+    return new Map(
+      items.map((item) => [item.sk as string, { name: item.name as string, memberCount: listedCount(item) }]),
+    );
   }
 
   async getCohorts(workspaceId: string, refs: readonly CohortRef[]): Promise<Cohort[]> {
@@ -692,6 +735,10 @@ export class DynamoMembershipStore implements MembershipStore {
     }
   }
 }
+
+/** A list item's copy of the count; 0 for a cohort never synced; undefined for one synced before copies were kept. */
+const listedCount = (item: Record<string, unknown>): number | undefined =>
+  item.countReadAt !== undefined ? Number(item.memberCount ?? 0) : item.lastSyncedAt === undefined ? 0 : undefined;
 
 const toCohort = (item: Record<string, unknown>, memberCount: number): Cohort => ({
   partner: item.partner as string,

@@ -123,14 +123,21 @@ export interface SizeBounds {
  * smallest child and at least Σ minᵢ − (k − 1)·U (inclusion–exclusion); `any` is at least
  * its largest child and at most min(U, Σ maxᵢ). Exact when min = max.
  */
-export const sizeBounds = (filter: Filter, inputs: SizeInputs): SizeBounds => {
-  const counts = [...inputs.cohorts.values()].map((cohort) => cohort.memberCount);
+export const sizeBounds = (filter: Filter, inputs: SizeInputs): SizeBounds =>
+  boundsFromCounts(filter, (test) => inputs.cohorts.get(cohortKey(test))?.memberCount ?? 0, inputs.users.users);
+
+const boundsFromCounts = (
+  filter: Filter,
+  countOf: (test: { partner: string; cohort_id: string }) => number,
+  users: number,
+): SizeBounds => {
+  const counts = cohortTestsOf(filter).map(countOf);
   // A membership written for a user merged away at that very moment can make a count
   // exceed the users by one; the universe is never smaller than a cohort.
-  const universe = Math.max(inputs.users.users, ...counts, 0);
+  const universe = Math.max(users, ...counts, 0);
   const bound = (node: Filter): SizeBounds => {
     if ('cohort' in node) {
-      const members = Math.max(0, inputs.cohorts.get(cohortKey(node.cohort))?.memberCount ?? 0);
+      const members = Math.max(0, countOf(node.cohort));
       const size = node.cohort.includes ? members : universe - members;
       return { min: size, max: size };
     }
@@ -150,6 +157,26 @@ export const sizeBounds = (filter: Filter, inputs: SizeInputs): SizeBounds => {
     };
   };
   return bound(filter);
+};
+
+/** Whether a filter's size needs the workspace's user count (anything but one cohort's "includes"). */
+export const sizeNeedsUserCount = (filter: Filter): boolean => !('cohort' in filter && filter.cohort.includes);
+
+/**
+ * The size the counts decide (their bounds meet: one cohort's "includes", one "does not
+ * include", and what reduces to them), from counts as a list shows them (a request behind
+ * while a sync runs); undefined when they do not decide it or a count is not known. `users`
+ * only matters where sizeNeedsUserCount.
+ */
+export const sizeFromListedCounts = (
+  filter: Filter,
+  counts: ReadonlyMap<string, number | undefined>,
+  users: number,
+): number | undefined => {
+  const tests = cohortTestsOf(filter);
+  if (tests.some((test) => counts.get(`${test.partner}#${test.cohort_id}`) === undefined)) return undefined;
+  const bounds = boundsFromCounts(filter, (test) => counts.get(`${test.partner}#${test.cohort_id}`)!, users);
+  return bounds.min === bounds.max ? bounds.min : undefined;
 };
 
 /** Whether a user in no cohort is in the segment: then creating a user changes its size. */

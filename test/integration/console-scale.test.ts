@@ -7,7 +7,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { cohortKey, laneSortKey } from '../../lib/dynamodb/membership-store.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../lib/local/stack.js';
@@ -204,16 +205,44 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     page.off('request', watch);
   });
 
-  it("shows in the segment picker the size each segment's last job counted, or that it is unknown, asking nothing more", async () => {
-    // Prepare: two segments, one with a size a job stored (written as the job writes it: this stack runs no job).
-    const segment = async (name: string) =>
+  it("shows in the segment picker the size each segment's counts decide or its last job counted, or that it is unknown, asking nothing more", async () => {
+    // Prepare: cohort c0044 as one synced before list items kept a copy of the count (its count
+    // is not known to a list), c0046 with its copy (42); a segment on c0046, two on c0044, one
+    // of them with a size a job stored (written as the job writes it: this stack runs no job).
+    const listItem = (cohortId: string, update: string, values: Record<string, unknown>) =>
+      stack.clients.documents.send(
+        new UpdateCommand({
+          TableName: stack.tables.cohorts,
+          Key: { pk: `${stack.workspace.workspaceId}#COHORTS`, sk: `heap#${cohortId}` },
+          UpdateExpression: update,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    await listItem('c0044', 'SET lastSyncedAt = :at', { ':at': new Date().toISOString() });
+    await listItem('c0046', 'SET lastSyncedAt = :at, memberCount = :count, countReadAt = :at', {
+      ':at': new Date().toISOString(),
+      ':count': 42,
+    });
+    // Its count lane agrees (an exact read that found it otherwise would correct the copy).
+    await stack.clients.documents.send(
+      new PutCommand({
+        TableName: stack.tables.cohorts,
+        Item: {
+          pk: cohortKey({ workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'c0046' }),
+          sk: laneSortKey(0),
+          members: 42,
+        },
+      }),
+    );
+    const segment = async (name: string, cohortId = 'c0044') =>
       (
         await restCall(stack, '/segments', {
-          body: { name, filter: { any: [{ cohort: { partner: 'heap', cohort_id: 'c0044', includes: true } }] } },
+          body: { name, filter: { any: [{ cohort: { partner: 'heap', cohort_id: cohortId, includes: true } }] } },
         })
       ).body.segment.segment_id as string;
     const countedId = await segment('Osprey counted');
     await segment('Osprey uncounted');
+    await segment('Osprey from counts', 'c0046');
     await stack.clients.documents.send(
       new UpdateCommand({
         TableName: stack.tables.cohorts,
@@ -235,7 +264,7 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     const searched = page.waitForResponse((response) => new URL(response.url()).searchParams.get('q') === 'osprey');
     await page.getByLabel('Search segments by name or id').fill('osprey');
     await searched;
-    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 90_000 }).toBe(2);
+    await expect.poll(() => page.getByRole('checkbox').count(), { timeout: 90_000 }).toBe(3);
     const labels = await page.locator('label.choice', { hasText: 'Osprey' }).allTextContents();
     page.off('request', watch);
 
@@ -243,6 +272,7 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     // first page if it was still on its way when the watch began): no segment read, no job started.
     expect(labels.map((label) => label.replace(/\s+/g, ' ').trim()).sort()).toEqual([
       'Osprey counted · 1,234 users when last computed',
+      'Osprey from counts · 42 users',
       'Osprey uncounted · size unknown',
     ]);
     expect([...new Set(asked)]).toEqual(['/segments']);

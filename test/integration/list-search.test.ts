@@ -10,6 +10,7 @@ import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
 import { startTestStack } from '../support/stack.js';
 import { restCall } from '../support/client.js';
 import { putCohortListItems } from '../support/cohort-list.js';
+import { KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 
 let stack: LocalStack;
 /** Queries of the workspace's cohort list while a request runs. */
@@ -125,6 +126,17 @@ describe('list search', () => {
       }),
     ]);
     expect(found.body.next_cursor).toBeNull();
+  });
+
+  it('says which partners have cohorts in one request, one bounded query of each partner', async () => {
+    // Act
+    cohortQueries = 0;
+    const answer = await restCall(stack, '/cohorts/partners');
+
+    // Assess: heap's 6,000 cohorts and segment's one; one item read of each known partner's key range.
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body).toEqual({ partners: ['heap', 'segment'], message: 'success' });
+    expect(cohortQueries).toBe(KNOWN_PARTNERS.length);
   });
 
   it('answers a search, an order or a partner it cannot use with a 400 that says which', async () => {

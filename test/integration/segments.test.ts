@@ -144,7 +144,7 @@ describe('segments', () => {
     expect(response.body.message).toMatch(/^Invalid filter: /);
   });
 
-  it('lists each segment with the size its last job counted, null when no job has, without queueing one', async () => {
+  it('lists each segment with the size its last job counted, null when no job has, and the size its counts decide, without queueing a job', async () => {
     // Prepare: a combination the job counts (u3–u6), and a single cohort whose size the counts give exactly (no job).
     const combined = (
       await workspace.createSegment({
@@ -155,6 +155,12 @@ describe('segments', () => {
     const computed = await settledSize(combined, 'the computation');
     const single = (await workspace.createSegment({ name: 'listed size a', filter: includes('a') })).body.segment
       .segment_id as string;
+    const outside = (
+      await workspace.createSegment({
+        name: 'listed size not a',
+        filter: { cohort: { partner: 'heap', cohort_id: 'a', includes: false } },
+      })
+    ).body.segment.segment_id as string;
     await stack.settled();
 
     // Act
@@ -170,6 +176,16 @@ describe('segments', () => {
     );
     expect(byId.get(combined)).toEqual({ size: 4, computed_at: computed.size_computed_at });
     expect(byId.get(single)).toBeNull();
+    // From counts: the cohort's count, the users outside it; not a union the counts only bound.
+    const fromCounts = new Map(
+      (listed.body.segments as { segment_id: string; size_from_counts: unknown }[]).map((item) => [
+        item.segment_id,
+        item.size_from_counts,
+      ]),
+    );
+    expect(fromCounts.get(single)).toBe((await workspace.segment(single)).body.segment.size);
+    expect(fromCounts.get(outside)).toBe((await workspace.segment(outside)).body.segment.size);
+    expect(fromCounts.get(combined)).toBeNull();
     // Listing queued nothing: the single segment still has no computed size, the combination no job running.
     expect((await workspace.segment(combined)).body.segment).toMatchObject({ size_recomputing: false });
     expect((await restCall(stack, '/segments?q=listed%20size%20a')).body.segments[0].last_computed_size).toBeNull();

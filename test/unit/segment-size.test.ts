@@ -12,6 +12,8 @@ import {
   newSizeJob,
   runSizeJobChunk,
   sizeBounds,
+  sizeFromListedCounts,
+  sizeNeedsUserCount,
   takesUsersInNoCohort,
   type SizeInputs,
   type SizePorts,
@@ -243,6 +245,66 @@ describe('size bounds from counts', () => {
     expect(takesUsersInNoCohort({ all: [includes('a'), excludes('b')] })).toBe(false);
     expect(takesUsersInNoCohort({ any: [includes('a'), excludes('b')] })).toBe(true);
     expect(takesUsersInNoCohort({ all: [excludes('a'), { any: [excludes('b'), includes('c')] }] })).toBe(true);
+  });
+});
+
+describe('the size a list of segments shows from counts', () => {
+  // 100 users; a = 30, b = 10, c = 80, d = 90 members, as the cohorts' list items have them; e synced before copies.
+  const counts = new Map<string, number | undefined>([
+    ['heap#a', 30],
+    ['heap#b', 10],
+    ['heap#c', 80],
+    ['heap#d', 90],
+    ['heap#e', undefined],
+  ]);
+
+  it.each<[string, Filter, number | undefined]>([
+    ['includes: the cohort count', includes('a'), 30],
+    ['does not include: users − the cohort count', excludes('a'), 70],
+    ['all of one: the child', { all: [excludes('b')] }, 90],
+    ['bounds that do not meet: none', { any: [includes('a'), includes('b')] }, undefined],
+    ['a count not known: none', includes('e'), undefined],
+    ['a count not known inside a filter: none', { all: [includes('a'), includes('e')] }, undefined],
+  ])('%s', (_case, filter, expected) => {
+    expect(sizeFromListedCounts(filter, counts, 100)).toBe(expected);
+  });
+
+  it('needs the user count for anything but one cohort\'s "includes"', () => {
+    expect(sizeNeedsUserCount(includes('a'))).toBe(false);
+    expect(sizeNeedsUserCount(excludes('a'))).toBe(true);
+    expect(sizeNeedsUserCount({ all: [includes('a')] })).toBe(true);
+    // Without it (0), a single "includes" is still the cohort's count.
+    expect(sizeFromListedCounts(includes('c'), counts, 0)).toBe(80);
+  });
+
+  it('is the exact size wherever it answers one (the same bounds as sizeBounds)', () => {
+    const users = [...'abcdefghij'];
+    const ids = fc.uniqueArray(fc.constantFrom(...users), { maxLength: 10 });
+    const leaf = fc.record({
+      cohort: fc.record({ partner: fc.constant('heap'), cohort_id: fc.constantFrom('p', 'q'), includes: fc.boolean() }),
+    });
+    const filter: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
+      f: fc.oneof(
+        { depthSize: 'small' },
+        leaf,
+        fc.record({ all: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ any: fc.array(tie('f'), { minLength: 1, maxLength: 3 }) }),
+      ),
+    })).f;
+    fc.assert(
+      fc.property(ids, ids, filter, (p, q, f) => {
+        const answered = sizeFromListedCounts(
+          f,
+          new Map([
+            ['heap#p', p.length],
+            ['heap#q', q.length],
+          ]),
+          users.length,
+        );
+        if (answered !== undefined) expect(answered).toBe(audienceOf(f, users, { p, q }).length);
+      }),
+      { numRuns: 1_000 },
+    );
   });
 });
 

@@ -232,6 +232,8 @@ export const de: Catalog = {
     deletedSegment: 'Gelöschtes Segment (ID {{id}})',
     pickerSize_one: '{{count, number}} Nutzer bei der letzten Berechnung',
     pickerSize_other: '{{count, number}} Nutzer bei der letzten Berechnung',
+    pickerCount_one: '{{count, number}} Nutzer',
+    pickerCount_other: '{{count, number}} Nutzer',
     pickerSizeUnknown: 'Größe unbekannt',
     delivery: 'Zustellung',
     updated: 'Geändert',

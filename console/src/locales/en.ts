@@ -224,6 +224,8 @@ export const en = {
     deletedSegment: 'Deleted segment (id {{id}})',
     pickerSize_one: '{{count, number}} user when last computed',
     pickerSize_other: '{{count, number}} users when last computed',
+    pickerCount_one: '{{count, number}} user',
+    pickerCount_other: '{{count, number}} users',
     pickerSizeUnknown: 'size unknown',
     delivery: 'Delivery',
     updated: 'Updated',

@@ -232,6 +232,8 @@ export const ptBR: Catalog = {
     deletedSegment: 'Segmento excluído (id {{id}})',
     pickerSize_one: '{{count, number}} usuário no último cálculo',
     pickerSize_other: '{{count, number}} usuários no último cálculo',
+    pickerCount_one: '{{count, number}} usuário',
+    pickerCount_other: '{{count, number}} usuários',
     pickerSizeUnknown: 'tamanho desconhecido',
     delivery: 'Entrega',
     updated: 'Atualizado',

@@ -342,14 +342,15 @@ const SegmentPicker = ({
       setLooked((count) => count + 1);
     })();
   }, [missing, looked]);
-  // What the size job last counted, from the search's answer (nothing asked or started for it); a chosen
-  // segment the search does not show has none to say.
-  const sizes = new Map(
-    (found.data?.segments ?? []).map((segment) => [segment.segment_id, segment.last_computed_size]),
-  );
+  // The size from the search's answer (nothing asked or started for it): the counts' when they decide it,
+  // else what the size job last counted; a chosen segment the search does not show has none to say.
+  const sizes = new Map((found.data?.segments ?? []).map((segment) => [segment.segment_id, segment]));
   const sizeOf = (segmentId: string) => {
-    if (!sizes.has(segmentId)) return undefined;
-    const last = sizes.get(segmentId);
+    const segment = sizes.get(segmentId);
+    if (!segment) return undefined;
+    if (typeof segment.size_from_counts === 'number')
+      return t('campaigns.pickerCount', { count: segment.size_from_counts });
+    const last = segment.last_computed_size;
     return last ? t('campaigns.pickerSize', { count: last.size }) : t('campaigns.pickerSizeUnknown');
   };
   const shown = [

@@ -5,7 +5,7 @@
  * the API takes.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { cohortPage, FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
+import { cohortPage, cohortPartners, FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
 import { Breadcrumb, ErrorMessage, isolated, Loading, PageTitle, useDebounced, useLoad } from '../components.tsx';
 import {
   cohortKey,
@@ -22,7 +22,7 @@ import {
   type Node,
 } from '../filters.tsx';
 import { t } from '../i18n.ts';
-import { PARTNERS, partnerName } from '../partners.ts';
+import { partnerName } from '../partners.ts';
 import { href, navigate } from '../router.ts';
 
 interface EditorContext {
@@ -321,14 +321,12 @@ interface EditorStart {
 
 /**
  * What the builder needs before it opens, in a few small requests whatever the workspace's
- * size: which partners have cohorts (one cohort asked of each), and the cohorts the segment
- * already names. Cohorts to choose from are searched as the user types.
+ * size: which partners have cohorts (one request), and the cohorts the segment already
+ * names. Cohorts to choose from are searched as the user types.
  */
 const loadStart = async (segment: Segment | undefined): Promise<EditorStart> => {
-  // One request at a time (a view never has more in flight): eight small ones.
-  const partners: string[] = [];
-  for (const partner of PARTNERS)
-    if ((await cohortPage({ partner, limit: 1 })).cohorts.length > 0) partners.push(partner);
+  // One request at a time (a view never has more in flight).
+  const partners = await cohortPartners();
   const named = segment ? conditionsOf(rootOf(segment.filter, 'heap')) : [];
   const refs = [
     ...new Map(named.map((condition) => [cohortKey(condition.partner, condition.cohortId), condition])).values(),
