@@ -12,6 +12,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { syncCohortMessage, type SyncPorts } from '../../lib/cohorts/sync.js';
+import { backoffDelay } from '../../lib/retry.js';
 import { observedHandler, type Observability } from '../../lib/observability.js';
 import type { CohortQueue } from '../../lib/cohorts/ingest.js';
 import { isLoadError, OutOfTimeError } from '../../lib/errors.js';
@@ -35,7 +36,7 @@ export interface SyncDependencies extends SyncPorts {
 export const MAX_REQUEUES = 20;
 /** SQS: DelaySeconds is at most 900. Grows with each requeue, jittered, so retries spread out. */
 const requeueDelaySeconds = (base: number, requeues: number): number =>
-  Math.round(Math.min(900, base * 2 ** requeues) * (0.5 + Math.random() / 2));
+  Math.round(backoffDelay(requeues, { base, cap: 900, jitter: 'equal' }));
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 

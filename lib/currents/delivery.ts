@@ -13,6 +13,7 @@
  */
 import type { CurrentsEvent } from './events.js';
 import type { EgressClient } from './ports.js';
+import { backoffDelay } from '../retry.js';
 
 export const MAX_EVENTS_PER_POST = 100;
 export const SERVER_ERROR_WINDOW_MS = 24 * 3600 * 1000;
@@ -66,10 +67,7 @@ export const classifyStatus = (status: number): StatusClass => {
 
 /** Full jitter: uniform in [1 s, min(cap, base × 2^(attempt−1))]. */
 export const backoffSeconds = (attempt: number, random: () => number): number =>
-  Math.max(
-    1,
-    Math.round(random() * Math.min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** Math.max(0, attempt - 1))),
-  );
+  Math.max(1, Math.round(backoffDelay(attempt - 1, { base: BACKOFF_BASE_SECONDS, cap: BACKOFF_CAP_SECONDS }, random)));
 
 export const deliverEvents = async (
   pending: readonly PendingEvent[],

@@ -1,5 +1,6 @@
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   paginateQuery,
   QueryCommand,
   type DynamoDBDocumentClient,
@@ -7,9 +8,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoadError } from '../errors.js';
+import { backoffDelay } from '../retry.js';
 
 /** AWS: BatchGetItem takes at most 100 keys per call. */
 export const BATCH_GET_LIMIT = 100;
+/** AWS: BatchWriteItem takes at most 25 requests per call. */
+export const BATCH_WRITE_LIMIT = 25;
 /** AWS: TransactWriteItems takes at most 100 actions per call. */
 export const TRANSACT_WRITE_LIMIT = 100;
 
@@ -28,7 +32,7 @@ export { mapLimit } from '../concurrency.js';
  * given up.
  */
 export const backoff = (attempt: number, baseMs = 20, capMs = 2_000, signal?: AbortSignal): Promise<void> =>
-  sleep(Math.random() * Math.min(capMs, baseMs * 2 ** attempt), undefined, signal ? { signal } : undefined);
+  sleep(backoffDelay(attempt, { base: baseMs, cap: capMs }), undefined, signal ? { signal } : undefined);
 
 const MAX_UNPROCESSED_ROUNDS = 10;
 
@@ -96,6 +100,33 @@ export async function* queryItems(
   // A copy: the paginator writes each page's ExclusiveStartKey into the input it is given.
   for await (const page of paginateQuery({ client }, { ...input })) yield* page.Items ?? [];
 }
+
+/**
+ * Writes any number of put/delete requests: chunks of 25, each retried for its
+ * `UnprocessedItems` (throttling) with backoff, at most MAX_UNPROCESSED_ROUNDS times, then a
+ * LoadError (retryable: the caller's caller decides). Not atomic across chunks.
+ */
+export const batchWriteAll = async (
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  requests: readonly Record<string, unknown>[],
+  signal?: AbortSignal,
+): Promise<void> => {
+  for (const batch of chunk(requests, BATCH_WRITE_LIMIT)) {
+    let pending: Record<string, unknown>[] = batch;
+    for (let round = 0; pending.length > 0; round += 1) {
+      if (round > MAX_UNPROCESSED_ROUNDS)
+        throw new LoadError(
+          `BatchWriteItem on ${tableName}: items still unprocessed after ${MAX_UNPROCESSED_ROUNDS} retries`,
+        );
+      if (round > 0) await backoff(round, undefined, undefined, signal);
+      const response = await client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }), {
+        abortSignal: signal,
+      });
+      pending = (response.UnprocessedItems?.[tableName] ?? []) as Record<string, unknown>[];
+    }
+  }
+};
 
 /**
  * Items a searching query reads at most (DynamoDB's 1 MB page may stop it sooner): a list

@@ -6,7 +6,7 @@
  * spreads over 10M partitions.
  */
 import {
-  BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -17,7 +17,7 @@ import {
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
-import { backoff, batchGetAll, chunk, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
+import { backoff, batchGetAll, batchWriteAll, chunk, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
 import { searchMatcher } from '../paging.js';
 import { isLoadError, LoadError } from '../errors.js';
 import { registerItemKey } from './membership-store.js';
@@ -48,7 +48,6 @@ import { membershipKey } from '../campaigns/audience.js';
 import { instantKey } from '../campaigns/instants.js';
 
 /** AWS: BatchWriteItem takes at most 25 items. */
-const BATCH_WRITE_LIMIT = 25;
 /** Counters over 32 partition keys: 32 × 1,000 WCU/s (a transactional update is 2 WCU) ≈ 16,000 counted events/s per campaign. */
 export const STATS_LANES = 32;
 /** Timer items over TIMER_SHARDS (32) partition keys: 32 × 1,000 WCU/s, above what one cohort's flips (≈ 15,800/s) can enter. */
@@ -373,15 +372,11 @@ export class DynamoCampaignStore implements CampaignStore {
   // --- scheduled runs ----------------------------------------------------------------------
 
   async deleteDue(run: DueRun): Promise<void> {
+    // A DeleteItem: a BatchWriteItem of one would drop it silently when throttled (UnprocessedItems).
     await this.client.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [this.tableName]: [
-            {
-              DeleteRequest: { Key: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId) } },
-            },
-          ],
-        },
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: { pk: DUE_KEY, sk: dueSortKey(run.scheduledAt, run.workspaceId, run.campaignId) },
       }),
     );
   }
@@ -962,11 +957,7 @@ export class DynamoCampaignStore implements CampaignStore {
 
   async setFrequencyCap(workspaceId: string, cap: FrequencyCap | null): Promise<void> {
     if (cap === null) {
-      await this.client.send(
-        new BatchWriteCommand({
-          RequestItems: { [this.tableName]: [{ DeleteRequest: { Key: settingsKey(workspaceId) } }] },
-        }),
-      );
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: settingsKey(workspaceId) }));
       return;
     }
     await this.client.send(
@@ -1051,7 +1042,7 @@ export class DynamoCampaignStore implements CampaignStore {
         return true;
       } catch (error: unknown) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
+        await backoff(attempt, 20, 1_280);
       }
     }
     throw new Error('frequency cap: too many concurrent sends to one user');
@@ -1088,15 +1079,7 @@ export class DynamoCampaignStore implements CampaignStore {
   }
 
   private async batchWrite(requests: Record<string, unknown>[]): Promise<void> {
-    for (const batch of chunk(requests, BATCH_WRITE_LIMIT)) {
-      let pending = batch;
-      for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt > 0)
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
-        const response = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-        pending = (response.UnprocessedItems?.[this.tableName] ?? []) as Record<string, unknown>[];
-      }
-    }
+    await batchWriteAll(this.client, this.tableName, requests);
   }
 }
 

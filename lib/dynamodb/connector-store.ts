@@ -10,7 +10,6 @@
  * seals it.
  */
 import {
-  BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -20,7 +19,7 @@ import {
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import type { TokenCipher } from '../secrets/token-cipher.js';
-import { backoff, chunk, queryAll, queryPage } from './batch.js';
+import { batchWriteAll, queryAll, queryPage } from './batch.js';
 import type { CurrentsEvent } from '../currents/events.js';
 import type { Connector, DeadLetter } from '../currents/ports.js';
 
@@ -37,7 +36,6 @@ const toDeadLetter = (item: Record<string, unknown>): DeadLetter & { key: string
 });
 const DEAD_LETTER_TTL_SECONDS = 14 * 24 * 3600;
 /** AWS: BatchWriteItem takes at most 25 items. */
-const BATCH_WRITE_LIMIT = 25;
 
 /** A connector with what delivering to it takes: its token, opened. */
 export type DeliveryTarget = Connector & { token?: string };
@@ -212,8 +210,10 @@ export class DynamoConnectorStore {
   }
 
   async putDeadLetters(workspaceId: string, connectorId: string, letters: readonly DeadLetter[]): Promise<void> {
-    for (const batch of chunk(letters, BATCH_WRITE_LIMIT)) {
-      let pending = batch.map((letter) => ({
+    await batchWriteAll(
+      this.client,
+      this.tableName,
+      letters.map((letter) => ({
         PutRequest: {
           Item: {
             pk: deadKey(workspaceId, connectorId),
@@ -222,14 +222,8 @@ export class DynamoConnectorStore {
             ttl: Math.floor(Date.parse(letter.droppedAt) / 1000) + DEAD_LETTER_TTL_SECONDS,
           },
         },
-      }));
-      for (let round = 0; pending.length > 0; round += 1) {
-        if (round > 10) throw new Error('BatchWriteItem: dead letters still unprocessed after 10 retries');
-        if (round > 0) await backoff(round);
-        const response = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-        pending = (response.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
-      }
-    }
+      })),
+    );
   }
 
   async listDeadLetters(workspaceId: string, connectorId: string): Promise<(DeadLetter & { key: string })[]> {

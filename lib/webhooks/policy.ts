@@ -9,6 +9,7 @@
  * - a refused destination or request: failed, never sent.
  */
 import type { WebhookResult } from './safe-http.js';
+import { backoffDelay } from '../retry.js';
 
 /** Attempts per message, the first included: with the delays below, about 20 minutes of retries at worst. */
 export const MAX_ATTEMPTS = 8;
@@ -75,6 +76,6 @@ export const retryDelaySeconds = (
 ): number => {
   const base = options.baseSeconds ?? RETRY_BASE_SECONDS;
   const cap = options.capSeconds ?? RETRY_CAP_SECONDS;
-  const jittered = Math.round(random() * Math.min(cap, base * 2 ** Math.max(0, attempt - 1)));
+  const jittered = Math.round(backoffDelay(attempt - 1, { base, cap }, random));
   return Math.min(cap, Math.max(jittered, options.retryAfterSeconds ?? 0));
 };
