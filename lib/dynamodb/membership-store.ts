@@ -39,6 +39,15 @@ import type { CohortRef } from '../cohorts/messages.js';
 import type { DesiredMembership } from '../cohorts/matching.js';
 import type { ApplyOutcome, Cancellable, Cohort, CohortNaming, MembershipStore, SyncReport } from '../cohorts/ports.js';
 import { registerShardOf } from './shards.js';
+import {
+  cohortKey,
+  cohortListKey,
+  cohortSortKey,
+  laneSortKey,
+  memberSortKey,
+  registerItemKey,
+  registerKey,
+} from './cohort-keys.js';
 import { RegisterLayouts } from './register-layout.js';
 import { AdaptiveLimit, type AdaptiveLimitStats } from '../concurrency.js';
 import { isThrottle, isTransientServerError, ValidationError } from '../errors.js';
@@ -46,18 +55,15 @@ import { searchMatcher } from '../paging.js';
 
 export type { ApplyOutcome, Cohort, MembershipStore, SyncReport } from '../cohorts/ports.js';
 
-export const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
-export const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
-export const cohortKey = (cohort: CohortRef) => `${cohort.workspaceId}#C#${cohort.partner}#${cohort.cohortId}`;
-export const registerKey = (cohort: CohortRef, shard: number) =>
-  `${cohort.workspaceId}#M${String(shard).padStart(2, '0')}#${cohort.partner}#${cohort.cohortId}`;
-export const memberSortKey = (brazeId: string) => `M#${brazeId}`;
-/** A register's key in a cohort of `shards` register shards (register-layout.ts). */
-export const registerItemKey = (cohort: CohortRef, brazeId: string, shards: number) => ({
-  pk: registerKey(cohort, registerShardOf(brazeId, shards)),
-  sk: memberSortKey(brazeId),
-});
-export const laneSortKey = (lane: number) => `N#${String(lane).padStart(2, '0')}`;
+export {
+  cohortKey,
+  cohortListKey,
+  cohortSortKey,
+  laneSortKey,
+  memberSortKey,
+  registerItemKey,
+  registerKey,
+} from './cohort-keys.js';
 const reportSortKey = (stamp: { acceptedAt: string; requestId: string }) => `R#${stamp.acceptedAt}#${stamp.requestId}`;
 
 /** Sync reports are history for operators; DynamoDB's TTL deletes them after 90 days. */

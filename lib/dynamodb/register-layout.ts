@@ -16,9 +16,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CohortRef } from '../cohorts/messages.js';
 import { LEGACY_REGISTER_SHARDS, REGISTER_SHARDS, SHARD_COUNTS } from './shards.js';
-
-const cohortListKey = (workspaceId: string) => `${workspaceId}#COHORTS`;
-const cohortSortKey = (cohort: CohortRef) => `${cohort.partner}#${cohort.cohortId}`;
+import { cohortListKey, cohortSortKey } from './cohort-keys.js';
 
 /** Counts learnt, per table and cohort: shared by every store of the process. */
 const known = new Map<string, number>();
