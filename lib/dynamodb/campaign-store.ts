@@ -17,6 +17,7 @@ import {
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createHash } from 'node:crypto';
+import { versionedPut } from './optimistic.js';
 import { backoff, batchGetAll, batchWriteAll, chunk, queryAll, queryPage, TRANSACT_WRITE_LIMIT } from './batch.js';
 import { searchMatcher } from '../paging.js';
 import { isLoadError, LoadError } from '../errors.js';
@@ -965,12 +966,6 @@ export class DynamoCampaignStore implements CampaignStore {
     );
   }
 
-  /**
-   * Takes a slot of the user's cap for message `key`: the user's item lists the keys sent
-   * inside the window; fewer than the cap → this key is added, conditioned on the version
-   * read (a concurrent send makes this one read again). Exact under any concurrency; a
-   * key already listed (a retry of the same message) takes no second slot.
-   */
   // --- send-rate limit ----------------------------------------------------------------------
 
   async pacerNext(workspaceId: string, campaignId: string): Promise<number | undefined> {
@@ -987,65 +982,54 @@ export class DynamoCampaignStore implements CampaignStore {
     perMinute: number,
   ): Promise<number[]> {
     if (dues.length === 0) return [];
-    for (let round = 0; round < PACER_ROUNDS; round += 1) {
-      const { Item } = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: pacerKey(workspaceId, campaignId), ConsistentRead: true }),
-      );
-      const version = Number(Item?.version ?? 0);
-      const { slots, next } = assignSlots(Item?.next === undefined ? undefined : Number(Item.next), dues, perMinute);
-      try {
-        await this.client.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              ...pacerKey(workspaceId, campaignId),
-              next,
-              version: version + 1,
-              ttl: Math.ceil(next! / 1000) + PACER_TTL_SECONDS,
-            },
-            ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
-            ExpressionAttributeValues: version === 0 ? undefined : { ':version': version },
-          }),
+    return versionedPut(
+      this.client,
+      this.tableName,
+      pacerKey(workspaceId, campaignId),
+      {
+        rounds: PACER_ROUNDS,
+        baseMs: 20,
+        capMs: 2_000,
+        exhausted: () => new LoadError(`send-rate limit: too many concurrent releases for campaign ${campaignId}`),
+      },
+      (current) => {
+        const { slots, next } = assignSlots(
+          current?.next === undefined ? undefined : Number(current.next),
+          dues,
+          perMinute,
         );
-        return slots;
-      } catch (error: unknown) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await backoff(round);
-      }
-    }
-    throw new LoadError(`send-rate limit: too many concurrent releases for campaign ${campaignId}`);
+        return { answer: slots, item: { next, ttl: Math.ceil(next! / 1000) + PACER_TTL_SECONDS } };
+      },
+    );
   }
 
+  /**
+   * Takes a slot of the user's cap for message `key`: the user's item lists the keys sent
+   * inside the window; fewer than the cap → this key is added, conditioned on the version
+   * read (a concurrent send makes this one read again). Exact under any concurrency; a
+   * key already listed (a retry of the same message) takes no second slot.
+   */
   async admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean> {
-    for (let attempt = 0; attempt < 20; attempt += 1) {
-      const { Item } = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: capKey(workspaceId, brazeId), ConsistentRead: true }),
-      );
-      const version = Number(Item?.version ?? 0);
-      const decision = capDecision((Item?.sends ?? []) as CapSend[], key, cap, now.getTime());
-      if (decision.kind === 'already') return true;
-      if (decision.kind === 'full') return false;
-      try {
-        await this.client.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              ...capKey(workspaceId, brazeId),
-              sends: decision.sends,
-              version: version + 1,
-              ttl: Math.floor(now.getTime() / 1000) + CAP_ITEM_TTL_SECONDS,
-            },
-            ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :version',
-            ExpressionAttributeValues: version === 0 ? undefined : { ':version': version },
-          }),
-        );
-        return true;
-      } catch (error: unknown) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        await backoff(attempt, 20, 1_280);
-      }
-    }
-    throw new Error('frequency cap: too many concurrent sends to one user');
+    return versionedPut(
+      this.client,
+      this.tableName,
+      capKey(workspaceId, brazeId),
+      {
+        rounds: 20,
+        baseMs: 20,
+        capMs: 1_280,
+        exhausted: () => new LoadError('frequency cap: too many concurrent sends to one user'),
+      },
+      (current) => {
+        const decision = capDecision((current?.sends ?? []) as CapSend[], key, cap, now.getTime());
+        if (decision.kind === 'already') return { answer: true };
+        if (decision.kind === 'full') return { answer: false };
+        return {
+          answer: true,
+          item: { sends: decision.sends, ttl: Math.floor(now.getTime() / 1000) + CAP_ITEM_TTL_SECONDS },
+        };
+      },
+    );
   }
 
   // --- figures -----------------------------------------------------------------------------

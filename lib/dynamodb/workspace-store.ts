@@ -25,7 +25,7 @@ import type { KeyInfo, WorkspaceSettingsStore } from '../workspaces/settings.js'
 import type { CredentialStore, KeyGrant, KeyKind, PartnerRegistration, Workspace } from '../workspaces/types.js';
 import type { ClaimResult, RequestCounter } from '../workspaces/rate-limit.js';
 import { ConflictError } from '../errors.js';
-import { backoff } from './batch.js';
+import { optimistically } from './optimistic.js';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
@@ -283,48 +283,56 @@ export class DynamoWorkspaceStore implements CredentialStore, RequestCounter, Wo
     workspaceId: string,
     change: (partners: readonly string[]) => string[],
   ): Promise<Workspace> {
-    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt += 1) {
-      if (attempt > 0) await backoff(attempt, 20, 500);
-      const item = await this.requireWorkspaceItem(workspaceId, true);
-      const partners = [...new Set(change(item.partners ?? []))];
-      const version = item.version ?? 0;
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk: item.pk },
-                  UpdateExpression: 'SET partners = :partners, version = :next',
-                  ConditionExpression:
-                    item.version === undefined ? 'attribute_not_exists(version)' : 'version = :version',
-                  ExpressionAttributeValues: {
-                    ':partners': partners,
-                    ':next': version + 1,
-                    ...(item.version === undefined ? {} : { ':version': version }),
+    return optimistically<Workspace>(
+      {
+        rounds: CHANGE_ATTEMPTS,
+        baseMs: 20,
+        capMs: 500,
+        exhausted: () =>
+          new ConflictError('The workspace was changed by another request at the same time: read it again and retry'),
+      },
+      async () => {
+        const item = await this.requireWorkspaceItem(workspaceId, true);
+        const partners = [...new Set(change(item.partners ?? []))];
+        const version = item.version ?? 0;
+        try {
+          await this.client.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: { pk: item.pk },
+                    UpdateExpression: 'SET partners = :partners, version = :next',
+                    ConditionExpression:
+                      item.version === undefined ? 'attribute_not_exists(version)' : 'version = :version',
+                    ExpressionAttributeValues: {
+                      ':partners': partners,
+                      ':next': version + 1,
+                      ...(item.version === undefined ? {} : { ':version': version }),
+                    },
                   },
                 },
-              },
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk: keyPk(item.dataImportKeyHash) },
-                  UpdateExpression: 'SET partners = :partners',
-                  ConditionExpression: 'attribute_exists(pk)',
-                  ExpressionAttributeValues: { ':partners': partners },
+                {
+                  Update: {
+                    TableName: this.tableName,
+                    Key: { pk: keyPk(item.dataImportKeyHash) },
+                    UpdateExpression: 'SET partners = :partners',
+                    ConditionExpression: 'attribute_exists(pk)',
+                    ExpressionAttributeValues: { ':partners': partners },
+                  },
                 },
-              },
-            ],
-          }),
-        );
-        return { workspaceId, name: item.name, partners, createdAt: item.createdAt };
-      } catch (error: unknown) {
-        // Another change (of the partners, or a rotation of the key) came first: read again.
-        if (!isRaceLost(error)) throw error;
-      }
-    }
-    throw new ConflictError('The workspace was changed by another request at the same time: read it again and retry');
+              ],
+            }),
+          );
+          return { done: { workspaceId, name: item.name, partners, createdAt: item.createdAt } };
+        } catch (error: unknown) {
+          // Another change (of the partners, or a rotation of the key) came first: read again.
+          if (!isRaceLost(error)) throw error;
+          return 'lost';
+        }
+      },
+    );
   }
 
   /**
