@@ -84,160 +84,49 @@ export const path = (strings: TemplateStringsArray, ...values: string[]) =>
     '',
   );
 
-// What the API answers (functions/api/app.ts), as far as the console reads it.
-export interface Cohort {
-  partner: string;
-  cohort_id: string;
-  name: string;
-  member_count: number;
-  created_at: string | null;
-  renamed_at: string | null;
-  first_seen_at: string;
-  last_synced_at: string | null;
-}
-export interface SyncReport {
-  request_id: string;
-  accepted_at: string;
-  processed_at: string;
-  received: number;
-  matched: number;
-  unmatched: number;
-  added: number;
-  removed: number;
-  already_in_state: number;
-  superseded: number;
-}
-export type Filter =
-  | { cohort: { partner: string; cohort_id: string; includes: boolean } }
-  | { all: Filter[] }
-  | { any: Filter[] };
-export interface Segment {
-  segment_id: string;
-  name: string;
-  filter: Filter;
-  created_at: string;
-  updated_at: string;
-  size?: number | null;
-  size_status?: 'exact' | 'current' | 'stale' | 'pending';
-  size_computed_at?: string | null;
-  size_bounds?: { min: number; max: number };
-  size_recomputing?: boolean;
-  /** In a list: the size its last job counted, as stored (not checked for staleness); null: none. */
-  last_computed_size?: { size: number; computed_at: string } | null;
-  /** In lists: the size when the cohorts' counts decide it (one cohort's "includes", say), as the list counts stand. */
-  size_from_counts?: number | null;
-  /** In a list: the cohorts its filter names, with their names (null when a cohort is not known). */
-  cohorts?: { partner: string; cohort_id: string; name: string | null }[];
-}
-export interface AudienceUser {
-  braze_id: string;
-  external_id?: string;
-  user_aliases: { alias_name: string; alias_label: string }[];
-  device_ids: string[];
-}
-export interface ExportJob {
-  export_id: string;
-  segment_id: string;
-  status: 'running' | 'done';
-  users_written: number;
-  parts: number;
-  location: string;
-  manifest: string | null;
-  started_at: string;
-  finished_at: string | null;
-}
-export interface Workspace {
-  workspace_id: string;
-  name: string;
-  partners: string[];
-}
-export interface PartnerStatus {
-  partner: string;
-  enabled: boolean;
-  available: boolean;
-}
-export interface KeyInfo {
-  kind: 'data_import' | 'rest';
-  hint: string | null;
-  created_at: string | null;
-}
-export interface NewKey extends KeyInfo {
-  key: string;
-  previous_key_expires_at: string | null;
-}
-export interface Connector {
-  connector_id: string;
-  url: string;
-  events: string[];
-  paused: boolean;
-  delivered: number;
-  retrying: number;
-  dropped: number;
-  last_success_at: string | null;
-  last_error: { at: string; status: number; reason: string } | null;
-  created_at: string;
-}
-export interface DeadLetter {
-  dropped_at: string;
-  reason: string;
-  status: number;
-  event_id: string;
-  event_type: string;
-}
-export type CampaignKind = 'campaign' | 'canvas';
-export interface WebhookMessage {
-  url: string;
-  method: string;
-  headers: Record<string, string>;
-  body: string;
-}
-export interface Figures {
-  targeted: number;
-  sent: number;
-  delivered: number;
-  failed: number;
-  skipped: Record<string, number>;
-  last_error: { at?: string; status?: number | null; reason?: string } | string | null;
-}
-export interface Campaign {
-  campaign_id?: string;
-  canvas_id?: string;
-  name: string;
-  status: 'draft' | 'active' | 'stopped' | 'archived';
-  segment_ids: string[];
-  /** In a list and a GET of one: the segments it targets, with their names (null when a segment is gone). */
-  segments?: { segment_id: string; name: string | null }[];
-  created_at: string;
-  updated_at: string;
-  launched_at: string | null;
-  stopped_at: string | null;
-  message?: WebhookMessage;
-  delivery?:
-    | { type: 'scheduled'; at: string | null; recurring: Recurring | null; next_run_at: string | null }
-    | { type: 'action_based'; delay_seconds: number; reeligible_after_days: number | null };
-  reeligible_after_days?: number | null;
-  /** Messages per minute at most, evenly spread (null: no limit). */
-  rate_limit_per_minute?: number | null;
-  steps?: { name: string; delay_seconds: number; message: WebhookMessage; figures?: Figures }[];
-  figures?: Figures;
-}
-export interface Recurring {
-  frequency: 'daily' | 'weekly';
-  time: string;
-  timezone: string;
-  weekdays?: number[];
-}
-export interface Preview {
-  outcome: 'rendered' | 'template_error';
-  reason: string | null;
-  request: { url: string; method: string; headers: Record<string, string>; body: string | null } | null;
-}
-export interface TestSend {
-  outcome: 'delivered' | 'failed' | 'template_error';
-  status: number | null;
-  reason: string | null;
-  response_body?: string | null;
-}
+// What the API answers: the contract's own types (lib/contract/views.ts), shared with the server.
+import type {
+  CohortView as Cohort,
+  SyncReportView as SyncReport,
+  FilterView as Filter,
+  SegmentView as Segment,
+  AudienceUserView as AudienceUser,
+  ExportJobView as ExportJob,
+  WorkspaceView as Workspace,
+  PartnerStatusView as PartnerStatus,
+  KeyInfoView as KeyInfo,
+  NewKeyView as NewKey,
+  ConnectorView as Connector,
+  DeadLetterView as DeadLetter,
+  CampaignKind,
+  WebhookMessageView as WebhookMessage,
+  FiguresView as Figures,
+  CampaignView as Campaign,
+  RecurringView as Recurring,
+  PreviewView as Preview,
+  TestSendView as TestSend,
+} from '../../lib/contract/views.ts';
+export type {
+  Cohort,
+  SyncReport,
+  Filter,
+  Segment,
+  AudienceUser,
+  ExportJob,
+  Workspace,
+  PartnerStatus,
+  KeyInfo,
+  NewKey,
+  Connector,
+  DeadLetter,
+  CampaignKind,
+  WebhookMessage,
+  Figures,
+  Campaign,
+  Recurring,
+  Preview,
+  TestSend,
+};
 export const campaignId = (campaign: Campaign): string => campaign.campaign_id ?? campaign.canvas_id ?? '';
 
 /**

@@ -63,6 +63,7 @@ import {
 import type { CredentialStore } from '../../lib/workspaces/types.js';
 import type { CampaignService } from '../../lib/campaigns/service.js';
 import { campaignRoutes } from './campaign-routes.js';
+import type { CohortView, SegmentView, SyncReportView } from '../../lib/contract/views.js';
 
 export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   currents?: {
@@ -101,7 +102,7 @@ export interface ApiDependencies extends Omit<UserPorts, 'currents'> {
   observability: Observability;
 }
 
-const cohortView = (cohort: Cohort) => ({
+const cohortView = (cohort: Cohort): CohortView => ({
   partner: cohort.partner,
   cohort_id: cohort.cohortId,
   name: cohort.name,
@@ -112,7 +113,7 @@ const cohortView = (cohort: Cohort) => ({
   last_synced_at: cohort.lastSyncedAt ?? null,
 });
 
-const reportView = (report: SyncReport) => ({
+const reportView = (report: SyncReport): SyncReportView => ({
   request_id: report.requestId,
   accepted_at: report.acceptedAt,
   processed_at: report.processedAt,
@@ -129,7 +130,7 @@ const reportView = (report: SyncReport) => ({
 const INLINE_EXPORT_USERS = 10_000;
 const INLINE_EXPORT_MARGIN_MS = 8_000;
 
-const segmentView = (segment: Segment, size?: SizeAnswer) => ({
+const segmentView = (segment: Segment, size?: SizeAnswer): SegmentView => ({
   segment_id: segment.segmentId,
   name: segment.name,
   filter: segment.filter,

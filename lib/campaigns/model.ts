@@ -5,6 +5,7 @@
  * a Canvas is an entry (a user enters the target), then ordered steps, each a delay and a
  * webhook message. Both leave a user who leaves the target.
  */
+import type { CampaignView } from '../contract/views.js';
 import * as z from 'zod';
 import { ConflictError, ValidationError } from '../errors.js';
 import { describeIssues, Identifier } from '../contract/partner.js';
@@ -379,7 +380,7 @@ export const campaignSummaryView = (campaign: Campaign) => {
 };
 
 /** The public view of a campaign or Canvas (snake_case, as the API answers). */
-export const campaignView = (campaign: Campaign) => {
+export const campaignView = (campaign: Campaign): CampaignView => {
   const message = (step: Step) => ({
     url: step.message.url,
     method: step.message.method,
@@ -387,7 +388,7 @@ export const campaignView = (campaign: Campaign) => {
     body: step.message.body,
   });
   const common = {
-    [campaign.kind === 'canvas' ? 'canvas_id' : 'campaign_id']: campaign.campaignId,
+    ...(campaign.kind === 'canvas' ? { canvas_id: campaign.campaignId } : { campaign_id: campaign.campaignId }),
     name: campaign.name,
     status: campaign.status,
     segment_ids: campaign.segmentIds,

@@ -4,6 +4,7 @@
  * snapshots the target (the AND of its segments' filters), writes the triggers of an
  * action-based one and the first due run of a scheduled one.
  */
+import type { CampaignView, FiguresView } from '../contract/views.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { CampaignStore, FrequencyCap, StepStats } from './ports.js';
 import type { SegmentStore } from '../segments/ports.js';
@@ -90,7 +91,7 @@ export const targetedSegmentsView = (campaign: Campaign, segmentNames: ReadonlyM
   campaign.segmentIds.map((segmentId) => ({ segment_id: segmentId, name: segmentNames.get(segmentId) ?? null }));
 
 /** A campaign in a list: its summary, and the segments it targets by name (null when gone). */
-export const campaignListView = (campaign: Campaign, segmentNames: ReadonlyMap<string, string>) => ({
+export const campaignListView = (campaign: Campaign, segmentNames: ReadonlyMap<string, string>): CampaignView => ({
   ...campaignSummaryView(campaign),
   segments: targetedSegmentsView(campaign, segmentNames),
 });
@@ -371,7 +372,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
 export type CampaignService = ReturnType<typeof createCampaignService>;
 
 /** The figures as the API answers them, per step (a campaign has one). */
-export const statsView = (stats: StepStats) => ({
+export const statsView = (stats: StepStats): FiguresView => ({
   targeted: stats.targeted,
   sent: stats.sent,
   delivered: stats.delivered,

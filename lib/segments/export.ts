@@ -4,6 +4,7 @@
  * the previous one stopped. A long export is a chain of chunks, so it survives any one
  * function timing out: the job record says where to continue.
  */
+import type { ExportJobView } from '../contract/views.js';
 import { randomBytes } from 'node:crypto';
 import { generateId } from '../workspaces/keys.js';
 import { takeWithin } from './evaluate.js';
@@ -140,7 +141,7 @@ export const runExportChunk = async (
   return { job: updated, advanced: true };
 };
 
-export const exportView = (job: ExportJob, blobs: BlobStore) => ({
+export const exportView = (job: ExportJob, blobs: BlobStore): ExportJobView => ({
   export_id: job.exportId,
   segment_id: job.segmentId,
   status: job.status,

@@ -3,6 +3,7 @@
  * partners may send it cohorts, and its data import key (a new one shown once, the old one
  * kept for a grace period). Operators do the same with the admin CLI.
  */
+import type { KeyInfoView, PartnerStatusView, WorkspaceView } from '../contract/views.js';
 import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { describeIssues } from '../contract/partner.js';
@@ -49,14 +50,14 @@ export interface PartnerStatus {
 }
 
 /** A workspace as the API's `GET /workspace` answers it and the admin CLI prints it (never its keys). */
-export const workspaceView = (workspace: Workspace) => ({
+export const workspaceView = (workspace: Workspace): WorkspaceView => ({
   workspace_id: workspace.workspaceId,
   name: workspace.name,
   partners: workspace.partners,
   created_at: workspace.createdAt,
 });
 
-export const partnerStatusView = (status: PartnerStatus) => ({
+export const partnerStatusView = (status: PartnerStatus): PartnerStatusView => ({
   partner: status.partner,
   enabled: status.enabled,
   available: status.available,
@@ -120,7 +121,7 @@ export const parseKeyKind = (kind: string | undefined): KeyKind => {
   throw new NotFoundError(`No key kind ${kind}: data_import or rest`);
 };
 
-export const keyInfoView = (info: KeyInfo) => ({
+export const keyInfoView = (info: KeyInfo): KeyInfoView => ({
   kind: info.kind,
   hint: info.hint ?? null,
   created_at: info.createdAt ?? null,

@@ -872,7 +872,12 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
   // One at a time: a double click on Launch sends one launch, not a second that answers 409.
   const act = (action: 'launch' | 'archive') => run(() => perform(action));
   const title = data?.name ?? id;
-  const messages = data ? (data.message ? [{ name: data.name, message: data.message }] : (data.steps ?? [])) : [];
+  // A campaign's message, or each step's (a GET of one has them all; only list summaries leave them out).
+  const messages = data
+    ? data.message
+      ? [{ name: data.name, message: data.message }]
+      : (data.steps ?? []).flatMap((step) => (step.message ? [{ name: step.name, message: step.message }] : []))
+    : [];
   return (
     <>
       <Breadcrumb list="campaigns" />
