@@ -1,4 +1,3 @@
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createSecretsProvider, secretsManagerSecret } from '../../lib/aws/secrets.js';
@@ -8,6 +7,7 @@ import { createObservability, traceClient } from '../../lib/observability.js';
 import { createTokenCipher } from '../../lib/secrets/token-cipher.js';
 import { allowListOf } from '../../lib/campaigns/config.js';
 import { currentsPoster } from '../../lib/currents/delivery.js';
+import { retryLaterOn } from '../../lib/sqs/retry-later.js';
 import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
 import { createCurrentsHandler } from './app.js';
 
@@ -26,14 +26,6 @@ const egress = new SafeHttpClient({ allowList: allowListOf(process.env) });
 export const handler = createCurrentsHandler({
   connectors: new DynamoConnectorStore(documents, tables.cohorts, tokenCipher),
   poster: currentsPoster(egress),
-  retryLater: async (receiptHandle, seconds) => {
-    await sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: seconds,
-      }),
-    );
-  },
+  retryLater: retryLaterOn(sqs, queueUrl),
   observability,
 });

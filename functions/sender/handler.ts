@@ -1,4 +1,3 @@
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
 import { readTables } from '../../lib/config.js';
 import { readCampaignsConfig } from '../../lib/campaigns/config.js';
@@ -6,6 +5,7 @@ import { createSender } from '../../lib/campaigns/sender.js';
 import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { SafeHttpClient } from '../../lib/webhooks/safe-http.js';
+import { retryLaterOn } from '../../lib/sqs/retry-later.js';
 import { SqsSendQueue } from '../../lib/sqs/campaign-queues.js';
 import { createObservability, traceClient } from '../../lib/observability.js';
 import { createSenderHandler, reportDestinationChange } from './app.js';
@@ -29,14 +29,6 @@ export const handler = createSenderHandler({
     // The destination breaker's defaults (lib/webhooks/breaker.ts), per instance, in memory.
     onDestinationChange: reportDestinationChange(observability),
   }),
-  retryLater: async (receiptHandle, seconds) => {
-    await sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: config.sendQueueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: seconds,
-      }),
-    );
-  },
+  retryLater: retryLaterOn(sqs, config.sendQueueUrl),
   observability,
 });

@@ -15,12 +15,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { createCampaignsHandler } from '../../functions/campaigns/app.js';
 import { createSenderHandler, reportDestinationChange } from '../../functions/sender/app.js';
@@ -33,6 +28,7 @@ import type { DynamoSegmentStore } from '../dynamodb/segment-store.js';
 import { createObservability } from '../observability.js';
 import type { SegmentPorts } from '../segments/service.js';
 import { SqsSendQueue, SqsWorkQueue } from '../sqs/campaign-queues.js';
+import { retryLaterOn } from '../sqs/retry-later.js';
 import { SafeHttpClient, type WebhookClient } from '../webhooks/safe-http.js';
 import { functionTimeoutMs } from './gateway.js';
 import { startPoller, type Poller, type SqsHandler } from './sqs-poller.js';
@@ -278,15 +274,7 @@ export const startLocalCampaigns = async (context: {
     campaigns: createCampaignsHandler({ journeys, observability: await createObservability('campaigns') }),
     sender: createSenderHandler({
       sender,
-      retryLater: async (receiptHandle, seconds) => {
-        await sqs.send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: queues.sends.queueUrl,
-            ReceiptHandle: receiptHandle,
-            VisibilityTimeout: seconds,
-          }),
-        );
-      },
+      retryLater: retryLaterOn(sqs, queues.sends.queueUrl),
       observability: senderObservability,
     }),
   };

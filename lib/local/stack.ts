@@ -29,7 +29,7 @@ import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
 import { currentsPoster, type DeliveryClock } from '../currents/delivery.js';
 import { SafeHttpClient } from '../webhooks/safe-http.js';
 import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
-import { ChangeMessageVisibilityCommand } from '@aws-sdk/client-sqs';
+import { retryLaterOn } from '../sqs/retry-later.js';
 import { join, resolve } from 'node:path';
 import type { Tables } from '../config.js';
 import { DynamoMembershipStore, TRANSACTION_LOAD } from '../dynamodb/membership-store.js';
@@ -417,15 +417,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
             allowList: [`127.0.0.1:${new URL(receiver.url).port}`, ...(options.campaigns?.allowList ?? [])],
           }),
         ),
-        retryLater: async (receiptHandle, seconds) => {
-          await sqs.send(
-            new ChangeMessageVisibilityCommand({
-              QueueUrl: currentsQueues.queueUrl,
-              ReceiptHandle: receiptHandle,
-              VisibilityTimeout: seconds,
-            }),
-          );
-        },
+        retryLater: retryLaterOn(sqs, currentsQueues.queueUrl),
         clock: options.currentsClock,
         observability: await createObservability('currents'),
       }),
