@@ -17,18 +17,13 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { createCampaignsHandler } from '../../functions/campaigns/app.js';
-import { createSenderHandler, reportDestinationChange } from '../../functions/sender/app.js';
-import { createJourneys, type JourneyPorts } from '../campaigns/journeys.js';
-import { createSender, type SenderPorts } from '../campaigns/sender.js';
-import { createCampaignService } from '../campaigns/service.js';
-import { DynamoCampaignStore, DynamoMembershipReader } from '../dynamodb/campaign-store.js';
-import type { DynamoUserStore } from '../dynamodb/user-store.js';
-import type { DynamoSegmentStore } from '../dynamodb/segment-store.js';
+import { wireCampaigns } from '../../functions/campaigns/wire.js';
+import { wireSender } from '../../functions/sender/wire.js';
+import type { SenderPorts } from '../campaigns/sender.js';
+import type { Tables } from '../config.js';
+import { DynamoCampaignStore } from '../dynamodb/campaign-store.js';
 import { createObservability } from '../observability.js';
-import type { SegmentPorts } from '../segments/service.js';
-import { SqsSendQueue, SqsWorkQueue } from '../sqs/campaign-queues.js';
-import { retryLaterOn } from '../sqs/retry-later.js';
+import { SqsWorkQueue } from '../sqs/campaign-queues.js';
 import { SafeHttpClient, type WebhookClient } from '../webhooks/safe-http.js';
 import { functionTimeoutMs } from './gateway.js';
 import { startPoller, type Poller, type SqsHandler } from './sqs-poller.js';
@@ -155,10 +150,7 @@ export const startLocalCampaigns = async (context: {
   sns: SNSClient;
   prefix: string;
   topicArn: string;
-  cohortsTable: string;
-  users: DynamoUserStore;
-  segments: DynamoSegmentStore;
-  segmentSources: Pick<SegmentPorts, 'memberships' | 'users'>;
+  tables: Pick<Tables, 'users' | 'cohorts'>;
   visibilityTimeoutSeconds?: number;
   keepTables: boolean;
   poll: boolean;
@@ -216,16 +208,13 @@ export const startLocalCampaigns = async (context: {
     startWebhookReceiver({ print: options.print }),
   );
   const clock = options.clock ?? (() => new Date());
+  // The stack's own view of the campaigns table, for its tests.
   const store = new DynamoCampaignStore(documents, table);
-  const memberships = new DynamoMembershipReader(documents, context.cohortsTable);
-  let functionStore = store;
-  let functionMemberships = memberships;
+  let campaignDocuments = documents;
   if (options.configureDynamoDb) {
     const client = context.newDynamoDbClient();
     options.configureDynamoDb(client);
-    const functionDocuments = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-    functionStore = new DynamoCampaignStore(functionDocuments, table);
-    functionMemberships = new DynamoMembershipReader(functionDocuments, context.cohortsTable);
+    campaignDocuments = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
   const safe = new SafeHttpClient({
     allowHttp: true,
@@ -233,51 +222,40 @@ export const startLocalCampaigns = async (context: {
     ...(options.webhookTimeoutMs !== undefined ? { timeoutMs: options.webhookTimeoutMs } : {}),
   });
   const webhooks = options.wrapWebhooks ? options.wrapWebhooks(safe) : safe;
-  const sends = new SqsSendQueue(sqs, queues.sends.queueUrl);
+  const config = { table, sendQueueUrl: queues.sends.queueUrl, workQueueUrl: queues.work.queueUrl };
+  // Both functions wired as on AWS (functions/*/wire.ts), on the emulators' clients, with the tests' tuning.
+  const campaigns = wireCampaigns({
+    documents,
+    campaignDocuments,
+    sqs,
+    tables: context.tables,
+    config,
+    clock,
+    tuning: { horizonMs: options.horizonMs, cacheTtlMs: options.cacheTtlMs ?? 1_000 },
+    observability: await createObservability('campaigns'),
+  });
+  const sending = wireSender({
+    documents,
+    campaignDocuments,
+    sqs,
+    tables: context.tables,
+    config,
+    webhooks,
+    clock,
+    tuning: {
+      ...(options.leaseClock ? { leaseClock: options.leaseClock } : {}),
+      retry: options.retry,
+      leaseMs: options.leaseMs,
+      cacheTtlMs: options.cacheTtlMs ?? 1_000,
+      ...(options.breaker !== undefined ? { breaker: options.breaker } : {}),
+      ...(options.webhooksInFlight !== undefined ? { concurrency: options.webhooksInFlight } : {}),
+    },
+    observability: await createObservability('sender'),
+  });
+  const { journeys } = campaigns;
+  const { sender } = sending;
   const work = new SqsWorkQueue(sqs, queues.work.queueUrl);
-  const journeyPorts: JourneyPorts = {
-    campaigns: functionStore,
-    memberships: functionMemberships,
-    segmentSources: context.segmentSources,
-    sends,
-    work,
-    clock,
-    horizonMs: options.horizonMs,
-    cacheTtlMs: options.cacheTtlMs ?? 1_000,
-  };
-  const journeys = createJourneys(journeyPorts);
-  const senderObservability = await createObservability('sender');
-  const sender = createSender({
-    campaigns: functionStore,
-    memberships: functionMemberships,
-    users: context.users,
-    webhooks,
-    clock,
-    sends,
-    ...(options.leaseClock ? { leaseClock: options.leaseClock } : {}),
-    retry: options.retry,
-    leaseMs: options.leaseMs,
-    cacheTtlMs: options.cacheTtlMs ?? 1_000,
-    ...(options.breaker !== undefined ? { breaker: options.breaker } : {}),
-    ...(options.webhooksInFlight !== undefined ? { concurrency: options.webhooksInFlight } : {}),
-    onDestinationChange: reportDestinationChange(senderObservability),
-  });
-  const service = createCampaignService({
-    campaigns: store,
-    segments: context.segments,
-    users: context.users,
-    webhooks,
-    clock,
-    allowHttp: true,
-  });
-  const handlers = {
-    campaigns: createCampaignsHandler({ journeys, observability: await createObservability('campaigns') }),
-    sender: createSenderHandler({
-      sender,
-      retryLater: retryLaterOn(sqs, queues.sends.queueUrl),
-      observability: senderObservability,
-    }),
-  };
+  const handlers = { campaigns: campaigns.handler, sender: sending.handler };
   const campaignsHandler = (options.wrapCampaignsHandler ?? ((handler) => handler))(handlers.campaigns as SqsHandler);
   const pollers: Poller[] = context.poll
     ? [
@@ -326,12 +304,15 @@ export const startLocalCampaigns = async (context: {
     table,
     queues,
     store,
-    service,
     journeys,
     sender,
     handlers,
     receiver,
     webhooks: safe,
+    /** What the functions send webhooks through (`webhooks`, or what `wrapWebhooks` made of it): the API's test sends too. */
+    egress: webhooks,
+    /** The campaigns' clock (the API's campaign service is on it too). */
+    clock,
     /** The pollers standing in for the campaigns and sender functions' event source mappings (none without polling). */
     pollers,
     /** Runs the minute tick now (as the scheduler's message would), with the campaigns' clock. */

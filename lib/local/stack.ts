@@ -7,38 +7,31 @@ import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-s
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { SnsMembershipEventPublisher } from '../sns/membership-events.js';
 import { randomBytes } from 'node:crypto';
-import { createApiHandler } from '../../functions/api/app.js';
-import { createIngestHandler } from '../../functions/ingest/app.js';
-import { createSyncHandler } from '../../functions/sync/app.js';
-import { createEventsHandler } from '../../functions/events/app.js';
+import { wireApi } from '../../functions/api/wire.js';
+import { wireCurrents } from '../../functions/currents/wire.js';
+import { wireEvents } from '../../functions/events/wire.js';
+import { wireExport } from '../../functions/export/wire.js';
+import { wireIngest } from '../../functions/ingest/wire.js';
+import { wireSync } from '../../functions/sync/wire.js';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { startStreamPoller, type StreamHandler } from './stream-poller.js';
-import { AdaptiveLimit, type AdaptiveLimitOptions } from '../concurrency.js';
+import type { AdaptiveLimitOptions } from '../concurrency.js';
 import { settled } from './settle.js';
 import { loadDemoState, saveDemoState } from './demo-state.js';
-import { createExportHandler } from '../../functions/export/app.js';
-import { DynamoExportStore } from '../dynamodb/export-store.js';
 import { FileBlobStore } from './blob-store.js';
-import { SqsExportQueue } from '../sqs/export-queue.js';
-import { createCurrentsHandler } from '../../functions/currents/app.js';
 import { DynamoConnectorStore } from '../dynamodb/connector-store.js';
-import { SqsCurrentsQueue } from '../sqs/currents-queue.js';
 import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
-import { currentsPoster, type DeliveryClock } from '../currents/delivery.js';
 import { SafeHttpClient } from '../webhooks/safe-http.js';
 import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
-import { retryLaterOn } from '../sqs/retry-later.js';
 import { join, resolve } from 'node:path';
 import type { Tables } from '../config.js';
 import { DynamoMembershipStore, TRANSACTION_LOAD } from '../dynamodb/membership-store.js';
+import type { DeliveryClock } from '../currents/delivery.js';
 import { DynamoUserStore } from '../dynamodb/user-store.js';
 import { DynamoWorkspaceStore, type CreatedWorkspace } from '../dynamodb/workspace-store.js';
-import { DynamoSegmentStore } from '../dynamodb/segment-store.js';
 import type { SizePolicy } from '../segments/size.js';
 import { createObservability } from '../observability.js';
-import { SqsCohortQueue } from '../sqs/cohort-queue.js';
 import type { CohortQueue } from '../cohorts/ingest.js';
 import type { MembershipStore } from '../dynamodb/membership-store.js';
 import type { UserDirectory } from '../cohorts/matching.js';
@@ -159,22 +152,22 @@ export interface LocalStack {
   secretsFile: string;
   clients: { dynamodb: DynamoDBClient; documents: DynamoDBDocumentClient; sqs: SQSClient; sns: SNSClient };
   stores: { workspaces: DynamoWorkspaceStore; users: DynamoUserStore; memberships: DynamoMembershipStore };
-  /** The sync's membership store (its own when `configureSyncDynamoDb` is set): its adaptive transaction limit. */
+  /** The sync function's membership store (on its own client when `configureSyncDynamoDb` is set): its adaptive transaction limit. */
   syncMemberships: DynamoMembershipStore;
   handlers: {
-    ingest: ReturnType<typeof createIngestHandler>;
-    sync: ReturnType<typeof createSyncHandler>;
-    api: ReturnType<typeof createApiHandler>;
-    export: ReturnType<typeof createExportHandler>;
-    currents: ReturnType<typeof createCurrentsHandler>;
-    events: ReturnType<typeof createEventsHandler>;
+    ingest: ReturnType<typeof wireIngest>['handler'];
+    sync: ReturnType<typeof wireSync>['handler'];
+    api: ReturnType<typeof wireApi>['handler'];
+    export: ReturnType<typeof wireExport>['handler'];
+    currents: ReturnType<typeof wireCurrents>['handler'];
+    events: ReturnType<typeof wireEvents>['handler'];
   };
   poller?: Poller;
   eventsPoller?: Poller;
   exportPoller?: Poller;
   currentsPoller?: Poller;
   /** Campaigns and Canvases: store, service, journeys, sender, their queues, the webhook receiver, tick(). */
-  campaigns: LocalCampaigns;
+  campaigns: LocalCampaigns & { service: ReturnType<typeof wireApi>['campaigns'] };
   /**
    * Waits until nothing more will happen: every poller idle, every queue empty, no batch
    * handed out meanwhile (lib/local/settle.ts). Tests call it before asserting an absence.
@@ -285,9 +278,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     );
     const exportsFolder = resolve(options.exportsFolder ?? '.local/exports');
     const blobs = new FileBlobStore(exportsFolder);
-    const exportQueue = new SqsExportQueue(sqs, exportQueues.queueUrl);
 
-    const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, createKeyHasher(secrets.keyPepper));
+    const keyHasher = createKeyHasher(secrets.keyPepper);
+    const tokenCipher = createTokenCipher(secrets.connectorTokenKey);
+    // The stack's own stores: it seeds the demo workspace with them, and hands them to its tests.
+    const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher);
     const users = new DynamoUserStore(documents, tables.users);
     const memberships = new DynamoMembershipStore(documents, tables.cohorts);
 
@@ -312,28 +307,15 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
             restApiKey: options.restApiKey,
           });
 
-    let syncUsers = users;
-    let syncMemberships = memberships;
+    // The sync's client: its own, configured by the caller (e.g. fault-injecting middleware), or the stack's.
+    let syncDocuments = documents;
     if (options.configureSyncDynamoDb) {
       const syncClient = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
       options.configureSyncDynamoDb(syncClient);
-      const syncDocuments = DynamoDBDocumentClient.from(syncClient, {
-        marshallOptions: { removeUndefinedValues: true },
-      });
-      syncUsers = new DynamoUserStore(syncDocuments, tables.users);
-      syncMemberships = new DynamoMembershipStore(
-        syncDocuments,
-        tables.cohorts,
-        new AdaptiveLimit(options.syncTransactionLoad ?? TRANSACTION_LOAD),
-      );
+      syncDocuments = DynamoDBDocumentClient.from(syncClient, { marshallOptions: { removeUndefinedValues: true } });
     }
 
-    const segmentSources = { memberships, users };
-    const connectors = new DynamoConnectorStore(
-      documents,
-      tables.cohorts,
-      createTokenCipher(secrets.connectorTokenKey),
-    );
+    const connectors = new DynamoConnectorStore(documents, tables.cohorts, tokenCipher);
     const demoConnector =
       (saved && existing && (await connectors.get(workspace.workspaceId, saved.connectorId))) ||
       (await connectors.create(
@@ -355,10 +337,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         receiverPort: Number(new URL(receiver.url).port),
       });
     }
-    const currents = { connectors, queue: new SqsCurrentsQueue(sqs, currentsQueues.queueUrl) };
-    const exportStore = new DynamoExportStore(documents, tables.cohorts);
-    const segments = new DynamoSegmentStore(documents, tables.cohorts);
-    const campaigns = await startLocalCampaigns({
+    const localCampaigns = await startLocalCampaigns({
       dynamodb,
       documents,
       newDynamoDbClient: () => new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint }),
@@ -366,78 +345,95 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       sns,
       prefix,
       topicArn: events.topicArn,
-      cohortsTable: tables.cohorts,
-      users,
-      segments,
-      segmentSources,
+      tables,
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
       keepTables: dataDir !== undefined,
       poll: options.poll !== false,
       options: options.campaigns ?? {},
     });
+    // Each function wired as on AWS (functions/*/wire.ts), on the emulators' clients and the local secrets.
+    const ingest = wireIngest({
+      documents,
+      sqs,
+      tables,
+      queueUrl: queues.queueUrl,
+      keyHasher,
+      requestsPerHour: options.requestsPerHour,
+      credentialCacheTtlMs: options.credentialCacheTtlMs,
+      clock: options.ingestClock,
+      wrapQueue: options.wrapQueue,
+      observability: await createObservability('ingest'),
+    });
+    const sync = wireSync({
+      documents: syncDocuments,
+      sqs,
+      tables,
+      queueUrl: queues.queueUrl,
+      ...(options.configureSyncDynamoDb ? { transactionLoad: options.syncTransactionLoad ?? TRANSACTION_LOAD } : {}),
+      wrapDirectory: options.wrapDirectory,
+      wrapMemberships: options.wrapMemberships,
+      requeueDelayBaseSeconds: options.requeueDelayBaseSeconds,
+      observability: await createObservability('sync'),
+    });
+    const api = wireApi({
+      documents,
+      sqs,
+      tables,
+      keyHasher,
+      currentsQueueUrl: currentsQueues.queueUrl,
+      exports: { blobs, queueUrl: exportQueues.queueUrl },
+      campaigns: {
+        table: localCampaigns.table,
+        webhooks: localCampaigns.egress,
+        clock: localCampaigns.clock,
+        // http webhook URLs too: the local receiver listens on http.
+        allowHttp: true,
+      },
+      credentialCacheTtlMs: options.credentialCacheTtlMs,
+      segmentSizePolicy: options.segmentSizePolicy,
+      console: folderSite(resolve(options.consoleFolder ?? 'dist/console')),
+      observability: await createObservability('api'),
+    });
+    const campaigns: LocalStack['campaigns'] = { ...localCampaigns, service: api.campaigns };
+    const currents = wireCurrents({
+      documents,
+      sqs,
+      tables,
+      queueUrl: currentsQueues.queueUrl,
+      tokenCipher,
+      // The deployed function's egress policy; locally http, and the Heap stand-in on loopback, are allowed too.
+      egress: new SafeHttpClient({
+        allowHttp: true,
+        allowList: [`127.0.0.1:${new URL(receiver.url).port}`, ...(options.campaigns?.allowList ?? [])],
+      }),
+      clock: options.currentsClock,
+      observability: await createObservability('currents'),
+    });
+    // Reads through the sync's client, so that a limits model or a meter on it sees them too.
+    const membershipEvents = wireEvents({
+      documents: syncDocuments,
+      sns,
+      tables,
+      topicArn: events.topicArn,
+      wrapPublisher: options.wrapEventPublisher,
+      observability: await createObservability('events'),
+    });
+    const segmentExport = wireExport({
+      documents,
+      sqs,
+      tables,
+      queueUrl: exportQueues.queueUrl,
+      blobs,
+      sizePolicy: options.segmentSizePolicy,
+      observability: await createObservability('export'),
+    });
     const handlers = {
-      ingest: createIngestHandler({
-        credentials: workspaces,
-        requestCounter: workspaces,
-        requestsPerHour: options.requestsPerHour,
-        credentialCacheTtlMs: options.credentialCacheTtlMs,
-        clock: options.ingestClock,
-        queue: (options.wrapQueue ?? ((queue) => queue))(new SqsCohortQueue(sqs, queues.queueUrl)),
-        observability: await createObservability('ingest'),
-      }),
-      sync: createSyncHandler({
-        directory: (options.wrapDirectory ?? ((directory) => directory))(syncUsers),
-        memberships: (options.wrapMemberships ?? ((store) => store))(syncMemberships),
-        observability: await createObservability('sync'),
-        requeue: new SqsCohortQueue(sqs, queues.queueUrl),
-        requeueDelayBaseSeconds: options.requeueDelayBaseSeconds,
-      }),
-      api: createApiHandler({
-        campaigns: campaigns.service,
-        credentialCacheTtlMs: options.credentialCacheTtlMs,
-        credentials: workspaces,
-        workspaces,
-        console: folderSite(resolve(options.consoleFolder ?? 'dist/console')),
-        users,
-        memberships,
-        cohorts: memberships,
-        segments,
-        segmentSources,
-        segmentSizePolicy: options.segmentSizePolicy,
-        currents,
-        exports: { store: exportStore, blobs, queue: exportQueue },
-        observability: await createObservability('api'),
-      }),
-      currents: createCurrentsHandler({
-        connectors,
-        // The deployed function's egress policy; locally http, and the Heap stand-in on loopback, are allowed too.
-        poster: currentsPoster(
-          new SafeHttpClient({
-            allowHttp: true,
-            allowList: [`127.0.0.1:${new URL(receiver.url).port}`, ...(options.campaigns?.allowList ?? [])],
-          }),
-        ),
-        retryLater: retryLaterOn(sqs, currentsQueues.queueUrl),
-        clock: options.currentsClock,
-        observability: await createObservability('currents'),
-      }),
-      // Reads through the sync's client, so that a limits model or a meter on it sees them too.
-      events: createEventsHandler({
-        sources: { profiles: syncUsers, cohorts: syncMemberships, orphans: syncMemberships },
-        publisher: (options.wrapEventPublisher ?? ((publisher) => publisher))(
-          new SnsMembershipEventPublisher(sns, events.topicArn),
-        ),
-        observability: await createObservability('events'),
-      }),
-      export: createExportHandler({
-        ...segmentSources,
-        exports: exportStore,
-        segments,
-        sizePolicy: options.segmentSizePolicy,
-        blobs,
-        queue: exportQueue,
-        observability: await createObservability('export'),
-      }),
+      ingest: ingest.handler,
+      sync: sync.handler,
+      api: api.handler,
+      currents: currents.handler,
+      events: membershipEvents.handler,
+      export: segmentExport.handler,
     };
     const exportPoller =
       options.poll === false
@@ -514,7 +510,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       secretsFile,
       clients: { dynamodb, documents, sqs, sns },
       stores: { workspaces, users, memberships },
-      syncMemberships,
+      syncMemberships: sync.memberships,
       handlers,
       poller,
       exportPoller,

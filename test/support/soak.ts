@@ -45,12 +45,12 @@ import {
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { createSyncHandler, type SyncHandler } from '../../functions/sync/app.js';
+import type { SyncHandler } from '../../functions/sync/app.js';
+import { wireSync } from '../../functions/sync/wire.js';
 import { membershipEventId, type MembershipEvent } from '../../lib/cohorts/events.js';
 import { CohortMessage, changeOrderKey, type CohortRef } from '../../lib/cohorts/messages.js';
 import { chunk } from '../../lib/dynamodb/batch.js';
-import { DynamoMembershipStore, type MembershipStore } from '../../lib/dynamodb/membership-store.js';
-import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
+import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
 import { queueDepth } from '../../lib/local/settle.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
@@ -509,20 +509,22 @@ export const runSoak = async (options: SoakOptions): Promise<SoakSummary> => {
 
   /**
    * Sync handler instances, one per concurrent invocation (a Lambda execution environment
-   * runs one invocation at a time), wired as lib/local/stack.ts wires the stack's own.
+   * runs one invocation at a time), wired as the stack wires its own (functions/sync/wire.ts).
    */
   const syncInstances: SyncHandler[] = [];
   const takeSyncInstance = async (): Promise<SyncHandler> => {
     const free = syncInstances.pop();
     if (free) return free;
     const documents = DynamoDBDocumentClient.from(syncClient!, { marshallOptions: { removeUndefinedValues: true } });
-    return createSyncHandler({
-      directory: new DynamoUserStore(documents, stackRef!.tables.users),
-      memberships: withOutage(new DynamoMembershipStore(documents, stackRef!.tables.cohorts)),
-      observability: await createObservability('sync'),
-      requeue: new SqsCohortQueue(stackRef!.clients.sqs, stackRef!.queues.queueUrl),
+    return wireSync({
+      documents,
+      sqs: stackRef!.clients.sqs,
+      tables: stackRef!.tables,
+      queueUrl: stackRef!.queues.queueUrl,
+      wrapMemberships: withOutage,
       requeueDelayBaseSeconds: REQUEUE_DELAY_BASE_SECONDS,
-    });
+      observability: await createObservability('sync'),
+    }).handler;
   };
   const withOutage = (store: MembershipStore): MembershipStore =>
     beforeApply(store, async (cohort) => {
