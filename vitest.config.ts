@@ -12,9 +12,8 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['lib/**/*.ts', 'functions/**/*.ts'],
-      // lib/local is the local stack and the AWS-limits model: measured too, but it is tooling, not the service,
-      // so the threshold below is for what runs on AWS.
-      exclude: ['lib/local/**'],
+      // local/ (the local stack and the AWS-limits model) is left out: it is tooling, not the service, so the
+      // threshold below is for what runs on AWS.
       // What the suite reaches with issues 10–12 landed (lines 91.9%, statements 90.2%, functions 93.6%,
       // branches 82.2%), less about a point where retry and fault paths are taken at random (the soak's
       // chaos, throttling): a change that lands untested code fails `npm test`; a lucky run does not.

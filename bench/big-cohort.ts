@@ -5,7 +5,7 @@
  *
  * One cohort of N existing users synced from scratch: N/1,000 partner requests of 1,000
  * distinct identifiers each, over HTTP → SQS → sync → DynamoDB Local, with the sync's
- * DynamoDB client behind the model of AWS's limits (lib/local/aws-limits.ts) with every
+ * DynamoDB client behind the model of AWS's limits (local/aws-limits.ts) with every
  * rate divided by --limits-scale, so that this machine reaches them. With churn (the
  * default; `--churn no` is the first sync alone), two refreshes follow the first sync, each
  * once the one before has been applied: the removal of a fraction of the users (--removes),
@@ -35,9 +35,9 @@
 import { cpus } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { queueDepth as sharedQueueDepth } from '../lib/local/settle.js';
-import { NEW_TABLE_UNITS_PER_SECOND, projectAwsTime, type Placement } from '../lib/local/aws-limits.js';
-import { forecastFirstSync, NEW_TABLE_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../lib/local/first-sync-forecast.js';
+import { queueDepth as sharedQueueDepth } from '../local/settle.js';
+import { NEW_TABLE_UNITS_PER_SECOND, projectAwsTime, type Placement } from '../local/aws-limits.js';
+import { forecastFirstSync, NEW_TABLE_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../local/first-sync-forecast.js';
 import { REGISTER_SHARDS } from '../lib/dynamodb/shards.js';
 import {
   billedUnits,
@@ -644,7 +644,7 @@ try {
     `forecast: ${Math.round(localRate).toLocaleString('en-US')} changes/s measured × ${SCALE} = ${Math.round(forecastRate).toLocaleString('en-US')} changes/s, ${(utilisation * 100).toFixed(0)}% of the ceiling`,
   );
   console.log(
-    `5M first sync: new table ${firstSync.newTableMinutes.toFixed(1)} min, warmed ${firstSync.warmedTableMinutes.toFixed(1)} min (new: ${NEW_TABLE_WRITE_UNITS.toLocaleString('en-US')} WRU/s doubling every 30 min; warmed: ${TABLE_QUOTA_WRITE_UNITS.toLocaleString('en-US')} WRU/s, ${REGISTER_SHARDS} shards × 1,000 WCU/s; lib/local/first-sync-forecast.ts)`,
+    `5M first sync: new table ${firstSync.newTableMinutes.toFixed(1)} min, warmed ${firstSync.warmedTableMinutes.toFixed(1)} min (new: ${NEW_TABLE_WRITE_UNITS.toLocaleString('en-US')} WRU/s doubling every 30 min; warmed: ${TABLE_QUOTA_WRITE_UNITS.toLocaleString('en-US')} WRU/s, ${REGISTER_SHARDS} shards × 1,000 WCU/s; local/first-sync-forecast.ts)`,
   );
   const per1000 = result.limits.per1000Changes;
   console.log(

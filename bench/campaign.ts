@@ -8,7 +8,7 @@
  *   the same HTTP client, as many in flight as the sender has (pollers × 10); the ratio
  *   of the two is the figure (goal ≥ 0.8). Every webhook is checked to arrive once and the
  *   campaign's figures to be exact;
- * - the campaign's DynamoDB use, counted by the model of AWS's limits (lib/local/aws-limits.ts,
+ * - the campaign's DynamoDB use, counted by the model of AWS's limits (local/aws-limits.ts,
  *   at AWS's own limits: here it only counts, and emulates transaction conflicts) on the
  *   stack's client from the tick until the last outcome is recorded: billed units and
  *   requests per message, and the AWS projection: the least time AWS's limits allow for the
@@ -28,10 +28,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { startLocalStack } from '../lib/local/stack.js';
+import { startLocalStack } from '../local/stack.js';
 import { SafeHttpClient } from '../lib/webhooks/safe-http.js';
-import { applyAwsLimits, projectAwsTime, tableShape, tableShapes } from '../lib/local/aws-limits.js';
-import type { SqsHandler } from '../lib/local/sqs-poller.js';
+import { applyAwsLimits, projectAwsTime, tableShape, tableShapes } from '../local/aws-limits.js';
+import type { SqsHandler } from '../local/sqs-poller.js';
 import { billedUnits, bulkWrite, log, machineDescription, mean, now, percentile, pool } from './lib/harness.js';
 import { seededCohort, seededProfiles } from './lib/seeding.js';
 import { secondsToLastMessage } from '../lib/campaigns/pacing.js';
@@ -472,7 +472,7 @@ try {
     ratio: Number((campaignRate / rawRate).toFixed(3)),
     goal: 0.8,
     dynamodb: {
-      countedBy: 'lib/local/aws-limits.ts (AWS billing rules, unscaled limits), tick to last outcome recorded',
+      countedBy: 'local/aws-limits.ts (AWS billing rules, unscaled limits), tick to last outcome recorded',
       requestsPerMessage: perMessage(stats.requests),
       billedWriteUnitsPerMessage: perMessage(units.write),
       billedReadUnitsPerMessage: perMessage(units.read),

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cohortKey, cohortListKey, laneSortKey } from '../lib/dynamodb/membership-store.js';
-import { startLocalStack } from '../lib/local/stack.js';
+import { startLocalStack } from '../local/stack.js';
 import { buildConsole } from '../scripts/console.js';
 import { launchChromium } from '../test/support/browser.js';
 import { bulkWrite, log, machineDescription, now, percentile, pool } from './lib/harness.js';

@@ -10,8 +10,8 @@
  */
 import { parseArgs } from 'node:util';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { startLocalStack } from '../lib/local/stack.js';
-import { lambdaContext } from '../lib/local/lambda-context.js';
+import { startLocalStack } from '../local/stack.js';
+import { lambdaContext } from '../local/lambda-context.js';
 import { toSqsBody } from '../lib/sqs/cohort-queue.js';
 import { httpEvent } from '../test/support/events.js';
 

@@ -17,7 +17,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { lambdaContext } from '../lib/local/lambda-context.js';
+import { lambdaContext } from '../local/lambda-context.js';
 import { toSqsBody } from '../lib/sqs/cohort-queue.js';
 import { meterDynamoDb, subtract, type Meter } from './lib/metering.js';
 import { barChartPng } from './lib/chart.js';
@@ -291,7 +291,7 @@ try {
     billedUnitsPerChange: {
       write: billed.write / CHANGES,
       read: billed.read / CHANGES,
-      countedBy: 'lib/local/aws-limits.ts',
+      countedBy: 'local/aws-limits.ts',
     },
     storeCallsPer1000: {
       measured: pipelineUnits,

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { startLocalStack } from '../lib/local/stack.js';
+import { startLocalStack } from '../local/stack.js';
 import { decodeCursor } from '../lib/segments/evaluate.js';
 import type { Filter } from '../lib/segments/filter.js';
 import { bulkWrite, log, machineDescription, now, percentile } from './lib/harness.js';

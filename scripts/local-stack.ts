@@ -11,7 +11,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { allowListOf } from '../lib/campaigns/config.js';
-import { describeStack, startLocalStack } from '../lib/local/stack.js';
+import { describeStack, startLocalStack } from '../local/stack.js';
 import { keyStrengthProblem } from '../lib/workspaces/keys.js';
 import { isKnownPartner } from '../lib/workspaces/partners.js';
 import { ensureConsoleBuilt } from './console.js';
@@ -124,7 +124,7 @@ const shutdown = async (reason: string, exitCode = 0) => {
   if (stopping) return;
   stopping = true;
   console.log(`\n${reason}: stopping the local stack…`);
-  // A stop that hangs still ends the process (DynamoDB Local is killed on exit either way: lib/local/emulators.ts).
+  // A stop that hangs still ends the process (DynamoDB Local is killed on exit either way: local/emulators.ts).
   setTimeout(() => process.exit(exitCode || 1), 10_000).unref();
   await stack.stop().catch((error: unknown) => console.error('stopping failed:', error));
   process.exit(exitCode);

@@ -7,7 +7,7 @@
  * (test/support/soak.ts) against a local stack of its own (its own SQS emulator and
  * DynamoDB Local). Prints what was sent, what was injected and what was checked; exits 1
  * on any mismatch. `--shared-sync-handler` runs the concurrent sync invocations on the
- * stack's one handler, as lib/local/stack.ts does (it loses failed records).
+ * stack's one handler, as local/stack.ts does (it loses failed records).
  */
 import { parseArgs } from 'node:util';
 

@@ -2,10 +2,10 @@
 import { cpus, totalmem } from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
 import type { AdaptiveLimitOptions } from '../../lib/concurrency.js';
-import { applyAwsLimits, tableShapes, type AwsLimitsModel, type Placement } from '../../lib/local/aws-limits.js';
+import { applyAwsLimits, tableShapes, type AwsLimitsModel, type Placement } from '../../local/aws-limits.js';
 export const now = () => performance.now();
 
 /** The machine a result was measured on, recorded with every scenario's figures. */
@@ -122,7 +122,7 @@ export const startBenchStack = async (options: {
 };
 
 /**
- * The limits model on the sync's client (lib/local/aws-limits.ts), with a client of its own
+ * The limits model on the sync's client (local/aws-limits.ts), with a client of its own
  * for the reads its index accounting needs; off until the measured part starts.
  */
 export const limitSync = (

@@ -1,6 +1,6 @@
 /**
  * Service secrets: random values kept outside the tables (AWS: Secrets Manager,
- * lib/aws/secrets.ts; the local stack: a generated file, lib/local/secrets.ts), from
+ * lib/aws/secrets.ts; the local stack: a generated file, local/secrets.ts), from
  * which the key-hash pepper and the connector-token key are derived. A table copied
  * without them yields neither a usable key nor a readable token.
  */

@@ -1,6 +1,6 @@
 /**
  * The ports segments, their sizes and their exports are written against; lib/dynamodb,
- * lib/sqs, lib/s3 and lib/local implement them, tests may hand in plain in-memory ones.
+ * lib/sqs, lib/s3 and the local stack (local/blob-store.ts) implement them, tests may hand in plain in-memory ones.
  */
 import type { CohortRef } from '../cohorts/messages.js';
 import type { Cohort } from '../cohorts/ports.js';
@@ -133,7 +133,7 @@ export interface ExportStore {
   ): Promise<boolean>;
 }
 
-/** Where audience exports are written: S3 in AWS (lib/s3/blob-store.ts), a folder on the local stack (lib/local/blob-store.ts). */
+/** Where audience exports are written: S3 in AWS (lib/s3/blob-store.ts), a folder on the local stack (local/blob-store.ts). */
 export interface BlobStore {
   put(key: string, body: string, contentType: string): Promise<void>;
   /** A stored object's text, or undefined if there is none (an export's parts, read back for a download). */

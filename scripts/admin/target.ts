@@ -9,10 +9,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createDocumentClient, createSqsClient } from '../../lib/aws/clients.js';
 import { createSecretsProvider, stageSecrets } from '../../lib/aws/secrets.js';
-import { readLocalSecrets } from '../../lib/local/secrets.js';
+import { readLocalSecrets } from '../../local/secrets.js';
 import type { ServiceSecrets } from '../../lib/secrets/secret.js';
 import type { Tables } from '../../lib/config.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
 import { type Args, CliError, UsageError } from './cli.js';
 
 const SERVICE = 'heap-braze-cohort-import';
@@ -148,7 +148,7 @@ export const explain = (error: unknown, args: Args): string | undefined => {
     return `AWS rejected the credentials (${name}): check AWS_PROFILE or the access keys, and that --region is the stage's region`;
   if (/AccessDenied/.test(name))
     return `AWS denied it (${name}: ${message}): use credentials allowed to act on the ${SERVICE}-${stage(args)} tables, queues and secrets`;
-  // lib/local/secrets.ts: the stack file names a secrets file that is gone (the stack was reset or moved).
+  // local/secrets.ts: the stack file names a secrets file that is gone (the stack was reset or moved).
   if (local && /^No secrets file /.test(message))
     return `the local stack's secrets are missing (${message.replace(/: is the local stack running\?$/, '')}): start it with \`npm start\`, or pass the --stack-file of the running one`;
   const missing =

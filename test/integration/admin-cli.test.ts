@@ -13,7 +13,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
-import { describeStack, type LocalStack } from '../../lib/local/stack.js';
+import { describeStack, type LocalStack } from '../../local/stack.js';
 import { runCli } from '../../scripts/admin/cli.js';
 import { program } from '../../scripts/admin/program.js';
 import { partnerClient, request } from '../support/client.js';

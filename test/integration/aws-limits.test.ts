@@ -1,5 +1,5 @@
 /**
- * The AWS limits model (lib/local/aws-limits.ts) on a real DynamoDBClient against DynamoDB
+ * The AWS limits model (local/aws-limits.ts) on a real DynamoDBClient against DynamoDB
  * Local: partition and table throttles with the SDK's exceptions and retries, transaction
  * conflicts, index write accounting through lib-dynamodb, and the trace.
  */
@@ -23,14 +23,14 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
 import {
   applyAwsLimits,
   NEW_TABLE_UNITS_PER_SECOND,
   tableShape,
   type AwsLimitsOptions,
   type TableShape,
-} from '../../lib/local/aws-limits.js';
+} from '../../local/aws-limits.js';
 
 const KB = 1024;
 const run = randomUUID().slice(0, 8);

@@ -11,7 +11,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createCampaignService } from '../../lib/campaigns/service.js';
 import type { CampaignStore } from '../../lib/campaigns/ports.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from '../support/stack.js';
 import { partnerClient, restCall } from '../support/client.js';
 

@@ -3,7 +3,7 @@
  * update while a draft, launch, figures, test send, stop, archive, the frequency cap.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, restCall, workspaceClient } from '../support/client.js';
 

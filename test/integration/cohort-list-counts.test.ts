@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { cohortListKey, DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import type { DesiredMembership } from '../../lib/cohorts/matching.js';
 import { startTestStack } from '../support/stack.js';

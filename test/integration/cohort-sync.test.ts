@@ -3,7 +3,7 @@
  * read back through the workspace REST API, as a user of the product would.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, request, workspaceClient, type ExportedUser } from '../support/client.js';

@@ -7,7 +7,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { partnerClient, request, workspaceClient } from '../support/client.js';
 import { rejectedDeadLetter } from '../support/events.js';
 import { eventually, startTestStack } from '../support/stack.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { buildConsole } from '../../scripts/console.js';
 import { axeViolations, describeViolations, launchChromium, type Browser } from '../support/browser.js';
 import { partnerClient, workspaceClient } from '../support/client.js';

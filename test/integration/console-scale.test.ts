@@ -11,7 +11,7 @@ import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { cohortKey, laneSortKey } from '../../lib/dynamodb/membership-store.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { buildConsole } from '../../scripts/console.js';
 import { launchChromium, type Browser } from '../support/browser.js';
 import { restCall } from '../support/client.js';

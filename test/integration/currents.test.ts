@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { CurrentsEvent } from '../../lib/currents/events.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
-import { queueDepth } from '../../lib/local/settle.js';
+import { queueDepth } from '../../local/settle.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { request, workspaceClient } from '../support/client.js';
 

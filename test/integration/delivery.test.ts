@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { SqsCohortQueue } from '../../lib/sqs/cohort-queue.js';
 import { chunk } from '../../lib/dynamodb/batch.js';
 import { eventually, startTestStack } from '../support/stack.js';

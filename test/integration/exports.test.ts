@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { runExportChunk, startExport } from '../../lib/segments/export.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
-import { FileBlobStore } from '../../lib/local/blob-store.js';
+import { FileBlobStore } from '../../local/blob-store.js';
 import { S3BlobStore } from '../../lib/s3/blob-store.js';
 import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, workspaceClient } from '../support/client.js';
 

@@ -5,18 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient } from '../support/client.js';
 import { drainMessages, shuffle, sqsEvent } from '../support/events.js';
-import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 import { DEADLINE_MARGIN_MS } from '../../functions/sync/app.js';
 import { OutOfTimeError } from '../../lib/errors.js';
 import { serialOracle } from '../support/oracle.js';
 import { beforeApply, readMemberships } from '../support/store.js';
 import { dieAfterWrites, injectDynamoDbFaults, type FaultInjection } from '../support/faults.js';
-import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
+import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../local/aws-limits.js';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 

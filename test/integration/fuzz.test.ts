@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { CohortMessage } from '../../lib/cohorts/messages.js';
 import { startTestStack } from '../support/stack.js';
 import { context, drainMessages, httpEvent } from '../support/events.js';

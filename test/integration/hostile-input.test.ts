@@ -11,8 +11,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { LocalStack } from '../../lib/local/stack.js';
-import { routesFromServerlessYml } from '../../lib/local/gateway.js';
+import type { LocalStack } from '../../local/stack.js';
+import { routesFromServerlessYml } from '../../local/gateway.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { openRaw, rawBytes, rawRequest, type RawResponse } from '../support/raw-http.js';

@@ -5,7 +5,7 @@
  * items (5 queries); `order=desc` reverses the key order; `partner` narrows to one key range.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
 import { startTestStack } from '../support/stack.js';
 import { restCall } from '../support/client.js';

@@ -1,6 +1,6 @@
 /**
  * The local SQS emulator with persistence on (as `npm start` runs it): a message whose
- * visibility is changed to 0 comes back (lib/local/fauxqs-workarounds.ts), where fauxqs
+ * visibility is changed to 0 comes back (local/fauxqs-workarounds.ts), where fauxqs
  * alone loses it. The control documents the emulator's bug: when it is fixed upstream, the
  * control fails and the workaround can go.
  */
@@ -15,9 +15,9 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
-import { type Emulator, startSqsEmulator } from '../../lib/local/emulators.js';
-import { avoidZeroVisibilityChanges } from '../../lib/local/fauxqs-workarounds.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
+import { type Emulator, startSqsEmulator } from '../../local/emulators.js';
+import { avoidZeroVisibilityChanges } from '../../local/fauxqs-workarounds.js';
 
 let folder: string;
 let emulator: Emulator;

@@ -5,7 +5,7 @@
  * newer change has already overwritten.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import type { MembershipEvent, MembershipEventPublisher } from '../../lib/cohorts/events.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { partnerClient, workspaceClient } from '../support/client.js';

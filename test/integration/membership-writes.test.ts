@@ -3,15 +3,15 @@
  * on DynamoDB Local: in braze_id order, each transaction's registers sit in a few neighbouring
  * shards, not in nearly all 64, so one throttled shard holds back few transactions (AWS cancels
  * a transaction whole when one item is throttled); the count stays exact. And under AWS's
- * limits (the model, lib/local/aws-limits.ts), the transactions in flight adapt to what the
+ * limits (the model, local/aws-limits.ts), the transactions in flight adapt to what the
  * table absorbs.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
-import type { LocalStack } from '../../lib/local/stack.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
+import type { LocalStack } from '../../local/stack.js';
 import {
   cohortKey,
   DynamoMembershipStore,
@@ -24,7 +24,7 @@ import { DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
 import { registerShardOf } from '../../lib/dynamodb/shards.js';
 import { membershipKey } from '../../lib/campaigns/audience.js';
 import { AdaptiveLimit } from '../../lib/concurrency.js';
-import { applyAwsLimits, tableShapes } from '../../lib/local/aws-limits.js';
+import { applyAwsLimits, tableShapes } from '../../local/aws-limits.js';
 import { startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
 import { profileKey } from '../../lib/dynamodb/user-store.js';
 import { eventually, startTestStack } from '../support/stack.js';

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { versionedPut } from '../../lib/dynamodb/optimistic.js';
 import { startTestStack } from '../support/stack.js';
 

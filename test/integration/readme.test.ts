@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from '../support/stack.js';
 import { bashBlocks, findField, mismatches, type ReadmeStep, stepsOf } from '../support/readme-examples.js';
 

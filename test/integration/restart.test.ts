@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../lib/local/emulators.js';
+import { freePort } from '../../local/emulators.js';
 import { eventually } from '../support/stack.js';
 
 interface Running {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { generateKey, legacyKeyHash, WeakKeyError } from '../../lib/workspaces/keys.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { manualClock, startTestStack } from '../support/stack.js';

@@ -13,7 +13,7 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inject } from 'vitest';
-import { startDynamoDbEmulator, type Emulator } from '../../lib/local/emulators.js';
+import { startDynamoDbEmulator, type Emulator } from '../../local/emulators.js';
 import { runSoak } from '../support/soak.js';
 
 const seed = process.env.SOAK_SEED ? Number(process.env.SOAK_SEED) : randomInt(1_000_000);

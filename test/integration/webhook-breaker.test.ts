@@ -9,9 +9,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { LocalStack } from '../../lib/local/stack.js';
-import { queueDepth } from '../../lib/local/settle.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../lib/local/webhook-receiver.js';
+import type { LocalStack } from '../../local/stack.js';
+import { queueDepth } from '../../local/settle.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../local/webhook-receiver.js';
 import { eventually, startTestStack } from '../support/stack.js';
 import { applyCohortChanges, partnerClient, workspaceClient } from '../support/client.js';
 

@@ -6,7 +6,7 @@
  * announced expiry is when the old key stops, to the second, with ingest's credential cache on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import { PARTNER_MESSAGES } from '../../lib/contract/partner.js';
 import { KNOWN_PARTNERS } from '../../lib/workspaces/partners.js';
 import { partnerClient, request } from '../support/client.js';

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startDynamoDbEmulator, startSqsEmulator, type Emulator } from '../../lib/local/emulators.js';
+import { startDynamoDbEmulator, startSqsEmulator, type Emulator } from '../../local/emulators.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -13,7 +13,7 @@
  * What keeps the oracle exact: the soak runs in rounds of two phases. A round changes campaigns,
  * the cap and the switches, then the partners' cohorts (at most one change per user and cohort
  * in a round, so the sync's order of application cannot matter), then waits until the stack
- * has settled (every queue empty, every poller idle: lib/local/settle.ts): the entry phase,
+ * has settled (every queue empty, every poller idle: local/settle.ts): the entry phase,
  * where delay-0 steps are sent. Only then does it move the campaigns' clock, tick, and settle
  * again: the tick phase, where due steps and runs are sent. Every arrival is stamped with its
  * phase, so every send is held to the dues of its own phase: the oracle's membership, entries
@@ -38,9 +38,9 @@ import { JOURNEY_GRACE_MS, type RecurringSchedule } from '../../lib/campaigns/mo
 import { nextOccurrence } from '../../lib/campaigns/schedule.js';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
 import { isLoadError } from '../../lib/errors.js';
-import type { SqsHandler } from '../../lib/local/sqs-poller.js';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
-import type { ReceivedWebhook } from '../../lib/local/webhook-receiver.js';
+import type { SqsHandler } from '../../local/sqs-poller.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
+import type { ReceivedWebhook } from '../../local/webhook-receiver.js';
 import { deliveredTwice } from './events.js';
 import { type FaultInjection, injectDynamoDbFaults, seededRandom } from './faults.js';
 

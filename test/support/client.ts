@@ -1,5 +1,5 @@
 /** A small HTTP client for the local stack, speaking the public API as a partner or a workspace would. */
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import type { ExportedUser } from '../../lib/users/service.js';
 import { eventually } from './stack.js';
 

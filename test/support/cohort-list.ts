@@ -5,7 +5,7 @@
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { cohortListKey } from '../../lib/dynamodb/membership-store.js';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 
 export const putCohortListItems = async (
   stack: LocalStack,

@@ -3,7 +3,7 @@
  * local stack did on a malformed request): test/integration/emulator-exit.test.ts checks
  * that the Java process does not outlive this one.
  */
-import { startDynamoDbEmulator } from '../../lib/local/emulators.js';
+import { startDynamoDbEmulator } from '../../local/emulators.js';
 
 const emulator = await startDynamoDbEmulator();
 process.stdout.write(`${JSON.stringify({ pid: emulator.pid, endpoint: emulator.endpoint })}\n`);

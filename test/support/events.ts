@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 import type { DeadLetter } from '../../lib/currents/ports.js';
-import type { SqsHandler } from '../../lib/local/sqs-poller.js';
+import type { SqsHandler } from '../../local/sqs-poller.js';
 
 export const sqsRecord = (body: string, overrides: Partial<SQSRecord> = {}): SQSRecord => ({
   messageId: randomUUID(),

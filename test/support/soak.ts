@@ -51,11 +51,11 @@ import { membershipEventId, type MembershipEvent } from '../../lib/cohorts/event
 import { CohortMessage, changeOrderKey, type CohortRef } from '../../lib/cohorts/messages.js';
 import { chunk } from '../../lib/dynamodb/batch.js';
 import type { MembershipStore } from '../../lib/dynamodb/membership-store.js';
-import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../lib/local/aws-limits.js';
-import { queueDepth } from '../../lib/local/settle.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lib/local/constants.js';
-import type { SqsHandler } from '../../lib/local/sqs-poller.js';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { applyAwsLimits, tableShapes, type AwsLimitsModel } from '../../local/aws-limits.js';
+import { queueDepth } from '../../local/settle.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/constants.js';
+import type { SqsHandler } from '../../local/sqs-poller.js';
+import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { createObservability } from '../../lib/observability.js';
 import { SqsCohortQueue, toSqsBody } from '../../lib/sqs/cohort-queue.js';
 import { redriveDeadLetters } from '../../lib/sqs/redrive.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../lib/local/stack.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
 
 /** A stack of its own (tables, queues, workspace) on the shared emulators. */
 export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalStack> =>

@@ -1,7 +1,7 @@
 import { queryAll } from '../../lib/dynamodb/batch.js';
 import { registerKey } from '../../lib/dynamodb/membership-store.js';
 import { RegisterLayouts } from '../../lib/dynamodb/register-layout.js';
-import type { LocalStack } from '../../lib/local/stack.js';
+import type { LocalStack } from '../../local/stack.js';
 import type { CohortRef } from '../../lib/cohorts/messages.js';
 import type { Cancellable, MembershipStore } from '../../lib/cohorts/ports.js';
 

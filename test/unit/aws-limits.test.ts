@@ -1,5 +1,5 @@
 /**
- * The arithmetic of the AWS limits model (lib/local/aws-limits.ts) against AWS's own
+ * The arithmetic of the AWS limits model (local/aws-limits.ts) against AWS's own
  * documented examples: item sizes, read and write units, index writes, token buckets and
  * the projection of a trace onto AWS's unscaled limits.
  */
@@ -20,7 +20,7 @@ import {
   writeUnits,
   type TableShape,
   type UnitTotals,
-} from '../../lib/local/aws-limits.js';
+} from '../../local/aws-limits.js';
 
 const KB = 1024;
 

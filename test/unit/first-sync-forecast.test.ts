@@ -1,10 +1,6 @@
-/** The first-sync forecast (lib/local/first-sync-forecast.ts) against hand arithmetic from AWS's documented rules. */
+/** The first-sync forecast (local/first-sync-forecast.ts) against hand arithmetic from AWS's documented rules. */
 import { describe, expect, it } from 'vitest';
-import {
-  forecastFirstSync,
-  NEW_TABLE_WRITE_UNITS,
-  TABLE_QUOTA_WRITE_UNITS,
-} from '../../lib/local/first-sync-forecast.js';
+import { forecastFirstSync, NEW_TABLE_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../../local/first-sync-forecast.js';
 
 const FIVE_MILLION = { changes: 5_000_000, writeUnitsPerChange: 2.02, shards: 32, utilisation: 1 };
 

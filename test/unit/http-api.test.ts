@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceUnavailableError } from '../../lib/errors.js';
 import { httpApi, json, type JsonRoute } from '../../lib/http/api.js';
-import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 import { createObservability } from '../../lib/observability.js';
 import { context, httpEvent } from '../support/events.js';
 

@@ -7,7 +7,7 @@ import {
   traceClient,
   traceHandler,
 } from '../../lib/observability.js';
-import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 
 describe('tracing', () => {
   afterEach(() => {

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadOrCreateLocalSecrets, readLocalSecrets } from '../../lib/local/secrets.js';
+import { loadOrCreateLocalSecrets, readLocalSecrets } from '../../local/secrets.js';
 import { deriveKey, once } from '../../lib/secrets/secret.js';
 import { createTokenCipher, isSealedToken } from '../../lib/secrets/token-cipher.js';
 import {

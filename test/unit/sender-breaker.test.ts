@@ -13,7 +13,7 @@ import type { FinishedSend, FrequencyCap } from '../../lib/campaigns/ports.js';
 import type { SendMessage } from '../../lib/campaigns/messages.js';
 import { createSender, type SenderPorts, type SendResult } from '../../lib/campaigns/sender.js';
 import { createSenderHandler, reportDestinationChange } from '../../functions/sender/app.js';
-import { lambdaContext } from '../../lib/local/lambda-context.js';
+import { lambdaContext } from '../../local/lambda-context.js';
 import { createObservability } from '../../lib/observability.js';
 import type { BreakerChange } from '../../lib/webhooks/breaker.js';
 import type { WebhookRequest, WebhookResult } from '../../lib/webhooks/safe-http.js';

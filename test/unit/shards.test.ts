@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { LEGACY_REGISTER_SHARDS, REGISTER_SHARDS, registerShardOf, SHARD_COUNTS } from '../../lib/dynamodb/shards.js';
-import { PARTITION_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../../lib/local/first-sync-forecast.js';
+import { PARTITION_WRITE_UNITS, TABLE_QUOTA_WRITE_UNITS } from '../../local/first-sync-forecast.js';
 import { readNewCohortShards, shardsOfItem } from '../../lib/dynamodb/register-layout.js';
 
 describe('register shards', () => {

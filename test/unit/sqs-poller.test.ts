@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordsToDelete } from '../../lib/local/sqs-poller.js';
+import { recordsToDelete } from '../../local/sqs-poller.js';
 import { sqsRecord } from '../support/events.js';
 
 describe('recordsToDelete: what Lambda deletes after a batch', () => {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { MIN_SECRET_BYTES, once, type ServiceSecrets } from '../secrets/secret.js';
+import { MIN_SECRET_BYTES, once, type ServiceSecrets } from '../lib/secrets/secret.js';
 
 interface SecretsFile {
   keyPepper: string;

@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BlobStore } from '../segments/ports.js';
+import type { BlobStore } from '../lib/segments/ports.js';
 
 export class FileBlobStore implements BlobStore {
   private readonly root: string;

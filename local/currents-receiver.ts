@@ -3,7 +3,7 @@
  * records (and can print) the batches it receives, and answers what it is told to.
  */
 import { createServer } from 'node:http';
-import type { CurrentsEvent } from '../currents/events.js';
+import type { CurrentsEvent } from '../lib/currents/events.js';
 
 export interface ReceivedBatch {
   at: string;

@@ -8,40 +8,40 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { randomBytes } from 'node:crypto';
-import { wireApi } from '../../functions/api/wire.js';
-import { wireCurrents } from '../../functions/currents/wire.js';
-import { wireEvents } from '../../functions/events/wire.js';
-import { wireExport } from '../../functions/export/wire.js';
-import { wireIngest } from '../../functions/ingest/wire.js';
-import { wireSync } from '../../functions/sync/wire.js';
+import { wireApi } from '../functions/api/wire.js';
+import { wireCurrents } from '../functions/currents/wire.js';
+import { wireEvents } from '../functions/events/wire.js';
+import { wireExport } from '../functions/export/wire.js';
+import { wireIngest } from '../functions/ingest/wire.js';
+import { wireSync } from '../functions/sync/wire.js';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { startStreamPoller, type StreamHandler } from './stream-poller.js';
-import type { AdaptiveLimitOptions } from '../concurrency.js';
+import type { AdaptiveLimitOptions } from '../lib/concurrency.js';
 import { settled } from './settle.js';
 import { loadDemoState, saveDemoState } from './demo-state.js';
 import { FileBlobStore } from './blob-store.js';
-import { DynamoConnectorStore } from '../dynamodb/connector-store.js';
-import { CURRENTS_EVENT_TYPES } from '../currents/events.js';
-import { SafeHttpClient } from '../webhooks/safe-http.js';
+import { DynamoConnectorStore } from '../lib/dynamodb/connector-store.js';
+import { CURRENTS_EVENT_TYPES } from '../lib/currents/events.js';
+import { SafeHttpClient } from '../lib/webhooks/safe-http.js';
 import { startCurrentsReceiver, type CurrentsReceiver } from './currents-receiver.js';
 import { join, resolve } from 'node:path';
-import type { Tables } from '../config.js';
-import { DynamoMembershipStore, TRANSACTION_LOAD } from '../dynamodb/membership-store.js';
-import type { DeliveryClock } from '../currents/delivery.js';
-import { DynamoUserStore } from '../dynamodb/user-store.js';
-import { DynamoWorkspaceStore, type CreatedWorkspace } from '../dynamodb/workspace-store.js';
-import type { SizePolicy } from '../segments/size.js';
-import { createObservability } from '../observability.js';
-import type { CohortQueue } from '../cohorts/ingest.js';
-import type { MembershipStore } from '../dynamodb/membership-store.js';
-import type { UserDirectory } from '../cohorts/matching.js';
-import type { MembershipEventPublisher } from '../cohorts/events.js';
-import { assertStrongKey, createKeyHasher, generateKey, keyStrengthProblem } from '../workspaces/keys.js';
-import { createTokenCipher } from '../secrets/token-cipher.js';
+import type { Tables } from '../lib/config.js';
+import { DynamoMembershipStore, TRANSACTION_LOAD } from '../lib/dynamodb/membership-store.js';
+import type { DeliveryClock } from '../lib/currents/delivery.js';
+import { DynamoUserStore } from '../lib/dynamodb/user-store.js';
+import { DynamoWorkspaceStore, type CreatedWorkspace } from '../lib/dynamodb/workspace-store.js';
+import type { SizePolicy } from '../lib/segments/size.js';
+import { createObservability } from '../lib/observability.js';
+import type { CohortQueue } from '../lib/cohorts/ingest.js';
+import type { MembershipStore } from '../lib/dynamodb/membership-store.js';
+import type { UserDirectory } from '../lib/cohorts/matching.js';
+import type { MembershipEventPublisher } from '../lib/cohorts/events.js';
+import { assertStrongKey, createKeyHasher, generateKey, keyStrengthProblem } from '../lib/workspaces/keys.js';
+import { createTokenCipher } from '../lib/secrets/token-cipher.js';
 import { loadOrCreateLocalSecrets } from './secrets.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { KNOWN_PARTNERS } from '../workspaces/partners.js';
+import { KNOWN_PARTNERS } from '../lib/workspaces/partners.js';
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -50,7 +50,7 @@ import {
   type Emulator,
 } from './emulators.js';
 import { functionTimeoutMs, startGateway } from './gateway.js';
-import { folderSite } from '../http/static-site.js';
+import { folderSite } from '../lib/http/static-site.js';
 import { createQueues, createTables, createWatchQueue, type LocalQueues } from './resources.js';
 import { avoidZeroVisibilityChanges } from './fauxqs-workarounds.js';
 import { startPoller, type Poller, type PollerOptions, type SqsHandler } from './sqs-poller.js';
@@ -121,9 +121,9 @@ export interface LocalStackOptions {
   /** Wraps the events function as the stream poller invokes it (the benchmark times it). */
   wrapEventsHandler?: (handler: StreamHandler) => StreamHandler;
   onBatch?: PollerOptions['onBatch'];
-  /** How long the HTTP API waits for a client's headers and for its whole request (defaults: lib/local/gateway.ts). */
+  /** How long the HTTP API waits for a client's headers and for its whole request (defaults: local/gateway.ts). */
   gatewayTimeouts?: { headersMs?: number; requestMs?: number };
-  /** Campaigns and Canvases: their clock, retries, ticker, webhook receiver (lib/local/campaigns.ts). */
+  /** Campaigns and Canvases: their clock, retries, ticker, webhook receiver (local/campaigns.ts). */
   campaigns?: LocalCampaignOptions;
   /** The console's built files, served at / (default: dist/console, which `npm start` and `npm run build` write). */
   consoleFolder?: string;
@@ -170,7 +170,7 @@ export interface LocalStack {
   campaigns: LocalCampaigns & { service: ReturnType<typeof wireApi>['campaigns'] };
   /**
    * Waits until nothing more will happen: every poller idle, every queue empty, no batch
-   * handed out meanwhile (lib/local/settle.ts). Tests call it before asserting an absence.
+   * handed out meanwhile (local/settle.ts). Tests call it before asserting an absence.
    */
   settled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -224,7 +224,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     const documents = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsEndpoint });
-    // The SQS emulator this stack started keeps its messages on disk: see lib/local/fauxqs-workarounds.ts.
+    // The SQS emulator this stack started keeps its messages on disk: see local/fauxqs-workarounds.ts.
     if (dataDir && !options.sqsEndpoint) avoidZeroVisibilityChanges(sqs);
     const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: dynamoDbEndpoint });
     // fauxqs answers SNS on the same endpoint as SQS.

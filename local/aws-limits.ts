@@ -67,7 +67,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Tables } from '../config.js';
+import type { Tables } from '../lib/config.js';
 import { TABLE_RESOURCES } from './resources.js';
 
 export type Item = Record<string, AttributeValue>;
@@ -95,7 +95,7 @@ export const TABLE_READ_UNITS_PER_SECOND = 40_000;
 /**
  * [warm] A new on-demand table (or index) without warm throughput set serves 4,000 write and
  * 12,000 read request units a second at once; it may then double its previous peak within
- * 30 minutes (the doubling is lib/local/first-sync-forecast.ts's: a run here is shorter).
+ * 30 minutes (the doubling is local/first-sync-forecast.ts's: a run here is shorter).
  */
 export const NEW_TABLE_UNITS_PER_SECOND = { read: 12_000, write: 4_000 } as const;
 
@@ -224,7 +224,7 @@ export const tableShape = (
 
 /** The deployed tables' shapes, read from infra/tables.yml now (not at import: the file's GSIs change under us). */
 export const tableShapes = (tables: Tables): TableShape[] => {
-  const file = fileURLToPath(new URL('../../infra/tables.yml', import.meta.url));
+  const file = fileURLToPath(new URL('../infra/tables.yml', import.meta.url));
   const resources = (
     parse(readFileSync(file, 'utf8')) as { Resources: Record<string, { Properties: CreateTableCommandInput }> }
   ).Resources;

@@ -30,7 +30,7 @@ interface ServerlessFile {
 }
 
 const readServerless = (): ServerlessFile =>
-  parse(readFileSync(fileURLToPath(new URL('../../serverless.yml', import.meta.url)), 'utf8')) as ServerlessFile;
+  parse(readFileSync(fileURLToPath(new URL('../serverless.yml', import.meta.url)), 'utf8')) as ServerlessFile;
 
 export const routesFromServerlessYml = (): Route[] =>
   Object.entries(readServerless().functions).flatMap(([functionName, definition]) =>

@@ -13,9 +13,9 @@ import {
   type StreamViewType,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Tables } from '../config.js';
+import type { Tables } from '../lib/config.js';
 
-const infraFile = (name: string) => fileURLToPath(new URL(`../../infra/${name}`, import.meta.url));
+const infraFile = (name: string) => fileURLToPath(new URL(`../infra/${name}`, import.meta.url));
 
 type CfnResources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const readResources = (name: string): CfnResources =>

@@ -17,14 +17,14 @@ import {
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { wireCampaigns } from '../../functions/campaigns/wire.js';
-import { wireSender } from '../../functions/sender/wire.js';
-import type { SenderPorts } from '../campaigns/sender.js';
-import type { Tables } from '../config.js';
-import { DynamoCampaignStore } from '../dynamodb/campaign-store.js';
-import { createObservability } from '../observability.js';
-import { SqsWorkQueue } from '../sqs/campaign-queues.js';
-import { SafeHttpClient, type WebhookClient } from '../webhooks/safe-http.js';
+import { wireCampaigns } from '../functions/campaigns/wire.js';
+import { wireSender } from '../functions/sender/wire.js';
+import type { SenderPorts } from '../lib/campaigns/sender.js';
+import type { Tables } from '../lib/config.js';
+import { DynamoCampaignStore } from '../lib/dynamodb/campaign-store.js';
+import { createObservability } from '../lib/observability.js';
+import { SqsWorkQueue } from '../lib/sqs/campaign-queues.js';
+import { SafeHttpClient, type WebhookClient } from '../lib/webhooks/safe-http.js';
 import { functionTimeoutMs } from './gateway.js';
 import { startPoller, type Poller, type SqsHandler } from './sqs-poller.js';
 import { startWebhookReceiver } from './webhook-receiver.js';
@@ -96,7 +96,7 @@ interface LocalQueue {
 type CfnResources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 const resources = (): CfnResources =>
   (
-    parse(readFileSync(fileURLToPath(new URL('../../infra/campaigns.yml', import.meta.url)), 'utf8')) as {
+    parse(readFileSync(fileURLToPath(new URL('../infra/campaigns.yml', import.meta.url)), 'utf8')) as {
       Resources: CfnResources;
     }
   ).Resources;
