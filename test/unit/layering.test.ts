@@ -1,12 +1,15 @@
 /**
- * The layering rule (biome.json, `noRestrictedImports` on the domain folders) fails on a
- * probe: a file in each domain folder that imports an adapter or the network is refused,
- * the same import from an adapter folder is not, and the webhook adapter itself may use
- * the network. Run on a copy of the configuration in a temporary tree, so the repository's
- * own files are never touched.
+ * The layering rules (biome.json, `noRestrictedImports`) fail on a probe: a file in each
+ * domain folder that imports an adapter or the network is refused, the same import from an
+ * adapter folder is not, and the webhook adapter itself may use the network; a file anywhere
+ * in lib/ that imports functions/ or local/ (the wiring and the local stack, which sit above
+ * lib) is refused, while they import lib freely. Biome's overrides replace a rule's options
+ * rather than merge them, so the domain folders' override repeats the lib-wide pattern: the
+ * probes in every domain folder fail if it is dropped. Run on a copy of the configuration in
+ * a temporary tree, so the repository's own files are never touched.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +25,17 @@ const FORBIDDEN = [
   "import { request } from 'node:https';",
   "import { lookup } from 'node:dns/promises';",
 ];
+/** What sits above lib/, imported from a folder of lib/ (one level down). */
+const ABOVE = [
+  "import { wireApi } from '../../functions/api/wire.js';",
+  "import { createSyncHandler } from '../../functions/sync/app.js';",
+  "import { startLocalStack } from '../../local/stack.js';",
+];
+/** Every folder of lib/ as it is now, so that a new one is covered without editing this list. */
+const LIB_FOLDERS = readdirSync('lib', { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+const MESSAGES = ['Domain code takes ports', 'lib/ imports nothing above it'];
 
 let tree: string;
 beforeAll(() => {
@@ -51,7 +65,8 @@ const refused = async (probes: Record<string, string>): Promise<Set<string>> => 
   } finally {
     for (const path of Object.keys(probes)) rmSync(join(tree, path));
   }
-  if (output && !output.includes('Domain code takes ports')) throw new Error(`Biome failed otherwise: ${output}`);
+  if (output && !MESSAGES.some((message) => output.includes(message)))
+    throw new Error(`Biome failed otherwise: ${output}`);
   return new Set(Object.keys(probes).filter((path) => output.includes(`${path}:`)));
 };
 
@@ -73,6 +88,33 @@ describe('the layering rule', () => {
       'lib/dynamodb/probe.ts': FORBIDDEN[2]!,
       'lib/webhooks/safe-http.ts': FORBIDDEN[3]!,
       'lib/campaigns/probe.ts': "import { judge } from '../webhooks/policy.js';",
+    });
+    expect([...found]).toEqual([]);
+  });
+
+  it('refuses an import of functions/ or local/ anywhere in lib/', async () => {
+    const probes = {
+      ...Object.fromEntries(
+        LIB_FOLDERS.flatMap((folder) => ABOVE.map((line, index) => [`lib/${folder}/probe-above-${index}.ts`, line])),
+      ),
+      // A file at lib/'s top level, and the webhook adapter (outside the domain rule).
+      'lib/probe-above.ts': "import { wireApi } from '../functions/api/wire.js';",
+      'lib/webhooks/safe-http.ts': ABOVE[2]!,
+    };
+    const found = await refused(probes);
+    expect(LIB_FOLDERS).toEqual(expect.arrayContaining([...DOMAIN, 'dynamodb', 'sqs']));
+    expect(
+      Object.keys(probes)
+        .filter((path) => !found.has(path))
+        .map((path) => `${path}: ${probes[path as keyof typeof probes]}`),
+    ).toEqual([]);
+  });
+
+  it('lets functions/ and local/ import lib/ and each other', async () => {
+    const found = await refused({
+      'functions/api/probe.ts': "import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';",
+      'local/probe.ts': "import { wireApi } from '../functions/api/wire.js';",
+      'scripts/probe.ts': "import { startLocalStack } from '../local/stack.js';",
     });
     expect([...found]).toEqual([]);
   });
