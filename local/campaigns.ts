@@ -254,6 +254,7 @@ export const startLocalCampaigns = async (context: {
   });
   const { journeys } = campaigns;
   const { sender } = sending;
+  // The ticker's own handle on the work queue, as EventBridge Scheduler's target is on AWS.
   const work = new SqsWorkQueue(sqs, queues.work.queueUrl);
   const handlers = { campaigns: campaigns.handler, sender: sending.handler };
   const campaignsHandler = (options.wrapCampaignsHandler ?? ((handler) => handler))(handlers.campaigns as SqsHandler);
