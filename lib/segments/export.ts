@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { generateId } from '../workspaces/keys.js';
 import { takeWithin } from './evaluate.js';
 import { MAX_FILTER_COHORTS, type Filter } from './filter.js';
-import type { BlobStore, ExportJob, ExportStore, Segment } from './ports.js';
+import type { BlobStore, ExportJob, ExportQueue, ExportStore, Segment } from './ports.js';
 import { audienceUser, memberSource, type SegmentPorts } from './service.js';
 
 /** Users written per step; a chunk stops between steps when it is out of time, users or reads. */
@@ -174,4 +174,22 @@ export const readExport = async (
     parts.push(text);
   }
   return { body: parts.join('') };
+};
+
+/**
+ * Starts an export and writes its first part within the request (a small audience is done
+ * before the answer); what is left goes to the export worker's queue. Bounded: at most
+ * `maxUsers` users and `maxReads` keys, stopping while the request has time left.
+ */
+export const exportNow = async (
+  workspaceId: string,
+  segment: Segment,
+  ports: ExportPorts & { queue: ExportQueue },
+  options: { maxUsers: number; maxReads: number; outOfTime: () => boolean; clock: () => Date },
+): Promise<ExportJob> => {
+  const job = await startExport(workspaceId, segment, ports, options.clock());
+  const { job: written } = await runExportChunk(workspaceId, job.exportId, ports, options);
+  const current = written ?? job;
+  if (current.status === 'running') await ports.queue.send({ v: 1, workspaceId, exportId: job.exportId });
+  return current;
 };

@@ -371,3 +371,41 @@ export const sizeView = (answer: SizeAnswer) => ({
   size_bounds: answer.bounds,
   size_recomputing: answer.recomputing,
 });
+
+/**
+ * A segment created with its size: exact from counts when they decide it, otherwise its first
+ * size job queued with the write (what POST /segments does).
+ */
+export const createSegment = async (
+  workspaceId: string,
+  input: { name: string; filter: Filter },
+  ports: SizePorts,
+  now: Date,
+  policy?: SizePolicy,
+): Promise<{ segment: Segment; size: SizeAnswer }> => {
+  const inputs = await readSizeInputs(workspaceId, input.filter, ports);
+  const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
+  const segment = await ports.segments.create(workspaceId, input, now, job);
+  if (job) await ports.queue.send(sizeJobMessage(workspaceId, segment.segmentId, job));
+  return { segment, size: await answerSize(workspaceId, segment, ports, now, { inputs, policy }) };
+};
+
+/**
+ * A segment redefined, with its size: a new filter's size is computed afresh (a job queued when
+ * the counts do not decide it), the same filter keeps its size. undefined: no such segment.
+ */
+export const updateSegment = async (
+  workspaceId: string,
+  segmentId: string,
+  input: { name: string; filter: Filter },
+  ports: SizePorts,
+  now: Date,
+  policy?: SizePolicy,
+): Promise<{ segment: Segment; size: SizeAnswer } | undefined> => {
+  const inputs = await readSizeInputs(workspaceId, input.filter, ports);
+  const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
+  const updated = await ports.segments.update(workspaceId, segmentId, input, now, job);
+  if (!updated) return undefined;
+  if (job && updated.filterChanged) await ports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
+  return { segment: updated.segment, size: await answerSize(workspaceId, updated.segment, ports, now, { inputs, policy }) };
+};

@@ -5,16 +5,16 @@
  *   GET|PUT /settings/frequency-cap.
  * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
  */
-import { NotFoundError } from '../../lib/errors.js';
-import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../lib/http/api.js';
-import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../lib/campaigns/model.js';
-import type { StepStats } from '../../lib/campaigns/ports.js';
+import { NotFoundError } from '../../../lib/errors.js';
+import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../../lib/http/api.js';
+import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../../lib/campaigns/model.js';
+import type { StepStats } from '../../../lib/campaigns/ports.js';
 import {
   campaignListView,
   statsView,
   targetedSegmentsView,
   type CampaignService,
-} from '../../lib/campaigns/service.js';
+} from '../../../lib/campaigns/service.js';
 
 type CampaignRoute = Omit<JsonRoute, 'handle'> & {
   handle: (api: { campaigns?: CampaignService }, workspaceId: string, request: JsonRequest) => Promise<JsonResponse>;
