@@ -25,7 +25,7 @@ import { MAX_FILTER_COHORTS } from '../segments/filter.js';
 import { memberSource, type SegmentPorts } from '../segments/service.js';
 import { cohortsOf, transition, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type WorkMessage } from './messages.js';
-import { JOURNEY_GRACE_MS, stepDueTimes, type Campaign } from './model.js';
+import { JOURNEY_GRACE_MS, reeligibleAfterMs, stepDueTimes, type Campaign } from './model.js';
 import { instantKey, LAST_KEY_INSTANT_MS } from './instants.js';
 import { nextOccurrence } from './schedule.js';
 import { pacedChunkUsers } from './pacing.js';
@@ -68,8 +68,8 @@ const MAX_DELAY_SECONDS = 900;
 const FOREVER = instantKey(LAST_KEY_INSTANT_MS);
 
 /** When an entry allows the next one: never (`null`), or N days after it. */
-export const reeligibleAt = (enteredAt: number, afterDays: number | null): string =>
-  afterDays === null ? FOREVER : new Date(enteredAt + afterDays * 86_400_000).toISOString();
+export const reeligibleAt = (enteredAt: number, afterMs: number | null): string =>
+  afterMs === null ? FOREVER : new Date(enteredAt + afterMs).toISOString();
 /** Users per audience chunk; a chunk also stops when out of time. */
 const CHUNK_USERS = 5_000;
 const STEP_USERS = 1_000;
@@ -187,7 +187,7 @@ export const createJourneys = (ports: JourneyPorts) => {
           enteredAt: now.toISOString(),
           endsAt: new Date(stepDueTimes(campaign, enteredAt).at(-1)! + JOURNEY_GRACE_MS).toISOString(),
           state: 'active',
-          reeligibleAt: reeligibleAt(enteredAt, campaign.delivery.reeligibleAfterDays),
+          reeligibleAt: reeligibleAt(enteredAt, reeligibleAfterMs(campaign.delivery)),
         },
         campaign.steps.length,
         now,

@@ -44,9 +44,50 @@ export type RecurringSchedule = {
   weekdays?: number[];
 };
 
+/** Units a re-eligibility wait is given in, and their length. */
+export const REELIGIBLE_UNITS = { minutes: 60_000, hours: 3_600_000, days: 86_400_000, weeks: 604_800_000 } as const;
+export type ReeligibleUnit = keyof typeof REELIGIBLE_UNITS;
+/** At most ten years (3,650 days), whatever the unit. */
+const REELIGIBLE_MAX_MS = 3_650 * REELIGIBLE_UNITS.days;
+
 export type Delivery =
   | { type: 'scheduled'; at?: string; recurring?: RecurringSchedule }
-  | { type: 'action_based'; reeligibleAfterDays: number | null };
+  | {
+      type: 'action_based';
+      /** Days (fractional when given in a smaller unit); null: never again. */
+      reeligibleAfterDays: number | null;
+      /** The wait as it was given (absent on definitions stored before units: days). */
+      reeligibleAfter?: { value: number; unit: ReeligibleUnit };
+    };
+
+/** How long after an entry a user may enter again (ms); null: never. */
+export const reeligibleAfterMs = (delivery: Extract<Delivery, { type: 'action_based' }>): number | null =>
+  delivery.reeligibleAfter
+    ? delivery.reeligibleAfter.value * REELIGIBLE_UNITS[delivery.reeligibleAfter.unit]
+    : delivery.reeligibleAfterDays === null
+      ? null
+      : delivery.reeligibleAfterDays * REELIGIBLE_UNITS.days;
+
+/**
+ * The re-eligibility an action-based campaign or Canvas was given: `reeligible_after_days` (whole
+ * days, Braze's original field) or `reeligible_after: {value, unit}` (minutes, hours, days or
+ * weeks), not both; neither: never again.
+ */
+const reeligibilityOf = (
+  days: number | null | undefined,
+  after: { value: number; unit: ReeligibleUnit } | null | undefined,
+  path: string,
+): Extract<Delivery, { type: 'action_based' }> => {
+  if (days !== undefined && after !== undefined)
+    throw new ValidationError(
+      `Invalid campaign: give \`${path}reeligible_after_days\` or \`${path}reeligible_after\`, not both`,
+    );
+  if (!after) return { type: 'action_based', reeligibleAfterDays: days ?? null };
+  const ms = after.value * REELIGIBLE_UNITS[after.unit];
+  if (ms > REELIGIBLE_MAX_MS)
+    throw new ValidationError(`Invalid campaign: \`${path}reeligible_after\` is at most 3,650 days`);
+  return { type: 'action_based', reeligibleAfterDays: ms / REELIGIBLE_UNITS.days, reeligibleAfter: after };
+};
 
 export interface Campaign {
   workspaceId: string;
@@ -117,7 +158,19 @@ const RecurringSchema = z.strictObject({
 });
 
 const DelaySchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
-const ReeligibleSchema = z.number().int().min(0).max(3650).nullable().default(null);
+const ReeligibleSchema = z.number().int().min(0).max(3650).nullable().optional();
+/** A re-eligibility wait in a unit; null: never again. */
+const ReeligibleAfterSchema = z
+  .strictObject({
+    value: z
+      .number()
+      .int({ error: 'must be a whole number' })
+      .min(1)
+      .max(3_650 * 24 * 60),
+    unit: z.enum(['minutes', 'hours', 'days', 'weeks'], { error: 'must be minutes, hours, days or weeks' }),
+  })
+  .nullable()
+  .optional();
 /** Messages per minute, Braze's range; null or absent: no limit. */
 const RateLimitSchema = z
   .number({ error: 'must be a number' })
@@ -168,6 +221,7 @@ const CampaignBody = z.strictObject({
       delay_seconds: DelaySchema.default(0),
       /** null: never again; N: N days after the last entry. */
       reeligible_after_days: ReeligibleSchema,
+      reeligible_after: ReeligibleAfterSchema,
     }),
   ]),
 });
@@ -176,6 +230,7 @@ const CanvasBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
   reeligible_after_days: ReeligibleSchema,
+  reeligible_after: ReeligibleAfterSchema,
   rate_limit_per_minute: RateLimitSchema,
   steps: z
     .array(
@@ -333,7 +388,7 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
   return {
     name: input.name,
     segmentIds: input.segment_ids,
-    delivery: { type: 'action_based', reeligibleAfterDays: delivery.reeligible_after_days },
+    delivery: reeligibilityOf(delivery.reeligible_after_days, delivery.reeligible_after, 'delivery.'),
     steps: [{ name: input.name, delaySeconds: delivery.delay_seconds, message }],
     ...rateLimitOf(input.rate_limit_per_minute),
   };
@@ -348,7 +403,7 @@ export const parseCanvasBody = (body: unknown): CampaignInput => {
   return {
     name: input.name,
     segmentIds: input.segment_ids,
-    delivery: { type: 'action_based', reeligibleAfterDays: input.reeligible_after_days },
+    delivery: reeligibilityOf(input.reeligible_after_days, input.reeligible_after, ''),
     steps,
     ...rateLimitOf(input.rate_limit_per_minute),
   };
@@ -379,6 +434,14 @@ export const campaignSummaryView = (campaign: Campaign) => {
   return steps ? { ...rest, steps: steps.map(({ name, delay_seconds }) => ({ name, delay_seconds })) } : rest;
 };
 
+/** Re-eligibility as the API answers it: in days (fractional for a smaller unit) and as it was given. */
+const reeligibilityView = (delivery: Extract<Delivery, { type: 'action_based' }>) => ({
+  reeligible_after_days: delivery.reeligibleAfterDays,
+  reeligible_after:
+    delivery.reeligibleAfter ??
+    (delivery.reeligibleAfterDays === null ? null : { value: delivery.reeligibleAfterDays, unit: 'days' as const }),
+});
+
 /** The public view of a campaign or Canvas (snake_case, as the API answers). */
 export const campaignView = (campaign: Campaign): CampaignView => {
   const message = (step: Step) => ({
@@ -401,7 +464,9 @@ export const campaignView = (campaign: Campaign): CampaignView => {
   if (campaign.kind === 'canvas') {
     return {
       ...common,
-      reeligible_after_days: campaign.delivery.type === 'action_based' ? campaign.delivery.reeligibleAfterDays : null,
+      ...(campaign.delivery.type === 'action_based'
+        ? reeligibilityView(campaign.delivery)
+        : { reeligible_after_days: null, reeligible_after: null }),
       steps: campaign.steps.map((step) => ({
         name: step.name,
         delay_seconds: step.delaySeconds,
@@ -425,7 +490,7 @@ export const campaignView = (campaign: Campaign): CampaignView => {
         : {
             type: 'action_based',
             delay_seconds: campaign.steps[0]!.delaySeconds,
-            reeligible_after_days: delivery.reeligibleAfterDays,
+            ...reeligibilityView(delivery),
           },
   };
 };

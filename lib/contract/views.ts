@@ -134,8 +134,14 @@ export type CampaignView = {
   message?: WebhookMessageView;
   delivery?:
     | { type: 'scheduled'; at: string | null; recurring: RecurringView | null; next_run_at: string | null }
-    | { type: 'action_based'; delay_seconds: number; reeligible_after_days: number | null };
+    | {
+        type: 'action_based';
+        delay_seconds: number;
+        reeligible_after_days: number | null;
+        reeligible_after: ReeligibleAfterView | null;
+      };
   reeligible_after_days?: number | null;
+  reeligible_after?: ReeligibleAfterView | null;
   /** Messages per minute at most, evenly spread (null: no limit). */
   rate_limit_per_minute?: number | null;
   /** A list's summaries leave out each step's message. */
@@ -159,3 +165,5 @@ export type TestSendView = {
   reason: string | null;
   response_body?: string | null;
 };
+/** A re-eligibility wait as it was given (null: never again). */
+export type ReeligibleAfterView = { value: number; unit: 'minutes' | 'hours' | 'days' | 'weeks' };

@@ -407,5 +407,8 @@ export const updateSegment = async (
   const updated = await ports.segments.update(workspaceId, segmentId, input, now, job);
   if (!updated) return undefined;
   if (job && updated.filterChanged) await ports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
-  return { segment: updated.segment, size: await answerSize(workspaceId, updated.segment, ports, now, { inputs, policy }) };
+  return {
+    segment: updated.segment,
+    size: await answerSize(workspaceId, updated.segment, ports, now, { inputs, policy }),
+  };
 };

@@ -97,7 +97,11 @@ const message = (path: string, body = '{"user":"{{ external_id }}","plan":"{{ cu
 const actionCampaign = async (
   segmentId: string,
   path: string,
-  delivery: { delay_seconds?: number; reeligible_after_days?: number | null } = {},
+  delivery: {
+    delay_seconds?: number;
+    reeligible_after_days?: number | null;
+    reeligible_after?: { value: number; unit: string } | null;
+  } = {},
   body?: string,
 ) => {
   const campaign = await service().create(ws(), 'campaign', {
@@ -203,32 +207,49 @@ describe('action-based campaigns', () => {
     expect(received('/exit/').map((webhook) => JSON.parse(webhook.body).user)).toEqual(['u3']);
   });
 
-  it('re-enters a user only when re-eligible: never, or after N days', async () => {
+  it('re-enters a user only when re-eligible: never, after N days, or after N hours', async () => {
     // Prepare
     const segmentId = await segmentOn('reeligible', []);
     const never = await actionCampaign(segmentId, '/never/', { reeligible_after_days: null });
     const daily = await actionCampaign(segmentId, '/after-1-day/', { reeligible_after_days: 1 });
+    const hourly = await actionCampaign(segmentId, '/after-2-hours/', {
+      reeligible_after: { value: 2, unit: 'hours' },
+    });
     const enterAndLeave = async () => {
       await cohortChanges('reeligible', [{ user_ids: ['u4'] }]);
       await settle();
       await cohortChanges('reeligible', [{ user_ids: ['u4'], should_remove: true }]);
     };
+    const counts = () => [
+      received('/never/').length,
+      received('/after-1-day/').length,
+      received('/after-2-hours/').length,
+    ];
 
-    // Act: in, out, in again at once (neither re-eligible), then a day later
+    // Act: in, out, in again at once (none re-eligible), then 2 hours later (the hourly one
+    // only), then a day later (the daily one, and the hourly one again)
     await enterAndLeave();
-    await eventually(async () => (received('/after-1-day/').length === 1 ? true : undefined));
+    await eventually(async () => (counts()[1] === 1 && counts()[2] === 1 ? true : undefined));
     await enterAndLeave();
     await settle();
-    const sameDay = [received('/never/').length, received('/after-1-day/').length];
-    advance(DAY + 60_000);
+    const sameDay = counts();
+    advance(2 * 3_600_000 + 60_000);
     await enterAndLeave();
-    await eventually(async () => (received('/after-1-day/').length === 2 ? true : undefined));
+    await eventually(async () => (counts()[2] === 2 ? true : undefined));
+    await settle();
+    const twoHoursLater = counts();
+    advance(DAY);
+    await enterAndLeave();
+    await eventually(async () => (counts()[1] === 2 && counts()[2] === 3 ? true : undefined));
     await settle();
 
     // Assess
-    expect(sameDay).toEqual([1, 1]);
+    expect(sameDay).toEqual([1, 1, 1]);
+    expect(twoHoursLater).toEqual([1, 1, 2]);
+    expect(counts()).toEqual([1, 2, 3]);
     expect(received('/never/')).toHaveLength(1);
     expect(received('/after-1-day/')).toHaveLength(2);
+    expect((await figures('campaign', hourly))[0]!.targeted).toBe(3);
     expect((await figures('campaign', never))[0]!.targeted).toBe(1);
     expect((await figures('campaign', daily))[0]!.targeted).toBe(2);
   });

@@ -345,6 +345,8 @@ describe('the console in Chromium', () => {
     await heading('New Canvas').waitFor();
     await page.getByLabel('Name', { exact: true }).fill('Trial reminders');
     await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).check();
+    await page.getByLabel(/^Can receive it again after/).fill('6');
+    await page.getByLabel('Unit', { exact: true }).selectOption('hours');
     await page.getByRole('group', { name: 'Step 1' }).getByLabel('URL').fill(`${stack.campaigns.receiver.url}/day-1`);
     await page.getByRole('button', { name: 'Add a step' }).click();
     const second = page.getByRole('group', { name: 'Step 2' });
@@ -361,6 +363,7 @@ describe('the console in Chromium', () => {
     expect(await figures.getByRole('row').count()).toBe(3);
     await figures.getByRole('rowheader', { name: 'Day 3' }).waitFor();
     await page.getByText('2 steps').waitFor();
+    expect(await page.getByTestId('campaign-reeligibility').textContent()).toBe('after 6 hours');
     await checkPage('canvas');
   });
 

@@ -79,7 +79,24 @@ const DAY = 24 * HOUR;
 /** Delays of action-based campaigns and Canvas steps, seconds. */
 const DELAYS = [0, 600, 600, 3_600, 7_200];
 /** Re-eligibility of action-based campaigns and Canvases, days (null: never). */
-const REELIGIBLE = [null, null, 0, 1];
+/** Re-eligibility as the API takes it: in whole days (the original field) or in a unit; null: never. */
+const REELIGIBLE: readonly (
+  | { reeligible_after_days: number | null }
+  | { reeligible_after: { value: number; unit: string } }
+)[] = [
+  { reeligible_after_days: null },
+  { reeligible_after_days: null },
+  { reeligible_after_days: 0 },
+  { reeligible_after_days: 1 },
+  { reeligible_after: { value: 90, unit: 'minutes' } },
+  { reeligible_after: { value: 3, unit: 'hours' } },
+];
+/** The oracle's wait after an entry (ms); null: never. */
+const reeligibleMs = (choice: (typeof REELIGIBLE)[number]): number | null => {
+  if ('reeligible_after' in choice)
+    return choice.reeligible_after.value * (choice.reeligible_after.unit === 'minutes' ? MINUTE : HOUR);
+  return choice.reeligible_after_days === null ? null : choice.reeligible_after_days * DAY;
+};
 /** How far the clock moves between rounds. */
 const STEPS_MS = [0, 5 * MINUTE, 10 * MINUTE, HOUR, 2 * HOUR, DAY];
 /** Frequency caps the soak sets now and then (null: none). */
@@ -126,7 +143,7 @@ interface OracleCampaign {
   nextRunAt?: number;
   recurring?: RecurringSchedule;
   /** Days after an entry before the next (null: never). */
-  reeligibleDays: number | null;
+  reeligibleMs: number | null;
   /** Targeted per step (every step of an entry counts at entry; a run counts its audience). */
   targeted: number;
 }
@@ -383,7 +400,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         created = await rest('POST', '/canvases', {
           name: `soak ${index} canvas`,
           segment_ids: [segments.get(cohort)],
-          reeligible_after_days: reeligible,
+          ...reeligible,
           steps: delays.map((delay, step) => ({ name: `step ${step}`, delay_seconds: delay, message: message(step) })),
         });
         path = `/canvases/${created.body.canvas?.canvas_id}`;
@@ -400,7 +417,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           message: message(0),
           delivery:
             kind === 'action'
-              ? { type: 'action_based', delay_seconds: offsets[0], reeligible_after_days: reeligible }
+              ? { type: 'action_based', delay_seconds: offsets[0], ...reeligible }
               : {
                   type: 'scheduled',
                   ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
@@ -436,7 +453,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         ...(kind === 'once' ? { nextRunAt: now + laterMs } : {}),
         ...(recurring ? { recurring, nextRunAt: nextOccurrence(recurring, now - 1) } : {}),
         targeted: 0,
-        reeligibleDays: reeligible,
+        reeligibleMs: reeligibleMs(reeligible),
       });
     };
 
@@ -573,13 +590,13 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
             const eligible = !current || ((current.exited || current.endsAt <= now) && current.reeligibleAt <= now);
             if (!eligible) continue;
             if (current) count('re-entries');
-            const { reeligibleDays } = campaign;
+            const { reeligibleMs: wait } = campaign;
             const entry: OracleEntry = {
               enteredAt: now,
               exited: false,
               decided: campaign.offsets.map(() => false),
               endsAt: now + campaign.offsets.at(-1)! * 1000 + JOURNEY_GRACE_MS,
-              reeligibleAt: reeligibleDays === null ? Number.POSITIVE_INFINITY : now + reeligibleDays * DAY,
+              reeligibleAt: wait === null ? Number.POSITIVE_INFINITY : now + wait,
             };
             campaign.entries.set(flip.user, [...history, entry]);
             campaign.targeted += 1;

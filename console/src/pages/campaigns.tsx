@@ -401,6 +401,65 @@ const SegmentPicker = ({
   );
 };
 
+type ReeligibleUnit = 'minutes' | 'hours' | 'days' | 'weeks';
+const REELIGIBLE_SHOWN = {
+  minutes: 'campaigns.reeligibleMinutes',
+  hours: 'campaigns.reeligibleHours',
+  days: 'campaigns.reeligibleDays',
+  weeks: 'campaigns.reeligibleWeeks',
+} as const;
+/** When a user may enter again, in words; undefined for a scheduled campaign (no entries). */
+const reeligibilityOf = (campaign: Campaign): string | undefined => {
+  const delivery = campaign.delivery;
+  if (delivery && delivery.type !== 'action_based') return undefined;
+  const after = delivery ? delivery.reeligible_after : campaign.reeligible_after;
+  if (after === undefined) return undefined;
+  return after === null ? t('campaigns.reeligibleNever') : t(REELIGIBLE_SHOWN[after.unit], { count: after.value });
+};
+const REELIGIBLE_UNITS: readonly ReeligibleUnit[] = ['minutes', 'hours', 'days', 'weeks'];
+const UNIT_LABELS = {
+  minutes: 'campaigns.unitMinutes',
+  hours: 'campaigns.unitHours',
+  days: 'campaigns.unitDays',
+  weeks: 'campaigns.unitWeeks',
+} as const;
+
+/** After how long a user may enter again: a number and its unit (empty: never). */
+const ReeligibleField = (props: {
+  id: string;
+  value: string;
+  unit: ReeligibleUnit;
+  onValue: (value: string) => void;
+  onUnit: (unit: ReeligibleUnit) => void;
+}) => (
+  <div class="condition-fields">
+    <div class="control">
+      <label for={props.id}>{t('campaigns.reeligible')}</label>
+      <input
+        id={props.id}
+        type="number"
+        min={0}
+        value={props.value}
+        onInput={(event) => props.onValue((event.currentTarget as HTMLInputElement).value)}
+      />
+    </div>
+    <div class="control">
+      <label for={`${props.id}-unit`}>{t('campaigns.reeligibleUnit')}</label>
+      <select
+        id={`${props.id}-unit`}
+        value={props.unit}
+        onChange={(event) => props.onUnit((event.currentTarget as HTMLSelectElement).value as ReeligibleUnit)}
+      >
+        {REELIGIBLE_UNITS.map((unit) => (
+          <option key={unit} value={unit}>
+            {t(UNIT_LABELS[unit])}
+          </option>
+        ))}
+      </select>
+    </div>
+  </div>
+);
+
 export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmentId?: string }) => {
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<string[]>(segmentId ? [segmentId] : []);
@@ -414,6 +473,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const [weekday, setWeekday] = useState(1);
   const [delayMinutes, setDelayMinutes] = useState('0');
   const [reeligible, setReeligible] = useState('');
+  const [reeligibleUnit, setReeligibleUnit] = useState<ReeligibleUnit>('days');
   const [rateLimit, setRateLimit] = useState('');
   const [steps, setSteps] = useState<StepDraft[]>(() => [newStep(1)]);
   const updateStep = (id: number, change: Partial<StepDraft>) =>
@@ -422,7 +482,12 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
   const [busy, setBusy] = useState(false);
   const title = kind === 'campaign' ? t('campaigns.titleNewCampaign') : t('campaigns.titleNewCanvas');
 
-  const reeligibleDays = reeligible.trim() === '' ? null : Number(reeligible);
+  // Empty: never again; 0: at once (whole days, the original field); otherwise the wait in its unit.
+  const reeligibleValue = reeligible.trim() === '' ? null : Number(reeligible);
+  const reeligibility =
+    reeligibleValue === null || reeligibleValue === 0
+      ? { reeligible_after_days: reeligibleValue }
+      : { reeligible_after: { value: reeligibleValue, unit: reeligibleUnit } };
   const ratePerMinute =
     rateLimit.trim() === '' ? null : /^\d+$/.test(rateLimit.trim()) ? Number(rateLimit) : Number.NaN;
   const body = () =>
@@ -437,7 +502,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
               ? {
                   type: 'action_based',
                   delay_seconds: minutesToSeconds(delayMinutes),
-                  reeligible_after_days: reeligibleDays,
+                  ...reeligibility,
                 }
               : {
                   type: 'scheduled',
@@ -457,7 +522,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
       : {
           name: name.trim(),
           segment_ids: chosen,
-          reeligible_after_days: reeligibleDays,
+          ...reeligibility,
           rate_limit_per_minute: ratePerMinute,
           steps: steps.map((step) => ({
             name: step.name.trim(),
@@ -627,16 +692,13 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                         onInput={(event) => setDelayMinutes((event.currentTarget as HTMLInputElement).value)}
                       />
                     </div>
-                    <div class="control">
-                      <label for="delivery-reeligible">{t('campaigns.reeligible')}</label>
-                      <input
-                        id="delivery-reeligible"
-                        type="number"
-                        min={0}
-                        value={reeligible}
-                        onInput={(event) => setReeligible((event.currentTarget as HTMLInputElement).value)}
-                      />
-                    </div>
+                    <ReeligibleField
+                      id="delivery-reeligible"
+                      value={reeligible}
+                      unit={reeligibleUnit}
+                      onValue={setReeligible}
+                      onUnit={setReeligibleUnit}
+                    />
                     <p class="muted small">{t('campaigns.exitNote')}</p>
                   </div>
                 )}
@@ -644,16 +706,13 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             </>
           ) : (
             <>
-              <div class="control">
-                <label for="canvas-reeligible">{t('campaigns.reeligible')}</label>
-                <input
-                  id="canvas-reeligible"
-                  type="number"
-                  min={0}
-                  value={reeligible}
-                  onInput={(event) => setReeligible((event.currentTarget as HTMLInputElement).value)}
-                />
-              </div>
+              <ReeligibleField
+                id="canvas-reeligible"
+                value={reeligible}
+                unit={reeligibleUnit}
+                onValue={setReeligible}
+                onUnit={setReeligibleUnit}
+              />
               <p class="muted small">{t('campaigns.canvasExitNote')}</p>
               <h2>{t('campaigns.steps')}</h2>
               {steps.map((step, index) => (
@@ -932,6 +991,12 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
                 </>
               }
             />
+            {reeligibilityOf(data) !== undefined && (
+              <Field
+                label={t('campaigns.reeligibleShort')}
+                value={<span data-testid="campaign-reeligibility">{reeligibilityOf(data)}</span>}
+              />
+            )}
             <Field
               label={t('campaigns.rateLimitShort')}
               value={
