@@ -13,6 +13,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../local/stack.js';
 import { cohortListKey, DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import type { DesiredMembership } from '../../lib/cohorts/matching.js';
+import { seededRandom } from '../support/faults.js';
 import { startTestStack } from '../support/stack.js';
 
 let stack: LocalStack;
@@ -36,17 +37,7 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const SEED = Number(process.env.LIST_COUNTS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-/** mulberry32: a small seeded generator, so a failing run replays from its printed seed. */
-const random = (() => {
-  let state = SEED >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-})();
+const random = seededRandom(SEED);
 
 const workspace = () => `counts-${randomBytes(4).toString('hex')}`;
 const listed = async (workspaceId: string) => {
