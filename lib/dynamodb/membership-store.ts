@@ -289,10 +289,14 @@ export class DynamoMembershipStore implements MembershipStore {
           effect: next.effect,
           updatedAt: now.toISOString(),
         },
+        // The state the decision was made from, whole: its stamp and whether it was a member. A
+        // membership ended meanwhile outside the partner's order (a merge, an orphan: endRegister
+        // keeps the stamp) fails this, so the decision and the count's delta are made again.
         ...(previous
           ? {
-              ConditionExpression: 'orderKey = :previous',
-              ExpressionAttributeValues: { ':previous': previous.orderKey },
+              ConditionExpression: 'orderKey = :previous AND #member = :wasMember',
+              ExpressionAttributeNames: { '#member': 'member' },
+              ExpressionAttributeValues: { ':previous': previous.orderKey, ':wasMember': previous.member },
             }
           : { ConditionExpression: 'attribute_not_exists(sk)' }),
       },
