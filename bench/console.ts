@@ -12,17 +12,15 @@
  * Goals (issue 18): list pages < 200 ms, first meaningful content < 1 s, one request in flight per
  * view. Writes bench/results/console-<time>.json and console-latest.json.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cohortKey, cohortListKey, laneSortKey } from '../lib/dynamodb/membership-store.js';
 import { startLocalStack } from '../local/stack.js';
 import { buildConsole } from '../scripts/console.js';
 import { launchChromium } from '../test/support/browser.js';
-import { bulkWrite, log, machineDescription, now, percentile, pool } from './lib/harness.js';
-import { seededProfiles } from './lib/seeding.js';
+import { log, machineDescription, now, percentile } from './lib/harness.js';
+import { seededCohortName, seedWorkspace } from './lib/workspace-seed.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -49,11 +47,6 @@ const WRITERS = Number(values.writers);
 const LIST_GOAL_MS = 200;
 const CONTENT_GOAL_MS = 1_000;
 
-const cohortId = (index: number) => `c${String(index).padStart(5, '0')}`;
-/** One cohort in 1,000 has a rare word in its name, for the searches. */
-const cohortName = (index: number) =>
-  index % 1_000 === 777 ? `Rare heron watchers ${index}` : `Weekly cohort ${index}`;
-
 const consoleFolder = await buildConsole(await mkdtemp(join(tmpdir(), 'console-bench-')));
 const stack = await startLocalStack({
   prefix: `console${Date.now().toString(36)}`,
@@ -64,70 +57,20 @@ const stack = await startLocalStack({
 });
 const browser = await launchChromium();
 try {
-  const workspaceId = stack.workspace.workspaceId;
-  const auth = { authorization: `Bearer ${stack.workspace.restApiKey}`, 'content-type': 'application/json' };
-  const api = async (path: string, body?: unknown) => {
-    const response = await fetch(`${stack.url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: auth,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const auth = { authorization: `Bearer ${stack.workspace.restApiKey}` };
+  const api = async (path: string) => {
+    const response = await fetch(`${stack.url}${path}`, { headers: auth });
     const answer = (await response.json()) as Record<string, unknown>;
     if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
     return answer;
   };
 
   // --- the workspace ------------------------------------------------------------------------
-  const at = new Date().toISOString();
-  log(`seeding ${USERS.toLocaleString('en-US')} users and ${COHORTS.toLocaleString('en-US')} cohorts`);
-  const brazeIds = randomBytes(12 * USERS)
-    .toString('hex')
-    .match(/.{24}/g)!;
-  await bulkWrite(
-    stack.clients.documents,
-    stack.tables.users,
-    seededProfiles(workspaceId, brazeIds, 'user-', at),
-    WRITERS,
-    'users',
+  await seedWorkspace(
+    stack,
+    { users: USERS, cohorts: COHORTS, segments: SEGMENTS, campaigns: CAMPAIGNS },
+    { writers: WRITERS },
   );
-  function* cohortItems() {
-    for (let index = 0; index < COHORTS; index += 1) {
-      const ref = { workspaceId, partner: 'heap', cohortId: cohortId(index) };
-      const members = (index * 7_919) % Math.max(1, USERS);
-      yield {
-        pk: cohortListKey(workspaceId),
-        sk: `heap#${ref.cohortId}`,
-        partner: 'heap',
-        cohortId: ref.cohortId,
-        name: cohortName(index),
-        firstSeenAt: at,
-        lastSyncedAt: at,
-        // The count's copy for lists, as a sync leaves it (docs/architecture.md, "Counts in lists").
-        memberCount: members,
-        countReadAt: at,
-      };
-      // The count as a sync leaves it (one lane); the registers are not needed by any list.
-      yield { pk: cohortKey(ref), sk: laneSortKey(0), members };
-    }
-  }
-  await bulkWrite(stack.clients.documents, stack.tables.cohorts, cohortItems(), WRITERS, 'cohorts');
-  log(`creating ${SEGMENTS} segments and ${CAMPAIGNS} campaigns over the API`);
-  const segmentIds: string[] = new Array(SEGMENTS);
-  await pool(SEGMENTS, 8, async (index) => {
-    const answer = await api('/segments', {
-      name: index % 100 === 42 ? `Rare heron segment ${index}` : `Segment ${index}`,
-      filter: { cohort: { partner: 'heap', cohort_id: cohortId(index % COHORTS), includes: true } },
-    });
-    segmentIds[index] = (answer.segment as { segment_id: string }).segment_id;
-  });
-  await pool(CAMPAIGNS, 8, async (index) => {
-    await api('/campaigns', {
-      name: index % 50 === 7 ? `Rare heron campaign ${index}` : `Campaign ${index}`,
-      segment_ids: [segmentIds[index % SEGMENTS]],
-      message: { url: `${stack.campaigns.receiver.url}/bench`, body: '{"hello": "{{ external_id }}"}' },
-      delivery: { type: 'action_based' },
-    });
-  });
 
   // --- list API pages -----------------------------------------------------------------------
   const lists: Record<string, { p50: number; p95: number; max: number; items: number }> = {};
@@ -247,7 +190,7 @@ try {
   await measure(
     'Cohorts, typing "heron" → its match (300 ms pause included)',
     () => page.getByLabel('Search cohorts by name or id').fill('heron'),
-    () => page.getByRole('link', { name: cohortName(777) }).waitFor(),
+    () => page.getByRole('link', { name: seededCohortName(777) }).waitFor(),
     async () => {
       await nav('Cohorts');
       await page.getByRole('table', { name: 'Cohorts of this workspace' }).getByRole('row').nth(1).waitFor();
