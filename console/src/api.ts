@@ -3,6 +3,7 @@
  * key>`. Every error the API answers carries `{message, errors}`; it is thrown as an
  * ApiError with that message, so a page can show it as sent.
  */
+import { fillSearch } from './search.ts';
 import { session } from './session.ts';
 
 export class ApiError extends Error {
@@ -129,15 +130,15 @@ export type {
 };
 export const campaignId = (campaign: Campaign): string => campaign.campaign_id ?? campaign.canvas_id ?? '';
 
+/** The partners with cohorts in this workspace (one request, whatever the workspace's size). */
+export const cohortPartners = async (): Promise<string[]> =>
+  (await request<{ partners: string[] }>('GET', '/cohorts/partners')).partners;
+
 /**
  * One page of the workspace's cohorts, searched on the server (`q`: a name containing the
  * text in any case, or an id starting with it), optionally one partner's, after `cursor`.
  * A search's page may be short, even empty, before the end: only a null `next` is the end.
  */
-/** The partners with cohorts in this workspace (one request, whatever the workspace's size). */
-export const cohortPartners = async (): Promise<string[]> =>
-  (await request<{ partners: string[] }>('GET', '/cohorts/partners')).partners;
-
 export const cohortPage = async (options: {
   search?: string;
   partner?: string;
@@ -152,4 +153,31 @@ export const cohortPage = async (options: {
   });
   const answer = await request<{ cohorts: Cohort[]; next_cursor: string | null }>('GET', `/cohorts?${query}`);
   return { cohorts: answer.cohorts, next: answer.next_cursor };
+};
+
+/**
+ * Cohorts as a search box shows them: a search's page filled over as many requests as it takes
+ * (up to SEARCH_REQUESTS, one at a time, while `wanted`), so a rare name past the first 5,000
+ * cohorts is found by typing it; no search is one page.
+ */
+export const searchCohorts = async (options: {
+  search?: string;
+  partner?: string;
+  cursor?: string | null;
+  limit?: number;
+  wanted?: () => boolean;
+}): Promise<{ cohorts: Cohort[]; next: string | null }> => {
+  if (!options.search?.trim()) return cohortPage(options);
+  const filled = await fillSearch(
+    async (cursor, limit) => {
+      const page = await cohortPage({ ...options, cursor, limit });
+      return { items: page.cohorts, next: page.next };
+    },
+    {
+      limit: options.limit ?? 100,
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+      ...(options.wanted ? { wanted: options.wanted } : {}),
+    },
+  );
+  return { cohorts: filled.items, next: filled.next };
 };

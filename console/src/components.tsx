@@ -252,6 +252,22 @@ export const ShowMore = <T,>({ pages, label }: { pages: Pages<T>; label?: string
   </>
 );
 
+/**
+ * Whether a value is still the one shown: `wanted(asked)` turns false once the value changed
+ * (the user typed on) or the view was left, so a load that chains requests stops asking.
+ */
+export const useWanted = <T,>(value: T): ((asked: T) => boolean) => {
+  const shown = useRef<{ value: T } | undefined>(undefined);
+  shown.current = { value };
+  useEffect(
+    () => () => {
+      shown.current = undefined;
+    },
+    [],
+  );
+  return (asked) => shown.current !== undefined && Object.is(shown.current.value, asked);
+};
+
 /** `value` once it has stood still for `ms` (a search box's text, asked of the server as the user pauses). */
 export const useDebounced = <T,>(value: T, ms: number): T => {
   const [settled, setSettled] = useState(value);

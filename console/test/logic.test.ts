@@ -1,8 +1,9 @@
-/** The console's logic that needs no browser: routes, the builder's filters and estimate, the language chosen. */
+/** The console's logic that needs no browser: routes, the builder's filters and estimate, the language chosen, searches. */
 import { describe, expect, it } from 'vitest';
 import { pickLanguage } from '../src/i18n.ts';
 import { estimate, newCondition, newGroup, rootOf, toFilter, type Condition, type Group } from '../src/filters.tsx';
 import { href, parseHash } from '../src/router.ts';
+import { fillSearch, SEARCH_REQUESTS, type SearchPage } from '../src/search.ts';
 
 describe('routes', () => {
   it('round-trips ids with any character through the address', () => {
@@ -88,5 +89,99 @@ describe('the language', () => {
     expect(pickLanguage(['fr-FR', 'de-AT', 'en'])).toBe('de');
     expect(pickLanguage(['ja'])).toBe('en');
     expect(pickLanguage([])).toBe('en');
+  });
+});
+
+describe('a search over a list the API reads 5,000 items at a time', () => {
+  /**
+   * The API as it answers a search of 10,002 cohorts (5,000 read a request): nothing matches in
+   * the first two requests, the one match in the third. Records each request and how many were
+   * in flight at once.
+   */
+  const bigList = (matchIn: number, requestsToEnd: number) => {
+    const asked: { cursor: string | null; limit: number }[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const ask = async (cursor: string | null, limit: number): Promise<SearchPage<string>> => {
+      asked.push({ cursor, limit });
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      inFlight -= 1;
+      const request = asked.length;
+      return {
+        items: request === matchIn ? ['c1'] : [],
+        next: request === requestsToEnd ? null : `after-${request}`,
+      };
+    };
+    return { ask, asked, most: () => most };
+  };
+
+  it('asks on, one request at a time, until the rare match past the first 10,000 items is found', async () => {
+    // Prepare
+    const api = bigList(3, 3);
+
+    // Act
+    const page = await fillSearch(api.ask, { limit: 50 });
+
+    // Assess
+    expect(page).toEqual({ items: ['c1'], next: null });
+    expect(api.asked).toEqual([
+      { cursor: null, limit: 50 },
+      { cursor: 'after-1', limit: 50 },
+      { cursor: 'after-2', limit: 50 },
+    ]);
+    expect(api.most()).toBe(1);
+  });
+
+  it('stops at a full page, asking each request only for what the page still needs', async () => {
+    // Prepare
+    let request = 0;
+    const asked: number[] = [];
+    const ask = async (_cursor: string | null, limit: number) => {
+      request += 1;
+      asked.push(limit);
+      return { items: Array.from({ length: Math.min(limit, 30) }, (_, i) => `c${request}-${i}`), next: 'more' };
+    };
+
+    // Act
+    const page = await fillSearch(ask, { limit: 50, cursor: 'from-here' });
+
+    // Assess
+    expect(page.items).toHaveLength(50);
+    expect(page.next).toBe('more');
+    expect(asked).toEqual([50, 20]);
+  });
+
+  it('stops at its bound of requests, with the cursor to search further from', async () => {
+    // Prepare
+    const api = bigList(99, 99);
+
+    // Act
+    const page = await fillSearch(api.ask, { limit: 100 });
+
+    // Assess
+    expect(api.asked).toHaveLength(SEARCH_REQUESTS);
+    expect(page).toEqual({ items: [], next: `after-${SEARCH_REQUESTS}` });
+  });
+
+  it('stops asking once the search is no longer wanted (typed on, or the page left)', async () => {
+    // Prepare
+    const api = bigList(3, 3);
+    let wanted = true;
+
+    // Act
+    const page = await fillSearch(
+      async (cursor, limit) => {
+        const answer = await api.ask(cursor, limit);
+        wanted = false;
+        return answer;
+      },
+      { limit: 50, wanted: () => wanted },
+    );
+
+    // Assess
+    expect(api.asked).toHaveLength(1);
+    expect(page).toEqual({ items: [], next: 'after-1' });
   });
 });

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { cohortPage, path, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import { path, request, searchCohorts, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import {
   Breadcrumb,
   Field,
@@ -11,6 +11,7 @@ import {
   useInterval,
   useLoad,
   usePages,
+  useWanted,
 } from '../components.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
@@ -41,16 +42,19 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
 
 /**
  * The workspace's cohorts, a page at a time (a workspace may hold thousands): searched on the
- * server as the user types (a name containing the text, or an id starting with it), "Show
- * more" for the next page. The first page refreshes by itself (one request at a time, slower
+ * server as the user types (a name containing the text, or an id starting with it; a search
+ * asks on by itself until it has a page of matches, the end, or ten requests), "Show more"
+ * (or "Search further") for the next page. The first page refreshes by itself (one request at a time, slower
  * when the API is), so new cohorts and counts appear while the page is open.
  */
 export const CohortsPage = () => {
   const [typed, setTyped] = useState('');
   const search = useDebounced(typed.trim(), 300);
+  const wanted = useWanted(search);
   const pages = usePages(
     async (cursor) => {
-      const page = await cohortPage({ search, cursor });
+      // A rare name may lie requests away (each reads 5,000 cohorts at most): asked on, one at a time.
+      const page = await searchCohorts({ search, cursor, wanted: () => wanted(search) });
       return { items: page.cohorts, next: page.next };
     },
     [search],

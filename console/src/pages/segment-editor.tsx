@@ -5,8 +5,17 @@
  * the API takes.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { cohortPage, cohortPartners, FormProblems, path, request, type Cohort, type Segment } from '../api.ts';
-import { Breadcrumb, ErrorMessage, isolated, Loading, PageTitle, useDebounced, useLoad } from '../components.tsx';
+import { cohortPartners, FormProblems, path, request, searchCohorts, type Cohort, type Segment } from '../api.ts';
+import {
+  Breadcrumb,
+  ErrorMessage,
+  isolated,
+  Loading,
+  PageTitle,
+  useDebounced,
+  useLoad,
+  useWanted,
+} from '../components.tsx';
 import {
   cohortKey,
   conditionsOf,
@@ -65,10 +74,19 @@ const ConditionEditor = ({
   // A filter with its cohort chosen asks for options only once the user turns to it: a segment
   // naming 50 cohorts opens with no request per filter (one request at a time per view).
   const [active, setActive] = useState(condition.cohortId === '');
+  const query = `${condition.partner}\u0000${needle}`;
+  const wanted = useWanted(query);
   const found = useLoad(
     () =>
       active
-        ? cohortPage({ search: needle, partner: condition.partner, limit: PICKER_OPTIONS })
+        ? // A rare name may lie requests away (each reads 5,000 cohorts at most): asked on, one at a time,
+          // so that typing it finds it, and its only match is chosen.
+          searchCohorts({
+            search: needle,
+            partner: condition.partner,
+            limit: PICKER_OPTIONS,
+            wanted: () => wanted(query),
+          })
         : Promise.resolve({ cohorts: [], next: null }),
     [needle, condition.partner, active],
   );
