@@ -5,6 +5,7 @@
  *   campaign: a scheduled campaign's webhooks/s against the raw ceiling, import-to-webhook latency (bench/campaign.ts)
  *   segments: segment sizes and audience pages at 1M users (bench/segments.ts)
  *   console: list API pages and console pages in Chromium at 10,000 cohorts and 1,000 segments (bench/console.ts)
+ *   console-tour: the console's e2e tour in a workspace of 1M users, 10,000 cohorts, 1,000 segments, 200 campaigns (bench/console-tour.ts)
  */
 import { parseArgs } from 'node:util';
 
@@ -15,6 +16,7 @@ const SCENARIOS: Record<string, () => Promise<unknown>> = {
   segments: () => import('./segments.js'),
   campaign: () => import('./campaign.js'),
   console: () => import('./console.js'),
+  'console-tour': () => import('./console-tour.js'),
 };
 const scenario = SCENARIOS[String(values.scenario)];
 if (!scenario) {
