@@ -372,4 +372,64 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(await page.title()).toBe(`\u2068${overrideName}\u2069 · Cohort import console`);
     expect(browser.incidents).toEqual([]);
   });
+
+  it('finds a cohort past the first 5,000 by typing its name: its search asks on by itself, on the Cohorts page and in the builder', async () => {
+    // Prepare: 7,200 more cohorts, then one after them all in id order: a search reads 5,000
+    // cohorts a request, so its first two requests match nothing (the tour at 10,000 cohorts
+    // found the builder's picker never offering such a cohort, and the Cohorts page saying
+    // "No cohort matches the search.").
+    await putCohortListItems(
+      stack,
+      Array.from({ length: 7_200 }, (_, index) => ({
+        partner: 'heap',
+        cohortId: `d${String(index).padStart(4, '0')}`,
+        name: `Daily cohort ${index}`,
+      })),
+    );
+    const far = { cohortId: 'z-far', name: 'Quokka spotters' };
+    await putCohortListItems(stack, [{ partner: 'heap', ...far }]);
+    const searches: URLSearchParams[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const isSearch = (request: { url(): string; resourceType(): string }) =>
+      request.resourceType() === 'fetch' && new URL(request.url()).searchParams.get('q') === 'quokka';
+    const started = (request: { url(): string; resourceType(): string }) => {
+      if (!isSearch(request)) return;
+      searches.push(new URL(request.url()).searchParams);
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+    };
+    const ended = (request: { url(): string; resourceType(): string }) => {
+      if (isSearch(request)) inFlight -= 1;
+    };
+    page.on('request', started);
+    page.on('requestfinished', ended);
+    page.on('requestfailed', ended);
+
+    // Act
+    await page.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    await page.getByLabel('Search cohorts by name or id').fill('quokka');
+
+    // Assess: found by typing, no "Search further" asked of the user; the search's requests
+    // followed one another (each after the cursor of the last), never two at once.
+    await page.getByRole('link', { name: far.name }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: 'Search further' }).count()).toBe(0);
+    expect(searches.filter((query) => query.has('cursor')).length).toBeGreaterThanOrEqual(2);
+    expect(most).toBe(1);
+
+    // Act: the builder's picker, the same search.
+    await page.getByRole('navigation').getByRole('link', { name: 'Segments', exact: true }).click();
+    await page.getByRole('link', { name: 'New segment' }).click();
+    await page.getByLabel('Search cohorts by name').fill('quokka');
+
+    // Assess: its only match is chosen.
+    await expect
+      .poll(() => page.getByLabel('Cohort', { exact: true }).inputValue(), { timeout: 30_000 })
+      .toBe(far.cohortId);
+    expect(searches.some((query) => query.get('partner') === 'heap' && query.has('cursor'))).toBe(true);
+    expect(browser.incidents).toEqual([]);
+    page.off('request', started);
+    page.off('requestfinished', ended);
+    page.off('requestfailed', ended);
+  });
 });
