@@ -545,6 +545,55 @@ describe('the console in Chromium', () => {
     await polled.close();
   });
 
+  it('does not poll the cohorts list while a search it asked for is still answering', async () => {
+    // Prepare: a page on a fake clock; a search's requests are held (at 10,000 cohorts a search
+    // is three requests, a second or more).
+    const polled = await browser.newPage();
+    await polled.clock.install();
+    const searches: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const held: (() => void)[] = [];
+    await polled.route(
+      (url) => url.pathname === '/cohorts',
+      async (route) => {
+        if (route.request().resourceType() !== 'fetch') return route.continue();
+        const search = new URL(route.request().url()).searchParams.get('q') ?? '';
+        searches.push(search);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        if (search !== '') await new Promise<void>((release) => held.push(release));
+        await route.continue();
+        inFlight -= 1;
+      },
+    );
+    await polled.goto(`${stack.url}/`);
+    await polled.getByLabel('REST API key').fill(stack.workspace.restApiKey);
+    await polled.getByRole('button', { name: 'Sign in' }).click();
+    await polled.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    await polled.getByRole('heading', { level: 1, name: 'Cohorts' }).waitFor();
+    await expect.poll(() => searches.length).toBeGreaterThanOrEqual(1);
+    await polled.getByLabel('Search cohorts by name or id').fill('abandoned');
+    // The search goes out once the page's clock has moved past its 300 ms pause.
+    await expect
+      .poll(async () => {
+        await polled.clock.runFor(300);
+        return searches.filter((search) => search === 'abandoned').length;
+      })
+      .toBe(1);
+
+    // Act: a minute of the page's time (twelve poll intervals) while the search does not answer.
+    await polled.clock.runFor(60_000);
+
+    // Assess: no poll meanwhile, of the search or of the list.
+    expect(searches.filter((search) => search === 'abandoned')).toHaveLength(1);
+    expect(searches.at(-1)).toBe('abandoned');
+    expect(most).toBe(1);
+    for (const release of held.splice(0)) release();
+    await polled.getByRole('link', { name: 'Abandoned funnel' }).waitFor();
+    await polled.close();
+  });
+
   it('lands on sign-in with the API message when the key is revoked while signed in; signs out', async () => {
     // Prepare: an operator rotates the REST API key with no grace.
     const newKey = await stack.stores.workspaces.rotateKey(stack.workspace.workspaceId, 'rest', 0);

@@ -60,8 +60,10 @@ export const CohortsPage = () => {
     [search],
   );
   const { first, items: list, next } = pages;
-  // Only the first page refreshes, and only while it is the only one shown (see Pages.extended).
-  useInterval(() => first.reload(), pages.extended ? undefined : 5_000);
+  // Only the first page refreshes, and only while it is the only one shown (see Pages.extended);
+  // not while the page is loading: a search's requests follow one another for a second or more at
+  // 10,000 cohorts, and a poll among them would be a second request in flight.
+  useInterval(() => (first.loading ? undefined : first.reload()), pages.extended ? undefined : 5_000);
   const label = t('cohorts.tableCaption');
   return (
     <>
