@@ -1,6 +1,6 @@
 /** Pieces every page uses: loading, actions, errors (the API's message, as sent), titles that take focus, tables that scroll. */
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, FormProblems } from './api.ts';
 import { t } from './i18n.ts';
 import { href } from './router.ts';
@@ -107,7 +107,10 @@ export const ConfirmButton = ({
   const [asking, setAsking] = useState(false);
   const { busy, run } = useAction(onError);
   const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // Before the question is painted: an effect runs a frame or more later (on a busy machine, the
+  // tour at size saw the question shown with the focus on the page's body), when Enter or a
+  // screen reader would not be on Cancel.
+  useLayoutEffect(() => {
     if (asking) cancel.current?.focus();
   }, [asking]);
   if (!asking)
