@@ -4,6 +4,7 @@ import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preac
 import { ApiError, FormProblems } from './api.ts';
 import { t } from './i18n.ts';
 import { href } from './router.ts';
+import { SEARCH_MAX_CHARACTERS, searchLength } from '../../lib/contract/search.ts';
 
 export interface Load<T> {
   data: T | undefined;
@@ -280,6 +281,25 @@ export const useDebounced = <T,>(value: T, ms: number): T => {
   }, [value, ms]);
   return settled;
 };
+
+/**
+ * A search box's text as the list asks for it: trimmed and debounced, and not asked at all
+ * while it is longer than the API takes (200 characters as typed, counted as the API counts
+ * them: an emoji is one, not two UTF-16 units), which `tooLong` says so the box can.
+ */
+export const useSearchText = (typed: string, ms = 300): { search: string; tooLong: boolean } => {
+  const trimmed = typed.trim();
+  const tooLong = searchLength(trimmed) > SEARCH_MAX_CHARACTERS;
+  return { search: useDebounced(tooLong ? '' : trimmed, ms), tooLong };
+};
+
+/** Said under a search box whose text is too long (the browser's own check: nothing was asked). */
+export const SearchTooLong = ({ show }: { show: boolean }) =>
+  show ? (
+    <div class="error" role="alert">
+      <p class="error-message">{t('app.searchTooLong', { count: SEARCH_MAX_CHARACTERS })}</p>
+    </div>
+  ) : null;
 
 export const Loading = () => (
   <p class="muted" role="status">

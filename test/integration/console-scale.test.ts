@@ -89,6 +89,32 @@ describe('the console at a workspace of 3,000 cohorts', () => {
     expect(browser.incidents).toEqual([]);
   });
 
+  it('counts a search as the API does (an emoji is one character): 200 are asked for, 201 are refused in the page, asking nothing', async () => {
+    // Prepare
+    await page.getByRole('navigation').getByRole('link', { name: 'Cohorts', exact: true }).click();
+    const box = page.getByLabel('Search cohorts by name or id');
+    await box.waitFor();
+    listRequests.length = 0;
+
+    // Act: 200 emoji (400 UTF-16 units): kept whole and asked for.
+    await box.fill('🎉'.repeat(200));
+    await expect
+      .poll(() => listRequests.some((query) => query.get('q') === '🎉'.repeat(200)), { timeout: 30_000 })
+      .toBe(true);
+    const kept = await box.inputValue();
+    listRequests.length = 0;
+    await box.fill('🎉'.repeat(201));
+    await page.getByRole('alert').getByText('A search is at most 200 characters').waitFor();
+    await box.fill('');
+    await expect.poll(() => listRequests.some((query) => !query.has('q')), { timeout: 30_000 }).toBe(true);
+
+    // Assess: nothing asked with the 201-character text; the alert gone once it is shortened.
+    expect([...kept].length).toBe(200);
+    expect(listRequests.some((query) => (query.get('q') ?? '').length > 400)).toBe(false);
+    expect(await page.getByText('A search is at most 200 characters').count()).toBe(0);
+    expect(browser.incidents).toEqual([]);
+  });
+
   it('drops a "Show more" answer that arrives after the search changed', async () => {
     // Prepare: the next page of the plain list is held until the user has searched.
     await page.getByRole('navigation').getByRole('link', { name: 'Segments', exact: true }).click();

@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Deutsch. */
 export const de: Catalog = {
   app: {
+    searchTooLong: 'Eine Suche hat höchstens {{count, number}} Zeichen: kürzen Sie sie, um zu suchen.',
     showMore: 'Mehr anzeigen',
     title: 'Konsole für den Kohortenimport',
     skip: 'Zum Inhalt springen',

@@ -1,6 +1,7 @@
 /** The English catalog: the source of every message key (the other catalogs must have the same keys: i18n.ts). */
 export const en = {
   app: {
+    searchTooLong: 'A search is at most {{count, number}} characters: shorten it to search.',
     showMore: 'Show more',
     title: 'Cohort import console',
     skip: 'Skip to content',

@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Português (Brasil). */
 export const ptBR: Catalog = {
   app: {
+    searchTooLong: 'Uma busca tem no máximo {{count, number}} caracteres: encurte-a para buscar.',
     showMore: 'Mostrar mais',
     title: 'Console de importação de coortes',
     skip: 'Pular para o conteúdo',

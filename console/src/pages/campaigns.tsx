@@ -29,10 +29,11 @@ import {
   TableRegion,
   useAction,
   ShowMore,
-  useDebounced,
   useInterval,
   useLoad,
   usePages,
+  SearchTooLong,
+  useSearchText,
 } from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
 import { href, navigate } from '../router.ts';
@@ -311,7 +312,7 @@ const SegmentPicker = ({
   setChosen: (update: (current: string[]) => string[]) => void;
 }) => {
   const [typed, setTyped] = useState('');
-  const search = useDebounced(typed.trim(), 300);
+  const { search, tooLong } = useSearchText(typed);
   const found = useLoad(async () => {
     const query = new URLSearchParams({ limit: '50', ...(search ? { q: search } : {}) });
     return request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
@@ -365,10 +366,10 @@ const SegmentPicker = ({
           id="segment-search"
           type="search"
           value={typed}
-          maxLength={200}
           onInput={(event) => setTyped((event.currentTarget as HTMLInputElement).value)}
         />
       </div>
+      <SearchTooLong show={tooLong} />
       {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
       {found.data && shown.length === 0 && <p>{search ? t('campaigns.noSegmentMatch') : t('campaigns.noSegments')}</p>}
       {shown.map((segment) => (

@@ -7,11 +7,12 @@ import {
   PageTitle,
   ShowMore,
   TableRegion,
-  useDebounced,
   useInterval,
   useLoad,
   usePages,
   useWanted,
+  SearchTooLong,
+  useSearchText,
 } from '../components.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
@@ -49,7 +50,7 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
  */
 export const CohortsPage = () => {
   const [typed, setTyped] = useState('');
-  const search = useDebounced(typed.trim(), 300);
+  const { search, tooLong } = useSearchText(typed);
   const wanted = useWanted(search);
   const pages = usePages(
     async (cursor) => {
@@ -75,11 +76,11 @@ export const CohortsPage = () => {
           id="cohort-search"
           type="search"
           value={typed}
-          maxLength={200}
           aria-controls="cohort-list"
           onInput={(event) => setTyped((event.currentTarget as HTMLInputElement).value)}
         />
       </div>
+      <SearchTooLong show={tooLong} />
       <LoadStatus load={first} />
       {first.data && list.length === 0 && next === null && <p>{search ? t('cohorts.noMatch') : t('cohorts.none')}</p>}
       {first.data && list.length > 0 && (

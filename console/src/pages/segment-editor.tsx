@@ -12,9 +12,10 @@ import {
   isolated,
   Loading,
   PageTitle,
-  useDebounced,
   useLoad,
   useWanted,
+  SearchTooLong,
+  useSearchText,
 } from '../components.tsx';
 import {
   cohortKey,
@@ -70,7 +71,7 @@ const ConditionEditor = ({
   context: EditorContext;
 }) => {
   const [search, setSearch] = useState('');
-  const needle = useDebounced(search.trim(), 300);
+  const { search: needle, tooLong } = useSearchText(search);
   // A filter with its cohort chosen asks for options only once the user turns to it: a segment
   // naming 50 cohorts opens with no request per filter (one request at a time per view).
   const [active, setActive] = useState(condition.cohortId === '');
@@ -158,11 +159,11 @@ const ConditionEditor = ({
             id={`${id}-search`}
             type="search"
             value={search}
-            maxLength={200}
             onFocus={() => setActive(true)}
             aria-controls={`${id}-cohort`}
             onInput={(event) => setSearch((event.currentTarget as HTMLInputElement).value)}
           />
+          <SearchTooLong show={tooLong} />
         </div>
         <div class="control">
           <label for={`${id}-cohort`}>{t('builder.cohort')}</label>
