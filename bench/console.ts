@@ -190,7 +190,7 @@ try {
   await measure(
     'Cohorts, typing "heron" → its match (300 ms pause included)',
     () => page.getByLabel('Search cohorts by name or id').fill('heron'),
-    () => page.getByRole('link', { name: seededCohortName(777) }).waitFor(),
+    () => page.getByRole('link', { name: seededCohortName(777), exact: true }).waitFor(),
     async () => {
       await nav('Cohorts');
       await page.getByRole('table', { name: 'Cohorts of this workspace' }).getByRole('row').nth(1).waitFor();
