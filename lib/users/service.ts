@@ -183,6 +183,11 @@ export const identifyUsers = async (
     }
     await memberships.dropUser(workspaceId, profile.brazeId, now);
     await users.mergeInto(workspaceId, profile, target, now);
+    // Again, now that the profile is gone: a sync that matched its identifiers before they were
+    // re-pointed may have put a membership back meanwhile (an add the events function saw while
+    // the profile still existed, so no orphan). Any add after this finds the profile gone, and
+    // the events function ends it as an orphan.
+    await memberships.dropUser(workspaceId, profile.brazeId, now);
     merged += 1;
   };
   for (const [index, item] of (request.aliases_to_identify ?? []).entries()) {

@@ -97,6 +97,59 @@ describe('identify and merge under transaction conflicts', () => {
 });
 
 describe('a membership written for a profile a merge deleted', () => {
+  it('takes a merged profile out of a cohort a sync put it back in while the merge ran', async () => {
+    // Prepare: an anonymous member of a cohort and the user it merges into; a sync that matched
+    // the anonymous profile writes its membership back after the merge dropped it and before the
+    // profile is deleted (interleaved on the merge's first users-table transaction, every time).
+    // Found on npm start: identify-merges racing re-syncs left members whose profiles were gone.
+    const workspace = workspaceClient(stack);
+    await workspace.track([{ device_id: 'anon-in-the-gap' }, { external_id: 'target-of-the-gap' }]);
+    await partnerClient(stack).changeCohort('gap', [{ device_ids: ['anon-in-the-gap'] }]);
+    await waitForReports('gap', 1);
+    await stack.settled();
+    const anonymous = await stack.stores.users.find(stack.workspace.workspaceId, {
+      type: 'device_id',
+      deviceId: 'anon-in-the-gap',
+    });
+    const ref = { workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId: 'gap' };
+    let interleaved = 0;
+    const middleware = 'syncInTheMergeGap';
+    stack.clients.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const items = (args.input as { TransactItems?: Record<string, { TableName?: string }>[] }).TransactItems ?? [];
+        const touchesUsers = items.some((item) =>
+          Object.values(item).some((action) => action?.TableName === stack.tables.users),
+        );
+        if (context.commandName === 'TransactWriteItemsCommand' && touchesUsers && interleaved === 0) {
+          interleaved += 1;
+          await stack.stores.memberships.applyMemberships(
+            ref,
+            [{ brazeId: anonymous!.brazeId, member: true, orderKey: '~late-sync' }],
+            new Date(),
+          );
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: middleware },
+    );
+
+    // Act
+    try {
+      const identified = await workspace.identify({
+        devices_to_identify: [{ external_id: 'target-of-the-gap', device_id: 'anon-in-the-gap' }],
+      });
+      expect(identified.status, JSON.stringify(identified.body)).toBe(201);
+    } finally {
+      stack.clients.dynamodb.middlewareStack.remove(middleware);
+    }
+    await stack.settled();
+
+    // Assess: the sync's write landed in the gap, and the merged profile is in no cohort.
+    expect(interleaved).toBe(1);
+    expect(await members('gap')).toEqual([]);
+    expect(await memberCount('gap')).toBe(0);
+  });
+
   it('is ended by the events function, count included, and no event is published for it', async () => {
     // Prepare: a user whose profile is gone while its external id still resolves, as when a
     // sync matched an anonymous profile just before identify merged it away.
