@@ -57,6 +57,26 @@ export const partnerClient = (stack: LocalStack, keys: WorkspaceKeys = stack.wor
         cohort_changes: cohortChanges,
       },
     }),
+  /**
+   * As a partner sends it (Heap retries a 5XX or a 429): a 503 or 429 is sent again after its
+   * Retry-After, at most `attempts` times; the last answer, and how many retries it took. For
+   * tests that load the stack on purpose, where a busy answer is the contract, not a failure.
+   */
+  changeCohortRetrying: async (cohortId: string, cohortChanges: unknown[], attempts = 10) => {
+    for (let attempt = 1; ; attempt += 1) {
+      const answer = await request(`${stack.url}/partners/${partner}/cohorts/users`, {
+        body: {
+          partner_api_key: stack.partnerApiKey,
+          client_secret: keys.dataImportKey,
+          cohort_id: cohortId,
+          cohort_changes: cohortChanges,
+        },
+      });
+      if ((answer.status !== 503 && answer.status !== 429) || attempt >= attempts)
+        return { ...answer, retries: attempt - 1 };
+      await new Promise((resolve) => setTimeout(resolve, Number(answer.headers.get('retry-after') ?? '1') * 1000));
+    }
+  },
 });
 
 export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.workspace) => {
