@@ -35,6 +35,8 @@ describe('the webhook address classifier', () => {
     ['2001::1', 'reserved'],
     ['::ffff:127.0.0.1', 'loopback'],
     ['::ffff:7f00:1', 'loopback'],
+    ['0:0:0:0:0:FFFF:7F00:1', 'loopback'],
+    ['fe80:0:0:0:0:0:0:1%25en0', 'link-local'],
     ['::ffff:169.254.169.254', 'metadata'],
     ['::ffff:10.0.0.1', 'private'],
     ['::10.0.0.1', 'private'],
