@@ -3,6 +3,7 @@
  * the segment filter evaluated for one user, and what it takes to say the user *entered*.
  * A cache of values read rarely and used often (definitions, triggers) lives here too.
  */
+import { LRUCache } from 'lru-cache';
 import { cohortTestsOf, type Filter } from '../segments/filter.js';
 
 /** How a membership is named in the sets MembershipChecks answers. */
@@ -50,17 +51,25 @@ export const transition = (
   return { entered: !before && after && inNow, inNow };
 };
 
-/** Values kept for `ttlMs` per key (0: not kept): campaign definitions and triggers, read on every event otherwise. */
+/**
+ * Values kept for `ttlMs` per key (0: not kept), the least recently used dropped past
+ * `maxEntries` (lru-cache): campaign definitions and triggers, read on every event otherwise.
+ * A load that fails is forgotten, so the next read tries again.
+ */
 export const ttlCache = <T>(ttlMs: number, clock: () => number = Date.now, maxEntries = 10_000) => {
-  const entries = new Map<string, { at: number; value: Promise<T> }>();
+  const entries =
+    ttlMs > 0
+      ? new LRUCache<string, Promise<T>>({ max: maxEntries, ttl: ttlMs, ttlResolution: 0, perf: { now: clock } })
+      : undefined;
   return async (key: string, load: () => Promise<T>): Promise<T> => {
-    if (ttlMs <= 0) return load();
+    if (!entries) return load();
     const hit = entries.get(key);
-    if (hit && clock() - hit.at < ttlMs) return hit.value;
-    if (entries.size >= maxEntries) entries.clear();
+    if (hit) return hit;
     const value = load();
-    entries.set(key, { at: clock(), value });
-    value.catch(() => entries.delete(key));
+    entries.set(key, value);
+    value.catch(() => {
+      if (entries.get(key) === value) entries.delete(key);
+    });
     return value;
   };
 };

@@ -13,6 +13,7 @@
  *   partner disabled or re-keyed, a workspace's partners changed) reaches an instance that
  *   had it cached up to `ttlMs` late.
  */
+import { LRUCache } from 'lru-cache';
 import type { KeyHasher } from './keys.js';
 import type { CredentialStore, KeyGrant, PartnerRegistration } from './types.js';
 
@@ -29,41 +30,16 @@ export interface CredentialCacheOptions {
   now?: () => number;
 }
 
-interface Entry<Value> {
-  value: Value;
-  expiresAt: number;
-}
-
-/** A map whose entries expire, dropping the least recently used past `maxEntries`. */
-class ExpiringMap<Value> {
-  private readonly entries = new Map<string, Entry<Value>>();
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries: number,
-    private readonly now: () => number,
-  ) {}
-
-  get(key: string): Value | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    this.entries.delete(key);
-    if (entry.expiresAt <= this.now()) return undefined;
-    this.entries.set(key, entry); // most recently used last
-    return entry.value;
-  }
-
-  set(key: string, value: Value): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-}
+/**
+ * Entries that expire after `ttlMs`, dropping the least recently used past `maxEntries`
+ * (lru-cache; `now` is its clock, checked at every read: tests move time).
+ */
+const expiringMap = <Value extends {}>(ttlMs: number, maxEntries: number, now: () => number) =>
+  new LRUCache<string, Value>({ max: maxEntries, ttl: ttlMs, ttlResolution: 0, perf: { now } });
 
 export class CachedCredentialStore implements CredentialStore {
-  private readonly partnerRequests: ExpiringMap<{ partner: PartnerRegistration; grant: KeyGrant }>;
-  private readonly grants: ExpiringMap<KeyGrant>;
-  private readonly enabled: boolean;
+  private readonly partnerRequests?: LRUCache<string, { partner: PartnerRegistration; grant: KeyGrant }>;
+  private readonly grants?: LRUCache<string, KeyGrant>;
   readonly keyHasher: KeyHasher;
 
   constructor(
@@ -73,17 +49,18 @@ export class CachedCredentialStore implements CredentialStore {
     const ttlMs = options.ttlMs ?? DEFAULT_CREDENTIAL_CACHE_TTL_MS;
     const maxEntries = options.maxEntries ?? DEFAULT_CREDENTIAL_CACHE_ENTRIES;
     const now = options.now ?? Date.now;
-    this.enabled = ttlMs > 0 && maxEntries > 0;
     this.keyHasher = store.keyHasher;
-    this.partnerRequests = new ExpiringMap(ttlMs, maxEntries, now);
-    this.grants = new ExpiringMap(ttlMs, maxEntries, now);
+    if (ttlMs > 0 && maxEntries > 0) {
+      this.partnerRequests = expiringMap(ttlMs, maxEntries, now);
+      this.grants = expiringMap(ttlMs, maxEntries, now);
+    }
   }
 
   async getPartnerAndKey(
     partner: string,
     keyHash: string,
   ): Promise<{ partner?: PartnerRegistration; grant?: KeyGrant }> {
-    if (!this.enabled) return this.store.getPartnerAndKey(partner, keyHash);
+    if (!this.partnerRequests) return this.store.getPartnerAndKey(partner, keyHash);
     // Key hashes of a version all have one length, so hash first makes the pair unambiguous whatever the partner's name.
     const cacheKey = `${keyHash}${partner}`;
     const cached = this.partnerRequests.get(cacheKey);
@@ -104,7 +81,7 @@ export class CachedCredentialStore implements CredentialStore {
   }
 
   async getKey(keyHash: string): Promise<KeyGrant | undefined> {
-    if (!this.enabled) return this.store.getKey(keyHash);
+    if (!this.grants) return this.store.getKey(keyHash);
     const cached = this.grants.get(keyHash);
     if (cached) return cached;
     const grant = await this.store.getKey(keyHash);

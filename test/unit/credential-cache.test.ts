@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { LRUCache } from 'lru-cache';
 import { describe, expect, it } from 'vitest';
 import { authenticatePartner } from '../../lib/workspaces/auth.js';
 import { CachedCredentialStore } from '../../lib/workspaces/credential-cache.js';
@@ -53,7 +54,7 @@ describe('credential cache', () => {
 
     // Act
     for (let index = 0; index < 10; index += 1) expect(await authenticate(cached, 'secret-a')).toBe('A');
-    time.advance(30_000);
+    time.advance(30_001);
     expect(await authenticate(cached, 'secret-a')).toBe('A');
 
     // Assess
@@ -68,8 +69,13 @@ describe('credential cache', () => {
     // Act
     await authenticate(cached, 'secret-a');
 
-    // Assess
-    const held = inspect(cached, { depth: Infinity, maxStringLength: Infinity });
+    // Assess: the store's fields, and every entry of its caches (lru-cache keeps them in private fields).
+    const caches = Object.values(cached).filter((field) => field instanceof LRUCache);
+    expect(caches).toHaveLength(2);
+    const held = inspect([cached, caches.map((cache) => [...cache.entries()])], {
+      depth: Infinity,
+      maxStringLength: Infinity,
+    });
     expect(held).toContain(hashKey('secret-a'));
     expect(held).not.toMatch(/'secret-a'|'heap-key'/);
   });
@@ -87,7 +93,7 @@ describe('credential cache', () => {
     expect(await authenticate(cached, 'secret-new')).toBe('A');
   });
 
-  it('lets a revoked key work until the TTL ends, never longer', async () => {
+  it('lets a revoked key work until the TTL ends (30 s to the millisecond), never longer', async () => {
     // Prepare
     const { store, grants } = memoryStore();
     const time = clock();
@@ -98,7 +104,7 @@ describe('credential cache', () => {
     grants.delete(hashKey('secret-a'));
 
     // Assess
-    time.advance(29_999);
+    time.advance(30_000);
     expect(await authenticate(cached, 'secret-a')).toBe('A');
     time.advance(1);
     expect(await authenticate(cached, 'secret-a')).toBe(PARTNER_MESSAGES.invalidClientSecret);
