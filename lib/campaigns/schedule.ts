@@ -3,6 +3,13 @@
  * weekly on chosen weekdays, at HH:MM local time in an IANA time zone). Time zones come
  * from Intl (no dependency). A local time that a DST change skips (02:30 on a spring-
  * forward night) resolves an hour later; one that happens twice runs at the first.
+ *
+ * Why not a cron library: croner 11 was checked against `nextOccurrence` on 35,495 random daily
+ * and weekly schedules in 12 zones (two years of DST changes, Lord Howe's half hour and
+ * Chatham's 45 minutes among them). It agreed on all but one: 02:59 on Paris's spring-forward
+ * night, where it answers 03:00 and this module 03:59 (Vixie cron's rule, which croner states
+ * it follows and keeps for 02:30). The arithmetic here is 60 lines over Intl; the unit tests
+ * pin both DST rules.
  */
 import type { RecurringSchedule } from './model.js';
 

@@ -37,6 +37,9 @@ describe('recurring schedules', () => {
     expect(iso(instantOf({ year: 2026, month: 10, day: 25, hour: 2, minute: 30 }, 'Europe/Paris'))).toBe(
       '2026-10-25T00:30:00.000Z',
     );
+    // The gap's last minute too (croner 11 answers 03:00 here: lib/campaigns/schedule.ts says why it is not used).
+    const daily = { frequency: 'daily', time: '02:59', timezone: 'Europe/Paris' } as const;
+    expect(iso(nextOccurrence(daily, Date.parse('2026-03-28T12:00:00Z')))).toBe('2026-03-29T01:59:00.000Z');
   });
 });
 
