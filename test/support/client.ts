@@ -1,6 +1,7 @@
 /** A small HTTP client for the local stack, speaking the public API as a partner or a workspace would. */
 import type { LocalStack } from '../../local/stack.js';
 import type { ExportedUser } from '../../lib/users/service.js';
+import type { CohortView, ExportJobView, SegmentView, SyncReportView } from '../../lib/contract/views.js';
 import { eventually } from './stack.js';
 
 export type { ExportedUser };
@@ -108,53 +109,21 @@ export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.w
         { headers },
       ),
     exportSegment: (segmentId: string) =>
-      request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports`, { method: 'POST', headers }),
+      request<{ export: ExportJobView }>(`${stack.url}/segments/${segmentId}/exports`, { method: 'POST', headers }),
     exportStatus: (segmentId: string, exportId: string) =>
-      request<{ export: ExportView }>(`${stack.url}/segments/${segmentId}/exports/${exportId}`, { headers }),
+      request<{ export: ExportJobView }>(`${stack.url}/segments/${segmentId}/exports/${exportId}`, { headers }),
     cohort: (partner: string, cohortId: string) =>
-      request<{ cohort: CohortView & { sync_reports: Record<string, unknown>[] } }>(
+      request<{ cohort: CohortView & { sync_reports: SyncReportView[] } }>(
         `${stack.url}/cohorts/${encodeURIComponent(partner)}/${encodeURIComponent(cohortId)}`,
         { headers },
       ),
   };
 };
 
-export interface CohortView {
-  partner: string;
-  cohort_id: string;
-  name: string;
-  member_count: number;
-  created_at: string | null;
-  renamed_at: string | null;
-  last_synced_at: string | null;
-}
-
-export interface ExportView {
-  export_id: string;
-  segment_id: string;
-  status: 'running' | 'done';
-  users_written: number;
-  parts: number;
-  location: string;
-  manifest: string | null;
-}
-
-export interface SegmentView {
-  segment_id: string;
-  name: string;
-  filter: unknown;
-  created_at: string;
-  updated_at: string;
-}
-
-/** The size fields of a segment (GET, and the answers to POST and PUT). */
-export interface SegmentSizeView {
-  size: number | null;
-  size_status: 'exact' | 'current' | 'stale' | 'pending';
-  size_computed_at: string | null;
-  size_bounds: { min: number; max: number };
-  size_recomputing: boolean;
-}
+/** A segment's size fields, all present: the answers to GET, POST and PUT of one segment. */
+type SegmentSizeView = Required<
+  Pick<SegmentView, 'size' | 'size_status' | 'size_computed_at' | 'size_bounds' | 'size_recomputing'>
+>;
 
 /** Applies cohort changes as the partner, and waits until the sync has reported them (a new sync report). */
 export const applyCohortChanges = async (stack: LocalStack, cohortId: string, changes: unknown[]) => {
