@@ -18,13 +18,23 @@ export const startTestStack = (options: LocalStackOptions = {}): Promise<LocalSt
     ...options,
   });
 
-/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+/**
+ * Polls until `check` returns a value other than undefined, or fails after `timeoutMs`.
+ *
+ * With `progress` (what the awaited work has done so far, e.g. reports written and members
+ * stored), `timeoutMs` counts from the last time it moved, so a loaded machine that is slow
+ * but moving is waited for; `capMs` still bounds the whole wait.
+ */
 export const eventually = async <T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
   what = 'condition',
+  watch?: { progress: () => Promise<unknown>; capMs: number },
 ): Promise<T> => {
   const started = Date.now();
+  let movedAt = started;
+  let seen: string | undefined;
+  let lastLook = 0;
   let last: unknown;
   for (;;) {
     try {
@@ -33,8 +43,16 @@ export const eventually = async <T>(
     } catch (error: unknown) {
       last = error;
     }
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (watch && Date.now() - lastLook >= 1_000) {
+      lastLook = Date.now();
+      const now = JSON.stringify(await watch.progress().catch(() => seen));
+      if (now !== seen) [seen, movedAt] = [now, Date.now()];
+    }
+    const stalled = Date.now() - movedAt > timeoutMs;
+    if (stalled || (watch && Date.now() - started > watch.capMs))
+      throw new Error(
+        `timed out waiting for ${what}${watch ? ` (${stalled ? `no progress for ${timeoutMs} ms` : `${watch.capMs} ms in all`}; last progress ${seen})` : ''}${last ? `: ${String(last)}` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
