@@ -62,6 +62,9 @@ export const parsePageRequest = (
 export { SEARCH_MAX_CHARACTERS, searchLength } from './contract/search.js';
 import { SEARCH_MAX_CHARACTERS, searchLength } from './contract/search.js';
 
+/** The query parameters every list takes (parseListRequest); a list with filters adds their names. */
+export const LIST_QUERY = ['limit', 'cursor', 'q', 'order'] as const;
+
 export interface ListRequest extends PageRequest {
   /** Case-insensitive: in the name, or at the start of the id. */
   search?: string;

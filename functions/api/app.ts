@@ -75,7 +75,13 @@ export const createApiHandler = (dependencies: ApiDependencies) => {
       return handle(api, workspaceId, request, context);
     };
   return httpApi(observability, [
-    ...apiRoutes.map(({ method, path, handle }) => ({ method, path, handle: authenticated(handle) })),
+    // A route takes only the query parameters it names (none, unless it says): any other is a 400.
+    ...apiRoutes.map(({ method, path, handle, query }) => ({
+      method,
+      path,
+      handle: authenticated(handle),
+      query: query ?? [],
+    })),
     ...CONSOLE_ROUTES.map(({ method, path }) => ({ method, path, handle: consoleHandler(dependencies.console) })),
   ]);
 };

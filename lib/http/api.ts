@@ -87,6 +87,25 @@ export const checkPathParameters = (pathParameters: Record<string, string | unde
   if (problems.length > 0) throw new ValidationError(`Invalid path parameter: ${problems[0]}`, problems);
 };
 
+/**
+ * Query parameters a route does not take: a 400 naming them and the ones it takes. A typo
+ * (`?partnr=heap`) or a filter a list does not have (`/segments?partner=heap`) would otherwise
+ * be ignored, and its answer would look like a filter that matched everything.
+ */
+export const checkQueryParameters = (
+  query: Record<string, string | undefined>,
+  accepted: readonly string[],
+  routeKey: string,
+): void => {
+  const unknown = Object.keys(query).filter((name) => !accepted.includes(name));
+  if (unknown.length === 0) return;
+  const takes = accepted.length === 0 ? 'no query parameters' : accepted.map((name) => `\`${name}\``).join(', ');
+  throw new ValidationError(
+    `Unknown query parameter${unknown.length > 1 ? 's' : ''}: ${unknown.map((name) => `\`${name}\``).join(', ')}`,
+    [...unknown.map((name) => `\`${name}\` is not a query parameter of ${routeKey}`), `${routeKey} takes ${takes}`],
+  );
+};
+
 /** A body with a string (value or key) that UTF-8 cannot carry (a lone surrogate): a 400 naming where. */
 export const rejectMalformedStrings = (body: unknown): void => {
   const where = firstMalformedString(body);
@@ -174,6 +193,8 @@ export interface JsonRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   handle: JsonHandler;
+  /** The query parameters it takes (any other is a 400, checkQueryParameters); absent: not checked. */
+  query?: readonly string[];
 }
 
 /** `POST /users/track`: how API Gateway names a route (its route key). */
@@ -227,11 +248,12 @@ const errorResponse = (error: unknown, logger: Observability['logger']): JsonRes
 export const httpApi = (observability: Observability, routes: readonly JsonRoute[]) => {
   const { logger, metrics } = observability;
   const route = httpRouterHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({
-    routes: routes.map(({ method, path, handle }) => ({
+    routes: routes.map(({ method, path, handle, query }) => ({
       method,
       path,
       handler: async (event: APIGatewayProxyEventV2, context: Context) => {
         const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+        if (query) checkQueryParameters(event.queryStringParameters ?? {}, query, routeKeyOf({ method, path }));
         return toResult(await handle(jsonRequest(event, requestId), context));
       },
     })),

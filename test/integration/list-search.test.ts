@@ -151,6 +151,54 @@ describe('list search', () => {
     }
   });
 
+  it('refuses a query parameter a route does not take with a 400 naming it and the ones it takes (a typo is no filter)', async () => {
+    // Prepare: a segment (for its audience route) and the demo Currents connector.
+    const created = await restCall(stack, '/segments', {
+      body: {
+        name: 'Any cohort',
+        filter: { all: [{ cohort: { partner: 'heap', cohort_id: 'c0001', includes: true } }] },
+      },
+    });
+    const segmentId = created.body.segment.segment_id as string;
+    const connectorId = stack.currents.demoConnectorId;
+    const cases: [path: string, unknown: string, takes: string[]][] = [
+      ['/cohorts?partnr=heap', 'partnr', ['limit', 'cursor', 'q', 'order', 'partner']],
+      ['/segments?partner=heap', 'partner', ['limit', 'cursor', 'q', 'order']],
+      ['/campaigns?foo=1&limit=5', 'foo', ['limit', 'cursor', 'q', 'order', 'segment_id']],
+      ['/canvases?Q=x', 'Q', ['limit', 'cursor', 'q', 'order', 'segment_id']],
+      [`/currents/${connectorId}/dead-letters?search=x`, 'search', ['limit', 'cursor', 'q', 'order']],
+      [`/segments/${segmentId}/users?q=x`, 'q', ['limit', 'cursor']],
+      ['/cohorts/partners?partner=heap', 'partner', []],
+      ['/workspace?x=', 'x', []],
+      ['/currents?limit=1', 'limit', []],
+    ];
+
+    for (const [path, unknown, takes] of cases) {
+      // Act
+      const answer = await restCall(stack, path);
+
+      // Assess: a 400 in the contract's shape, naming the parameter and every accepted one.
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.message, path).toBe(`Unknown query parameter: \`${unknown}\``);
+      expect(answer.body.errors, path).toHaveLength(2);
+      for (const name of takes) expect(answer.body.errors[1], `${path}: ${name}`).toContain(`\`${name}\``);
+      if (takes.length === 0) expect(answer.body.errors[1], path).toContain('no query parameters');
+    }
+    // A POST takes none either: nothing is created.
+    const post = await restCall(stack, '/segments?dry_run=1', {
+      body: {
+        name: 'Not made',
+        filter: { all: [{ cohort: { partner: 'heap', cohort_id: 'c0001', includes: true } }] },
+      },
+    });
+    expect(post.status).toBe(400);
+    expect((await restCall(stack, '/segments?q=not%20made')).body.segments).toEqual([]);
+    // The parameters a route takes still work, and two unknown ones are both named.
+    expect((await restCall(stack, '/segments?limit=1&order=desc&q=any')).status).toBe(200);
+    const two = await restCall(stack, '/segments?a=1&b=2');
+    expect(two.body.message).toBe('Unknown query parameters: `a`, `b`');
+  });
+
   it("refuses a cursor of another query, and a forged one outside the partner's range, with a 400 (never a 500)", async () => {
     // Prepare: a cursor of the segment partner's list, of a search, and of the plain list.
     const ofSegment = (await restCall(stack, '/cohorts?partner=segment&limit=1')).body.next_cursor;

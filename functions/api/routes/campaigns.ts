@@ -6,6 +6,7 @@
  * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
  */
 import { NotFoundError } from '../../../lib/errors.js';
+import { LIST_QUERY } from '../../../lib/paging.js';
 import { json, type JsonRequest, type JsonResponse, type JsonRoute } from '../../../lib/http/api.js';
 import { campaignView, parseFrequencyCapBody, type Campaign, type CampaignKind } from '../../../lib/campaigns/model.js';
 import type { StepStats } from '../../../lib/campaigns/ports.js';
@@ -65,6 +66,7 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
     {
       method: 'GET',
       path: `/${plural}`,
+      query: [...LIST_QUERY, 'segment_id'],
       handle: async (api, workspaceId, request) => {
         const page = await serviceOf(api).list(workspaceId, kind, request.queryStringParameters);
         return json(200, {

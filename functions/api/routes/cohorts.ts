@@ -1,7 +1,7 @@
 /**
  * GET /cohorts (paged, searched), /cohorts/partners, /cohorts/{partner}/{cohort_id} (with its sync reports).
  */
-import { cutToBytes, LIST_PAGE, parseListRequest } from '../../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, LIST_QUERY, parseListRequest } from '../../../lib/paging.js';
 import { encodeCursor } from '../../../lib/segments/evaluate.js';
 import { NotFoundError } from '../../../lib/errors.js';
 import { json } from '../../../lib/http/api.js';
@@ -39,6 +39,7 @@ export const cohortsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/cohorts',
+    query: [...LIST_QUERY, 'partner'],
     handle: async ({ cohorts }, workspaceId, request) => {
       const query = request.queryStringParameters;
       const partner = query.partner;

@@ -1,7 +1,7 @@
 /**
  * Currents connectors: list, read, pause and resume, dead letters and their replay.
  */
-import { cutToBytes, LIST_PAGE, parseListRequest } from '../../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, LIST_QUERY, parseListRequest } from '../../../lib/paging.js';
 import { encodeCursor } from '../../../lib/segments/evaluate.js';
 import { NotFoundError } from '../../../lib/errors.js';
 import { json, type JsonRequest } from '../../../lib/http/api.js';
@@ -59,6 +59,8 @@ export const currentsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/currents/{connector_id}/dead-letters',
+    // `q` among them so that the handler can say dead letters are not searched (rather than "unknown").
+    query: LIST_QUERY,
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
       const query = request.queryStringParameters;

@@ -1,7 +1,7 @@
 /**
  * Segments: create, list (with sizes from counts), read (with its size), redefine, delete, and their audience.
  */
-import { cutToBytes, LIST_PAGE, parseListRequest } from '../../../lib/paging.js';
+import { cutToBytes, LIST_PAGE, LIST_QUERY, parseListRequest } from '../../../lib/paging.js';
 import { encodeCursor } from '../../../lib/segments/evaluate.js';
 import { cohortTestsOf } from '../../../lib/segments/filter.js';
 import { NotFoundError } from '../../../lib/errors.js';
@@ -41,6 +41,7 @@ export const segmentsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/segments',
+    query: LIST_QUERY,
     handle: async ({ segments, cohorts, segmentSources }, workspaceId, request) => {
       const listRequest = parseListRequest(request.queryStringParameters, LIST_PAGE, 'segments');
       const page = await segments.listPage(workspaceId, listRequest);
@@ -124,6 +125,7 @@ export const segmentsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/segments/{segment_id}/users',
+    query: ['limit', 'cursor'],
     handle: async ({ segmentSources, segmentOf }, workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
       const page = await audiencePage(workspaceId, segment, request.queryStringParameters, segmentSources);
