@@ -3,7 +3,7 @@
  * key>`. Every error the API answers carries `{message, errors}`; it is thrown as an
  * ApiError with that message, so a page can show it as sent.
  */
-import { fillSearch } from './search.ts';
+import { searchPages } from './search.ts';
 import { session } from './session.ts';
 
 export class ApiError extends Error {
@@ -167,17 +167,26 @@ export const searchCohorts = async (options: {
   limit?: number;
   wanted?: () => boolean;
 }): Promise<{ cohorts: Cohort[]; next: string | null }> => {
-  if (!options.search?.trim()) return cohortPage(options);
-  const filled = await fillSearch(
+  const filled = await searchPages(
     async (cursor, limit) => {
       const page = await cohortPage({ ...options, cursor, limit });
       return { items: page.cohorts, next: page.next };
     },
-    {
-      limit: options.limit ?? 100,
-      ...(options.cursor ? { cursor: options.cursor } : {}),
-      ...(options.wanted ? { wanted: options.wanted } : {}),
-    },
+    { ...options, limit: options.limit ?? 100 },
   );
   return { cohorts: filled.items, next: filled.next };
+};
+
+/**
+ * One page of segments (in id order, `q` searched on the server: a name containing it, or an id
+ * starting with it); each names its filter's cohorts (the API reads their names for the page).
+ */
+export const segmentPage = async (query: { search?: string; cursor?: string | null; limit?: number }) => {
+  const params = new URLSearchParams({
+    limit: String(query.limit ?? 100),
+    ...(query.search ? { q: query.search } : {}),
+    ...(query.cursor ? { cursor: query.cursor } : {}),
+  });
+  const answer = await request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${params}`);
+  return { items: answer.segments, next: answer.next_cursor };
 };

@@ -36,3 +36,14 @@ export const fillSearch = async <T>(
       return { items, next };
   }
 };
+
+/**
+ * A list's page as a search box asks for it: a search filled over up to `requests` requests
+ * (fillSearch), no search one request for one page. Every searched list of the console (its
+ * pages' and pickers') asks through this.
+ */
+export const searchPages = <T>(
+  ask: (cursor: string | null, limit: number) => Promise<SearchPage<T>>,
+  options: { search?: string; limit: number; cursor?: string | null; requests?: number; wanted?: () => boolean },
+): Promise<SearchPage<T>> =>
+  options.search?.trim() ? fillSearch(ask, options) : ask(options.cursor ?? null, options.limit);

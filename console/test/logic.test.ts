@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pickLanguage } from '../src/i18n.ts';
 import { estimate, newCondition, newGroup, rootOf, toFilter, type Condition, type Group } from '../src/filters.tsx';
 import { href, parseHash } from '../src/router.ts';
-import { fillSearch, SEARCH_REQUESTS, type SearchPage } from '../src/search.ts';
+import { fillSearch, SEARCH_REQUESTS, type SearchPage, searchPages } from '../src/search.ts';
 
 describe('routes', () => {
   it('round-trips ids with any character through the address', () => {
@@ -183,5 +183,43 @@ describe('a search over a list the API reads 5,000 items at a time', () => {
     // Assess
     expect(api.asked).toHaveLength(1);
     expect(page).toEqual({ items: [], next: 'after-1' });
+  });
+});
+
+describe('a list page as its search box asks for it (every list: cohorts, segments, campaigns, Canvases)', () => {
+  const recorder = () => {
+    const asked: { cursor: string | null; limit: number }[] = [];
+    const ask = async (cursor: string | null, limit: number): Promise<SearchPage<string>> => {
+      asked.push({ cursor, limit });
+      return { items: [], next: `after-${asked.length}` };
+    };
+    return { ask, asked };
+  };
+
+  it('asks once for one page when nothing (or only blanks) is typed, from the cursor it is given', async () => {
+    for (const search of [undefined, '', '   ']) {
+      // Prepare
+      const api = recorder();
+
+      // Act
+      const page = await searchPages(api.ask, { limit: 100, cursor: 'c', ...(search === undefined ? {} : { search }) });
+
+      // Assess: an empty page with a cursor is simply the page (no search to fill).
+      expect(api.asked, String(search)).toEqual([{ cursor: 'c', limit: 100 }]);
+      expect(page).toEqual({ items: [], next: 'after-1' });
+    }
+  });
+
+  it('fills a search over up to SEARCH_REQUESTS requests, from the cursor it is given ("Search further")', async () => {
+    // Prepare
+    const api = recorder();
+
+    // Act
+    const page = await searchPages(api.ask, { search: 'funnel', limit: 50, cursor: 'after-10' });
+
+    // Assess
+    expect(api.asked).toHaveLength(SEARCH_REQUESTS);
+    expect(api.asked[0]).toEqual({ cursor: 'after-10', limit: 50 });
+    expect(page).toEqual({ items: [], next: `after-${SEARCH_REQUESTS}` });
   });
 });

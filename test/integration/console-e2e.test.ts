@@ -313,6 +313,28 @@ describe('the console in Chromium', () => {
     await checkPage('segment-exported');
   });
 
+  it('finds the segment on the Segments page by searching (one of a thousand at size), and says when none matches', async () => {
+    // Act: a search that matches nothing, then part of the segment's name in another case.
+    await navLink('Segments').click();
+    await heading('Segments').waitFor();
+    const search = page.getByLabel('Search segments by name or id');
+    await search.fill('no segment is called this');
+    await page.getByText('No segment matches the search.').waitFor({ timeout: 30_000 });
+    await search.fill('FUNNEL (CONSOLE');
+    const link = page.getByRole('table', { name: 'Segments of this workspace' }).getByRole('link', {
+      name: 'Abandoned funnel (console)',
+    });
+    await link.waitFor({ timeout: 30_000 });
+
+    // Assess: only the match is listed (the no-match answer was cleared), and it leads to the segment.
+    expect(await page.getByText('No segment matches the search.').count()).toBe(0);
+    expect(await page.getByRole('table', { name: 'Segments of this workspace' }).getByRole('row').count()).toBe(2);
+    await checkPage('segments-searched');
+    await link.click();
+    await heading('Abandoned funnel (console)').waitFor();
+    expect(page.url()).toBe(segmentUrl);
+  });
+
   it('creates a campaign targeting the segment, previews it for one user, launches it and sees it send', async () => {
     // Act: from the segment's page, Target users by segment.
     await page.getByText('No campaign or Canvas targets this segment yet.').waitFor();

@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Deutsch. */
 export const de: Catalog = {
   app: {
+    searchFurther: 'Weiter suchen',
     searchTooLong: 'Eine Suche hat höchstens {{count, number}} Zeichen: kürzen Sie sie, um zu suchen.',
     showMore: 'Mehr anzeigen',
     title: 'Konsole für den Kohortenimport',
@@ -96,7 +97,6 @@ export const de: Catalog = {
   cohorts: {
     search: 'Kohorten nach Name oder ID suchen',
     noMatch: 'Keine Kohorte passt zur Suche.',
-    searchFurther: 'Weiter suchen',
     partner: 'Partner',
     tableCaption: 'Kohorten dieses Workspace',
     title: 'Kohorten',
@@ -132,6 +132,8 @@ export const de: Catalog = {
     updated: 'Aktualisiert {{time}}',
   },
   segments: {
+    search: 'Segmente nach Name oder ID suchen',
+    noMatch: 'Kein Segment entspricht der Suche.',
     title: 'Segmente',
     intro: 'Segmente wählen Nutzer nach den Partnerkohorten aus, in denen sie sind.',
     new: 'Neues Segment',
@@ -218,6 +220,10 @@ export const de: Catalog = {
     targeting: 'Nutzer nach Segment ansprechen',
   },
   campaigns: {
+    searchCampaigns: 'Kampagnen nach Name oder ID suchen',
+    searchCanvases: 'Canvases nach Name oder ID suchen',
+    noCampaignMatch: 'Keine Kampagne entspricht der Suche.',
+    noCanvasMatch: 'Kein Canvas entspricht der Suche.',
     title: 'Kampagnen und Canvases',
     intro:
       'Webhook-Nachrichten an die Nutzer von Segmenten: Kampagnen senden eine Nachricht, Canvases eine Folge von Schritten.',

@@ -1,6 +1,7 @@
 /** The English catalog: the source of every message key (the other catalogs must have the same keys: i18n.ts). */
 export const en = {
   app: {
+    searchFurther: 'Search further',
     searchTooLong: 'A search is at most {{count, number}} characters: shorten it to search.',
     showMore: 'Show more',
     title: 'Cohort import console',
@@ -90,7 +91,6 @@ export const en = {
   cohorts: {
     search: 'Search cohorts by name or id',
     noMatch: 'No cohort matches the search.',
-    searchFurther: 'Search further',
     partner: 'Partner',
     tableCaption: 'Cohorts of this workspace',
     title: 'Cohorts',
@@ -125,6 +125,8 @@ export const en = {
     updated: 'Updated {{time}}',
   },
   segments: {
+    search: 'Search segments by name or id',
+    noMatch: 'No segment matches the search.',
     title: 'Segments',
     intro: 'Segments select users by the partner cohorts they are in.',
     new: 'New segment',
@@ -211,6 +213,10 @@ export const en = {
     targeting: 'Target users by segment',
   },
   campaigns: {
+    searchCampaigns: 'Search campaigns by name or id',
+    searchCanvases: 'Search Canvases by name or id',
+    noCampaignMatch: 'No campaign matches the search.',
+    noCanvasMatch: 'No Canvas matches the search.',
     title: 'Campaigns and Canvases',
     intro: 'Webhook messages to the users of segments: campaigns send one message, Canvases a sequence of steps.',
     campaigns: 'Campaigns',

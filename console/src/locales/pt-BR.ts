@@ -3,6 +3,7 @@ import type { Catalog } from '../i18n.ts';
 /** Português (Brasil). */
 export const ptBR: Catalog = {
   app: {
+    searchFurther: 'Buscar mais',
     searchTooLong: 'Uma busca tem no máximo {{count, number}} caracteres: encurte-a para buscar.',
     showMore: 'Mostrar mais',
     title: 'Console de importação de coortes',
@@ -96,7 +97,6 @@ export const ptBR: Catalog = {
   cohorts: {
     search: 'Buscar coortes por nome ou id',
     noMatch: 'Nenhuma coorte corresponde à busca.',
-    searchFurther: 'Buscar mais',
     partner: 'Parceiro',
     tableCaption: 'Coortes deste workspace',
     title: 'Coortes',
@@ -132,6 +132,8 @@ export const ptBR: Catalog = {
     updated: 'Atualizado em {{time}}',
   },
   segments: {
+    search: 'Buscar segmentos por nome ou ID',
+    noMatch: 'Nenhum segmento corresponde à busca.',
     title: 'Segmentos',
     intro: 'Segmentos selecionam usuários pelas coortes de parceiros em que estão.',
     new: 'Novo segmento',
@@ -218,6 +220,10 @@ export const ptBR: Catalog = {
     targeting: 'Segmentar usuários por segmento',
   },
   campaigns: {
+    searchCampaigns: 'Buscar campanhas por nome ou ID',
+    searchCanvases: 'Buscar Canvases por nome ou ID',
+    noCampaignMatch: 'Nenhuma campanha corresponde à busca.',
+    noCanvasMatch: 'Nenhum Canvas corresponde à busca.',
     title: 'Campanhas e Canvas',
     intro:
       'Mensagens webhook para os usuários de segmentos: campanhas enviam uma mensagem, Canvas uma sequência de etapas.',

@@ -16,6 +16,7 @@ import {
   type Preview,
   request,
   type Segment,
+  segmentPage,
   type TestSend,
 } from '../api.ts';
 import {
@@ -28,15 +29,16 @@ import {
   PageTitle,
   TableRegion,
   useAction,
-  ShowMore,
   useInterval,
   useLoad,
-  usePages,
   SearchTooLong,
   useSearchText,
+  useWanted,
 } from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
+import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
 import { href, navigate } from '../router.ts';
+import { searchPages } from '../search.ts';
 
 const plural = (kind: CampaignKind) => (kind === 'campaign' ? 'campaigns' : 'canvases');
 const statusLabel = (status: Campaign['status']) => t(`campaigns.status_${status}` as MessageKey);
@@ -127,31 +129,42 @@ const CampaignTable = ({ kind, list }: { kind: CampaignKind; list: Campaign[] })
   );
 };
 
-/** One page of campaigns or Canvases (summaries), optionally only those targeting a segment. */
-const pageOf = async (kind: CampaignKind, cursor?: string, segmentId?: string) => {
+/** One page of campaigns or Canvases (summaries), optionally only those targeting a segment, or searched (`q`). */
+const pageOf = async (kind: CampaignKind, cursor?: string | null, segmentId?: string, search?: string, limit = 100) => {
   const query = new URLSearchParams({
-    limit: '100',
+    limit: String(limit),
     ...(cursor ? { cursor } : {}),
     ...(segmentId ? { segment_id: segmentId } : {}),
+    ...(search ? { q: search } : {}),
   });
   const answer = await request<Record<string, unknown>>('GET', `/${plural(kind)}?${query}`);
   return { list: answer[plural(kind)] as Campaign[], next: (answer.next_cursor as string | null) ?? null };
 };
 
-/** A list page by page: the first page, then "Show more" for each next one (never the whole workspace at once). */
+/** A list page by page, searched on the server as the user types (list-search.tsx): never the whole workspace at once. */
 const PagedCampaigns = ({ kind }: { kind: CampaignKind }) => {
-  const pages = usePages(
-    async (cursor) => {
-      const page = await pageOf(kind, cursor);
+  const list = useListSearch<Campaign>(
+    async ({ search, cursor, limit }) => {
+      const page = await pageOf(kind, cursor, undefined, search, limit);
       return { items: page.list, next: page.next };
     },
     [kind],
   );
+  const campaign = kind === 'campaign';
   return (
     <>
-      <LoadStatus load={pages.first} />
-      {pages.first.data && <CampaignTable kind={kind} list={pages.items} />}
-      <ShowMore pages={pages} />
+      <SearchBox
+        id={`${plural(kind)}-search`}
+        label={campaign ? t('campaigns.searchCampaigns') : t('campaigns.searchCanvases')}
+        list={list}
+      />
+      <ListStatus
+        list={list}
+        none={campaign ? t('campaigns.noneCampaigns') : t('campaigns.noneCanvases')}
+        noMatch={campaign ? t('campaigns.noCampaignMatch') : t('campaigns.noCanvasMatch')}
+      />
+      {list.pages.first.data && list.pages.items.length > 0 && <CampaignTable kind={kind} list={list.pages.items} />}
+      <ListMore list={list} />
     </>
   );
 };
@@ -313,9 +326,15 @@ const SegmentPicker = ({
 }) => {
   const [typed, setTyped] = useState('');
   const { search, tooLong } = useSearchText(typed);
+  const wanted = useWanted(search);
   const found = useLoad(async () => {
-    const query = new URLSearchParams({ limit: '50', ...(search ? { q: search } : {}) });
-    return request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
+    // A rare name may lie requests away (each reads 5,000 segments at most): asked on, one at a time.
+    const page = await searchPages((cursor, limit) => segmentPage({ search, cursor, limit }), {
+      search,
+      limit: 50,
+      wanted: () => wanted(search),
+    });
+    return { segments: page.items, next_cursor: page.next };
   }, [search]);
   // Names of chosen segments the search does not show (one asked at a time, the few chosen).
   const [names, setNames] = useState(new Map<string, string>());
@@ -371,7 +390,9 @@ const SegmentPicker = ({
       </div>
       <SearchTooLong show={tooLong} />
       {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
-      {found.data && shown.length === 0 && <p>{search ? t('campaigns.noSegmentMatch') : t('campaigns.noSegments')}</p>}
+      {found.data && shown.length === 0 && !found.data.next_cursor && (
+        <p>{search ? t('campaigns.noSegmentMatch') : t('campaigns.noSegments')}</p>
+      )}
       {shown.map((segment) => (
         <label key={segment.segment_id} class="choice">
           <input

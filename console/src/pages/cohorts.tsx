@@ -1,19 +1,6 @@
-import { useState } from 'preact/hooks';
-import { path, request, searchCohorts, type Cohort, type Filter, type SyncReport } from '../api.ts';
-import {
-  Breadcrumb,
-  Field,
-  LoadStatus,
-  PageTitle,
-  ShowMore,
-  TableRegion,
-  useInterval,
-  useLoad,
-  usePages,
-  useWanted,
-  SearchTooLong,
-  useSearchText,
-} from '../components.tsx';
+import { cohortPage, path, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
+import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
@@ -49,18 +36,12 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
  * when the API is), so new cohorts and counts appear while the page is open.
  */
 export const CohortsPage = () => {
-  const [typed, setTyped] = useState('');
-  const { search, tooLong } = useSearchText(typed);
-  const wanted = useWanted(search);
-  const pages = usePages(
-    async (cursor) => {
-      // A rare name may lie requests away (each reads 5,000 cohorts at most): asked on, one at a time.
-      const page = await searchCohorts({ search, cursor, wanted: () => wanted(search) });
-      return { items: page.cohorts, next: page.next };
-    },
-    [search],
-  );
-  const { first, items: list, next } = pages;
+  const cohorts = useListSearch<Cohort>(async ({ search, cursor, limit }) => {
+    const page = await cohortPage({ search, cursor, limit });
+    return { items: page.cohorts, next: page.next };
+  });
+  const { pages } = cohorts;
+  const { first, items: list } = pages;
   // Only the first page refreshes, and only while it is the only one shown (see Pages.extended);
   // not while the page is loading: a search's requests follow one another for a second or more at
   // 10,000 cohorts, and a poll among them would be a second request in flight.
@@ -70,19 +51,8 @@ export const CohortsPage = () => {
     <>
       <PageTitle title={t('cohorts.title')}>{t('cohorts.title')}</PageTitle>
       <p>{t('cohorts.intro')}</p>
-      <div class="control inline">
-        <label for="cohort-search">{t('cohorts.search')}</label>
-        <input
-          id="cohort-search"
-          type="search"
-          value={typed}
-          aria-controls="cohort-list"
-          onInput={(event) => setTyped((event.currentTarget as HTMLInputElement).value)}
-        />
-      </div>
-      <SearchTooLong show={tooLong} />
-      <LoadStatus load={first} />
-      {first.data && list.length === 0 && next === null && <p>{search ? t('cohorts.noMatch') : t('cohorts.none')}</p>}
+      <SearchBox id="cohort-search" label={t('cohorts.search')} list={cohorts} controls="cohort-list" />
+      <ListStatus list={cohorts} none={t('cohorts.none')} noMatch={t('cohorts.noMatch')} />
       {first.data && list.length > 0 && (
         <TableRegion label={label}>
           <table id="cohort-list">
@@ -120,7 +90,7 @@ export const CohortsPage = () => {
           </table>
         </TableRegion>
       )}
-      <ShowMore pages={pages} label={list.length === 0 ? t('cohorts.searchFurther') : undefined} />
+      <ListMore list={cohorts} />
     </>
   );
 };

@@ -77,6 +77,9 @@ const ConditionEditor = ({
   const [active, setActive] = useState(condition.cohortId === '');
   const query = `${condition.partner}\u0000${needle}`;
   const wanted = useWanted(query);
+  // "Search further": where a search that matched nothing in its ten requests goes on from (for this query only).
+  const [further, setFurther] = useState<{ query: string; cursor: string }>();
+  const from = further?.query === query ? further.cursor : null;
   const found = useLoad(
     () =>
       active
@@ -86,10 +89,11 @@ const ConditionEditor = ({
             search: needle,
             partner: condition.partner,
             limit: PICKER_OPTIONS,
+            cursor: from,
             wanted: () => wanted(query),
           })
         : Promise.resolve({ cohorts: [], next: null }),
-    [needle, condition.partner, active],
+    [needle, condition.partner, active, from],
   );
   useEffect(() => {
     if (found.data) context.remember(found.data.cohorts);
@@ -184,8 +188,22 @@ const ConditionEditor = ({
         </div>
       </div>
       {found.error !== undefined && <ErrorMessage error={found.error} retry={found.reload} />}
-      {active && found.data && answered.length === 0 && <p class="muted small">{t('builder.noMatch')}</p>}
-      {found.data?.next && <p class="muted small">{t('builder.narrow', { count: PICKER_OPTIONS })}</p>}
+      {/* No match yet is not no match: the requests so far read part of the cohorts, more remain. */}
+      {active && found.data && answered.length === 0 && found.data.next === null && (
+        <p class="muted small">{t('builder.noMatch')}</p>
+      )}
+      {found.data?.next && answered.length > 0 && (
+        <p class="muted small">{t('builder.narrow', { count: PICKER_OPTIONS })}</p>
+      )}
+      {found.data?.next && answered.length === 0 && (
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => found.data?.next && setFurther({ query, cursor: found.data.next })}
+        >
+          {t('app.searchFurther')}
+        </button>
+      )}
       <button type="button" class="link" onClick={() => context.remove(condition.id)}>
         {t('builder.remove', { n: number })}
       </button>

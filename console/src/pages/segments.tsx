@@ -1,23 +1,17 @@
-import { request, type Segment } from '../api.ts';
-import { LoadStatus, PageTitle, ShowMore, TableRegion, usePages } from '../components.tsx';
+import { segmentPage, type Segment } from '../api.ts';
+import { PageTitle, TableRegion } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
+import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
 import { href } from '../router.ts';
 
-/** One page of segments (in id order); each names its filter's cohorts (the API reads their names for the page). */
-const segmentPage = async (cursor?: string | null) => {
-  const query = new URLSearchParams({ limit: '100', ...(cursor ? { cursor } : {}) });
-  const answer = await request<{ segments: Segment[]; next_cursor: string | null }>('GET', `/segments?${query}`);
-  return { segments: answer.segments, next: answer.next_cursor };
-};
-
-/** The workspace's segments a page at a time (a workspace may hold thousands), "Show more" for the next. */
+/**
+ * The workspace's segments a page at a time (a workspace may hold thousands), searched on the
+ * server as the user types (list-search.tsx), "Show more" (or "Search further") for the next.
+ */
 export const SegmentsPage = () => {
-  const pages = usePages(async (cursor) => {
-    const page = await segmentPage(cursor);
-    return { items: page.segments, next: page.next };
-  }, []);
-  const { first, items: segments, next } = pages;
+  const list = useListSearch<Segment>(segmentPage);
+  const { first, items: segments } = list.pages;
   return (
     <>
       <PageTitle title={t('segments.title')}>{t('segments.title')}</PageTitle>
@@ -27,11 +21,11 @@ export const SegmentsPage = () => {
           {t('segments.new')}
         </a>
       </p>
-      <LoadStatus load={first} />
-      {first.data && segments.length === 0 && next === null && <p>{t('segments.none')}</p>}
-      {segments.length > 0 && (
+      <SearchBox id="segment-list-search" label={t('segments.search')} list={list} controls="segment-list" />
+      <ListStatus list={list} none={t('segments.none')} noMatch={t('segments.noMatch')} />
+      {first.data && segments.length > 0 && (
         <TableRegion label={t('segments.tableCaption')}>
-          <table>
+          <table id="segment-list">
             <caption>{t('segments.tableCaption')}</caption>
             <thead>
               <tr>
@@ -58,7 +52,7 @@ export const SegmentsPage = () => {
           </table>
         </TableRegion>
       )}
-      <ShowMore pages={pages} />
+      <ListMore list={list} />
     </>
   );
 };
