@@ -145,7 +145,11 @@ export const startGateway = async (
     } catch {
       return send(400, gatewayError('Bad Request', 'the request target is not a valid URL'));
     }
-    const route = routes.find((candidate) => candidate.method === method && candidate.pattern.test(url.pathname));
+    // As API Gateway picks among routes that match: the most specific, literal segments before
+    // parameters (`/cohorts/partners` before `/cohorts/{partner}`), whatever serverless.yml's order.
+    const route = routes
+      .filter((candidate) => candidate.method === method && candidate.pattern.test(url.pathname))
+      .sort((a, b) => a.parameterNames.length - b.parameterNames.length)[0];
     if (!route) return send(404, gatewayError('Not Found', `no route ${method} ${url.pathname}`));
     const handler = handlers[route.functionName];
     if (!handler)

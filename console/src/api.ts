@@ -85,6 +85,16 @@ export const path = (strings: TemplateStringsArray, ...values: string[]) =>
     '',
   );
 
+/**
+ * Where one cohort is asked for: `GET /cohorts/{partner}?cohort_id=…`, its id in the query. A
+ * cohort id is whatever the partner sent, and `.` or `..` (or `%2E`, which URL parsers read as
+ * a dot) cannot be a path segment: fetch removes it, with the segment before it, before the
+ * request leaves, so `/cohorts/heap/..` would ask for `/cohorts/`. In the query every id arrives
+ * as it is (percent-encoded, a space as %20, never `+`).
+ */
+export const cohortPath = (partner: string, cohortId: string) =>
+  `${path`/cohorts/${partner}`}?cohort_id=${encodeURIComponent(cohortId)}`;
+
 // What the API answers: the contract's own types (lib/contract/views.ts), shared with the server.
 import type {
   CohortView as Cohort,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pickLanguage } from '../src/i18n.ts';
 import { estimate, newCondition, newGroup, rootOf, toFilter, type Condition, type Group } from '../src/filters.tsx';
 import { href, parseHash } from '../src/router.ts';
+import { cohortPath } from '../src/api.ts';
 import { fillSearch, SEARCH_REQUESTS, type SearchPage, searchPages } from '../src/search.ts';
 
 describe('routes', () => {
@@ -15,6 +16,22 @@ describe('routes', () => {
 
     // Assess
     expect(route).toEqual({ page: 'cohort', partner: 'heap', cohortId });
+  });
+
+  it('reaches a cohort whose id is a dot segment, or holds / % ? # and spaces, in the address and at the API', () => {
+    for (const cohortId of ['.', '..', '%2E', '%2e%2E', './..', 'a/../b', '?x=1#y', ' spaced  out ', 'a+b', '...']) {
+      // Act
+      const route = parseHash(href('cohorts', 'heap', cohortId));
+      const asked = new URL(cohortPath('heap', cohortId), 'https://api.example');
+
+      // Assess: the page's route, and the request as fetch sends it (URL parsing is fetch's), keep the id whole.
+      expect(route, cohortId).toEqual({ page: 'cohort', partner: 'heap', cohortId });
+      expect(asked.pathname, cohortId).toBe('/cohorts/heap');
+      expect([...asked.searchParams], cohortId).toEqual([['cohort_id', cohortId]]);
+    }
+    // Why not in the path: the URL parser drops a dot segment, `%2E` too.
+    expect(new URL(`/cohorts/heap/${encodeURIComponent('..')}`, 'https://api.example').pathname).toBe('/cohorts/');
+    expect(new URL('/cohorts/heap/%2E', 'https://api.example').pathname).toBe('/cohorts/heap/');
   });
 
   it('names every page, and an unknown or malformed address is not found', () => {

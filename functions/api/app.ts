@@ -1,7 +1,7 @@
 /**
  * Workspace REST API (Authorization: Bearer <REST API key>):
  *   POST /users/track, POST /users/identify, POST /users/export/ids
- *   GET /cohorts, GET /cohorts/partners, GET /cohorts/{partner}/{cohort_id}
+ *   GET /cohorts, GET /cohorts/partners, GET /cohorts/{partner}/{cohort_id}, GET /cohorts/{partner}?cohort_id=
  *   segments, their audiences and exports; Currents connectors; the workspace's own
  *   partners and data import key (the console's pages)
  * and, without a key, the console itself: GET / and GET /assets/{file}.

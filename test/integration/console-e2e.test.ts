@@ -50,6 +50,8 @@ const SEED_TIMEOUT_MS = 60 * 60_000;
 const FIRST_LOAD_BUDGET_BYTES = 150 * 1024;
 const XSS_COHORT_NAME = '<img src=x onerror=alert(1)>';
 const XSS_COHORT_ID = 'xss/<i>1</i>';
+const DOT_COHORT_ID = '..';
+const DOT_COHORT_NAME = 'Dot segment cohort';
 const XSS_EXTERNAL_ID = '"><svg onload=alert(3)>';
 const XSS_ALIAS = '</script><script>alert(2)</script>';
 
@@ -209,6 +211,8 @@ describe('the console in Chromium', () => {
     expect((await heap.changeCohort('c1', [{ user_ids: ['user-1', 'user-2', XSS_EXTERNAL_ID] }])).status).toBe(201);
     expect((await heap.nameCohort(XSS_COHORT_ID, XSS_COHORT_NAME)).status).toBe(201);
     expect((await heap.changeCohort(XSS_COHORT_ID, [{ user_ids: ['user-2'] }])).status).toBe(201);
+    // An id no URL path can carry (a dot segment: fetch would ask for /cohorts/ instead).
+    expect((await heap.nameCohort(DOT_COHORT_ID, DOT_COHORT_NAME)).status).toBe(201);
     // Synced before the page is read: the count is then 3, not whatever the sync had reached.
     await stack.settled();
 
@@ -247,6 +251,13 @@ describe('the console in Chromium', () => {
     await page.getByRole('link', { name: XSS_COHORT_NAME }).click();
     await heading(XSS_COHORT_NAME).waitFor();
     await page.getByText(XSS_COHORT_ID, { exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Cohorts', exact: true }).first().click();
+    // A cohort whose id is `..`: listed, and its page reached from the list with its own figures.
+    await page.getByLabel('Search cohorts by name or id').fill('dot segment');
+    await page.getByRole('link', { name: DOT_COHORT_NAME }).click();
+    await heading(DOT_COHORT_NAME).waitFor();
+    await page.getByText(DOT_COHORT_ID, { exact: true }).waitFor();
+    expect(await page.getByTestId('member-count').textContent()).toBe('0');
     await page.getByRole('link', { name: 'Cohorts', exact: true }).first().click();
     await page.getByLabel('Search cohorts by name or id').fill('abandoned funnel');
     await page.getByRole('link', { name: 'Abandoned funnel' }).click();

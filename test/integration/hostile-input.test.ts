@@ -148,6 +148,8 @@ const bodyFor = (routeKey: string): unknown =>
     : routeKey.startsWith('POST /partners')
       ? { ...keys(), cohort_id: 'c', cohort_changes: [] }
       : undefined;
+/** The query each route needs, so that only the path is wrong (GET /cohorts/{partner} names its cohort there). */
+const queryFor = (routeKey: string): string => (routeKey === 'GET /cohorts/{partner}' ? '?cohort_id=k' : '');
 
 describe('path parameters', () => {
   it('the routes under test are every route with a parameter', () => {
@@ -160,9 +162,13 @@ describe('path parameters', () => {
   it.each(PARAMETER_SLOTS)('a malformed percent-escape in $label is a 400, not a crash', async ({ route, name }) => {
     for (const malformed of MALFORMED_ESCAPES) {
       // Act
-      const response = await send(route.method, pathWith(route.path, { [name]: malformed }), {
-        headers: restHeaders(),
-      });
+      const response = await send(
+        route.method,
+        pathWith(route.path, { [name]: malformed }) + queryFor(route.routeKey),
+        {
+          headers: restHeaders(),
+        },
+      );
 
       // Assess
       expectRejected(response, 400, 'Bad Request');
@@ -203,7 +209,7 @@ describe('path parameters', () => {
         // Act
         const response = await send(
           route.method,
-          pathWith(route.path, { ...shortOthers(name), [name]: encodeURIComponent(value) }),
+          pathWith(route.path, { ...shortOthers(name), [name]: encodeURIComponent(value) }) + queryFor(route.routeKey),
           {
             headers: restHeaders(),
             body: bodyFor(route.routeKey),
@@ -218,6 +224,81 @@ describe('path parameters', () => {
       }
     },
   );
+});
+
+describe('cohort ids that are not path segments', () => {
+  /** Ids a partner may send that a URL path mangles: dot segments (`%2E` is one too), separators, escapes, spaces. */
+  const HOSTILE_IDS = [
+    '.',
+    '..',
+    '...',
+    '%2E',
+    '%2e%2E',
+    './..',
+    'a/../b',
+    '/',
+    '50%',
+    '%25',
+    '?q=1',
+    '#h',
+    ' sp ace ',
+    'a+b',
+  ];
+
+  it('every one is listed, and reached by GET /cohorts/{partner}?cohort_id= as its own cohort', async () => {
+    // Prepare: each named by the partner (201), with its own name.
+    for (const [index, cohortId] of HOSTILE_IDS.entries()) {
+      const named = await send('POST', '/partners/heap/cohorts', {
+        body: { ...keys(), cohort_id: cohortId, name: `hostile ${index}`, created_at: '2021-01-21T19:20:30+05:00' },
+      });
+      expect(named.status, `${cohortId}: ${named.text}`).toBe(201);
+    }
+    const listed = await eventually(
+      async () => {
+        const answer = (await rest('GET', '/cohorts?partner=heap&limit=500&q=hostile')).json as {
+          cohorts: { cohort_id: string; name: string }[];
+        };
+        return answer.cohorts.length === HOSTILE_IDS.length ? answer.cohorts : undefined;
+      },
+      20_000,
+      'the hostile cohorts listed',
+    );
+    expect(listed.map((cohort) => cohort.cohort_id).sort()).toEqual([...HOSTILE_IDS].sort());
+
+    for (const [index, cohortId] of HOSTILE_IDS.entries()) {
+      // Act: as the console asks (the id percent-encoded in the query; a space as %20, never +).
+      const answer = await rest('GET', `/cohorts/heap?cohort_id=${encodeURIComponent(cohortId)}`);
+
+      // Assess
+      expect(answer.status, `${cohortId}: ${answer.text}`).toBe(200);
+      const { cohort } = answer.json as { cohort: { cohort_id: string; name: string; sync_reports: unknown[] } };
+      expect(cohort, cohortId).toMatchObject({ cohort_id: cohortId, name: `hostile ${index}`, sync_reports: [] });
+    }
+    await expectServing();
+  });
+
+  it('a dot segment in the path never reaches another cohort; the query form refuses what the path would', async () => {
+    // Act / Assess: `/cohorts/heap/..` is `/cohorts/` (RFC 3986 §5.2.4), which no route serves.
+    for (const path of ['/cohorts/heap/..', '/cohorts/heap/%2E%2E', '/cohorts/heap/.'])
+      expectRejected(await rest('GET', path), 404);
+    // Without the id, an empty one, one longer than its key holds, or one with an unknown parameter beside it.
+    expectRejected(await rest('GET', '/cohorts/heap'), 400, '`cohort_id` is required');
+    expectRejected(await rest('GET', '/cohorts/heap?cohort_id='), 400, /^Invalid query parameter: `cohort_id`/);
+    expectRejected(
+      await rest('GET', `/cohorts/heap?cohort_id=${'a'.repeat(1_020)}`),
+      400,
+      /^Invalid query parameter: `cohort_id` is 1020 bytes/,
+    );
+    expectRejected(
+      await rest('GET', '/cohorts/heap?cohort_id=known&partner=heap'),
+      400,
+      'Unknown query parameter: `partner`',
+    );
+    // An unknown cohort is a 404, and the literal route beside the parameter one still answers.
+    expectRejected(await rest('GET', '/cohorts/heap?cohort_id=nobody'), 404);
+    expect((await rest('GET', '/cohorts/partners')).status).toBe(200);
+    await expectServing();
+  });
 });
 
 describe('the connection itself', () => {

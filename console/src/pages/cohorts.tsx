@@ -1,4 +1,4 @@
-import { cohortPage, path, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import { cohortPage, cohortPath, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
@@ -20,7 +20,7 @@ export const loadNamedCohorts = async (filters: readonly Filter[]): Promise<Coho
   // One at a time: a view never has more than one request in flight.
   for (const ref of refs.values()) {
     try {
-      found.push((await request<{ cohort: Cohort }>('GET', path`/cohorts/${ref.partner}/${ref.cohortId}`)).cohort);
+      found.push((await request<{ cohort: Cohort }>('GET', cohortPath(ref.partner, ref.cohortId))).cohort);
     } catch {
       // Gone, or not answered: the filter shows the cohort's id.
     }
@@ -107,7 +107,7 @@ const REPORT_COLUMNS = [
 
 export const CohortPage = ({ partner, cohortId }: { partner: string; cohortId: string }) => {
   const cohort = useLoad(
-    () => request<{ cohort: Cohort & { sync_reports: SyncReport[] } }>('GET', path`/cohorts/${partner}/${cohortId}`),
+    () => request<{ cohort: Cohort & { sync_reports: SyncReport[] } }>('GET', cohortPath(partner, cohortId)),
     [partner, cohortId],
   );
   // Reports arrive as syncs are applied: refresh while the page is open.

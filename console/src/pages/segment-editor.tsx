@@ -5,7 +5,16 @@
  * the API takes.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { cohortPartners, FormProblems, path, request, searchCohorts, type Cohort, type Segment } from '../api.ts';
+import {
+  cohortPartners,
+  cohortPath,
+  FormProblems,
+  path,
+  request,
+  searchCohorts,
+  type Cohort,
+  type Segment,
+} from '../api.ts';
 import {
   Breadcrumb,
   ErrorMessage,
@@ -371,9 +380,7 @@ const loadStart = async (segment: Segment | undefined): Promise<EditorStart> => 
   const known: Cohort[] = [];
   for (const condition of refs) {
     try {
-      known.push(
-        (await request<{ cohort: Cohort }>('GET', path`/cohorts/${condition.partner}/${condition.cohortId}`)).cohort,
-      );
+      known.push((await request<{ cohort: Cohort }>('GET', cohortPath(condition.partner, condition.cohortId))).cohort);
     } catch {
       // A cohort the segment names may be gone: it shows by its id.
     }

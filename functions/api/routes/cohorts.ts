@@ -1,15 +1,17 @@
 /**
- * GET /cohorts (paged, searched), /cohorts/partners, /cohorts/{partner}/{cohort_id} (with its sync reports).
+ * GET /cohorts (paged, searched), /cohorts/partners, /cohorts/{partner}/{cohort_id} (with its sync reports), and
+ * /cohorts/{partner}?cohort_id=… (the same, for any id: `.` and `..` cannot be path segments).
  */
 import { cutToBytes, LIST_PAGE, LIST_QUERY, parseListRequest } from '../../../lib/paging.js';
 import { encodeCursor } from '../../../lib/segments/evaluate.js';
 import { NotFoundError } from '../../../lib/errors.js';
 import { json } from '../../../lib/http/api.js';
+import { pathParameterProblems } from '../../../lib/http/limits.js';
 import type { Cohort, SyncReport } from '../../../lib/dynamodb/membership-store.js';
 import { ValidationError } from '../../../lib/errors.js';
 import { isKnownPartner, KNOWN_PARTNERS } from '../../../lib/workspaces/partners.js';
 import type { CohortView, SyncReportView } from '../../../lib/contract/views.js';
-import type { ApiRoute } from './route.js';
+import type { Api, ApiRoute } from './route.js';
 
 const cohortView = (cohort: Cohort): CohortView => ({
   partner: cohort.partner,
@@ -68,21 +70,41 @@ export const cohortsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/cohorts/{partner}/{cohort_id}',
-    handle: async ({ cohorts }, workspaceId, request) => {
-      const ref = {
-        workspaceId,
-        partner: request.pathParameters.partner ?? '',
-        cohortId: request.pathParameters.cohort_id ?? '',
-      };
-      // Reports first: a report is written after its changes, so every report listed is
-      // already reflected in the member count read next.
-      const reports = await cohorts.recentSyncReports(ref);
-      const cohort = await cohorts.getCohort(ref);
-      if (!cohort) throw new NotFoundError(`No cohort ${ref.cohortId} of partner ${ref.partner} in this workspace`);
-      return json(200, {
-        cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) },
-        message: 'success',
-      });
+    handle: async (api, workspaceId, request) =>
+      cohortDetail(api, workspaceId, request.pathParameters.partner ?? '', request.pathParameters.cohort_id ?? ''),
+  },
+  {
+    // The same cohort, its id in the query: any id a partner may send reaches it, `.` and `..`
+    // too, which no URL can carry as a path segment (RFC 3986 §5.2.4: fetch, curl and URL
+    // parsers remove them, `%2E` included, before a request is sent). The console asks here.
+    method: 'GET',
+    path: '/cohorts/{partner}',
+    query: ['cohort_id'],
+    handle: async (api, workspaceId, request) => {
+      const partner = request.pathParameters.partner ?? '';
+      const cohortId = request.queryStringParameters.cohort_id;
+      if (cohortId === undefined)
+        throw new ValidationError('`cohort_id` is required', [
+          `GET /cohorts/{partner}?cohort_id=… answers one cohort; the list of a partner's cohorts is GET /cohorts?partner=${partner}`,
+        ]);
+      // Held to what the path would hold it to: non-empty, well-formed, fits its keys.
+      const problems = pathParameterProblems({ partner, cohort_id: cohortId });
+      if (problems.length > 0) throw new ValidationError(`Invalid query parameter: ${problems[0]}`, problems);
+      return cohortDetail(api, workspaceId, partner, cohortId);
     },
   },
 ];
+
+/** One cohort with its recent sync reports, or a 404. */
+const cohortDetail = async ({ cohorts }: Api, workspaceId: string, partner: string, cohortId: string) => {
+  const ref = { workspaceId, partner, cohortId };
+  // Reports first: a report is written after its changes, so every report listed is
+  // already reflected in the member count read next.
+  const reports = await cohorts.recentSyncReports(ref);
+  const cohort = await cohorts.getCohort(ref);
+  if (!cohort) throw new NotFoundError(`No cohort ${ref.cohortId} of partner ${ref.partner} in this workspace`);
+  return json(200, {
+    cohort: { ...cohortView(cohort), sync_reports: reports.map(reportView) },
+    message: 'success',
+  });
+};
