@@ -20,6 +20,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
 import type { TokenCipher } from '../secrets/token-cipher.js';
 import { batchWriteAll, queryAll, queryPage } from './batch.js';
+import { searchMatcher } from '../paging.js';
 import type { CurrentsEvent } from '../currents/events.js';
 import type { Connector, DeadLetter } from '../currents/ports.js';
 
@@ -242,9 +243,17 @@ export class DynamoConnectorStore {
   async deadLetterPage(
     workspaceId: string,
     connectorId: string,
-    page: { limit: number; after?: string; order?: 'asc' | 'desc' },
+    page: { limit: number; after?: string; order?: 'asc' | 'desc'; search?: string },
   ): Promise<{ letters: (DeadLetter & { key: string })[]; next?: string }> {
     const pk = deadKey(workspaceId, connectorId);
+    // A search: the event's type or the reason containing the text, or the event's id starting with it.
+    const matches = searchMatcher(page.search);
+    const keep =
+      matches &&
+      ((item: Record<string, unknown>) => {
+        const event = item.event as Partial<CurrentsEvent> | undefined;
+        return matches({ name: event?.event_type, id: event?.id }) || matches({ name: item.reason });
+      });
     const found = await queryPage(
       this.client,
       {
@@ -254,7 +263,7 @@ export class DynamoConnectorStore {
         ScanIndexForward: page.order !== 'desc',
         pk,
       },
-      { limit: page.limit, ...(page.after === undefined ? {} : { after: page.after }) },
+      { limit: page.limit, ...(page.after === undefined ? {} : { after: page.after }), ...(keep ? { keep } : {}) },
     );
     return { letters: found.items.map(toDeadLetter), ...(found.next !== undefined ? { next: found.next } : {}) };
   }

@@ -363,6 +363,7 @@ describe('Currents dead letters at scale', () => {
       return {
         ...letter,
         droppedAt: new Date(Date.UTC(2026, 11, 1, 0, 0, index)).toISOString(),
+        ...(index === 5 ? { reason: 'gone (410)', status: 410 } : {}),
         event: { ...letter.event, id: `00000000-0000-4000-8000-${String(index).padStart(12, '0')}` },
       };
     });
@@ -384,6 +385,11 @@ describe('Currents dead letters at scale', () => {
       pages += 1;
     } while (cursor !== null && pages < 20);
     const newest = await page('limit=3&order=desc');
+    // Searched on the server: an event id's start, a reason's text (any case), the event type, nothing.
+    const byId = await page(`q=${encodeURIComponent('00000000-0000-4000-8000-0000000003')}&order=desc&limit=100`);
+    const byReason = await page('q=GONE');
+    const byType = await page('q=customevent&limit=500');
+    const none = await page('q=nothing%20like%20it');
     const replays: { requeued: number; remaining: boolean }[] = [];
     for (let remaining = true; remaining && replays.length < 10; ) {
       const answer = await request<{ requeued: number; remaining: boolean }>(
@@ -409,8 +415,18 @@ describe('Currents dead letters at scale', () => {
       { requeued: 200, remaining: true },
       { requeued: 200, remaining: false },
     ]);
+    expect(byId.body.dead_letters.map((letter) => letter.event_id)).toEqual(
+      letters
+        .slice(300)
+        .reverse()
+        .map((letter) => letter.event.id),
+    );
+    expect(byReason.body.dead_letters.map((letter) => letter.event_id)).toEqual([letters[5]!.event.id]);
+    expect(byReason.body.next_cursor).toBeNull();
+    expect(byType.body.dead_letters).toHaveLength(400);
+    expect(none.body).toEqual({ dead_letters: [], next_cursor: null, message: 'success' });
     expect(after.body.dead_letters).toEqual([]);
-    expect((await page('q=x')).status).toBe(400);
+    expect((await page('partner=x')).status).toBe(400);
   });
 });
 

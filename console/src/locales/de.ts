@@ -348,6 +348,8 @@ export const de: Catalog = {
     newCanvasForSegment: 'Neues Canvas für dieses Segment',
   },
   currents: {
+    searchDeadLetters: 'Verworfene Events nach Ereignistyp, Grund oder Ereignis-ID suchen',
+    noDeadLetterMatch: 'Kein verworfenes Event entspricht der Suche.',
     title: 'Currents',
     intro: 'Erfasste Events und Käufe werden im Currents-Format an diese Connectoren gestreamt.',
     none: 'Kein Connector: ein Operator legt sie an (npm run admin -- currents create).',

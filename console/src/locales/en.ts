@@ -338,6 +338,8 @@ export const en = {
     newCanvasForSegment: 'New Canvas for this segment',
   },
   currents: {
+    searchDeadLetters: 'Search dead letters by event type, reason or event id',
+    noDeadLetterMatch: 'No dead letter matches the search.',
     title: 'Currents',
     intro: 'Tracked events and purchases stream out to these connectors in the Currents format.',
     none: 'No connector: an operator creates them (npm run admin -- currents create).',

@@ -346,6 +346,8 @@ export const ptBR: Catalog = {
     newCanvasForSegment: 'Novo Canvas para este segmento',
   },
   currents: {
+    searchDeadLetters: 'Buscar mensagens descartadas por tipo de evento, motivo ou ID do evento',
+    noDeadLetterMatch: 'Nenhuma mensagem descartada corresponde à busca.',
     title: 'Currents',
     intro: 'Eventos rastreados e compras são transmitidos a estes conectores no formato Currents.',
     none: 'Nenhum conector: um operador os cria (npm run admin -- currents create).',

@@ -8,14 +8,13 @@ import {
   LoadStatus,
   Notice,
   PageTitle,
-  ShowMore,
   TableRegion,
   useAction,
   useInterval,
   useLoad,
-  usePages,
 } from '../components.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
+import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
 import { href } from '../router.ts';
 
 const lastError = (connector: Connector) =>
@@ -129,10 +128,16 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     () => request<{ connector: Connector }>('GET', path`/currents/${connectorId}`),
     [connectorId],
   );
-  // The newest first, 100 at a time: a connector down for days may hold thousands.
-  const letters = usePages(
-    async (cursor) => {
-      const query = new URLSearchParams({ limit: '100', order: 'desc', ...(cursor ? { cursor } : {}) });
+  // The newest first, 100 at a time: a connector down for days may hold thousands; searched on the
+  // server (an event type or reason containing the text, an event id starting with it).
+  const search = useListSearch<DeadLetter>(
+    async ({ search, cursor, limit }) => {
+      const query = new URLSearchParams({
+        limit: String(limit),
+        order: 'desc',
+        ...(search ? { q: search } : {}),
+        ...(cursor ? { cursor } : {}),
+      });
       const page = await request<{ dead_letters: DeadLetter[]; next_cursor: string | null }>(
         'GET',
         `${path`/currents/${connectorId}/dead-letters`}?${query}`,
@@ -141,6 +146,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
     },
     [connectorId],
   );
+  const letters = search.pages;
   const shownLetters = letters.items;
   // One error line for the page's actions: the replay and the pause button.
   const { busy, error, setError, run } = useAction();
@@ -187,8 +193,8 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
       <p class="muted">{t('currents.deadLettersIntro')}</p>
       <Notice message={notice} />
       {error !== undefined && <ErrorMessage error={error} />}
-      <LoadStatus load={letters.first} />
-      {letters.first.data && shownLetters.length === 0 && <p>{t('currents.noDeadLetters')}</p>}
+      <SearchBox id="dead-letter-search" label={t('currents.searchDeadLetters')} list={search} />
+      <ListStatus list={search} none={t('currents.noDeadLetters')} noMatch={t('currents.noDeadLetterMatch')} />
       {letters.first.data && shownLetters.length > 0 && (
         <>
           <TableRegion label={t('currents.deadLetters')}>
@@ -217,7 +223,7 @@ export const ConnectorPage = ({ connectorId }: { connectorId: string }) => {
               </tbody>
             </table>
           </TableRegion>
-          <ShowMore pages={letters} />
+          <ListMore list={search} />
           <button type="button" onClick={replay} disabled={busy}>
             {t('currents.replay')}
           </button>

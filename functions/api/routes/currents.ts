@@ -5,7 +5,6 @@ import { cutToBytes, LIST_PAGE, LIST_QUERY, parseListRequest } from '../../../li
 import { encodeCursor } from '../../../lib/segments/evaluate.js';
 import { NotFoundError } from '../../../lib/errors.js';
 import { json, type JsonRequest } from '../../../lib/http/api.js';
-import { ValidationError } from '../../../lib/errors.js';
 import { replayDeadLetters } from '../../../lib/currents/replay.js';
 import { connectorView, deadLetterView } from '../../../lib/currents/views.js';
 
@@ -59,13 +58,11 @@ export const currentsRoutes: readonly ApiRoute[] = [
   {
     method: 'GET',
     path: '/currents/{connector_id}/dead-letters',
-    // `q` among them so that the handler can say dead letters are not searched (rather than "unknown").
     query: LIST_QUERY,
     handle: async (api, workspaceId, request) => {
       const { currents, connector } = await requireConnector(api, workspaceId, request);
       const query = request.queryStringParameters;
       const page = parseListRequest(query, LIST_PAGE, `dead-letters/${connector.connectorId}`);
-      if (page.search !== undefined) throw new ValidationError('`q`: dead letters are not searched; page through them');
       const found = await currents.connectors.deadLetterPage(workspaceId, connector.connectorId, page);
       const cut = cutToBytes(found.letters, found.next, (letter) => letter.key, {
         bytesOf: (letter) => Buffer.byteLength(JSON.stringify(deadLetterView(letter))),
