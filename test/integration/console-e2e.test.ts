@@ -569,11 +569,16 @@ describe('the console in Chromium', () => {
     // answer took (~65 s of the page's time here), so each step moves the clock by 30 s.
     hold = false;
     for (const release of held.splice(0)) release();
+    // Real time for the held answer to arrive between steps: not expect.poll's default second (a busy
+    // machine missed it once in the whole tour).
     await expect
-      .poll(async () => {
-        await polled.clock.runFor(30_000);
-        return requests - first;
-      })
+      .poll(
+        async () => {
+          await polled.clock.runFor(30_000);
+          return requests - first;
+        },
+        { timeout: 30_000 },
+      )
       .toBeGreaterThanOrEqual(2);
     await polled.close();
   });
