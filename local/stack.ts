@@ -384,6 +384,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       exports: { blobs, queueUrl: exportQueues.queueUrl },
       campaigns: {
         table: localCampaigns.table,
+        sendQueueUrl: localCampaigns.queues.sends.queueUrl,
+        workQueueUrl: localCampaigns.queues.work.queueUrl,
+        cacheTtlMs: options.campaigns?.cacheTtlMs ?? 1_000,
+        ...(options.campaigns?.horizonMs !== undefined ? { horizonMs: options.campaigns.horizonMs } : {}),
         webhooks: localCampaigns.egress,
         clock: localCampaigns.clock,
         // http webhook URLs too: the local receiver listens on http.

@@ -34,6 +34,8 @@ export const { handler } = wireApi({
   },
   campaigns: {
     table: campaignsConfig.table,
+    sendQueueUrl: campaignsConfig.sendQueueUrl,
+    workQueueUrl: campaignsConfig.workQueueUrl,
     // Test sends go through the same safe client as the sender: https only, the operator's allow-list.
     webhooks: new SafeHttpClient({ allowList: campaignsConfig.allowList }),
     clock: () => new Date(),

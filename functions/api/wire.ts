@@ -8,7 +8,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createCampaignService, type CampaignServicePorts } from '../../lib/campaigns/service.js';
 import type { Tables } from '../../lib/config.js';
-import { DynamoCampaignStore } from '../../lib/dynamodb/campaign-store.js';
+import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
@@ -18,6 +18,9 @@ import { DynamoWorkspaceStore } from '../../lib/dynamodb/workspace-store.js';
 import type { BlobStore } from '../../lib/segments/ports.js';
 import { SqsCurrentsQueue } from '../../lib/sqs/currents-queue.js';
 import { SqsExportQueue } from '../../lib/sqs/export-queue.js';
+import { SqsSendQueue, SqsWorkQueue } from '../../lib/sqs/campaign-queues.js';
+import { createJourneys } from '../../lib/campaigns/journeys.js';
+import type { SendMessage } from '../../lib/campaigns/messages.js';
 import type { KeyHasher } from '../../lib/workspaces/keys.js';
 import { createApiHandler, type ApiDependencies } from './app.js';
 
@@ -32,7 +35,16 @@ export interface ApiWiring
   currentsQueueUrl: string;
   /** Where segment exports are written (S3 on AWS, a folder on the stack), and their queue. */
   exports: { blobs: BlobStore; queueUrl: string };
-  campaigns: Pick<CampaignServicePorts, 'webhooks' | 'clock' | 'allowHttp'> & { table: string };
+  campaigns: Pick<CampaignServicePorts, 'webhooks' | 'clock' | 'allowHttp'> & {
+    table: string;
+    /** Where API triggers release their messages, and a broadcast's chunks (absent: the trigger routes answer 404). */
+    sendQueueUrl?: string;
+    workQueueUrl?: string;
+    /** How long the release reuses a definition (default 10 s; the local stack's tests less). */
+    cacheTtlMs?: number;
+    /** Steps due within this are queued, later ones kept as timers (default: the journeys'). */
+    horizonMs?: number;
+  };
 }
 
 export const wireApi = ({
@@ -42,18 +54,39 @@ export const wireApi = ({
   keyHasher,
   currentsQueueUrl,
   exports,
-  campaigns: { table: campaignsTable, ...campaignOptions },
+  campaigns: { table: campaignsTable, sendQueueUrl, workQueueUrl, cacheTtlMs, horizonMs, ...campaignOptions },
   ...options
 }: ApiWiring) => {
   const workspaces = new DynamoWorkspaceStore(documents, tables.workspaces, keyHasher);
   const memberships = new DynamoMembershipStore(documents, tables.cohorts);
   const users = new DynamoUserStore(documents, tables.users);
   const segments = new DynamoSegmentStore(documents, tables.cohorts);
+  const campaignStore = new DynamoCampaignStore(documents, campaignsTable);
+  // API triggers release through the journeys' own release (pacing, the horizon, timers).
+  const dispatch =
+    sendQueueUrl && workQueueUrl
+      ? (() => {
+          const work = new SqsWorkQueue(sqs, workQueueUrl);
+          const journeys = createJourneys({
+            campaigns: campaignStore,
+            // Not read by a release (only by membership events): the cohorts table's reader all the same.
+            memberships: new DynamoMembershipReader(documents, tables.cohorts),
+            segmentSources: { memberships, users },
+            sends: new SqsSendQueue(sqs, sendQueueUrl),
+            work,
+            clock: campaignOptions.clock,
+            ...(cacheTtlMs !== undefined ? { cacheTtlMs } : {}),
+            ...(horizonMs !== undefined ? { horizonMs } : {}),
+          });
+          return { release: (messages: SendMessage[]) => journeys.release(messages), work };
+        })()
+      : undefined;
   const campaigns = createCampaignService({
-    campaigns: new DynamoCampaignStore(documents, campaignsTable),
+    campaigns: campaignStore,
     segments,
     users,
     ...campaignOptions,
+    ...(dispatch ? { dispatch } : {}),
   });
   return {
     handler: createApiHandler({

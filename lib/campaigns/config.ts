@@ -8,9 +8,14 @@ const required = (env: NodeJS.ProcessEnv, name: string): string => {
   return value;
 };
 
-/** What the API needs: the table, and the allow-list for test sends. */
+/** What the API needs: the table, the queues API triggers release to, and the allow-list for test sends. */
 export const readCampaignsApiConfig = (env: NodeJS.ProcessEnv = process.env) =>
-  Object.freeze({ table: required(env, 'CAMPAIGNS_TABLE'), allowList: allowListOf(env) });
+  Object.freeze({
+    table: required(env, 'CAMPAIGNS_TABLE'),
+    sendQueueUrl: required(env, 'WEBHOOK_SEND_QUEUE_URL'),
+    workQueueUrl: required(env, 'CAMPAIGN_WORK_QUEUE_URL'),
+    allowList: allowListOf(env),
+  });
 /**
  * The operator allow-list of webhook destinations that are not public (comma list of hosts,
  * addresses or CIDRs, each optionally :port): the deployed functions and `npm start` read it

@@ -353,6 +353,7 @@ export const createJourneys = (ports: JourneyPorts) => {
           entry: runId,
           kind: 'run',
           dueAt,
+          ...(message.properties ? { properties: message.properties } : {}),
           profile: {
             ...(profile.externalId !== undefined ? { external_id: profile.externalId } : {}),
             user_aliases: profile.aliases.map((alias) => ({
@@ -374,7 +375,7 @@ export const createJourneys = (ports: JourneyPorts) => {
     return { users: profiles.length, done: !more };
   };
 
-  return { onMembershipEvent, tick, drainTimers, runAudienceChunk, startRun };
+  return { onMembershipEvent, tick, drainTimers, runAudienceChunk, startRun, release };
 };
 
 export type Journeys = ReturnType<typeof createJourneys>;

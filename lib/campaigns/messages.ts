@@ -20,12 +20,18 @@ export const SendMessage = z.object({
   campaignId: z.string().min(1),
   step: z.number().int().min(0),
   brazeId: z.string().min(1),
-  /** The entry stamp (action-based: the membership event's id) or the run id (scheduled). */
+  /**
+   * The entry stamp (action-based: the membership event's id; API-triggered: the dispatch id)
+   * or the run id (scheduled, and an API broadcast).
+   */
   entry: z.string().min(1),
-  kind: z.enum(['entry', 'run']),
+  /** `api`: a recipient of an API trigger (lib/campaigns/trigger.ts). */
+  kind: z.enum(['entry', 'run', 'api']),
   dueAt: z.string(),
   cohort: z.object({ partner: z.string(), cohort_id: z.string(), name: z.string() }).optional(),
   profile: SendProfile.optional(),
+  /** An API trigger's properties for this user (`api_trigger_properties` / `canvas_entry_properties` in Liquid). */
+  properties: z.record(z.string(), z.unknown()).optional(),
   /** Its `dueAt` is a slot of the campaign's send-rate limit (lib/campaigns/pacing.ts): never paced twice. */
   paced: z.literal(true).optional(),
 });
@@ -41,6 +47,8 @@ export const WorkMessage = z.discriminatedUnion('type', [
     runId: z.string(),
     range: z.number().int().min(0),
     chunk: z.number().int().min(0),
+    /** An API broadcast's `trigger_properties`, for every user of the run. */
+    properties: z.record(z.string(), z.unknown()).optional(),
   }),
   z.object({ v: z.literal(1), type: z.literal('campaign.timers'), shard: z.number().int().min(0) }),
 ]);

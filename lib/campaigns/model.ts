@@ -58,10 +58,21 @@ export type Delivery =
       reeligibleAfterDays: number | null;
       /** The wait as it was given (absent on definitions stored before units: days). */
       reeligibleAfter?: { value: number; unit: ReeligibleUnit };
+    }
+  | {
+      /** Sent when `POST /campaigns/trigger/send` (`/canvas/trigger/send`) names it (lib/campaigns/trigger.ts). */
+      type: 'api_triggered';
+      reeligibleAfterDays: number | null;
+      reeligibleAfter?: { value: number; unit: ReeligibleUnit };
+      /** Not held back by the workspace's frequency cap, nor counted in it (transactional messages). */
+      ignoreFrequencyCap?: true;
     };
 
+/** The deliveries that enter users one at a time, with re-eligibility. */
+export type EntryDelivery = Extract<Delivery, { type: 'action_based' | 'api_triggered' }>;
+
 /** How long after an entry a user may enter again (ms); null: never. */
-export const reeligibleAfterMs = (delivery: Extract<Delivery, { type: 'action_based' }>): number | null =>
+export const reeligibleAfterMs = (delivery: EntryDelivery): number | null =>
   delivery.reeligibleAfter
     ? delivery.reeligibleAfter.value * REELIGIBLE_UNITS[delivery.reeligibleAfter.unit]
     : delivery.reeligibleAfterDays === null
@@ -77,16 +88,19 @@ const reeligibilityOf = (
   days: number | null | undefined,
   after: { value: number; unit: ReeligibleUnit } | null | undefined,
   path: string,
-): Extract<Delivery, { type: 'action_based' }> => {
+  type: EntryDelivery['type'] = 'action_based',
+  ignoreFrequencyCap = false,
+): EntryDelivery => {
   if (days !== undefined && after !== undefined)
     throw new ValidationError(
       `Invalid campaign: give \`${path}reeligible_after_days\` or \`${path}reeligible_after\`, not both`,
     );
-  if (!after) return { type: 'action_based', reeligibleAfterDays: days ?? null };
+  const cap = type === 'api_triggered' && ignoreFrequencyCap ? { ignoreFrequencyCap: true as const } : {};
+  if (!after) return { type, reeligibleAfterDays: days ?? null, ...cap };
   const ms = after.value * REELIGIBLE_UNITS[after.unit];
   if (ms > REELIGIBLE_MAX_MS)
     throw new ValidationError(`Invalid campaign: \`${path}reeligible_after\` is at most 3,650 days`);
-  return { type: 'action_based', reeligibleAfterDays: ms / REELIGIBLE_UNITS.days, reeligibleAfter: after };
+  return { type, reeligibleAfterDays: ms / REELIGIBLE_UNITS.days, reeligibleAfter: after, ...cap };
 };
 
 export interface Campaign {
@@ -171,6 +185,8 @@ const ReeligibleAfterSchema = z
   })
   .nullable()
   .optional();
+/** An API-triggered campaign or Canvas may opt out of the frequency cap (default: capped, as every message). */
+const IgnoreCapSchema = z.boolean({ error: 'must be true or false' }).default(false);
 /** Messages per minute, Braze's range; null or absent: no limit. */
 const RateLimitSchema = z
   .number({ error: 'must be a number' })
@@ -223,12 +239,25 @@ const CampaignBody = z.strictObject({
       reeligible_after_days: ReeligibleSchema,
       reeligible_after: ReeligibleAfterSchema,
     }),
+    z.strictObject({
+      type: z.literal('api_triggered'),
+      reeligible_after_days: ReeligibleSchema,
+      reeligible_after: ReeligibleAfterSchema,
+      ignore_frequency_cap: IgnoreCapSchema,
+    }),
   ]),
 });
 
 const CanvasBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
+  /** How users enter: on entering the segment (default), or by `POST /canvas/trigger/send`. */
+  delivery: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('action_based') }),
+      z.strictObject({ type: z.literal('api_triggered'), ignore_frequency_cap: IgnoreCapSchema }),
+    ])
+    .optional(),
   reeligible_after_days: ReeligibleSchema,
   reeligible_after: ReeligibleAfterSchema,
   rate_limit_per_minute: RateLimitSchema,
@@ -388,8 +417,19 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
   return {
     name: input.name,
     segmentIds: input.segment_ids,
-    delivery: reeligibilityOf(delivery.reeligible_after_days, delivery.reeligible_after, 'delivery.'),
-    steps: [{ name: input.name, delaySeconds: delivery.delay_seconds, message }],
+    delivery:
+      delivery.type === 'api_triggered'
+        ? reeligibilityOf(
+            delivery.reeligible_after_days,
+            delivery.reeligible_after,
+            'delivery.',
+            'api_triggered',
+            delivery.ignore_frequency_cap,
+          )
+        : reeligibilityOf(delivery.reeligible_after_days, delivery.reeligible_after, 'delivery.'),
+    steps: [
+      { name: input.name, delaySeconds: delivery.type === 'api_triggered' ? 0 : delivery.delay_seconds, message },
+    ],
     ...rateLimitOf(input.rate_limit_per_minute),
   };
 };
@@ -403,7 +443,13 @@ export const parseCanvasBody = (body: unknown): CampaignInput => {
   return {
     name: input.name,
     segmentIds: input.segment_ids,
-    delivery: reeligibilityOf(input.reeligible_after_days, input.reeligible_after, ''),
+    delivery: reeligibilityOf(
+      input.reeligible_after_days,
+      input.reeligible_after,
+      '',
+      input.delivery?.type ?? 'action_based',
+      input.delivery?.type === 'api_triggered' && input.delivery.ignore_frequency_cap,
+    ),
     steps,
     ...rateLimitOf(input.rate_limit_per_minute),
   };
@@ -435,7 +481,7 @@ export const campaignSummaryView = (campaign: Campaign) => {
 };
 
 /** Re-eligibility as the API answers it: in days (fractional for a smaller unit) and as it was given. */
-const reeligibilityView = (delivery: Extract<Delivery, { type: 'action_based' }>) => ({
+const reeligibilityView = (delivery: EntryDelivery) => ({
   reeligible_after_days: delivery.reeligibleAfterDays,
   reeligible_after:
     delivery.reeligibleAfter ??
@@ -464,9 +510,18 @@ export const campaignView = (campaign: Campaign): CampaignView => {
   if (campaign.kind === 'canvas') {
     return {
       ...common,
-      ...(campaign.delivery.type === 'action_based'
-        ? reeligibilityView(campaign.delivery)
-        : { reeligible_after_days: null, reeligible_after: null }),
+      ...(campaign.delivery.type === 'scheduled'
+        ? { reeligible_after_days: null, reeligible_after: null }
+        : reeligibilityView(campaign.delivery)),
+      // Only an API-triggered Canvas says how users enter (the others enter on the segment, as before).
+      ...(campaign.delivery.type === 'api_triggered'
+        ? {
+            delivery: {
+              type: 'api_triggered' as const,
+              ignore_frequency_cap: campaign.delivery.ignoreFrequencyCap === true,
+            },
+          }
+        : {}),
       steps: campaign.steps.map((step) => ({
         name: step.name,
         delay_seconds: step.delaySeconds,
@@ -487,10 +542,16 @@ export const campaignView = (campaign: Campaign): CampaignView => {
             // Only an active campaign has a next run: a stopped or archived one keeps none.
             next_run_at: campaign.status === 'active' ? (campaign.nextRunAt ?? null) : null,
           }
-        : {
-            type: 'action_based',
-            delay_seconds: campaign.steps[0]!.delaySeconds,
-            ...reeligibilityView(delivery),
-          },
+        : delivery.type === 'api_triggered'
+          ? {
+              type: 'api_triggered',
+              ...reeligibilityView(delivery),
+              ignore_frequency_cap: delivery.ignoreFrequencyCap === true,
+            }
+          : {
+              type: 'action_based',
+              delay_seconds: campaign.steps[0]!.delaySeconds,
+              ...reeligibilityView(delivery),
+            },
   };
 };

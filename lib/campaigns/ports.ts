@@ -139,6 +139,17 @@ export interface CampaignStore {
     next: { after?: string; done: boolean; targeted: number },
   ): Promise<boolean>;
 
+  /** A trigger call's `Idempotency-Key` recorded with its body's fingerprint: `new`, `same` (a replay) or `different`. */
+  claimDispatch(
+    workspaceId: string,
+    campaignId: string,
+    dispatchId: string,
+    fingerprint: string,
+    now: Date,
+  ): Promise<'new' | 'same' | 'different'>;
+  /** A broadcast's ranges (a run with no due item), written once: false if they exist already. */
+  beginBroadcast(workspaceId: string, campaignId: string, runId: string, ranges: RunRange[]): Promise<boolean>;
+
   enter(
     workspaceId: string,
     campaignId: string,

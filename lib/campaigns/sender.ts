@@ -106,6 +106,7 @@ export const templateVariables = (
   brazeId: string,
   profile: SendProfile,
   cohort?: { partner: string; cohort_id: string; name: string },
+  properties?: Record<string, unknown>,
 ): TemplateVariables => ({
   ...(profile.external_id !== undefined ? { external_id: profile.external_id } : {}),
   braze_id: brazeId,
@@ -116,6 +117,11 @@ export const templateVariables = (
   ...(cohort ? { cohort } : {}),
   campaign: { id: campaign.campaignId, name: campaign.name },
   ...(campaign.kind === 'canvas' ? { step: { name: campaign.steps[step]?.name ?? '' } } : {}),
+  ...(properties
+    ? campaign.kind === 'canvas'
+      ? { canvas_entry_properties: properties }
+      : { api_trigger_properties: properties }
+    : {}),
 });
 
 export const profileOf = (profile: UserProfile): SendProfile => ({
@@ -292,7 +298,19 @@ export const createSender = (ports: SenderPorts) => {
     if (campaign?.status !== 'active' || !campaign.filter || !campaign.steps[message.step])
       return final({ kind: 'skipped', reason: 'campaign_stopped' });
 
-    if (message.kind === 'entry') {
+    // An API-triggered campaign's recipient is checked against the segment only: each trigger is
+    // its own send, which a later trigger (a new entry) must not end. A Canvas's is a journey.
+    const journey = message.kind === 'entry' || (message.kind === 'api' && campaign.kind === 'canvas');
+    if (message.kind === 'api' && !journey) {
+      const memberships = await ports.memberships.memberOf(
+        message.workspaceId,
+        message.brazeId,
+        cohortsOf(campaign.filter),
+      );
+      if (!matchesFilter(campaign.filter, (partner, cohortId) => memberships.has(membershipKey(partner, cohortId))))
+        return final({ kind: 'skipped', reason: 'left_segment' });
+    }
+    if (journey) {
       const entry = await ports.campaigns.getEntry(message.workspaceId, message.campaignId, message.brazeId);
       if (!entry || entry.stamp !== message.entry) return final({ kind: 'skipped', reason: 'entry_ended' });
       if (entry.state === 'exited') return final({ kind: 'skipped', reason: 'left_segment' });
@@ -320,7 +338,7 @@ export const createSender = (ports: SenderPorts) => {
       request = await renderRequest(
         campaign,
         message.step,
-        templateVariables(campaign, message.step, message.brazeId, profile, message.cohort),
+        templateVariables(campaign, message.step, message.brazeId, profile, message.cohort, message.properties),
         key,
       );
     } catch (error: unknown) {
@@ -342,7 +360,8 @@ export const createSender = (ports: SenderPorts) => {
     };
     try {
       const cap = await caps(message.workspaceId, () => ports.campaigns.getFrequencyCap(message.workspaceId));
-      if (cap && !(await ports.campaigns.admit(message.workspaceId, message.brazeId, key, cap, now)))
+      const capped = !(campaign.delivery.type === 'api_triggered' && campaign.delivery.ignoreFrequencyCap);
+      if (capped && cap && !(await ports.campaigns.admit(message.workspaceId, message.brazeId, key, cap, now)))
         return final({ kind: 'skipped', reason: 'frequency_cap' });
       return await post(request, attempt, now, destination, report);
     } finally {

@@ -33,6 +33,7 @@ import { TemplateError } from './template.js';
 import { cutToBytes, LIST_PAGE, parseListRequest } from '../paging.js';
 import { encodeCursor } from '../segments/evaluate.js';
 import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
+import { createTrigger, type TriggerPorts } from './trigger.js';
 
 /** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
 const END_ATTEMPTS = 5;
@@ -50,6 +51,9 @@ export interface CampaignServicePorts {
     | 'stats'
     | 'getFrequencyCap'
     | 'setFrequencyCap'
+    | 'enter'
+    | 'claimDispatch'
+    | 'beginBroadcast'
   >;
   segments: Pick<SegmentStore, 'get' | 'names'>;
   users: Pick<UserStore, 'find' | 'getProfile'>;
@@ -59,6 +63,8 @@ export interface CampaignServicePorts {
   eventClock?: () => Date;
   /** Accept `http:` webhook URLs (the local stack); AWS takes https only. */
   allowHttp?: boolean;
+  /** Where API triggers go (the send pipeline's release and the work queue); absent: the trigger routes answer 404. */
+  dispatch?: Pick<TriggerPorts, 'release' | 'work'>;
 }
 
 /**
@@ -350,9 +356,24 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     };
   };
 
+  const triggers = ports.dispatch
+    ? createTrigger({
+        campaigns: ports.campaigns,
+        users: ports.users,
+        release: ports.dispatch.release,
+        work: ports.dispatch.work,
+        clock: ports.clock,
+      })
+    : undefined;
+
   return {
     create,
     list,
+    /** `POST /campaigns/trigger/send`, `POST /canvas/trigger/send` (lib/campaigns/trigger.ts). */
+    trigger: (workspaceId: string, kind: CampaignKind, body: unknown, idempotencyKey: string | undefined) => {
+      if (!triggers) throw new NotFoundError('API triggers are not enabled here');
+      return triggers.trigger(workspaceId, kind, body, idempotencyKey);
+    },
     get: require,
     update,
     launch,

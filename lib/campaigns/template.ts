@@ -8,8 +8,10 @@
  * Variables: `external_id`, `braze_id`, `aliases` (and `user_aliases`, the same list of
  * `{alias_name, alias_label}`), `device_ids`, `custom_attributes.<name>`, `cohort.name`
  * (and `cohort.cohort_id`, `cohort.partner`: the cohort whose event started the entry),
- * `campaign.name`, `campaign.id`, `step.name`. A variable that is not there renders empty
- * (`strictVariables` off), as Braze renders a missing attribute.
+ * `campaign.name`, `campaign.id`, `step.name`, and an API trigger's properties:
+ * `api_trigger_properties.<name>` (campaigns) or `canvas_entry_properties.<name>` (Canvases),
+ * also in Braze's spelling `{{api_trigger_properties.${name}}}`. A variable that is not there
+ * renders empty (`strictVariables` off), as Braze renders a missing attribute.
  */
 import { Liquid, type Template } from 'liquidjs';
 
@@ -37,7 +39,45 @@ export interface TemplateVariables {
   cohort?: { partner: string; cohort_id: string; name: string };
   campaign: { id: string; name: string };
   step?: { name: string };
+  /** An API-triggered campaign's `trigger_properties` (the top-level ones under the recipient's). */
+  api_trigger_properties?: Record<string, unknown>;
+  /** An API-triggered Canvas's `canvas_entry_properties`. */
+  canvas_entry_properties?: Record<string, unknown>;
 }
+
+/**
+ * Braze names properties as `${name}` inside Liquid (`{{api_trigger_properties.${product}}}`,
+ * `{{ canvas_entry_properties.${ order id } }}`); liquidjs knows no such syntax. Inside each
+ * `{{ … }}` and `{% … %}` (never in the text around them), `.${name}` becomes `["name"]` and a
+ * leading `${name}` becomes `name`.
+ */
+export const brazeLiquid = (source: string): string => {
+  if (!source.includes('${')) return source;
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const open = source.slice(at).search(/\{\{|\{%/);
+    if (open < 0) return out + source.slice(at);
+    const start = at + open;
+    const close = source[start + 1] === '{' ? '}}' : '%}';
+    // The tag ends at the first close outside a `${…}`.
+    let end = start + 2;
+    for (; end < source.length; end += 1) {
+      if (source.startsWith('${', end)) {
+        const shut = source.indexOf('}', end);
+        if (shut < 0) break;
+        end = shut;
+      } else if (source.startsWith(close, end)) break;
+    }
+    const tag = source.slice(start, end);
+    out +=
+      source.slice(at, start) +
+      tag
+        .replace(/\.\$\{\s*([^{}]+?)\s*\}/g, (_, name: string) => `[${JSON.stringify(name)}]`)
+        .replace(/\$\{\s*([A-Za-z_][\w-]*)\s*\}/g, '$1');
+    at = end;
+  }
+};
 
 export class TemplateError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -65,7 +105,7 @@ export const parseTemplate = (source: string): Template[] => {
   if (source.length > MAX_TEMPLATE_LENGTH)
     throw new TemplateError(`template longer than ${MAX_TEMPLATE_LENGTH} characters`);
   try {
-    return engine.parse(source);
+    return engine.parse(brazeLiquid(source));
   } catch (error: unknown) {
     throw new TemplateError(error instanceof Error ? error.message.split('\n')[0]! : String(error), { cause: error });
   }

@@ -139,6 +139,12 @@ export type CampaignView = {
         delay_seconds: number;
         reeligible_after_days: number | null;
         reeligible_after: ReeligibleAfterView | null;
+      }
+    | {
+        type: 'api_triggered';
+        reeligible_after_days?: number | null;
+        reeligible_after?: ReeligibleAfterView | null;
+        ignore_frequency_cap: boolean;
       };
   reeligible_after_days?: number | null;
   reeligible_after?: ReeligibleAfterView | null;

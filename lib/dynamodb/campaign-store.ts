@@ -549,6 +549,64 @@ export class DynamoCampaignStore implements CampaignStore {
     }
   }
 
+  // --- API triggers (docs/campaigns.md, "API-triggered campaigns and Canvases") -------------
+
+  /**
+   * Records a trigger call made with an `Idempotency-Key` (its dispatch, and a fingerprint of its
+   * body), once: `new` the first time, `same` for a replay of the same body, `different` for the
+   * key reused with another body. Kept as long as send records (30 days).
+   */
+  async claimDispatch(
+    workspaceId: string,
+    campaignId: string,
+    dispatchId: string,
+    fingerprint: string,
+    now: Date,
+  ): Promise<'new' | 'same' | 'different'> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: `${workspaceId}#${campaignId}#D#${dispatchId}`,
+            sk: 'DISPATCH',
+            fingerprint,
+            at: now.toISOString(),
+            ttl: Math.floor(now.getTime() / 1000) + SEND_TTL_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'new';
+    } catch (error: unknown) {
+      if (error instanceof ConditionalCheckFailedException)
+        return error.Item && unmarshall(error.Item).fingerprint === fingerprint ? 'same' : 'different';
+      throw error;
+    }
+  }
+
+  /** Writes a broadcast's 16 ranges (a run without a due item), once: false if they exist already. */
+  async beginBroadcast(workspaceId: string, campaignId: string, runId: string, ranges: RunRange[]): Promise<boolean> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: ranges.map((range) => ({
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: runKey(workspaceId, campaignId, runId), sk: rangeSortKey(range.range), ...range },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          })),
+        }),
+      );
+      return true;
+    } catch (error: unknown) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
   // --- journey entries ---------------------------------------------------------------------
 
   /**

@@ -335,6 +335,7 @@ export const de: Catalog = {
     templateError: 'Die Vorlage lässt sich für diesen Nutzer nicht rendern: {{reason}}',
     testResult: 'Testversand: {{outcome}}, Status {{status}}',
     responseBody: 'Der Empfänger antwortete:',
+    deliverySummaryApi: 'API-ausgelöst (Ihr Server ruft den Trigger-Endpunkt auf)',
     deliverySummaryNow: 'Geplant, sobald gestartet',
     deliverySummaryAt: 'Geplant für {{time}}',
     deliverySummaryRecurring: 'Geplant, {{frequency}} um {{time}} ({{timezone}})',

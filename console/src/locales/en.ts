@@ -325,6 +325,7 @@ export const en = {
     templateError: 'The template does not render for this user: {{reason}}',
     testResult: 'Test send: {{outcome}}, status {{status}}',
     responseBody: 'The receiver answered:',
+    deliverySummaryApi: 'API-triggered (your server calls the trigger endpoint)',
     deliverySummaryNow: 'Scheduled, as soon as launched',
     deliverySummaryAt: 'Scheduled at {{time}}',
     deliverySummaryRecurring: 'Scheduled {{frequency}} at {{time}} ({{timezone}})',

@@ -333,6 +333,7 @@ export const ptBR: Catalog = {
     templateError: 'O template não renderiza para este usuário: {{reason}}',
     testResult: 'Envio de teste: {{outcome}}, status {{status}}',
     responseBody: 'O receptor respondeu:',
+    deliverySummaryApi: 'Disparada por API (seu servidor chama o endpoint de disparo)',
     deliverySummaryNow: 'Agendada, assim que lançada',
     deliverySummaryAt: 'Agendada para {{time}}',
     deliverySummaryRecurring: 'Agendada, {{frequency}}, às {{time}} ({{timezone}})',

@@ -58,6 +58,7 @@ export const deliverySummary = (campaign: Campaign): string => {
   if (!delivery) return '';
   if (delivery.type === 'action_based')
     return t('campaigns.deliverySummaryAction', { minutes: Math.round(delivery.delay_seconds / 60) });
+  if (delivery.type === 'api_triggered') return t('campaigns.deliverySummaryApi');
   if (delivery.recurring)
     return t('campaigns.deliverySummaryRecurring', {
       frequency: t(delivery.recurring.frequency === 'daily' ? 'campaigns.daily' : 'campaigns.weekly'),

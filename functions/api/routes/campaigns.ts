@@ -2,6 +2,8 @@
  * The REST routes of campaigns and Canvases (Bearer REST API key, like every API route):
  *   POST|GET /campaigns, GET|PUT /campaigns/{campaign_id},
  *   POST /campaigns/{campaign_id}/launch|stop|archive|test-send|preview, and the same for /canvases;
+ *   POST /campaigns/trigger/send and POST /canvas/trigger/send (API-triggered delivery, Braze's shapes;
+ *   an optional `Idempotency-Key` header makes a replay the same dispatch);
  *   GET|PUT /settings/frequency-cap.
  * A campaign's or Canvas's answer carries its figures (per step for a Canvas).
  */
@@ -114,7 +116,20 @@ const routesOf = (kind: CampaignKind, plural: 'campaigns' | 'canvases', idName: 
   ];
 };
 
+/** Braze's trigger endpoints: 201 `{dispatch_id, message: "success"}`. */
+const triggerRoute = (kind: CampaignKind, path: string): CampaignRoute => ({
+  method: 'POST',
+  path,
+  handle: async (api, workspaceId, request) => {
+    const header = Object.entries(request.headers).find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1];
+    const { dispatchId } = await serviceOf(api).trigger(workspaceId, kind, request.body, header);
+    return json(201, { dispatch_id: dispatchId, message: 'success' });
+  },
+});
+
 export const campaignRoutes: readonly CampaignRoute[] = [
+  triggerRoute('campaign', '/campaigns/trigger/send'),
+  triggerRoute('canvas', '/canvas/trigger/send'),
   ...routesOf('campaign', 'campaigns', 'campaign_id'),
   ...routesOf('canvas', 'canvases', 'canvas_id'),
   {
