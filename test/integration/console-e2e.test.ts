@@ -461,6 +461,34 @@ describe('the console in Chromium', () => {
     await checkPage('canvas');
   });
 
+  it('creates an API-triggered campaign and shows its campaign_id and the trigger call as curl', async () => {
+    // Act
+    await navLink('Campaigns').click();
+    await page.getByRole('link', { name: 'New campaign', exact: true }).click();
+    await heading('New campaign').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Receipt');
+    await page.getByLabel('Search segments by name or id').fill('abandoned funnel');
+    await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).check();
+    await page.getByLabel('URL').fill(`${stack.campaigns.receiver.url}/receipt`);
+    await page.getByRole('radio', { name: /^API-triggered/ }).check();
+    await page.getByLabel(/^Can receive it again after/).fill('0');
+    await page.getByRole('checkbox', { name: /^Ignore the frequency cap/ }).check();
+    await checkPage('campaign-new-api');
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await heading('Receipt').waitFor();
+
+    // Assess: the id, and a curl of the trigger call naming it; the definition as the API has it.
+    const id = (await page.getByTestId('campaign-id').textContent()) ?? '';
+    expect(id).toMatch(/^[0-9a-f]{24}$/);
+    const curl = (await page.getByTestId('campaign-trigger-curl').textContent()) ?? '';
+    expect(curl).toContain(`${stack.url}/campaigns/trigger/send`);
+    expect(curl).toContain(`"campaign_id":"${id}"`);
+    await page.getByText(/^API-triggered \(your server/).waitFor();
+    const stored = await stack.campaigns.store.get(stack.workspace.workspaceId, id);
+    expect(stored?.delivery).toEqual({ type: 'api_triggered', reeligibleAfterDays: 0, ignoreFrequencyCap: true });
+    await checkPage('campaign-api');
+  });
+
   it('reads well at a phone width', async () => {
     // Act
     await page.setViewportSize({ width: 390, height: 844 });

@@ -283,6 +283,13 @@ export const de: Catalog = {
     unitDays: 'Tage',
     unitWeeks: 'Wochen',
     exitNote: 'Austritt: wer das Segment vor dem Versand verlässt, erhält sie nicht.',
+    apiTriggered: 'API-ausgelöst: wenn Ihr Server den Trigger-Endpunkt aufruft',
+    canvasEntry: 'Eintritt',
+    ignoreFrequencyCap: 'Frequency Cap ignorieren (Transaktionsnachrichten)',
+    apiNote:
+      'Der Aufruf nennt bis zu 50 Empfänger oder sendet an das ganze Segment; nur Nutzer im Zielsegment erhalten die Nachricht.',
+    triggerCall: 'Trigger-Aufruf',
+    id: 'ID',
     canvasExitNote: 'Austritt: wer das Segment verlässt, verlässt das Canvas; spätere Schritte werden nicht gesendet.',
     steps: 'Schritte',
     step: 'Schritt {{n}}',

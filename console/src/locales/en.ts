@@ -274,6 +274,13 @@ export const en = {
     unitDays: 'days',
     unitWeeks: 'weeks',
     exitNote: 'Exit: a user who leaves the segment before the send is not sent it.',
+    apiTriggered: 'API-triggered: when your server calls the trigger endpoint',
+    canvasEntry: 'Entry',
+    ignoreFrequencyCap: 'Ignore the frequency cap (transactional messages)',
+    apiNote:
+      'The call names up to 50 recipients, or broadcasts to the whole segment; only users in the target segment are sent.',
+    triggerCall: 'Trigger call',
+    id: 'ID',
     canvasExitNote: 'Exit: a user who leaves the segment leaves the Canvas; later steps are not sent.',
     steps: 'Steps',
     step: 'Step {{n}}',

@@ -282,6 +282,13 @@ export const ptBR: Catalog = {
     unitDays: 'dias',
     unitWeeks: 'semanas',
     exitNote: 'Saída: um usuário que sai do segmento antes do envio não a recebe.',
+    apiTriggered: 'Disparada por API: quando seu servidor chama o endpoint de disparo',
+    canvasEntry: 'Entrada',
+    ignoreFrequencyCap: 'Ignorar o limite de frequência (mensagens transacionais)',
+    apiNote:
+      'A chamada nomeia até 50 destinatários ou envia ao segmento inteiro; só usuários no segmento-alvo recebem.',
+    triggerCall: 'Chamada de disparo',
+    id: 'ID',
     canvasExitNote: 'Saída: um usuário que sai do segmento sai do Canvas; as etapas seguintes não são enviadas.',
     steps: 'Etapas',
     step: 'Etapa {{n}}',

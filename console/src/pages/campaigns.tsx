@@ -70,6 +70,9 @@ export const deliverySummary = (campaign: Campaign): string => {
     : t('campaigns.deliverySummaryNow');
 };
 
+/** A campaign or Canvas that only a trigger call starts. */
+export const isApiTriggered = (campaign: Campaign): boolean => campaign.delivery?.type === 'api_triggered';
+
 /** How a targeted segment that no longer exists shows: said to be deleted, with its id (never a bare id that reads as a name). */
 const deletedSegmentLabel = (segmentId: string) => t('campaigns.deletedSegment', { id: segmentId });
 
@@ -434,7 +437,7 @@ const REELIGIBLE_SHOWN = {
 /** When a user may enter again, in words; undefined for a scheduled campaign (no entries). */
 const reeligibilityOf = (campaign: Campaign): string | undefined => {
   const delivery = campaign.delivery;
-  if (delivery && delivery.type !== 'action_based') return undefined;
+  if (delivery && delivery.type === 'scheduled') return undefined;
   const after = delivery ? delivery.reeligible_after : campaign.reeligible_after;
   if (after === undefined) return undefined;
   return after === null ? t('campaigns.reeligibleNever') : t(REELIGIBLE_SHOWN[after.unit], { count: after.value });
@@ -483,11 +486,42 @@ const ReeligibleField = (props: {
   </div>
 );
 
+/** An API-triggered campaign or Canvas may opt out of the frequency cap (transactional messages). */
+const IgnoreCapField = (props: { checked: boolean; onChange: (checked: boolean) => void }) => (
+  <label class="choice">
+    <input
+      type="checkbox"
+      checked={props.checked}
+      onChange={(event) => props.onChange((event.currentTarget as HTMLInputElement).checked)}
+    />
+    {t('campaigns.ignoreFrequencyCap')}
+  </label>
+);
+
+/** The trigger call of an API-triggered campaign or Canvas, as curl (the console's origin is the API's). */
+export const triggerCurl = (campaign: Campaign, origin: string): string => {
+  const canvas = campaign.canvas_id !== undefined;
+  const properties = canvas ? 'canvas_entry_properties' : 'trigger_properties';
+  const body = {
+    [canvas ? 'canvas_id' : 'campaign_id']: campaignId(campaign),
+    recipients: [{ external_user_id: 'user-1', [properties]: { order_id: '8812' } }],
+  };
+  return [
+    `curl -s -XPOST ${origin}/${canvas ? 'canvas' : 'campaigns'}/trigger/send \\`,
+    `  -H "Authorization: Bearer $REST" -H 'content-type: application/json' \\`,
+    `  -H 'Idempotency-Key: order-8812' \\`,
+    `  -d '${JSON.stringify(body)}'`,
+  ].join('\n');
+};
+
 export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmentId?: string }) => {
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<string[]>(segmentId ? [segmentId] : []);
   const [message, setMessage] = useState<MessageDraft>(newMessage);
-  const [deliveryType, setDeliveryType] = useState<'scheduled' | 'action_based'>('scheduled');
+  const [deliveryType, setDeliveryType] = useState<'scheduled' | 'action_based' | 'api_triggered'>(
+    kind === 'canvas' ? 'action_based' : 'scheduled',
+  );
+  const [ignoreCap, setIgnoreCap] = useState(false);
   const [when, setWhen] = useState<'now' | 'at' | 'recurring'>('now');
   const [at, setAt] = useState('');
   const [frequency, setFrequency] = useState<'daily' | 'weekly'>('daily');
@@ -521,31 +555,36 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
           rate_limit_per_minute: ratePerMinute,
           message: messageOf(message),
           delivery:
-            deliveryType === 'action_based'
-              ? {
-                  type: 'action_based',
-                  delay_seconds: minutesToSeconds(delayMinutes),
-                  ...reeligibility,
-                }
-              : {
-                  type: 'scheduled',
-                  ...(when === 'at' && at ? { at: new Date(at).toISOString() } : {}),
-                  ...(when === 'recurring'
-                    ? {
-                        recurring: {
-                          frequency,
-                          time,
-                          timezone,
-                          ...(frequency === 'weekly' ? { weekdays: [weekday] } : {}),
-                        },
-                      }
-                    : {}),
-                },
+            deliveryType === 'api_triggered'
+              ? { type: 'api_triggered', ...reeligibility, ignore_frequency_cap: ignoreCap }
+              : deliveryType === 'action_based'
+                ? {
+                    type: 'action_based',
+                    delay_seconds: minutesToSeconds(delayMinutes),
+                    ...reeligibility,
+                  }
+                : {
+                    type: 'scheduled',
+                    ...(when === 'at' && at ? { at: new Date(at).toISOString() } : {}),
+                    ...(when === 'recurring'
+                      ? {
+                          recurring: {
+                            frequency,
+                            time,
+                            timezone,
+                            ...(frequency === 'weekly' ? { weekdays: [weekday] } : {}),
+                          },
+                        }
+                      : {}),
+                  },
         }
       : {
           name: name.trim(),
           segment_ids: chosen,
           ...reeligibility,
+          ...(deliveryType === 'api_triggered'
+            ? { delivery: { type: 'api_triggered', ignore_frequency_cap: ignoreCap } }
+            : {}),
           rate_limit_per_minute: ratePerMinute,
           steps: steps.map((step) => ({
             name: step.name.trim(),
@@ -633,7 +672,28 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                   />
                   {t('campaigns.actionBased')}
                 </label>
-                {deliveryType === 'scheduled' ? (
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="delivery"
+                    checked={deliveryType === 'api_triggered'}
+                    onChange={() => setDeliveryType('api_triggered')}
+                  />
+                  {t('campaigns.apiTriggered')}
+                </label>
+                {deliveryType === 'api_triggered' ? (
+                  <div class="condition-fields">
+                    <ReeligibleField
+                      id="delivery-reeligible"
+                      value={reeligible}
+                      unit={reeligibleUnit}
+                      onValue={setReeligible}
+                      onUnit={setReeligibleUnit}
+                    />
+                    <IgnoreCapField checked={ignoreCap} onChange={setIgnoreCap} />
+                    <p class="muted small">{t('campaigns.apiNote')}</p>
+                  </div>
+                ) : deliveryType === 'scheduled' ? (
                   <fieldset>
                     <legend>{t('campaigns.when')}</legend>
                     {(['now', 'at', 'recurring'] as const).map((option) => (
@@ -729,6 +789,33 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             </>
           ) : (
             <>
+              <fieldset>
+                <legend>{t('campaigns.canvasEntry')}</legend>
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="canvas-entry"
+                    checked={deliveryType !== 'api_triggered'}
+                    onChange={() => setDeliveryType('action_based')}
+                  />
+                  {t('campaigns.actionBased')}
+                </label>
+                <label class="choice">
+                  <input
+                    type="radio"
+                    name="canvas-entry"
+                    checked={deliveryType === 'api_triggered'}
+                    onChange={() => setDeliveryType('api_triggered')}
+                  />
+                  {t('campaigns.apiTriggered')}
+                </label>
+                {deliveryType === 'api_triggered' && (
+                  <>
+                    <IgnoreCapField checked={ignoreCap} onChange={setIgnoreCap} />
+                    <p class="muted small">{t('campaigns.apiNote')}</p>
+                  </>
+                )}
+              </fieldset>
               <ReeligibleField
                 id="canvas-reeligible"
                 value={reeligible}
@@ -1014,6 +1101,20 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
                 </>
               }
             />
+            <Field label={t('campaigns.id')} value={<code data-testid="campaign-id">{campaignId(data)}</code>} />
+            {isApiTriggered(data) && (
+              <Field
+                label={t('campaigns.triggerCall')}
+                value={
+                  <>
+                    <pre class="preview" data-testid="campaign-trigger-curl">
+                      {triggerCurl(data, location.origin)}
+                    </pre>
+                    <p class="muted small">{t('campaigns.apiNote')}</p>
+                  </>
+                }
+              />
+            )}
             {reeligibilityOf(data) !== undefined && (
               <Field
                 label={t('campaigns.reeligibleShort')}
