@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { mapLimit } from '../concurrency.js';
 import { describeIssues, Identifier } from '../contract/partner.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, isLoadError, NotFoundError, ValidationError } from '../errors.js';
 import type { UserStore } from '../users/ports.js';
 import { generateId } from '../workspaces/keys.js';
 import { runRanges } from './journeys.js';
@@ -148,6 +148,22 @@ export interface TriggerPorts {
   clock: () => Date;
 }
 
+/**
+ * An entry is the same write however often it is made (a second finds its own stamp: `again`),
+ * so one that lost to load (a replay racing its original on the same entry: TransactionConflict,
+ * throttling) is made again, a few times with a jittered wait, before the call answers 503.
+ */
+const retryingLoad = async <T>(write: () => Promise<T>, attempts = 5): Promise<T> => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await write();
+    } catch (error: unknown) {
+      if (!isLoadError(error) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
+    }
+  }
+};
+
 const noun = (kind: CampaignKind) => (kind === 'canvas' ? 'Canvas' : 'campaign');
 
 export const createTrigger = (ports: TriggerPorts) => {
@@ -250,20 +266,22 @@ export const createTrigger = (ports: TriggerPorts) => {
     // A Canvas is one journey at a time, as an action-based one (its last step plus a grace).
     const endsAt = campaign.kind === 'canvas' ? dueTimes.at(-1)! + JOURNEY_GRACE_MS : enteredAt;
     const released = await mapLimit([...users], 10, async ([brazeId, properties]) => {
-      const outcome = await ports.campaigns.enter(
-        workspaceId,
-        campaignId,
-        brazeId,
-        {
-          stamp: dispatchId,
-          orderStamp: dispatchId,
-          enteredAt: now.toISOString(),
-          endsAt: new Date(endsAt).toISOString(),
-          state: 'active',
-          reeligibleAt: reeligibleAt(enteredAt, reeligibleAfterMs(delivery)),
-        },
-        campaign.steps.length,
-        now,
+      const outcome = await retryingLoad(() =>
+        ports.campaigns.enter(
+          workspaceId,
+          campaignId,
+          brazeId,
+          {
+            stamp: dispatchId,
+            orderStamp: dispatchId,
+            enteredAt: now.toISOString(),
+            endsAt: new Date(endsAt).toISOString(),
+            state: 'active',
+            reeligibleAt: reeligibleAt(enteredAt, reeligibleAfterMs(delivery)),
+          },
+          campaign.steps.length,
+          now,
+        ),
       );
       // `again`: a replay of this dispatch: the same messages again, which the sender's claims drop.
       if (outcome === 'not_eligible') return [];

@@ -116,7 +116,8 @@ const FORCED_ANSWERS: FirstAnswer[] = ['crash', 'timeout', 429, 500, 400];
 /** Fault rates on the campaigns and sender functions' DynamoDB client (inside the SDK's retries). */
 const FAULT_RATES = { throttle: 0.02, transactionConflict: 0.03, unprocessedKeys: 0.05 };
 
-type Kind = 'action' | 'canvas' | 'once' | 'daily';
+/** `api`: an API-triggered campaign, sent by POST /campaigns/trigger/send (recipients or a broadcast). */
+type Kind = 'action' | 'canvas' | 'once' | 'daily' | 'api';
 type Cap = { max: number; windowMs: number } | null;
 
 interface OracleEntry {
@@ -146,6 +147,8 @@ interface OracleCampaign {
   reeligibleMs: number | null;
   /** Targeted per step (every step of an entry counts at entry; a run counts its audience). */
   targeted: number;
+  /** An API-triggered campaign that opted out of the frequency cap. */
+  ignoresCap?: boolean;
 }
 
 /** A send the oracle expects in a phase (subject to the cap in force then). */
@@ -156,6 +159,8 @@ interface Due {
   phase: number;
   at: number;
   cap: Cap;
+  /** Sent whatever the cap (an API-triggered campaign that opted out), and not counted in it. */
+  ignoresCap?: boolean;
 }
 
 /** What the receiver answered each key. */
@@ -295,6 +300,10 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       mismatch(`key ${key} of campaign ${record.campaignIndex}, ${record.user}: POSTed again after a ${last.status}`);
     if (last && record.first === 'crash')
       mismatch(`key ${key} of campaign ${record.campaignIndex}, ${record.user}: POSTed again after its sender died`);
+    // An API trigger's recipient sees its own trigger properties (`u`), never another's.
+    const sent = JSON.parse(webhook.body || '{}') as { u?: string };
+    if (sent.u && sent.u !== record.user)
+      mismatch(`key ${key} of campaign ${record.campaignIndex}, ${record.user}: the trigger properties of ${sent.u}`);
     const answer: FirstAnswer = record.arrivals.length === 0 ? record.first : 200;
     record.arrivals.push({ clock: now, phase, status: answer === 'crash' ? 200 : answer });
     if (answer === 'timeout') return { status: 200, delayMs: SLOW_ANSWER_MS };
@@ -304,10 +313,14 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     }
     return answer;
   };
-  const rest = async (method: string, path: string, body?: unknown) => {
+  const rest = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(`${stack.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${stack.workspace.restApiKey}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${stack.workspace.restApiKey}`,
+        'content-type': 'application/json',
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -376,13 +389,22 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
     const hookOf = (index: number, step: number) =>
       `${stack.campaigns.receiver.url}/cs/${index}/${step}/{{ external_id }}`;
     const due = (campaign: OracleCampaign, step: number, user: string) =>
-      dues.push({ campaign: campaign.index, step, user, phase, at: now, cap });
+      dues.push({
+        campaign: campaign.index,
+        step,
+        user,
+        phase,
+        at: now,
+        cap: campaign.ignoresCap ? null : cap,
+        ...(campaign.ignoresCap ? { ignoresCap: true } : {}),
+      });
     /** Forced kinds first, so every soak has each; then random. */
-    const forcedKinds: Kind[] = ['canvas', 'action', 'daily', 'once'];
+    const forcedKinds: Kind[] = ['canvas', 'action', 'api', 'daily', 'once'];
 
     const launch = async () => {
       const index = campaigns.length;
-      const kind: Kind = forcedKinds.shift() ?? pick(['action', 'action', 'canvas', 'once', 'daily']);
+      const kind: Kind = forcedKinds.shift() ?? pick(['action', 'action', 'canvas', 'once', 'daily', 'api', 'api']);
+      const ignoresCap = kind === 'api' && chance(0.3);
       const cohort = pick(COHORTS);
       const reeligible = pick(REELIGIBLE);
       let offsets: number[] = [];
@@ -392,7 +414,11 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       let recurring: RecurringSchedule | undefined;
       const message = (step: number) => ({
         url: hookOf(index, step),
-        body: '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}',
+        body:
+          kind === 'api'
+            ? // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze's Liquid syntax for a property, not a JS template
+              '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}","u":"{{api_trigger_properties.${u}}}"}'
+            : '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}',
       });
       if (kind === 'canvas') {
         const delays = Array.from({ length: 2 + int(2) }, () => pick(DELAYS));
@@ -406,6 +432,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         path = `/canvases/${created.body.canvas?.canvas_id}`;
       } else {
         if (kind === 'action') offsets = [pick(DELAYS)];
+        if (kind === 'api') offsets = [0];
         laterMs = kind === 'once' && chance(0.5) ? pick([HOUR, 3 * HOUR]) : 0;
         recurring =
           kind === 'daily'
@@ -418,11 +445,13 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           delivery:
             kind === 'action'
               ? { type: 'action_based', delay_seconds: offsets[0], ...reeligible }
-              : {
-                  type: 'scheduled',
-                  ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
-                  ...(recurring ? { recurring } : {}),
-                },
+              : kind === 'api'
+                ? { type: 'api_triggered', ...reeligible, ignore_frequency_cap: ignoresCap }
+                : {
+                    type: 'scheduled',
+                    ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
+                    ...(recurring ? { recurring } : {}),
+                  },
         });
         path = `/campaigns/${created.body.campaign?.campaign_id}`;
       }
@@ -454,7 +483,100 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         ...(recurring ? { recurring, nextRunAt: nextOccurrence(recurring, now - 1) } : {}),
         targeted: 0,
         reeligibleMs: reeligibleMs(reeligible),
+        ...(ignoresCap ? { ignoresCap } : {}),
       });
+    };
+
+    /**
+     * API triggers of the API-triggered campaigns: some broadcast to the segment, most name 1 to
+     * 4 users (any of them, in the segment or not, some twice), now and then with an
+     * Idempotency-Key and replayed (at once, or after the first was sent). The oracle enters each
+     * named user as the service does (re-eligibility; a campaign's entry ends with its message)
+     * and expects one message for each entered user in the segment, none for the rest.
+     */
+    const triggerApiCampaigns = async () => {
+      for (const campaign of campaigns) {
+        if (campaign.kind !== 'api' || !chance(campaign.active ? 0.6 : 0.1)) continue;
+        const campaignId = campaign.path.split('/').at(-1)!;
+        if (!campaign.active) {
+          const refused = await rest('POST', '/campaigns/trigger/send', {
+            campaign_id: campaignId,
+            recipients: [{ external_user_id: pick(users) }],
+          });
+          if (refused.status !== 409)
+            mismatch(`a trigger of stopped campaign ${campaign.index} answered ${refused.status}`);
+          count('API triggers of a stopped campaign refused (409)');
+          continue;
+        }
+        if (chance(0.2)) {
+          const answer = await rest('POST', '/campaigns/trigger/send', {
+            campaign_id: campaignId,
+            broadcast: true,
+            trigger_properties: { round: String(phase) },
+          });
+          if (answer.status !== 201) {
+            mismatch(
+              `broadcast of campaign ${campaign.index} answered ${answer.status} ${JSON.stringify(answer.body)}`,
+            );
+            continue;
+          }
+          for (const user of members.get(campaign.cohort)!) {
+            due(campaign, 0, user);
+            campaign.targeted += 1;
+          }
+          count('API broadcasts');
+          continue;
+        }
+        const named = Array.from({ length: 1 + int(4) }, () => pick(users));
+        const body = {
+          campaign_id: campaignId,
+          trigger_properties: { round: String(phase) },
+          recipients: named.map((user) => ({ external_user_id: user, trigger_properties: { u: user } })),
+        };
+        const key = chance(0.5) ? `soak-${phase}-${campaign.index}` : undefined;
+        const replay = key === undefined ? 'none' : pick(['none', 'concurrent', 'after'] as const);
+        const headers: Record<string, string> = key === undefined ? {} : { 'Idempotency-Key': key };
+        const answers = await Promise.all(
+          Array.from({ length: replay === 'concurrent' ? 2 : 1 }, () =>
+            rest('POST', '/campaigns/trigger/send', body, headers),
+          ),
+        );
+        if (replay === 'after') {
+          await settle();
+          answers.push(await rest('POST', '/campaigns/trigger/send', body, headers));
+        }
+        const dispatches = new Set(answers.map((answer) => answer.body.dispatch_id));
+        if (answers.some((answer) => answer.status !== 201) || dispatches.size !== 1) {
+          mismatch(
+            `trigger of campaign ${campaign.index} (replay ${replay}) answered ${answers.map((answer) => `${answer.status} ${answer.body.dispatch_id ?? JSON.stringify(answer.body)}`).join(', ')}`,
+          );
+          continue;
+        }
+        count('API triggers');
+        if (replay !== 'none') count(`API triggers replayed (${replay})`);
+        for (const user of new Set(named)) {
+          const history = campaign.entries.get(user) ?? [];
+          const current = history.at(-1);
+          if (current && !(current.endsAt <= now && current.reeligibleAt <= now)) {
+            count('API recipients not re-eligible');
+            continue;
+          }
+          const { reeligibleMs: wait } = campaign;
+          campaign.entries.set(user, [
+            ...history,
+            {
+              enteredAt: now,
+              exited: false,
+              decided: [true],
+              endsAt: now,
+              reeligibleAt: wait === null ? Number.POSITIVE_INFINITY : now + wait,
+            },
+          ]);
+          campaign.targeted += 1;
+          if (members.get(campaign.cohort)!.has(user)) due(campaign, 0, user);
+          else count('API recipients outside the segment (not sent)');
+        }
+      }
     };
 
     const stop = async (stopping: OracleCampaign) => {
@@ -583,7 +705,13 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
       // The oracle: entries at this instant; steps due now are sent now (the user is still a member: one change a round).
       for (const flip of flips) {
         for (const campaign of campaigns) {
-          if (campaign.offsets.length === 0 || campaign.cohort !== flip.cohort || !campaign.active) continue;
+          if (
+            campaign.offsets.length === 0 ||
+            campaign.kind === 'api' ||
+            campaign.cohort !== flip.cohort ||
+            !campaign.active
+          )
+            continue;
           const history = campaign.entries.get(flip.user) ?? [];
           const current = history.at(-1);
           if (flip.member) {
@@ -608,6 +736,9 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           } else if (current && !current.exited) current.exited = true;
         }
       }
+      // API triggers, on the memberships as this round left them; their sends come in this phase.
+      await triggerApiCampaigns();
+      await settle();
       // 4. Time: the clock moves, ticks release what is due; the oracle decides each due send.
       phase = 2 * rounds + 1;
       now += pick(STEPS_MS);
@@ -669,20 +800,24 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           );
         else open.splice(at, 1);
       }
-      const limit = wanted[0]?.cap;
+      // Sends that ignore the cap all go, and the cap neither holds nor counts them.
+      const free = wanted.filter((one) => one.ignoresCap).length;
+      const capped = wanted.filter((one) => !one.ignoresCap);
+      const limit = capped[0]?.cap;
       const at = wanted[0]?.at ?? 0;
       const history = admitted.get(user) ?? [];
       const room = limit
         ? Math.max(0, limit.max - history.filter((time) => time > at - limit.windowMs).length)
         : Number.POSITIVE_INFINITY;
-      const want = Math.min(wanted.length, room);
+      const want = free + Math.min(capped.length, room);
       if (arrived.length !== want)
         mismatch(
-          `${where}: ${arrived.length} message(s) arrived, the oracle expects ${want} (${wanted.length} due${limit ? `, cap ${limit.max} per ${limit.windowMs / MINUTE} min, ${room} left` : ''}): ${wanted.map((one) => `${one.campaign}/${one.step}`).join(' ')}`,
+          `${where}: ${arrived.length} message(s) arrived, the oracle expects ${want} (${wanted.length} due${free ? `, ${free} ignoring the cap` : ''}${limit ? `, cap ${limit.max} per ${limit.windowMs / MINUTE} min, ${room} left` : ''}): ${wanted.map((one) => `${one.campaign}/${one.step}`).join(' ')}`,
         );
       if (limit) {
-        admitted.set(user, [...history, ...arrived.map(() => at)]);
-        cappedOut += wanted.length - arrived.length;
+        const admittedNow = Math.max(0, arrived.length - free);
+        admitted.set(user, [...history, ...Array.from({ length: admittedNow }, () => at)]);
+        cappedOut += capped.length - admittedNow;
       }
     }
     // Per key: retried as the answers allow, at most MAX_ATTEMPTS.
