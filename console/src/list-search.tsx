@@ -57,6 +57,14 @@ export const useListSearch = <T,>(
   return { typed, setTyped, search, tooLong, pages };
 };
 
+/**
+ * Whether a page shows the list's items: its first page answered and something is in it. The
+ * search box's `aria-controls` names the list only then (an id of nothing is invalid ARIA), so
+ * the pages and the box ask this one question.
+ */
+export const listShown = <T,>(list: ListSearch<T>): boolean =>
+  Boolean(list.pages.first.data) && list.pages.items.length > 0;
+
 /** The search box: its label, the text, and what is wrong with it (too long: nothing asked). */
 export const SearchBox = <T,>({
   id,
@@ -78,7 +86,7 @@ export const SearchBox = <T,>({
         type="search"
         value={list.typed}
         // Only while the list is there: an id of nothing is invalid ARIA (axe), as when none matched.
-        aria-controls={controls && list.pages.items.length > 0 ? controls : undefined}
+        aria-controls={controls && listShown(list) ? controls : undefined}
         onInput={(event) => list.setTyped((event.currentTarget as HTMLInputElement).value)}
       />
     </div>

@@ -36,7 +36,7 @@ import {
   useWanted,
 } from '../components.tsx';
 import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.ts';
-import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
+import { ListMore, ListStatus, listShown, SearchBox, useListSearch } from '../list-search.tsx';
 import { href, navigate } from '../router.ts';
 import { searchPages } from '../search.ts';
 
@@ -167,7 +167,7 @@ const PagedCampaigns = ({ kind }: { kind: CampaignKind }) => {
         none={campaign ? t('campaigns.noneCampaigns') : t('campaigns.noneCanvases')}
         noMatch={campaign ? t('campaigns.noCampaignMatch') : t('campaigns.noCanvasMatch')}
       />
-      {list.pages.first.data && list.pages.items.length > 0 && <CampaignTable kind={kind} list={list.pages.items} />}
+      {listShown(list) && <CampaignTable kind={kind} list={list.pages.items} />}
       <ListMore list={list} />
     </>
   );

@@ -1,6 +1,6 @@
 import { cohortPage, cohortPath, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
-import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
+import { ListMore, ListStatus, listShown, SearchBox, useListSearch } from '../list-search.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
 import { formatDate, formatNumber, t } from '../i18n.ts';
 import { partnerName } from '../partners.ts';
@@ -53,7 +53,7 @@ export const CohortsPage = () => {
       <p>{t('cohorts.intro')}</p>
       <SearchBox id="cohort-search" label={t('cohorts.search')} list={cohorts} controls="cohort-list" />
       <ListStatus list={cohorts} none={t('cohorts.none')} noMatch={t('cohorts.noMatch')} />
-      {first.data && list.length > 0 && (
+      {listShown(cohorts) && (
         <TableRegion label={label}>
           <table id="cohort-list">
             <caption>{label}</caption>

@@ -2,7 +2,7 @@ import { segmentPage, type Segment } from '../api.ts';
 import { PageTitle, TableRegion } from '../components.tsx';
 import { FilterView } from '../filters.tsx';
 import { formatDate, t } from '../i18n.ts';
-import { ListMore, ListStatus, SearchBox, useListSearch } from '../list-search.tsx';
+import { ListMore, ListStatus, listShown, SearchBox, useListSearch } from '../list-search.tsx';
 import { href } from '../router.ts';
 
 /**
@@ -11,7 +11,7 @@ import { href } from '../router.ts';
  */
 export const SegmentsPage = () => {
   const list = useListSearch<Segment>(segmentPage);
-  const { first, items: segments } = list.pages;
+  const { items: segments } = list.pages;
   return (
     <>
       <PageTitle title={t('segments.title')}>{t('segments.title')}</PageTitle>
@@ -23,7 +23,7 @@ export const SegmentsPage = () => {
       </p>
       <SearchBox id="segment-list-search" label={t('segments.search')} list={list} controls="segment-list" />
       <ListStatus list={list} none={t('segments.none')} noMatch={t('segments.noMatch')} />
-      {first.data && segments.length > 0 && (
+      {listShown(list) && (
         <TableRegion label={t('segments.tableCaption')}>
           <table id="segment-list">
             <caption>{t('segments.tableCaption')}</caption>
