@@ -50,7 +50,8 @@ const sendRequests = async (stack: LocalStack, cohortId: string, requests: numbe
     ];
     // As Heap sends it: a busy answer (503, DynamoDB Local's lock waits under the modelled load)
     // is sent again. A retried request that had been queued after all is applied twice in a row,
-    // which leaves the same state: the oracle applies it once.
+    // which leaves the same state: the oracle applies it once (and waitForReports waits for the
+    // queue to empty, not only for one report per request).
     const response = await partner.changeCohortRetrying(cohortId, changes);
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     // What the oracle needs: the changes in acceptance order (requests are sent one by one).
@@ -83,22 +84,34 @@ const queueDepth = async (stack: LocalStack, queueUrl: string) => {
   const { Attributes = {} } = await stack.clients.sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
     }),
   );
   return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
   );
 };
 
-/** Waits for `count` sync reports of the cohort; running out, says how many there were and what the queues held. */
+/**
+ * Waits for at least `count` sync reports of the cohort and an empty queue (every message applied
+ * and deleted, none waiting to be retried): a request the partner sent again after a busy answer
+ * may have been queued twice, so `count` reports alone could leave the last request half applied.
+ * Running out, says how many reports there were and what the queues held.
+ */
 const waitForReports = async (stack: LocalStack, cohortId: string, count: number) => {
   const ref = { workspaceId: stack.workspace.workspaceId, partner: 'heap', cohortId };
   try {
     return await eventually(
       async () => {
         const reports = await stack.stores.memberships.recentSyncReports(ref, 100);
-        return reports.length >= count ? reports : undefined;
+        if (reports.length < count) return undefined;
+        return (await queueDepth(stack, stack.queues.queueUrl)) === 0 ? reports : undefined;
       },
       SYNC_STALL_MS,
       `${count} sync reports of ${cohortId}`,
