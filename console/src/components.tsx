@@ -398,6 +398,24 @@ export const Notice = ({ message }: { message: string | undefined }) => (
   </p>
 );
 
+/** One radio button of a group, inside its label. */
+export const Choice = ({
+  name,
+  checked,
+  onChange,
+  label,
+}: {
+  name: string;
+  checked: boolean;
+  onChange: () => void;
+  label: ComponentChildren;
+}) => (
+  <label class="choice">
+    <input type="radio" name={name} checked={checked} onChange={onChange} />
+    {label}
+  </label>
+);
+
 export const Field = ({ label, value }: { label: string; value: ComponentChildren }) => (
   <div class="field">
     <dt>{label}</dt>

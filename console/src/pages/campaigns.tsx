@@ -23,6 +23,7 @@ import {
   Breadcrumb,
   ConfirmButton,
   ErrorMessage,
+  Choice,
   Field,
   isolated,
   LoadStatus,
@@ -654,33 +655,24 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
               <MessageFields id="message" draft={message} onChange={setMessage} />
               <fieldset>
                 <legend>{t('campaigns.delivery')}</legend>
-                <label class="choice">
-                  <input
-                    type="radio"
-                    name="delivery"
-                    checked={deliveryType === 'scheduled'}
-                    onChange={() => setDeliveryType('scheduled')}
-                  />
-                  {t('campaigns.scheduled')}
-                </label>
-                <label class="choice">
-                  <input
-                    type="radio"
-                    name="delivery"
-                    checked={deliveryType === 'action_based'}
-                    onChange={() => setDeliveryType('action_based')}
-                  />
-                  {t('campaigns.actionBased')}
-                </label>
-                <label class="choice">
-                  <input
-                    type="radio"
-                    name="delivery"
-                    checked={deliveryType === 'api_triggered'}
-                    onChange={() => setDeliveryType('api_triggered')}
-                  />
-                  {t('campaigns.apiTriggered')}
-                </label>
+                <Choice
+                  name="delivery"
+                  checked={deliveryType === 'scheduled'}
+                  onChange={() => setDeliveryType('scheduled')}
+                  label={t('campaigns.scheduled')}
+                />
+                <Choice
+                  name="delivery"
+                  checked={deliveryType === 'action_based'}
+                  onChange={() => setDeliveryType('action_based')}
+                  label={t('campaigns.actionBased')}
+                />
+                <Choice
+                  name="delivery"
+                  checked={deliveryType === 'api_triggered'}
+                  onChange={() => setDeliveryType('api_triggered')}
+                  label={t('campaigns.apiTriggered')}
+                />
                 {deliveryType === 'api_triggered' ? (
                   <div class="condition-fields">
                     <ReeligibleField
@@ -791,24 +783,18 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
             <>
               <fieldset>
                 <legend>{t('campaigns.canvasEntry')}</legend>
-                <label class="choice">
-                  <input
-                    type="radio"
-                    name="canvas-entry"
-                    checked={deliveryType !== 'api_triggered'}
-                    onChange={() => setDeliveryType('action_based')}
-                  />
-                  {t('campaigns.actionBased')}
-                </label>
-                <label class="choice">
-                  <input
-                    type="radio"
-                    name="canvas-entry"
-                    checked={deliveryType === 'api_triggered'}
-                    onChange={() => setDeliveryType('api_triggered')}
-                  />
-                  {t('campaigns.apiTriggered')}
-                </label>
+                <Choice
+                  name="canvas-entry"
+                  checked={deliveryType !== 'api_triggered'}
+                  onChange={() => setDeliveryType('action_based')}
+                  label={t('campaigns.actionBased')}
+                />
+                <Choice
+                  name="canvas-entry"
+                  checked={deliveryType === 'api_triggered'}
+                  onChange={() => setDeliveryType('api_triggered')}
+                  label={t('campaigns.apiTriggered')}
+                />
                 {deliveryType === 'api_triggered' && (
                   <>
                     <IgnoreCapField checked={ignoreCap} onChange={setIgnoreCap} />
