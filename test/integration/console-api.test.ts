@@ -390,12 +390,20 @@ describe('Currents dead letters at scale', () => {
     const byReason = await page('q=GONE');
     const byType = await page('q=customevent&limit=500');
     const none = await page('q=nothing%20like%20it');
+    // Replays until none remain, as an operator would: a busy answer (503: the request ran out of
+    // its 30 s on a loaded machine, its work so far kept) is asked again after its Retry-After.
     const replays: { requeued: number; remaining: boolean }[] = [];
-    for (let remaining = true; remaining && replays.length < 10; ) {
+    let busy = 0;
+    for (let remaining = true; remaining && replays.length + busy < 10; ) {
       const answer = await request<{ requeued: number; remaining: boolean }>(
         `${stack.url}/currents/${connectorId}/replay`,
         { method: 'POST', headers: auth },
       );
+      if (answer.status === 503) {
+        busy += 1;
+        await new Promise((resolve) => setTimeout(resolve, Number(answer.headers.get('retry-after') ?? '1') * 1000));
+        continue;
+      }
       replays.push({ requeued: answer.body.requeued, remaining: answer.body.remaining });
       remaining = answer.body.remaining;
     }
@@ -411,10 +419,17 @@ describe('Currents dead letters at scale', () => {
         .map((letter) => letter.event.id),
     );
     // 400 letters: two replays, the second saying none remain (a page that ends at its limit is the end).
-    expect(replays).toEqual([
-      { requeued: 200, remaining: true },
-      { requeued: 200, remaining: false },
-    ]);
+    // After a busy answer, whatever that request queued before it ran out is not counted in any answer:
+    // then every answer queued at most 200 and the last says none remain (and none are left, below).
+    if (busy === 0)
+      expect(replays).toEqual([
+        { requeued: 200, remaining: true },
+        { requeued: 200, remaining: false },
+      ]);
+    else {
+      expect(replays.every((replay) => replay.requeued <= 200)).toBe(true);
+      expect(replays.at(-1)?.remaining).toBe(false);
+    }
     expect(byId.body.dead_letters.map((letter) => letter.event_id)).toEqual(
       letters
         .slice(300)
