@@ -91,6 +91,24 @@ export const runRanges = (): RunRange[] =>
 
 export const runIdOf = (scheduledAt: string) => `R${scheduledAt}`;
 
+/** The first chunk of each range of a run: the messages that start reading its audience. */
+export const audienceMessages = (
+  campaign: { workspaceId: string; campaignId: string },
+  runId: string,
+  ranges: readonly RunRange[],
+  properties?: Record<string, unknown>,
+): Extract<WorkMessage, { type: 'campaign.audience' }>[] =>
+  ranges.map((range) => ({
+    v: 1,
+    type: 'campaign.audience',
+    workspaceId: campaign.workspaceId,
+    campaignId: campaign.campaignId,
+    runId,
+    range: range.range,
+    chunk: 0,
+    ...(properties ? { properties } : {}),
+  }));
+
 /** Send messages for due steps: within the horizon with a delay (≤ 900 s), later as timers. */
 const route = async (messages: SendMessage[], ports: JourneyPorts, horizonMs: number): Promise<void> => {
   const now = ports.clock().getTime();
@@ -230,17 +248,7 @@ export const createJourneys = (ports: JourneyPorts) => {
     const runId = runIdOf(run.scheduledAt);
     const ranges = runRanges();
     if (!run.started && !(await ports.campaigns.beginRun(run, runId, ranges))) return false;
-    await ports.work.send(
-      ranges.map((range) => ({
-        v: 1,
-        type: 'campaign.audience',
-        workspaceId: run.workspaceId,
-        campaignId: run.campaignId,
-        runId,
-        range: range.range,
-        chunk: 0,
-      })),
-    );
+    await ports.work.send(audienceMessages(run, runId, ranges));
     const recurring = campaign.delivery.recurring;
     const nextAt = recurring
       ? nextOccurrence(recurring, Math.max(Date.parse(run.scheduledAt), ports.clock().getTime()))

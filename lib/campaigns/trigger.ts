@@ -14,7 +14,7 @@ import { describeIssues, Identifier } from '../contract/partner.js';
 import { ConflictError, isLoadError, NotFoundError, ValidationError } from '../errors.js';
 import type { UserStore } from '../users/ports.js';
 import { generateId } from '../workspaces/keys.js';
-import { runRanges } from './journeys.js';
+import { audienceMessages, runRanges } from './journeys.js';
 import type { SendMessage } from './messages.js';
 import { JOURNEY_GRACE_MS, reeligibleAfterMs, stepDueTimes, type Campaign, type CampaignKind } from './model.js';
 import type { CampaignStore, WorkQueue } from './ports.js';
@@ -224,18 +224,7 @@ export const createTrigger = (ports: TriggerPorts) => {
     // Written once; a replay queues the first chunks again, which advance nothing twice (a crash
     // between the write and the queueing is repaired so).
     await ports.campaigns.beginBroadcast(campaign.workspaceId, campaign.campaignId, runId, ranges);
-    await ports.work.send(
-      ranges.map((range) => ({
-        v: 1,
-        type: 'campaign.audience',
-        workspaceId: campaign.workspaceId,
-        campaignId: campaign.campaignId,
-        runId,
-        range: range.range,
-        chunk: 0,
-        ...(properties ? { properties } : {}),
-      })),
-    );
+    await ports.work.send(audienceMessages(campaign, runId, ranges, properties));
   };
 
   /**
