@@ -35,7 +35,7 @@ import type { WebhookClient, WebhookRequest } from '../webhooks/requests.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
 import { sendKey, type SendMessage, type SendProfile } from './messages.js';
 import { type Campaign, messageHeaderProblem, type WebhookMessage } from './model.js';
-import { compileTemplate, TemplateError, type TemplateVariables } from './template.js';
+import { compileTemplate, compileUrlTemplate, TemplateError, type TemplateVariables } from './template.js';
 
 export interface SenderPorts {
   campaigns: Pick<
@@ -145,7 +145,7 @@ const compiledOf = (campaign: Campaign, step: number, message: WebhookMessage) =
   let found = compiled.get(key);
   if (!found) {
     found = {
-      url: compileTemplate(message.url),
+      url: compileUrlTemplate(message.url),
       body: compileTemplate(message.body),
       headers: Object.entries(message.headers).map(([name, value]) => [name, compileTemplate(value)]),
     };

@@ -11,7 +11,8 @@
  * `campaign.name`, `campaign.id`, `step.name`, and an API trigger's properties:
  * `api_trigger_properties.<name>` (campaigns) or `canvas_entry_properties.<name>` (Canvases),
  * also in Braze's spelling `{{api_trigger_properties.${name}}}`. A variable that is not there
- * renders empty (`strictVariables` off), as Braze renders a missing attribute.
+ * renders empty (`strictVariables` off), as Braze renders a missing attribute. In the webhook
+ * URL every output is percent-encoded (compileUrlTemplate; `| raw` opts out).
  */
 import { Liquid, type Template } from 'liquidjs';
 
@@ -86,7 +87,7 @@ export class TemplateError extends Error {
   }
 }
 
-const engine = new Liquid({
+const options = {
   // Never the file system: `{% include %}` and `{% render %}` look only here (empty), so a
   // template cannot read a file of the sender's host.
   templates: {},
@@ -98,24 +99,62 @@ const engine = new Liquid({
   renderLimit: RENDER_LIMIT_MS,
   memoryLimit: MEMORY_LIMIT,
   cache: false,
+} as const;
+
+/** Text of an output as Liquid prints it: nothing for a missing value, an array's items joined. */
+const printed = (value: unknown): string =>
+  value === undefined || value === null ? '' : Array.isArray(value) ? value.map(printed).join('') : String(value);
+
+/**
+ * Braze's URL filters (`url_param_escape`: a query value or path segment; `url_escape`: a whole
+ * URL, its `:/?#&=` kept). Raw: in a URL template their output is not escaped a second time.
+ */
+const withBrazeUrlFilters = (liquid: Liquid): Liquid => {
+  liquid.registerFilter('url_param_escape', {
+    handler: (value: unknown) => encodeURIComponent(printed(value)),
+    raw: true,
+  });
+  liquid.registerFilter('url_escape', { handler: (value: unknown) => encodeURI(printed(value)), raw: true });
+  return liquid;
+};
+
+const engine = withBrazeUrlFilters(new Liquid(options));
+
+/**
+ * The webhook URL's engine: every output is percent-encoded as a URL component, so a value
+ * (an external id `../admin?x=1`, a name with `#` or a space) stays inside the path segment or
+ * query value it is written in and cannot change the request's path, query or host. `| raw`
+ * prints a value as it is (an attribute that holds a whole URL); Liquid's own `url_encode` and
+ * Braze's `url_param_escape` and `url_escape` are not escaped twice.
+ */
+const urlEngine = withBrazeUrlFilters(
+  new Liquid({ ...options, outputEscape: (value: unknown) => encodeURIComponent(printed(value)) }),
+);
+urlEngine.registerFilter('url_encode', {
+  handler: (value: unknown) => encodeURIComponent(printed(value)).replace(/%20/g, '+'),
+  raw: true,
 });
 
 /** Parses a template; a syntax error (or an unknown filter) is a TemplateError naming the problem. */
-export const parseTemplate = (source: string): Template[] => {
+export const parseTemplate = (source: string, liquid: Liquid = engine): Template[] => {
   if (source.length > MAX_TEMPLATE_LENGTH)
     throw new TemplateError(`template longer than ${MAX_TEMPLATE_LENGTH} characters`);
   try {
-    return engine.parse(brazeLiquid(source));
+    return liquid.parse(brazeLiquid(source));
   } catch (error: unknown) {
     throw new TemplateError(error instanceof Error ? error.message.split('\n')[0]! : String(error), { cause: error });
   }
 };
 
 /** Renders a parsed template, whole or not at all. */
-export const renderParsed = async (templates: Template[], variables: TemplateVariables): Promise<string> => {
+export const renderParsed = async (
+  templates: Template[],
+  variables: TemplateVariables,
+  liquid: Liquid = engine,
+): Promise<string> => {
   let output: unknown;
   try {
-    output = await engine.render(templates, variables as unknown as Record<string, unknown>);
+    output = await liquid.render(templates, variables as unknown as Record<string, unknown>);
   } catch (error: unknown) {
     throw new TemplateError(error instanceof Error ? error.message.split('\n')[0]! : String(error), { cause: error });
   }
@@ -133,4 +172,10 @@ export const renderTemplate = (source: string, variables: TemplateVariables): Pr
 export const compileTemplate = (source: string): ((variables: TemplateVariables) => Promise<string>) => {
   const parsed = parseTemplate(source);
   return (variables) => renderParsed(parsed, variables);
+};
+
+/** A webhook URL's template, parsed once and rendered per user, each output percent-encoded (urlEngine). */
+export const compileUrlTemplate = (source: string): ((variables: TemplateVariables) => Promise<string>) => {
+  const parsed = parseTemplate(source, urlEngine);
+  return (variables) => renderParsed(parsed, variables, urlEngine);
 };

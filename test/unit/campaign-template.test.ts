@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compileTemplate,
+  compileUrlTemplate,
   MAX_RENDERED_BYTES,
   parseTemplate,
   renderTemplate,
@@ -88,5 +89,60 @@ describe('webhook templates (Liquid)', () => {
 
     // Act + Assess: refused for what it would allocate, whatever the machine's speed.
     await expect(render(variables())).rejects.toThrow(/memory alloc limit exceeded/);
+  });
+});
+
+describe('webhook URL templates', () => {
+  const hostile = variables({
+    external_id: '../admin?role=owner#x',
+    custom_attributes: { home: 'https://hooks.example.com/base', city: 'São Paulo & more', tags: ['a b', 'c'] },
+  });
+
+  it('encodes every output as a URL component: a value cannot leave its path segment or query value', async () => {
+    // Prepare
+    const url = compileUrlTemplate('https://hooks.example.com/users/{{external_id}}?city={{custom_attributes.city}}');
+
+    // Act
+    const rendered = await url(hostile);
+
+    // Assess
+    expect(rendered).toBe(
+      'https://hooks.example.com/users/..%2Fadmin%3Frole%3Downer%23x?city=S%C3%A3o%20Paulo%20%26%20more',
+    );
+    expect(new URL(rendered).pathname).toBe('/users/..%2Fadmin%3Frole%3Downer%23x');
+    expect(new URL(rendered).searchParams.get('city')).toBe('São Paulo & more');
+  });
+
+  it('prints a value as it is with | raw, and does not encode twice after a URL filter', async () => {
+    // Prepare
+    const url = compileUrlTemplate(
+      '{{custom_attributes.home | raw}}/{{external_id | url_param_escape}}?c={{custom_attributes.city | url_encode}}&u={{custom_attributes.home | url_escape}}',
+    );
+
+    // Act
+    const rendered = await url(hostile);
+
+    // Assess
+    expect(rendered).toBe(
+      'https://hooks.example.com/base/..%2Fadmin%3Frole%3Downer%23x?c=S%C3%A3o+Paulo+%26+more&u=https://hooks.example.com/base',
+    );
+  });
+
+  it('renders a missing value empty and an array joined, as in the body', async () => {
+    // Act
+    const rendered = await compileUrlTemplate(
+      'https://h.example/{{custom_attributes.none}}/{{custom_attributes.tags}}',
+    )(hostile);
+
+    // Assess
+    expect(rendered).toBe('https://h.example//a%20bc');
+  });
+
+  it("leaves the body's outputs as they are, and knows Braze's URL filters there too", async () => {
+    // Act
+    const body = await renderTemplate('{"id":"{{external_id}}","q":"{{external_id | url_param_escape}}"}', hostile);
+
+    // Assess
+    expect(JSON.parse(body)).toEqual({ id: '../admin?role=owner#x', q: '..%2Fadmin%3Frole%3Downer%23x' });
   });
 });
