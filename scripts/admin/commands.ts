@@ -536,6 +536,11 @@ const currentsCommands: Command<Target>[] = [
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
         throw new UsageError(`--url must be an http or https URL; got '${url}'`);
       const target = context();
+      // The Currents sender refuses http on AWS: a connector made with it would only dead-letter.
+      if (new URL(url).protocol === 'http:' && !target.local)
+        throw new UsageError(
+          `--url must be https on ${target.where} (the Currents sender refuses http outside the local stack); got '${url}'`,
+        );
       const workspace = await requireWorkspace(target, args);
       const connector = await stores(target).connectors.create(
         { workspaceId: workspace.workspaceId, url, token: args.string('token'), eventTypes },

@@ -142,6 +142,46 @@ describe('a command line the CLI cannot run', () => {
     expectOneLineFailure(both, 2, '--stage is for AWS, --local for the local stack: drop one of them');
   });
 
+  it('refuses an http Currents URL for AWS before reaching it (the sender there refuses http), and takes it for the local stack', async () => {
+    // Act
+    const refused = await cli(
+      [
+        'currents',
+        'create',
+        '--workspace',
+        'w',
+        '--url',
+        'http://heap.example/currents',
+        '--events',
+        'users.behaviors.CustomEvent',
+        '--region',
+        'eu-west-1',
+      ],
+      await noAws(),
+    );
+    const local = json(
+      await admin(
+        'currents',
+        'create',
+        '--workspace',
+        stack.workspace.workspaceId,
+        '--url',
+        'http://127.0.0.1:9/currents',
+        '--events',
+        'users.behaviors.CustomEvent',
+        '--json',
+      ),
+    );
+
+    // Assess
+    expectOneLineFailure(
+      refused,
+      2,
+      "--url must be https on stage dev in eu-west-1 (the Currents sender refuses http outside the local stack); got 'http://heap.example/currents'",
+    );
+    expect(local.connector).toMatchObject({ url: 'http://127.0.0.1:9/currents' });
+  });
+
   it('says how to reach AWS or the local stack when neither is there (status 1), the stack trace only with --debug', async () => {
     // Prepare
     const env = await noAws();
