@@ -5,25 +5,14 @@
  * target), render it, ask its destination's breaker, take a frequency-cap slot, POST it
  * through the safe client, and record the outcome with its counter. A retryable failure
  * hands the message back with a backoff; a paused destination hands it back unsent, its
- * attempt not used; anything else is final.
+ * attempt not used; anything else is final. Beside it: its ports and results
+ * (sender-ports.ts), the rendering (render.ts) and the send-rate hold (send-rate.ts).
  */
-import {
-  CLAIMS_PER_CALL,
-  type CampaignStore,
-  type Claim,
-  type FinishedSend,
-  type FrequencyCap,
-  type MembershipChecks,
-  type SendOutcome,
-  type SendQueue,
-} from './ports.js';
+import { CLAIMS_PER_CALL, type Claim, type FinishedSend, type FrequencyCap, type SendOutcome } from './ports.js';
 import { mapLimit } from '../concurrency.js';
-import type { UserProfile } from '../users/ports.js';
 import {
   type Admission,
-  type BreakerChange,
   type BreakerReport,
-  type BreakerSettings,
   createBreaker,
   DEFER_CAP_SECONDS,
   DEFER_RECEIVE_LIMIT,
@@ -31,156 +20,17 @@ import {
   destinationOf,
 } from '../webhooks/breaker.js';
 import { judge, MAX_ATTEMPTS, retryDelaySeconds } from '../webhooks/policy.js';
-import type { WebhookClient, WebhookRequest } from '../webhooks/requests.js';
+import type { WebhookRequest } from '../webhooks/requests.js';
 import { cohortsOf, matchesFilter, membershipKey, ttlCache } from './audience.js';
-import { sendKey, type SendMessage, type SendProfile } from './messages.js';
-import { type Campaign, messageHeaderProblem, type WebhookMessage } from './model.js';
-import { compileTemplate, compileUrlTemplate, TemplateError, type TemplateVariables } from './template.js';
+import { sendKey, type SendMessage } from './messages.js';
+import type { Campaign } from './model.js';
+import { profileOf, renderRequest, templateVariables } from './render.js';
+import { holdRateLimits } from './send-rate.js';
+import type { Decision, SenderPorts, SendResult } from './sender-ports.js';
+import { TemplateError } from './template.js';
 
-export interface SenderPorts {
-  campaigns: Pick<
-    CampaignStore,
-    | 'get'
-    | 'claimSends'
-    | 'markRetrying'
-    | 'releaseSend'
-    | 'finishSends'
-    | 'getEntry'
-    | 'exit'
-    | 'getFrequencyCap'
-    | 'admit'
-    | 'reserveSlots'
-  >;
-  memberships: MembershipChecks;
-  /** Where a paced message that came too late goes again, with its new slot (absent: the limit is held at release only). */
-  sends?: SendQueue;
-  users: { getProfile(workspaceId: string, brazeId: string): Promise<UserProfile | undefined> };
-  webhooks: WebhookClient & { destination?(url: string): Promise<object | { refused: string }> };
-  clock: () => Date;
-  /**
-   * What claims' leases are measured on (default `clock`): a lease guards against a sender
-   * that died, which real time reveals. Tests that hold the campaigns' clock still pass the
-   * wall clock here, so a dead sender's claim still lapses.
-   */
-  leaseClock?: () => Date;
-  random?: () => number;
-  /** Retry delays (defaults: lib/webhooks/policy.ts); tests make them 0. */
-  retry?: { baseSeconds?: number; capSeconds?: number; maxAttempts?: number };
-  /** How long a claim holds a message (default 2 min: longer than one attempt, shorter than the queue's visibility timeout). */
-  leaseMs?: number;
-  /** How long definitions and the cap setting are reused (default 5 s; tests 0). */
-  cacheTtlMs?: number;
-  /** Webhooks in flight per batch (default 10). */
-  concurrency?: number;
-  /** Start a message only with this much of the function's time left (default 13 s). */
-  startMarginMs?: number;
-  /**
-   * The destination breaker (docs/campaigns.md, "Destination breaker"; defaults:
-   * lib/webhooks/breaker.ts), on `clock`, in this sender's memory; false: none. The defer
-   * delays are what SQS holds a paused destination's message for (tests shorten them).
-   */
-  breaker?:
-    | false
-    | (Partial<BreakerSettings> & { deferBaseSeconds?: number; deferCapSeconds?: number; deferReceiveLimit?: number });
-  /** Told when a destination is paused or resumed (the handler logs and counts it). */
-  onDestinationChange?: (change: BreakerChange) => void;
-}
-
-export type SendResult =
-  /** Settled; `repacedTo`: not sent, queued again for this send-rate slot. */
-  | { kind: 'done'; outcome?: SendOutcome; repacedTo?: string }
-  /**
-   * Hand the message back: it comes again after this many seconds. `deferred`: not sent, its
-   * destination paused (its attempt not used).
-   */
-  | { kind: 'retry'; delaySeconds: number; reason: string; deferred?: true }
-  /** Not settled (DynamoDB failed around it): the record fails, and its message comes back after the visibility timeout. */
-  | { kind: 'error'; error: unknown };
-
-export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
-
-/** The variables a message's templates see for one user. */
-export const templateVariables = (
-  campaign: Campaign,
-  step: number,
-  brazeId: string,
-  profile: SendProfile,
-  cohort?: { partner: string; cohort_id: string; name: string },
-  properties?: Record<string, unknown>,
-): TemplateVariables => ({
-  ...(profile.external_id !== undefined ? { external_id: profile.external_id } : {}),
-  braze_id: brazeId,
-  aliases: profile.user_aliases,
-  user_aliases: profile.user_aliases,
-  device_ids: profile.device_ids,
-  custom_attributes: profile.custom_attributes,
-  ...(cohort ? { cohort } : {}),
-  campaign: { id: campaign.campaignId, name: campaign.name },
-  ...(campaign.kind === 'canvas' ? { step: { name: campaign.steps[step]?.name ?? '' } } : {}),
-  ...(properties
-    ? campaign.kind === 'canvas'
-      ? { canvas_entry_properties: properties }
-      : { api_trigger_properties: properties }
-    : {}),
-});
-
-export const profileOf = (profile: UserProfile): SendProfile => ({
-  ...(profile.externalId !== undefined ? { external_id: profile.externalId } : {}),
-  user_aliases: profile.aliases.map((alias) => ({ alias_name: alias.alias_name, alias_label: alias.alias_label })),
-  device_ids: profile.deviceIds,
-  custom_attributes: profile.customAttributes,
-});
-
-/** Parsed templates per (campaign, step, updatedAt): a message's templates are parsed once per instance. */
-const compiled = new Map<
-  string,
-  {
-    url: ReturnType<typeof compileTemplate>;
-    body: ReturnType<typeof compileTemplate>;
-    headers: [string, ReturnType<typeof compileTemplate>][];
-  }
->();
-const compiledOf = (campaign: Campaign, step: number, message: WebhookMessage) => {
-  const key = `${campaign.workspaceId}\u0000${campaign.campaignId}\u0000${step}\u0000${campaign.updatedAt}`;
-  let found = compiled.get(key);
-  if (!found) {
-    found = {
-      url: compileUrlTemplate(message.url),
-      body: compileTemplate(message.body),
-      headers: Object.entries(message.headers).map(([name, value]) => [name, compileTemplate(value)]),
-    };
-    if (compiled.size > 1_000) compiled.clear();
-    compiled.set(key, found);
-  }
-  return found;
-};
-
-/** The request for one user, rendered whole (or a TemplateError: nothing half-rendered goes out). */
-export const renderRequest = async (
-  campaign: Campaign,
-  step: number,
-  variables: TemplateVariables,
-  idempotencyKey: string,
-): Promise<WebhookRequest> => {
-  const message = campaign.steps[step]!.message;
-  const templates = compiledOf(campaign, step, message);
-  const [url, body, headers] = await Promise.all([
-    templates.url(variables),
-    templates.body(variables),
-    Promise.all(templates.headers.map(async ([name, render]) => [name, await render(variables)] as const)),
-  ]);
-  // A header that renders to what HTTP cannot carry ("Łukasz", a line break) is this user's template error, with
-  // the reason: checked here, as at save, so that nothing half-sent or thrown stands for it.
-  const renderedHeaders = Object.fromEntries(headers);
-  const problem = messageHeaderProblem(renderedHeaders);
-  if (problem) throw new TemplateError(`rendered ${problem}`);
-  return {
-    url: url.trim(),
-    method: message.method,
-    headers: { ...renderedHeaders, [IDEMPOTENCY_HEADER]: idempotencyKey },
-    ...(message.method === 'GET' || message.method === 'DELETE' ? {} : { body }),
-  };
-};
+export type { SenderPorts, SendResult } from './sender-ports.js';
+export { LATE_TOLERANCE_MS } from './send-rate.js';
 
 /** A redirect's target, described when the client would refuse it. */
 const redirectCheck = (webhooks: SenderPorts['webhooks']) =>
@@ -190,19 +40,6 @@ const redirectCheck = (webhooks: SenderPorts['webhooks']) =>
         return 'refused' in where ? where.refused : undefined;
       }
     : undefined;
-
-/** What one claimed message comes to before anything is recorded. */
-type Decision =
-  | { kind: 'final'; outcome: SendOutcome }
-  | { kind: 'retry'; delaySeconds: number; reason: string }
-  /** Claimed but not sent (out of time, or a read failed before the request): the claim is given back. */
-  | { kind: 'release'; reason: string; error?: unknown }
-  /** Claimed but not sent, its destination paused: the claim is given back and the message comes again later. */
-  | { kind: 'defer'; delaySeconds: number; reason: string }
-  /** Claimed but not sent, too late for its send-rate slot: the claim is given back and the message queued again for a new slot. */
-  | { kind: 'repace'; message: SendMessage; delaySeconds: number }
-  /** Failed after the request went out: its outcome is unknown, so the claim is kept (at most once). */
-  | { kind: 'error'; error: unknown };
 
 /**
  * Webhooks in flight per batch: 10, as many as a batch of 10 records had when each was sent
@@ -215,19 +52,6 @@ const DEFAULT_CONCURRENCY = 10;
  * are given back unsent, so a batch never runs into the function's timeout holding claims.
  */
 const DEFAULT_START_MARGIN_MS = 13_000;
-/**
- * How late after its send-rate slot a paced message may still go: a little more than the
- * slot's rounding to SQS's whole seconds, a batching window and a busy sender's queue. Later,
- * it takes a new slot, so any minute holds at most R × (60 + 5) ÷ 60 of a campaign's
- * messages (≈ 1.08 R): the backlog of a paused destination, a restart or a retry storm is
- * spread again instead of sent at once.
- */
-export const LATE_TOLERANCE_MS = 5_000;
-/** How early a paced message may go (clocks and rounding): earlier, it waits for its slot. */
-const EARLY_TOLERANCE_MS = 1_000;
-const SQS_MAX_DELAY_SECONDS = 900;
-/** ChangeMessageVisibility's bound: 12 hours. */
-const MAX_VISIBILITY_SECONDS = 43_200;
 
 export const createSender = (ports: SenderPorts) => {
   const definitions = ttlCache<Campaign | undefined>(ports.cacheTtlMs ?? 5_000);
@@ -419,62 +243,6 @@ export const createSender = (ports: SenderPorts) => {
   };
 
   /**
-   * The send-rate limit held at send time (docs/campaigns.md, "Send-rate limit"): a paced
-   * message more than LATE_TOLERANCE_MS after its slot (its destination was paused, it was
-   * retried, the sender fell behind or was down) takes a new slot from its campaign's pacer,
-   * one reservation per campaign per batch, and goes now only if that slot is now; otherwise
-   * it is queued again for the slot. One that came early (a slot past SQS's 15-minute delay)
-   * is handed back until its slot. Decisions by position in `claimed`; the rest are decided
-   * as usual.
-   */
-  const holdRateLimits = async (claimed: readonly SendMessage[], now: Date): Promise<Map<number, Decision>> => {
-    const held = new Map<number, Decision>();
-    if (!ports.sends) return held;
-    const late = new Map<string, { perMinute: number; positions: number[] }>();
-    for (const [position, message] of claimed.entries()) {
-      if (!message.paced) continue;
-      const campaign = await definitions(`${message.workspaceId}\u0000${message.campaignId}`, () =>
-        ports.campaigns.get(message.workspaceId, message.campaignId),
-      );
-      const perMinute = campaign?.status === 'active' ? campaign.rateLimitPerMinute : undefined;
-      if (perMinute === undefined) continue;
-      const behind = now.getTime() - Date.parse(message.dueAt);
-      if (behind < -EARLY_TOLERANCE_MS)
-        held.set(position, {
-          kind: 'defer',
-          delaySeconds: Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(-behind / 1000)),
-          reason: 'before its send-rate slot',
-        });
-      else if (behind > LATE_TOLERANCE_MS) {
-        const key = `${message.workspaceId}\u0000${message.campaignId}`;
-        const group = late.get(key) ?? { perMinute, positions: [] };
-        group.positions.push(position);
-        late.set(key, group);
-      }
-    }
-    for (const { perMinute, positions } of late.values()) {
-      const { workspaceId, campaignId } = claimed[positions[0]!]!;
-      const slots = await ports.campaigns.reserveSlots(
-        workspaceId,
-        campaignId,
-        positions.map(() => now.getTime()),
-        perMinute,
-      );
-      positions.forEach((position, order) => {
-        const slot = Math.ceil(slots[order]!);
-        // The slot is now (the pacer had room): the message goes, holding it.
-        if (slot < now.getTime() + EARLY_TOLERANCE_MS) return;
-        held.set(position, {
-          kind: 'repace',
-          message: { ...claimed[position]!, dueAt: new Date(slot).toISOString(), paced: true },
-          delaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil((slot - now.getTime()) / 1000)),
-        });
-      });
-    }
-    return held;
-  };
-
-  /**
    * Sends a batch (docs/campaigns.md, "The sender"): one claim transaction per 100
    * messages, the claimed ones checked and POSTed `concurrency` at a time, then their
    * outcomes with the counters summed in as few transactions as DynamoDB's limits allow.
@@ -544,6 +312,8 @@ export const createSender = (ports: SenderPorts) => {
     );
 
     const paced = await holdRateLimits(
+      ports,
+      definitions,
       claimed.map(({ index }) => messages[index]!),
       now,
     );

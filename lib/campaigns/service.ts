@@ -28,7 +28,7 @@ import {
 } from './model.js';
 import { instantKey, scheduleProblem } from './instants.js';
 import { nextOccurrence } from './schedule.js';
-import { profileOf, renderRequest, templateVariables } from './sender.js';
+import { profileOf, renderRequest, templateVariables } from './render.js';
 import { TemplateError } from './template.js';
 import { cutToBytes, LIST_PAGE, parseListRequest } from '../paging.js';
 import { encodeCursor } from '../segments/evaluate.js';
