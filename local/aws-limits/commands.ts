@@ -4,6 +4,7 @@
  * ids, and the rewriting of a batch's signed request without its refused entries.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { throttleError, type Refusal } from './errors.js';
 import type { Ledger } from './ledger.js';
 import { canonical, keyText, pick, type TableShape } from './tables.js';
 import type { Item } from './units.js';
@@ -50,17 +51,32 @@ const withBody = (request: unknown, edit: (body: { RequestItems: Record<string, 
 };
 
 /**
- * [batch] The signed request without the entries left unprocessed (by table and position in
- * its list): a table left with none is dropped. `list` finds a table's entries in the body
- * (BatchWriteItem: the table's array; BatchGetItem: its Keys) and puts the kept ones back.
+ * [batch] The request a batch goes on with, its refused entries left out (by table and
+ * position in its list): when none is left ("cannot process any items due to throttling")
+ * the call fails with the first entry's exception, finished as throttled; otherwise the
+ * signed request without them, a table left with none dropped. `list` finds a table's
+ * entries in the body (BatchWriteItem: the table's array; BatchGetItem: its Keys) and puts
+ * the kept ones back.
  */
-export const withoutEntries = (
+export const batchRequest = (
+  ledger: Pick<Ledger, 'finish'>,
+  batch: {
+    command: string;
+    tables: string[];
+    size: number;
+    unprocessed: readonly { tableName: string; position: number }[];
+    throttles: Refusal[];
+  },
   request: unknown,
-  tables: readonly string[],
-  unprocessed: readonly { tableName: string; position: number }[],
   list: { get(tableRequest: unknown): unknown[]; set(tableRequest: unknown, kept: unknown[]): unknown },
-) =>
-  unprocessed.length === 0
+) => {
+  const { command, tables, size, unprocessed, throttles } = batch;
+  if (unprocessed.length > 0 && unprocessed.length === size) {
+    const error = throttleError(throttles[0]!);
+    ledger.finish({ command, tables, charges: [], outcome: 'throttled', error, throttles });
+    throw error;
+  }
+  return unprocessed.length === 0
     ? request
     : withBody(request, (body) => {
         for (const tableName of tables) {
@@ -71,3 +87,4 @@ export const withoutEntries = (
           else delete body.RequestItems[tableName];
         }
       });
+};

@@ -6,14 +6,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import {
-  itemId,
-  partitionOf,
-  withoutEntries,
-  type CommandContext,
-  type Handler,
-  type HandlerArgs,
-} from './commands.js';
+import { batchRequest, itemId, partitionOf, type CommandContext, type Handler, type HandlerArgs } from './commands.js';
 import { conflictReason, throttledReason, throttleError, transactionCanceled, type Refusal } from './errors.js';
 import type { Charge } from './ledger.js';
 import { keyText } from './tables.js';
@@ -196,15 +189,15 @@ export const readCommands = ({ ledger, shapes }: CommandContext) => {
       if (refused) throttles.push(refused.refusal);
       return refused !== undefined;
     });
-    if (unprocessed.length > 0 && unprocessed.length === entries.length) {
-      const error = throttleError(throttles[0]!);
-      finish({ command, tables, charges: [], outcome: 'throttled', error, throttles });
-      throw error;
-    }
-    const request = withoutEntries(args.request, tables, unprocessed, {
-      get: (tableRequest) => (tableRequest as { Keys: unknown[] }).Keys,
-      set: (tableRequest, kept) => ({ ...(tableRequest as object), Keys: kept }),
-    });
+    const request = batchRequest(
+      ledger,
+      { command, tables, size: entries.length, unprocessed, throttles },
+      args.request,
+      {
+        get: (tableRequest) => (tableRequest as { Keys: unknown[] }).Keys,
+        set: (tableRequest, kept) => ({ ...(tableRequest as object), Keys: kept }),
+      },
+    );
     let result: Awaited<ReturnType<Handler>>;
     try {
       result = await handler({ ...args, request });

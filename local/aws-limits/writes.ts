@@ -6,14 +6,7 @@
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import {
-  itemId,
-  partitionOf,
-  withoutEntries,
-  type CommandContext,
-  type Handler,
-  type HandlerArgs,
-} from './commands.js';
+import { batchRequest, itemId, partitionOf, type CommandContext, type Handler, type HandlerArgs } from './commands.js';
 import {
   conditionFailed,
   conflictReason,
@@ -291,15 +284,15 @@ export const writeCommands = ({ ledger, shapes, raw }: CommandContext) => {
       take(charges);
       admitted.push(...charges);
     });
-    if (unprocessed.length > 0 && unprocessed.length === entries.length) {
-      const error = throttleError(throttles[0]!);
-      finish({ command, tables, charges: [], outcome: 'throttled', error, throttles });
-      throw error;
-    }
-    const request = withoutEntries(args.request, tables, unprocessed, {
-      get: (tableRequest) => tableRequest as unknown[],
-      set: (_, kept) => kept,
-    });
+    const request = batchRequest(
+      ledger,
+      { command, tables, size: entries.length, unprocessed, throttles },
+      args.request,
+      {
+        get: (tableRequest) => tableRequest as unknown[],
+        set: (_, kept) => kept,
+      },
+    );
     let result: Awaited<ReturnType<Handler>>;
     try {
       result = await handler({ ...args, request });
