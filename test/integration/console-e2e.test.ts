@@ -346,6 +346,47 @@ describe('the console in Chromium', () => {
     expect(page.url()).toBe(segmentUrl);
   });
 
+  it('asks before a segment is deleted or a key issued with no grace, naming the consequence: a double-click does neither', async () => {
+    // Prepare: a segment of its own, through the API.
+    const workspace = workspaceClient(stack);
+    const created = await workspace.createSegment({
+      name: 'Throwaway (console)',
+      filter: { cohort: { partner: 'heap', cohort_id: 'c1', includes: true } },
+    });
+    const segmentId = created.body.segment.segment_id;
+    await page.goto(`${stack.url}/#/segments/${segmentId}`);
+    await heading('Throwaway (console)').waitFor();
+
+    // Act: a double-click on Delete asks; Cancel; then Delete and the confirmation.
+    await page.getByRole('button', { name: 'Delete segment Throwaway (console)' }).dblclick();
+    await page
+      .getByRole('group', { name: /^Delete Throwaway \(console\)\? Campaigns and Canvases that target it/ })
+      .waitFor();
+    const afterDoubleClick = (await workspace.segment(segmentId)).status;
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Delete segment Throwaway (console)' }).click();
+    await page.getByRole('button', { name: 'Yes, delete the segment' }).click();
+    await heading('Segments').waitFor();
+    // A new key with no grace, on Heap's page: a double-click asks, Cancel issues nothing.
+    await page.goto(`${stack.url}/#/partners/heap`);
+    await heading('Heap').waitFor();
+    const hint = await page.getByTestId('key-hint').textContent();
+    await page.getByLabel('No time: it stops now').check();
+    await page.getByRole('button', { name: 'Generate new key' }).dblclick();
+    await page.getByRole('group', { name: /^Generate a new key with no grace\? Heap is refused \(401\)/ }).waitFor();
+    await checkPage('partner-heap-no-grace-question');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+
+    // Assess
+    expect(afterDoubleClick).toBe(200);
+    expect((await workspace.segment(segmentId)).status).toBe(404);
+    expect(await page.getByTestId('key-hint').textContent()).toBe(hint);
+    expect(await page.getByLabel('New data import key').count()).toBe(0);
+    // Back where the tour was: the segment's page, for the campaign that targets it.
+    await page.goto(segmentUrl);
+    await heading('Abandoned funnel (console)').waitFor();
+  });
+
   it('creates a campaign targeting the segment, previews it for one user, launches it and sees it send', async () => {
     // Act: from the segment's page, Target users by segment.
     await page.getByText('No campaign or Canvas targets this segment yet.').waitFor();

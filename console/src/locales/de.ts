@@ -81,6 +81,9 @@ export const de: Catalog = {
     graceHour: '1 Stunde',
     graceDay: '24 Stunden',
     graceWeek: '7 Tage',
+    graceNoneQuestion:
+      'Neuen Schlüssel ohne Übergangszeit erzeugen? {{partner}} wird ab sofort abgewiesen (401), bis es den neuen Schlüssel hat.',
+    graceNoneConfirm: 'Ja, {{partner}} trennen und erzeugen',
     graceNoneWarning: '{{partner}} wird abgelehnt (401), bis er den neuen Schlüssel hat.',
     generate: 'Neuen Schlüssel erzeugen',
     newKey: 'Neuer Datenimport-Schlüssel',
@@ -198,7 +201,10 @@ export const de: Catalog = {
     filter: 'Filter',
     edit: 'Bearbeiten',
     delete: 'Löschen',
-    confirmDelete: '{{name}} wirklich löschen?',
+    deleteLabel: 'Segment {{name}} löschen',
+    deleteQuestion:
+      '{{name}} löschen? Kampagnen und Canvases, die es ansprechen, senden an niemanden, bis sie ein anderes Segment ansprechen.',
+    deleteConfirm: 'Ja, Segment löschen',
     deleted: 'Segment {{name}} gelöscht.',
     members: 'Mitglieder',
     membersCaption: 'Nutzer in diesem Segment, nach braze_id',

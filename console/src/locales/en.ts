@@ -76,6 +76,9 @@ export const en = {
     graceHour: '1 hour',
     graceDay: '24 hours',
     graceWeek: '7 days',
+    graceNoneQuestion:
+      'Generate a new key with no grace? {{partner}} is refused (401) from now until it has the new key.',
+    graceNoneConfirm: 'Yes, cut {{partner}} off and generate',
     graceNoneWarning: '{{partner}} is refused (401) until it has the new key.',
     generate: 'Generate new key',
     newKey: 'New data import key',
@@ -191,7 +194,10 @@ export const en = {
     filter: 'Filter',
     edit: 'Edit',
     delete: 'Delete',
-    confirmDelete: 'Really delete {{name}}?',
+    deleteLabel: 'Delete segment {{name}}',
+    deleteQuestion:
+      'Delete {{name}}? Campaigns and Canvases that target it will send to no one until they target another segment.',
+    deleteConfirm: 'Yes, delete the segment',
     deleted: 'Segment {{name}} deleted.',
     members: 'Members',
     membersCaption: 'Users in this segment, by braze_id',

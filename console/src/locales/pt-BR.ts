@@ -81,6 +81,9 @@ export const ptBR: Catalog = {
     graceHour: '1 hora',
     graceDay: '24 horas',
     graceWeek: '7 dias',
+    graceNoneQuestion:
+      'Gerar uma nova chave sem carência? {{partner}} será recusado (401) a partir de agora até ter a nova chave.',
+    graceNoneConfirm: 'Sim, cortar {{partner}} e gerar',
     graceNoneWarning: '{{partner}} será recusado (401) até ter a nova chave.',
     generate: 'Gerar nova chave',
     newKey: 'Nova chave de importação de dados',
@@ -198,7 +201,10 @@ export const ptBR: Catalog = {
     filter: 'Filtro',
     edit: 'Editar',
     delete: 'Excluir',
-    confirmDelete: 'Excluir mesmo {{name}}?',
+    deleteLabel: 'Excluir o segmento {{name}}',
+    deleteQuestion:
+      'Excluir {{name}}? Campanhas e Canvases que o usam como público não enviarão para ninguém até usarem outro segmento.',
+    deleteConfirm: 'Sim, excluir o segmento',
     deleted: 'Segmento {{name}} excluído.',
     members: 'Membros',
     membersCaption: 'Usuários neste segmento, por braze_id',

@@ -158,17 +158,21 @@ const GenerateKey = ({ partner, onCreated }: { partner: string; onCreated: (key:
   const [grace, setGrace] = useState(3600);
   const { busy, error, run } = useAction();
   const [created, setCreated] = useState<NewKey>();
+  const [confirmError, setConfirmError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
   const keyField = useRef<HTMLInputElement>(null);
 
+  const issue = async () => {
+    const answer = await request<{ key: NewKey }>('POST', '/workspace/keys/data_import', { grace_seconds: grace });
+    setCreated(answer.key);
+    onCreated(answer.key);
+  };
+  // With a grace, one click; with none (the partner is cut off at once), only after the confirmation below.
   const generate = async (event: Event) => {
     event.preventDefault();
+    if (grace === 0) return;
     setNotice(undefined);
-    await run(async () => {
-      const answer = await request<{ key: NewKey }>('POST', '/workspace/keys/data_import', { grace_seconds: grace });
-      setCreated(answer.key);
-      onCreated(answer.key);
-    });
+    await run(issue);
   };
   const copy = async () => {
     if (!created) return;
@@ -201,11 +205,25 @@ const GenerateKey = ({ partner, onCreated }: { partner: string; onCreated: (key:
           ))}
         </fieldset>
         {grace === 0 && <p class="warning">{t('partner.graceNoneWarning', { partner: name })}</p>}
-        <button type="submit" disabled={busy}>
-          {t('partner.generate')}
-        </button>
+        {grace === 0 ? (
+          <ConfirmButton
+            action={async () => {
+              setNotice(undefined);
+              await issue();
+            }}
+            onError={setConfirmError}
+            question={t('partner.graceNoneQuestion', { partner: name })}
+            confirm={t('partner.graceNoneConfirm', { partner: name })}
+          >
+            {t('partner.generate')}
+          </ConfirmButton>
+        ) : (
+          <button type="submit" disabled={busy}>
+            {t('partner.generate')}
+          </button>
+        )}
       </form>
-      {error !== undefined && <ErrorMessage error={error} />}
+      {(error ?? confirmError) !== undefined && <ErrorMessage error={error ?? confirmError} />}
       {created && (
         <div class="new-key">
           <label for="new-key">{t('partner.newKey')}</label>

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { type AudienceUser, type ExportJob, path, request, type Segment } from '../api.ts';
 import {
   Breadcrumb,
+  ConfirmButton,
   ErrorMessage,
   Field,
   LoadStatus,
@@ -178,7 +179,6 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
     async () => ({ cohorts: segment.data ? await loadNamedCohorts([segment.data.segment.filter]) : [] }),
     [segment.data?.segment.filter && JSON.stringify(segment.data.segment.filter)],
   );
-  const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string>();
   const data = segment.data?.segment;
@@ -186,15 +186,12 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
   const settled = data && (data.size_status === 'exact' || data.size_status === 'current') && !data.size_recomputing;
   useInterval(() => segment.reload(), data && !settled ? 1_500 : undefined);
 
+  // ConfirmButton shows an error of the DELETE (onError) and keeps the question open meanwhile.
   const remove = async () => {
     if (!data) return;
-    try {
-      await request('DELETE', path`/segments/${segmentId}`);
-      setNotice(t('segment.deleted', { name: data.name }));
-      navigate(href('segments'));
-    } catch (caught: unknown) {
-      setError(caught);
-    }
+    await request('DELETE', path`/segments/${segmentId}`);
+    setNotice(t('segment.deleted', { name: data.name }));
+    navigate(href('segments'));
   };
 
   const title = data?.name ?? segmentId;
@@ -234,15 +231,15 @@ export const SegmentPage = ({ segmentId }: { segmentId: string }) => {
             <a class="button secondary" href={href('segments', segmentId, 'edit')}>
               {t('segment.edit')}
             </a>
-            {confirming ? (
-              <button type="button" class="danger" onClick={remove}>
-                {t('segment.confirmDelete', { name: data.name })}
-              </button>
-            ) : (
-              <button type="button" class="secondary" onClick={() => setConfirming(true)}>
-                {t('segment.delete')}
-              </button>
-            )}
+            <ConfirmButton
+              action={remove}
+              onError={setError}
+              label={t('segment.deleteLabel', { name: data.name })}
+              question={t('segment.deleteQuestion', { name: data.name })}
+              confirm={t('segment.deleteConfirm')}
+            >
+              {t('segment.delete')}
+            </ConfirmButton>
           </div>
           {error !== undefined && <ErrorMessage error={error} />}
           <Members segmentId={segmentId} />
