@@ -39,8 +39,10 @@ export const request = async <T>(
   path: string,
   body?: unknown,
   key: string | undefined = session.key(),
+  /** More request headers (If-Match). */
+  extra: Record<string, string> = {},
 ): Promise<T> => {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...extra };
   if (key) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;

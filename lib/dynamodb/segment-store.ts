@@ -17,6 +17,7 @@ import { batchGetAll, queryPage } from './batch.js';
 import { searchMatcher } from '../paging.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { generateId } from '../workspaces/keys.js';
+import { ConflictError } from '../errors.js';
 import { sameFilter, type Filter } from '../segments/filter.js';
 import type { ComputedSize, Segment, SegmentStore, SizeJob, SizeRange } from '../segments/ports.js';
 
@@ -41,6 +42,13 @@ const failedCondition = async (write: Promise<unknown>): Promise<boolean> => {
     throw error;
   }
 };
+
+/** Updates that lose to concurrent ones this many times in a row answer 409. */
+const MAX_UPDATE_ATTEMPTS = 5;
+const changedSince = (segmentId: string) =>
+  new ConflictError(
+    `Segment ${segmentId} was changed since the version this update was made from (If-Match): read it again and reapply the change`,
+  );
 
 export class DynamoSegmentStore implements SegmentStore {
   constructor(
@@ -129,39 +137,49 @@ export class DynamoSegmentStore implements SegmentStore {
     input: { name: string; filter: Filter },
     now: Date,
     sizeJob?: SizeJob,
+    expectedUpdatedAt?: string,
   ): Promise<{ segment: Segment; filterChanged: boolean } | undefined> {
-    const existing = await this.get(workspaceId, segmentId);
-    if (!existing) return undefined;
-    const filterChanged = !sameFilter(existing.filter, input.filter);
-    const sets = [
-      '#name = :name',
-      '#filter = :filter',
-      'updatedAt = :now',
-      ...(filterChanged && sizeJob ? ['sizeJob = :job'] : []),
-    ];
-    const removes = filterChanged ? ['computedSize', ...(sizeJob ? [] : ['sizeJob'])] : [];
-    try {
-      const response = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: listKey(workspaceId), sk: segmentId },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(sk)',
-          // Both are DynamoDB reserved words.
-          ExpressionAttributeNames: { '#name': 'name', '#filter': 'filter' },
-          ExpressionAttributeValues: {
-            ':name': input.name,
-            ':filter': input.filter,
-            ':now': now.toISOString(),
-            ...(filterChanged && sizeJob ? { ':job': sizeJob } : {}),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { segment: toSegment(response.Attributes!), filterChanged };
-    } catch (error: unknown) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      const existing = await this.get(workspaceId, segmentId);
+      if (!existing) return undefined;
+      if (expectedUpdatedAt !== undefined && existing.updatedAt !== expectedUpdatedAt) throw changedSince(segmentId);
+      // Whether the filter changed decides what the size keeps: decided from this version, written over it only.
+      const filterChanged = !sameFilter(existing.filter, input.filter);
+      const sets = [
+        '#name = :name',
+        '#filter = :filter',
+        'updatedAt = :now',
+        ...(filterChanged && sizeJob ? ['sizeJob = :job'] : []),
+      ];
+      const removes = filterChanged ? ['computedSize', ...(sizeJob ? [] : ['sizeJob'])] : [];
+      try {
+        const response = await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: listKey(workspaceId), sk: segmentId },
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_exists(sk) AND updatedAt = :read',
+            // Both are DynamoDB reserved words.
+            ExpressionAttributeNames: { '#name': 'name', '#filter': 'filter' },
+            ExpressionAttributeValues: {
+              ':name': input.name,
+              ':filter': input.filter,
+              ':now': now.toISOString(),
+              ':read': existing.updatedAt,
+              ...(filterChanged && sizeJob ? { ':job': sizeJob } : {}),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { segment: toSegment(response.Attributes!), filterChanged };
+      } catch (error: unknown) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // Deleted (the next read says so), or changed meanwhile: the client's version is gone, or decide again.
+        if (expectedUpdatedAt !== undefined || attempt >= MAX_UPDATE_ATTEMPTS) {
+          if (!(await this.get(workspaceId, segmentId))) return undefined;
+          throw changedSince(segmentId);
+        }
+      }
     }
   }
 

@@ -61,13 +61,19 @@ export interface SegmentStore {
     workspaceId: string,
     page: { limit: number; after?: string; search?: string; order?: 'asc' | 'desc' },
   ): Promise<{ segments: Segment[]; next?: string }>;
-  /** undefined: no such segment. `filterChanged`: the new definition selects differently (a new size job applies). */
+  /**
+   * undefined: no such segment. `filterChanged`: the new definition selects differently (a new
+   * size job applies). Written over the version it was decided from (a concurrent update makes
+   * it decide again); with `expectedUpdatedAt` (the client's If-Match), a segment changed since
+   * that version is a ConflictError instead.
+   */
   update(
     workspaceId: string,
     segmentId: string,
     input: { name: string; filter: Filter },
     now: Date,
     sizeJob?: SizeJob,
+    expectedUpdatedAt?: string,
   ): Promise<{ segment: Segment; filterChanged: boolean } | undefined>;
   delete(workspaceId: string, segmentId: string): Promise<boolean>;
   /** Records a new job unless one is under way (progress since `presumedLostBefore`). */

@@ -401,10 +401,12 @@ export const updateSegment = async (
   ports: SizePorts,
   now: Date,
   policy?: SizePolicy,
+  /** The version the client changed (If-Match): a segment changed since is a 409. */
+  expectedUpdatedAt?: string,
 ): Promise<{ segment: Segment; size: SizeAnswer } | undefined> => {
   const inputs = await readSizeInputs(workspaceId, input.filter, ports);
   const job = needsSizeJob(input.filter, inputs) ? newSizeJob(now) : undefined;
-  const updated = await ports.segments.update(workspaceId, segmentId, input, now, job);
+  const updated = await ports.segments.update(workspaceId, segmentId, input, now, job, expectedUpdatedAt);
   if (!updated) return undefined;
   if (job && updated.filterChanged) await ports.queue.send(sizeJobMessage(workspaceId, updated.segment.segmentId, job));
   return {

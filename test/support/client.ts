@@ -96,11 +96,11 @@ export const workspaceClient = (stack: LocalStack, keys: WorkspaceKeys = stack.w
     segments: () => request<{ segments: SegmentView[] }>(`${stack.url}/segments`, { headers }),
     segment: (segmentId: string) =>
       request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, { headers }),
-    updateSegment: (segmentId: string, body: unknown) =>
+    updateSegment: (segmentId: string, body: unknown, ifMatch?: string) =>
       request<{ segment: SegmentView & SegmentSizeView }>(`${stack.url}/segments/${segmentId}`, {
         method: 'PUT',
         body,
-        headers,
+        headers: { ...headers, ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }) },
       }),
     deleteSegment: (segmentId: string) => request(`${stack.url}/segments/${segmentId}`, { method: 'DELETE', headers }),
     segmentUsers: (segmentId: string, query: Record<string, string> = {}) =>

@@ -322,7 +322,10 @@ const Editor = ({ segment, start }: { segment: Segment | undefined; start: Edito
     try {
       const body = { name: name.trim(), filter: toFilter(root) };
       const answer = segment
-        ? await request<{ segment: Segment }>('PUT', path`/segments/${segment.segment_id}`, body)
+        ? // Over the version this form was opened on: a change made meanwhile (another tab) is a 409, not undone.
+          await request<{ segment: Segment }>('PUT', path`/segments/${segment.segment_id}`, body, undefined, {
+            'if-match': `"${segment.updated_at}"`,
+          })
         : await request<{ segment: Segment }>('POST', '/segments', body);
       navigate(href('segments', answer.segment.segment_id));
     } catch (caught: unknown) {

@@ -29,6 +29,18 @@ const segmentView = (segment: Segment, size?: SizeAnswer): SegmentView => ({
   ...(size !== undefined ? sizeView(size) : {}),
 });
 
+/**
+ * A segment's version as an entity tag: its `updated_at`. `PUT` with `If-Match: <that tag>` (or the
+ * bare `updated_at`) applies only over that version, else 409, so two editors cannot silently
+ * undo each other; without If-Match the last write wins, whole.
+ */
+const etagOf = (updatedAt: string) => `"${updatedAt}"`;
+const versionOf = (ifMatch: string | undefined): string | undefined => {
+  const tag = ifMatch?.trim().replace(/^W\//, '');
+  if (tag === undefined || tag === '' || tag === '*') return undefined;
+  return tag.startsWith('"') && tag.endsWith('"') && tag.length >= 2 ? tag.slice(1, -1) : tag;
+};
+
 export const segmentsRoutes: readonly ApiRoute[] = [
   {
     method: 'POST',
@@ -89,10 +101,14 @@ export const segmentsRoutes: readonly ApiRoute[] = [
     path: '/segments/{segment_id}',
     handle: async ({ clock, sizePorts, policy, segmentOf }, workspaceId, request) => {
       const segment = await segmentOf(workspaceId, request);
-      return json(200, {
-        segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })),
-        message: 'success',
-      });
+      return json(
+        200,
+        {
+          segment: segmentView(segment, await answerSize(workspaceId, segment, sizePorts, clock(), { policy })),
+          message: 'success',
+        },
+        { etag: etagOf(segment.updatedAt) },
+      );
     },
   },
   {
@@ -107,9 +123,14 @@ export const segmentsRoutes: readonly ApiRoute[] = [
         sizePorts,
         clock(),
         policy,
+        versionOf(request.headers['if-match']),
       );
       if (!updated) throw new NotFoundError(`No segment ${segmentId} in this workspace`);
-      return json(200, { segment: segmentView(updated.segment, updated.size), message: 'success' });
+      return json(
+        200,
+        { segment: segmentView(updated.segment, updated.size), message: 'success' },
+        { etag: etagOf(updated.segment.updatedAt) },
+      );
     },
   },
   {
