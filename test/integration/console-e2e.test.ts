@@ -728,6 +728,36 @@ describe('the console in Chromium', () => {
     await careful.close();
   });
 
+  it("does not poll a cohort's page for a cohort that does not exist: the 404 is shown, not asked again", async () => {
+    // Prepare: a page on a fake clock (the context's: after the tests that pause it at a time of
+    // their own, before the REST key is revoked), counting the cohort's requests.
+    const missing = await browser.newPage();
+    await missing.clock.install();
+    let requests = 0;
+    await missing.route(
+      (url) => url.pathname.startsWith('/cohorts/heap'),
+      (route) => {
+        if (route.request().resourceType() === 'fetch') requests += 1;
+        return route.continue();
+      },
+    );
+    await missing.goto(`${stack.url}/`);
+    await missing.getByLabel('REST API key').fill(stack.workspace.restApiKey);
+    await missing.getByRole('button', { name: 'Sign in' }).click();
+    await missing.getByRole('heading', { level: 1, name: 'Technology Partners' }).waitFor();
+    await missing.goto(`${stack.url}/#/cohorts/heap/no-such-cohort`);
+    await missing.getByText('No cohort no-such-cohort of partner heap', { exact: false }).waitFor();
+    const first = requests;
+
+    // Act: a minute of the page's time.
+    await missing.clock.runFor(60_000);
+
+    // Assess: nothing asked again (it asked every 3 s: twenty more).
+    expect(first).toBe(1);
+    expect(requests).toBe(first);
+    await missing.close();
+  });
+
   it('lands on sign-in with the API message when the key is revoked while signed in; signs out', async () => {
     // Prepare: an operator rotates the REST API key with no grace.
     const newKey = await stack.stores.workspaces.rotateKey(stack.workspace.workspaceId, 'rest', 0);

@@ -1,4 +1,4 @@
-import { cohortPage, cohortPath, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
+import { ApiError, cohortPage, cohortPath, request, type Cohort, type Filter, type SyncReport } from '../api.ts';
 import { Breadcrumb, Field, LoadStatus, PageTitle, TableRegion, useInterval, useLoad } from '../components.tsx';
 import { ListMore, ListStatus, listShown, SearchBox, useListSearch } from '../list-search.tsx';
 import { cohortKey, conditionsOf, rootOf } from '../filters.tsx';
@@ -110,8 +110,10 @@ export const CohortPage = ({ partner, cohortId }: { partner: string; cohortId: s
     () => request<{ cohort: Cohort & { sync_reports: SyncReport[] } }>('GET', cohortPath(partner, cohortId)),
     [partner, cohortId],
   );
-  // Reports arrive as syncs are applied: refresh while the page is open.
-  useInterval(() => cohort.reload(), 3_000);
+  // Reports arrive as syncs are applied: refresh while the page is open, unless there is no such
+  // cohort (a 404 does not go away by asking every 3 s).
+  const missing = cohort.error instanceof ApiError && cohort.error.status === 404;
+  useInterval(() => cohort.reload(), missing ? undefined : 3_000);
   const data = cohort.data?.cohort;
   const title = data?.name ?? cohortId;
   return (
