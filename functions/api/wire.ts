@@ -10,6 +10,7 @@ import { createCampaignService, type CampaignServicePorts } from '../../lib/camp
 import type { Tables } from '../../lib/config.js';
 import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
 import { DynamoConnectorStore } from '../../lib/dynamodb/connector-store.js';
+import { DynamoEventTriggerIndex } from '../../lib/dynamodb/event-trigger-store.js';
 import { DynamoExportStore } from '../../lib/dynamodb/export-store.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoSegmentStore } from '../../lib/dynamodb/segment-store.js';
@@ -87,6 +88,7 @@ export const wireApi = ({
     users,
     ...campaignOptions,
     ...(dispatch ? { dispatch } : {}),
+    eventTriggers: new DynamoEventTriggerIndex(documents, campaignsTable),
   });
   return {
     handler: createApiHandler({
@@ -98,6 +100,8 @@ export const wireApi = ({
       segments,
       campaigns,
       segmentSources: { memberships, users },
+      // Tracked events go to the campaigns function through its work queue (absent: they enter nothing).
+      ...(dispatch ? { campaignEvents: dispatch.work } : {}),
       currents: {
         // The API never opens connector tokens: its store has no cipher.
         connectors: new DynamoConnectorStore(documents, tables.cohorts),

@@ -12,6 +12,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { MembershipEvent } from '../../lib/cohorts/events.js';
+import type { EventEntries } from '../../lib/campaigns/event-entries.js';
 import type { Journeys } from '../../lib/campaigns/journeys.js';
 import { WorkMessage } from '../../lib/campaigns/messages.js';
 import { traceHandler, type Observability } from '../../lib/observability.js';
@@ -21,6 +22,8 @@ const SAFETY_MARGIN_MS = 15_000;
 
 export interface CampaignsDependencies {
   journeys: Journeys;
+  /** Tracked events' entries and exits (absent: their work messages fail, and are retried). */
+  eventEntries?: EventEntries;
   observability: Observability;
 }
 
@@ -34,7 +37,11 @@ const isMembershipEvent = (body: unknown): body is MembershipEvent =>
     (body as MembershipEvent).type === 'cohort.membership.removed') &&
   typeof (body as MembershipEvent).user?.braze_id === 'string';
 
-export const createCampaignsHandler = ({ journeys, observability }: CampaignsDependencies): CampaignsHandler => {
+export const createCampaignsHandler = ({
+  journeys,
+  eventEntries,
+  observability,
+}: CampaignsDependencies): CampaignsHandler => {
   const { logger, metrics } = observability;
   // A processor per invocation (see functions/sync/app.ts): overlapping invocations must not share failures.
   const newProcessor = () => new BatchProcessor(EventType.SQS, { logger });
@@ -51,6 +58,11 @@ export const createCampaignsHandler = ({ journeys, observability }: CampaignsDep
     const outOfTime = () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS;
     if (message.type === 'campaign.tick') {
       logger.info('campaign tick', await journeys.tick());
+    } else if (message.type === 'campaign.event') {
+      if (!eventEntries) throw new Error('campaign.event work message, but no event entries are wired');
+      const { entered, exited } = await eventEntries.onTrackedEvent(message);
+      if (entered > 0) metrics.addMetric('eventEntries', MetricUnit.Count, entered);
+      if (exited > 0) metrics.addMetric('eventExits', MetricUnit.Count, exited);
     } else if (message.type === 'campaign.timers') {
       const released = await journeys.drainTimers(message.shard, outOfTime);
       if (released > 0) metrics.addMetric('timersReleased', MetricUnit.Count, released);

@@ -6,9 +6,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { readCampaignsConfig } from '../../lib/campaigns/config.js';
+import { createEventEntries } from '../../lib/campaigns/event-entries.js';
 import { createJourneys, type JourneyPorts } from '../../lib/campaigns/journeys.js';
 import type { Tables } from '../../lib/config.js';
 import { DynamoCampaignStore, DynamoMembershipReader } from '../../lib/dynamodb/campaign-store.js';
+import { DynamoEventTriggerIndex } from '../../lib/dynamodb/event-trigger-store.js';
 import { DynamoMembershipStore } from '../../lib/dynamodb/membership-store.js';
 import { DynamoUserStore } from '../../lib/dynamodb/user-store.js';
 import { SqsSendQueue, SqsWorkQueue } from '../../lib/sqs/campaign-queues.js';
@@ -40,8 +42,9 @@ export const wireCampaigns = ({
   tuning,
   observability,
 }: CampaignsWiring) => {
+  const campaigns = new DynamoCampaignStore(campaignDocuments, config.table);
   const journeys = createJourneys({
-    campaigns: new DynamoCampaignStore(campaignDocuments, config.table),
+    campaigns,
     memberships: new DynamoMembershipReader(campaignDocuments, tables.cohorts),
     segmentSources: {
       memberships: new DynamoMembershipStore(documents, tables.cohorts),
@@ -52,5 +55,12 @@ export const wireCampaigns = ({
     clock,
     ...tuning,
   });
-  return { handler: createCampaignsHandler({ journeys, observability }), journeys };
+  const eventEntries = createEventEntries({
+    campaigns,
+    index: new DynamoEventTriggerIndex(campaignDocuments, config.table),
+    release: (messages) => journeys.release(messages),
+    clock,
+    ...(tuning?.cacheTtlMs !== undefined ? { cacheTtlMs: tuning.cacheTtlMs } : {}),
+  });
+  return { handler: createCampaignsHandler({ journeys, eventEntries, observability }), journeys };
 };

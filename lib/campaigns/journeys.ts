@@ -187,7 +187,8 @@ export const createJourneys = (ports: JourneyPorts) => {
           counts.exited += 1;
         continue;
       }
-      if (!entered) continue;
+      // An event-triggered one is entered by its event (lib/campaigns/event-entries.ts), and left here as any.
+      if (!entered || campaign.delivery.trigger) continue;
       // A change applied before the launch is no entry, however late its event comes (a restart
       // reading the stream from its start, a redriven dead letter): the user was in the target
       // at launch, and an action-based campaign is for users who enter it afterwards.

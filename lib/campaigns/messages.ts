@@ -25,12 +25,18 @@ export const SendMessage = z.object({
    * or the run id (scheduled, and an API broadcast).
    */
   entry: z.string().min(1),
-  /** `api`: a recipient of an API trigger (lib/campaigns/trigger.ts). */
-  kind: z.enum(['entry', 'run', 'api']),
+  /**
+   * `api`: a recipient of an API trigger (lib/campaigns/trigger.ts); `event`: an entry by a
+   * tracked event (lib/campaigns/event-entries.ts), a journey as `entry` is.
+   */
+  kind: z.enum(['entry', 'run', 'api', 'event']),
   dueAt: z.string(),
   cohort: z.object({ partner: z.string(), cohort_id: z.string(), name: z.string() }).optional(),
   profile: SendProfile.optional(),
-  /** An API trigger's properties for this user (`api_trigger_properties` / `canvas_entry_properties` in Liquid). */
+  /**
+   * An API trigger's properties for this user (`api_trigger_properties` / `canvas_entry_properties`
+   * in Liquid), or the tracked event's (`event_properties`, and `canvas_entry_properties` in a Canvas).
+   */
   properties: z.record(z.string(), z.unknown()).optional(),
   /** Its `dueAt` is a slot of the campaign's send-rate limit (lib/campaigns/pacing.ts): never paced twice. */
   paced: z.literal(true).optional(),
@@ -51,6 +57,20 @@ export const WorkMessage = z.discriminatedUnion('type', [
     properties: z.record(z.string(), z.unknown()).optional(),
   }),
   z.object({ v: z.literal(1), type: z.literal('campaign.timers'), shard: z.number().int().min(0) }),
+  /** A custom event or purchase tracked through /users/track, for the campaigns it enters or exits. */
+  z.object({
+    v: z.literal(1),
+    type: z.literal('campaign.event'),
+    workspaceId: z.string().min(1),
+    brazeId: z.string().min(1),
+    event: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('custom_event'), name: z.string().min(1) }),
+      z.object({ type: z.literal('purchase'), productId: z.string().min(1) }),
+    ]),
+    /** The event's own `time` (ISO-8601, as tracked). */
+    time: z.string(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+  }),
 ]);
 export type WorkMessage = z.infer<typeof WorkMessage>;
 

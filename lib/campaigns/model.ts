@@ -6,6 +6,7 @@
  * webhook message. Both leave a user who leaves the target.
  */
 import type { CampaignView } from '../contract/views.js';
+import { ExitEventsSchema, exitEventsOf, TriggerSchema, triggerOf, triggerView } from './event-definition.js';
 import * as z from 'zod';
 import { ConflictError, ValidationError } from '../errors.js';
 import { describeIssues, Identifier } from '../contract/partner.js';
@@ -50,6 +51,13 @@ export type ReeligibleUnit = keyof typeof REELIGIBLE_UNITS;
 /** At most ten years (3,650 days), whatever the unit. */
 const REELIGIBLE_MAX_MS = 3_650 * REELIGIBLE_UNITS.days;
 
+/**
+ * What enters a user of an action-based campaign or Canvas: a custom event of this name, or a
+ * purchase (of this product, or any), tracked through /users/track (lib/campaigns/event-entries.ts).
+ * Absent: entering the target segment, as before.
+ */
+export type EventTrigger = { type: 'custom_event'; name: string } | { type: 'purchase'; productId?: string };
+
 export type Delivery =
   | { type: 'scheduled'; at?: string; recurring?: RecurringSchedule }
   | {
@@ -58,6 +66,8 @@ export type Delivery =
       reeligibleAfterDays: number | null;
       /** The wait as it was given (absent on definitions stored before units: days). */
       reeligibleAfter?: { value: number; unit: ReeligibleUnit };
+      /** Absent: the user enters on entering the target segment. */
+      trigger?: EventTrigger;
     }
   | {
       /** Sent when `POST /campaigns/trigger/send` (`/canvas/trigger/send`) names it (lib/campaigns/trigger.ts). */
@@ -116,6 +126,8 @@ export interface Campaign {
   steps: Step[];
   /** At most this many messages a minute, evenly spread, shared by a Canvas's steps (lib/campaigns/pacing.ts); absent: no limit. */
   rateLimitPerMinute?: number;
+  /** Custom events that end a user's journey (nothing more is sent for that entry); absent: none. */
+  exitOnEvents?: string[];
   createdAt: string;
   updatedAt: string;
   launchedAt?: string;
@@ -224,6 +236,7 @@ const CampaignBody = z.strictObject({
   name: nonEmpty.max(255, { error: 'must be at most 255 characters' }),
   segment_ids: SegmentIdsSchema,
   rate_limit_per_minute: RateLimitSchema,
+  exit_on_events: ExitEventsSchema,
   message: MessageSchema,
   delivery: z.discriminatedUnion('type', [
     z.strictObject({
@@ -234,6 +247,7 @@ const CampaignBody = z.strictObject({
     }),
     z.strictObject({
       type: z.literal('action_based'),
+      trigger: TriggerSchema,
       delay_seconds: DelaySchema.default(0),
       /** null: never again; N: N days after the last entry. */
       reeligible_after_days: ReeligibleSchema,
@@ -254,13 +268,14 @@ const CanvasBody = z.strictObject({
   /** How users enter: on entering the segment (default), or by `POST /canvas/trigger/send`. */
   delivery: z
     .discriminatedUnion('type', [
-      z.strictObject({ type: z.literal('action_based') }),
+      z.strictObject({ type: z.literal('action_based'), trigger: TriggerSchema }),
       z.strictObject({ type: z.literal('api_triggered'), ignore_frequency_cap: IgnoreCapSchema }),
     ])
     .optional(),
   reeligible_after_days: ReeligibleSchema,
   reeligible_after: ReeligibleAfterSchema,
   rate_limit_per_minute: RateLimitSchema,
+  exit_on_events: ExitEventsSchema,
   steps: z
     .array(
       z.strictObject({
@@ -279,6 +294,7 @@ export interface CampaignInput {
   delivery: Delivery;
   steps: Step[];
   rateLimitPerMinute?: number;
+  exitOnEvents?: string[];
 }
 
 const rateLimitOf = (perMinute: number | null) => (perMinute === null ? {} : { rateLimitPerMinute: perMinute });
@@ -398,6 +414,7 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
   checkMessage(message, 'message');
   const { delivery } = input;
   if (delivery.type === 'scheduled') {
+    exitEventsOf(input.exit_on_events, { type: 'scheduled' }, 'campaign');
     if (delivery.recurring?.frequency === 'daily' && delivery.recurring.weekdays)
       throw new ValidationError('Invalid campaign: `weekdays` is for weekly schedules');
     if (delivery.recurring?.frequency === 'weekly' && !delivery.recurring.weekdays)
@@ -414,23 +431,28 @@ export const parseCampaignBody = (body: unknown): CampaignInput => {
       ...rateLimitOf(input.rate_limit_per_minute),
     };
   }
+  const entryDelivery: Delivery =
+    delivery.type === 'api_triggered'
+      ? reeligibilityOf(
+          delivery.reeligible_after_days,
+          delivery.reeligible_after,
+          'delivery.',
+          'api_triggered',
+          delivery.ignore_frequency_cap,
+        )
+      : {
+          ...reeligibilityOf(delivery.reeligible_after_days, delivery.reeligible_after, 'delivery.'),
+          ...triggerOf(delivery.trigger),
+        };
   return {
     name: input.name,
     segmentIds: input.segment_ids,
-    delivery:
-      delivery.type === 'api_triggered'
-        ? reeligibilityOf(
-            delivery.reeligible_after_days,
-            delivery.reeligible_after,
-            'delivery.',
-            'api_triggered',
-            delivery.ignore_frequency_cap,
-          )
-        : reeligibilityOf(delivery.reeligible_after_days, delivery.reeligible_after, 'delivery.'),
+    delivery: entryDelivery,
     steps: [
       { name: input.name, delaySeconds: delivery.type === 'api_triggered' ? 0 : delivery.delay_seconds, message },
     ],
     ...rateLimitOf(input.rate_limit_per_minute),
+    ...exitEventsOf(input.exit_on_events, entryDelivery, 'campaign'),
   };
 };
 
@@ -440,18 +462,23 @@ export const parseCanvasBody = (body: unknown): CampaignInput => {
     checkMessage(step.message as WebhookMessage, `steps[${index}].message`);
     return { name: step.name, delaySeconds: step.delay_seconds, message: step.message as WebhookMessage };
   });
-  return {
-    name: input.name,
-    segmentIds: input.segment_ids,
-    delivery: reeligibilityOf(
+  const delivery: Delivery = {
+    ...reeligibilityOf(
       input.reeligible_after_days,
       input.reeligible_after,
       '',
       input.delivery?.type ?? 'action_based',
       input.delivery?.type === 'api_triggered' && input.delivery.ignore_frequency_cap,
     ),
+    ...(input.delivery?.type === 'action_based' ? triggerOf(input.delivery.trigger) : {}),
+  };
+  return {
+    name: input.name,
+    segmentIds: input.segment_ids,
+    delivery,
     steps,
     ...rateLimitOf(input.rate_limit_per_minute),
+    ...exitEventsOf(input.exit_on_events, delivery, 'canvas'),
   };
 };
 
@@ -506,6 +533,8 @@ export const campaignView = (campaign: Campaign): CampaignView => {
     updated_at: campaign.updatedAt,
     launched_at: campaign.launchedAt ?? null,
     stopped_at: campaign.stoppedAt ?? null,
+    // Only a definition with exit events says so (the others answer as before).
+    ...(campaign.exitOnEvents ? { exit_on_events: campaign.exitOnEvents } : {}),
   };
   if (campaign.kind === 'canvas') {
     return {
@@ -521,7 +550,9 @@ export const campaignView = (campaign: Campaign): CampaignView => {
               ignore_frequency_cap: campaign.delivery.ignoreFrequencyCap === true,
             },
           }
-        : {}),
+        : campaign.delivery.type === 'action_based' && campaign.delivery.trigger
+          ? { delivery: { type: 'action_based' as const, trigger: triggerView(campaign.delivery.trigger) } }
+          : {}),
       steps: campaign.steps.map((step) => ({
         name: step.name,
         delay_seconds: step.delaySeconds,
@@ -550,6 +581,8 @@ export const campaignView = (campaign: Campaign): CampaignView => {
             }
           : {
               type: 'action_based',
+              // An event-triggered campaign says what enters; one on the segment answers as before.
+              ...(delivery.trigger ? { trigger: triggerView(delivery.trigger) } : {}),
               delay_seconds: campaign.steps[0]!.delaySeconds,
               ...reeligibilityView(delivery),
             },

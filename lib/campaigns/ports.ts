@@ -12,6 +12,7 @@ export const SKIP_REASONS = [
   'user_not_found',
   'campaign_stopped',
   'entry_ended',
+  'exit_event',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 export type Counter = 'targeted' | 'sent' | 'delivered' | 'failed' | `skipped_${SkipReason}`;
@@ -49,6 +50,10 @@ export interface Entry {
   state: 'active' | 'exited';
   /** When a next entry is allowed (re-eligibility): the end of time for "never". */
   reeligibleAt: string;
+  /** An event-triggered entry: its event's `time` (an exit event earlier than this does not end it). */
+  eventTime?: string;
+  /** Set on an exit: `event` when an exit event ended the entry (absent: the user left the segment). */
+  exitedBy?: 'event';
 }
 
 /** One of a run's 16 braze_id ranges: where it has got to. */
@@ -159,7 +164,14 @@ export interface CampaignStore {
     now: Date,
   ): Promise<'entered' | 'again' | 'not_eligible'>;
   getEntry(workspaceId: string, campaignId: string, brazeId: string): Promise<Entry | undefined>;
-  exit(workspaceId: string, campaignId: string, brazeId: string, stamp: string, now: Date): Promise<boolean>;
+  exit(
+    workspaceId: string,
+    campaignId: string,
+    brazeId: string,
+    stamp: string,
+    now: Date,
+    by?: 'event',
+  ): Promise<boolean>;
 
   putTimers(timers: readonly Timer[]): Promise<void>;
   dueTimers(shard: number, until: Date, limit: number): Promise<Timer[]>;
@@ -189,6 +201,16 @@ export interface CampaignStore {
   admit(workspaceId: string, brazeId: string, key: string, cap: FrequencyCap, now: Date): Promise<boolean>;
 
   stats(workspaceId: string, campaignId: string, steps: number): Promise<StepStats[]>;
+}
+
+/**
+ * Which launched campaigns and Canvases a tracked event concerns (it enters users, or ends their
+ * journeys), by workspace and event key (`eventKeyOf`): written at launch, deleted at stop.
+ */
+export interface EventTriggerIndex {
+  put(workspaceId: string, campaignId: string, eventKeys: readonly string[]): Promise<void>;
+  delete(workspaceId: string, campaignId: string, eventKeys: readonly string[]): Promise<void>;
+  campaignsOn(workspaceId: string, eventKey: string): Promise<string[]>;
 }
 
 /** A user's memberships in some cohorts, read strongly consistent: keys from `membershipKey`. */

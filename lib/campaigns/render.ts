@@ -19,6 +19,8 @@ export const templateVariables = (
   profile: SendProfile,
   cohort?: { partner: string; cohort_id: string; name: string },
   properties?: Record<string, unknown>,
+  /** `event`: a tracked event's properties (Braze's `event_properties`; a Canvas's entry properties too). */
+  propertiesOf: 'api' | 'event' = 'api',
 ): TemplateVariables => ({
   ...(profile.external_id !== undefined ? { external_id: profile.external_id } : {}),
   braze_id: brazeId,
@@ -30,9 +32,14 @@ export const templateVariables = (
   campaign: { id: campaign.campaignId, name: campaign.name },
   ...(campaign.kind === 'canvas' ? { step: { name: campaign.steps[step]?.name ?? '' } } : {}),
   ...(properties
-    ? campaign.kind === 'canvas'
-      ? { canvas_entry_properties: properties }
-      : { api_trigger_properties: properties }
+    ? propertiesOf === 'event'
+      ? {
+          event_properties: properties,
+          ...(campaign.kind === 'canvas' ? { canvas_entry_properties: properties } : {}),
+        }
+      : campaign.kind === 'canvas'
+        ? { canvas_entry_properties: properties }
+        : { api_trigger_properties: properties }
     : {}),
 });
 

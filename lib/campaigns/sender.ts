@@ -124,7 +124,8 @@ export const createSender = (ports: SenderPorts) => {
 
     // An API-triggered campaign's recipient is checked against the segment only: each trigger is
     // its own send, which a later trigger (a new entry) must not end. A Canvas's is a journey.
-    const journey = message.kind === 'entry' || (message.kind === 'api' && campaign.kind === 'canvas');
+    const journey =
+      message.kind === 'entry' || message.kind === 'event' || (message.kind === 'api' && campaign.kind === 'canvas');
     if (message.kind === 'api' && !journey) {
       const memberships = await ports.memberships.memberOf(
         message.workspaceId,
@@ -137,7 +138,8 @@ export const createSender = (ports: SenderPorts) => {
     if (journey) {
       const entry = await ports.campaigns.getEntry(message.workspaceId, message.campaignId, message.brazeId);
       if (!entry || entry.stamp !== message.entry) return final({ kind: 'skipped', reason: 'entry_ended' });
-      if (entry.state === 'exited') return final({ kind: 'skipped', reason: 'left_segment' });
+      if (entry.state === 'exited')
+        return final({ kind: 'skipped', reason: entry.exitedBy === 'event' ? 'exit_event' : 'left_segment' });
       // Read now, not trusted from the entry: the exit event may still be on its way.
       const memberships = await ports.memberships.memberOf(
         message.workspaceId,
@@ -162,7 +164,15 @@ export const createSender = (ports: SenderPorts) => {
       request = await renderRequest(
         campaign,
         message.step,
-        templateVariables(campaign, message.step, message.brazeId, profile, message.cohort, message.properties),
+        templateVariables(
+          campaign,
+          message.step,
+          message.brazeId,
+          profile,
+          message.cohort,
+          message.properties,
+          message.kind === 'event' ? 'event' : 'api',
+        ),
         key,
       );
     } catch (error: unknown) {

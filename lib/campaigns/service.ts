@@ -6,7 +6,7 @@
  */
 import type { CampaignView, FiguresView } from '../contract/views.js';
 import { NotFoundError, ValidationError } from '../errors.js';
-import type { CampaignStore, FrequencyCap, StepStats } from './ports.js';
+import type { CampaignStore, EventTriggerIndex, FrequencyCap, StepStats } from './ports.js';
 import type { SegmentStore } from '../segments/ports.js';
 import type { UserStore } from '../users/ports.js';
 import { generateId } from '../workspaces/keys.js';
@@ -34,6 +34,7 @@ import { cutToBytes, LIST_PAGE, parseListRequest } from '../paging.js';
 import { encodeCursor } from '../segments/evaluate.js';
 import { SORT_KEY_MAX_BYTES } from '../http/limits.js';
 import { createTrigger, type TriggerPorts } from './trigger.js';
+import { eventKeysOf } from './event-entries.js';
 
 /** Reads and writes a stop or archive tries before answering 409 (each loss means something else was written first). */
 const END_ATTEMPTS = 5;
@@ -65,6 +66,8 @@ export interface CampaignServicePorts {
   allowHttp?: boolean;
   /** Where API triggers go (the send pipeline's release and the work queue); absent: the trigger routes answer 404. */
   dispatch?: Pick<TriggerPorts, 'release' | 'work'>;
+  /** The event trigger index (lib/campaigns/event-entries.ts); absent: a definition with event triggers or exit events cannot be launched. */
+  eventTriggers?: Pick<EventTriggerIndex, 'put' | 'delete'>;
 }
 
 /**
@@ -170,7 +173,7 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
     checkUrls(input, ports.allowHttp === true);
     await targetFilters(workspaceId, input.segmentIds);
     // The body is the whole definition: a limit it leaves out is removed, not kept from before.
-    const { rateLimitPerMinute: _previous, ...kept } = current;
+    const { rateLimitPerMinute: _previous, exitOnEvents: _exits, ...kept } = current;
     const updated: Campaign = { ...kept, ...input, updatedAt: ports.clock().toISOString() };
     checkSize(updated, 'saved');
     if (!(await ports.campaigns.replace(updated, ['draft'])))
@@ -206,8 +209,15 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       ...(nextRunAt ? { nextRunAt } : {}),
     };
     // Triggers first: an event seen before the campaign is active finds it still a draft and does nothing.
+    // An event-triggered one has its cohorts' too: a user who leaves the target is exited, as from any journey.
     if (current.delivery.type === 'action_based')
       await ports.campaigns.putTriggers(workspaceId, campaignId, cohortsOf(filter));
+    const eventKeys = eventKeysOf(current);
+    if (eventKeys.length > 0) {
+      if (!ports.eventTriggers)
+        throw new ConflictError(`Event triggers are not enabled here: this ${noun(kind)} cannot be launched`);
+      await ports.eventTriggers.put(workspaceId, campaignId, eventKeys);
+    }
     checkSize(launched, 'launched');
     // Active and its first run due in one transaction: never active with no run to come.
     const due = nextRunAt ? { workspaceId, campaignId, scheduledAt: nextRunAt } : undefined;
@@ -243,6 +253,9 @@ export const createCampaignService = (ports: CampaignServicePorts) => {
       }
       if (current.status === 'active' && current.filter && current.delivery.type === 'action_based')
         await ports.campaigns.deleteTriggers(workspaceId, campaignId, cohortsOf(current.filter));
+      const eventKeys = eventKeysOf(current);
+      if (current.status === 'active' && eventKeys.length > 0)
+        await ports.eventTriggers?.delete(workspaceId, campaignId, eventKeys);
       if (current.nextRunAt)
         await ports.campaigns.deleteDue({ workspaceId, campaignId, scheduledAt: current.nextRunAt });
       return ended;

@@ -42,8 +42,10 @@ export interface TemplateVariables {
   step?: { name: string };
   /** An API-triggered campaign's `trigger_properties` (the top-level ones under the recipient's). */
   api_trigger_properties?: Record<string, unknown>;
-  /** An API-triggered Canvas's `canvas_entry_properties`. */
+  /** An API-triggered Canvas's `canvas_entry_properties` (an event-triggered Canvas's: its event's properties). */
   canvas_entry_properties?: Record<string, unknown>;
+  /** The properties of the custom event or purchase that entered the user (Braze's `event_properties`). */
+  event_properties?: Record<string, unknown>;
 }
 
 /**

@@ -136,9 +136,11 @@ export type CampaignView = {
     | { type: 'scheduled'; at: string | null; recurring: RecurringView | null; next_run_at: string | null }
     | {
         type: 'action_based';
-        delay_seconds: number;
-        reeligible_after_days: number | null;
-        reeligible_after: ReeligibleAfterView | null;
+        /** Absent: on entering the segment (a Canvas's delivery is absent then, and holds only the trigger otherwise). */
+        trigger?: TriggerView;
+        delay_seconds?: number;
+        reeligible_after_days?: number | null;
+        reeligible_after?: ReeligibleAfterView | null;
       }
     | {
         type: 'api_triggered';
@@ -148,6 +150,8 @@ export type CampaignView = {
       };
   reeligible_after_days?: number | null;
   reeligible_after?: ReeligibleAfterView | null;
+  /** Custom events that end a journey (absent: none). */
+  exit_on_events?: string[];
   /** Messages per minute at most, evenly spread (null: no limit). */
   rate_limit_per_minute?: number | null;
   /** A list's summaries leave out each step's message. */
@@ -171,5 +175,10 @@ export type TestSendView = {
   reason: string | null;
   response_body?: string | null;
 };
+/** What enters a user of an action-based campaign or Canvas. */
+export type TriggerView =
+  | { type: 'entered_segment' }
+  | { type: 'custom_event'; name: string }
+  | { type: 'purchase'; product_id: string | null };
 /** A re-eligibility wait as it was given (null: never again). */
 export type ReeligibleAfterView = { value: number; unit: 'minutes' | 'hours' | 'days' | 'weeks' };

@@ -670,13 +670,20 @@ export class DynamoCampaignStore implements CampaignStore {
   }
 
   /** Ends an active entry (the user left the segment), conditioned on its stamp. */
-  async exit(workspaceId: string, campaignId: string, brazeId: string, stamp: string, now: Date): Promise<boolean> {
+  async exit(
+    workspaceId: string,
+    campaignId: string,
+    brazeId: string,
+    stamp: string,
+    now: Date,
+    by?: 'event',
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: entryKey(workspaceId, campaignId, brazeId), sk: 'ENTRY' },
-          UpdateExpression: 'SET #state = :exited, exitedAt = :now',
+          UpdateExpression: `SET #state = :exited, exitedAt = :now${by ? ', exitedBy = :by' : ''}`,
           ConditionExpression: 'stamp = :stamp AND #state = :active',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: {
@@ -684,6 +691,7 @@ export class DynamoCampaignStore implements CampaignStore {
             ':active': 'active',
             ':stamp': stamp,
             ':now': now.toISOString(),
+            ...(by ? { ':by': by } : {}),
           },
         }),
       );

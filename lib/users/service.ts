@@ -12,6 +12,8 @@ import {
   type TrackRequest,
 } from './requests.js';
 import { customEvent, purchaseEvent, type EventUser } from '../currents/events.js';
+import { trackedEventMessage } from '../campaigns/event-entries.js';
+import type { WorkQueue } from '../campaigns/ports.js';
 import type { ConnectorDirectory, CurrentsQueue } from '../currents/ports.js';
 import { UserConflictError, type UserMemberships, type UserProfile, type UserStore } from './ports.js';
 
@@ -20,6 +22,11 @@ export interface UserPorts {
   memberships: UserMemberships;
   /** Where tracked events and purchases go: the workspace's Currents connectors, through their queue. */
   currents?: { connectors: ConnectorDirectory; queue: CurrentsQueue };
+  /**
+   * And the campaigns work queue, for the campaigns and Canvases they enter or exit
+   * (lib/campaigns/event-entries.ts): queued, never looked up in the request.
+   */
+  campaignEvents?: WorkQueue;
   clock?: () => Date;
 }
 
@@ -143,6 +150,39 @@ const trackBehaviors = async (
         .map((event) => ({ v: 1 as const, workspaceId, connectorId: connector.connectorId, queuedAt, event })),
     );
     await ports.currents.queue.send(messages);
+  }
+  if (ports.campaignEvents) {
+    const work = [
+      ...events.flatMap((event, index) => {
+        const owner = eventOwners[index];
+        return owner
+          ? [
+              trackedEventMessage(
+                workspaceId,
+                owner.brazeId,
+                { type: 'custom_event', name: event.name },
+                event.time,
+                event.properties,
+              ),
+            ]
+          : [];
+      }),
+      ...purchases.flatMap((purchase, index) => {
+        const owner = purchaseOwners[index];
+        return owner
+          ? [
+              trackedEventMessage(
+                workspaceId,
+                owner.brazeId,
+                { type: 'purchase', productId: purchase.product_id },
+                purchase.time,
+                purchase.properties,
+              ),
+            ]
+          : [];
+      }),
+    ];
+    if (work.length > 0) await ports.campaignEvents.send(work);
   }
   // Counted only for the arrays the request had, as Braze answers.
   return {

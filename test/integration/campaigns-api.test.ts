@@ -193,6 +193,7 @@ describe('/campaigns', () => {
         user_not_found: 0,
         campaign_stopped: 0,
         entry_ended: 0,
+        exit_event: 0,
       },
       last_error: null,
     });

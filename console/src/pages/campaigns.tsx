@@ -58,7 +58,7 @@ export const deliverySummary = (campaign: Campaign): string => {
   const delivery = campaign.delivery;
   if (!delivery) return '';
   if (delivery.type === 'action_based')
-    return t('campaigns.deliverySummaryAction', { minutes: Math.round(delivery.delay_seconds / 60) });
+    return t('campaigns.deliverySummaryAction', { minutes: Math.round((delivery.delay_seconds ?? 0) / 60) });
   if (delivery.type === 'api_triggered') return t('campaigns.deliverySummaryApi');
   if (delivery.recurring)
     return t('campaigns.deliverySummaryRecurring', {
