@@ -5,6 +5,14 @@ import { estimate, newCondition, newGroup, rootOf, toFilter, type Condition, typ
 import { href, parseHash } from '../src/router.ts';
 import { cohortPath } from '../src/api.ts';
 import { fillSearch, SEARCH_REQUESTS, type SearchPage, searchPages } from '../src/search.ts';
+import {
+  exitEventsOf,
+  newTrigger,
+  type TriggerDraft,
+  triggerOf,
+  triggerProblems,
+  triggerSummary,
+} from '../src/pages/entry-trigger.tsx';
 
 describe('routes', () => {
   it('round-trips ids with any character through the address', () => {
@@ -238,5 +246,55 @@ describe('a list page as its search box asks for it (every list: cohorts, segmen
     expect(api.asked).toHaveLength(SEARCH_REQUESTS);
     expect(api.asked[0]).toEqual({ cursor: 'after-10', limit: 50 });
     expect(page).toEqual({ items: [], next: `after-${SEARCH_REQUESTS}` });
+  });
+});
+
+describe('event triggers in the campaign form', () => {
+  const draft = (change: Partial<TriggerDraft>): TriggerDraft => ({ ...newTrigger(), ...change });
+
+  it('writes the body’s trigger and exit events as the API takes them', () => {
+    expect(triggerOf(draft({}))).toEqual({});
+    expect(triggerOf(draft({ type: 'custom_event', eventName: ' Started Trial ' }))).toEqual({
+      trigger: { type: 'custom_event', name: 'Started Trial' },
+    });
+    expect(triggerOf(draft({ type: 'purchase', productId: '' }))).toEqual({ trigger: { type: 'purchase' } });
+    expect(triggerOf(draft({ type: 'purchase', productId: 'pack' }))).toEqual({
+      trigger: { type: 'purchase', product_id: 'pack' },
+    });
+    expect(exitEventsOf(draft({ exitEvents: 'Converted\n\n  Churned \n' }))).toEqual({
+      exit_on_events: ['Converted', 'Churned'],
+    });
+    expect(exitEventsOf(draft({ exitEvents: ' \n' }))).toEqual({});
+    expect(triggerProblems(draft({ type: 'custom_event', eventName: ' ' }))).toHaveLength(1);
+    expect(triggerProblems(draft({ type: 'purchase' }))).toEqual([]);
+  });
+
+  it('summarises what enters the user, and says nothing more for entering the segment', () => {
+    const base = {
+      campaign_id: 'c',
+      name: 'n',
+      status: 'active' as const,
+      segment_ids: ['s'],
+      created_at: '',
+      updated_at: '',
+      launched_at: null,
+      stopped_at: null,
+    };
+
+    expect(
+      triggerSummary({
+        ...base,
+        delivery: {
+          type: 'action_based',
+          trigger: { type: 'custom_event', name: 'Started Trial' },
+          delay_seconds: 600,
+        },
+      }),
+      // The catalog is not loaded without a browser (initI18n): the summary exists, its words are the e2e test's.
+    ).toBeTypeOf('string');
+    expect(
+      triggerSummary({ ...base, delivery: { type: 'action_based', trigger: { type: 'purchase', product_id: null } } }),
+    ).toBeTypeOf('string');
+    expect(triggerSummary({ ...base, delivery: { type: 'action_based', delay_seconds: 0 } })).toBeUndefined();
   });
 });

@@ -530,6 +530,41 @@ describe('the console in Chromium', () => {
     await checkPage('campaign-api');
   });
 
+  it('creates a campaign triggered by a custom event, with an exit event, and shows its trigger', async () => {
+    // Act
+    await navLink('Campaigns').click();
+    await page.getByRole('link', { name: 'New campaign', exact: true }).click();
+    await heading('New campaign').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Trial nudge');
+    await page.getByLabel('Search segments by name or id').fill('abandoned funnel');
+    await page.getByRole('checkbox', { name: 'Abandoned funnel (console)' }).check();
+    await page.getByLabel('URL').fill(`${stack.campaigns.receiver.url}/nudge`);
+    await page.getByRole('radio', { name: /^Action-based/ }).check();
+    await page.getByRole('radio', { name: 'The user performs a custom event' }).check();
+    // Without a name the form says so, and sends nothing.
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await page.getByRole('alert').getByText('Name the custom event that enters users.').waitFor();
+    await page.getByLabel(/^Custom event name/).fill('Started Trial');
+    await page.getByLabel(/^Exit when the user performs/).fill('Converted');
+    await page.getByLabel(/^Delay after entry/).fill('60');
+    await checkPage('campaign-new-event');
+    await page.getByRole('button', { name: 'Create (as a draft)' }).click();
+    await heading('Trial nudge').waitFor();
+
+    // Assess: the trigger and the exit on the page; the definition as the API has it.
+    await page.getByText('When the user performs “Started Trial”, after 60 min').waitFor();
+    expect(await page.getByTestId('campaign-exit-events').textContent()).toBe('Exits on: Converted');
+    const id = (await page.getByTestId('campaign-id').textContent()) ?? '';
+    const stored = await stack.campaigns.store.get(stack.workspace.workspaceId, id);
+    expect(stored?.delivery).toEqual({
+      type: 'action_based',
+      reeligibleAfterDays: null,
+      trigger: { type: 'custom_event', name: 'Started Trial' },
+    });
+    expect(stored?.exitOnEvents).toEqual(['Converted']);
+    await checkPage('campaign-event');
+  });
+
   it('reads well at a phone width', async () => {
     // Act
     await page.setViewportSize({ width: 390, height: 844 });

@@ -40,6 +40,17 @@ import { formatDate, formatNumber, language, type MessageKey, t } from '../i18n.
 import { ListMore, ListStatus, listShown, SearchBox, useListSearch } from '../list-search.tsx';
 import { href, navigate } from '../router.ts';
 import { searchPages } from '../search.ts';
+import {
+  ExitEventsField,
+  exitEventsOf,
+  exitSummary,
+  newTrigger,
+  type TriggerDraft,
+  TriggerFields,
+  triggerOf,
+  triggerProblems,
+  triggerSummary,
+} from './entry-trigger.tsx';
 
 const plural = (kind: CampaignKind) => (kind === 'campaign' ? 'campaigns' : 'canvases');
 const statusLabel = (status: Campaign['status']) => t(`campaigns.status_${status}` as MessageKey);
@@ -54,7 +65,12 @@ const LIQUID_EXAMPLE = '{{ external_id }}, {{ custom_attributes.plan }}, {{ coho
 const RATE_LIMIT = { min: 10, max: 500_000 };
 
 export const deliverySummary = (campaign: Campaign): string => {
-  if (campaign.steps && !campaign.message) return t('campaigns.canvasSummary', { count: campaign.steps.length });
+  const entry = triggerSummary(campaign);
+  if (campaign.steps && !campaign.message) {
+    const steps = t('campaigns.canvasSummary', { count: campaign.steps.length });
+    return entry ? `${entry} · ${steps}` : steps;
+  }
+  if (entry) return entry;
   const delivery = campaign.delivery;
   if (!delivery) return '';
   if (delivery.type === 'action_based')
@@ -523,6 +539,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
     kind === 'canvas' ? 'action_based' : 'scheduled',
   );
   const [ignoreCap, setIgnoreCap] = useState(false);
+  const [trigger, setTrigger] = useState<TriggerDraft>(newTrigger);
   const [when, setWhen] = useState<'now' | 'at' | 'recurring'>('now');
   const [at, setAt] = useState('');
   const [frequency, setFrequency] = useState<'daily' | 'weekly'>('daily');
@@ -561,6 +578,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
               : deliveryType === 'action_based'
                 ? {
                     type: 'action_based',
+                    ...triggerOf(trigger),
                     delay_seconds: minutesToSeconds(delayMinutes),
                     ...reeligibility,
                   }
@@ -578,6 +596,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                         }
                       : {}),
                   },
+          ...(deliveryType === 'action_based' ? exitEventsOf(trigger) : {}),
         }
       : {
           name: name.trim(),
@@ -585,7 +604,10 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
           ...reeligibility,
           ...(deliveryType === 'api_triggered'
             ? { delivery: { type: 'api_triggered', ignore_frequency_cap: ignoreCap } }
-            : {}),
+            : trigger.type !== 'entered_segment'
+              ? { delivery: { type: 'action_based', ...triggerOf(trigger) } }
+              : {}),
+          ...exitEventsOf(trigger),
           rate_limit_per_minute: ratePerMinute,
           steps: steps.map((step) => ({
             name: step.name.trim(),
@@ -598,6 +620,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
     event.preventDefault();
     const problems = [
       ...(chosen.length === 0 ? [t('campaigns.missingSegment')] : []),
+      ...(deliveryType === 'action_based' ? triggerProblems(trigger) : []),
       ...(ratePerMinute !== null &&
       !(Number.isInteger(ratePerMinute) && ratePerMinute >= RATE_LIMIT.min && ratePerMinute <= RATE_LIMIT.max)
         ? [t('campaigns.rateLimitProblem', RATE_LIMIT)]
@@ -757,6 +780,7 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                   </fieldset>
                 ) : (
                   <div class="condition-fields">
+                    <TriggerFields id="delivery" draft={trigger} onChange={setTrigger} />
                     <div class="control">
                       <label for="delivery-delay">{t('campaigns.delay')}</label>
                       <input
@@ -795,11 +819,14 @@ export const CampaignEditor = ({ kind, segmentId }: { kind: CampaignKind; segmen
                   onChange={() => setDeliveryType('api_triggered')}
                   label={t('campaigns.apiTriggered')}
                 />
-                {deliveryType === 'api_triggered' && (
+                {deliveryType === 'api_triggered' ? (
                   <>
                     <IgnoreCapField checked={ignoreCap} onChange={setIgnoreCap} />
                     <p class="muted small">{t('campaigns.apiNote')}</p>
+                    <ExitEventsField id="canvas" draft={trigger} onChange={setTrigger} />
                   </>
+                ) : (
+                  <TriggerFields id="canvas" draft={trigger} onChange={setTrigger} />
                 )}
               </fieldset>
               <ReeligibleField
@@ -1088,6 +1115,12 @@ export const CampaignPage = ({ kind, id }: { kind: CampaignKind; id: string }) =
               }
             />
             <Field label={t('campaigns.id')} value={<code data-testid="campaign-id">{campaignId(data)}</code>} />
+            {exitSummary(data) !== undefined && (
+              <Field
+                label={t('campaigns.exitEvents')}
+                value={<span data-testid="campaign-exit-events">{exitSummary(data)}</span>}
+              />
+            )}
             {isApiTriggered(data) && (
               <Field
                 label={t('campaigns.triggerCall')}
