@@ -2,7 +2,8 @@
  * One minute of the campaign soak (test/support/campaign-soak.ts; `npm run soak --
  * --campaigns --minutes N` runs it longer): random cohort churn, campaigns and Canvases
  * launched and stopped (some raced), API triggers (recipients in and out of the segment, replays
- * with an Idempotency-Key, broadcasts), re-eligibility, frequency-cap changes, receivers that
+ * with an Idempotency-Key, broadcasts), custom events through /users/track (entries, replayed calls,
+ * exit events), re-eligibility, frequency-cap changes, receivers that
  * fail, time out or outlive their sender, DynamoDB throttling on the campaigns functions,
  * redelivered messages and events, partner switches and key rotations, the campaigns' clock
  * moved between settled rounds; every webhook held to the serial oracle. Seeded: `SOAK_SEED=S npx vitest run test/integration/campaign-soak.test.ts`
@@ -45,6 +46,7 @@ describe('the campaign soak', () => {
       expect(summary.counts['frequency cap changed'], replay).toBeGreaterThanOrEqual(2);
       expect(summary.counts['keys refused after their grace'], replay).toBeGreaterThanOrEqual(1);
       expect(summary.counts['API triggers'], replay).toBeGreaterThanOrEqual(1);
+      expect(summary.counts['event entries'], replay).toBeGreaterThanOrEqual(1);
     },
     TIMEOUT_MS,
   );

@@ -116,12 +116,20 @@ const FORCED_ANSWERS: FirstAnswer[] = ['crash', 'timeout', 429, 500, 400];
 /** Fault rates on the campaigns and sender functions' DynamoDB client (inside the SDK's retries). */
 const FAULT_RATES = { throttle: 0.02, transactionConflict: 0.03, unprocessedKeys: 0.05 };
 
-/** `api`: an API-triggered campaign, sent by POST /campaigns/trigger/send (recipients or a broadcast). */
-type Kind = 'action' | 'canvas' | 'once' | 'daily' | 'api';
+/**
+ * `api`: an API-triggered campaign, sent by POST /campaigns/trigger/send (recipients or a broadcast);
+ * `event`: an action-based campaign entered by a custom event tracked through /users/track.
+ */
+type Kind = 'action' | 'canvas' | 'once' | 'daily' | 'api' | 'event';
+/** The custom events the soak tracks: campaigns share them (one event enters several). */
+const TRIGGER_EVENTS = ['Started Trial', 'Upgraded'];
+const EXIT_EVENT = 'Converted';
 type Cap = { max: number; windowMs: number } | null;
 
 interface OracleEntry {
   enteredAt: number;
+  /** An event's entry: its event time (an exit event before it ends nothing). */
+  eventTime?: number;
   exited: boolean;
   /** Per step: decided (sent or not) at its due time. */
   decided: boolean[];
@@ -149,6 +157,9 @@ interface OracleCampaign {
   targeted: number;
   /** An API-triggered campaign that opted out of the frequency cap. */
   ignoresCap?: boolean;
+  /** An event-triggered campaign: its trigger's event, and whether it exits on EXIT_EVENT. */
+  triggerEvent?: string;
+  exitsOnEvent?: boolean;
 }
 
 /** A send the oracle expects in a phase (subject to the cap in force then). */
@@ -399,12 +410,17 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         ...(campaign.ignoresCap ? { ignoresCap: true } : {}),
       });
     /** Forced kinds first, so every soak has each; then random. */
-    const forcedKinds: Kind[] = ['canvas', 'action', 'api', 'daily', 'once'];
+    const forcedKinds: Kind[] = ['canvas', 'action', 'api', 'event', 'daily', 'once'];
 
     const launch = async () => {
       const index = campaigns.length;
-      const kind: Kind = forcedKinds.shift() ?? pick(['action', 'action', 'canvas', 'once', 'daily', 'api', 'api']);
+      const kind: Kind =
+        forcedKinds.shift() ?? pick(['action', 'action', 'canvas', 'once', 'daily', 'api', 'api', 'event', 'event']);
       const ignoresCap = kind === 'api' && chance(0.3);
+      const triggerEvent = kind === 'event' ? pick(TRIGGER_EVENTS) : undefined;
+      // The first event-triggered campaign exits on EXIT_EVENT, so that every soak ends journeys by an event.
+      const exitsOnEvent =
+        kind === 'event' && (!campaigns.some((campaign) => campaign.kind === 'event') || chance(0.5));
       const cohort = pick(COHORTS);
       const reeligible = pick(REELIGIBLE);
       let offsets: number[] = [];
@@ -418,7 +434,10 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           kind === 'api'
             ? // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze's Liquid syntax for a property, not a JS template
               '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}","u":"{{api_trigger_properties.${u}}}"}'
-            : '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}',
+            : kind === 'event'
+              ? // biome-ignore lint/suspicious/noTemplateCurlyInString: Braze's Liquid syntax for a property, not a JS template
+                '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}","u":"{{event_properties.${u}}}"}'
+              : '{"user":"{{ external_id }}","campaign":"{{ campaign.name }}"}',
       });
       if (kind === 'canvas') {
         const delays = Array.from({ length: 2 + int(2) }, () => pick(DELAYS));
@@ -431,7 +450,7 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         });
         path = `/canvases/${created.body.canvas?.canvas_id}`;
       } else {
-        if (kind === 'action') offsets = [pick(DELAYS)];
+        if (kind === 'action' || kind === 'event') offsets = [pick(DELAYS)];
         if (kind === 'api') offsets = [0];
         laterMs = kind === 'once' && chance(0.5) ? pick([HOUR, 3 * HOUR]) : 0;
         recurring =
@@ -442,16 +461,24 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           name: `soak ${index} ${kind}`,
           segment_ids: [segments.get(cohort)],
           message: message(0),
+          ...(exitsOnEvent ? { exit_on_events: [EXIT_EVENT] } : {}),
           delivery:
             kind === 'action'
               ? { type: 'action_based', delay_seconds: offsets[0], ...reeligible }
-              : kind === 'api'
-                ? { type: 'api_triggered', ...reeligible, ignore_frequency_cap: ignoresCap }
-                : {
-                    type: 'scheduled',
-                    ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
-                    ...(recurring ? { recurring } : {}),
-                  },
+              : kind === 'event'
+                ? {
+                    type: 'action_based',
+                    trigger: { type: 'custom_event', name: triggerEvent },
+                    delay_seconds: offsets[0],
+                    ...reeligible,
+                  }
+                : kind === 'api'
+                  ? { type: 'api_triggered', ...reeligible, ignore_frequency_cap: ignoresCap }
+                  : {
+                      type: 'scheduled',
+                      ...(laterMs > 0 ? { at: new Date(now + laterMs).toISOString() } : {}),
+                      ...(recurring ? { recurring } : {}),
+                    },
         });
         path = `/campaigns/${created.body.campaign?.campaign_id}`;
       }
@@ -484,7 +511,110 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
         targeted: 0,
         reeligibleMs: reeligibleMs(reeligible),
         ...(ignoresCap ? { ignoresCap } : {}),
+        ...(triggerEvent ? { triggerEvent, exitsOnEvent } : {}),
       });
+    };
+
+    /**
+     * Custom events through /users/track: 1 to 4 users each perform a trigger event (the same
+     * event is never two: each has its own time), now and then the call replayed (at once, or
+     * after it was handled); then, in a call of their own once those are handled, some users
+     * convert (EXIT_EVENT). The oracle enters each user into every active campaign on the event
+     * as a membership entry is (re-eligibility, one journey at a time), expects the steps due
+     * now for users in the segment, and ends the journeys of campaigns exiting on the event.
+     */
+    let eventClock = Date.UTC(2031, 0, 1);
+    const eventTime = () => {
+      eventClock += 1_000;
+      return eventClock;
+    };
+    const trackEvents = async () => {
+      if (!campaigns.some((campaign) => campaign.kind === 'event') || !chance(0.7)) return;
+      const performed = Array.from({ length: 1 + int(4) }, () => ({
+        user: pick(users),
+        name: pick(TRIGGER_EVENTS),
+        time: eventTime(),
+      }));
+      const body = {
+        events: performed.map((one) => ({
+          external_id: one.user,
+          name: one.name,
+          time: new Date(one.time).toISOString(),
+          properties: { u: one.user },
+        })),
+      };
+      const replay = pick(['none', 'none', 'concurrent', 'after'] as const);
+      const answers = await Promise.all(
+        Array.from({ length: replay === 'concurrent' ? 2 : 1 }, () => rest('POST', '/users/track', body)),
+      );
+      if (replay === 'after') {
+        await settle();
+        answers.push(await rest('POST', '/users/track', body));
+      }
+      if (answers.some((answer) => answer.status !== 201 || answer.body.events_processed !== performed.length)) {
+        mismatch(
+          `/users/track of ${performed.length} events answered ${answers.map((answer) => `${answer.status} ${JSON.stringify(answer.body)}`).join(', ')}`,
+        );
+        return;
+      }
+      count('custom events tracked', performed.length);
+      if (replay !== 'none') count(`custom event calls replayed (${replay})`);
+      for (const one of performed)
+        for (const campaign of campaigns) {
+          if (campaign.kind !== 'event' || !campaign.active || campaign.triggerEvent !== one.name) continue;
+          const history = campaign.entries.get(one.user) ?? [];
+          const current = history.at(-1);
+          if (current && !((current.exited || current.endsAt <= now) && current.reeligibleAt <= now)) {
+            count('event entries not eligible (in a journey, or not re-eligible)');
+            continue;
+          }
+          const { reeligibleMs: wait } = campaign;
+          const entry: OracleEntry = {
+            enteredAt: now,
+            eventTime: one.time,
+            exited: false,
+            decided: campaign.offsets.map(() => false),
+            endsAt: now + campaign.offsets.at(-1)! * 1000 + JOURNEY_GRACE_MS,
+            reeligibleAt: wait === null ? Number.POSITIVE_INFINITY : now + wait,
+          };
+          campaign.entries.set(one.user, [...history, entry]);
+          campaign.targeted += 1;
+          count('event entries');
+          campaign.offsets.forEach((offset, step) => {
+            if (offset > 0) return;
+            entry.decided[step] = true;
+            decideEventStep(campaign, entry, step, one.user);
+          });
+        }
+      await settle();
+      const converted = [...new Set(users.filter(() => chance(0.1)))];
+      if (converted.length === 0) return;
+      const at = eventTime();
+      const answer = await rest('POST', '/users/track', {
+        events: converted.map((user) => ({ external_id: user, name: EXIT_EVENT, time: new Date(at).toISOString() })),
+      });
+      if (answer.status !== 201) {
+        mismatch(`/users/track of ${EXIT_EVENT} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+        return;
+      }
+      count('exit events tracked', converted.length);
+      for (const user of converted)
+        for (const campaign of campaigns) {
+          if (campaign.kind !== 'event' || !campaign.active || !campaign.exitsOnEvent) continue;
+          const current = campaign.entries.get(user)?.at(-1);
+          if (!current || current.exited || current.endsAt <= now || (current.eventTime ?? 0) > at) continue;
+          current.exited = true;
+          count('journeys ended by an exit event');
+        }
+    };
+    /** A step of an event entry at its due time: sent to a member; a user outside the segment is skipped and the entry ends (the sender exits it). */
+    const decideEventStep = (campaign: OracleCampaign, entry: OracleEntry, step: number, user: string) => {
+      if (!campaign.active || entry.exited) return;
+      if (members.get(campaign.cohort)!.has(user)) due(campaign, step, user);
+      else {
+        entry.exited = true;
+        count('event entries outside the segment (not sent)');
+      }
     };
 
     /**
@@ -712,6 +842,8 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
             !campaign.active
           )
             continue;
+          // Entering the segment enters no event-triggered campaign; leaving it ends its journeys.
+          if (flip.member && campaign.kind === 'event') continue;
           const history = campaign.entries.get(flip.user) ?? [];
           const current = history.at(-1);
           if (flip.member) {
@@ -736,8 +868,10 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
           } else if (current && !current.exited) current.exited = true;
         }
       }
-      // API triggers, on the memberships as this round left them; their sends come in this phase.
+      // API triggers and custom events, on the memberships as this round left them; their sends come in this phase.
       await triggerApiCampaigns();
+      await settle();
+      await trackEvents();
       await settle();
       // 4. Time: the clock moves, ticks release what is due; the oracle decides each due send.
       phase = 2 * rounds + 1;
@@ -753,7 +887,8 @@ export const runCampaignSoak = async (options: CampaignSoakOptions): Promise<Cam
               campaign.offsets.forEach((offset, step) => {
                 if (entry.decided[step] || entry.enteredAt + offset * 1000 > now) return;
                 entry.decided[step] = true;
-                if (campaign.active && !entry.exited && members.get(campaign.cohort)!.has(user))
+                if (campaign.kind === 'event') decideEventStep(campaign, entry, step, user);
+                else if (campaign.active && !entry.exited && members.get(campaign.cohort)!.has(user))
                   due(campaign, step, user);
               });
         } else if (campaign.active && campaign.nextRunAt !== undefined && campaign.nextRunAt <= now) {
