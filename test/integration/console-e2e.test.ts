@@ -754,6 +754,7 @@ describe('the console in Chromium', () => {
     // Paused a moment after the page's own now, not a minute on: jumping a minute ran the page's
     // polls on the way, and one that was still loading when the clock stopped never rendered its
     // answer (the Disable button gone: a flaky step, more often on a busy machine).
+    await careful.waitForLoadState('networkidle');
     await careful.clock.pauseAt((await careful.evaluate(() => Date.now())) + 100);
 
     // Act
